@@ -1,0 +1,482 @@
+//! An app's configuration, as the CDK construct writes it to
+//! `<prefix>/<app>/config`. The schema is documented in docs/config.md.
+
+use serde::{Deserialize, Serialize};
+
+use crate::color::Color;
+use crate::error::{Error, Result};
+use crate::parse;
+use crate::ports::Route;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    pub app: String,
+    /// ECS cluster name or ARN.
+    pub cluster: String,
+    pub blue: ColorConfig,
+    pub green: ColorConfig,
+    pub production: RouteConfig,
+    /// The route that always reaches the idle color, for smoke tests.
+    #[serde(default)]
+    pub test: Option<TestRouteConfig>,
+    #[serde(default)]
+    pub strategy: Strategy,
+    #[serde(default)]
+    pub monitor: MonitorConfig,
+    /// How long the previous color stays at full size after a switch, so a
+    /// rollback is one listener change.
+    #[serde(default = "default_warm_window")]
+    pub warm_window_seconds: u64,
+    /// Desired count of the previous color once the warm window has passed.
+    #[serde(default)]
+    pub idle_capacity_after_window: u32,
+    #[serde(default)]
+    pub alert_topic_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColorConfig {
+    /// ECS service name.
+    pub service: String,
+    pub target_group_arn: String,
+    /// A URL that reaches this color directly (internal DNS), for smoke tests
+    /// and probes.
+    #[serde(default)]
+    pub direct_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    pub listener_arn: String,
+    /// When set, traffic is moved by this rule instead of the listener's
+    /// default action.
+    #[serde(default)]
+    pub rule_arn: Option<String>,
+    /// Target-group stickiness for the forward action, in seconds; absent means
+    /// off. Kept here rather than read from the listener so that a rollback
+    /// needs no extra load-balancer call.
+    #[serde(default)]
+    pub stickiness_seconds: Option<i32>,
+}
+
+impl RouteConfig {
+    pub fn route(&self) -> Route {
+        match &self.rule_arn {
+            Some(rule_arn) => Route::Rule {
+                rule_arn: rule_arn.clone(),
+            },
+            None => Route::ListenerDefault {
+                listener_arn: self.listener_arn.clone(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestRouteConfig {
+    pub listener_arn: String,
+    #[serde(default)]
+    pub rule_arn: Option<String>,
+    /// The base URL smoke tests use to reach the test route.
+    pub url: String,
+}
+
+/// How traffic moves to the new color.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Strategy {
+    /// All traffic at once, then one bake.
+    AllAtOnce {
+        #[serde(default = "default_bake")]
+        bake_seconds: u64,
+    },
+    /// Weight steps in percent on the new color, each baked before the next.
+    Weighted {
+        steps: Vec<u8>,
+        #[serde(default = "default_bake")]
+        bake_seconds: u64,
+    },
+}
+
+impl Default for Strategy {
+    fn default() -> Self {
+        Strategy::AllAtOnce {
+            bake_seconds: default_bake(),
+        }
+    }
+}
+
+impl Strategy {
+    /// The weights on the new color, in order; the last is always 100.
+    pub fn steps(&self) -> Vec<u8> {
+        match self {
+            Strategy::AllAtOnce { .. } => vec![100],
+            Strategy::Weighted { steps, .. } => steps.clone(),
+        }
+    }
+
+    pub fn bake_seconds(&self) -> u64 {
+        match self {
+            Strategy::AllAtOnce { bake_seconds } | Strategy::Weighted { bake_seconds, .. } => {
+                *bake_seconds
+            }
+        }
+    }
+
+    /// Checks the steps; `field` is where the strategy sits in its document.
+    pub fn validate(&self, source: &str, field: &str) -> Result<()> {
+        let Strategy::Weighted { steps, .. } = self else {
+            return Ok(());
+        };
+        let at = format!("{field}.steps");
+        if steps.is_empty() {
+            return Err(Error::bad_input(source, at, "needs at least one step"));
+        }
+        for (i, w) in steps.iter().enumerate() {
+            if *w == 0 || *w > 100 {
+                return Err(Error::bad_input(
+                    source,
+                    format!("{at}[{i}]"),
+                    format!("{w} is not a weight between 1 and 100"),
+                ));
+            }
+            if i > 0 && *w <= steps[i - 1] {
+                return Err(Error::bad_input(
+                    source,
+                    format!("{at}[{i}]"),
+                    format!("steps must increase, but {w} follows {}", steps[i - 1]),
+                ));
+            }
+        }
+        if steps.last() != Some(&100) {
+            return Err(Error::bad_input(source, at, "the last step must be 100"));
+        }
+        Ok(())
+    }
+}
+
+/// Thresholds for the bake after each switch step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// Highest tolerated share of target 5xx responses, 0.0 to 1.0.
+    #[serde(default = "default_5xx_rate")]
+    pub max_5xx_rate: f64,
+    #[serde(default = "default_p99")]
+    pub max_p99_ms: u64,
+    /// Below this many requests no verdict other than "continue" is given.
+    #[serde(default = "default_min_requests")]
+    pub min_requests: u64,
+    #[serde(default)]
+    pub alarm_names: Vec<String>,
+    /// The production URL the monitor probes.
+    #[serde(default)]
+    pub probe_url: Option<String>,
+    /// A string the probe expects in the response once the new version serves.
+    #[serde(default)]
+    pub expected_version_marker: Option<String>,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            max_5xx_rate: default_5xx_rate(),
+            max_p99_ms: default_p99(),
+            min_requests: default_min_requests(),
+            alarm_names: Vec::new(),
+            probe_url: None,
+            expected_version_marker: None,
+        }
+    }
+}
+
+fn default_bake() -> u64 {
+    300
+}
+fn default_warm_window() -> u64 {
+    24 * 3600
+}
+fn default_5xx_rate() -> f64 {
+    0.01
+}
+fn default_p99() -> u64 {
+    1000
+}
+fn default_min_requests() -> u64 {
+    50
+}
+
+impl AppConfig {
+    /// Parses and validates the config document stored for `app`.
+    pub fn parse(app: &str, parameter: &str, text: &str) -> Result<AppConfig> {
+        let source = format!("config {parameter}");
+        let config: AppConfig = parse::json(&source, text)?;
+        config.validate(&source, app)?;
+        Ok(config)
+    }
+
+    fn validate(&self, source: &str, app: &str) -> Result<()> {
+        let bad = |field: &str, problem: String| Err(Error::bad_input(source, field, problem));
+        if self.app != app {
+            return bad(
+                "app",
+                format!("is `{}`, but the parameter belongs to `{app}`", self.app),
+            );
+        }
+        if self.cluster.trim().is_empty() {
+            return bad("cluster", "must not be empty".into());
+        }
+        for color in Color::BOTH {
+            let c = self.color(color);
+            if c.service.trim().is_empty() {
+                return bad(&format!("{color}.service"), "must not be empty".into());
+            }
+            check_arn(
+                source,
+                &format!("{color}.target_group_arn"),
+                &c.target_group_arn,
+                "elasticloadbalancing",
+                ":targetgroup/",
+            )?;
+            if let Some(url) = &c.direct_url {
+                check_url(source, &format!("{color}.direct_url"), url)?;
+            }
+        }
+        if self.blue.target_group_arn == self.green.target_group_arn {
+            return bad(
+                "green.target_group_arn",
+                "is the same as blue's: the colors need two target groups".into(),
+            );
+        }
+        if self.blue.service == self.green.service {
+            return bad(
+                "green.service",
+                "is the same as blue's: the colors need two services".into(),
+            );
+        }
+        check_arn(
+            source,
+            "production.listener_arn",
+            &self.production.listener_arn,
+            "elasticloadbalancing",
+            ":listener/",
+        )?;
+        if let Some(s) = self.production.stickiness_seconds
+            && !(1..=604_800).contains(&s)
+        {
+            return bad(
+                "production.stickiness_seconds",
+                format!("{s} is not between 1 and 604800 (7 days)"),
+            );
+        }
+        if let Some(rule) = &self.production.rule_arn {
+            check_arn(
+                source,
+                "production.rule_arn",
+                rule,
+                "elasticloadbalancing",
+                ":listener-rule/",
+            )?;
+        }
+        if let Some(test) = &self.test {
+            check_arn(
+                source,
+                "test.listener_arn",
+                &test.listener_arn,
+                "elasticloadbalancing",
+                ":listener/",
+            )?;
+            if test.listener_arn == self.production.listener_arn && test.rule_arn.is_none() {
+                return bad(
+                    "test.rule_arn",
+                    "is required when the test route shares the production listener".into(),
+                );
+            }
+            if let Some(rule) = &test.rule_arn {
+                check_arn(
+                    source,
+                    "test.rule_arn",
+                    rule,
+                    "elasticloadbalancing",
+                    ":listener-rule/",
+                )?;
+                if Some(rule) == self.production.rule_arn.as_ref() {
+                    return bad(
+                        "test.rule_arn",
+                        "is the production rule: smoke tests must never go through production"
+                            .into(),
+                    );
+                }
+            }
+            check_url(source, "test.url", &test.url)?;
+        }
+        self.strategy.validate(source, "strategy")?;
+        if !(0.0..=1.0).contains(&self.monitor.max_5xx_rate) {
+            return bad(
+                "monitor.max_5xx_rate",
+                format!("{} is not a fraction between 0 and 1", self.monitor.max_5xx_rate),
+            );
+        }
+        if let Some(url) = &self.monitor.probe_url {
+            check_url(source, "monitor.probe_url", url)?;
+        }
+        if let Some(topic) = &self.alert_topic_arn {
+            check_arn(source, "alert_topic_arn", topic, "sns", ":")?;
+        }
+        Ok(())
+    }
+
+    pub fn color(&self, color: Color) -> &ColorConfig {
+        match color {
+            Color::Blue => &self.blue,
+            Color::Green => &self.green,
+        }
+    }
+
+    /// Which color a target group belongs to, if it is one of ours.
+    pub fn color_of_target_group(&self, arn: &str) -> Option<Color> {
+        Color::BOTH
+            .into_iter()
+            .find(|c| self.color(*c).target_group_arn == arn)
+    }
+}
+
+fn check_arn(source: &str, field: &str, arn: &str, service: &str, marker: &str) -> Result<()> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == service
+        && !parts[5].is_empty()
+        && arn.contains(marker);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_input(
+            source,
+            field,
+            format!("`{arn}` is not an {service} ARN of the expected kind"),
+        ))
+    }
+}
+
+fn check_url(source: &str, field: &str, url: &str) -> Result<()> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(Error::bad_input(
+            source,
+            field,
+            format!("`{url}` is not an http(s) URL"),
+        ))
+    }
+}
+
+/// App names become SSM path segments and resource names: keep them tame.
+pub fn validate_app_name(source: &str, field: &str, app: &str) -> Result<()> {
+    let ok = !app.is_empty()
+        && app.len() <= 64
+        && app
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_input(
+            source,
+            field,
+            format!(
+                "`{app}` is not an app name: use 1 to 64 letters, digits, `-`, `_` or `.`"
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> String {
+        serde_json::json!({
+            "app": "checkout",
+            "cluster": "prod",
+            "blue": {"service": "checkout-blue", "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/checkout-blue/1"},
+            "green": {"service": "checkout-green", "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/checkout-green/2"},
+            "production": {"listener_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/1/2"},
+            "strategy": {"type": "weighted", "steps": [10, 25, 50, 100], "bake_seconds": 60},
+            "alert_topic_arn": "arn:aws:sns:us-east-1:123456789012:alerts"
+        })
+        .to_string()
+    }
+
+    fn with(path: &[&str], value: serde_json::Value) -> String {
+        let mut doc: serde_json::Value = serde_json::from_str(&sample()).unwrap();
+        let mut at = &mut doc;
+        for p in &path[..path.len() - 1] {
+            at = at.get_mut(*p).unwrap();
+        }
+        at[path[path.len() - 1]] = value;
+        doc.to_string()
+    }
+
+    fn problem(text: &str) -> String {
+        AppConfig::parse("checkout", "/bluegreen/checkout/config", text)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn parses_sample_with_defaults() {
+        let c = AppConfig::parse("checkout", "/p", &sample()).unwrap();
+        assert_eq!(c.strategy.steps(), vec![10, 25, 50, 100]);
+        assert_eq!(c.warm_window_seconds, 86400);
+        assert_eq!(c.monitor.min_requests, 50);
+        assert_eq!(
+            c.production.route(),
+            Route::ListenerDefault {
+                listener_arn: c.production.listener_arn.clone()
+            }
+        );
+        assert_eq!(c.color_of_target_group(&c.green.target_group_arn), Some(Color::Green));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let m = problem(&with(&["blue", "target_group_arn"], "tg-1".into()));
+        assert!(m.contains("`blue.target_group_arn`"), "{m}");
+        assert!(m.contains("/bluegreen/checkout/config"), "{m}");
+
+        let m = problem(&with(&["strategy", "steps"], serde_json::json!([10, 5, 100])));
+        assert!(m.contains("`strategy.steps[1]`") && m.contains("must increase"), "{m}");
+
+        let m = problem(&with(&["strategy", "steps"], serde_json::json!([10, 50])));
+        assert!(m.contains("last step must be 100"), "{m}");
+
+        let m = problem(&with(&["strategy", "type"], "yolo".into()));
+        assert!(m.contains("unknown variant `yolo`"), "{m}");
+
+        let m = problem(&with(&["green", "target_grup_arn"], "x".into()));
+        assert!(m.contains("`green.target_grup_arn`: unknown field"), "{m}");
+
+        let m = problem(&with(&["app"], "cart".into()));
+        assert!(m.contains("`app`") && m.contains("belongs to `checkout`"), "{m}");
+
+        let m = problem(&with(
+            &["green", "target_group_arn"],
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/checkout-blue/1".into(),
+        ));
+        assert!(m.contains("two target groups"), "{m}");
+    }
+
+    #[test]
+    fn app_names_are_path_safe() {
+        assert!(validate_app_name("m", "app", "checkout-v2.eu_1").is_ok());
+        for bad in ["", "a/b", "../x", "a b", &"x".repeat(65)] {
+            let e = validate_app_name("message", "app", bad).unwrap_err().to_string();
+            assert!(e.contains("message is invalid at `app`"), "{e}");
+        }
+    }
+}

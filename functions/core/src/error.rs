@@ -1,0 +1,90 @@
+//! Errors of the domain, each with a stable `error_type` that the state machine's
+//! `Retry`/`Catch` and the action match on. Renaming one is a breaking change.
+
+use crate::color::Color;
+use crate::ports::PortError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that cannot be acted on. `document` says which one, `field` where
+    /// in it (a dotted path), `problem` what is wrong.
+    #[error("{document} is invalid at `{field}`: {problem}")]
+    BadInput {
+        document: String,
+        field: String,
+        problem: String,
+    },
+
+    #[error("unknown app `{app}`: no config at {parameter} (is the app's stack deployed in this account and region?)")]
+    UnknownApp { app: String, parameter: String },
+
+    #[error("app `{app}` is locked by {holder} until {expires_at}; wait for it to finish or stop it")]
+    LockHeld {
+        app: String,
+        holder: String,
+        expires_at: String,
+    },
+
+    #[error(
+        "refusing to send traffic to {color}: target group {target_group} has no healthy targets"
+    )]
+    NoHealthyTargets { color: Color, target_group: String },
+
+    #[error("{what}: expected {expected}, but the load balancer reports {actual}; state not written")]
+    ReadBackMismatch {
+        what: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("the load balancer's {what} forwards to {found}, which is neither of app `{app}`'s target groups")]
+    ForeignRoute {
+        app: String,
+        what: String,
+        found: String,
+    },
+
+    #[error("nothing to roll back for `{app}`: {why}")]
+    NothingToRollBack { app: String, why: String },
+
+    #[error("cannot roll back `{app}` to {color} yet: {why}")]
+    PreviousColorCold {
+        app: String,
+        color: Color,
+        why: String,
+    },
+
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+impl Error {
+    pub fn bad_input(
+        document: impl Into<String>,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> Error {
+        Error::BadInput {
+            document: document.into(),
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The stable name the state machine and the action match on.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Error::BadInput { .. } => "BadInput",
+            Error::UnknownApp { .. } => "UnknownApp",
+            Error::LockHeld { .. } => "LockHeld",
+            Error::NoHealthyTargets { .. } => "NoHealthyTargets",
+            Error::ReadBackMismatch { .. } => "ReadBackMismatch",
+            Error::ForeignRoute { .. } => "ForeignRoute",
+            Error::NothingToRollBack { .. } => "NothingToRollBack",
+            Error::PreviousColorCold { .. } => "PreviousColorCold",
+            Error::Port(e) => e.kind.error_type(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,186 @@
+//! The execution input: what the action sends, what a console rerun replays.
+//! Each step's result is added under its own key by the state machine; the
+//! parts a step does not know are passed through untouched.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Strategy, validate_app_name};
+use crate::error::{Error, Result};
+use crate::parse;
+use crate::switch::SwitchOutcome;
+
+pub const SOURCE: &str = "execution input";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionInput {
+    pub app: String,
+    pub release: Release,
+    #[serde(default)]
+    pub overrides: Overrides,
+    /// Inline smoke-test spec (YAML or JSON).
+    #[serde(default)]
+    pub smoke_tests: Option<String>,
+    #[serde(default)]
+    pub github: Option<GithubRef>,
+    /// Added by the state machine's first state from `$$.Execution`.
+    #[serde(default)]
+    pub execution: Option<ExecutionContext>,
+    /// The previous switch step's result, when there was one.
+    #[serde(default)]
+    pub switch: Option<SwitchOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// What the release is called in state, reports and probes (a commit SHA, a tag).
+    pub version: String,
+    /// The container image to run; or give `task_definition`.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// A task-definition ARN to run as is, instead of `image`.
+    #[serde(default)]
+    pub task_definition: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    #[serde(default)]
+    pub strategy: Option<Strategy>,
+    /// Monitor thresholds for this execution only, merged over the config's.
+    #[serde(default)]
+    pub monitor: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubRef {
+    pub repository: String,
+    #[serde(default)]
+    pub deployment_id: Option<u64>,
+    #[serde(default)]
+    pub pr: Option<u64>,
+    #[serde(default)]
+    pub sha: Option<String>,
+    #[serde(default)]
+    pub run_id: Option<u64>,
+    #[serde(default)]
+    pub environment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionContext {
+    pub arn: String,
+}
+
+impl ExecutionInput {
+    pub fn from_value(value: serde_json::Value) -> Result<ExecutionInput> {
+        if !value.is_object() {
+            return Err(Error::bad_input(SOURCE, "(document)", "must be a JSON object"));
+        }
+        let input: ExecutionInput = parse::value(SOURCE, value)?;
+        input.validate()?;
+        Ok(input)
+    }
+
+    fn validate(&self) -> Result<()> {
+        validate_app_name(SOURCE, "app", &self.app)?;
+        let v = &self.release.version;
+        if v.is_empty() || v.len() > 128 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Error::bad_input(
+                SOURCE,
+                "release.version",
+                format!("`{v}` is not a version: 1 to 128 characters, no spaces"),
+            ));
+        }
+        match (&self.release.image, &self.release.task_definition) {
+            (Some(_), Some(_)) => {
+                return Err(Error::bad_input(
+                    SOURCE,
+                    "release",
+                    "give either `image` or `task_definition`, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(Error::bad_input(
+                    SOURCE,
+                    "release",
+                    "needs `image` (a container image) or `task_definition` (an ARN)",
+                ));
+            }
+            (None, Some(td)) if !(td.starts_with("arn:") && td.contains(":task-definition/")) => {
+                return Err(Error::bad_input(
+                    SOURCE,
+                    "release.task_definition",
+                    format!("`{td}` is not a task-definition ARN"),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(strategy) = &self.overrides.strategy {
+            strategy.validate(SOURCE, "overrides.strategy")?;
+        }
+        if let Some(prev) = &self.switch
+            && (prev.app != self.app || prev.version != self.release.version)
+        {
+            return Err(Error::bad_input(
+                SOURCE,
+                "switch",
+                format!(
+                    "is the result of switching {} to {}, not this release ({} {})",
+                    prev.app, prev.version, self.app, self.release.version
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn execution_arn(&self) -> Option<&str> {
+        self.execution.as_ref().map(|e| e.arn.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(v: serde_json::Value) -> String {
+        ExecutionInput::from_value(v).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn accepts_the_brief_example_with_extra_step_results() {
+        let i = ExecutionInput::from_value(json!({
+            "app": "checkout",
+            "release": {"version": "3f2c1ab", "image": "123.dkr.ecr.us-east-1.amazonaws.com/checkout:3f2c1ab"},
+            "overrides": {"strategy": {"type": "all-at-once"}, "monitor": {}},
+            "smoke_tests": "tests: []",
+            "github": {"repository": "o/r", "deployment_id": 123, "pr": 45},
+            "deploy": {"anything": "a later step wrote"}
+        }))
+        .unwrap();
+        assert_eq!(i.release.version, "3f2c1ab");
+        assert!(i.execution_arn().is_none());
+    }
+
+    #[test]
+    fn rejects_what_is_wrong_and_says_where() {
+        let m = err(json!({"app": "checkout"}));
+        assert!(m.contains("missing field `release`"), "{m}");
+        let m = err(json!({"app": "a/b", "release": {"version": "1", "image": "i"}}));
+        assert!(m.contains("`app`"), "{m}");
+        let m = err(json!({"app": "a", "release": {"version": "1"}}));
+        assert!(m.contains("`release`") && m.contains("needs `image`"), "{m}");
+        let m = err(json!({"app": "a", "release": {"version": "1", "image": "i", "imgae": "j"}}));
+        assert!(m.contains("`release.imgae`: unknown field `imgae`"), "{m}");
+        let m = err(json!({"app": "a", "release": {"version": "two words", "image": "i"}}));
+        assert!(m.contains("`release.version`"), "{m}");
+        let m = err(json!({"app": "a", "release": {"version": "1", "image": "i"},
+            "overrides": {"strategy": {"type": "weighted", "steps": [50]}}}));
+        assert!(m.contains("`overrides.strategy.steps`"), "{m}");
+        let m = err(json!([1, 2]));
+        assert!(m.contains("must be a JSON object"), "{m}");
+    }
+}

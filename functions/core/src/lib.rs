@@ -1,0 +1,20 @@
+//! The blue-green domain. Everything here is free of the AWS SDK: the outside
+//! world is reached through the traits in [`ports`].
+
+pub mod color;
+pub mod config;
+pub mod error;
+pub mod input;
+pub mod lock;
+pub mod parse;
+pub mod ports;
+pub mod rollback;
+pub mod routing;
+pub mod split;
+pub mod state;
+pub mod store;
+pub mod switch;
+
+pub use color::Color;
+pub use error::{Error, Result};
+pub use split::Split;

@@ -1,0 +1,189 @@
+//! The capabilities the domain needs from the outside world, one trait each.
+//! `bluegreen-aws` implements them with the AWS SDK; tests may use fakes.
+
+use std::fmt;
+use std::future::Future;
+
+/// Why a call to the outside failed, reduced to what decides the next move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortErrorKind {
+    /// Rate limited: safe and useful to retry after a pause.
+    Throttled,
+    /// Timeouts, 5xx, dropped connections: safe to retry.
+    Transient,
+    /// Anything else: a retry would fail the same way.
+    Failed,
+}
+
+impl PortErrorKind {
+    pub fn error_type(self) -> &'static str {
+        match self {
+            PortErrorKind::Throttled => "Throttled",
+            PortErrorKind::Transient => "Transient",
+            PortErrorKind::Failed => "AwsCallFailed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} failed ({kind:?}): {message}")]
+pub struct PortError {
+    pub operation: &'static str,
+    pub kind: PortErrorKind,
+    pub message: String,
+}
+
+impl PortError {
+    pub fn failed(operation: &'static str, message: impl Into<String>) -> PortError {
+        PortError {
+            operation,
+            kind: PortErrorKind::Failed,
+            message: message.into(),
+        }
+    }
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// A stored parameter and its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parameter {
+    pub value: String,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutMode {
+    /// Fail with [`PutOutcome::AlreadyExists`] if the name exists: a lock.
+    CreateOnly,
+    Overwrite,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Written,
+    AlreadyExists,
+}
+
+/// Key-value parameters (SSM Parameter Store).
+pub trait ParameterStore: Send + Sync {
+    fn get(&self, name: &str) -> impl Future<Output = PortResult<Option<Parameter>>> + Send;
+    fn put(
+        &self,
+        name: &str,
+        value: &str,
+        mode: PutMode,
+    ) -> impl Future<Output = PortResult<PutOutcome>> + Send;
+    /// Deleting a missing parameter is not an error.
+    fn delete(&self, name: &str) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// Where production traffic is decided: a listener's default action or one rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    ListenerDefault { listener_arn: String },
+    Rule { rule_arn: String },
+}
+
+impl fmt::Display for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Route::ListenerDefault { listener_arn } => {
+                write!(f, "default action of listener {listener_arn}")
+            }
+            Route::Rule { rule_arn } => write!(f, "listener rule {rule_arn}"),
+        }
+    }
+}
+
+/// One target group of a forward action and its relative weight (0..=999).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightedTarget {
+    pub target_group_arn: String,
+    pub weight: u32,
+}
+
+/// A forward action, normalised: a plain `TargetGroupArn` forward reads as one
+/// target of weight 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub targets: Vec<WeightedTarget>,
+    /// Target-group stickiness duration; `None` when stickiness is off.
+    pub stickiness_seconds: Option<i32>,
+}
+
+/// The load balancer (ELBv2).
+pub trait LoadBalancer: Send + Sync {
+    /// The forward action currently on `route`.
+    fn read_forward(&self, route: &Route) -> impl Future<Output = PortResult<Forward>> + Send;
+    /// Replaces the forward action on `route` and returns the action as the load
+    /// balancer reports it in its answer to the change.
+    fn write_forward(
+        &self,
+        route: &Route,
+        forward: &Forward,
+    ) -> impl Future<Output = PortResult<Forward>> + Send;
+    /// How many targets of the group are `healthy` now.
+    fn healthy_targets(
+        &self,
+        target_group_arn: &str,
+    ) -> impl Future<Output = PortResult<usize>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceCounts {
+    pub desired: i32,
+    pub running: i32,
+}
+
+/// The container services (ECS).
+pub trait Services: Send + Sync {
+    fn counts(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = PortResult<ServiceCounts>> + Send;
+    fn set_desired(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired: i32,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// Alerts to people (SNS).
+pub trait Alerts: Send + Sync {
+    fn publish(
+        &self,
+        topic_arn: &str,
+        subject: &str,
+        message: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionStatus {
+    Running,
+    /// Succeeded, failed, timed out, aborted.
+    Finished,
+    /// No such execution (or not an execution ARN at all).
+    Missing,
+}
+
+/// Workflow executions (Step Functions).
+pub trait Executions: Send + Sync {
+    fn status(&self, execution_arn: &str)
+    -> impl Future<Output = PortResult<ExecutionStatus>> + Send;
+    fn stop(&self, execution_arn: &str, cause: &str) -> impl Future<Output = PortResult<()>> + Send;
+}
+
+/// Every port an operation may need, plus the parameter prefix. Lambdas build
+/// one in `main` and keep it for all invocations.
+pub struct Ports<P, L, S, A, E> {
+    pub params: P,
+    pub lb: L,
+    pub services: S,
+    pub alerts: A,
+    pub executions: E,
+    pub prefix: String,
+}

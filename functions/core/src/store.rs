@@ -1,0 +1,204 @@
+//! The app's shared state in the parameter store: config, state, the plain
+//! active-environment value, and the deployment lock.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tracing::{info, warn};
+
+use crate::config::{AppConfig, validate_app_name};
+use crate::error::{Error, Result};
+use crate::lock::{Acquired, Lock};
+use crate::parse;
+use crate::ports::{ExecutionStatus, Executions, ParameterStore, PutMode, PutOutcome};
+use crate::state::AppState;
+
+pub const DEFAULT_PREFIX: &str = "/bluegreen";
+
+pub struct AppStore<'a, P> {
+    params: &'a P,
+    prefix: String,
+}
+
+impl<'a, P: ParameterStore> AppStore<'a, P> {
+    /// `prefix` is the parameter path all apps live under, e.g. `/bluegreen`.
+    pub fn new(params: &'a P, prefix: &str) -> Result<Self> {
+        let ok = prefix.starts_with('/') && !prefix.ends_with('/') && !prefix.contains("//");
+        if !ok {
+            return Err(Error::bad_input(
+                "parameter prefix",
+                "BLUEGREEN_PREFIX",
+                format!("`{prefix}` must start with `/` and not end with one, e.g. `/bluegreen`"),
+            ));
+        }
+        Ok(AppStore {
+            params,
+            prefix: prefix.to_string(),
+        })
+    }
+
+    pub fn parameter(&self, app: &str, leaf: &str) -> String {
+        format!("{}/{}/{}", self.prefix, app, leaf)
+    }
+
+    /// The app's validated config; `UnknownApp` when none is stored.
+    pub async fn config(&self, app: &str) -> Result<AppConfig> {
+        validate_app_name("request", "app", app)?;
+        let name = self.parameter(app, "config");
+        match self.params.get(&name).await? {
+            Some(p) => AppConfig::parse(app, &name, &p.value),
+            None => Err(Error::UnknownApp {
+                app: app.to_string(),
+                parameter: name,
+            }),
+        }
+    }
+
+    pub async fn state(&self, app: &str) -> Result<Option<AppState>> {
+        let name = self.parameter(app, "state");
+        let Some(p) = self.params.get(&name).await? else {
+            return Ok(None);
+        };
+        let state: AppState = parse::json(&format!("state {name}"), &p.value)?;
+        if state.previous_color != state.active_color.other() {
+            return Err(Error::bad_input(
+                format!("state {name}"),
+                "previous_color",
+                "must be the other color than active_color",
+            ));
+        }
+        Ok(Some(state))
+    }
+
+    /// Writes the state document, then the plain active-environment value.
+    pub async fn save_state(&self, app: &str, state: &AppState) -> Result<()> {
+        let json = serde_json::to_string(state).expect("state serialises");
+        self.params
+            .put(&self.parameter(app, "state"), &json, PutMode::Overwrite)
+            .await?;
+        self.params
+            .put(
+                &self.parameter(app, "active-environment"),
+                state.active_color.as_str(),
+                PutMode::Overwrite,
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn lock(&self, app: &str) -> Result<Option<Lock>> {
+        let name = self.parameter(app, "lock");
+        match self.params.get(&name).await? {
+            Some(p) => Ok(Some(parse::json(&format!("lock {name}"), &p.value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes the app's lock for `holder` (an execution ARN). A lock held by an
+    /// execution that is no longer running, or past its expiry, is reclaimed.
+    pub async fn acquire_lock(
+        &self,
+        app: &str,
+        holder: &str,
+        ttl: Duration,
+        now: OffsetDateTime,
+        executions: &impl Executions,
+    ) -> Result<Acquired> {
+        let name = self.parameter(app, "lock");
+        let mine = Lock {
+            holder: holder.to_string(),
+            acquired_at: now,
+            expires_at: now + ttl,
+        };
+        let mine_json = serde_json::to_string(&mine).expect("lock serialises");
+        // A few rounds cover the lock being released between our create and read.
+        for _ in 0..3 {
+            if self.params.put(&name, &mine_json, PutMode::CreateOnly).await? == PutOutcome::Written
+            {
+                return Ok(Acquired::Fresh);
+            }
+            let Some(current) = self.lock(app).await? else {
+                continue;
+            };
+            if current.holder == holder {
+                return Ok(Acquired::AlreadyHeld);
+            }
+            if !self.is_stale(&current, now, executions).await? {
+                return Err(lock_held(app, &current));
+            }
+            // Claim this stale acquisition create-only: of several callers racing
+            // to break the same stale lock, exactly one gets the claim. Claims are
+            // kept, so a straggler that read the same stale lock later loses too.
+            let claim = format!("{}/{}", self.parameter(app, "lock-reclaims"), current.fingerprint());
+            if self.params.put(&claim, holder, PutMode::CreateOnly).await? == PutOutcome::AlreadyExists
+            {
+                match self.lock(app).await? {
+                    Some(l) if l.holder == holder => return Ok(Acquired::AlreadyHeld),
+                    Some(l) => return Err(lock_held(app, &l)),
+                    None => continue,
+                }
+            }
+            // Still the same stale lock? (It may have been released meanwhile.)
+            match self.lock(app).await? {
+                Some(l) if l == current => {}
+                _ => continue,
+            }
+            self.params.put(&name, &mine_json, PutMode::Overwrite).await?;
+            warn!(app, stale_holder = %current.holder, "reclaimed a stale deployment lock");
+            return Ok(Acquired::Reclaimed { from: current });
+        }
+        match self.lock(app).await? {
+            Some(l) => Err(lock_held(app, &l)),
+            None => Err(Error::Port(crate::ports::PortError {
+                operation: "acquire lock",
+                kind: crate::ports::PortErrorKind::Transient,
+                message: format!("{name} kept changing while acquiring it"),
+            })),
+        }
+    }
+
+    /// Releases the lock if `holder` holds it. Returns whether it was deleted;
+    /// releasing a lock that is gone or held by another is not an error.
+    pub async fn release_lock(&self, app: &str, holder: &str) -> Result<bool> {
+        match self.lock(app).await? {
+            Some(l) if l.holder == holder => {
+                self.params.delete(&self.parameter(app, "lock")).await?;
+                info!(app, holder, "released deployment lock");
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// A lock may be broken once it has expired or its execution has stopped.
+    /// Holders that are not execution ARNs are governed by expiry alone.
+    pub async fn is_stale(
+        &self,
+        lock: &Lock,
+        now: OffsetDateTime,
+        executions: &impl Executions,
+    ) -> Result<bool> {
+        if lock.is_expired(now) {
+            return Ok(true);
+        }
+        if !is_execution_arn(&lock.holder) {
+            return Ok(false);
+        }
+        Ok(executions.status(&lock.holder).await? != ExecutionStatus::Running)
+    }
+}
+
+pub fn is_execution_arn(s: &str) -> bool {
+    s.starts_with("arn:") && s.contains(":states:") && s.contains(":execution:")
+}
+
+pub(crate) fn lock_held(app: &str, lock: &Lock) -> Error {
+    Error::LockHeld {
+        app: app.to_string(),
+        holder: lock.holder.clone(),
+        expires_at: lock
+            .expires_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|_| lock.expires_at.to_string()),
+    }
+}

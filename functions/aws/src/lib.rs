@@ -1,0 +1,38 @@
+//! Adapters that implement `bluegreen-core`'s ports with the AWS SDK.
+
+mod ecs;
+mod elbv2;
+mod error;
+mod sfn;
+mod sns;
+mod ssm;
+
+pub use ecs::EcsServices;
+pub use elbv2::Elbv2;
+pub use sfn::SfnExecutions;
+pub use sns::SnsAlerts;
+pub use ssm::SsmParameters;
+
+use aws_config::SdkConfig;
+use bluegreen_core::ports::Ports;
+
+pub type AwsPorts = Ports<SsmParameters, Elbv2, EcsServices, SnsAlerts, SfnExecutions>;
+
+/// Builds every adapter from one SDK config. Client construction is cheap and
+/// does no I/O; do it once per process, not per invocation.
+pub fn ports(config: &SdkConfig, prefix: impl Into<String>) -> AwsPorts {
+    Ports {
+        params: SsmParameters::new(aws_sdk_ssm::Client::new(config)),
+        lb: Elbv2::new(aws_sdk_elasticloadbalancingv2::Client::new(config)),
+        services: EcsServices::new(aws_sdk_ecs::Client::new(config)),
+        alerts: SnsAlerts::new(aws_sdk_sns::Client::new(config)),
+        executions: SfnExecutions::new(aws_sdk_sfn::Client::new(config)),
+        prefix: prefix.into(),
+    }
+}
+
+/// The SDK config from the environment (Lambda's role, `AWS_ENDPOINT_URL` for
+/// the local emulator, ...).
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}

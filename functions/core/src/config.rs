@@ -318,7 +318,10 @@ impl AppConfig {
         if !(0.0..=1.0).contains(&self.monitor.max_5xx_rate) {
             return bad(
                 "monitor.max_5xx_rate",
-                format!("{} is not a fraction between 0 and 1", self.monitor.max_5xx_rate),
+                format!(
+                    "{} is not a fraction between 0 and 1",
+                    self.monitor.max_5xx_rate
+                ),
             );
         }
         if let Some(url) = &self.monitor.probe_url {
@@ -388,9 +391,7 @@ pub fn validate_app_name(source: &str, field: &str, app: &str) -> Result<()> {
         Err(Error::bad_input(
             source,
             field,
-            format!(
-                "`{app}` is not an app name: use 1 to 64 letters, digits, `-`, `_` or `.`"
-            ),
+            format!("`{app}` is not an app name: use 1 to 64 letters, digits, `-`, `_` or `.`"),
         ))
     }
 }
@@ -440,7 +441,10 @@ mod tests {
                 listener_arn: c.production.listener_arn.clone()
             }
         );
-        assert_eq!(c.color_of_target_group(&c.green.target_group_arn), Some(Color::Green));
+        assert_eq!(
+            c.color_of_target_group(&c.green.target_group_arn),
+            Some(Color::Green)
+        );
     }
 
     #[test]
@@ -449,8 +453,14 @@ mod tests {
         assert!(m.contains("`blue.target_group_arn`"), "{m}");
         assert!(m.contains("/bluegreen/checkout/config"), "{m}");
 
-        let m = problem(&with(&["strategy", "steps"], serde_json::json!([10, 5, 100])));
-        assert!(m.contains("`strategy.steps[1]`") && m.contains("must increase"), "{m}");
+        let m = problem(&with(
+            &["strategy", "steps"],
+            serde_json::json!([10, 5, 100]),
+        ));
+        assert!(
+            m.contains("`strategy.steps[1]`") && m.contains("must increase"),
+            "{m}"
+        );
 
         let m = problem(&with(&["strategy", "steps"], serde_json::json!([10, 50])));
         assert!(m.contains("last step must be 100"), "{m}");
@@ -462,11 +472,15 @@ mod tests {
         assert!(m.contains("`green.target_grup_arn`: unknown field"), "{m}");
 
         let m = problem(&with(&["app"], "cart".into()));
-        assert!(m.contains("`app`") && m.contains("belongs to `checkout`"), "{m}");
+        assert!(
+            m.contains("`app`") && m.contains("belongs to `checkout`"),
+            "{m}"
+        );
 
         let m = problem(&with(
             &["green", "target_group_arn"],
-            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/checkout-blue/1".into(),
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/checkout-blue/1"
+                .into(),
         ));
         assert!(m.contains("two target groups"), "{m}");
     }
@@ -475,7 +489,9 @@ mod tests {
     fn app_names_are_path_safe() {
         assert!(validate_app_name("m", "app", "checkout-v2.eu_1").is_ok());
         for bad in ["", "a/b", "../x", "a b", &"x".repeat(65)] {
-            let e = validate_app_name("message", "app", bad).unwrap_err().to_string();
+            let e = validate_app_name("message", "app", bad)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("message is invalid at `app`"), "{e}");
         }
     }

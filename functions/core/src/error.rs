@@ -15,10 +15,14 @@ pub enum Error {
         problem: String,
     },
 
-    #[error("unknown app `{app}`: no config at {parameter} (is the app's stack deployed in this account and region?)")]
+    #[error(
+        "unknown app `{app}`: no config at {parameter} (is the app's stack deployed in this account and region?)"
+    )]
     UnknownApp { app: String, parameter: String },
 
-    #[error("app `{app}` is locked by {holder} until {expires_at}; wait for it to finish or stop it")]
+    #[error(
+        "app `{app}` is locked by {holder} until {expires_at}; wait for it to finish or stop it"
+    )]
     LockHeld {
         app: String,
         holder: String,
@@ -30,14 +34,18 @@ pub enum Error {
     )]
     NoHealthyTargets { color: Color, target_group: String },
 
-    #[error("{what}: expected {expected}, but the load balancer reports {actual}; state not written")]
+    #[error(
+        "{what}: expected {expected}, but the load balancer reports {actual}; state not written"
+    )]
     ReadBackMismatch {
         what: String,
         expected: String,
         actual: String,
     },
 
-    #[error("the load balancer's {what} forwards to {found}, which is neither of app `{app}`'s target groups")]
+    #[error(
+        "the load balancer's {what} forwards to {found}, which is neither of app `{app}`'s target groups"
+    )]
     ForeignRoute {
         app: String,
         what: String,

@@ -77,7 +77,11 @@ pub struct ExecutionContext {
 impl ExecutionInput {
     pub fn from_value(value: serde_json::Value) -> Result<ExecutionInput> {
         if !value.is_object() {
-            return Err(Error::bad_input(SOURCE, "(document)", "must be a JSON object"));
+            return Err(Error::bad_input(
+                SOURCE,
+                "(document)",
+                "must be a JSON object",
+            ));
         }
         let input: ExecutionInput = parse::value(SOURCE, value)?;
         input.validate()?;
@@ -172,13 +176,18 @@ mod tests {
         let m = err(json!({"app": "a/b", "release": {"version": "1", "image": "i"}}));
         assert!(m.contains("`app`"), "{m}");
         let m = err(json!({"app": "a", "release": {"version": "1"}}));
-        assert!(m.contains("`release`") && m.contains("needs `image`"), "{m}");
+        assert!(
+            m.contains("`release`") && m.contains("needs `image`"),
+            "{m}"
+        );
         let m = err(json!({"app": "a", "release": {"version": "1", "image": "i", "imgae": "j"}}));
         assert!(m.contains("`release.imgae`: unknown field `imgae`"), "{m}");
         let m = err(json!({"app": "a", "release": {"version": "two words", "image": "i"}}));
         assert!(m.contains("`release.version`"), "{m}");
-        let m = err(json!({"app": "a", "release": {"version": "1", "image": "i"},
-            "overrides": {"strategy": {"type": "weighted", "steps": [50]}}}));
+        let m = err(
+            json!({"app": "a", "release": {"version": "1", "image": "i"},
+            "overrides": {"strategy": {"type": "weighted", "steps": [50]}}}),
+        );
         assert!(m.contains("`overrides.strategy.steps`"), "{m}");
         let m = err(json!([1, 2]));
         assert!(m.contains("must be a JSON object"), "{m}");

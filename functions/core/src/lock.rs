@@ -46,5 +46,7 @@ pub enum Acquired {
     /// The caller already held it: a rerun of the same step.
     AlreadyHeld,
     /// It was held by a finished execution (or had expired) and was taken over.
-    Reclaimed { from: Lock },
+    Reclaimed {
+        from: Lock,
+    },
 }

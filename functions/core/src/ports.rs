@@ -172,9 +172,12 @@ pub enum ExecutionStatus {
 
 /// Workflow executions (Step Functions).
 pub trait Executions: Send + Sync {
-    fn status(&self, execution_arn: &str)
-    -> impl Future<Output = PortResult<ExecutionStatus>> + Send;
-    fn stop(&self, execution_arn: &str, cause: &str) -> impl Future<Output = PortResult<()>> + Send;
+    fn status(
+        &self,
+        execution_arn: &str,
+    ) -> impl Future<Output = PortResult<ExecutionStatus>> + Send;
+    fn stop(&self, execution_arn: &str, cause: &str)
+    -> impl Future<Output = PortResult<()>> + Send;
 }
 
 /// Every port an operation may need, plus the parameter prefix. Lambdas build

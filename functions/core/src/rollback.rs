@@ -75,10 +75,13 @@ where
     let app = request.app.as_str();
     let store = AppStore::new(&ports.params, &ports.prefix)?;
     let config = store.config(app).await?;
-    let state = store.state(app).await?.ok_or_else(|| Error::NothingToRollBack {
-        app: app.to_string(),
-        why: "no state is recorded: bluegreen has not switched this app yet".to_string(),
-    })?;
+    let state = store
+        .state(app)
+        .await?
+        .ok_or_else(|| Error::NothingToRollBack {
+            app: app.to_string(),
+            why: "no state is recorded: bluegreen has not switched this app yet".to_string(),
+        })?;
 
     // Stop a running deployment first so that it cannot move traffic again.
     let lock = store.lock(app).await?;
@@ -210,9 +213,9 @@ where
         .await?
         .desired
         .max(1);
-    let window_over = state.switched_at.is_some_and(|at| {
-        now - at > time::Duration::seconds(config.warm_window_seconds as i64)
-    });
+    let window_over = state
+        .switched_at
+        .is_some_and(|at| now - at > time::Duration::seconds(config.warm_window_seconds as i64));
     let why = if cold.desired < wanted {
         ports
             .services
@@ -271,10 +274,13 @@ async fn alert(
         "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
     });
     // SNS subjects are limited to 100 characters.
-    let subject: String = format!("bluegreen: {} rolled back to {}", outcome.app, outcome.to.color)
-        .chars()
-        .take(100)
-        .collect();
+    let subject: String = format!(
+        "bluegreen: {} rolled back to {}",
+        outcome.app, outcome.to.color
+    )
+    .chars()
+    .take(100)
+    .collect();
     match alerts.publish(topic, &subject, &message.to_string()).await {
         Ok(()) => None,
         Err(e) => {

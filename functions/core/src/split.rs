@@ -23,8 +23,14 @@ impl Split {
     pub fn with(color: Color, percent: u8) -> Split {
         let p = percent.min(100);
         match color {
-            Color::Blue => Split { blue: p, green: 100 - p },
-            Color::Green => Split { blue: 100 - p, green: p },
+            Color::Blue => Split {
+                blue: p,
+                green: 100 - p,
+            },
+            Color::Green => Split {
+                blue: 100 - p,
+                green: p,
+            },
         }
     }
 
@@ -50,7 +56,10 @@ impl Split {
         // Round to the nearest percent, and give the remainder to green so the
         // two always add up to 100.
         let blue_pct = ((blue as u64 * 100 + total as u64 / 2) / total as u64) as u8;
-        Some(Split { blue: blue_pct, green: 100 - blue_pct })
+        Some(Split {
+            blue: blue_pct,
+            green: 100 - blue_pct,
+        })
     }
 }
 
@@ -66,18 +75,54 @@ mod tests {
 
     #[test]
     fn with_and_all_sum_to_100() {
-        assert_eq!(Split::with(Color::Green, 10), Split { blue: 90, green: 10 });
-        assert_eq!(Split::all(Color::Blue), Split { blue: 100, green: 0 });
-        assert_eq!(Split::with(Color::Blue, 200), Split { blue: 100, green: 0 });
+        assert_eq!(
+            Split::with(Color::Green, 10),
+            Split {
+                blue: 90,
+                green: 10
+            }
+        );
+        assert_eq!(
+            Split::all(Color::Blue),
+            Split {
+                blue: 100,
+                green: 0
+            }
+        );
+        assert_eq!(
+            Split::with(Color::Blue, 200),
+            Split {
+                blue: 100,
+                green: 0
+            }
+        );
         assert_eq!(Split::all(Color::Green).sole(), Some(Color::Green));
         assert_eq!(Split::with(Color::Green, 50).sole(), None);
     }
 
     #[test]
     fn from_weights_normalises_relative_weights() {
-        assert_eq!(Split::from_weights(1, 1), Some(Split { blue: 50, green: 50 }));
-        assert_eq!(Split::from_weights(900, 100), Some(Split { blue: 90, green: 10 }));
-        assert_eq!(Split::from_weights(0, 7), Some(Split { blue: 0, green: 100 }));
+        assert_eq!(
+            Split::from_weights(1, 1),
+            Some(Split {
+                blue: 50,
+                green: 50
+            })
+        );
+        assert_eq!(
+            Split::from_weights(900, 100),
+            Some(Split {
+                blue: 90,
+                green: 10
+            })
+        );
+        assert_eq!(
+            Split::from_weights(0, 7),
+            Some(Split {
+                blue: 0,
+                green: 100
+            })
+        );
         assert_eq!(Split::from_weights(0, 0), None);
     }
 }

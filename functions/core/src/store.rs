@@ -113,7 +113,11 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
         let mine_json = serde_json::to_string(&mine).expect("lock serialises");
         // A few rounds cover the lock being released between our create and read.
         for _ in 0..3 {
-            if self.params.put(&name, &mine_json, PutMode::CreateOnly).await? == PutOutcome::Written
+            if self
+                .params
+                .put(&name, &mine_json, PutMode::CreateOnly)
+                .await?
+                == PutOutcome::Written
             {
                 return Ok(Acquired::Fresh);
             }
@@ -129,8 +133,13 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
             // Claim this stale acquisition create-only: of several callers racing
             // to break the same stale lock, exactly one gets the claim. Claims are
             // kept, so a straggler that read the same stale lock later loses too.
-            let claim = format!("{}/{}", self.parameter(app, "lock-reclaims"), current.fingerprint());
-            if self.params.put(&claim, holder, PutMode::CreateOnly).await? == PutOutcome::AlreadyExists
+            let claim = format!(
+                "{}/{}",
+                self.parameter(app, "lock-reclaims"),
+                current.fingerprint()
+            );
+            if self.params.put(&claim, holder, PutMode::CreateOnly).await?
+                == PutOutcome::AlreadyExists
             {
                 match self.lock(app).await? {
                     Some(l) if l.holder == holder => return Ok(Acquired::AlreadyHeld),
@@ -143,7 +152,9 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
                 Some(l) if l == current => {}
                 _ => continue,
             }
-            self.params.put(&name, &mine_json, PutMode::Overwrite).await?;
+            self.params
+                .put(&name, &mine_json, PutMode::Overwrite)
+                .await?;
             warn!(app, stale_holder = %current.holder, "reclaimed a stale deployment lock");
             return Ok(Acquired::Reclaimed { from: current });
         }

@@ -59,11 +59,7 @@ pub fn plan(
         // Later steps: same target as the step before, one step further (the
         // last step repeats: switching past 100% is a no-op, not an error).
         Some(prev) => {
-            let step = if prev.done {
-                prev.step
-            } else {
-                prev.step + 1
-            };
+            let step = if prev.done { prev.step } else { prev.step + 1 };
             (prev.target_color, step.min(steps.len() - 1))
         }
         // First step. If the state already names this release as active, this
@@ -80,7 +76,11 @@ pub fn plan(
         }
     };
     let weight = *steps.get(step).ok_or_else(|| {
-        Error::bad_input(SOURCE, "switch.step", format!("step {step} is past the last step"))
+        Error::bad_input(
+            SOURCE,
+            "switch.step",
+            format!("step {step} is past the last step"),
+        )
     })?;
     Ok(SwitchPlan {
         target,
@@ -143,7 +143,11 @@ pub async fn switch(
         return Err(lock_held(app, &lock));
     }
 
-    let strategy: &Strategy = input.overrides.strategy.as_ref().unwrap_or(&config.strategy);
+    let strategy: &Strategy = input
+        .overrides
+        .strategy
+        .as_ref()
+        .unwrap_or(&config.strategy);
     let steps = strategy.steps();
     let current = read_split(lb, &config).await?;
     let state = match store.state(app).await? {
@@ -167,7 +171,14 @@ pub async fn switch(
     } else {
         state.switched_at.unwrap_or(now)
     };
-    let new_state = state_after(&state, plan, version, wanted, input.execution_arn(), switched_at);
+    let new_state = state_after(
+        &state,
+        plan,
+        version,
+        wanted,
+        input.execution_arn(),
+        switched_at,
+    );
     if new_state != state {
         store.save_state(app, &new_state).await?;
     }
@@ -250,7 +261,14 @@ mod tests {
         let steps = [10, 100];
         let state = stable(Color::Blue, "v1");
         let p = plan(&state, "v2", None, &steps).unwrap();
-        let after = state_after(&state, p, "v2", Split::with(Color::Green, 10), None, OffsetDateTime::UNIX_EPOCH);
+        let after = state_after(
+            &state,
+            p,
+            "v2",
+            Split::with(Color::Green, 10),
+            None,
+            OffsetDateTime::UNIX_EPOCH,
+        );
         assert_eq!(plan(&after, "v2", None, &steps).unwrap(), p);
     }
 

@@ -1,0 +1,217 @@
+//! The `rollback` Lambda: all production traffic back to the previous color.
+//!
+//! Three entry points, one code path ([`bluegreen_core::rollback::rollback`]):
+//! - an SNS event from the emergency topic, message body `{"app", "reason"}`;
+//! - a direct invoke with the same body;
+//! - the state machine, with the execution document (and its `error` or
+//!   `monitor` verdict saying why).
+//!
+//! The message names an app and nothing else: every ARN comes from the app's
+//! stored config, so publishing to the topic cannot point traffic anywhere new.
+
+use aws_lambda_events::sns::SnsEvent;
+use bluegreen_core::error::Error;
+use bluegreen_core::input::ExecutionInput;
+use bluegreen_core::parse;
+use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use bluegreen_core::rollback::{RollbackOutcome, RollbackRequest, RollbackSource, rollback};
+use bluegreen_lambda::HandlerError;
+use lambda_runtime::LambdaEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The emergency message, on SNS or invoked directly.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyMessage {
+    pub app: String,
+    pub reason: String,
+    /// Who pressed the button, for the alert and the audit trail.
+    #[serde(default)]
+    pub requested_by: Option<String>,
+}
+
+/// The answer: one outcome, or one per SNS record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum RollbackResponse {
+    One(RollbackOutcome),
+    Many(Vec<RollbackOutcome>),
+}
+
+/// Sorts an event into rollback requests, or says what is wrong with it.
+pub fn requests(event: Value) -> Result<Vec<RollbackRequest>, Error> {
+    let Some(object) = event.as_object() else {
+        return Err(Error::bad_input(
+            "rollback event",
+            "(document)",
+            "must be a JSON object",
+        ));
+    };
+    if object.contains_key("Records") {
+        let sns: SnsEvent = parse::value("SNS event", event)?;
+        if sns.records.is_empty() {
+            return Err(Error::bad_input("SNS event", "Records", "has no records"));
+        }
+        return sns
+            .records
+            .iter()
+            .map(|r| {
+                let source = format!("SNS message {}", r.sns.message_id);
+                let msg: EmergencyMessage = parse::json(&source, &r.sns.message)?;
+                emergency(&source, msg, RollbackSource::Sns)
+            })
+            .collect();
+    }
+    if object.contains_key("release") {
+        let reason = state_machine_reason(object);
+        let input = ExecutionInput::from_value(event)?;
+        return Ok(vec![RollbackRequest {
+            caller_execution: input.execution_arn().map(str::to_string),
+            app: input.app,
+            reason,
+            source: RollbackSource::StateMachine,
+            requested_by: None,
+        }]);
+    }
+    let source = "rollback request";
+    let msg: EmergencyMessage = parse::value(source, event)?;
+    Ok(vec![emergency(source, msg, RollbackSource::Direct)?])
+}
+
+fn emergency(
+    source: &str,
+    msg: EmergencyMessage,
+    kind: RollbackSource,
+) -> Result<RollbackRequest, Error> {
+    bluegreen_core::config::validate_app_name(source, "app", &msg.app)?;
+    if msg.reason.trim().is_empty() {
+        return Err(Error::bad_input(
+            source,
+            "reason",
+            "must say why: it goes into the alert and the audit trail",
+        ));
+    }
+    Ok(RollbackRequest {
+        app: msg.app,
+        reason: msg.reason,
+        source: kind,
+        requested_by: msg.requested_by,
+        caller_execution: None,
+    })
+}
+
+/// Why the state machine rolls back: the caught error, or the monitor's
+/// verdict, whichever the document carries.
+fn state_machine_reason(doc: &serde_json::Map<String, Value>) -> String {
+    if let Some(err) = doc.get("error").and_then(Value::as_object) {
+        let name = err.get("Error").and_then(Value::as_str).unwrap_or("error");
+        let cause = err.get("Cause").and_then(Value::as_str).unwrap_or("");
+        let text = format!("{name}: {cause}");
+        return text.chars().take(1000).collect();
+    }
+    if let Some(reasons) = doc
+        .get("monitor")
+        .and_then(|m| m.get("reasons"))
+        .and_then(Value::as_array)
+        && !reasons.is_empty()
+    {
+        let list: Vec<&str> = reasons.iter().filter_map(Value::as_str).collect();
+        return format!("monitor breach: {}", list.join("; "));
+    }
+    "rolled back by the state machine".to_string()
+}
+
+pub async fn handler<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    event: LambdaEvent<Value>,
+) -> Result<RollbackResponse, HandlerError>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+    A: Alerts,
+    E: Executions,
+{
+    let is_sns = event.payload.get("Records").is_some();
+    let requests = requests(event.payload)?;
+    let mut outcomes = Vec::with_capacity(requests.len());
+    for request in &requests {
+        let now = time::OffsetDateTime::now_utc();
+        outcomes.push(rollback(ports, request, now).await?);
+    }
+    Ok(if is_sns {
+        RollbackResponse::Many(outcomes)
+    } else {
+        RollbackResponse::One(outcomes.remove(0))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sns(message: &str) -> Value {
+        json!({"Records": [{
+            "EventSource": "aws:sns", "EventVersion": "1.0",
+            "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:emergency:1",
+            "Sns": {
+                "Type": "Notification", "MessageId": "m-1",
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:emergency",
+                "Subject": null, "Message": message,
+                "Timestamp": "2026-11-22T10:00:00.000Z", "SignatureVersion": "1",
+                "Signature": "x", "SigningCertUrl": "https://x", "UnsubscribeUrl": "https://x",
+                "MessageAttributes": {}
+            }
+        }]})
+    }
+
+    #[test]
+    fn sorts_the_three_entry_points() {
+        let r = requests(sns(r#"{"app": "checkout", "reason": "500s"}"#)).unwrap();
+        assert_eq!(r[0].source, RollbackSource::Sns);
+        assert_eq!(r[0].app, "checkout");
+
+        let r = requests(json!({"app": "checkout", "reason": "x", "requested_by": "ana"})).unwrap();
+        assert_eq!(r[0].source, RollbackSource::Direct);
+        assert_eq!(r[0].requested_by.as_deref(), Some("ana"));
+
+        let r = requests(json!({
+            "app": "checkout", "release": {"version": "v2", "image": "i"},
+            "execution": {"arn": "arn:aws:states:us-east-1:123456789012:execution:sm:e1"},
+            "error": {"Error": "Breach", "Cause": "5xx 12%"}
+        }))
+        .unwrap();
+        assert_eq!(r[0].source, RollbackSource::StateMachine);
+        assert_eq!(r[0].reason, "Breach: 5xx 12%");
+        assert!(r[0].caller_execution.is_some());
+    }
+
+    #[test]
+    fn bad_messages_say_what_and_where() {
+        let e = requests(sns("{not json")).unwrap_err().to_string();
+        assert!(
+            e.contains("SNS message m-1 is invalid at `line 1 column 2`"),
+            "{e}"
+        );
+        let e = requests(sns(r#"{"reason": "x"}"#)).unwrap_err().to_string();
+        assert!(e.contains("missing field `app`"), "{e}");
+        let e = requests(sns(r#"{"app": "checkout"}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `reason`"), "{e}");
+        let e = requests(sns(
+            r#"{"app": "c", "reason": "x", "target_group_arn": "arn:x"}"#,
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("unknown field `target_group_arn`"), "{e}");
+        let e = requests(json!({"app": "c", "reason": "  "}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`reason`"), "{e}");
+        let e = requests(json!("rollback!")).unwrap_err().to_string();
+        assert!(e.contains("must be a JSON object"), "{e}");
+    }
+}

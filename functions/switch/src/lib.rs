@@ -1,0 +1,23 @@
+//! The `switch` Lambda: moves production traffic one configured step toward
+//! the new color. Input: the execution document. Output: a `SwitchOutcome`,
+//! which the state machine stores under `$.switch` and hands to the next call.
+
+use bluegreen_core::input::ExecutionInput;
+use bluegreen_core::ports::{LoadBalancer, ParameterStore, Ports};
+use bluegreen_core::switch::{SwitchOutcome, switch};
+use bluegreen_lambda::HandlerError;
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+
+pub async fn handler<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    event: LambdaEvent<Value>,
+) -> Result<SwitchOutcome, HandlerError>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+{
+    let input = ExecutionInput::from_value(event.payload)?;
+    let now = time::OffsetDateTime::now_utc();
+    Ok(switch(&ports.params, &ports.prefix, &ports.lb, &input, now).await?)
+}

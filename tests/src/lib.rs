@@ -1,1 +1,49 @@
+//! The test harness: a local AWS emulator started by the tests, the example
+//! app provisioned in it, and independent read-backs for the assertions.
 
+pub mod app;
+pub mod emulator;
+pub mod observe;
+
+pub use app::{AppOptions, ExampleApp, PREFIX};
+pub use emulator::emulator;
+
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+
+/// An invoke as the Lambda runtime hands it to a handler.
+pub fn lambda_event(payload: Value) -> LambdaEvent<Value> {
+    LambdaEvent::new(payload, Context::default())
+}
+
+/// The execution input the action sends for `version` of `app`.
+pub fn release_input(app: &str, version: &str) -> Value {
+    json!({
+        "app": app,
+        "release": {"version": version, "image": format!("example/{app}:{version}")},
+        "github": {"repository": "example/shop", "deployment_id": 7, "pr": 45}
+    })
+}
+
+/// The SNS event Lambda receives when `message` is published to the
+/// emergency topic.
+pub fn sns_event(message: &str) -> Value {
+    json!({"Records": [{
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:bluegreen-emergency:3d1a8f53-0000-4000-8000-000000000001",
+        "Sns": {
+            "Type": "Notification",
+            "MessageId": "95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:bluegreen-emergency",
+            "Subject": null,
+            "Message": message,
+            "Timestamp": "2026-11-22T10:00:00.000Z",
+            "SignatureVersion": "1",
+            "Signature": "EXAMPLE",
+            "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem",
+            "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+            "MessageAttributes": {}
+        }
+    }]})
+}

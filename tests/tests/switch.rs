@@ -1,0 +1,268 @@
+//! The switch Lambda against the emulator, through its real entry function.
+
+use bluegreen_core::state::{AppState, Phase};
+use bluegreen_core::switch::SwitchOutcome;
+use bluegreen_core::{Color, Split};
+use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input};
+use bluegreen_lambda::HandlerError;
+use serde_json::{Value, json};
+
+async fn switch(app: &ExampleApp, input: &Value) -> Result<SwitchOutcome, HandlerError> {
+    bluegreen_switch::handler(&app.ports(), lambda_event(input.clone())).await
+}
+
+fn weighted(steps: &[u8]) -> Value {
+    json!({"type": "weighted", "steps": steps, "bake_seconds": 30})
+}
+
+#[tokio::test]
+async fn all_at_once_moves_everything_to_green_and_a_rerun_changes_nothing() {
+    let app = ExampleApp::provision("sw-all", AppOptions::default()).await;
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    let input = release_input(&app.name, "v2");
+
+    let out = switch(&app, &input).await.expect("switch");
+    assert_eq!(out.target_color, Color::Green);
+    assert!(out.changed && out.done);
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    let state = app.stored_state().await.unwrap();
+    assert_eq!(state.active_color, Color::Green);
+    assert_eq!(state.active_version.as_deref(), Some("v2"));
+    assert_eq!(state.previous_version.as_deref(), Some("v1"));
+    assert_eq!(state.phase, Phase::Stable);
+    app.assert_state_matches_listener().await;
+
+    // Same input again: nothing moves, nothing is rewritten.
+    let before = app.snapshot().await;
+    let again = switch(&app, &input).await.expect("rerun");
+    assert!(!again.changed);
+    assert_eq!(again.split, out.split);
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn weighted_steps_walk_10_25_50_100_with_state_matching_listener_after_each() {
+    let options = AppOptions {
+        strategy: weighted(&[10, 25, 50, 100]),
+        ..AppOptions::default()
+    };
+    let app = ExampleApp::provision("sw-steps", options).await;
+    let mut input = release_input(&app.name, "v2");
+    let mut seen = vec![];
+    for _ in 0..4 {
+        let out = switch(&app, &input).await.expect("switch step");
+        seen.push((out.weight, out.done));
+        assert_eq!(
+            app.listener_split().await,
+            Split::with(Color::Green, out.weight)
+        );
+        app.assert_state_matches_listener().await;
+        let state = app.stored_state().await.unwrap();
+        assert_eq!(
+            state.previous_version.as_deref(),
+            Some("v1"),
+            "previous release kept"
+        );
+
+        // Each step is safe to run twice.
+        let before = app.snapshot().await;
+        let rerun = switch(&app, &input).await.expect("rerun step");
+        assert_eq!(
+            rerun,
+            SwitchOutcome {
+                changed: false,
+                ..out.clone()
+            }
+        );
+        assert_eq!(app.snapshot().await, before);
+
+        input["switch"] = serde_json::to_value(&out).unwrap();
+    }
+    assert_eq!(
+        seen,
+        vec![(10, false), (25, false), (50, false), (100, true)]
+    );
+    assert_eq!(app.stored_state().await.unwrap().phase, Phase::Stable);
+}
+
+#[tokio::test]
+async fn overrides_strategy_takes_precedence_over_config() {
+    let app = ExampleApp::provision("sw-override", AppOptions::default()).await;
+    let mut input = release_input(&app.name, "v2");
+    input["overrides"] = json!({"strategy": weighted(&[30, 100])});
+    let out = switch(&app, &input).await.expect("switch");
+    assert_eq!(
+        out.split,
+        Split {
+            blue: 70,
+            green: 30
+        }
+    );
+    assert_eq!(app.stored_state().await.unwrap().phase, Phase::Shifting);
+    app.assert_state_matches_listener().await;
+}
+
+#[tokio::test]
+async fn rule_based_switching_moves_the_rule_and_leaves_the_default_action() {
+    let options = AppOptions {
+        rule_based: true,
+        strategy: weighted(&[50, 100]),
+        ..AppOptions::default()
+    };
+    let app = ExampleApp::provision("sw-rule", options).await;
+    let default_before = format!("{:?}", app.listener_default_actions().await);
+
+    let mut input = release_input(&app.name, "v2");
+    let out = switch(&app, &input).await.expect("first step");
+    assert_eq!(
+        app.listener_split().await,
+        Split {
+            blue: 50,
+            green: 50
+        }
+    );
+    app.assert_state_matches_listener().await;
+    input["switch"] = serde_json::to_value(&out).unwrap();
+    switch(&app, &input).await.expect("second step");
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    app.assert_state_matches_listener().await;
+
+    assert_eq!(
+        format!("{:?}", app.listener_default_actions().await),
+        default_before,
+        "the listener's default action is not ours to change"
+    );
+}
+
+#[tokio::test]
+async fn refuses_weight_on_a_color_without_healthy_targets() {
+    let options = AppOptions {
+        healthy_green: false,
+        ..AppOptions::default()
+    };
+    let app = ExampleApp::provision("sw-unhealthy", options).await;
+    let before = app.snapshot().await;
+    let err = switch(&app, &release_input(&app.name, "v2"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "NoHealthyTargets");
+    assert!(err.to_string().contains("green"), "{err}");
+    assert_eq!(app.snapshot().await, before, "nothing changed");
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+}
+
+#[tokio::test]
+async fn first_release_without_state_takes_the_active_color_from_the_listener() {
+    let options = AppOptions {
+        initial_state: None,
+        ..AppOptions::default()
+    };
+    let app = ExampleApp::provision("sw-bootstrap", options).await;
+    assert!(app.stored_state().await.is_none());
+    switch(&app, &release_input(&app.name, "v2"))
+        .await
+        .expect("switch");
+    let state = app.stored_state().await.unwrap();
+    assert_eq!(state.active_color, Color::Green);
+    assert_eq!(
+        state.previous_version, None,
+        "blue's version was never recorded"
+    );
+    app.assert_state_matches_listener().await;
+}
+
+#[tokio::test]
+async fn only_the_lock_holder_moves_traffic() {
+    let app = ExampleApp::provision("sw-locked", AppOptions::default()).await;
+    let holder = app.start_running_execution("deploy-other").await;
+    let store_ports = app.ports();
+    let store =
+        bluegreen_core::store::AppStore::new(&store_ports.params, bluegreen_e2e::PREFIX).unwrap();
+    store
+        .acquire_lock(
+            &app.name,
+            &holder,
+            std::time::Duration::from_secs(600),
+            time::OffsetDateTime::now_utc(),
+            &store_ports.executions,
+        )
+        .await
+        .expect("lock");
+    let before = app.snapshot().await;
+
+    let mut input = release_input(&app.name, "v2");
+    input["execution"] = json!({"arn": "arn:aws:states:us-east-1:123456789012:execution:sm:mine"});
+    let err = switch(&app, &input).await.unwrap_err();
+    assert_eq!(err.error_type(), "LockHeld");
+    assert!(err.to_string().contains(&holder), "{err}");
+    assert_eq!(app.snapshot().await, before);
+
+    // The holder itself may.
+    input["execution"] = json!({"arn": holder});
+    switch(&app, &input).await.expect("holder switches");
+    app.assert_state_matches_listener().await;
+}
+
+#[tokio::test]
+async fn bad_input_changes_nothing_and_says_where() {
+    let app = ExampleApp::provision("sw-bad", AppOptions::default()).await;
+    let before = app.snapshot().await;
+    let cases = [
+        (
+            json!({"app": app.name}),
+            "BadInput",
+            "missing field `release`",
+        ),
+        (
+            json!({"app": app.name, "release": {"version": "v2"}}),
+            "BadInput",
+            "`release`",
+        ),
+        (
+            json!({"app": app.name, "release": {"version": "v2", "image": "i"},
+                   "overrides": {"strategy": {"type": "weighted", "steps": [50, 40, 100]}}}),
+            "BadInput",
+            "`overrides.strategy.steps[1]`",
+        ),
+        (
+            release_input("no-such-app", "v2"),
+            "UnknownApp",
+            "/bluegreen/no-such-app/config",
+        ),
+        (json!("switch please"), "BadInput", "must be a JSON object"),
+    ];
+    for (input, error_type, says) in cases {
+        let err = switch(&app, &input).await.unwrap_err();
+        assert_eq!(err.error_type(), error_type, "{err}");
+        assert!(
+            err.to_string().contains(says),
+            "{err} should mention {says}"
+        );
+    }
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn a_corrupt_config_is_reported_with_its_field() {
+    let app = ExampleApp::provision("sw-badcfg", AppOptions::default()).await;
+    let mut config = app.config.clone();
+    config["strategy"] = json!({"type": "weighted", "steps": [10, 50]});
+    app.ssm
+        .put_parameter()
+        .name(format!("/bluegreen/{}/config", app.name))
+        .value(config.to_string())
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap();
+    let before = app.snapshot().await;
+    let err = switch(&app, &release_input(&app.name, "v2"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "BadInput");
+    assert!(err.to_string().contains("`strategy.steps`"), "{err}");
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[allow(dead_code)]
+fn _state_type_is_public(_: AppState) {}

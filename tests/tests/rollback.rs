@@ -1,0 +1,386 @@
+//! The rollback Lambda against the emulator, through its real entry function:
+//! from the state machine, from an SNS event, and by direct invoke.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bluegreen_core::ports::{Forward, LoadBalancer, PortResult, Ports, Route};
+use bluegreen_core::state::{AppState, Phase};
+use bluegreen_core::{Color, Split};
+use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input, sns_event};
+use bluegreen_lambda::HandlerError;
+use bluegreen_rollback::RollbackResponse;
+use serde_json::{Value, json};
+
+async fn rollback(app: &ExampleApp, event: Value) -> Result<RollbackResponse, HandlerError> {
+    bluegreen_rollback::handler(&app.ports(), lambda_event(event)).await
+}
+
+fn one(r: RollbackResponse) -> bluegreen_core::rollback::RollbackOutcome {
+    match r {
+        RollbackResponse::One(o) => o,
+        RollbackResponse::Many(mut v) => {
+            assert_eq!(v.len(), 1);
+            v.remove(0)
+        }
+    }
+}
+
+/// Switches `app` to v2 on green, `steps` at a time, stopping after `take` steps.
+async fn deploy_v2(app: &ExampleApp, strategy: Value, take: usize) {
+    let mut input = release_input(&app.name, "v2");
+    input["overrides"] = json!({"strategy": strategy});
+    for _ in 0..take {
+        let out = bluegreen_switch::handler(&app.ports(), lambda_event(input.clone()))
+            .await
+            .expect("switch");
+        input["switch"] = serde_json::to_value(&out).unwrap();
+    }
+}
+
+fn message(app: &str, reason: &str) -> String {
+    json!({"app": app, "reason": reason, "requested_by": "oncall@example.com"}).to_string()
+}
+
+#[tokio::test]
+async fn from_all_green_back_to_blue_and_rolling_back_twice_changes_nothing() {
+    let app = ExampleApp::provision("rb-full", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+
+    let direct = json!({"app": app.name, "reason": "checkout errors", "requested_by": "ana"});
+    let out = one(rollback(&app, direct.clone()).await.expect("rollback"));
+    assert!(out.changed);
+    assert_eq!(
+        (out.to.color, out.to.version.as_deref()),
+        (Color::Blue, Some("v1"))
+    );
+    assert_eq!(
+        (out.from.color, out.from.version.as_deref()),
+        (Color::Green, Some("v2"))
+    );
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    let state = app.stored_state().await.unwrap();
+    assert_eq!(state.phase, Phase::RolledBack);
+    assert_eq!(state.active_color, Color::Blue);
+    assert_eq!(state.active_version.as_deref(), Some("v1"));
+    assert_eq!(state.previous_version.as_deref(), Some("v2"));
+    app.assert_state_matches_listener().await;
+
+    let alerts = app.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["app"], json!(app.name));
+    assert_eq!(alerts[0]["reason"], json!("checkout errors"));
+    assert_eq!(alerts[0]["requested_by"], json!("ana"));
+    assert_eq!(alerts[0]["to"]["color"], json!("blue"));
+
+    // Again, by SNS this time: same state, no second alert.
+    let before = app.snapshot().await;
+    let again = one(
+        rollback(&app, sns_event(&message(&app.name, "pressed twice")))
+            .await
+            .unwrap(),
+    );
+    assert!(!again.changed);
+    assert_eq!(again.to, out.to);
+    assert_eq!(app.snapshot().await, before);
+    assert!(app.alerts().await.is_empty());
+}
+
+#[tokio::test]
+async fn from_a_50_50_split_all_traffic_returns_to_blue() {
+    let app = ExampleApp::provision("rb-split", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "weighted", "steps": [50, 100]}), 1).await;
+    assert_eq!(
+        app.listener_split().await,
+        Split {
+            blue: 50,
+            green: 50
+        }
+    );
+    assert_eq!(app.stored_state().await.unwrap().phase, Phase::Shifting);
+
+    let out = one(
+        rollback(&app, sns_event(&message(&app.name, "p99 doubled")))
+            .await
+            .unwrap(),
+    );
+    assert!(out.changed);
+    assert_eq!(out.to.color, Color::Blue);
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    app.assert_state_matches_listener().await;
+
+    let before = app.snapshot().await;
+    let again = one(rollback(&app, sns_event(&message(&app.name, "again")))
+        .await
+        .unwrap());
+    assert!(!again.changed);
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn rule_based_rollback_moves_the_rule() {
+    let options = AppOptions {
+        rule_based: true,
+        ..AppOptions::default()
+    };
+    let app = ExampleApp::provision("rb-rule", options).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    one(rollback(&app, json!({"app": app.name, "reason": "bad"}))
+        .await
+        .unwrap());
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    app.assert_state_matches_listener().await;
+}
+
+#[tokio::test]
+async fn emergency_rollback_stops_the_running_deployment_and_releases_its_lock() {
+    let app = ExampleApp::provision("rb-stop", AppOptions::default()).await;
+    let execution = app.start_running_execution("release-v2").await;
+    let mut input = release_input(&app.name, "v2");
+    input["execution"] = json!({"arn": execution});
+    let ports = app.ports();
+    let store = bluegreen_core::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let ttl = std::time::Duration::from_secs(3600);
+    store
+        .acquire_lock(&app.name, &execution, ttl, now, &ports.executions)
+        .await
+        .unwrap();
+    bluegreen_switch::handler(&ports, lambda_event(input))
+        .await
+        .expect("switch");
+
+    let out = one(rollback(&app, sns_event(&message(&app.name, "pager")))
+        .await
+        .unwrap());
+    assert_eq!(out.stopped_execution.as_deref(), Some(execution.as_str()));
+    assert!(out.lock_released);
+    assert_eq!(app.execution_status(&execution).await, "ABORTED");
+    assert!(app.parameter("lock").await.is_none());
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    app.assert_state_matches_listener().await;
+}
+
+#[tokio::test]
+async fn from_the_state_machine_the_caller_is_not_stopped_and_its_lock_is_released() {
+    let app = ExampleApp::provision("rb-sfn", AppOptions::default()).await;
+    let execution = app.start_running_execution("release-v2").await;
+    let ports = app.ports();
+    let store = bluegreen_core::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let ttl = std::time::Duration::from_secs(3600);
+    store
+        .acquire_lock(&app.name, &execution, ttl, now, &ports.executions)
+        .await
+        .unwrap();
+    let mut doc = release_input(&app.name, "v2");
+    doc["execution"] = json!({"arn": execution});
+    bluegreen_switch::handler(&ports, lambda_event(doc.clone()))
+        .await
+        .expect("switch");
+
+    doc["monitor"] = json!({"verdict": "breach", "reasons": ["5xx rate 12% > 1%"]});
+    let out = one(rollback(&app, doc).await.unwrap());
+    assert_eq!(out.reason, "monitor breach: 5xx rate 12% > 1%");
+    assert_eq!(out.stopped_execution, None);
+    assert!(out.lock_released);
+    assert_eq!(app.execution_status(&execution).await, "RUNNING");
+    assert_eq!(
+        app.stored_state()
+            .await
+            .unwrap()
+            .last_execution_arn
+            .as_deref(),
+        Some(execution.as_str())
+    );
+    app.assert_state_matches_listener().await;
+}
+
+#[tokio::test]
+async fn bad_messages_change_nothing_and_name_the_problem() {
+    let app = ExampleApp::provision("rb-bad", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let before = app.snapshot().await;
+    let cases = [
+        (
+            sns_event(&message("no-such-app", "x")),
+            "UnknownApp",
+            "unknown app `no-such-app`",
+        ),
+        (sns_event("{\"app\": "), "BadInput", "line 1 column"),
+        (
+            sns_event("{\"reason\": \"x\"}"),
+            "BadInput",
+            "missing field `app`",
+        ),
+        (
+            sns_event(&json!({"app": app.name}).to_string()),
+            "BadInput",
+            "missing field `reason`",
+        ),
+        (
+            sns_event(
+                &json!({"app": app.name, "reason": "x", "target_group_arn": app.blue_tg})
+                    .to_string(),
+            ),
+            "BadInput",
+            "unknown field `target_group_arn`",
+        ),
+        (
+            sns_event(&json!({"app": "../x", "reason": "x"}).to_string()),
+            "BadInput",
+            "`app`",
+        ),
+        (json!({"Records": []}), "BadInput", "has no records"),
+        (
+            json!({"app": app.name}),
+            "BadInput",
+            "missing field `reason`",
+        ),
+        (json!(42), "BadInput", "must be a JSON object"),
+    ];
+    for (event, error_type, says) in cases {
+        let err = rollback(&app, event).await.unwrap_err();
+        assert_eq!(err.error_type(), error_type, "{err}");
+        assert!(err.to_string().contains(says), "`{err}` should say {says}");
+    }
+    assert_eq!(app.snapshot().await, before, "listener and SSM unchanged");
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    assert!(app.alerts().await.is_empty());
+}
+
+#[tokio::test]
+async fn nothing_to_roll_back_before_the_first_switch() {
+    let app = ExampleApp::provision("rb-none", AppOptions::default()).await;
+    let before = app.snapshot().await;
+    let err = rollback(&app, json!({"app": app.name, "reason": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "NothingToRollBack");
+    assert_eq!(app.snapshot().await, before);
+
+    let options = AppOptions {
+        initial_state: None,
+        ..AppOptions::default()
+    };
+    let fresh = ExampleApp::provision("rb-nostate", options).await;
+    let err = rollback(&fresh, json!({"app": fresh.name, "reason": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "NothingToRollBack");
+    assert!(err.to_string().contains("no state is recorded"), "{err}");
+}
+
+#[tokio::test]
+async fn after_the_warm_window_rollback_scales_the_previous_color_up_first() {
+    let app = ExampleApp::provision("rb-cold", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    // Two days later: blue was scaled to zero and its targets are gone.
+    let mut state: AppState = app.stored_state().await.unwrap();
+    state.switched_at = Some(time::OffsetDateTime::now_utc() - time::Duration::days(2));
+    app.put_state(&state).await;
+    app.set_desired_count(Color::Blue, 0).await;
+    app.set_healthy(Color::Blue, false).await;
+    let listener_before = app.listener_split().await;
+
+    let err = rollback(&app, json!({"app": app.name, "reason": "late bug"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "PreviousColorCold");
+    let msg = err.to_string();
+    assert!(msg.contains("warm rollback window had passed"), "{msg}");
+    assert!(msg.contains("Run the rollback again"), "{msg}");
+    assert_eq!(
+        app.listener_split().await,
+        listener_before,
+        "no traffic to a cold color"
+    );
+    assert_eq!(app.stored_state().await.unwrap(), state, "state unchanged");
+    assert_eq!(
+        app.desired_count(Color::Blue).await,
+        2,
+        "scaled up to green's size"
+    );
+
+    // Once blue's targets are healthy, the rerun completes the rollback.
+    app.set_healthy(Color::Blue, true).await;
+    let out = one(
+        rollback(&app, json!({"app": app.name, "reason": "late bug"}))
+            .await
+            .unwrap(),
+    );
+    assert!(out.changed);
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    app.assert_state_matches_listener().await;
+}
+
+#[tokio::test]
+async fn unhealthy_previous_color_inside_the_window_is_refused_with_the_counts() {
+    let app = ExampleApp::provision("rb-sick", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    app.set_healthy(Color::Blue, false).await;
+    let before = app.snapshot().await;
+    let err = rollback(&app, json!({"app": app.name, "reason": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "PreviousColorCold");
+    assert!(
+        err.to_string().contains("has no healthy targets ("),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("of 2 task(s) of rb-sick-blue running"),
+        "{err}"
+    );
+    assert_eq!(app.snapshot().await, before);
+}
+
+/// Counts load-balancer calls on the way to the real adapter.
+struct Counting<L> {
+    inner: L,
+    calls: AtomicUsize,
+}
+
+impl<L: LoadBalancer> LoadBalancer for Counting<L> {
+    async fn read_forward(&self, route: &Route) -> PortResult<Forward> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.read_forward(route).await
+    }
+    async fn write_forward(&self, route: &Route, forward: &Forward) -> PortResult<Forward> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.write_forward(route, forward).await
+    }
+    async fn healthy_targets(&self, tg: &str) -> PortResult<usize> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.healthy_targets(tg).await
+    }
+}
+
+#[tokio::test]
+async fn emergency_rollback_makes_at_most_two_load_balancer_calls() {
+    let app = ExampleApp::provision("rb-budget", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let p = app.ports();
+    let ports = Ports {
+        params: p.params,
+        lb: Counting {
+            inner: p.lb,
+            calls: AtomicUsize::new(0),
+        },
+        services: p.services,
+        alerts: p.alerts,
+        executions: p.executions,
+        prefix: p.prefix,
+    };
+    let event = lambda_event(sns_event(&message(&app.name, "budget")));
+    bluegreen_rollback::handler(&ports, event)
+        .await
+        .expect("rollback");
+    assert_eq!(
+        ports.lb.calls.load(Ordering::SeqCst),
+        2,
+        "target health + listener change"
+    );
+    app.assert_state_matches_listener().await;
+}

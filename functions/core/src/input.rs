@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Strategy, validate_app_name};
+use crate::deploy::DeployOutcome;
 use crate::error::{Error, Result};
 use crate::parse;
 use crate::switch::SwitchOutcome;
@@ -25,6 +26,9 @@ pub struct ExecutionInput {
     /// Added by the state machine's first state from `$$.Execution`.
     #[serde(default)]
     pub execution: Option<ExecutionContext>,
+    /// What deploy-idle did, once it has run.
+    #[serde(default)]
+    pub deploy: Option<DeployOutcome>,
     /// The previous switch step's result, when there was one.
     #[serde(default)]
     pub switch: Option<SwitchOutcome>,

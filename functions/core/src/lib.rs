@@ -3,6 +3,7 @@
 
 pub mod color;
 pub mod config;
+pub mod deploy;
 pub mod error;
 pub mod input;
 pub mod lock;

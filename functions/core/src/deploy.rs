@@ -1,0 +1,23 @@
+//! Putting the release on the idle color. The outcome is stored by the state
+//! machine under `$.deploy` and read by the later steps (smoke tests need the
+//! idle color; the check loop needs the task definition).
+
+use serde::{Deserialize, Serialize};
+
+use crate::color::Color;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployOutcome {
+    pub app: String,
+    pub version: String,
+    /// The color the release was deployed to; production is still on the other.
+    pub idle_color: Color,
+    /// The ECS service of `idle_color`.
+    pub service: String,
+    /// The task definition the idle service now runs.
+    pub task_definition_arn: String,
+    /// The idle service's desired count (the active service's).
+    pub desired_count: i32,
+    /// False when a rerun found the work already done.
+    pub changed: bool,
+}

@@ -20,4 +20,12 @@ pub struct DeployOutcome {
     pub desired_count: i32,
     /// False when a rerun found the work already done.
     pub changed: bool,
+    /// True when this version already serves all production traffic: there is
+    /// nothing to deploy, and the state machine ends here.
+    #[serde(default)]
+    pub already_live: bool,
+    /// When the idle service was (first) updated for this release; the health
+    /// check's deadline counts from here.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: time::OffsetDateTime,
 }

@@ -194,11 +194,27 @@ impl ExampleApp {
         let task_def = ecs
             .register_task_definition()
             .family(name)
+            .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+            .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+            .cpu("256")
+            .memory("512")
+            .execution_role_arn("arn:aws:iam::123456789012:role/ecsTaskExecutionRole")
             .container_definitions(
                 aws_sdk_ecs::types::ContainerDefinition::builder()
                     .name("app")
                     .image(format!("example/{name}:v1"))
-                    .memory(512)
+                    .essential(true)
+                    .port_mappings(
+                        aws_sdk_ecs::types::PortMapping::builder()
+                            .container_port(8080)
+                            .build(),
+                    )
+                    .environment(
+                        aws_sdk_ecs::types::KeyValuePair::builder()
+                            .name("LOG_LEVEL")
+                            .value("info")
+                            .build(),
+                    )
                     .build(),
             )
             .send()

@@ -50,6 +50,10 @@ impl ExampleApp {
     /// The production split as the load balancer reports it.
     pub async fn listener_split(&self) -> Split {
         let actions = self.route_actions().await;
+        self.split_of(&actions)
+    }
+
+    fn split_of(&self, actions: &[Action]) -> Split {
         let forward = actions
             .iter()
             .find(|a| a.r#type == Some(ActionTypeEnum::Forward))
@@ -206,6 +210,56 @@ impl ExampleApp {
             .await
             .expect("describe services");
         out.services()[0].desired_count
+    }
+
+    pub async fn service_task_definition(&self, color: Color) -> String {
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(&self.cluster)
+            .services(self.service(color))
+            .send()
+            .await
+            .expect("describe services");
+        out.services()[0].task_definition.clone().unwrap()
+    }
+
+    pub async fn task_definition(&self, arn: &str) -> aws_sdk_ecs::types::TaskDefinition {
+        self.ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .expect("describe task definition")
+            .task_definition
+            .unwrap()
+    }
+
+    /// How many revisions of the app's task-definition family exist.
+    pub async fn task_definition_revisions(&self) -> usize {
+        self.ecs
+            .list_task_definitions()
+            .family_prefix(&self.name)
+            .send()
+            .await
+            .expect("list task definitions")
+            .task_definition_arns()
+            .len()
+    }
+
+    /// The test listener's split (the route smoke tests use).
+    pub async fn test_route_split(&self) -> Split {
+        let actions = self
+            .elb
+            .describe_listeners()
+            .listener_arns(&self.test_listener_arn)
+            .send()
+            .await
+            .expect("describe test listener")
+            .listeners()[0]
+            .default_actions()
+            .to_vec();
+        self.split_of(&actions)
     }
 
     pub async fn set_desired_count(&self, color: Color, n: i32) {

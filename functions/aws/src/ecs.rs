@@ -1,7 +1,8 @@
 //! [`Services`] on ECS.
 
 use aws_sdk_ecs::Client;
-use bluegreen_core::ports::{PortError, PortResult, ServiceCounts, Services};
+use aws_sdk_ecs::types::TaskDefinition;
+use bluegreen_core::ports::{ContainerImage, PortError, PortResult, ServiceInfo, Services};
 
 use crate::error::port_error;
 
@@ -14,10 +15,26 @@ impl EcsServices {
     pub fn new(client: Client) -> Self {
         EcsServices { client }
     }
+
+    async fn task_definition(&self, arn: &str) -> PortResult<TaskDefinition> {
+        self.client
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| port_error("ecs:DescribeTaskDefinition", e))?
+            .task_definition
+            .ok_or_else(|| {
+                PortError::failed(
+                    "ecs:DescribeTaskDefinition",
+                    format!("no task definition {arn}"),
+                )
+            })
+    }
 }
 
 impl Services for EcsServices {
-    async fn counts(&self, cluster: &str, service: &str) -> PortResult<ServiceCounts> {
+    async fn describe(&self, cluster: &str, service: &str) -> PortResult<ServiceInfo> {
         let out = self
             .client
             .describe_services()
@@ -32,18 +49,89 @@ impl Services for EcsServices {
                 format!("no service {service} in cluster {cluster}"),
             )
         })?;
-        Ok(ServiceCounts {
+        Ok(ServiceInfo {
+            task_definition: s.task_definition.clone().unwrap_or_default(),
             desired: s.desired_count,
             running: s.running_count,
+            deployments: s.deployments().len(),
         })
     }
 
-    async fn set_desired(&self, cluster: &str, service: &str, desired: i32) -> PortResult<()> {
+    async fn images(&self, task_definition_arn: &str) -> PortResult<Vec<ContainerImage>> {
+        let td = self.task_definition(task_definition_arn).await?;
+        Ok(td
+            .container_definitions()
+            .iter()
+            .map(|c| ContainerImage {
+                container: c.name.clone().unwrap_or_default(),
+                image: c.image.clone().unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn register_with_image(
+        &self,
+        task_definition_arn: &str,
+        container: &str,
+        image: &str,
+    ) -> PortResult<String> {
+        let td = self.task_definition(task_definition_arn).await?;
+        let containers = td
+            .container_definitions()
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                if c.name.as_deref() == Some(container) {
+                    c.image = Some(image.to_string());
+                }
+                c
+            })
+            .collect();
+        // Everything but the image is carried over as it was. Fields that only
+        // describe a registered revision (ARN, revision, status, ...) are not
+        // inputs and are left out.
+        let out = self
+            .client
+            .register_task_definition()
+            .set_family(td.family)
+            .set_task_role_arn(td.task_role_arn)
+            .set_execution_role_arn(td.execution_role_arn)
+            .set_network_mode(td.network_mode)
+            .set_container_definitions(Some(containers))
+            .set_volumes(td.volumes)
+            .set_placement_constraints(td.placement_constraints)
+            .set_requires_compatibilities(td.requires_compatibilities)
+            .set_cpu(td.cpu)
+            .set_memory(td.memory)
+            .set_pid_mode(td.pid_mode)
+            .set_ipc_mode(td.ipc_mode)
+            .set_proxy_configuration(td.proxy_configuration)
+            .set_ephemeral_storage(td.ephemeral_storage)
+            .set_runtime_platform(td.runtime_platform)
+            .set_enable_fault_injection(td.enable_fault_injection)
+            .send()
+            .await
+            .map_err(|e| port_error("ecs:RegisterTaskDefinition", e))?;
+        out.task_definition
+            .and_then(|t| t.task_definition_arn)
+            .ok_or_else(|| {
+                PortError::failed("ecs:RegisterTaskDefinition", "the answer names no ARN")
+            })
+    }
+
+    async fn update(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: Option<&str>,
+        desired: Option<i32>,
+    ) -> PortResult<()> {
         self.client
             .update_service()
             .cluster(cluster)
             .service(service)
-            .desired_count(desired)
+            .set_task_definition(task_definition.map(str::to_string))
+            .set_desired_count(desired)
             .send()
             .await
             .map_err(|e| port_error("ecs:UpdateService", e))?;

@@ -20,6 +20,13 @@ pub struct AppConfig {
     /// The route that always reaches the idle color, for smoke tests.
     #[serde(default)]
     pub test: Option<TestRouteConfig>,
+    /// The container whose image a release replaces; needed only when the task
+    /// definition has more than one container.
+    #[serde(default)]
+    pub container: Option<String>,
+    /// How long deploy-idle waits for the idle color to be stable and healthy.
+    #[serde(default = "default_deploy_timeout")]
+    pub deploy_timeout_seconds: u64,
     #[serde(default)]
     pub strategy: Strategy,
     #[serde(default)]
@@ -83,6 +90,19 @@ pub struct TestRouteConfig {
     pub rule_arn: Option<String>,
     /// The base URL smoke tests use to reach the test route.
     pub url: String,
+}
+
+impl TestRouteConfig {
+    pub fn route(&self) -> Route {
+        match &self.rule_arn {
+            Some(rule_arn) => Route::Rule {
+                rule_arn: rule_arn.clone(),
+            },
+            None => Route::ListenerDefault {
+                listener_arn: self.listener_arn.clone(),
+            },
+        }
+    }
 }
 
 /// How traffic moves to the new color.
@@ -196,6 +216,9 @@ impl Default for MonitorConfig {
 
 fn default_bake() -> u64 {
     300
+}
+fn default_deploy_timeout() -> u64 {
+    900
 }
 fn default_warm_window() -> u64 {
     24 * 3600

@@ -2,9 +2,21 @@
 //! machine under `$.deploy` and read by the later steps (smoke tests need the
 //! idle color; the check loop needs the task definition).
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tracing::{info, warn};
 
 use crate::color::Color;
+use crate::config::{AppConfig, Strategy};
+use crate::error::{Error, Result};
+use crate::input::ExecutionInput;
+use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use crate::routing::{forward_for, read_split, split_of};
+use crate::split::Split;
+use crate::state::Phase;
+use crate::store::AppStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployOutcome {
@@ -28,4 +40,217 @@ pub struct DeployOutcome {
     /// check's deadline counts from here.
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: time::OffsetDateTime,
+}
+
+/// Deploys the release to the idle color: takes the app's lock, resolves the
+/// idle color from the listener, registers the release's task definition
+/// (unless the idle service already runs it), sizes the idle service like the
+/// active one, and points the test route at it. Safe to run twice.
+pub async fn deploy<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    input: &ExecutionInput,
+    now: OffsetDateTime,
+) -> Result<DeployOutcome>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+    E: Executions,
+{
+    let app = input.app.as_str();
+    let version = input.release.version.as_str();
+    let store = AppStore::new(&ports.params, &ports.prefix)?;
+    let config = store.config(app).await?;
+    let strategy = input
+        .overrides
+        .strategy
+        .as_ref()
+        .unwrap_or(&config.strategy);
+    store
+        .acquire_lock(
+            app,
+            &lock_holder(input),
+            lock_ttl(&config, strategy),
+            now,
+            &ports.executions,
+        )
+        .await?;
+
+    // The listener, not the stored state, decides which color is idle: what
+    // serves production must never be touched.
+    let split = read_split(&ports.lb, &config).await?;
+    let active = split.sole().ok_or_else(|| Error::ProductionSplit {
+        app: app.to_string(),
+        split: split.to_string(),
+    })?;
+    let idle = active.other();
+    let state = store.state(app).await?;
+    if let Some(s) = &state
+        && s.active_color != active
+    {
+        warn!(app, stored = %s.active_color, listener = %active, "stored state disagrees with the listener; following the listener");
+    }
+    let cluster = config.cluster.as_str();
+    let active_service = ports
+        .services
+        .describe(cluster, &config.color(active).service)
+        .await?;
+    let idle_name = config.color(idle).service.clone();
+
+    let already_live = state.as_ref().is_some_and(|s| {
+        s.active_color == active
+            && s.active_version.as_deref() == Some(version)
+            && s.phase == Phase::Stable
+    });
+    if already_live {
+        info!(app, version, color = %active, "release already serves all production traffic");
+        return Ok(DeployOutcome {
+            app: app.to_string(),
+            version: version.to_string(),
+            idle_color: idle,
+            service: idle_name,
+            task_definition_arn: active_service.task_definition,
+            desired_count: active_service.desired,
+            changed: false,
+            already_live: true,
+            started_at: now,
+        });
+    }
+
+    let idle_service = ports.services.describe(cluster, &idle_name).await?;
+    let (task_definition, registered) = match (&input.release.task_definition, &input.release.image)
+    {
+        (Some(arn), _) => (arn.clone(), false),
+        (None, Some(image)) => {
+            release_task_definition(
+                &ports.services,
+                &config,
+                &idle_service.task_definition,
+                image,
+            )
+            .await?
+        }
+        (None, None) => unreachable!("ExecutionInput validation requires image or task_definition"),
+    };
+    let desired = active_service.desired.max(1);
+    let update_needed =
+        idle_service.task_definition != task_definition || idle_service.desired != desired;
+    if update_needed {
+        ports
+            .services
+            .update(cluster, &idle_name, Some(&task_definition), Some(desired))
+            .await?;
+        info!(app, version, service = %idle_name, %task_definition, desired, "updated the idle service");
+    }
+    let test_route_moved = point_test_route(&ports.lb, &config, idle).await?;
+
+    Ok(DeployOutcome {
+        app: app.to_string(),
+        version: version.to_string(),
+        idle_color: idle,
+        service: idle_name,
+        task_definition_arn: task_definition,
+        desired_count: desired,
+        changed: registered || update_needed || test_route_moved,
+        already_live: false,
+        started_at: now,
+    })
+}
+
+/// The lock is held by the execution; a direct invoke (no execution context)
+/// holds it under a name that a rerun of the same release recognises.
+pub fn lock_holder(input: &ExecutionInput) -> String {
+    match input.execution_arn() {
+        Some(arn) => arn.to_string(),
+        None => format!("manual:{}:{}", input.app, input.release.version),
+    }
+}
+
+/// Long enough for the whole deployment (deploy, every step's bake, and some
+/// slack), short enough that a crashed run does not block the app for a day.
+fn lock_ttl(config: &AppConfig, strategy: &Strategy) -> Duration {
+    let steps = strategy.steps().len() as u64;
+    Duration::from_secs(
+        config.deploy_timeout_seconds + steps * (strategy.bake_seconds() + 120) + 3600,
+    )
+}
+
+/// The task definition that runs `image`: the idle service's current one if it
+/// already does (a rerun), else a new revision of it with only the image changed.
+async fn release_task_definition(
+    services: &impl Services,
+    config: &AppConfig,
+    current: &str,
+    image: &str,
+) -> Result<(String, bool)> {
+    let images = services.images(current).await?;
+    let container = pick_container(config, current, &images)?;
+    if images
+        .iter()
+        .any(|c| c.container == container && c.image == image)
+    {
+        return Ok((current.to_string(), false));
+    }
+    let arn = services
+        .register_with_image(current, &container, image)
+        .await?;
+    info!(app = %config.app, %arn, %container, image, "registered a task definition for the release");
+    Ok((arn, true))
+}
+
+fn pick_container(
+    config: &AppConfig,
+    task_definition: &str,
+    images: &[ContainerImage],
+) -> Result<String> {
+    let names: Vec<&str> = images.iter().map(|c| c.container.as_str()).collect();
+    let document = format!("config of `{}`", config.app);
+    match (&config.container, names.as_slice()) {
+        (Some(wanted), _) if names.contains(&wanted.as_str()) => Ok(wanted.clone()),
+        (Some(wanted), _) => Err(Error::bad_input(
+            document,
+            "container",
+            format!(
+                "task definition {task_definition} has no container `{wanted}` (it has: {})",
+                names.join(", ")
+            ),
+        )),
+        (None, [only]) => Ok(only.to_string()),
+        (None, _) => Err(Error::bad_input(
+            document,
+            "container",
+            format!(
+                "task definition {task_definition} has {} containers ({}): name the one a release updates",
+                names.len(),
+                names.join(", ")
+            ),
+        )),
+    }
+}
+
+/// Smoke tests reach the idle color through the test route; it must send
+/// everything there. Returns whether it had to change.
+async fn point_test_route(lb: &impl LoadBalancer, config: &AppConfig, idle: Color) -> Result<bool> {
+    let Some(test) = &config.test else {
+        return Ok(false);
+    };
+    let route = test.route();
+    let current = lb.read_forward(&route).await?;
+    let wanted = Split::all(idle);
+    if split_of(config, &route, &current).ok() == Some(wanted) {
+        return Ok(false);
+    }
+    let reported = lb
+        .write_forward(&route, &forward_for(config, wanted))
+        .await?;
+    let actual = split_of(config, &route, &reported)?;
+    if actual != wanted {
+        return Err(Error::ReadBackMismatch {
+            what: route.to_string(),
+            expected: wanted.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    info!(app = %config.app, color = %idle, "test route now reaches the idle color");
+    Ok(true)
 }

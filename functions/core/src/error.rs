@@ -62,6 +62,23 @@ pub enum Error {
         why: String,
     },
 
+    #[error(
+        "production traffic of `{app}` is split ({split}) by an unfinished release; roll it back or finish it before deploying"
+    )]
+    ProductionSplit { app: String, split: String },
+
+    #[error("the idle color {color} of `{app}` did not become ready: {why}")]
+    IdleNotReady {
+        app: String,
+        color: Color,
+        why: String,
+    },
+
+    /// The idle color failed its smoke tests; traffic has not moved.
+    /// `summary` names the failing tests, secrets masked.
+    #[error("smoke tests failed for `{app}`: {summary}")]
+    SmokeTestFailed { app: String, summary: String },
+
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -90,6 +107,9 @@ impl Error {
             Error::ForeignRoute { .. } => "ForeignRoute",
             Error::NothingToRollBack { .. } => "NothingToRollBack",
             Error::PreviousColorCold { .. } => "PreviousColorCold",
+            Error::SmokeTestFailed { .. } => "SmokeTestFailed",
+            Error::ProductionSplit { .. } => "ProductionSplit",
+            Error::IdleNotReady { .. } => "IdleNotReady",
             Error::Port(e) => e.kind.error_type(),
         }
     }

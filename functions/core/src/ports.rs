@@ -130,24 +130,50 @@ pub trait LoadBalancer: Send + Sync {
     ) -> impl Future<Output = PortResult<usize>> + Send;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServiceCounts {
+/// What bluegreen needs to know of an ECS service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInfo {
+    pub task_definition: String,
     pub desired: i32,
     pub running: i32,
+    /// How many deployments the service has; more than one means an older
+    /// task definition is still being replaced.
+    pub deployments: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerImage {
+    pub container: String,
+    pub image: String,
 }
 
 /// The container services (ECS).
 pub trait Services: Send + Sync {
-    fn counts(
+    fn describe(
         &self,
         cluster: &str,
         service: &str,
-    ) -> impl Future<Output = PortResult<ServiceCounts>> + Send;
-    fn set_desired(
+    ) -> impl Future<Output = PortResult<ServiceInfo>> + Send;
+    /// The containers of a task definition and their images.
+    fn images(
+        &self,
+        task_definition_arn: &str,
+    ) -> impl Future<Output = PortResult<Vec<ContainerImage>>> + Send;
+    /// Registers a new revision of `task_definition_arn` identical but for
+    /// `container`'s image, and returns its ARN.
+    fn register_with_image(
+        &self,
+        task_definition_arn: &str,
+        container: &str,
+        image: &str,
+    ) -> impl Future<Output = PortResult<String>> + Send;
+    /// Changes the service's task definition and/or desired count.
+    fn update(
         &self,
         cluster: &str,
         service: &str,
-        desired: i32,
+        task_definition: Option<&str>,
+        desired: Option<i32>,
     ) -> impl Future<Output = PortResult<()>> + Send;
 }
 

@@ -206,10 +206,10 @@ where
     }
     let service = &config.color(target).service;
     let serving = &config.color(target.other()).service;
-    let cold = ports.services.counts(&config.cluster, service).await?;
+    let cold = ports.services.describe(&config.cluster, service).await?;
     let wanted = ports
         .services
-        .counts(&config.cluster, serving)
+        .describe(&config.cluster, serving)
         .await?
         .desired
         .max(1);
@@ -219,7 +219,7 @@ where
     let why = if cold.desired < wanted {
         ports
             .services
-            .set_desired(&config.cluster, service, wanted)
+            .update(&config.cluster, service, None, Some(wanted))
             .await?;
         format!(
             "service {service} was at {} task(s){}; it is now scaling to {wanted}. \

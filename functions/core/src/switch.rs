@@ -10,6 +10,7 @@ use tracing::info;
 
 use crate::color::Color;
 use crate::config::Strategy;
+use crate::deploy::lock_holder;
 use crate::error::{Error, Result};
 use crate::input::{ExecutionInput, SOURCE};
 use crate::ports::{LoadBalancer, ParameterStore};
@@ -138,7 +139,7 @@ pub async fn switch(
 
     // Only the lock holder may move traffic (invariant 3).
     if let Some(lock) = store.lock(app).await?
-        && Some(lock.holder.as_str()) != input.execution_arn()
+        && lock.holder != lock_holder(input)
     {
         return Err(lock_held(app, &lock));
     }

@@ -1,0 +1,332 @@
+//! The deploy-idle Lambda against the emulator: deploy, readiness check and
+//! scale-down, through its real entry function.
+
+use bluegreen_core::deploy::DeployOutcome;
+use bluegreen_core::ready::Readiness;
+use bluegreen_core::scale_down::ScaleDownOutcome;
+use bluegreen_core::state::AppState;
+use bluegreen_core::{Color, Split};
+use bluegreen_deploy_idle::DeployIdleResponse;
+use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input};
+use bluegreen_lambda::HandlerError;
+use serde_json::{Value, json};
+
+async fn call(app: &ExampleApp, doc: Value) -> Result<DeployIdleResponse, HandlerError> {
+    bluegreen_deploy_idle::handler(&app.ports(), lambda_event(doc)).await
+}
+
+async fn deploy(app: &ExampleApp, doc: &Value) -> Result<DeployOutcome, HandlerError> {
+    match call(app, doc.clone()).await? {
+        DeployIdleResponse::Deployed(d) => Ok(d),
+        other => panic!("expected a deploy outcome, got {other:?}"),
+    }
+}
+
+async fn check(app: &ExampleApp, doc: &Value) -> Result<Readiness, HandlerError> {
+    let mut doc = doc.clone();
+    doc["phase"] = json!("check");
+    match call(app, doc).await? {
+        DeployIdleResponse::Checked(r) => Ok(r),
+        other => panic!("expected a readiness check, got {other:?}"),
+    }
+}
+
+async fn scale_down(app: &ExampleApp, doc: &Value) -> ScaleDownOutcome {
+    let mut doc = doc.clone();
+    doc["phase"] = json!("scale-down");
+    match call(app, doc).await.expect("scale-down") {
+        DeployIdleResponse::ScaledDown(s) => s,
+        other => panic!("expected a scale-down outcome, got {other:?}"),
+    }
+}
+
+fn with_execution(mut doc: Value, arn: &str) -> Value {
+    doc["execution"] = json!({"arn": arn});
+    doc
+}
+
+#[tokio::test]
+async fn registers_the_new_image_on_the_idle_color_and_a_rerun_registers_nothing() {
+    let app = ExampleApp::provision("di-deploy", AppOptions::default()).await;
+    app.set_desired_count(Color::Blue, 3).await;
+    app.set_desired_count(Color::Green, 0).await;
+    let old_td_arn = app.service_task_definition(Color::Green).await;
+    let revisions = app.task_definition_revisions().await;
+    let doc = with_execution(
+        release_input(&app.name, "v2"),
+        &app.start_running_execution("v2").await,
+    );
+
+    let out = deploy(&app, &doc).await.expect("deploy");
+    assert_eq!(out.idle_color, Color::Green);
+    assert!(out.changed && !out.already_live);
+    assert_eq!(out.desired_count, 3, "sized like the active service");
+    assert_eq!(app.desired_count(Color::Green).await, 3);
+    assert_eq!(
+        app.service_task_definition(Color::Green).await,
+        out.task_definition_arn
+    );
+    assert_eq!(app.task_definition_revisions().await, revisions + 1);
+    assert_eq!(app.test_route_split().await, Split::all(Color::Green));
+    assert_eq!(
+        app.listener_split().await,
+        Split::all(Color::Blue),
+        "production untouched"
+    );
+    assert!(app.parameter("lock").await.is_some(), "lock taken");
+
+    // The new revision differs from the old in the image and nothing else.
+    let old = app.task_definition(&old_td_arn).await;
+    let new = app.task_definition(&out.task_definition_arn).await;
+    assert_eq!(
+        new.container_definitions()[0].image.as_deref(),
+        Some("example/di-deploy:v2")
+    );
+    let mut new_container = new.container_definitions()[0].clone();
+    new_container.image = old.container_definitions()[0].image.clone();
+    assert_eq!(new_container, old.container_definitions()[0]);
+    assert_eq!(new.family, old.family);
+    assert_eq!(
+        (new.cpu.clone(), new.memory.clone()),
+        (old.cpu.clone(), old.memory.clone())
+    );
+    assert_eq!(new.network_mode, old.network_mode);
+    assert_eq!(new.execution_role_arn, old.execution_role_arn);
+    assert_eq!(new.requires_compatibilities, old.requires_compatibilities);
+
+    // Same input again: nothing new registered, nothing changed.
+    let before = app.snapshot().await;
+    let again = deploy(&app, &doc).await.expect("rerun");
+    assert!(!again.changed);
+    assert_eq!(again.task_definition_arn, out.task_definition_arn);
+    assert_eq!(app.task_definition_revisions().await, revisions + 1);
+    assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn a_given_task_definition_is_used_as_is() {
+    let app = ExampleApp::provision("di-taskdef", AppOptions::default()).await;
+    let td = app.service_task_definition(Color::Blue).await;
+    let revisions = app.task_definition_revisions().await;
+    let mut doc = release_input(&app.name, "v2");
+    doc["release"] = json!({"version": "v2", "task_definition": td});
+    let out = deploy(&app, &doc).await.expect("deploy");
+    assert_eq!(out.task_definition_arn, td);
+    assert_eq!(app.task_definition_revisions().await, revisions);
+}
+
+#[tokio::test]
+async fn refuses_while_production_is_split_or_locked_and_changes_nothing() {
+    let app = ExampleApp::provision("di-refuse", AppOptions::default()).await;
+    // Half-way through someone else's weighted release.
+    let mut half = release_input(&app.name, "v2");
+    half["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
+    bluegreen_switch::handler(&app.ports(), lambda_event(half))
+        .await
+        .expect("switch");
+    let before = app.snapshot().await;
+    let err = deploy(&app, &release_input(&app.name, "v3"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "ProductionSplit");
+    assert!(err.to_string().contains("blue 50% / green 50%"), "{err}");
+    let locked = app.snapshot().await;
+    assert_eq!(locked.listener_default, before.listener_default);
+
+    let app = ExampleApp::provision("di-locked", AppOptions::default()).await;
+    let other = app.start_running_execution("other").await;
+    deploy(
+        &app,
+        &with_execution(release_input(&app.name, "v2"), &other),
+    )
+    .await
+    .expect("first");
+    let before = app.snapshot().await;
+    let revisions = app.task_definition_revisions().await;
+    let mine = app.start_running_execution("mine").await;
+    let err = deploy(&app, &with_execution(release_input(&app.name, "v3"), &mine))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "LockHeld");
+    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.task_definition_revisions().await, revisions);
+}
+
+#[tokio::test]
+async fn a_release_already_live_is_not_deployed_again() {
+    let app = ExampleApp::provision("di-live", AppOptions::default()).await;
+    let revisions = app.task_definition_revisions().await;
+    let out = deploy(&app, &release_input(&app.name, "v1"))
+        .await
+        .expect("deploy");
+    assert!(out.already_live && !out.changed);
+    assert_eq!(app.task_definition_revisions().await, revisions);
+}
+
+#[tokio::test]
+async fn the_readiness_check_waits_for_healthy_targets_then_fails_past_its_deadline() {
+    let options = AppOptions {
+        healthy_green: false,
+        ..AppOptions::default()
+    };
+    let app = ExampleApp::provision("di-ready", options).await;
+    let mut doc = release_input(&app.name, "v2");
+    let out = deploy(&app, &doc).await.expect("deploy");
+    doc["deploy"] = serde_json::to_value(&out).unwrap();
+
+    let r = check(&app, &doc).await.expect("check");
+    assert!(!r.ready && r.on_release);
+    assert_eq!(r.healthy_targets, 0);
+
+    // Past the deadline, not ready is a failure that says why.
+    let mut late = out.clone();
+    late.started_at -= time::Duration::hours(1);
+    let mut late_doc = doc.clone();
+    late_doc["deploy"] = serde_json::to_value(&late).unwrap();
+    let err = check(&app, &late_doc).await.unwrap_err();
+    assert_eq!(err.error_type(), "IdleNotReady");
+    assert!(
+        err.to_string().contains("0 of 2 target(s) healthy"),
+        "{err}"
+    );
+
+    app.set_healthy(Color::Green, true).await;
+    assert!(check(&app, &doc).await.expect("check").ready);
+}
+
+#[tokio::test]
+async fn scale_down_shrinks_the_old_color_unless_the_release_was_rolled_back() {
+    let app = ExampleApp::provision("di-scale", AppOptions::default()).await;
+    let mut doc = release_input(&app.name, "v2");
+    let out = deploy(&app, &doc).await.expect("deploy");
+    doc["deploy"] = serde_json::to_value(&out).unwrap();
+    bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
+        .await
+        .expect("switch");
+    let holder = bluegreen_core::deploy::lock_holder(
+        &bluegreen_core::input::ExecutionInput::from_value(doc.clone()).unwrap(),
+    );
+    let ports = app.ports();
+    bluegreen_core::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX)
+        .unwrap()
+        .release_lock(&app.name, &holder)
+        .await
+        .unwrap();
+
+    // A newer deployment holds the lock: hands off.
+    let newer = app.start_running_execution("newer").await;
+    deploy(
+        &app,
+        &with_execution(release_input(&app.name, "v3"), &newer),
+    )
+    .await
+    .expect("v3");
+    let s = scale_down(&app, &doc).await;
+    assert!(
+        !s.scaled && s.skipped.as_deref().unwrap().contains("newer deployment"),
+        "{s:?}"
+    );
+    app.sfn
+        .stop_execution()
+        .execution_arn(&newer)
+        .send()
+        .await
+        .unwrap();
+    ports_release(&app, &newer).await;
+
+    let s = scale_down(&app, &doc).await;
+    assert!(s.scaled, "{s:?}");
+    assert_eq!((s.color, s.desired), (Color::Blue, 0));
+    assert_eq!(app.desired_count(Color::Blue).await, 0);
+    // Twice is fine.
+    assert!(!scale_down(&app, &doc).await.scaled);
+
+    // After a rollback the old color is live again: never scale it down.
+    let app = ExampleApp::provision("di-scale-rb", AppOptions::default()).await;
+    let mut doc = release_input(&app.name, "v2");
+    let out = deploy(&app, &doc).await.expect("deploy");
+    doc["deploy"] = serde_json::to_value(&out).unwrap();
+    let mut state: AppState = AppState::initial(Color::Blue, Some("v1".into()));
+    state.previous_version = Some("v2".into());
+    state.phase = bluegreen_core::state::Phase::RolledBack;
+    state.switched_at = Some(time::OffsetDateTime::now_utc());
+    app.put_state(&state).await;
+    let s = scale_down(&app, &doc).await;
+    assert!(
+        !s.scaled && s.skipped.as_deref().unwrap().contains("rolled back"),
+        "{s:?}"
+    );
+    assert_eq!(app.desired_count(Color::Blue).await, 2);
+}
+
+async fn ports_release(app: &ExampleApp, holder: &str) {
+    let ports = app.ports();
+    bluegreen_core::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX)
+        .unwrap()
+        .release_lock(&app.name, holder)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_task_definition_with_several_containers_needs_the_config_to_name_one() {
+    let app = ExampleApp::provision("di-multi", AppOptions::default()).await;
+    let td = app
+        .ecs
+        .register_task_definition()
+        .family("di-multi")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("app")
+                .image("a:1")
+                .memory(256)
+                .build(),
+        )
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("envoy")
+                .image("envoy:1")
+                .memory(128)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .task_definition
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
+    app.ecs
+        .update_service()
+        .cluster(&app.cluster)
+        .service(app.service(Color::Green))
+        .task_definition(&td)
+        .send()
+        .await
+        .unwrap();
+    let err = deploy(&app, &release_input(&app.name, "v2"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "BadInput");
+    assert!(
+        err.to_string().contains("`container`") && err.to_string().contains("app, envoy"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn bad_phase_or_input_changes_nothing() {
+    let app = ExampleApp::provision("di-bad", AppOptions::default()).await;
+    let before = app.snapshot().await;
+    let mut doc = release_input(&app.name, "v2");
+    doc["phase"] = json!("yolo");
+    let err = call(&app, doc).await.unwrap_err();
+    assert!(err.to_string().contains("`phase`"), "{err}");
+    let mut doc = release_input(&app.name, "v2");
+    doc["phase"] = json!("check");
+    let err = call(&app, doc).await.unwrap_err();
+    assert!(err.to_string().contains("`deploy`"), "{err}");
+    let err = call(&app, release_input("ghost", "v2")).await.unwrap_err();
+    assert_eq!(err.error_type(), "UnknownApp");
+    assert_eq!(app.snapshot().await, before);
+}

@@ -23,18 +23,17 @@ async fn deploy(app: &ExampleApp, doc: &Value) -> Result<DeployOutcome, HandlerE
 }
 
 async fn check(app: &ExampleApp, doc: &Value) -> Result<Readiness, HandlerError> {
-    let mut doc = doc.clone();
-    doc["phase"] = json!("check");
-    match call(app, doc).await? {
+    match call(app, json!({"phase": "check", "input": doc})).await? {
         DeployIdleResponse::Checked(r) => Ok(r),
         other => panic!("expected a readiness check, got {other:?}"),
     }
 }
 
 async fn scale_down(app: &ExampleApp, doc: &Value) -> ScaleDownOutcome {
-    let mut doc = doc.clone();
-    doc["phase"] = json!("scale-down");
-    match call(app, doc).await.expect("scale-down") {
+    match call(app, json!({"phase": "scale-down", "input": doc}))
+        .await
+        .expect("scale-down")
+    {
         DeployIdleResponse::ScaledDown(s) => s,
         other => panic!("expected a scale-down outcome, got {other:?}"),
     }
@@ -318,13 +317,14 @@ async fn a_task_definition_with_several_containers_needs_the_config_to_name_one(
 async fn bad_phase_or_input_changes_nothing() {
     let app = ExampleApp::provision("di-bad", AppOptions::default()).await;
     let before = app.snapshot().await;
-    let mut doc = release_input(&app.name, "v2");
-    doc["phase"] = json!("yolo");
-    let err = call(&app, doc).await.unwrap_err();
+    let doc = release_input(&app.name, "v2");
+    let err = call(&app, json!({"phase": "yolo", "input": doc.clone()}))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("`phase`"), "{err}");
-    let mut doc = release_input(&app.name, "v2");
-    doc["phase"] = json!("check");
-    let err = call(&app, doc).await.unwrap_err();
+    let err = call(&app, json!({"phase": "check", "input": doc}))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("`deploy`"), "{err}");
     let err = call(&app, release_input("ghost", "v2")).await.unwrap_err();
     assert_eq!(err.error_type(), "UnknownApp");

@@ -384,3 +384,41 @@ async fn emergency_rollback_makes_at_most_two_load_balancer_calls() {
     );
     app.assert_state_matches_listener().await;
 }
+
+#[tokio::test]
+async fn the_state_machine_never_rolls_back_a_release_that_got_no_traffic() {
+    let app = ExampleApp::provision("rb-untouched", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    // v3 fails before its first switch: production (v2 on green) must stay.
+    let execution = app.start_running_execution("release-v3").await;
+    let mut doc = release_input(&app.name, "v3");
+    doc["execution"] = json!({"arn": execution});
+    doc["error"] = json!({"Error": "NoHealthyTargets", "Cause": "blue has none"});
+    let ports = app.ports();
+    let store = bluegreen_core::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX).unwrap();
+    let ttl = std::time::Duration::from_secs(600);
+    let now = time::OffsetDateTime::now_utc();
+    store
+        .acquire_lock(&app.name, &execution, ttl, now, &ports.executions)
+        .await
+        .unwrap();
+    let before = app.snapshot().await;
+
+    let out = one(rollback(&app, doc).await.expect("rollback"));
+    assert!(!out.changed);
+    assert!(out.lock_released);
+    assert!(
+        out.note
+            .as_deref()
+            .unwrap()
+            .contains("never received production traffic")
+    );
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    let after = app.snapshot().await;
+    assert_eq!(after.listener_default, before.listener_default);
+    assert_eq!(
+        app.stored_state().await.unwrap().active_version.as_deref(),
+        Some("v2")
+    );
+    assert!(app.alerts().await.is_empty());
+}

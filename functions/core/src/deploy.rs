@@ -40,6 +40,9 @@ pub struct DeployOutcome {
     /// check's deadline counts from here.
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: time::OffsetDateTime,
+    /// How long the state machine waits after a completed release before it
+    /// scales the previous color down (the config's warm window).
+    pub warm_window_seconds: u64,
 }
 
 /// Deploys the release to the idle color: takes the app's lock, resolves the
@@ -114,6 +117,7 @@ where
             changed: false,
             already_live: true,
             started_at: now,
+            warm_window_seconds: config.warm_window_seconds,
         });
     }
 
@@ -154,6 +158,7 @@ where
         changed: registered || update_needed || test_route_moved,
         already_live: false,
         started_at: now,
+        warm_window_seconds: config.warm_window_seconds,
     })
 }
 

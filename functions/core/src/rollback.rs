@@ -36,6 +36,9 @@ pub struct RollbackRequest {
     /// The execution asking for the rollback (state-machine path): it is not
     /// stopped, and its lock is released.
     pub caller_execution: Option<String>,
+    /// Roll back only this release (state-machine path): if it never received
+    /// traffic, there is nothing to undo and the listener is left alone.
+    pub release_version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +61,8 @@ pub struct RollbackOutcome {
     pub lock_released: bool,
     /// Why the alert could not be sent; the rollback itself stands.
     pub alert_error: Option<String>,
+    /// Why nothing was changed, when nothing was.
+    pub note: Option<String>,
 }
 
 pub async fn rollback<P, L, S, A, E>(
@@ -98,6 +103,44 @@ where
     }
 
     let already = state.phase == Phase::RolledBack;
+    let release_untouched = request.release_version.as_deref().is_some_and(|v| {
+        let rolled_back_already = already && state.previous_version.as_deref() == Some(v);
+        state.active_version.as_deref() != Some(v) && !rolled_back_already
+    });
+    if release_untouched {
+        // The release failed before it got any traffic: production is as it was.
+        let lock_released = match (&lock, &request.caller_execution) {
+            (Some(l), Some(caller)) if &l.holder == caller => {
+                store.release_lock(app, caller).await?
+            }
+            _ => false,
+        };
+        info!(app, "release never received traffic; nothing to roll back");
+        return Ok(RollbackOutcome {
+            app: app.to_string(),
+            changed: false,
+            from: ColorVersion {
+                color: state.active_color,
+                version: state.active_version.clone(),
+            },
+            to: ColorVersion {
+                color: state.active_color,
+                version: state.active_version.clone(),
+            },
+            split: state.weights,
+            reason: request.reason.clone(),
+            source: request.source,
+            stopped_execution,
+            lock_released,
+            alert_error: None,
+            note: Some(format!(
+                "release {} never received production traffic; {} still serves {}",
+                request.release_version.as_deref().unwrap_or_default(),
+                state.active_color,
+                state.active_version.as_deref().unwrap_or("its release"),
+            )),
+        });
+    }
     if !already && !state.can_roll_back() {
         return Err(Error::NothingToRollBack {
             app: app.to_string(),
@@ -157,6 +200,7 @@ where
         stopped_execution,
         lock_released,
         alert_error: None,
+        note: (!changed).then(|| "already rolled back; the listener agrees".to_string()),
     };
     // Alert only when something changed: pressing the button twice should not
     // page people twice.

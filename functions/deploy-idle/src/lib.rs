@@ -1,15 +1,18 @@
-//! The `deploy-idle` Lambda. One function, three phases, chosen by the
-//! document's `phase` field (absent means `deploy`):
+//! The `deploy-idle` Lambda. One function, four phases. The state machine
+//! calls it with the execution document itself (phase `deploy`) or wrapped as
+//! `{"phase": "...", "input": <document>}`:
 //! - `deploy`: put the release on the idle color (result under `$.deploy`);
 //! - `check`: is the idle color stable and healthy yet (for a Wait loop);
+//! - `release`: release this execution's deployment lock;
 //! - `scale-down`: after the warm window, shrink the previous color.
 
 use bluegreen_core::Error;
-use bluegreen_core::deploy::{DeployOutcome, deploy};
+use bluegreen_core::deploy::{DeployOutcome, deploy, lock_holder};
 use bluegreen_core::input::{ExecutionInput, SOURCE};
 use bluegreen_core::ports::{Executions, LoadBalancer, ParameterStore, Ports, Services};
 use bluegreen_core::ready::{Readiness, check};
 use bluegreen_core::scale_down::{ScaleDownOutcome, scale_down};
+use bluegreen_core::store::AppStore;
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -19,29 +22,61 @@ use serde_json::Value;
 pub enum Phase {
     Deploy,
     Check,
+    Release,
     ScaleDown,
 }
 
 impl Phase {
-    /// Reads `phase` from the document and removes it, so that the rest is the
-    /// plain execution input.
-    pub fn take(doc: &mut Value) -> Result<Phase, Error> {
-        let phase = doc.as_object_mut().and_then(|o| o.remove("phase"));
-        match phase.as_ref().map(|p| p.as_str()) {
-            None => Ok(Phase::Deploy),
-            Some(Some("deploy")) => Ok(Phase::Deploy),
-            Some(Some("check")) => Ok(Phase::Check),
-            Some(Some("scale-down")) => Ok(Phase::ScaleDown),
-            Some(_) => Err(Error::bad_input(
+    /// Splits an event into its phase and the execution document.
+    pub fn split(event: Value) -> Result<(Phase, Value), Error> {
+        let Value::Object(mut object) = event else {
+            return Err(Error::bad_input(
                 SOURCE,
-                "phase",
-                format!(
-                    "{} is not a phase: use \"deploy\", \"check\" or \"scale-down\"",
-                    phase.unwrap_or_default()
-                ),
-            )),
+                "(document)",
+                "must be a JSON object",
+            ));
+        };
+        let Some(phase) = object.remove("phase") else {
+            return Ok((Phase::Deploy, Value::Object(object)));
+        };
+        let phase = match phase.as_str() {
+            Some("deploy") => Phase::Deploy,
+            Some("check") => Phase::Check,
+            Some("release") => Phase::Release,
+            Some("scale-down") => Phase::ScaleDown,
+            _ => {
+                return Err(Error::bad_input(
+                    "deploy-idle event",
+                    "phase",
+                    format!(
+                        "{phase} is not a phase: use \"deploy\", \"check\", \"release\" or \"scale-down\""
+                    ),
+                ));
+            }
+        };
+        let input = object.remove("input").ok_or_else(|| {
+            Error::bad_input(
+                "deploy-idle event",
+                "input",
+                "a phase goes with the execution document under `input`",
+            )
+        })?;
+        if let Some(extra) = object.keys().next() {
+            return Err(Error::bad_input(
+                "deploy-idle event",
+                extra.as_str(),
+                "unknown field: expected only `phase` and `input`",
+            ));
         }
+        Ok((phase, input))
     }
+}
+
+/// What the `release` phase did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Released {
+    pub holder: String,
+    pub released: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,6 +84,7 @@ impl Phase {
 pub enum DeployIdleResponse {
     Deployed(DeployOutcome),
     Checked(Readiness),
+    Released(Released),
     ScaledDown(ScaleDownOutcome),
 }
 
@@ -62,13 +98,18 @@ where
     S: Services,
     E: Executions,
 {
-    let mut doc = event.payload;
-    let phase = Phase::take(&mut doc)?;
+    let (phase, doc) = Phase::split(event.payload)?;
     let input = ExecutionInput::from_value(doc)?;
     let now = time::OffsetDateTime::now_utc();
     Ok(match phase {
         Phase::Deploy => DeployIdleResponse::Deployed(deploy(ports, &input, now).await?),
         Phase::Check => DeployIdleResponse::Checked(check(ports, &input, now).await?),
+        Phase::Release => {
+            let holder = lock_holder(&input);
+            let store = AppStore::new(&ports.params, &ports.prefix)?;
+            let released = store.release_lock(&input.app, &holder).await?;
+            DeployIdleResponse::Released(Released { holder, released })
+        }
         Phase::ScaleDown => DeployIdleResponse::ScaledDown(scale_down(ports, &input).await?),
     })
 }
@@ -79,13 +120,20 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn phase_defaults_to_deploy_and_rejects_strangers() {
-        let mut doc = json!({"app": "a"});
-        assert_eq!(Phase::take(&mut doc).unwrap(), Phase::Deploy);
-        let mut doc = json!({"app": "a", "phase": "scale-down"});
-        assert_eq!(Phase::take(&mut doc).unwrap(), Phase::ScaleDown);
-        assert!(doc.get("phase").is_none());
-        let e = Phase::take(&mut json!({"phase": "deploy-all"})).unwrap_err();
+    fn a_bare_document_is_a_deploy_and_a_wrapped_one_names_its_phase() {
+        let (p, doc) = Phase::split(json!({"app": "a"})).unwrap();
+        assert_eq!((p, doc), (Phase::Deploy, json!({"app": "a"})));
+        let (p, doc) = Phase::split(json!({"phase": "scale-down", "input": {"app": "a"}})).unwrap();
+        assert_eq!((p, doc), (Phase::ScaleDown, json!({"app": "a"})));
+    }
+
+    #[test]
+    fn strangers_are_named() {
+        let e = Phase::split(json!({"phase": "deploy-all", "input": {}})).unwrap_err();
         assert!(e.to_string().contains("`phase`"), "{e}");
+        let e = Phase::split(json!({"phase": "check"})).unwrap_err();
+        assert!(e.to_string().contains("`input`"), "{e}");
+        let e = Phase::split(json!({"phase": "check", "input": {}, "x": 1})).unwrap_err();
+        assert!(e.to_string().contains("`x`"), "{e}");
     }
 }

@@ -68,6 +68,7 @@ pub fn requests(event: Value) -> Result<Vec<RollbackRequest>, Error> {
         let input = ExecutionInput::from_value(event)?;
         return Ok(vec![RollbackRequest {
             caller_execution: input.execution_arn().map(str::to_string),
+            release_version: Some(input.release.version.clone()),
             app: input.app,
             reason,
             source: RollbackSource::StateMachine,
@@ -98,6 +99,7 @@ fn emergency(
         source: kind,
         requested_by: msg.requested_by,
         caller_execution: None,
+        release_version: None,
     })
 }
 

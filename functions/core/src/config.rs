@@ -196,9 +196,27 @@ pub struct MonitorConfig {
     /// The production URL the monitor probes.
     #[serde(default)]
     pub probe_url: Option<String>,
-    /// A string the probe expects in the response once the new version serves.
+    /// A string the probe expects in the response body or a header once the
+    /// new version serves; `{{version}}` stands for the release version.
+    /// Defaults to the release version itself.
     #[serde(default)]
     pub expected_version_marker: Option<String>,
+    /// Probe requests per monitor call.
+    #[serde(default = "default_probe_requests")]
+    pub probe_requests: u32,
+    #[serde(default = "default_probe_timeout")]
+    pub probe_timeout_ms: u64,
+    /// How long after all traffic moved the probes may still see the old
+    /// version (the load balancer's change is not immediate) before it is a breach.
+    #[serde(default = "default_version_timeout")]
+    pub version_timeout_seconds: u64,
+    /// Also compare with the previous color's figures from before the switch.
+    #[serde(default)]
+    pub compare_with_previous: bool,
+    /// With `compare_with_previous`: the new p99 may be at most this many times
+    /// the previous color's.
+    #[serde(default = "default_p99_regression")]
+    pub max_p99_regression: f64,
 }
 
 impl Default for MonitorConfig {
@@ -210,10 +228,27 @@ impl Default for MonitorConfig {
             alarm_names: Vec::new(),
             probe_url: None,
             expected_version_marker: None,
+            probe_requests: default_probe_requests(),
+            probe_timeout_ms: default_probe_timeout(),
+            version_timeout_seconds: default_version_timeout(),
+            compare_with_previous: false,
+            max_p99_regression: default_p99_regression(),
         }
     }
 }
 
+fn default_probe_requests() -> u32 {
+    10
+}
+fn default_probe_timeout() -> u64 {
+    2000
+}
+fn default_version_timeout() -> u64 {
+    120
+}
+fn default_p99_regression() -> f64 {
+    1.5
+}
 fn default_bake() -> u64 {
     300
 }

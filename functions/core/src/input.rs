@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Strategy, validate_app_name};
 use crate::deploy::DeployOutcome;
+use crate::monitor::MonitorOutcome;
 use crate::error::{Error, Result};
 use crate::parse;
 use crate::switch::SwitchOutcome;
@@ -29,6 +30,9 @@ pub struct ExecutionInput {
     /// What deploy-idle did, once it has run.
     #[serde(default)]
     pub deploy: Option<DeployOutcome>,
+    /// The previous monitor call's result, when there was one.
+    #[serde(default)]
+    pub monitor: Option<MonitorOutcome>,
     /// The previous switch step's result, when there was one.
     #[serde(default)]
     pub switch: Option<SwitchOutcome>,
@@ -166,7 +170,7 @@ mod tests {
             "overrides": {"strategy": {"type": "all-at-once"}, "monitor": {}},
             "smoke_tests": "tests: []",
             "github": {"repository": "o/r", "deployment_id": 123, "pr": 45},
-            "deploy": {"anything": "a later step wrote"}
+            "smoke": {"anything": "a later step wrote"}
         }))
         .unwrap();
         assert_eq!(i.release.version, "3f2c1ab");

@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod error;
 pub mod input;
 pub mod lock;
+pub mod monitor;
 pub mod parse;
 pub mod ports;
 pub mod ready;

@@ -216,3 +216,53 @@ pub struct Ports<P, L, S, A, E> {
     pub executions: E,
     pub prefix: String,
 }
+
+/// Load-balancer metrics of one target group over a window, as CloudWatch
+/// reports them (`AWS/ApplicationELB`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MetricWindow {
+    /// `RequestCount`, summed.
+    pub requests: f64,
+    /// `HTTPCode_Target_5XX_Count`, summed.
+    pub target_5xx: f64,
+    /// `TargetResponseTime` p99 in milliseconds; `None` when there were no data.
+    pub p99_ms: Option<f64>,
+}
+
+/// Metrics and alarms (CloudWatch).
+pub trait Metrics: Send + Sync {
+    /// `load_balancer` and `target_group` are the CloudWatch dimension values
+    /// (`app/<name>/<id>`, `targetgroup/<name>/<id>`).
+    fn target_group_window(
+        &self,
+        load_balancer: &str,
+        target_group: &str,
+        start: time::OffsetDateTime,
+        end: time::OffsetDateTime,
+    ) -> impl Future<Output = PortResult<MetricWindow>> + Send;
+    /// The names among `names` whose alarm is in the ALARM state.
+    fn alarms_in_alarm(&self, names: &[String])
+    -> impl Future<Output = PortResult<Vec<String>>> + Send;
+}
+
+/// One probe request's result.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ProbeResult {
+    /// `None` when no response came (refused, timed out).
+    pub status: Option<u16>,
+    pub latency_ms: u64,
+    /// Whether the response (body or a header) carried the expected marker.
+    pub has_marker: bool,
+    pub error: Option<String>,
+}
+
+/// Active probes of a URL (HTTP).
+pub trait Prober: Send + Sync {
+    fn probe(
+        &self,
+        url: &str,
+        count: u32,
+        timeout: std::time::Duration,
+        marker: Option<&str>,
+    ) -> impl Future<Output = Vec<ProbeResult>> + Send;
+}

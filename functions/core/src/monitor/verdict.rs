@@ -1,0 +1,390 @@
+//! The monitor's judgement: pure, so every rule is testable without AWS.
+//! Breach wins over everything; promote needs the full bake, enough traffic
+//! and, at 100%, proof that the data plane serves the new version.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::MonitorConfig;
+use crate::ports::{MetricWindow, ProbeResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Continue,
+    Promote,
+    Breach,
+}
+
+/// What one monitor call saw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Signals {
+    /// The new color's metrics since the switch; `Err` when they could not be read.
+    pub metrics: Option<Result<MetricWindow, String>>,
+    /// The previous color's metrics from before the switch (baseline).
+    pub baseline: Option<MetricWindow>,
+    pub alarms_in_alarm: Vec<String>,
+    pub probes: Vec<ProbeResult>,
+    /// Whether a probe URL is configured (probes may legitimately be empty).
+    pub probing: bool,
+    /// Whether any probe of this bake has already seen the new version.
+    pub version_seen_before: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub elapsed_seconds: u64,
+    pub bake_seconds: u64,
+    /// Percent of production traffic on the new color.
+    pub weight: u8,
+}
+
+/// Give up waiting for enough traffic after this many bake times: better an
+/// honest breach than a deployment that never ends.
+pub const MAX_BAKES_WITHOUT_TRAFFIC: u64 = 3;
+
+pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verdict, Vec<String>) {
+    let mut breaches = vec![];
+    let mut waits = vec![];
+
+    // Probes: a server error or a failed request is a breach at once.
+    let bad: Vec<&ProbeResult> = signals
+        .probes
+        .iter()
+        .filter(|p| p.status.is_none_or(|s| s >= 500))
+        .collect();
+    if !bad.is_empty() {
+        let first = bad[0];
+        let what = match (first.status, &first.error) {
+            (Some(s), _) => format!("HTTP {s}"),
+            (None, Some(e)) => e.clone(),
+            (None, None) => "no response".to_string(),
+        };
+        breaches.push(format!(
+            "probes: {} of {} failed (first: {what})",
+            bad.len(),
+            signals.probes.len()
+        ));
+    }
+    if !signals.probes.is_empty() {
+        let mut latencies: Vec<u64> = signals.probes.iter().map(|p| p.latency_ms).collect();
+        latencies.sort_unstable();
+        let median = latencies[latencies.len() / 2];
+        if median > limits.max_p99_ms {
+            breaches.push(format!(
+                "probes: median latency {median} ms > {} ms",
+                limits.max_p99_ms
+            ));
+        }
+    }
+    // At 100% the probes must see the new version; the ALB change is not
+    // immediate, so allow `version_timeout_seconds` for it.
+    let version_seen = signals.version_seen_before || signals.probes.iter().any(|p| p.has_marker);
+    if signals.probing && timing.weight == 100 && !version_seen {
+        if timing.elapsed_seconds >= limits.version_timeout_seconds {
+            breaches.push(format!(
+                "probes still see the old version {} s after the switch",
+                timing.elapsed_seconds
+            ));
+        } else {
+            waits.push("probes do not see the new version yet".to_string());
+        }
+    }
+
+    if !signals.alarms_in_alarm.is_empty() {
+        breaches.push(format!(
+            "alarm in ALARM: {}",
+            signals.alarms_in_alarm.join(", ")
+        ));
+    }
+
+    match &signals.metrics {
+        Some(Ok(m)) => {
+            if m.requests < limits.min_requests as f64 {
+                waits.push(format!(
+                    "only {} request(s) so far, {} needed for a verdict",
+                    m.requests, limits.min_requests
+                ));
+            } else {
+                let rate = if m.requests > 0.0 {
+                    m.target_5xx / m.requests
+                } else {
+                    0.0
+                };
+                if rate > limits.max_5xx_rate {
+                    breaches.push(format!(
+                        "5xx rate {:.2}% ({} of {} requests) > {:.2}%",
+                        rate * 100.0,
+                        m.target_5xx,
+                        m.requests,
+                        limits.max_5xx_rate * 100.0
+                    ));
+                }
+                if let Some(p99) = m.p99_ms
+                    && p99 > limits.max_p99_ms as f64
+                {
+                    breaches.push(format!("p99 {p99:.0} ms > {} ms", limits.max_p99_ms));
+                }
+                if let Some(base) = &signals.baseline {
+                    breaches.extend(compare(m, base, limits));
+                }
+            }
+        }
+        Some(Err(e)) => waits.push(format!("metrics unavailable: {e}")),
+        None => {}
+    }
+
+    if !breaches.is_empty() {
+        return (Verdict::Breach, breaches);
+    }
+    if timing.elapsed_seconds < timing.bake_seconds {
+        waits.push(format!(
+            "baking: {} of {} s",
+            timing.elapsed_seconds, timing.bake_seconds
+        ));
+    }
+    if waits.is_empty() {
+        return (Verdict::Promote, vec![]);
+    }
+    let cap = timing.bake_seconds.max(60) * MAX_BAKES_WITHOUT_TRAFFIC;
+    if timing.elapsed_seconds >= cap {
+        waits.insert(0, format!("no verdict after {} s", timing.elapsed_seconds));
+        return (Verdict::Breach, waits);
+    }
+    (Verdict::Continue, waits)
+}
+
+fn compare(new: &MetricWindow, base: &MetricWindow, limits: &MonitorConfig) -> Vec<String> {
+    let mut out = vec![];
+    if base.requests >= limits.min_requests as f64 && base.requests > 0.0 {
+        let new_rate = new.target_5xx / new.requests.max(1.0);
+        let base_rate = base.target_5xx / base.requests;
+        if new_rate > base_rate + limits.max_5xx_rate {
+            out.push(format!(
+                "5xx rate {:.2}% vs {:.2}% on the previous color before the switch",
+                new_rate * 100.0,
+                base_rate * 100.0
+            ));
+        }
+    }
+    if let (Some(n), Some(b)) = (new.p99_ms, base.p99_ms)
+        && b > 0.0
+        && n > b * limits.max_p99_regression
+    {
+        out.push(format!(
+            "p99 {n:.0} ms is more than {}x the previous color's {b:.0} ms",
+            limits.max_p99_regression
+        ));
+    }
+    out
+}
+
+/// How long the state machine should wait before the next call: often at
+/// first (probes catch a broken release in seconds), then once a minute, and
+/// never past the end of the bake.
+pub fn next_wait(elapsed_seconds: u64, bake_seconds: u64) -> u64 {
+    let interval = if elapsed_seconds < 60 { 10 } else { 60 };
+    match bake_seconds.saturating_sub(elapsed_seconds) {
+        // Past the bake and still not done (waiting for traffic): poll calmly.
+        0 => 60,
+        remaining => interval.min(remaining),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> MonitorConfig {
+        MonitorConfig {
+            min_requests: 100,
+            ..MonitorConfig::default()
+        }
+    }
+
+    fn ok_probe(marker: bool) -> ProbeResult {
+        ProbeResult {
+            status: Some(200),
+            latency_ms: 20,
+            has_marker: marker,
+            error: None,
+        }
+    }
+
+    fn metrics(
+        requests: f64,
+        target_5xx: f64,
+        p99_ms: f64,
+    ) -> Option<Result<MetricWindow, String>> {
+        Some(Ok(MetricWindow {
+            requests,
+            target_5xx,
+            p99_ms: Some(p99_ms),
+        }))
+    }
+
+    fn baked() -> Timing {
+        Timing {
+            elapsed_seconds: 600,
+            bake_seconds: 600,
+            weight: 100,
+        }
+    }
+
+    #[test]
+    fn a_healthy_bake_promotes() {
+        let s = Signals {
+            metrics: metrics(5000.0, 3.0, 180.0),
+            probes: vec![ok_probe(true); 10],
+            probing: true,
+            ..Signals::default()
+        };
+        assert_eq!(judge(&s, &limits(), baked()), (Verdict::Promote, vec![]));
+    }
+
+    #[test]
+    fn a_5xx_spike_breaches_naming_the_metric_and_values() {
+        let s = Signals {
+            metrics: metrics(1000.0, 120.0, 180.0),
+            ..Signals::default()
+        };
+        let (v, reasons) = judge(&s, &limits(), baked());
+        assert_eq!(v, Verdict::Breach);
+        assert_eq!(
+            reasons,
+            vec!["5xx rate 12.00% (120 of 1000 requests) > 1.00%"]
+        );
+    }
+
+    #[test]
+    fn p99_over_the_limit_breaches() {
+        let s = Signals {
+            metrics: metrics(1000.0, 0.0, 2500.0),
+            ..Signals::default()
+        };
+        let (v, reasons) = judge(&s, &limits(), baked());
+        assert_eq!(v, Verdict::Breach);
+        assert_eq!(reasons, vec!["p99 2500 ms > 1000 ms"]);
+    }
+
+    #[test]
+    fn an_alarm_breaches() {
+        let s = Signals {
+            alarms_in_alarm: vec!["checkout-5xx".into()],
+            ..Signals::default()
+        };
+        let (v, reasons) = judge(&s, &limits(), baked());
+        assert_eq!(
+            (v, reasons),
+            (
+                Verdict::Breach,
+                vec!["alarm in ALARM: checkout-5xx".to_string()]
+            )
+        );
+    }
+
+    #[test]
+    fn too_few_requests_continue_and_never_promote() {
+        let s = Signals {
+            metrics: metrics(12.0, 0.0, 100.0),
+            ..Signals::default()
+        };
+        let (v, reasons) = judge(&s, &limits(), baked());
+        assert_eq!(v, Verdict::Continue);
+        assert!(reasons[0].contains("only 12 request(s)"), "{reasons:?}");
+        // ... until the cap, where it is an honest breach, never a promote.
+        let late = Timing {
+            elapsed_seconds: 1800,
+            ..baked()
+        };
+        assert_eq!(judge(&s, &limits(), late).0, Verdict::Breach);
+    }
+
+    #[test]
+    fn old_version_continues_until_the_deadline_then_breaches() {
+        let s = Signals {
+            probes: vec![ok_probe(false); 5],
+            probing: true,
+            ..Signals::default()
+        };
+        let early = Timing {
+            elapsed_seconds: 30,
+            bake_seconds: 10,
+            weight: 100,
+        };
+        let (v, reasons) = judge(&s, &limits(), early);
+        assert_eq!(v, Verdict::Continue);
+        assert_eq!(reasons, vec!["probes do not see the new version yet"]);
+        let late = Timing {
+            elapsed_seconds: 121,
+            ..early
+        };
+        let (v, reasons) = judge(&s, &limits(), late);
+        assert_eq!(v, Verdict::Breach);
+        assert!(
+            reasons[0].contains("still see the old version"),
+            "{reasons:?}"
+        );
+        // At a partial weight the old version is expected.
+        let partial = Timing { weight: 25, ..late };
+        assert_eq!(judge(&s, &limits(), partial).0, Verdict::Promote);
+    }
+
+    #[test]
+    fn a_probe_5xx_breaches_at_once() {
+        let mut probes = vec![ok_probe(true); 9];
+        probes.push(ProbeResult {
+            status: Some(503),
+            latency_ms: 5,
+            has_marker: false,
+            error: None,
+        });
+        let s = Signals {
+            probes,
+            probing: true,
+            ..Signals::default()
+        };
+        let first_call = Timing {
+            elapsed_seconds: 0,
+            bake_seconds: 600,
+            weight: 10,
+        };
+        let (v, reasons) = judge(&s, &limits(), first_call);
+        assert_eq!(v, Verdict::Breach);
+        assert_eq!(reasons, vec!["probes: 1 of 10 failed (first: HTTP 503)"]);
+    }
+
+    #[test]
+    fn unreadable_metrics_wait_rather_than_roll_back() {
+        let s = Signals {
+            metrics: Some(Err("throttled".into())),
+            ..Signals::default()
+        };
+        let (v, reasons) = judge(&s, &limits(), baked());
+        assert_eq!(v, Verdict::Continue);
+        assert_eq!(reasons, vec!["metrics unavailable: throttled"]);
+    }
+
+    #[test]
+    fn worse_than_the_previous_color_breaches_when_compared() {
+        let s = Signals {
+            metrics: metrics(1000.0, 0.0, 700.0),
+            baseline: Some(MetricWindow {
+                requests: 1000.0,
+                target_5xx: 0.0,
+                p99_ms: Some(200.0),
+            }),
+            ..Signals::default()
+        };
+        let (v, reasons) = judge(&s, &limits(), baked());
+        assert_eq!(v, Verdict::Breach);
+        assert!(reasons[0].contains("more than 1.5x"), "{reasons:?}");
+    }
+
+    #[test]
+    fn waits_are_short_first_and_never_past_the_bake() {
+        assert_eq!(next_wait(0, 600), 10);
+        assert_eq!(next_wait(120, 600), 60);
+        assert_eq!(next_wait(590, 600), 10);
+        assert_eq!(next_wait(600, 600), 60);
+    }
+}

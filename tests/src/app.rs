@@ -27,6 +27,8 @@ pub struct AppOptions {
     pub healthy_blue: bool,
     pub healthy_green: bool,
     pub warm_window_seconds: u64,
+    /// The config's `monitor` section.
+    pub monitor: Value,
 }
 
 impl Default for AppOptions {
@@ -38,6 +40,7 @@ impl Default for AppOptions {
             healthy_blue: true,
             healthy_green: true,
             warm_window_seconds: 86_400,
+            monitor: json!({}),
         }
     }
 }
@@ -280,6 +283,7 @@ impl ExampleApp {
             "test": {"listener_arn": test_listener_arn, "url": "http://127.0.0.1:8080"},
             "strategy": options.strategy,
             "warm_window_seconds": options.warm_window_seconds,
+            "monitor": options.monitor,
             "alert_topic_arn": alert_topic_arn,
         });
         ssm.put_parameter()

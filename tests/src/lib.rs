@@ -4,9 +4,11 @@
 pub mod app;
 pub mod emulator;
 pub mod observe;
+pub mod sample;
 
 pub use app::{AppOptions, ExampleApp, PREFIX};
 pub use emulator::emulator;
+pub use sample::{Behaviour, SampleApp};
 
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};

@@ -1,5 +1,6 @@
 //! Adapters that implement `bluegreen-core`'s ports with the AWS SDK.
 
+mod cloudwatch;
 mod ecs;
 mod elbv2;
 mod error;
@@ -7,6 +8,7 @@ mod sfn;
 mod sns;
 mod ssm;
 
+pub use cloudwatch::CloudWatchMetrics;
 pub use ecs::EcsServices;
 pub use elbv2::Elbv2;
 pub use sfn::SfnExecutions;
@@ -35,4 +37,9 @@ pub fn ports(config: &SdkConfig, prefix: impl Into<String>) -> AwsPorts {
 /// the local emulator, ...).
 pub async fn sdk_config() -> SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The CloudWatch adapter, for the monitor.
+pub fn metrics(config: &SdkConfig) -> CloudWatchMetrics {
+    CloudWatchMetrics::new(aws_sdk_cloudwatch::Client::new(config))
 }

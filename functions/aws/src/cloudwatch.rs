@@ -1,0 +1,149 @@
+//! [`Metrics`] on CloudWatch: ALB target-group metrics and alarm states.
+
+use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{
+    Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StateValue,
+};
+use bluegreen_core::ports::{MetricWindow, Metrics, PortResult};
+use time::OffsetDateTime;
+
+use crate::error::port_error;
+
+#[derive(Clone)]
+pub struct CloudWatchMetrics {
+    client: Client,
+}
+
+impl CloudWatchMetrics {
+    pub fn new(client: Client) -> Self {
+        CloudWatchMetrics { client }
+    }
+}
+
+fn query(id: &str, metric: &str, stat: &str, lb: &str, tg: &str, period: i32) -> MetricDataQuery {
+    let metric = Metric::builder()
+        .namespace("AWS/ApplicationELB")
+        .metric_name(metric)
+        .dimensions(Dimension::builder().name("LoadBalancer").value(lb).build())
+        .dimensions(Dimension::builder().name("TargetGroup").value(tg).build())
+        .build();
+    MetricDataQuery::builder()
+        .id(id)
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(period)
+                .stat(stat)
+                .build(),
+        )
+        .return_data(true)
+        .build()
+}
+
+/// ALB metrics come in 60-second buckets: widen the window to whole minutes
+/// and ask for one bucket spanning all of it.
+fn window(start: OffsetDateTime, end: OffsetDateTime) -> (i64, i64, i32) {
+    let from = start.unix_timestamp() / 60 * 60;
+    let to = (end.unix_timestamp() + 59) / 60 * 60;
+    let to = to.max(from + 60);
+    (from, to, (to - from) as i32)
+}
+
+impl Metrics for CloudWatchMetrics {
+    async fn target_group_window(
+        &self,
+        load_balancer: &str,
+        target_group: &str,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> PortResult<MetricWindow> {
+        let (from, to, period) = window(start, end);
+        let out = self
+            .client
+            .get_metric_data()
+            .start_time(DateTime::from_secs(from))
+            .end_time(DateTime::from_secs(to))
+            .scan_by(ScanBy::TimestampAscending)
+            .metric_data_queries(query(
+                "requests",
+                "RequestCount",
+                "Sum",
+                load_balancer,
+                target_group,
+                period,
+            ))
+            .metric_data_queries(query(
+                "errors",
+                "HTTPCode_Target_5XX_Count",
+                "Sum",
+                load_balancer,
+                target_group,
+                period,
+            ))
+            .metric_data_queries(query(
+                "p99",
+                "TargetResponseTime",
+                "p99",
+                load_balancer,
+                target_group,
+                period,
+            ))
+            .send()
+            .await
+            .map_err(|e| port_error("cloudwatch:GetMetricData", e))?;
+        let values = |id: &str| -> Vec<f64> {
+            out.metric_data_results()
+                .iter()
+                .find(|r| r.id.as_deref() == Some(id))
+                .map(|r| r.values().to_vec())
+                .unwrap_or_default()
+        };
+        let p99 = values("p99");
+        Ok(MetricWindow {
+            requests: values("requests").iter().fold(0.0, |a, b| a + b),
+            target_5xx: values("errors").iter().fold(0.0, |a, b| a + b),
+            // TargetResponseTime is in seconds.
+            p99_ms: p99.iter().cloned().reduce(f64::max).map(|s| s * 1000.0),
+        })
+    }
+
+    async fn alarms_in_alarm(&self, names: &[String]) -> PortResult<Vec<String>> {
+        // Filter on the state here rather than in the request: one call shows
+        // every named alarm, and a server that ignores the filter cannot fool us.
+        let out = self
+            .client
+            .describe_alarms()
+            .set_alarm_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(|e| port_error("cloudwatch:DescribeAlarms", e))?;
+        let alarming = |state: Option<&StateValue>| state == Some(&StateValue::Alarm);
+        let mut firing: Vec<String> = out
+            .metric_alarms()
+            .iter()
+            .filter(|a| alarming(a.state_value.as_ref()))
+            .filter_map(|a| a.alarm_name.clone())
+            .chain(
+                out.composite_alarms()
+                    .iter()
+                    .filter(|a| alarming(a.state_value.as_ref()))
+                    .filter_map(|a| a.alarm_name.clone()),
+            )
+            .collect();
+        firing.sort();
+        Ok(firing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_cover_whole_minutes() {
+        let at = |s: i64| OffsetDateTime::from_unix_timestamp(s).unwrap();
+        assert_eq!(window(at(125), at(130)), (120, 180, 60));
+        assert_eq!(window(at(120), at(300)), (120, 300, 180));
+    }
+}

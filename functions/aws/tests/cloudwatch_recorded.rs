@@ -1,0 +1,162 @@
+//! The CloudWatch adapter against recorded CloudWatch answers (awsQuery XML),
+//! served over HTTP by a local stand-in: the emulator cannot serve
+//! percentiles, so this is where the p99 path is proven.
+
+use std::sync::{Arc, Mutex};
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_ssm::config::Credentials;
+use bluegreen_core::ports::Metrics;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const GET_METRIC_DATA: &str = r#"<GetMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/">
+  <GetMetricDataResult>
+    <MetricDataResults>
+      <member><Id>requests</Id><Label>RequestCount</Label><StatusCode>Complete</StatusCode>
+        <Timestamps><member>2026-11-22T10:00:00Z</member><member>2026-11-22T10:01:00Z</member></Timestamps>
+        <Values><member>700.0</member><member>500.0</member></Values></member>
+      <member><Id>errors</Id><Label>HTTPCode_Target_5XX_Count</Label><StatusCode>Complete</StatusCode>
+        <Timestamps><member>2026-11-22T10:00:00Z</member></Timestamps>
+        <Values><member>36.0</member></Values></member>
+      <member><Id>p99</Id><Label>TargetResponseTime</Label><StatusCode>Complete</StatusCode>
+        <Timestamps><member>2026-11-22T10:00:00Z</member></Timestamps>
+        <Values><member>1.25</member></Values></member>
+    </MetricDataResults>
+    <Messages/>
+  </GetMetricDataResult>
+  <ResponseMetadata><RequestId>4f0b8a6e-0000-4000-8000-000000000001</RequestId></ResponseMetadata>
+</GetMetricDataResponse>"#;
+
+const DESCRIBE_ALARMS: &str = r#"<DescribeAlarmsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/">
+  <DescribeAlarmsResult>
+    <MetricAlarms>
+      <member><AlarmName>checkout-5xx</AlarmName><StateValue>ALARM</StateValue></member>
+      <member><AlarmName>checkout-p99</AlarmName><StateValue>OK</StateValue></member>
+    </MetricAlarms>
+    <CompositeAlarms>
+      <member><AlarmName>checkout-health</AlarmName><StateValue>ALARM</StateValue></member>
+    </CompositeAlarms>
+  </DescribeAlarmsResult>
+  <ResponseMetadata><RequestId>4f0b8a6e-0000-4000-8000-000000000002</RequestId></ResponseMetadata>
+</DescribeAlarmsResponse>"#;
+
+/// Serves `body` to every request and keeps the request bodies.
+async fn recorded(body: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(vec![]));
+    let keep = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read head and body (Content-Length) of one request.
+            loop {
+                let n = s.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(head_end) = text.find("\r\n\r\n") {
+                    let len = text[..head_end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= head_end + 4 + len {
+                        keep.lock().unwrap().push(text[head_end + 4..].to_string());
+                        break;
+                    }
+                }
+            }
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(resp.as_bytes()).await;
+        }
+    });
+    (url, seen)
+}
+
+async fn adapter(url: &str) -> bluegreen_aws::CloudWatchMetrics {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("k", "s", None, None, "test"))
+        .load()
+        .await;
+    bluegreen_aws::metrics(&config)
+}
+
+#[tokio::test]
+async fn reads_sums_and_p99_for_the_target_group_over_whole_minutes() {
+    let (url, seen) = recorded(GET_METRIC_DATA).await;
+    let cw = adapter(&url).await;
+    let at = |s: i64| time::OffsetDateTime::from_unix_timestamp(s).unwrap();
+    let window = cw
+        .target_group_window(
+            "app/shop/50dc6c495c0c9188",
+            "targetgroup/shop-green/73e2d6bc24d8a067",
+            at(1_800_000_030),
+            at(1_800_000_100),
+        )
+        .await
+        .expect("metrics");
+    assert_eq!(window.requests, 1200.0);
+    assert_eq!(window.target_5xx, 36.0);
+    assert_eq!(window.p99_ms, Some(1250.0));
+
+    let request = seen.lock().unwrap()[0].clone();
+    let decoded = request.replace("%2F", "/");
+    for part in [
+        "Action=GetMetricData",
+        "MetricName=RequestCount",
+        "MetricName=HTTPCode_Target_5XX_Count",
+        "MetricName=TargetResponseTime",
+        "Stat=p99",
+        "Value=app/shop/50dc6c495c0c9188",
+        "Value=targetgroup/shop-green/73e2d6bc24d8a067",
+        "Namespace=AWS/ApplicationELB",
+        // 1_800_000_030 rounded down, 1_800_000_100 up, to whole minutes: one 120 s bucket.
+        "Period=120",
+    ] {
+        assert!(decoded.contains(part), "request lacks {part}: {decoded}");
+    }
+}
+
+#[tokio::test]
+async fn names_only_the_alarms_in_alarm_including_composites() {
+    let (url, seen) = recorded(DESCRIBE_ALARMS).await;
+    let cw = adapter(&url).await;
+    let names = vec![
+        "checkout-5xx".to_string(),
+        "checkout-p99".to_string(),
+        "checkout-health".to_string(),
+    ];
+    let firing = cw.alarms_in_alarm(&names).await.expect("alarms");
+    assert_eq!(firing, vec!["checkout-5xx", "checkout-health"]);
+    let request = seen.lock().unwrap()[0].clone();
+    assert!(
+        request.contains("AlarmNames.member.1=checkout-5xx"),
+        "{request}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_window_reads_as_zero_requests_and_no_p99() {
+    const EMPTY: &str = r#"<GetMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><GetMetricDataResult><MetricDataResults><member><Id>requests</Id><StatusCode>Complete</StatusCode><Timestamps/><Values/></member></MetricDataResults></GetMetricDataResult></GetMetricDataResponse>"#;
+    let (url, _) = recorded(EMPTY).await;
+    let cw = adapter(&url).await;
+    let now = time::OffsetDateTime::now_utc();
+    let w = cw
+        .target_group_window("app/a/1", "targetgroup/b/2", now, now)
+        .await
+        .unwrap();
+    assert_eq!((w.requests, w.target_5xx, w.p99_ms), (0.0, 0.0, None));
+}

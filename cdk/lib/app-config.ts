@@ -1,0 +1,138 @@
+// The app config document `<prefix>/<app>/config`, in exactly the shape of
+// docs/config.md. The Lambdas parse it strictly (unknown fields are errors),
+// so this file writes only documented fields, and only those that were set:
+// the defaults live in one place, the Rust side.
+
+import { Duration, Token } from 'aws-cdk-lib';
+
+/** How traffic moves to the new color. */
+export type Strategy =
+  | { readonly type: 'all-at-once'; readonly bake?: Duration }
+  | { readonly type: 'weighted'; readonly steps: number[]; readonly bake?: Duration };
+
+/** Thresholds for the bake after each switch step; unset ones take the Lambdas' defaults. */
+export interface MonitorThresholds {
+  /** Highest tolerated share of target 5xx responses, 0 to 1. */
+  readonly max5xxRate?: number;
+  readonly maxP99?: Duration;
+  /** Below this many requests no verdict other than "continue" is given. */
+  readonly minRequests?: number;
+  readonly alarmNames?: string[];
+  /** The production URL the monitor probes. */
+  readonly probeUrl?: string;
+  /** A string the probe expects once the new version serves. */
+  readonly expectedVersionMarker?: string;
+}
+
+/** Everything the document holds, as plain strings (or tokens) and numbers. */
+export interface AppConfigValues {
+  readonly app: string;
+  readonly cluster: string;
+  readonly blue: ColorValues;
+  readonly green: ColorValues;
+  readonly production: { listenerArn: string; ruleArn?: string; stickiness?: Duration };
+  readonly test?: { listenerArn: string; ruleArn?: string; url: string };
+  readonly strategy?: Strategy;
+  readonly monitor?: MonitorThresholds;
+  readonly warmWindow?: Duration;
+  readonly idleCapacityAfterWindow?: number;
+  readonly alertTopicArn?: string;
+}
+
+export interface ColorValues {
+  readonly service: string;
+  readonly targetGroupArn: string;
+  readonly directUrl?: string;
+}
+
+/** App names become SSM path segments: the Lambdas accept these only. */
+export const APP_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The config document, validated as far as synth-time values allow. */
+export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
+  if (!Token.isUnresolved(v.app) && !APP_NAME.test(v.app)) {
+    throw new Error(`app: \`${v.app}\` is not an app name: use 1 to 64 letters, digits, \`-\`, \`_\` or \`.\``);
+  }
+  const color = (c: ColorValues, field: string) =>
+    compact({ service: c.service, target_group_arn: c.targetGroupArn, direct_url: url(c.directUrl, `${field}.direct_url`) });
+  return compact({
+    app: v.app,
+    cluster: v.cluster,
+    blue: color(v.blue, 'blue'),
+    green: color(v.green, 'green'),
+    production: compact({
+      listener_arn: v.production.listenerArn,
+      rule_arn: v.production.ruleArn,
+      stickiness_seconds: v.production.stickiness && stickiness(v.production.stickiness),
+    }),
+    test:
+      v.test &&
+      compact({ listener_arn: v.test.listenerArn, rule_arn: v.test.ruleArn, url: url(v.test.url, 'test.url') }),
+    strategy: v.strategy && strategy(v.strategy),
+    monitor: v.monitor && monitor(v.monitor),
+    warm_window_seconds: v.warmWindow?.toSeconds(),
+    idle_capacity_after_window:
+      v.idleCapacityAfterWindow === undefined ? undefined : count(v.idleCapacityAfterWindow, 'idle_capacity_after_window'),
+    alert_topic_arn: v.alertTopicArn,
+  });
+}
+
+function strategy(s: Strategy): Record<string, unknown> {
+  if (s.type === 'weighted') {
+    s.steps.forEach((w, i) => {
+      if (!Number.isInteger(w) || w < 1 || w > 100) {
+        throw new Error(`strategy.steps[${i}]: ${w} is not a weight between 1 and 100`);
+      }
+      if (i > 0 && w <= s.steps[i - 1]) {
+        throw new Error(`strategy.steps[${i}]: steps must increase, but ${w} follows ${s.steps[i - 1]}`);
+      }
+    });
+    if (s.steps[s.steps.length - 1] !== 100) {
+      throw new Error('strategy.steps: the last step must be 100');
+    }
+  }
+  return compact({
+    type: s.type,
+    steps: s.type === 'weighted' ? s.steps : undefined,
+    bake_seconds: s.bake?.toSeconds(),
+  });
+}
+
+function monitor(m: MonitorThresholds): Record<string, unknown> {
+  if (m.max5xxRate !== undefined && !(m.max5xxRate >= 0 && m.max5xxRate <= 1)) {
+    throw new Error(`monitor.max_5xx_rate: ${m.max5xxRate} is not a fraction between 0 and 1`);
+  }
+  return compact({
+    max_5xx_rate: m.max5xxRate,
+    max_p99_ms: m.maxP99?.toMilliseconds(),
+    min_requests: m.minRequests === undefined ? undefined : count(m.minRequests, 'monitor.min_requests'),
+    alarm_names: m.alarmNames,
+    probe_url: url(m.probeUrl, 'monitor.probe_url'),
+    expected_version_marker: m.expectedVersionMarker,
+  });
+}
+
+function stickiness(d: Duration): number {
+  const s = d.toSeconds();
+  if (s < 1 || s > 604_800) {
+    throw new Error(`production.stickiness_seconds: ${s} is not between 1 and 604800 (7 days)`);
+  }
+  return s;
+}
+
+function count(n: number, field: string): number {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${field}: ${n} is not a count`);
+  return n;
+}
+
+function url(u: string | undefined, field: string): string | undefined {
+  if (u !== undefined && !Token.isUnresolved(u) && !/^https?:\/\//.test(u)) {
+    throw new Error(`${field}: \`${u}\` is not an http(s) URL`);
+  }
+  return u;
+}
+
+/** Drops unset fields: absent means "the default" to the Lambdas. */
+function compact(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}

@@ -1,0 +1,118 @@
+// An app as bluegreen expects it: one ALB with a production listener (80) and
+// a test listener (8080), two target groups, two Fargate services
+// `<app>-blue` and `<app>-green`; plus the shared switcher and the app's
+// BlueGreenApp. The local demo provisions the same shape in the emulator.
+
+import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { BlueGreenApp } from './blue-green-app';
+import { BlueGreenSwitcher } from './switcher';
+
+export interface ExampleStackProps extends StackProps {
+  /** @default 'checkout' */
+  readonly appName?: string;
+  /**
+   * The app's container image; it must answer GET /health on port 8080.
+   * @default a public echo server that answers 200 on every path
+   */
+  readonly image?: string;
+}
+
+const PORT = 8080;
+
+export class ExampleStack extends Stack {
+  constructor(scope: Construct, id: string, props: ExampleStackProps = {}) {
+    super(scope, id, props);
+    const appName = props.appName ?? 'checkout';
+
+    // No NAT: the tasks run in public subnets with public IPs to pull images.
+    const vpc = new ec2.Vpc(this, 'Vpc', { maxAzs: 2, natGateways: 0 });
+    const alb = new elbv2.ApplicationLoadBalancer(this, 'Alb', { vpc, internetFacing: true });
+
+    const targetGroup = (color: string) =>
+      new elbv2.ApplicationTargetGroup(this, `${color}TargetGroup`, {
+        vpc,
+        targetType: elbv2.TargetType.IP,
+        protocol: elbv2.ApplicationProtocol.HTTP,
+        port: PORT,
+        healthCheck: { path: '/health', interval: Duration.seconds(10), healthyThresholdCount: 2 },
+        deregistrationDelay: Duration.seconds(30),
+      });
+    const blueTg = targetGroup('Blue');
+    const greenTg = targetGroup('Green');
+
+    // The initial actions only: after the first deploy the switcher owns them
+    // (see README: do not change these in CDK afterwards).
+    const production = alb.addListener('Production', {
+      port: 80,
+      defaultAction: elbv2.ListenerAction.weightedForward([
+        { targetGroup: blueTg, weight: 100 },
+        { targetGroup: greenTg, weight: 0 },
+      ]),
+    });
+    // Smoke tests reach the idle color here; a real setup would not open it
+    // to the internet (an internal ALB, or a header rule, with the smoke-test
+    // Lambda in the VPC).
+    const test = alb.addListener('Test', {
+      port: PORT,
+      defaultAction: elbv2.ListenerAction.forward([greenTg]),
+    });
+
+    const cluster = new ecs.Cluster(this, 'Cluster', { vpc });
+    const taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+      cpu: 256,
+      memoryLimitMiB: 512,
+    });
+    taskDefinition.addContainer('app', {
+      containerName: 'app',
+      image: ecs.ContainerImage.fromRegistry(props.image ?? 'hashicorp/http-echo:0.2.3'),
+      command: props.image ? undefined : [`-listen=:${PORT}`, '-text=bluegreen placeholder'],
+      portMappings: [{ containerPort: PORT }],
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: appName }),
+    });
+    // Blue serves first; green idles at zero until deploy-idle sizes it.
+    const service = (color: 'blue' | 'green', desiredCount: number, tg: elbv2.ApplicationTargetGroup) => {
+      const s = new ecs.FargateService(this, `${color}Service`, {
+        cluster,
+        taskDefinition,
+        serviceName: `${appName}-${color}`,
+        desiredCount,
+        minHealthyPercent: 100,
+        maxHealthyPercent: 200,
+        circuitBreaker: { rollback: true },
+        assignPublicIp: true,
+        vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      });
+      tg.addTarget(s);
+      return s;
+    };
+    const blue = service('blue', 1, blueTg);
+    const green = service('green', 0, greenTg);
+
+    // Whoever may press the emergency button: here, a role that identities
+    // of this account can assume.
+    const onCall = new iam.Role(this, 'EmergencyRollbackRole', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: `may roll back bluegreen apps by publishing to the emergency topic`,
+    });
+    const switcher = new BlueGreenSwitcher(this, 'Switcher', { emergencyPublishers: [onCall] });
+
+    new BlueGreenApp(this, 'App', {
+      switcher,
+      appName,
+      cluster,
+      blue: { service: blue, targetGroup: blueTg },
+      green: { service: green, targetGroup: greenTg },
+      production: { listener: production },
+      test: { listener: test, url: `http://${alb.loadBalancerDnsName}:${PORT}` },
+      strategy: { type: 'all-at-once', bake: Duration.minutes(10) },
+      monitor: { max5xxRate: 0.01, maxP99: Duration.seconds(1), minRequests: 50 },
+      warmWindow: Duration.hours(24),
+      idleCapacityAfterWindow: 0,
+    });
+  }
+}

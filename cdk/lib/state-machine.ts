@@ -1,0 +1,199 @@
+// The deployment workflow: the only orchestration in bluegreen. Each Lambda
+// takes the execution document and the workflow stores its answer under its
+// own key, so the execution history reads as a story and a console rerun with
+// the same input redoes the work safely.
+//
+// Only ASL features the local emulator executes are used (Task on a Lambda
+// ARN, Choice, Wait with Seconds/SecondsPath, Pass with Parameters, Retry,
+// Catch, Fail, Succeed, ResultPath): the checked-in state-machine.asl.json runs
+// unchanged in local mode.
+
+import { Duration } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+
+export interface WorkflowFunctions {
+  readonly deployIdle: lambda.IFunction;
+  readonly smokeTest: lambda.IFunction;
+  readonly switch: lambda.IFunction;
+  readonly monitor: lambda.IFunction;
+  readonly rollback: lambda.IFunction;
+}
+
+/**
+ * Errors worth another try: the Lambdas' own `Throttled`/`Transient` error
+ * types (AWS throttling and transient failures they met) and the Lambda
+ * service's errors. Everything else is final and goes to a `Catch`.
+ */
+export const RETRYABLE_ERRORS = [
+  'Throttled',
+  'Transient',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+const ALL = [sfn.Errors.ALL];
+
+/**
+ * Builds the workflow's states under `scope` and returns the first one.
+ * `pollInterval` is the pause between two readiness checks of the idle color.
+ */
+export function deploymentWorkflow(
+  scope: Construct,
+  fns: WorkflowFunctions,
+  pollInterval: Duration,
+): sfn.IChainable {
+  const states = new Construct(scope, 'States');
+
+  // payloadResponseOnly: the Task's Resource is the function ARN and its result
+  // is the Lambda's own JSON, so `$.deploy.already_live` and friends need no
+  // `.Payload` unwrapping. The default service-exception retry is replaced by
+  // one retrier that also covers the Lambdas' own transient errors.
+  const invoke = (id: string, fn: lambda.IFunction, resultPath: string, payload?: object) => {
+    const task = tasks.LambdaInvoke.jsonPath(states, id, {
+      lambdaFunction: fn,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: false,
+      payload: payload && sfn.TaskInput.fromObject(payload),
+      resultPath,
+    });
+    return task.addRetry({
+      errors: RETRYABLE_ERRORS,
+      interval: Duration.seconds(2),
+      maxAttempts: 4,
+      backoffRate: 2,
+    });
+  };
+  // deploy-idle's other phases take the document wrapped as {phase, input}.
+  const deployIdlePhase = (id: string, phase: string, resultPath: string) =>
+    invoke(id, fns.deployIdle, resultPath, { phase, input: sfn.JsonPath.entirePayload });
+  const fail = (id: string, cause: string) => new sfn.Fail(states, id, { error: id, cause });
+
+  // Terminal states.
+  const refused = fail('Refused', 'another deployment of this app holds the lock; see $.error');
+  const aborted = fail('Aborted', 'failed before any traffic moved; traffic untouched; see $.error');
+  const rolledBack = fail('RolledBack', 'release rolled back; see $.rollback');
+  const rollbackFailed = fail(
+    'RollbackFailed',
+    'rollback failed; see $.rollback_error and roll back through the emergency topic',
+  );
+  const scaleDownFailed = fail(
+    'ScaleDownFailed',
+    'the release is live, but scaling the previous color down failed; see $.scale_down_error',
+  );
+  const releaseLockFailed = fail(
+    'ReleaseLockFailed',
+    'the lock could not be released; it is reclaimable now that this execution has ended ' +
+      '(after a promotion the previous color also stays at full size); see $.release_lock_error',
+  );
+  const nothingToDo = new sfn.Succeed(states, 'NothingToDo', {
+    comment: 'the release already serves all production traffic',
+  });
+  const released = new sfn.Succeed(states, 'Released');
+
+  // Abort: nothing moved, so only the lock is given back; the execution is
+  // `Aborted` whether or not that works (a dead execution's lock is reclaimable).
+  const abort = deployIdlePhase('Abort', 'release', '$.release_lock');
+  abort.addCatch(aborted, { errors: ALL, resultPath: '$.release_lock_error' });
+  abort.next(aborted);
+
+  // Rollback: the rollback Lambda leaves traffic alone if this release never
+  // got any, so every failure after the smoke test can go here.
+  const rollback = invoke('Rollback', fns.rollback, '$.rollback');
+  const releaseAfterRollback = deployIdlePhase('ReleaseLockAfterRollback', 'release', '$.release_lock');
+  releaseAfterRollback.addCatch(rolledBack, { errors: ALL, resultPath: '$.release_lock_error' });
+  const releaseAfterFailedRollback = deployIdlePhase(
+    'ReleaseLockAfterFailedRollback',
+    'release',
+    '$.release_lock',
+  );
+  releaseAfterFailedRollback.addCatch(rollbackFailed, {
+    errors: ALL,
+    resultPath: '$.release_lock_error',
+  });
+  rollback.addCatch(releaseAfterFailedRollback.next(rollbackFailed), {
+    errors: ALL,
+    resultPath: '$.rollback_error',
+  });
+  rollback.next(releaseAfterRollback).next(rolledBack);
+
+  // Done: give the lock back at once so the next release may start, keep the
+  // previous color warm for instant rollback, then scale it down.
+  const releaseLock = deployIdlePhase('ReleaseLock', 'release', '$.release_lock');
+  releaseLock.addCatch(releaseLockFailed, { errors: ALL, resultPath: '$.release_lock_error' });
+  const scaleDown = deployIdlePhase('ScaleDown', 'scale-down', '$.scale_down');
+  scaleDown.addCatch(scaleDownFailed, { errors: ALL, resultPath: '$.scale_down_error' });
+  releaseLock
+    .next(
+      new sfn.Wait(states, 'WarmWindow', {
+        time: sfn.WaitTime.secondsPath('$.deploy.warm_window_seconds'),
+      }),
+    )
+    .next(scaleDown)
+    .next(released);
+
+  // Switch one step, bake with Wait states (never by sleeping in a Lambda),
+  // then the next step or done. The loop is three states per poll: the
+  // monitor's growing `wait_seconds` keeps a 10-minute bake to a few polls.
+  const switchStep = invoke('Switch', fns.switch, '$.switch');
+  switchStep.addCatch(rollback, { errors: ALL, resultPath: '$.error' });
+  const monitor = invoke('Monitor', fns.monitor, '$.monitor');
+  monitor.addCatch(rollback, { errors: ALL, resultPath: '$.error' });
+  const bake = new sfn.Wait(states, 'Bake', {
+    time: sfn.WaitTime.secondsPath('$.monitor.wait_seconds'),
+  });
+  const lastStep = new sfn.Choice(states, 'LastStep?')
+    .when(sfn.Condition.booleanEquals('$.switch.done', true), releaseLock)
+    .otherwise(switchStep);
+  const verdict = new sfn.Choice(states, 'Verdict')
+    .when(sfn.Condition.stringEquals('$.monitor.verdict', 'breach'), rollback)
+    .when(sfn.Condition.stringEquals('$.monitor.verdict', 'continue'), bake.next(monitor))
+    .when(sfn.Condition.stringEquals('$.monitor.verdict', 'promote'), lastStep)
+    .otherwise(rollback);
+  switchStep.next(monitor).next(verdict);
+
+  // Before traffic moves: any failure aborts.
+  const smokeTest = invoke('SmokeTest', fns.smokeTest, '$.smoke');
+  smokeTest.addCatch(abort, { errors: ALL, resultPath: '$.error' });
+  smokeTest.next(switchStep);
+
+  // Check first, wait only when not ready: a rerun whose idle color is
+  // already up (and local mode, where services are ready at once) goes
+  // straight on. Deploy-idle's check fails once its deadline has passed.
+  const checkIdle = deployIdlePhase('CheckIdle', 'check', '$.ready');
+  checkIdle.addCatch(abort, { errors: ALL, resultPath: '$.error' });
+  const waitForIdle = new sfn.Wait(states, 'WaitForIdle', {
+    time: sfn.WaitTime.duration(pollInterval),
+  });
+  checkIdle.next(
+    new sfn.Choice(states, 'IdleReady?')
+      .when(sfn.Condition.booleanEquals('$.ready.ready', true), smokeTest)
+      .otherwise(waitForIdle.next(checkIdle)),
+  );
+
+  const releaseLockDone = deployIdlePhase('ReleaseLockDone', 'release', '$.release_lock');
+  releaseLockDone.addCatch(releaseLockFailed, { errors: ALL, resultPath: '$.release_lock_error' });
+  releaseLockDone.next(nothingToDo);
+
+  const deployIdle = invoke('DeployIdle', fns.deployIdle, '$.deploy');
+  // LockHeld: another execution holds the lock. Refuse without releasing it.
+  deployIdle.addCatch(refused, { errors: ['LockHeld'], resultPath: '$.error' });
+  deployIdle.addCatch(abort, { errors: ALL, resultPath: '$.error' });
+  deployIdle.next(
+    new sfn.Choice(states, 'AlreadyLive?')
+      .when(sfn.Condition.booleanEquals('$.deploy.already_live', true), releaseLockDone)
+      .otherwise(checkIdle),
+  );
+
+  // The execution ARN goes into the document: it names the lock holder and
+  // lets the rollback Lambda tell its caller from a stranger.
+  const init = sfn.Pass.jsonPath(states, 'Init', {
+    parameters: { arn: sfn.JsonPath.executionId },
+    resultPath: '$.execution',
+  });
+  return init.next(deployIdle);
+}

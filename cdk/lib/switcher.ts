@@ -1,0 +1,251 @@
+// The shared half of bluegreen: one per account and region, serving every app.
+// It owns the five Rust Lambdas, the deployment state machine and the
+// emergency topic. It grants nothing about any app: each BlueGreenApp adds
+// its own least-privilege grants to these functions' roles.
+
+import * as path from 'path';
+import { ArnFormat, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { RustFunction } from 'cargo-lambda-cdk';
+import { Construct } from 'constructs';
+import { deploymentWorkflow } from './state-machine';
+
+/** The Cargo workspace root: the asset root must see every member crate. */
+const WORKSPACE_MANIFEST = path.join(__dirname, '..', '..', 'Cargo.toml');
+
+/**
+ * Template metadata key naming the Rust binary a Lambda runs. Tools that read
+ * the synthesized template (the ASL export) find functions by it.
+ */
+export const BINARY_METADATA_KEY = 'bluegreen:binary';
+
+const FUNCTIONS = {
+  deployIdle: {
+    binary: 'deploy-idle',
+    timeout: Duration.seconds(30),
+    description: 'puts a release on the idle color, checks it, releases the lock, scales down',
+  },
+  smokeTest: {
+    binary: 'smoke-test',
+    timeout: Duration.minutes(5),
+    description: 'smoke-tests the idle color through its test route',
+  },
+  switch: {
+    binary: 'switch',
+    timeout: Duration.seconds(30),
+    description: 'moves production traffic one step to the new color',
+  },
+  monitor: {
+    binary: 'monitor',
+    timeout: Duration.seconds(30),
+    description: 'judges a bake: continue, promote or breach',
+  },
+  rollback: {
+    binary: 'rollback',
+    timeout: Duration.seconds(30),
+    description: 'moves all production traffic back to the previous color',
+  },
+} as const;
+
+export type FunctionKey = keyof typeof FUNCTIONS;
+
+export interface BlueGreenSwitcherProps {
+  /**
+   * The only principals allowed to publish to the emergency topic (IAM roles
+   * or users; anything with an AWS principal ARN). Everyone else is denied,
+   * including other principals of this account.
+   */
+  readonly emergencyPublishers: iam.IPrincipal[];
+  /** SSM parameter path all apps live under. @default '/bluegreen' */
+  readonly prefix?: string;
+  /** Where apps' rollback alerts go unless an app names its own. @default a new topic */
+  readonly alertTopic?: sns.ITopic;
+  /** Pause between two readiness checks of the idle color. @default 15 seconds */
+  readonly pollInterval?: Duration;
+  /** Retention of the functions' and the state machine's logs. @default one month */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+export class BlueGreenSwitcher extends Construct {
+  public readonly prefix: string;
+  public readonly functions: Record<FunctionKey, lambda.Function>;
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly emergencyTopic: sns.Topic;
+  public readonly alertTopic: sns.ITopic;
+  private readonly appNames = new Set<string>();
+
+  constructor(scope: Construct, id: string, props: BlueGreenSwitcherProps) {
+    super(scope, id);
+    this.prefix = props.prefix ?? '/bluegreen';
+    // The Lambdas refuse any other shape (see AppStore::new).
+    if (!/^(\/[^/]+)+$/.test(this.prefix)) {
+      throw new Error(`prefix \`${this.prefix}\` must start with \`/\` and not end with one, e.g. \`/bluegreen\``);
+    }
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+
+    const fn = (key: FunctionKey) => {
+      const spec = FUNCTIONS[key];
+      const name = key[0].toUpperCase() + key.slice(1);
+      const f = new RustFunction(this, `${name}Function`, {
+        manifestPath: WORKSPACE_MANIFEST,
+        binaryName: spec.binary,
+        runtime: 'provided.al2023',
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: 256,
+        timeout: spec.timeout,
+        description: `bluegreen ${spec.binary}: ${spec.description}`,
+        environment: { BLUEGREEN_PREFIX: this.prefix },
+        logGroup: new logs.LogGroup(this, `${name}Logs`, { retention }),
+      });
+      (f.node.defaultChild as lambda.CfnFunction).addMetadata(BINARY_METADATA_KEY, spec.binary);
+      return f;
+    };
+    this.functions = {
+      deployIdle: fn('deployIdle'),
+      smokeTest: fn('smokeTest'),
+      switch: fn('switch'),
+      monitor: fn('monitor'),
+      rollback: fn('rollback'),
+    };
+    this.grantAppIndependent();
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        deploymentWorkflow(this, this.functions, props.pollInterval ?? Duration.seconds(15)),
+      ),
+      logs: {
+        destination: new logs.LogGroup(this, 'StateMachineLogs', { retention }),
+        level: sfn.LogLevel.ALL,
+        includeExecutionData: true,
+      },
+      tracingEnabled: true,
+    });
+    this.grantOwnExecutions();
+
+    this.alertTopic = props.alertTopic ?? new sns.Topic(this, 'AlertTopic', { enforceSSL: true });
+    this.emergencyTopic = this.createEmergencyTopic(props.emergencyPublishers);
+
+    new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'EmergencyTopicArn', { value: this.emergencyTopic.topicArn });
+    new CfnOutput(this, 'RollbackFunctionName', { value: this.functions.rollback.functionName });
+  }
+
+  /** Claims an app name: two apps with one name would share one config. */
+  public registerApp(name: string): void {
+    if (this.appNames.has(name)) {
+      throw new Error(`app \`${name}\` is already served by switcher ${this.node.path}`);
+    }
+    this.appNames.add(name);
+  }
+
+  /** The execution role of one of the five functions. */
+  public role(key: FunctionKey): iam.IRole {
+    const role = this.functions[key].role;
+    if (!role) throw new Error(`function ${key} has no role`);
+    return role;
+  }
+
+  // Calls that AWS does not scope to resources, or that concern no app.
+  private grantAppIndependent(): void {
+    const describeLoadBalancers = new iam.PolicyStatement({
+      actions: ['elasticloadbalancing:Describe*'],
+      resources: ['*'], // ELB Describe* calls support no resource-level permissions
+    });
+    for (const key of ['deployIdle', 'switch', 'monitor', 'rollback'] as const) {
+      this.functions[key].addToRolePolicy(describeLoadBalancers);
+    }
+    this.functions.deployIdle.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'],
+        resources: ['*'], // task-definition calls support no resource-level permissions
+      }),
+    );
+    this.functions.monitor.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:GetMetricData', 'cloudwatch:DescribeAlarms'],
+        resources: ['*'],
+      }),
+    );
+  }
+
+  // deploy-idle asks whether a lock's holder still runs; rollback also stops it.
+  // A separate policy rather than the roles' default ones: the functions
+  // depend on their default policies and the state machine on the functions,
+  // so naming the state machine there would be a dependency cycle.
+  private grantOwnExecutions(): void {
+    const executions = Stack.of(this).formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${this.stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    new iam.Policy(this, 'DescribeExecutions', {
+      roles: [this.role('deployIdle')],
+      statements: [
+        new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
+      ],
+    });
+    new iam.Policy(this, 'StopExecutions', {
+      roles: [this.role('rollback')],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['states:DescribeExecution', 'states:StopExecution'],
+          resources: [executions],
+        }),
+      ],
+    });
+  }
+
+  private createEmergencyTopic(publishers: iam.IPrincipal[]): sns.Topic {
+    if (publishers.length === 0) {
+      throw new Error('emergencyPublishers: name at least one principal allowed to roll back');
+    }
+    const arns = publishers.flatMap(principalArns);
+    // enforceSSL adds a Deny on publishing without TLS (aws:SecureTransport).
+    const topic = new sns.Topic(this, 'EmergencyTopic', {
+      enforceSSL: true,
+      displayName: 'bluegreen emergency rollback',
+    });
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'EmergencyPublishers',
+        actions: ['sns:Publish'],
+        principals: publishers,
+        resources: [topic.topicArn],
+      }),
+    );
+    // An Allow alone would not keep out principals of this account whose own
+    // IAM policies allow sns:Publish: an explicit Deny does.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'NobodyElse',
+        effect: iam.Effect.DENY,
+        actions: ['sns:Publish'],
+        principals: [new iam.AnyPrincipal()],
+        resources: [topic.topicArn],
+        conditions: { ArnNotLike: { 'aws:PrincipalArn': arns } },
+      }),
+    );
+    topic.addSubscription(new subs.LambdaSubscription(this.functions.rollback));
+    return topic;
+  }
+}
+
+/** The ARNs `aws:PrincipalArn` takes for a principal; only AWS principals have one. */
+function principalArns(principal: iam.IPrincipal): string[] {
+  const json = principal.policyFragment.principalJson;
+  const others = Object.keys(json).filter((k) => k !== 'AWS');
+  if (!json.AWS || others.length > 0) {
+    throw new Error(
+      `emergencyPublishers: ${principal} is not an IAM role or user (${others.join(', ')}); ` +
+        'only principals with an ARN can be told apart from everyone else',
+    );
+  }
+  return json.AWS;
+}

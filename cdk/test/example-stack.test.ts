@@ -1,0 +1,265 @@
+// Template assertions on the example stack: IAM scope, the emergency topic,
+// the state machine resource and the app's config parameter.
+
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { IConstruct } from 'constructs';
+import { BINARY_METADATA_KEY, BlueGreenApp, BlueGreenSwitcher, FunctionKey } from '../lib';
+import { ExampleStack } from '../lib/example-stack';
+import { list, logicalId, offlineApp, render, resourcesFor, statementsOf } from './helpers';
+
+const stack = new ExampleStack(offlineApp(), 'BlueGreenExample');
+const template = Template.fromStack(stack);
+const switcher = stack.node.findChild('Switcher') as BlueGreenSwitcher;
+const app = stack.node.findChild('App') as BlueGreenApp;
+const find = (p: string) => p.split('/').reduce<IConstruct>((c, part) => c.node.findChild(part), stack);
+const id = (p: string) => logicalId(find(p));
+const ref = (p: string) => `<${id(p)}>`;
+const statements = (key: FunctionKey) => statementsOf(template, logicalId(switcher.role(key)));
+const KEYS: FunctionKey[] = ['deployIdle', 'smokeTest', 'switch', 'monitor', 'rollback'];
+const PARAMETERS = '<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/bluegreen/checkout/';
+
+describe('IAM', () => {
+  test('switch may modify only the production listener', () => {
+    const s = statements('switch');
+    assert.deepEqual(resourcesFor(s, 'elasticloadbalancing:ModifyListener'), [ref('Alb/Production')]);
+    assert.deepEqual(resourcesFor(s, 'elasticloadbalancing:ModifyRule'), []);
+  });
+
+  test('deploy-idle may modify only the test listener', () => {
+    const s = statements('deployIdle');
+    assert.deepEqual(resourcesFor(s, 'elasticloadbalancing:ModifyListener'), [ref('Alb/Test')]);
+  });
+
+  test('ssm actions stay on the app parameter path, and nobody may write the config', () => {
+    for (const key of KEYS) {
+      for (const s of statements(key).filter((s) => list(s.Action).some((a) => a.startsWith('ssm:')))) {
+        for (const r of list(s.Resource).map(render)) {
+          assert.ok(r.startsWith(`arn:${PARAMETERS}`), `${key}: ${s.Action} on ${r}`);
+        }
+      }
+      for (const write of ['ssm:PutParameter', 'ssm:DeleteParameter']) {
+        if (resourcesFor(statements(key), write).length > 0) {
+          assert.deepEqual(resourcesFor(statements(key), write, 'Deny'), [`arn:${PARAMETERS}config`], key);
+        }
+      }
+    }
+  });
+
+  test('each function is allowed exactly the actions it calls', () => {
+    const allowed = (key: FunctionKey) =>
+      [...new Set(statements(key).filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action)))].sort();
+    const ssmRead = ['ssm:GetParameter'];
+    const ssmWrite = [...ssmRead, 'ssm:PutParameter', 'ssm:DeleteParameter'];
+    const elb = ['elasticloadbalancing:Describe*', 'elasticloadbalancing:ModifyListener'];
+    const services = ['ecs:DescribeServices', 'ecs:UpdateService'];
+    const expected: Record<FunctionKey, string[]> = {
+      smokeTest: ssmRead,
+      monitor: [...ssmRead, 'elasticloadbalancing:Describe*', 'cloudwatch:GetMetricData', 'cloudwatch:DescribeAlarms'],
+      switch: [...ssmRead, 'ssm:PutParameter', ...elb],
+      rollback: [...ssmWrite, ...elb, ...services, 'sns:Publish', 'states:DescribeExecution', 'states:StopExecution'],
+      deployIdle: [
+        ...ssmWrite,
+        ...elb,
+        ...services,
+        'ecs:RegisterTaskDefinition',
+        'ecs:DescribeTaskDefinition',
+        'iam:PassRole',
+        'states:DescribeExecution',
+      ],
+    };
+    for (const key of KEYS) assert.deepEqual(allowed(key), expected[key].sort(), key);
+  });
+
+  test('no mutating action on `*` (task definitions excepted: AWS scopes them to nothing)', () => {
+    const readOnly = /^[a-z-]+:(Describe|Get|List)/;
+    for (const key of KEYS) {
+      for (const s of statements(key).filter((s) => s.Effect === 'Allow' && s.Resource === '*')) {
+        for (const action of list(s.Action)) {
+          assert.ok(
+            readOnly.test(action) || action === 'ecs:RegisterTaskDefinition',
+            `${key} may ${action} on *`,
+          );
+        }
+      }
+    }
+  });
+
+  test('services are updated only by rollback and deploy-idle, on this app', () => {
+    const services = [ref('blueService'), ref('greenService')];
+    assert.deepEqual(resourcesFor(statements('rollback'), 'ecs:UpdateService'), services);
+    assert.deepEqual(resourcesFor(statements('deployIdle'), 'ecs:UpdateService'), services);
+    for (const key of ['switch', 'monitor', 'smokeTest'] as const) {
+      assert.deepEqual(resourcesFor(statements(key), 'ecs:UpdateService'), [], key);
+    }
+  });
+
+  test('deploy-idle may pass only the task definition roles, only to ECS tasks', () => {
+    const pass = statements('deployIdle').filter((s) => list(s.Action).includes('iam:PassRole'));
+    assert.equal(pass.length, 1);
+    assert.deepEqual(list(pass[0].Resource).map(render), [
+      `<${id('TaskDefinition/TaskRole')}.Arn>`,
+      `<${id('TaskDefinition/ExecutionRole')}.Arn>`,
+    ]);
+    assert.deepEqual(pass[0].Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
+  });
+
+  test('rollback may stop only executions of the switcher state machine', () => {
+    const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalId(switcher.stateMachine)}.Name>:*`;
+    assert.deepEqual(resourcesFor(statements('rollback'), 'states:StopExecution'), [executions]);
+    assert.deepEqual(resourcesFor(statements('deployIdle'), 'states:DescribeExecution'), [executions]);
+    for (const key of ['deployIdle', 'switch', 'monitor', 'smokeTest'] as const) {
+      assert.deepEqual(resourcesFor(statements(key), 'states:StopExecution'), [], key);
+    }
+  });
+
+  test('alerts go only from rollback, only to the alert topic', () => {
+    assert.deepEqual(resourcesFor(statements('rollback'), 'sns:Publish'), [`<${logicalId(switcher.alertTopic)}>`]);
+    for (const key of ['deployIdle', 'switch', 'monitor', 'smokeTest'] as const) {
+      assert.deepEqual(resourcesFor(statements(key), 'sns:Publish'), [], key);
+    }
+  });
+});
+
+describe('emergency topic', () => {
+  const topic = logicalId(switcher.emergencyTopic);
+  const onCall = `<${id('EmergencyRollbackRole')}.Arn>`;
+  const policy = () => {
+    const policies = Object.values(template.findResources('AWS::SNS::TopicPolicy')).filter((p) =>
+      p.Properties.Topics.some((t: any) => t.Ref === topic),
+    );
+    assert.equal(policies.length, 1);
+    return policies[0].Properties.PolicyDocument.Statement as any[];
+  };
+
+  test('only the given principals may publish', () => {
+    const allows = policy().filter((s) => s.Effect === 'Allow');
+    assert.equal(allows.length, 1);
+    assert.equal(allows[0].Action, 'sns:Publish');
+    assert.deepEqual(list(allows[0].Principal.AWS).map(render), [onCall]);
+
+    const denyOthers = policy().filter((s) => s.Effect === 'Deny' && s.Condition?.ArnNotLike);
+    assert.equal(denyOthers.length, 1);
+    assert.equal(denyOthers[0].Action, 'sns:Publish');
+    assert.deepEqual(denyOthers[0].Principal, { AWS: '*' });
+    assert.deepEqual(denyOthers[0].Condition.ArnNotLike['aws:PrincipalArn'].map(render), [onCall]);
+  });
+
+  test('publishing without TLS is denied', () => {
+    const tls = policy().filter((s) => s.Effect === 'Deny' && s.Condition?.Bool);
+    assert.equal(tls.length, 1);
+    assert.deepEqual(tls[0].Condition, { Bool: { 'aws:SecureTransport': 'false' } });
+    assert.deepEqual(tls[0].Principal, '*');
+  });
+
+  test('the rollback function is subscribed', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'lambda',
+      TopicArn: { Ref: topic },
+      Endpoint: { 'Fn::GetAtt': [logicalId(switcher.functions.rollback), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'sns.amazonaws.com',
+      SourceArn: { Ref: topic },
+      FunctionName: { 'Fn::GetAtt': [logicalId(switcher.functions.rollback), 'Arn'] },
+    });
+  });
+
+  test('outputs name the state machine, the topic and the rollback function', () => {
+    const outputs = Object.values(template.toJSON().Outputs).map((o: any) => render(o.Value));
+    assert.ok(outputs.includes(`<${logicalId(switcher.stateMachine)}>`));
+    assert.ok(outputs.includes(`<${topic}>`));
+    assert.ok(outputs.includes(`<${logicalId(switcher.functions.rollback)}>`));
+  });
+});
+
+describe('functions and state machine', () => {
+  test('five arm64 provided.al2023 functions with the prefix and explicit log groups', () => {
+    const fns = template.findResources('AWS::Lambda::Function', {
+      Properties: {
+        Runtime: 'provided.al2023',
+        Architectures: ['arm64'],
+        MemorySize: 256,
+        Handler: 'bootstrap',
+        Environment: { Variables: { BLUEGREEN_PREFIX: '/bluegreen' } },
+        LoggingConfig: { LogGroup: Match.anyValue() },
+      },
+    });
+    assert.equal(Object.keys(fns).length, 5);
+    assert.equal(template.toJSON().Resources[logicalId(switcher.functions.smokeTest)].Properties.Timeout, 300);
+    assert.equal(template.toJSON().Resources[logicalId(switcher.functions.switch)].Properties.Timeout, 30);
+  });
+
+  test('each function runs a binary the Cargo workspace builds', () => {
+    // cargo-lambda-cdk does not check binaryName at synth; a typo would only
+    // show in a real bundling run.
+    const functionsDir = path.join(__dirname, '..', '..', 'functions');
+    const bins = readdirSync(functionsDir)
+      .map((d) => path.join(functionsDir, d, 'Cargo.toml'))
+      .filter(existsSync)
+      .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\[\[bin\]\]\s*name\s*=\s*"([^"]+)"/g)].map((m) => m[1]));
+    const used = Object.values(template.findResources('AWS::Lambda::Function')).map((f) => f.Metadata[BINARY_METADATA_KEY]);
+    assert.deepEqual(used.sort(), ['deploy-idle', 'monitor', 'rollback', 'smoke-test', 'switch']);
+    for (const binary of used) assert.ok(bins.includes(binary), `no [[bin]] named ${binary} under functions/`);
+  });
+
+  test('a Standard state machine with full logging and tracing', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      LoggingConfiguration: {
+        Level: 'ALL',
+        IncludeExecutionData: true,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: Match.anyValue() } }],
+      },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+});
+
+describe('config parameter', () => {
+  const parameter = template.toJSON().Resources[logicalId(app.configParameter)].Properties;
+  const config = JSON.parse(render(parameter.Value));
+
+  test('is written at <prefix>/<app>/config', () => {
+    assert.equal(parameter.Name, '/bluegreen/checkout/config');
+    assert.equal(parameter.Type, 'String');
+  });
+
+  test('holds the example app in the documented shape', () => {
+    assert.deepEqual(config, {
+      app: 'checkout',
+      cluster: ref('Cluster'),
+      blue: { service: `<${id('blueService')}.Name>`, target_group_arn: ref('BlueTargetGroup') },
+      green: { service: `<${id('greenService')}.Name>`, target_group_arn: ref('GreenTargetGroup') },
+      production: { listener_arn: ref('Alb/Production') },
+      test: { listener_arn: ref('Alb/Test'), url: `http://<${id('Alb')}.DNSName>:8080` },
+      strategy: { type: 'all-at-once', bake_seconds: 600 },
+      monitor: { max_5xx_rate: 0.01, max_p99_ms: 1000, min_requests: 50 },
+      warm_window_seconds: 86400,
+      idle_capacity_after_window: 0,
+      alert_topic_arn: `<${logicalId(switcher.alertTopic)}>`,
+    });
+  });
+
+  test('uses only fields documented in docs/config.md', () => {
+    const doc = readFileSync(path.join(__dirname, '..', '..', 'docs', 'config.md'), 'utf8');
+    const example = JSON.parse(doc.split('```json')[1].split('```')[0]);
+    // test.rule_arn is in the doc's table, not in its example.
+    const documented = new Set([...keyPaths(example), 'test.rule_arn']);
+    for (const key of keyPaths(config)) {
+      assert.ok(documented.has(key), `${key} is not in docs/config.md`);
+    }
+  });
+});
+
+/** `a`, `a.b`, ... for every object key (arrays are leaves). */
+function keyPaths(o: object, prefix = ''): string[] {
+  return Object.entries(o).flatMap(([k, v]) => {
+    const p = prefix + k;
+    return v && typeof v === 'object' && !Array.isArray(v) ? [p, ...keyPaths(v, `${p}.`)] : [p];
+  });
+}

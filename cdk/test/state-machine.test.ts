@@ -1,0 +1,215 @@
+// The workflow's ASL: drift against the checked-in file, retries and catches
+// on every task, and its paths walked with scripted Lambda answers.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { exampleTemplate, resolveDefinition } from '../lib/asl';
+import { RETRYABLE_ERRORS } from '../lib/state-machine';
+import { Asl, LambdaError, Lambdas, walk } from './walk';
+
+const asl = resolveDefinition(exampleTemplate()) as Asl;
+const tasks = Object.entries(asl.States).filter(([, s]) => s.Type === 'Task');
+
+test('state-machine.asl.json is what the construct synthesizes', () => {
+  const file = path.join(__dirname, '..', 'state-machine.asl.json');
+  const checkedIn = readFileSync(file, 'utf8');
+  assert.ok(
+    checkedIn === JSON.stringify(asl, null, 2) + '\n',
+    'cdk/state-machine.asl.json is out of date with the construct: run `npm run export-asl` in cdk/ and commit the result',
+  );
+});
+
+describe('every Lambda task', () => {
+  test('calls a function ARN directly (payloadResponseOnly)', () => {
+    assert.equal(tasks.length, 12);
+    for (const [name, s] of tasks) {
+      assert.match(s.Resource, /^arn:aws:lambda:us-east-1:123456789012:function:bluegreen-[a-z-]+$/, name);
+    }
+  });
+
+  test('retries throttling and transient errors, 4 attempts from 2 s, backoff 2', () => {
+    for (const [name, s] of tasks) {
+      assert.deepEqual(
+        s.Retry,
+        [{ ErrorEquals: RETRYABLE_ERRORS, IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 }],
+        name,
+      );
+      assert.ok(RETRYABLE_ERRORS.includes('Throttled') && RETRYABLE_ERRORS.includes('Transient'));
+    }
+  });
+
+  test('catches everything, into a state that exists', () => {
+    for (const [name, s] of tasks) {
+      const all = (s.Catch ?? []).find((c: any) => c.ErrorEquals.includes('States.ALL'));
+      assert.ok(all, `${name} has no Catch on States.ALL`);
+      for (const c of s.Catch) assert.ok(asl.States[c.Next], `${name} catches into ${c.Next}`);
+    }
+  });
+
+  test('stores its result under its own key', () => {
+    const resultPaths = Object.fromEntries(tasks.map(([name, s]) => [name, s.ResultPath]));
+    assert.deepEqual(resultPaths, {
+      DeployIdle: '$.deploy',
+      CheckIdle: '$.ready',
+      SmokeTest: '$.smoke',
+      Switch: '$.switch',
+      Monitor: '$.monitor',
+      Rollback: '$.rollback',
+      ReleaseLock: '$.release_lock',
+      ReleaseLockDone: '$.release_lock',
+      ReleaseLockAfterRollback: '$.release_lock',
+      ReleaseLockAfterFailedRollback: '$.release_lock',
+      ScaleDown: '$.scale_down',
+      Abort: '$.release_lock',
+    } as Record<string, string>);
+  });
+});
+
+test('the bake and the warm window wait as long as the document says', () => {
+  assert.equal(asl.States.Bake.SecondsPath, '$.monitor.wait_seconds');
+  assert.equal(asl.States.WarmWindow.SecondsPath, '$.deploy.warm_window_seconds');
+  assert.equal(asl.States.WaitForIdle.Seconds, 15);
+});
+
+test('every state is reachable', () => {
+  const seen = new Set<string>();
+  const visit = (name: string) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const s = asl.States[name];
+    const next = [s.Next, s.Default, ...(s.Choices ?? []).map((c: any) => c.Next), ...(s.Catch ?? []).map((c: any) => c.Next)];
+    next.filter(Boolean).forEach(visit);
+  };
+  visit(asl.StartAt);
+  assert.deepEqual([...seen].sort(), Object.keys(asl.States).sort());
+});
+
+// Scripted Lambdas: a release that becomes ready after `polls` checks, a
+// monitor whose waits grow to 60 s, and overrides per binary/phase.
+function lambdas(opts: {
+  steps?: number;
+  polls?: number;
+  bakeSeconds?: number;
+  override?: Record<string, (payload: any) => unknown>;
+}): Lambdas {
+  const { steps = 1, polls = 8, bakeSeconds = 600, override = {} } = opts;
+  let checks = 0;
+  let step = 0;
+  let baked = 0;
+  let wait = 15;
+  return (binary, payload) => {
+    const key = payload.phase ? `${binary}:${payload.phase}` : binary;
+    if (override[key]) return override[key](payload);
+    switch (key) {
+      case 'deploy-idle':
+        return { already_live: false, warm_window_seconds: 86400 };
+      case 'deploy-idle:check':
+        return { ready: ++checks >= polls };
+      case 'smoke-test':
+        return { passed: true };
+      case 'switch':
+        step++;
+        baked = 0;
+        wait = 15;
+        return { step, done: step === steps };
+      case 'monitor':
+        if (baked >= bakeSeconds) return { verdict: 'promote', reasons: [], wait_seconds: 0 };
+        baked += wait;
+        wait = Math.min(wait * 2, 60);
+        return { verdict: 'continue', reasons: [], wait_seconds: wait };
+      default:
+        return { released: true };
+    }
+  };
+}
+const input = { app: 'checkout', release: { version: 'v2', image: 'img:v2' } };
+const fails = (errorType: string) => () => {
+  throw new LambdaError(errorType);
+};
+
+describe('paths', () => {
+  test('all at once with a 10-minute bake: under 100 state transitions', () => {
+    const w = walk(asl, lambdas({}), input);
+    assert.equal(w.end, 'Released');
+    assert.ok(w.path.length < 100, `${w.path.length} transitions`);
+    assert.equal(w.doc.execution.arn, 'arn:aws:states:us-east-1:123456789012:execution:sm:e1');
+    assert.deepEqual(w.path.slice(0, 6), ['Init', 'DeployIdle', 'AlreadyLive?', 'CheckIdle', 'IdleReady?', 'WaitForIdle']);
+    assert.deepEqual(w.path.slice(-5), ['LastStep?', 'ReleaseLock', 'WarmWindow', 'ScaleDown', 'Released']);
+  });
+
+  test('an idle color that is ready at once is not waited for', () => {
+    const w = walk(asl, lambdas({ polls: 1 }), input);
+    assert.deepEqual(w.path.slice(3, 6), ['CheckIdle', 'IdleReady?', 'SmokeTest']);
+  });
+
+  test('weighted: one switch per step, each baked', () => {
+    const w = walk(asl, lambdas({ steps: 4, bakeSeconds: 60 }), input);
+    assert.equal(w.end, 'Released');
+    assert.equal(w.path.filter((s) => s === 'Switch').length, 4);
+  });
+
+  test('a release already live releases the lock and succeeds', () => {
+    const w = walk(asl, lambdas({ override: { 'deploy-idle': () => ({ already_live: true }) } }), input);
+    assert.deepEqual(w.path, ['Init', 'DeployIdle', 'AlreadyLive?', 'ReleaseLockDone', 'NothingToDo']);
+  });
+
+  test('a held lock is refused without releasing it', () => {
+    const w = walk(asl, lambdas({ override: { 'deploy-idle': fails('LockHeld') } }), input);
+    assert.deepEqual(w.path, ['Init', 'DeployIdle', 'Refused']);
+  });
+
+  for (const [failing, at] of [
+    ['deploy-idle', 'DeployIdle'],
+    ['deploy-idle:check', 'CheckIdle'],
+    ['smoke-test', 'SmokeTest'],
+  ]) {
+    test(`${at} failing aborts: lock released, traffic untouched`, () => {
+      const w = walk(asl, lambdas({ override: { [failing]: fails('SmokeTestFailed') } }), input);
+      assert.deepEqual(w.path.slice(-3), [at, 'Abort', 'Aborted']);
+      assert.ok(!w.path.includes('Switch') && !w.path.includes('Rollback'));
+      assert.equal(w.doc.error.Error, 'SmokeTestFailed');
+    });
+  }
+
+  test('aborting still ends Aborted when the release fails too', () => {
+    const override = { 'smoke-test': fails('SmokeTestFailed'), 'deploy-idle:release': fails('AwsCallFailed') };
+    assert.deepEqual(walk(asl, lambdas({ override }), input).path.slice(-3), ['SmokeTest', 'Abort', 'Aborted']);
+  });
+
+  for (const [failing, at] of [
+    ['switch', 'Switch'],
+    ['monitor', 'Monitor'],
+  ]) {
+    test(`${at} failing rolls back`, () => {
+      const w = walk(asl, lambdas({ override: { [failing]: fails('ReadBackMismatch') } }), input);
+      assert.deepEqual(w.path.slice(-4), [at, 'Rollback', 'ReleaseLockAfterRollback', 'RolledBack']);
+    });
+  }
+
+  test('a breach rolls back, and so does a verdict nobody knows', () => {
+    for (const verdict of ['breach', 'maybe']) {
+      const monitor = () => ({ verdict, reasons: ['5xx 12%'], wait_seconds: 0 });
+      const w = walk(asl, lambdas({ override: { monitor } }), input);
+      assert.deepEqual(w.path.slice(-4), ['Verdict', 'Rollback', 'ReleaseLockAfterRollback', 'RolledBack'], verdict);
+    }
+  });
+
+  test('a failed rollback still releases the lock and fails loudly', () => {
+    const override = { monitor: fails('AwsCallFailed'), rollback: fails('PreviousColorCold') };
+    const w = walk(asl, lambdas({ override }), input);
+    assert.deepEqual(w.path.slice(-3), ['Rollback', 'ReleaseLockAfterFailedRollback', 'RollbackFailed']);
+    assert.equal(w.doc.rollback_error.Error, 'PreviousColorCold');
+  });
+
+  test('a failed scale-down is reported, after the release went live', () => {
+    const w = walk(asl, lambdas({ override: { 'deploy-idle:scale-down': fails('AwsCallFailed') } }), input);
+    assert.deepEqual(w.path.slice(-3), ['WarmWindow', 'ScaleDown', 'ScaleDownFailed']);
+  });
+
+  test('a lock that cannot be released ends the execution instead of holding it through the warm window', () => {
+    const w = walk(asl, lambdas({ override: { 'deploy-idle:release': fails('AwsCallFailed') } }), input);
+    assert.deepEqual(w.path.slice(-2), ['ReleaseLock', 'ReleaseLockFailed']);
+  });
+});

@@ -1,1 +1,61 @@
-//! The smoke-test Lambda.
+//! The `smoke-test` Lambda: proves the idle color over HTTP before any
+//! production traffic moves to it.
+//!
+//! Input: the execution document after deploy-idle (`$.deploy` names the idle
+//! color). The spec is the document's inline `smoke_tests`, else the
+//! parameter `<prefix>/<app>/smoke-tests`. `{{base_url}}` is the config's
+//! `test.url`, else the idle color's `direct_url`.
+//!
+//! Output: the [`SmokeReport`] when every test passed. Otherwise the error
+//! `SmokeTestFailed`, whose message is the summary and then, after
+//! `\nreport: `, the report as JSON (secrets masked), so that the state
+//! machine's `Catch` keeps it in `$.error.Cause` for the action to show.
+
+mod failure;
+mod secrets;
+mod source;
+mod target;
+
+use bluegreen_core::input::ExecutionInput;
+use bluegreen_core::ports::{ParameterStore, Ports};
+use bluegreen_core::store::AppStore;
+use bluegreen_lambda::HandlerError;
+use bluegreen_smoke::{ProcessEnv, Runner, SmokeReport};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use tracing::info;
+
+pub use failure::REPORT_MARKER;
+use failure::smoke_test_failed;
+use secrets::SsmSecrets;
+
+/// Runs the app's smoke tests against its idle color. Only the parameter
+/// store is used: for the config, the stored spec and `{{ssm:*}}` values.
+pub async fn handler<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    http: &reqwest::Client,
+    event: LambdaEvent<Value>,
+) -> Result<SmokeReport, HandlerError>
+where
+    P: ParameterStore,
+{
+    let input = ExecutionInput::from_value(event.payload)?;
+    let app = input.app.as_str();
+    let deploy = target::deploy_outcome(&input)?;
+    let store = AppStore::new(&ports.params, &ports.prefix)?;
+    let config = store.config(app).await?;
+    let base_url = target::base_url(&config, deploy.idle_color, &store.parameter(app, "config"))?;
+    let (text, from) = source::spec_text(&input, &store, &ports.params).await?;
+    let spec = bluegreen_smoke::parse(&text)?;
+    info!(app, version = %deploy.version, color = %deploy.idle_color, base_url, spec = %from,
+          tests = spec.tests.len(), "running smoke tests");
+
+    let report = Runner::new(http, &SsmSecrets::new(&ports.params), &ProcessEnv)
+        .run(&spec, base_url)
+        .await;
+    if report.passed {
+        Ok(report)
+    } else {
+        Err(smoke_test_failed(app, &report).into())
+    }
+}

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Strategy, validate_app_name};
 use crate::deploy::DeployOutcome;
-use crate::monitor::MonitorOutcome;
 use crate::error::{Error, Result};
+use crate::monitor::MonitorOutcome;
 use crate::parse;
 use crate::switch::SwitchOutcome;
 

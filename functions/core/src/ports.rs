@@ -241,8 +241,10 @@ pub trait Metrics: Send + Sync {
         end: time::OffsetDateTime,
     ) -> impl Future<Output = PortResult<MetricWindow>> + Send;
     /// The names among `names` whose alarm is in the ALARM state.
-    fn alarms_in_alarm(&self, names: &[String])
-    -> impl Future<Output = PortResult<Vec<String>>> + Send;
+    fn alarms_in_alarm(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = PortResult<Vec<String>>> + Send;
 }
 
 /// One probe request's result.

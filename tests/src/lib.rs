@@ -1,14 +1,27 @@
 //! The test harness: a local AWS emulator started by the tests, the example
 //! app provisioned in it, and independent read-backs for the assertions.
 
-pub mod app;
-pub mod emulator;
-pub mod observe;
-pub mod sample;
+use std::sync::OnceLock;
 
-pub use app::{AppOptions, ExampleApp, PREFIX};
-pub use emulator::emulator;
-pub use sample::{Behaviour, SampleApp};
+pub use bluegreen_action::local::emulator::{Emulator, EmulatorOptions};
+pub use bluegreen_action::local::example::{AppOptions, ExampleApp, PREFIX};
+pub use bluegreen_action::local::sample::{Behaviour, SampleApp};
+
+static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+
+/// The emulator shared by every test of this binary, started on first use.
+/// Tests keep apart by giving each app its own name. Fails, never skips,
+/// when moto is missing, with the command that installs it.
+pub fn emulator() -> &'static Emulator {
+    EMULATOR.get_or_init(|| {
+        Emulator::start(EmulatorOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// Provisions the example app `name` in the shared emulator.
+pub async fn provision(name: &str, options: AppOptions) -> ExampleApp {
+    ExampleApp::provision(&emulator().sdk_config().await, name, options).await
+}
 
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};

@@ -46,7 +46,7 @@ fn with_execution(mut doc: Value, arn: &str) -> Value {
 
 #[tokio::test]
 async fn registers_the_new_image_on_the_idle_color_and_a_rerun_registers_nothing() {
-    let app = ExampleApp::provision("di-deploy", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("di-deploy", AppOptions::default()).await;
     app.set_desired_count(Color::Blue, 3).await;
     app.set_desired_count(Color::Green, 0).await;
     let old_td_arn = app.service_task_definition(Color::Green).await;
@@ -104,7 +104,7 @@ async fn registers_the_new_image_on_the_idle_color_and_a_rerun_registers_nothing
 
 #[tokio::test]
 async fn a_given_task_definition_is_used_as_is() {
-    let app = ExampleApp::provision("di-taskdef", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("di-taskdef", AppOptions::default()).await;
     let td = app.service_task_definition(Color::Blue).await;
     let revisions = app.task_definition_revisions().await;
     let mut doc = release_input(&app.name, "v2");
@@ -116,7 +116,7 @@ async fn a_given_task_definition_is_used_as_is() {
 
 #[tokio::test]
 async fn refuses_while_production_is_split_or_locked_and_changes_nothing() {
-    let app = ExampleApp::provision("di-refuse", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("di-refuse", AppOptions::default()).await;
     // Half-way through someone else's weighted release.
     let mut half = release_input(&app.name, "v2");
     half["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
@@ -132,7 +132,7 @@ async fn refuses_while_production_is_split_or_locked_and_changes_nothing() {
     let locked = app.snapshot().await;
     assert_eq!(locked.listener_default, before.listener_default);
 
-    let app = ExampleApp::provision("di-locked", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("di-locked", AppOptions::default()).await;
     let other = app.start_running_execution("other").await;
     deploy(
         &app,
@@ -153,7 +153,7 @@ async fn refuses_while_production_is_split_or_locked_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_release_already_live_is_not_deployed_again() {
-    let app = ExampleApp::provision("di-live", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("di-live", AppOptions::default()).await;
     let revisions = app.task_definition_revisions().await;
     let out = deploy(&app, &release_input(&app.name, "v1"))
         .await
@@ -168,7 +168,7 @@ async fn the_readiness_check_waits_for_healthy_targets_then_fails_past_its_deadl
         healthy_green: false,
         ..AppOptions::default()
     };
-    let app = ExampleApp::provision("di-ready", options).await;
+    let app = bluegreen_e2e::provision("di-ready", options).await;
     let mut doc = release_input(&app.name, "v2");
     let out = deploy(&app, &doc).await.expect("deploy");
     doc["deploy"] = serde_json::to_value(&out).unwrap();
@@ -195,7 +195,7 @@ async fn the_readiness_check_waits_for_healthy_targets_then_fails_past_its_deadl
 
 #[tokio::test]
 async fn scale_down_shrinks_the_old_color_unless_the_release_was_rolled_back() {
-    let app = ExampleApp::provision("di-scale", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("di-scale", AppOptions::default()).await;
     let mut doc = release_input(&app.name, "v2");
     let out = deploy(&app, &doc).await.expect("deploy");
     doc["deploy"] = serde_json::to_value(&out).unwrap();
@@ -241,7 +241,7 @@ async fn scale_down_shrinks_the_old_color_unless_the_release_was_rolled_back() {
     assert!(!scale_down(&app, &doc).await.scaled);
 
     // After a rollback the old color is live again: never scale it down.
-    let app = ExampleApp::provision("di-scale-rb", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("di-scale-rb", AppOptions::default()).await;
     let mut doc = release_input(&app.name, "v2");
     let out = deploy(&app, &doc).await.expect("deploy");
     doc["deploy"] = serde_json::to_value(&out).unwrap();
@@ -269,7 +269,7 @@ async fn ports_release(app: &ExampleApp, holder: &str) {
 
 #[tokio::test]
 async fn a_task_definition_with_several_containers_needs_the_config_to_name_one() {
-    let app = ExampleApp::provision("di-multi", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("di-multi", AppOptions::default()).await;
     let td = app
         .ecs
         .register_task_definition()
@@ -315,7 +315,7 @@ async fn a_task_definition_with_several_containers_needs_the_config_to_name_one(
 
 #[tokio::test]
 async fn bad_phase_or_input_changes_nothing() {
-    let app = ExampleApp::provision("di-bad", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("di-bad", AppOptions::default()).await;
     let before = app.snapshot().await;
     let doc = release_input(&app.name, "v2");
     let err = call(&app, json!({"phase": "yolo", "input": doc.clone()}))

@@ -52,7 +52,7 @@ async fn running_executions(app: &ExampleApp, n: usize, tag: &str) -> Vec<String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn of_concurrent_attempts_exactly_one_wins() {
-    let app = ExampleApp::provision("lk-race", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("lk-race", AppOptions::default()).await;
     let holders = running_executions(&app, 12, "race").await;
     let results = race(&app, &holders).await;
     let winners: Vec<_> = results
@@ -80,7 +80,7 @@ async fn of_concurrent_attempts_exactly_one_wins() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_finished_executions_lock_is_reclaimed_by_exactly_one() {
-    let app = ExampleApp::provision("lk-stale", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("lk-stale", AppOptions::default()).await;
     let ports = app.ports();
     let dead = app.start_running_execution("dead").await;
     acquire(&ports, &app.name, &dead, OffsetDateTime::now_utc())
@@ -113,7 +113,7 @@ async fn a_finished_executions_lock_is_reclaimed_by_exactly_one() {
 
 #[tokio::test]
 async fn an_expired_lock_is_reclaimed_even_from_a_running_execution() {
-    let app = ExampleApp::provision("lk-expired", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("lk-expired", AppOptions::default()).await;
     let ports = app.ports();
     let slow = app.start_running_execution("slow").await;
     let long_ago = OffsetDateTime::now_utc() - time::Duration::hours(5);
@@ -130,7 +130,7 @@ async fn an_expired_lock_is_reclaimed_even_from_a_running_execution() {
 
 #[tokio::test]
 async fn a_live_lock_is_refused_and_only_its_holder_releases_it() {
-    let app = ExampleApp::provision("lk-live", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("lk-live", AppOptions::default()).await;
     let ports = app.ports();
     let store = AppStore::new(&ports.params, PREFIX).unwrap();
     let first = app.start_running_execution("first").await;

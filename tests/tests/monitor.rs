@@ -34,7 +34,7 @@ async fn switched(name: &str, probe: &SampleApp, monitor_cfg: Value) -> (Example
         monitor: cfg,
         ..AppOptions::default()
     };
-    let app = ExampleApp::provision(name, options).await;
+    let app = bluegreen_e2e::provision(name, options).await;
     let mut doc = release_input(&app.name, "v2");
     let out: SwitchOutcome = bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
         .await

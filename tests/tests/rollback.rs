@@ -43,7 +43,7 @@ fn message(app: &str, reason: &str) -> String {
 
 #[tokio::test]
 async fn from_all_green_back_to_blue_and_rolling_back_twice_changes_nothing() {
-    let app = ExampleApp::provision("rb-full", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("rb-full", AppOptions::default()).await;
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     assert_eq!(app.listener_split().await, Split::all(Color::Green));
 
@@ -88,7 +88,7 @@ async fn from_all_green_back_to_blue_and_rolling_back_twice_changes_nothing() {
 
 #[tokio::test]
 async fn from_a_50_50_split_all_traffic_returns_to_blue() {
-    let app = ExampleApp::provision("rb-split", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("rb-split", AppOptions::default()).await;
     deploy_v2(&app, json!({"type": "weighted", "steps": [50, 100]}), 1).await;
     assert_eq!(
         app.listener_split().await,
@@ -123,7 +123,7 @@ async fn rule_based_rollback_moves_the_rule() {
         rule_based: true,
         ..AppOptions::default()
     };
-    let app = ExampleApp::provision("rb-rule", options).await;
+    let app = bluegreen_e2e::provision("rb-rule", options).await;
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     one(rollback(&app, json!({"app": app.name, "reason": "bad"}))
         .await
@@ -134,7 +134,7 @@ async fn rule_based_rollback_moves_the_rule() {
 
 #[tokio::test]
 async fn emergency_rollback_stops_the_running_deployment_and_releases_its_lock() {
-    let app = ExampleApp::provision("rb-stop", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("rb-stop", AppOptions::default()).await;
     let execution = app.start_running_execution("release-v2").await;
     let mut input = release_input(&app.name, "v2");
     input["execution"] = json!({"arn": execution});
@@ -163,7 +163,7 @@ async fn emergency_rollback_stops_the_running_deployment_and_releases_its_lock()
 
 #[tokio::test]
 async fn from_the_state_machine_the_caller_is_not_stopped_and_its_lock_is_released() {
-    let app = ExampleApp::provision("rb-sfn", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("rb-sfn", AppOptions::default()).await;
     let execution = app.start_running_execution("release-v2").await;
     let ports = app.ports();
     let store = bluegreen_core::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX).unwrap();
@@ -198,7 +198,7 @@ async fn from_the_state_machine_the_caller_is_not_stopped_and_its_lock_is_releas
 
 #[tokio::test]
 async fn bad_messages_change_nothing_and_name_the_problem() {
-    let app = ExampleApp::provision("rb-bad", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("rb-bad", AppOptions::default()).await;
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     let before = app.snapshot().await;
     let cases = [
@@ -251,7 +251,7 @@ async fn bad_messages_change_nothing_and_name_the_problem() {
 
 #[tokio::test]
 async fn nothing_to_roll_back_before_the_first_switch() {
-    let app = ExampleApp::provision("rb-none", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("rb-none", AppOptions::default()).await;
     let before = app.snapshot().await;
     let err = rollback(&app, json!({"app": app.name, "reason": "x"}))
         .await
@@ -263,7 +263,7 @@ async fn nothing_to_roll_back_before_the_first_switch() {
         initial_state: None,
         ..AppOptions::default()
     };
-    let fresh = ExampleApp::provision("rb-nostate", options).await;
+    let fresh = bluegreen_e2e::provision("rb-nostate", options).await;
     let err = rollback(&fresh, json!({"app": fresh.name, "reason": "x"}))
         .await
         .unwrap_err();
@@ -273,7 +273,7 @@ async fn nothing_to_roll_back_before_the_first_switch() {
 
 #[tokio::test]
 async fn after_the_warm_window_rollback_scales_the_previous_color_up_first() {
-    let app = ExampleApp::provision("rb-cold", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("rb-cold", AppOptions::default()).await;
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     // Two days later: blue was scaled to zero and its targets are gone.
     let mut state: AppState = app.stored_state().await.unwrap();
@@ -316,7 +316,7 @@ async fn after_the_warm_window_rollback_scales_the_previous_color_up_first() {
 
 #[tokio::test]
 async fn unhealthy_previous_color_inside_the_window_is_refused_with_the_counts() {
-    let app = ExampleApp::provision("rb-sick", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("rb-sick", AppOptions::default()).await;
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     app.set_healthy(Color::Blue, false).await;
     let before = app.snapshot().await;
@@ -359,7 +359,7 @@ impl<L: LoadBalancer> LoadBalancer for Counting<L> {
 
 #[tokio::test]
 async fn emergency_rollback_makes_at_most_two_load_balancer_calls() {
-    let app = ExampleApp::provision("rb-budget", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("rb-budget", AppOptions::default()).await;
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     let p = app.ports();
     let ports = Ports {
@@ -387,7 +387,7 @@ async fn emergency_rollback_makes_at_most_two_load_balancer_calls() {
 
 #[tokio::test]
 async fn the_state_machine_never_rolls_back_a_release_that_got_no_traffic() {
-    let app = ExampleApp::provision("rb-untouched", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("rb-untouched", AppOptions::default()).await;
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     // v3 fails before its first switch: production (v2 on green) must stay.
     let execution = app.start_running_execution("release-v3").await;

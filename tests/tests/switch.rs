@@ -17,7 +17,7 @@ fn weighted(steps: &[u8]) -> Value {
 
 #[tokio::test]
 async fn all_at_once_moves_everything_to_green_and_a_rerun_changes_nothing() {
-    let app = ExampleApp::provision("sw-all", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("sw-all", AppOptions::default()).await;
     assert_eq!(app.listener_split().await, Split::all(Color::Blue));
     let input = release_input(&app.name, "v2");
 
@@ -46,7 +46,7 @@ async fn weighted_steps_walk_10_25_50_100_with_state_matching_listener_after_eac
         strategy: weighted(&[10, 25, 50, 100]),
         ..AppOptions::default()
     };
-    let app = ExampleApp::provision("sw-steps", options).await;
+    let app = bluegreen_e2e::provision("sw-steps", options).await;
     let mut input = release_input(&app.name, "v2");
     let mut seen = vec![];
     for _ in 0..4 {
@@ -87,7 +87,7 @@ async fn weighted_steps_walk_10_25_50_100_with_state_matching_listener_after_eac
 
 #[tokio::test]
 async fn overrides_strategy_takes_precedence_over_config() {
-    let app = ExampleApp::provision("sw-override", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("sw-override", AppOptions::default()).await;
     let mut input = release_input(&app.name, "v2");
     input["overrides"] = json!({"strategy": weighted(&[30, 100])});
     let out = switch(&app, &input).await.expect("switch");
@@ -109,7 +109,7 @@ async fn rule_based_switching_moves_the_rule_and_leaves_the_default_action() {
         strategy: weighted(&[50, 100]),
         ..AppOptions::default()
     };
-    let app = ExampleApp::provision("sw-rule", options).await;
+    let app = bluegreen_e2e::provision("sw-rule", options).await;
     let default_before = format!("{:?}", app.listener_default_actions().await);
 
     let mut input = release_input(&app.name, "v2");
@@ -140,7 +140,7 @@ async fn refuses_weight_on_a_color_without_healthy_targets() {
         healthy_green: false,
         ..AppOptions::default()
     };
-    let app = ExampleApp::provision("sw-unhealthy", options).await;
+    let app = bluegreen_e2e::provision("sw-unhealthy", options).await;
     let before = app.snapshot().await;
     let err = switch(&app, &release_input(&app.name, "v2"))
         .await
@@ -157,7 +157,7 @@ async fn first_release_without_state_takes_the_active_color_from_the_listener() 
         initial_state: None,
         ..AppOptions::default()
     };
-    let app = ExampleApp::provision("sw-bootstrap", options).await;
+    let app = bluegreen_e2e::provision("sw-bootstrap", options).await;
     assert!(app.stored_state().await.is_none());
     switch(&app, &release_input(&app.name, "v2"))
         .await
@@ -173,7 +173,7 @@ async fn first_release_without_state_takes_the_active_color_from_the_listener() 
 
 #[tokio::test]
 async fn only_the_lock_holder_moves_traffic() {
-    let app = ExampleApp::provision("sw-locked", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("sw-locked", AppOptions::default()).await;
     let holder = app.start_running_execution("deploy-other").await;
     let store_ports = app.ports();
     let store =
@@ -205,7 +205,7 @@ async fn only_the_lock_holder_moves_traffic() {
 
 #[tokio::test]
 async fn bad_input_changes_nothing_and_says_where() {
-    let app = ExampleApp::provision("sw-bad", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("sw-bad", AppOptions::default()).await;
     let before = app.snapshot().await;
     let cases = [
         (
@@ -244,7 +244,7 @@ async fn bad_input_changes_nothing_and_says_where() {
 
 #[tokio::test]
 async fn a_corrupt_config_is_reported_with_its_field() {
-    let app = ExampleApp::provision("sw-badcfg", AppOptions::default()).await;
+    let app = bluegreen_e2e::provision("sw-badcfg", AppOptions::default()).await;
     let mut config = app.config.clone();
     config["strategy"] = json!({"type": "weighted", "steps": [10, 50]});
     app.ssm

@@ -11,7 +11,7 @@
 
 use aws_lambda_events::sns::SnsEvent;
 use bluegreen_core::error::Error;
-use bluegreen_core::input::ExecutionInput;
+use bluegreen_core::input::{ExecutionContext, SOURCE};
 use bluegreen_core::parse;
 use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
 use bluegreen_core::rollback::{RollbackOutcome, RollbackRequest, RollbackSource, rollback};
@@ -29,6 +29,20 @@ pub struct EmergencyMessage {
     /// Who pressed the button, for the alert and the audit trail.
     #[serde(default)]
     pub requested_by: Option<String>,
+}
+
+/// The parts of the execution document the rollback reads.
+#[derive(Debug, Deserialize)]
+struct StateMachineDoc {
+    app: String,
+    release: ReleaseVersion,
+    #[serde(default)]
+    execution: Option<ExecutionContext>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReleaseVersion {
+    version: String,
 }
 
 /// The answer: one outcome, or one per SNS record.
@@ -65,11 +79,14 @@ pub fn requests(event: Value) -> Result<Vec<RollbackRequest>, Error> {
     }
     if object.contains_key("release") {
         let reason = state_machine_reason(object);
-        let input = ExecutionInput::from_value(event)?;
+        // Only what the rollback needs is read: a malformed result of some
+        // other step must never stand between production and its rollback.
+        let doc: StateMachineDoc = parse::value(SOURCE, event)?;
+        bluegreen_core::config::validate_app_name(SOURCE, "app", &doc.app)?;
         return Ok(vec![RollbackRequest {
-            caller_execution: input.execution_arn().map(str::to_string),
-            release_version: Some(input.release.version.clone()),
-            app: input.app,
+            caller_execution: doc.execution.map(|e| e.arn),
+            release_version: Some(doc.release.version),
+            app: doc.app,
             reason,
             source: RollbackSource::StateMachine,
             requested_by: None,

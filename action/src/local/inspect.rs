@@ -8,7 +8,7 @@ use bluegreen_core::state::AppState;
 use bluegreen_core::{Color, Split};
 use serde_json::Value;
 
-use crate::app::{ExampleApp, PREFIX};
+use super::example::{ExampleApp, PREFIX};
 
 /// Everything a failed operation must leave as it was.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,6 @@
-//! A sample app version as a real local HTTP server: answers every path with
-//! its version (in the body and an `X-App-Version` header), or fails on demand.
+//! A sample app version as a real local HTTP server. It answers `/health`,
+//! `/version` and `/checkout` (any other path like `/version`) with its version
+//! in the body and an `X-App-Version` header, or fails the way it is told to.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +15,39 @@ pub enum Behaviour {
     Failing(u16),
     /// Every request waits this long before a healthy answer.
     Slow(Duration),
+    /// `/health` fails: smoke tests catch it before any user does.
+    BrokenHealth,
+    /// Healthy but for `/checkout`, which answers 500: it passes the smoke
+    /// tests and is caught in production by the monitor's probes.
+    BrokenCheckout,
+}
+
+impl Behaviour {
+    /// The behaviour a sample release's version names: `...-broken-health`,
+    /// `...-broken-checkout`, else healthy.
+    pub fn from_version(version: &str) -> Behaviour {
+        if version.contains("broken-health") {
+            Behaviour::BrokenHealth
+        } else if version.contains("broken-checkout") {
+            Behaviour::BrokenCheckout
+        } else {
+            Behaviour::Healthy
+        }
+    }
+
+    async fn status(&self, path: &str) -> u16 {
+        match self {
+            Behaviour::Healthy => 200,
+            Behaviour::Failing(s) => *s,
+            Behaviour::Slow(d) => {
+                tokio::time::sleep(*d).await;
+                200
+            }
+            Behaviour::BrokenHealth if path.starts_with("/health") => 503,
+            Behaviour::BrokenCheckout if path.starts_with("/checkout") => 500,
+            Behaviour::BrokenHealth | Behaviour::BrokenCheckout => 200,
+        }
+    }
 }
 
 pub struct SampleApp {
@@ -47,15 +81,10 @@ impl SampleApp {
                             break;
                         }
                     }
+                    let head = String::from_utf8_lossy(&buf[..read]).to_string();
+                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
                     let behaviour = b.lock().unwrap().clone();
-                    let status = match behaviour {
-                        Behaviour::Healthy => 200,
-                        Behaviour::Failing(s) => s,
-                        Behaviour::Slow(d) => {
-                            tokio::time::sleep(d).await;
-                            200
-                        }
-                    };
+                    let status = behaviour.status(&path).await;
                     let body = format!("{{\"version\": \"{v}\", \"status\": {status}}}");
                     let response = format!(
                         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nX-App-Version: {v}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

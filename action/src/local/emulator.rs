@@ -1,10 +1,9 @@
-//! The local AWS emulator (moto), started by the tests themselves on a free
-//! loopback port, once per test binary, and stopped when the binary exits.
+//! The local AWS emulator (moto) on a free loopback port, stopped when this
+//! process exits, however it exits.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -23,35 +22,45 @@ pub fn install_hint() -> String {
 pub struct Emulator {
     pub endpoint: String,
     pub port: u16,
-    _child: Child,
+    child: Child,
 }
 
-static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
-/// The emulator shared by every test of this binary. Tests keep apart by
-/// giving each app its own name.
-pub fn emulator() -> &'static Emulator {
-    EMULATOR.get_or_init(|| Emulator::start().unwrap_or_else(|e| panic!("{e}")))
+/// Where moto's Step Functions engine sends Lambda invocations: a port on
+/// which the local Lambda host listens (moto calls `localhost:$MOTO_PORT`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmulatorOptions {
+    pub lambda_port: Option<u16>,
 }
 
 impl Emulator {
-    /// Starts `python3 -m moto.server` and waits until it answers. Fails, never
-    /// skips, when moto is missing or of another version.
-    pub fn start() -> Result<Emulator, String> {
+    /// Starts `python3 -m moto.server` and waits until it answers. Fails with
+    /// the install command when moto is missing or of another version.
+    pub fn start(options: EmulatorOptions) -> Result<Emulator, String> {
         check_moto()?;
         let mut last_error = String::new();
         // A port found free may be taken before moto binds it: try a few.
         for _ in 0..5 {
             let port = free_port()?;
-            let mut child = Command::new("python3")
-                .args([
-                    "-m",
-                    "moto.server",
-                    "-H",
-                    "127.0.0.1",
-                    "-p",
-                    &port.to_string(),
-                ])
+            let mut command = Command::new("python3");
+            command.args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ]);
+            if let Some(lambda_port) = options.lambda_port {
+                command.env("MOTO_PORT", lambda_port.to_string());
+            }
+            let mut child = command
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -65,11 +74,19 @@ impl Emulator {
             stop_with_this_process(child.id());
             match wait_until_ready(&mut child, port) {
                 Ok(()) => {
-                    return Ok(Emulator {
+                    let emulator = Emulator {
                         endpoint: format!("http://127.0.0.1:{port}"),
                         port,
-                        _child: child,
-                    });
+                        child,
+                    };
+                    if options.lambda_port.is_some() {
+                        // Run state machines for real; never try Docker for Lambda.
+                        emulator.moto_api(
+                            "/moto-api/config",
+                            r#"{"stepfunctions": {"execute_state_machine": true}, "lambda": {"use_docker": false}}"#,
+                        )?;
+                    }
+                    return Ok(emulator);
                 }
                 Err(e) => {
                     let _ = child.kill();
@@ -95,6 +112,43 @@ impl Emulator {
     pub fn moto_api(&self, path: &str, body: &str) -> Result<String, String> {
         http("POST", self.port, path, body)
     }
+}
+
+/// Installs the pinned moto with pip when it is missing (the local demo's
+/// convenience; tests never install, they fail with the command instead).
+pub fn install_moto_if_missing() -> Result<(), String> {
+    if check_moto().is_ok() {
+        return Ok(());
+    }
+    eprintln!("installing the AWS emulator: {}", install_hint());
+    let status = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .arg(format!("moto[server]=={MOTO_VERSION}"))
+        .status()
+        .map_err(|e| {
+            format!(
+                "cannot run pip ({e}); install it yourself: {}",
+                install_hint()
+            )
+        })?;
+    if !status.success() {
+        return Err(format!(
+            "pip failed; install it yourself: {}",
+            install_hint()
+        ));
+    }
+    check_moto()
+}
+
+pub fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
 fn check_moto() -> Result<(), String> {
@@ -124,11 +178,6 @@ fn check_moto() -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
 /// Ties the child's life to this process: Rust never drops statics, so a
@@ -174,7 +223,8 @@ fn http(method: &str, port: u16, path: &str, body: &str) -> Result<String, Strin
     let mut resp = String::new();
     s.read_to_string(&mut resp).map_err(|e| e.to_string())?;
     let (head, body) = resp.split_once("\r\n\r\n").ok_or("no HTTP response")?;
-    if !head.starts_with("HTTP/1.0 200") && !head.starts_with("HTTP/1.1 200") {
+    let ok = head.starts_with("HTTP/1.0 20") || head.starts_with("HTTP/1.1 20");
+    if !ok {
         return Err(format!(
             "{method} {path}: {}",
             head.lines().next().unwrap_or("")

@@ -13,8 +13,6 @@ use bluegreen_core::Color;
 use bluegreen_core::state::AppState;
 use serde_json::{Value, json};
 
-use crate::emulator::emulator;
-
 pub const PREFIX: &str = "/bluegreen";
 
 #[derive(Debug, Clone)]
@@ -29,6 +27,10 @@ pub struct AppOptions {
     pub warm_window_seconds: u64,
     /// The config's `monitor` section.
     pub monitor: Value,
+    /// The URL smoke tests use to reach the idle color (the test listener).
+    pub test_url: String,
+    /// Further top-level config fields (e.g. `deploy_timeout_seconds`).
+    pub extra_config: Value,
 }
 
 impl Default for AppOptions {
@@ -41,6 +43,8 @@ impl Default for AppOptions {
             healthy_green: true,
             warm_window_seconds: 86_400,
             monitor: json!({}),
+            test_url: "http://127.0.0.1:8080".to_string(),
+            extra_config: json!({}),
         }
     }
 }
@@ -65,8 +69,8 @@ pub struct ExampleApp {
 }
 
 impl ExampleApp {
-    pub async fn provision(name: &str, options: AppOptions) -> ExampleApp {
-        let sdk = emulator().sdk_config().await;
+    pub async fn provision(sdk: &SdkConfig, name: &str, options: AppOptions) -> ExampleApp {
+        let sdk = sdk.clone();
         let ec2 = aws_sdk_ec2::Client::new(&sdk);
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
         let ssm = aws_sdk_ssm::Client::new(&sdk);
@@ -280,12 +284,16 @@ impl ExampleApp {
             "blue": {"service": format!("{name}-blue"), "target_group_arn": blue_tg},
             "green": {"service": format!("{name}-green"), "target_group_arn": green_tg},
             "production": production,
-            "test": {"listener_arn": test_listener_arn, "url": "http://127.0.0.1:8080"},
+            "test": {"listener_arn": test_listener_arn, "url": options.test_url},
             "strategy": options.strategy,
             "warm_window_seconds": options.warm_window_seconds,
             "monitor": options.monitor,
             "alert_topic_arn": alert_topic_arn,
         });
+        let mut config = config;
+        for (k, v) in options.extra_config.as_object().into_iter().flatten() {
+            config[k] = v.clone();
+        }
         ssm.put_parameter()
             .name(format!("{PREFIX}/{name}/config"))
             .value(config.to_string())

@@ -1,0 +1,242 @@
+//! The parts of AWS that moto does not run, played locally so that a release
+//! is real end to end: a cluster that runs each color's current image as a
+//! sample app (and registers it as a healthy target), and load balancer
+//! listeners that route real HTTP requests by the weights moto stores.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use bluegreen_core::{Color, Split};
+use tokio::net::TcpListener;
+
+use super::example::ExampleApp;
+use super::sample::{Behaviour, SampleApp};
+
+/// What runs for each color now: its sample app's URL and version.
+pub type Running = Arc<Mutex<HashMap<Color, (String, String)>>>;
+
+/// Runs each color's current image: `example/<app>:<version>` becomes a
+/// sample app of that version, registered in the color's target group.
+/// Reconciles on a short timer and, through [`LocalCluster::reconcile_now`],
+/// right when a service is updated, so that a check after a deploy sees the
+/// new tasks as ECS would report them once its deployment settled.
+#[derive(Clone)]
+pub struct LocalCluster {
+    pub running: Running,
+    app: Arc<ExampleApp>,
+    tasks: Arc<tokio::sync::Mutex<Tasks>>,
+}
+
+#[derive(Default)]
+struct Tasks {
+    apps: HashMap<Color, SampleApp>,
+    images: HashMap<String, String>,
+}
+
+impl LocalCluster {
+    pub fn start(app: Arc<ExampleApp>) -> (LocalCluster, tokio::task::JoinHandle<()>) {
+        let cluster = LocalCluster {
+            running: Arc::default(),
+            app,
+            tasks: Arc::default(),
+        };
+        let timer = cluster.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                timer.reconcile_now().await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        (cluster, task)
+    }
+
+    pub async fn reconcile_now(&self) {
+        let mut tasks = self.tasks.lock().await;
+        for color in Color::BOTH {
+            if let Err(e) = self.reconcile(color, &mut tasks).await {
+                tracing::warn!(%color, error = %e, "local cluster could not reconcile");
+            }
+        }
+    }
+
+    async fn reconcile(&self, color: Color, tasks: &mut Tasks) -> Result<(), String> {
+        let app = &self.app;
+        let out = app
+            .ecs
+            .describe_services()
+            .cluster(&app.cluster)
+            .services(app.service(color))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(service) = out.services().first() else {
+            return Ok(());
+        };
+        let task_definition = service.task_definition.clone().unwrap_or_default();
+        if service.desired_count == 0 {
+            if tasks.apps.remove(&color).is_some() {
+                self.running.lock().unwrap().remove(&color);
+                app.set_healthy(color, false).await;
+            }
+            return Ok(());
+        }
+        if !tasks.images.contains_key(&task_definition) {
+            let image = app
+                .task_definition(&task_definition)
+                .await
+                .container_definitions()
+                .first()
+                .and_then(|c| c.image.clone())
+                .unwrap_or_default();
+            tasks.images.insert(task_definition.clone(), image);
+        }
+        let version = tasks.images[&task_definition]
+            .rsplit_once(':')
+            .map_or("latest", |(_, tag)| tag)
+            .to_string();
+        if tasks.apps.get(&color).is_some_and(|a| a.version == version) {
+            return Ok(());
+        }
+        // A new image: replace the tasks, as an ECS deployment would; the
+        // targets are out of the group while that happens.
+        if tasks.apps.contains_key(&color) {
+            app.set_healthy(color, false).await;
+        }
+        let sample = SampleApp::start(&version, Behaviour::from_version(&version)).await;
+        self.running
+            .lock()
+            .unwrap()
+            .insert(color, (sample.url.clone(), version.clone()));
+        tasks.apps.insert(color, sample);
+        app.set_healthy(color, true).await;
+        Ok(())
+    }
+}
+
+/// A load balancer listener played locally: each request goes to blue or
+/// green by the weights the emulator's listener (or rule) holds right now.
+pub struct LocalListener {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LocalListener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Which route a local listener follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    Production,
+    Test,
+}
+
+struct Routing {
+    app: Arc<ExampleApp>,
+    listener: Listener,
+    running: Running,
+    split: Mutex<Option<Split>>,
+    counter: AtomicU64,
+    http: reqwest::Client,
+}
+
+impl LocalListener {
+    /// Binds now (so the URL can go into the app's config before the app
+    /// exists); serves once [`LocalListener::serve`] is called.
+    pub async fn bind() -> std::io::Result<(TcpListener, String)> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        Ok((listener, url))
+    }
+
+    pub fn serve(
+        bound: (TcpListener, String),
+        app: Arc<ExampleApp>,
+        listener: Listener,
+        running: Running,
+    ) -> LocalListener {
+        let routing = Arc::new(Routing {
+            app,
+            listener,
+            running,
+            split: Mutex::new(None),
+            counter: AtomicU64::new(0),
+            http: reqwest::Client::new(),
+        });
+        let poller = routing.clone();
+        let (tcp, url) = bound;
+        let task = tokio::spawn(async move {
+            // Follow the emulator's listener, as the ALB's data plane follows
+            // its control plane: with a short delay.
+            let follow = tokio::spawn(async move {
+                loop {
+                    let split = match poller.listener {
+                        Listener::Production => poller.app.listener_split().await,
+                        Listener::Test => poller.app.test_route_split().await,
+                    };
+                    *poller.split.lock().unwrap() = Some(split);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+            let router = Router::new().fallback(route).with_state(routing);
+            let _ = axum::serve(tcp, router).await;
+            follow.abort();
+        });
+        LocalListener { url, task }
+    }
+}
+
+async fn route(State(r): State<Arc<Routing>>, method: Method, uri: Uri, body: Bytes) -> Response {
+    let Some(split) = *r.split.lock().unwrap() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "listener not ready").into_response();
+    };
+    // Spread requests by weight, deterministically: of every 100 requests,
+    // `split.green` go to green.
+    let n = r.counter.fetch_add(1, Ordering::Relaxed);
+    let slot = (n * 37 % 100) as u8;
+    let color = if slot < split.green {
+        Color::Green
+    } else {
+        Color::Blue
+    };
+    let Some((base, _)) = r.running.lock().unwrap().get(&color).cloned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no healthy {color} target"),
+        )
+            .into_response();
+    };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    match r
+        .http
+        .request(method, format!("{base}{path}"))
+        .body(body)
+        .send()
+        .await
+    {
+        Ok(resp) => {
+            let mut out = Response::builder().status(resp.status());
+            for (k, v) in resp.headers() {
+                if !matches!(
+                    k.as_str(),
+                    "content-length" | "transfer-encoding" | "connection"
+                ) {
+                    out = out.header(k, v);
+                }
+            }
+            let bytes = resp.bytes().await.unwrap_or_default();
+            out.body(Body::from(bytes))
+                .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}

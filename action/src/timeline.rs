@@ -1,0 +1,258 @@
+//! Following an execution's history and telling it as a timeline: what the
+//! action prints in CI and the local demo prints on the terminal.
+
+use std::time::Duration;
+
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
+use serde_json::Value;
+
+/// One line of the story.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub at_seconds: f64,
+    pub state: String,
+    pub text: String,
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ending {
+    pub status: String,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub output: Option<Value>,
+}
+
+/// Follows `execution_arn` until it ends, calling `on_step` for each step as
+/// it happens. Gives up after `limit`.
+pub async fn follow(
+    sfn: &Client,
+    execution_arn: &str,
+    limit: Duration,
+    mut on_step: impl FnMut(&Step),
+) -> Result<Ending, String> {
+    let started = std::time::Instant::now();
+    let mut seen = 0usize;
+    let mut first: Option<f64> = None;
+    loop {
+        let events = history(sfn, execution_arn).await?;
+        for event in events.iter().skip(seen) {
+            let at = event.timestamp.as_secs_f64();
+            let t0 = *first.get_or_insert(at);
+            if let Some(step) = describe(event, at - t0) {
+                on_step(&step);
+            }
+        }
+        seen = events.len();
+        let d = sfn
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+            .map_err(|e| format!("describe execution: {e}"))?;
+        if d.status != ExecutionStatus::Running {
+            // One more read: the last events may have landed with the status.
+            let events = history(sfn, execution_arn).await?;
+            for event in events.iter().skip(seen) {
+                let at = event.timestamp.as_secs_f64();
+                if let Some(step) = describe(event, at - first.unwrap_or(at)) {
+                    on_step(&step);
+                }
+            }
+            return Ok(Ending {
+                status: d.status.as_str().to_string(),
+                error: d.error,
+                cause: d.cause,
+                output: d.output.and_then(|o| serde_json::from_str(&o).ok()),
+            });
+        }
+        if started.elapsed() > limit {
+            return Err(format!("{execution_arn} still running after {limit:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn history(sfn: &Client, arn: &str) -> Result<Vec<HistoryEvent>, String> {
+    let mut events = vec![];
+    let mut token = None;
+    loop {
+        let out = sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .set_next_token(token)
+            .max_results(1000)
+            .send()
+            .await
+            .map_err(|e| format!("execution history: {e}"))?;
+        events.extend(out.events().iter().cloned());
+        token = out.next_token;
+        if token.is_none() {
+            return Ok(events);
+        }
+    }
+}
+
+fn describe(event: &HistoryEvent, at_seconds: f64) -> Option<Step> {
+    let step = |state: &str, text: String| {
+        Some(Step {
+            at_seconds,
+            state: state.to_string(),
+            text,
+        })
+    };
+    match event.r#type {
+        HistoryEventType::TaskStateExited | HistoryEventType::PassStateExited => {
+            let d = event.state_exited_event_details.as_ref()?;
+            let output: Value = d
+                .output
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or(Value::Null);
+            let text = summary(&d.name, &output)?;
+            step(&d.name, text)
+        }
+        HistoryEventType::FailStateEntered => {
+            let d = event.state_entered_event_details.as_ref()?;
+            step(&d.name, "failed".to_string())
+        }
+        HistoryEventType::SucceedStateEntered => {
+            let d = event.state_entered_event_details.as_ref()?;
+            step(&d.name, "succeeded".to_string())
+        }
+        HistoryEventType::TaskFailed | HistoryEventType::LambdaFunctionFailed => {
+            let (error, cause) = event
+                .task_failed_event_details
+                .as_ref()
+                .map(|d| (d.error.clone(), d.cause.clone()))
+                .or_else(|| {
+                    event
+                        .lambda_function_failed_event_details
+                        .as_ref()
+                        .map(|d| (d.error.clone(), d.cause.clone()))
+                })?;
+            let cause = cause.unwrap_or_default();
+            // A Lambda error's cause is its JSON answer; its message is the story.
+            let message = serde_json::from_str::<Value>(&cause)
+                .ok()
+                .and_then(|v| v["errorMessage"].as_str().map(str::to_string))
+                .unwrap_or(cause);
+            let cause = message.split("\nreport: ").next().unwrap_or_default();
+            step(
+                "",
+                format!(
+                    "error {}: {}",
+                    error.unwrap_or_default(),
+                    first_line(cause, 160)
+                ),
+            )
+        }
+        _ => None,
+    }
+}
+
+fn first_line(s: &str, max: usize) -> String {
+    let line = s.lines().next().unwrap_or_default();
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+/// What a state's result says, in a few words.
+fn summary(state: &str, doc: &Value) -> Option<String> {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    // A state that failed and was caught has no result of its own.
+    let key = match state {
+        "DeployIdle" => "deploy",
+        "CheckIdle" => "ready",
+        "SmokeTest" => "smoke",
+        "Switch" => "switch",
+        "Monitor" => "monitor",
+        "Rollback" => "rollback",
+        "ScaleDown" => "scale_down",
+        _ => "",
+    };
+    if !key.is_empty() && doc[key].is_null() {
+        return None;
+    }
+    Some(match state {
+        "DeployIdle" => {
+            let d = &doc["deploy"];
+            if d["already_live"] == true {
+                format!(
+                    "{} already serves production",
+                    s(&doc["release"]["version"])
+                )
+            } else {
+                format!(
+                    "{} on {} ({} task(s)){}",
+                    s(&d["version"]),
+                    s(&d["idle_color"]),
+                    d["desired_count"],
+                    if d["changed"] == true {
+                        ""
+                    } else {
+                        ", already there"
+                    }
+                )
+            }
+        }
+        "CheckIdle" => {
+            let r = &doc["ready"];
+            format!(
+                "{}: {}/{} running, {} healthy target(s)",
+                if r["ready"] == true {
+                    "ready"
+                } else {
+                    "not ready"
+                },
+                r["running"],
+                r["desired"],
+                r["healthy_targets"]
+            )
+        }
+        "SmokeTest" => {
+            let t = &doc["smoke"]["totals"];
+            format!("{} passed, {} failed", t["passed"], t["failed"])
+        }
+        "Switch" => {
+            let w = &doc["switch"]["split"];
+            format!("blue {}% / green {}%", w["blue"], w["green"])
+        }
+        "Monitor" => {
+            let m = &doc["monitor"];
+            let reasons: Vec<String> = m["reasons"]
+                .as_array()
+                .map(|r| r.iter().map(s).collect())
+                .unwrap_or_default();
+            format!("{} {}", s(&m["verdict"]), reasons.join("; "))
+                .trim_end()
+                .to_string()
+        }
+        "Rollback" => {
+            let r = &doc["rollback"];
+            match r["note"].as_str() {
+                Some(note) if r["changed"] == false => note.to_string(),
+                _ => format!(
+                    "all traffic back on {} ({})",
+                    s(&r["to"]["color"]),
+                    s(&r["to"]["version"])
+                ),
+            }
+        }
+        "ReleaseLock" | "ReleaseLockDone" | "ReleaseLockAfterRollback" | "Abort" => {
+            "lock released".to_string()
+        }
+        "ScaleDown" => {
+            let d = &doc["scale_down"];
+            match d["skipped"].as_str() {
+                Some(why) => format!("skipped: {why}"),
+                None => format!("{} scaled to {}", s(&d["service"]), d["desired"]),
+            }
+        }
+        _ => return None,
+    })
+}

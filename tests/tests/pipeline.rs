@@ -1,0 +1,259 @@
+//! End to end: the CDK-defined state machine (checked-in ASL) executed by the
+//! emulator, calling the real Lambda handlers in-process, deploying sample
+//! app versions that run as local HTTP servers. Each test has its own
+//! emulator.
+
+use std::time::Duration;
+
+use bluegreen_action::local::example::AppOptions;
+use bluegreen_action::local::{Local, LocalApp};
+use bluegreen_action::timeline::{Ending, follow};
+use bluegreen_core::state::Phase;
+use bluegreen_core::{Color, Split};
+use serde_json::{Value, json};
+
+const APP: &str = "shop";
+
+async fn local_with_app() -> (Local, LocalApp) {
+    let local = Local::start(true).await.unwrap_or_else(|e| panic!("{e}"));
+    let options = AppOptions {
+        strategy: json!({"type": "weighted", "steps": [50, 100], "bake_seconds": 2}),
+        monitor: json!({"min_requests": 0, "probe_requests": 6, "probe_timeout_ms": 1000,
+                        "version_timeout_seconds": 10}),
+        warm_window_seconds: 1,
+        extra_config: json!({"deploy_timeout_seconds": 30}),
+        ..AppOptions::default()
+    };
+    let app = local.app(APP, options).await.expect("app");
+    (local, app)
+}
+
+async fn release(
+    local: &Local,
+    version: &str,
+    attempt: u32,
+    overrides: Option<Value>,
+) -> (String, Ending) {
+    let arn = local
+        .start_release(APP, version, attempt, overrides)
+        .await
+        .expect("start");
+    let ending = follow(&local.sfn, &arn, Duration::from_secs(90), |_| {})
+        .await
+        .expect("follow");
+    (arn, ending)
+}
+
+async fn served_version(app: &LocalApp) -> String {
+    let body = reqwest::get(format!("{}/version", app.production_url))
+        .await
+        .expect("production answers")
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str::<Value>(&body).expect("json")["version"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn states_entered(local: &Local, arn: &str) -> Vec<String> {
+    let h = local
+        .sfn
+        .get_execution_history()
+        .execution_arn(arn)
+        .max_results(1000)
+        .send()
+        .await
+        .unwrap();
+    h.events()
+        .iter()
+        .filter_map(|e| {
+            e.state_entered_event_details
+                .as_ref()
+                .map(|d| d.name.clone())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_good_release_goes_live_and_the_old_color_is_scaled_down() {
+    let (local, app) = local_with_app().await;
+    assert_eq!(served_version(&app).await, "v1");
+    let (arn, ending) = release(&local, "v2", 1, None).await;
+    assert_eq!(ending.status, "SUCCEEDED", "{ending:?}");
+
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
+    let state = app.app.stored_state().await.unwrap();
+    assert_eq!(
+        (
+            state.active_color,
+            state.active_version.as_deref(),
+            state.phase
+        ),
+        (Color::Green, Some("v2"), Phase::Stable)
+    );
+    app.app.assert_state_matches_listener().await;
+    assert!(app.app.parameter("lock").await.is_none(), "lock released");
+    assert_eq!(served_version(&app).await, "v2");
+    assert_eq!(
+        app.app.desired_count(Color::Blue).await,
+        0,
+        "old color scaled down after the warm window"
+    );
+
+    let states = states_entered(&local, &arn).await;
+    for s in [
+        "DeployIdle",
+        "CheckIdle",
+        "SmokeTest",
+        "Switch",
+        "Monitor",
+        "Bake",
+        "ReleaseLock",
+        "WarmWindow",
+        "ScaleDown",
+        "Released",
+    ] {
+        assert!(
+            states.contains(&s.to_string()),
+            "{s} missing from {states:?}"
+        );
+    }
+    assert_eq!(
+        states.iter().filter(|s| *s == "Switch").count(),
+        2,
+        "two weight steps"
+    );
+    let transitions = states.len();
+    assert!(transitions < 100, "{transitions} state transitions");
+
+    // Rerunning the finished execution's input is safe: nothing to do.
+    let (arn2, again) = release(&local, "v2", 2, None).await;
+    assert_eq!(again.status, "SUCCEEDED", "{again:?}");
+    assert!(
+        states_entered(&local, &arn2)
+            .await
+            .contains(&"NothingToDo".to_string())
+    );
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_failing_its_smoke_tests_never_gets_traffic() {
+    let (local, app) = local_with_app().await;
+    let before = app.app.snapshot().await;
+    let (arn, ending) = release(&local, "v2-broken-health", 1, None).await;
+    assert_eq!(
+        (ending.status.as_str(), ending.error.as_deref()),
+        ("FAILED", Some("Aborted")),
+        "{ending:?}"
+    );
+    let states = states_entered(&local, &arn).await;
+    assert!(!states.contains(&"Switch".to_string()), "{states:?}");
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(served_version(&app).await, "v1");
+    let after = app.app.snapshot().await;
+    assert_eq!(
+        after.listener_default, before.listener_default,
+        "traffic untouched"
+    );
+    assert_eq!(
+        app.app.parameter("state").await,
+        before
+            .parameters
+            .get(&format!("/bluegreen/{APP}/state"))
+            .cloned()
+    );
+    assert!(app.app.parameter("lock").await.is_none(), "lock released");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_breaking_in_production_is_rolled_back() {
+    let (local, app) = local_with_app().await;
+    let (arn, ending) = release(&local, "v2-broken-checkout", 1, None).await;
+    assert_eq!(
+        (ending.status.as_str(), ending.error.as_deref()),
+        ("FAILED", Some("RolledBack")),
+        "{ending:?}"
+    );
+    let states = states_entered(&local, &arn).await;
+    assert!(states.contains(&"Rollback".to_string()), "{states:?}");
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+    let state = app.app.stored_state().await.unwrap();
+    assert_eq!(
+        (state.active_version.as_deref(), state.phase),
+        (Some("v1"), Phase::RolledBack)
+    );
+    app.app.assert_state_matches_listener().await;
+    assert!(app.app.parameter("lock").await.is_none());
+    assert_eq!(served_version(&app).await, "v1");
+    let alerts = app.app.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0]["reason"].as_str().unwrap().contains("probes"),
+        "{alerts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_emergency_rollback_through_sns_stops_the_release_and_restores_production() {
+    let (local, app) = local_with_app().await;
+    let slow = json!({"strategy": {"type": "all-at-once", "bake_seconds": 120}});
+    let arn = local.start_release(APP, "v2", 1, Some(slow)).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = app.app.stored_state().await;
+        if s.as_ref()
+            .is_some_and(|s| s.active_version.as_deref() == Some("v2"))
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "v2 never went live");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    local
+        .emergency_rollback(APP, "support sees errors")
+        .await
+        .expect("publish");
+    // The rollback ran inside Publish: production is back before we look.
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+    let ending = follow(&local.sfn, &arn, Duration::from_secs(30), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(ending.status, "ABORTED", "{ending:?}");
+    let state = app.app.stored_state().await.unwrap();
+    assert_eq!(
+        (state.active_version.as_deref(), state.phase),
+        (Some("v1"), Phase::RolledBack)
+    );
+    app.app.assert_state_matches_listener().await;
+    assert!(
+        app.app.parameter("lock").await.is_none(),
+        "the stopped execution's lock is released"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_execution_for_the_app_is_refused_and_the_first_is_unaffected() {
+    let (local, app) = local_with_app().await;
+    let slow = json!({"strategy": {"type": "all-at-once", "bake_seconds": 4}});
+    let first = local.start_release(APP, "v2", 1, Some(slow)).await.unwrap();
+    // Wait until the first holds the lock.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while app.app.parameter("lock").await.is_none() {
+        assert!(std::time::Instant::now() < deadline, "first never locked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, second) = release(&local, "v3", 1, None).await;
+    assert_eq!(
+        (second.status.as_str(), second.error.as_deref()),
+        ("FAILED", Some("Refused")),
+        "{second:?}"
+    );
+    let ending = follow(&local.sfn, &first, Duration::from_secs(90), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(ending.status, "SUCCEEDED", "{ending:?}");
+    assert_eq!(served_version(&app).await, "v2");
+}

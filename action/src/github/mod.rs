@@ -1,0 +1,1 @@
+//! GitHub reporting: deployments, statuses, the sticky PR comment, the job summary.

@@ -10,18 +10,47 @@ export type Strategy =
   | { readonly type: 'all-at-once'; readonly bake?: Duration }
   | { readonly type: 'weighted'; readonly steps: number[]; readonly bake?: Duration };
 
-/** Thresholds for the bake after each switch step; unset ones take the Lambdas' defaults. */
+/**
+ * Thresholds for the bake after each switch step (`monitor` in the document);
+ * unset ones take the Lambdas' defaults.
+ */
 export interface MonitorThresholds {
-  /** Highest tolerated share of target 5xx responses, 0 to 1. */
+  /** Highest tolerated share of target 5xx responses, 0 to 1. @default 0.01 */
   readonly max5xxRate?: number;
+  /**
+   * Highest tolerated p99 target response time (and median probe latency);
+   * whole milliseconds. @default 1 second
+   */
   readonly maxP99?: Duration;
-  /** Below this many requests no verdict other than "continue" is given. */
+  /** Below this many requests no verdict other than "continue" is given. @default 50 */
   readonly minRequests?: number;
+  /** CloudWatch alarms that breach the bake while in ALARM. @default none */
   readonly alarmNames?: string[];
-  /** The production URL the monitor probes. */
+  /** The production URL the monitor probes (http or https). @default no probes */
   readonly probeUrl?: string;
-  /** A string the probe expects once the new version serves. */
+  /**
+   * A string the probe expects in the response body or a header once the new
+   * version serves; `{{version}}` stands for the release version.
+   * @default the release version
+   */
   readonly expectedVersionMarker?: string;
+  /** Probe requests per monitor call, at least 1. @default 10 */
+  readonly probeRequests?: number;
+  /** Timeout of one probe request; whole milliseconds, above zero. @default 2 seconds */
+  readonly probeTimeout?: Duration;
+  /**
+   * How long after all traffic moved the probes may still see the old version
+   * (the load balancer's change is not immediate) before it is a breach;
+   * whole seconds. @default 2 minutes
+   */
+  readonly versionTimeout?: Duration;
+  /** Also compare with the previous color's figures from before the switch. @default false */
+  readonly compareWithPrevious?: boolean;
+  /**
+   * With `compareWithPrevious`: the new p99 may be at most this many times
+   * the previous color's; above zero. @default 1.5
+   */
+  readonly maxP99Regression?: number;
 }
 
 /** Everything the document holds, as plain strings (or tokens) and numbers. */
@@ -32,6 +61,10 @@ export interface AppConfigValues {
   readonly green: ColorValues;
   readonly production: { listenerArn: string; ruleArn?: string; stickiness?: Duration };
   readonly test?: { listenerArn: string; ruleArn?: string; url: string };
+  /** The container whose image a release replaces (several containers only). */
+  readonly container?: string;
+  /** How long deploy-idle waits for the idle color; whole seconds. */
+  readonly deployTimeout?: Duration;
   readonly strategy?: Strategy;
   readonly monitor?: MonitorThresholds;
   readonly warmWindow?: Duration;
@@ -68,11 +101,13 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
     test:
       v.test &&
       compact({ listener_arn: v.test.listenerArn, rule_arn: v.test.ruleArn, url: url(v.test.url, 'test.url') }),
+    container: container(v.container),
+    deploy_timeout_seconds: v.deployTimeout?.toSeconds(),
     strategy: v.strategy && strategy(v.strategy),
     monitor: v.monitor && monitor(v.monitor),
     warm_window_seconds: v.warmWindow?.toSeconds(),
     idle_capacity_after_window:
-      v.idleCapacityAfterWindow === undefined ? undefined : count(v.idleCapacityAfterWindow, 'idle_capacity_after_window'),
+      v.idleCapacityAfterWindow === undefined ? undefined : count(v.idleCapacityAfterWindow, 'idle_capacity_after_window', 0, U32_MAX),
     alert_topic_arn: v.alertTopicArn,
   });
 }
@@ -102,6 +137,11 @@ function monitor(m: MonitorThresholds): Record<string, unknown> {
   if (m.max5xxRate !== undefined && !(m.max5xxRate >= 0 && m.max5xxRate <= 1)) {
     throw new Error(`monitor.max_5xx_rate: ${m.max5xxRate} is not a fraction between 0 and 1`);
   }
+  if (m.maxP99Regression !== undefined && !(Number.isFinite(m.maxP99Regression) && m.maxP99Regression > 0)) {
+    throw new Error(`monitor.max_p99_regression: ${m.maxP99Regression} is not a ratio above 0`);
+  }
+  const probeTimeout = m.probeTimeout?.toMilliseconds();
+  if (probeTimeout === 0) throw new Error('monitor.probe_timeout_ms: 0 would time out every probe');
   return compact({
     max_5xx_rate: m.max5xxRate,
     max_p99_ms: m.maxP99?.toMilliseconds(),
@@ -109,7 +149,20 @@ function monitor(m: MonitorThresholds): Record<string, unknown> {
     alarm_names: m.alarmNames,
     probe_url: url(m.probeUrl, 'monitor.probe_url'),
     expected_version_marker: m.expectedVersionMarker,
+    probe_requests:
+      m.probeRequests === undefined ? undefined : count(m.probeRequests, 'monitor.probe_requests', 1, U32_MAX),
+    probe_timeout_ms: probeTimeout,
+    version_timeout_seconds: m.versionTimeout?.toSeconds(),
+    compare_with_previous: m.compareWithPrevious,
+    max_p99_regression: m.maxP99Regression,
   });
+}
+
+function container(name: string | undefined): string | undefined {
+  if (name !== undefined && !Token.isUnresolved(name) && name.trim() === '') {
+    throw new Error('container: must not be empty (leave it out to use the only container)');
+  }
+  return name;
 }
 
 function stickiness(d: Duration): number {
@@ -120,8 +173,12 @@ function stickiness(d: Duration): number {
   return s;
 }
 
-function count(n: number, field: string): number {
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${field}: ${n} is not a count`);
+const U32_MAX = 4_294_967_295;
+
+function count(n: number, field: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new Error(`${field}: ${n} is not a count` + (min > 0 ? ` of at least ${min}` : ''));
+  }
   return n;
 }
 

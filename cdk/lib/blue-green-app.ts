@@ -3,7 +3,7 @@
 // functions exactly what they need for THIS app's resources, each function
 // only what it calls.
 
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -34,7 +34,10 @@ export interface BlueGreenAppProps {
   readonly production: {
     readonly listener: elbv2.IApplicationListener;
     readonly rule?: ListenerRuleRef;
-    /** Target-group stickiness written with every forward action. @default off */
+    /**
+     * Target-group stickiness written with every forward action, 1 second to
+     * 7 days in whole seconds (`production.stickiness_seconds`). @default off
+     */
     readonly stickiness?: Duration;
   };
   /** The route that always reaches the idle color; smoke tests use `url`. */
@@ -43,8 +46,22 @@ export interface BlueGreenAppProps {
     readonly rule?: ListenerRuleRef;
     readonly url: string;
   };
+  /**
+   * The container whose image a release replaces. Needed only when the
+   * services' task definition has more than one container; checked at synth
+   * against task definitions defined in this CDK app.
+   * @default the task definition's only container
+   */
+  readonly container?: string;
+  /**
+   * How long deploy-idle waits for the idle color to be stable and healthy
+   * before the release fails (`deploy_timeout_seconds`); whole seconds.
+   * @default 15 minutes
+   */
+  readonly deployTimeout?: Duration;
   /** @default all at once, 300 s bake (the Lambdas' default) */
   readonly strategy?: Strategy;
+  /** Thresholds for the bake. @default the Lambdas' defaults for every threshold */
   readonly monitor?: MonitorThresholds;
   /** How long the previous color stays at full size after a switch. @default 24 hours */
   readonly warmWindow?: Duration;
@@ -62,11 +79,13 @@ export interface BlueGreenAppProps {
 }
 
 export class BlueGreenApp extends Construct {
+  public readonly appName: string;
   public readonly configParameter: ssm.StringParameter;
 
   constructor(scope: Construct, id: string, props: BlueGreenAppProps) {
     super(scope, id);
     const { switcher, appName } = props;
+    this.appName = appName;
     switcher.registerApp(appName);
     const alertTopic = props.alertTopic ?? switcher.alertTopic;
 
@@ -85,6 +104,8 @@ export class BlueGreenApp extends Construct {
         ruleArn: props.test.rule?.listenerRuleArn,
         url: props.test.url,
       },
+      container: props.container,
+      deployTimeout: props.deployTimeout,
       strategy: props.strategy,
       monitor: props.monitor,
       warmWindow: props.warmWindow,
@@ -97,6 +118,8 @@ export class BlueGreenApp extends Construct {
       stringValue: Stack.of(this).toJsonString(document),
     });
 
+    // At synth, when every container has been added.
+    this.node.addValidation({ validate: () => containerProblems(props) });
     this.grant(props, alertTopic);
   }
 
@@ -183,6 +206,33 @@ function modifyRoute(route: { listener: elbv2.IApplicationListener; rule?: Liste
   return route.rule
     ? new iam.PolicyStatement({ actions: ['elasticloadbalancing:ModifyRule'], resources: [route.rule.listenerRuleArn] })
     : new iam.PolicyStatement({ actions: ['elasticloadbalancing:ModifyListener'], resources: [route.listener.listenerArn] });
+}
+
+/**
+ * What deploy-idle would refuse at release time, for task definitions of this
+ * CDK app: a `container` they do not have, or none named among several.
+ */
+function containerProblems(props: BlueGreenAppProps): string[] {
+  const services = [props.blue.service, props.green.service].filter((s) => s instanceof ecs.BaseService);
+  // Both colors often share one task definition: one message each.
+  const unique = services.filter((s, i) => services.findIndex((o) => o.taskDefinition === s.taskDefinition) === i);
+  return unique.flatMap((s) => {
+    const td = s.taskDefinition;
+    const names = td.node.children
+      .filter((c): c is ecs.ContainerDefinition => c instanceof ecs.ContainerDefinition)
+      .map((c) => c.containerName);
+    const wanted = props.container;
+    if (wanted !== undefined && !Token.isUnresolved(wanted) && !names.includes(wanted)) {
+      return [`container: the task definition of ${s.node.path} has no container \`${wanted}\` (it has: ${names.join(', ')})`];
+    }
+    if (wanted === undefined && names.length > 1) {
+      return [
+        `container: the task definition of ${s.node.path} has ${names.length} containers (${names.join(', ')}): ` +
+          'name the one a release updates',
+      ];
+    }
+    return [];
+  });
 }
 
 function taskRoles(props: BlueGreenAppProps): iam.IRole[] {

@@ -4,6 +4,7 @@
 // BlueGreenApp. The local demo provisions the same shape in the emulator.
 
 import { Duration, Stack, StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -23,6 +24,8 @@ export interface ExampleStackProps extends StackProps {
 }
 
 const PORT = 8080;
+/** A client stays on one color during a weighted shift. */
+const STICKINESS = Duration.minutes(5);
 
 export class ExampleStack extends Stack {
   constructor(scope: Construct, id: string, props: ExampleStackProps = {}) {
@@ -49,10 +52,14 @@ export class ExampleStack extends Stack {
     // (see README: do not change these in CDK afterwards).
     const production = alb.addListener('Production', {
       port: 80,
-      defaultAction: elbv2.ListenerAction.weightedForward([
-        { targetGroup: blueTg, weight: 100 },
-        { targetGroup: greenTg, weight: 0 },
-      ]),
+      defaultAction: elbv2.ListenerAction.weightedForward(
+        [
+          { targetGroup: blueTg, weight: 100 },
+          { targetGroup: greenTg, weight: 0 },
+        ],
+        // The same stickiness the switcher writes (the app's `production.stickiness`).
+        { stickinessDuration: STICKINESS },
+      ),
     });
     // Smoke tests reach the idle color here; a real setup would not open it
     // to the internet (an internal ALB, or a header rule, with the smoke-test
@@ -101,16 +108,46 @@ export class ExampleStack extends Stack {
     });
     const switcher = new BlueGreenSwitcher(this, 'Switcher', { emergencyPublishers: [onCall] });
 
+    // The load balancer's own 5xx (502/503/504: targets crashing or not
+    // answering), which the monitor's per-target-group figures do not count.
+    const elb5xx = new cloudwatch.Alarm(this, 'Elb5xxAlarm', {
+      alarmName: `${appName}-elb-5xx`,
+      metric: alb.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, {
+        period: Duration.minutes(1),
+        statistic: 'Sum',
+      }),
+      threshold: 10,
+      evaluationPeriods: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    // Every release: 10 %, 50 %, then all traffic, each step baked. The
+    // probes expect the release version in the body or a header of
+    // GET /version on the production listener (the placeholder image does
+    // not serve one; your image must).
     new BlueGreenApp(this, 'App', {
       switcher,
       appName,
       cluster,
       blue: { service: blue, targetGroup: blueTg },
       green: { service: green, targetGroup: greenTg },
-      production: { listener: production },
+      production: { listener: production, stickiness: STICKINESS },
       test: { listener: test, url: `http://${alb.loadBalancerDnsName}:${PORT}` },
-      strategy: { type: 'all-at-once', bake: Duration.minutes(10) },
-      monitor: { max5xxRate: 0.01, maxP99: Duration.seconds(1), minRequests: 50 },
+      container: 'app',
+      deployTimeout: Duration.minutes(10),
+      strategy: { type: 'weighted', steps: [10, 50, 100], bake: Duration.minutes(5) },
+      monitor: {
+        max5xxRate: 0.01,
+        maxP99: Duration.seconds(1),
+        minRequests: 50,
+        alarmNames: [elb5xx.alarmName],
+        probeUrl: `http://${alb.loadBalancerDnsName}/version`,
+        probeRequests: 5,
+        probeTimeout: Duration.seconds(2),
+        versionTimeout: Duration.minutes(2),
+        compareWithPrevious: true,
+        maxP99Regression: 1.5,
+      },
       warmWindow: Duration.hours(24),
       idleCapacityAfterWindow: 0,
     });

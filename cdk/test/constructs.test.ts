@@ -12,7 +12,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { appConfigDocument, AppConfigValues, BlueGreenApp, BlueGreenAppProps, BlueGreenSwitcher } from '../lib';
-import { logicalId, offlineApp, render, resourcesFor, statementsOf } from './helpers';
+import { keyPaths, logicalId, offlineApp, render, resourcesFor, rustConfigFields, statementsOf } from './helpers';
 
 const ARN = {
   cluster: 'arn:aws:ecs:us-east-1:123456789012:cluster/prod',
@@ -135,6 +135,54 @@ describe('refused props', () => {
   });
 });
 
+describe('the container a release replaces', () => {
+  /** An app whose services share a task definition with these containers. */
+  function appWith(containers: string[], container?: string) {
+    const stack = new Stack(offlineApp(), 'Containers');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
+    const cluster = new ecs.Cluster(stack, 'Cluster', { vpc });
+    const td = new ecs.FargateTaskDefinition(stack, 'Td');
+    for (const name of containers) {
+      td.addContainer(name, { containerName: name, image: ecs.ContainerImage.fromRegistry('nginx') });
+    }
+    const service = (color: string) =>
+      new ecs.FargateService(stack, color, { cluster, taskDefinition: td, serviceName: `web-${color}` });
+    const tg = (id: string, arn: string) =>
+      elbv2.ApplicationTargetGroup.fromTargetGroupAttributes(stack, id, { targetGroupArn: arn });
+    const switcher = new BlueGreenSwitcher(stack, 'Switcher', {
+      emergencyPublishers: [iam.Role.fromRoleArn(stack, 'OnCall', 'arn:aws:iam::123456789012:role/on-call')],
+    });
+    new BlueGreenApp(stack, 'Web', {
+      switcher,
+      appName: 'web',
+      cluster,
+      blue: { service: service('blue'), targetGroup: tg('BlueTg', ARN.blueTg) },
+      green: { service: service('green'), targetGroup: tg('GreenTg', ARN.greenTg) },
+      production: {
+        listener: elbv2.ApplicationListener.fromApplicationListenerAttributes(stack, 'Listener', {
+          listenerArn: ARN.listener,
+          securityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-1'),
+        }),
+      },
+      container,
+    });
+    return () => Template.fromStack(stack);
+  }
+
+  test('is optional with one container', () => {
+    appWith(['app'])();
+  });
+
+  test('must be named among several, at synth', () => {
+    assert.throws(appWith(['app', 'envoy']), /container: the task definition of .* has 2 containers \(app, envoy\)/);
+    appWith(['app', 'envoy'], 'app')();
+  });
+
+  test('must be one the task definition has', () => {
+    assert.throws(appWith(['app', 'envoy'], 'web'), /has no container `web` \(it has: app, envoy\)/);
+  });
+});
+
 /** The props the imported app was built with, to build it again. */
 function importedProps(stack: Stack, switcher: BlueGreenSwitcher): BlueGreenAppProps {
   const find = (id: string) => stack.node.findChild(id) as any;
@@ -190,6 +238,61 @@ describe('the config document', () => {
     });
   });
 
+  test('writes the new monitor fields, the container and the deploy timeout in the documented units', () => {
+    const doc = appConfigDocument({
+      ...base,
+      container: 'web',
+      deployTimeout: Duration.minutes(20),
+      monitor: {
+        probeRequests: 3,
+        probeTimeout: Duration.millis(1500),
+        versionTimeout: Duration.minutes(3),
+        compareWithPrevious: false,
+        maxP99Regression: 2,
+      },
+    });
+    assert.equal(doc.container, 'web');
+    assert.equal(doc.deploy_timeout_seconds, 1200);
+    // `false` is written: only unset props are left out.
+    assert.deepEqual(doc.monitor, {
+      probe_requests: 3,
+      probe_timeout_ms: 1500,
+      version_timeout_seconds: 180,
+      compare_with_previous: false,
+      max_p99_regression: 2,
+    });
+  });
+
+  test('with every prop set, writes exactly the fields of the Rust schema', () => {
+    const doc = appConfigDocument({
+      ...base,
+      blue: { ...base.blue, directUrl: 'http://cart-blue.internal' },
+      green: { ...base.green, directUrl: 'http://cart-green.internal' },
+      production: { listenerArn: ARN.listener, ruleArn: ARN.rule, stickiness: Duration.minutes(1) },
+      test: { listenerArn: ARN.listener, ruleArn: ARN.testRule, url: 'https://lb.internal' },
+      container: 'web',
+      deployTimeout: Duration.minutes(15),
+      strategy: { type: 'weighted', steps: [50, 100], bake: Duration.minutes(1) },
+      monitor: {
+        max5xxRate: 0.02,
+        maxP99: Duration.millis(800),
+        minRequests: 10,
+        alarmNames: ['cart-5xx'],
+        probeUrl: 'https://cart.example.com/version',
+        expectedVersionMarker: 'v{{version}}',
+        probeRequests: 3,
+        probeTimeout: Duration.seconds(1),
+        versionTimeout: Duration.minutes(1),
+        compareWithPrevious: true,
+        maxP99Regression: 1.2,
+      },
+      warmWindow: Duration.hours(1),
+      idleCapacityAfterWindow: 1,
+      alertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts',
+    });
+    assert.deepEqual(keyPaths(doc).sort(), rustConfigFields().sort());
+  });
+
   const refused: [string, Partial<AppConfigValues>, RegExp][] = [
     ['a path-unsafe app name', { app: 'a/b' }, /app: `a\/b` is not an app name/],
     ['decreasing steps', { strategy: { type: 'weighted', steps: [10, 5, 100] } }, /strategy.steps\[1\]: steps must increase/],
@@ -199,6 +302,15 @@ describe('the config document', () => {
     ['stickiness over 7 days', { production: { listenerArn: ARN.listener, stickiness: Duration.days(8) } }, /stickiness_seconds/],
     ['a test URL that is not http(s)', { test: { listenerArn: ARN.listener, ruleArn: ARN.rule, url: 'lb:8080' } }, /test.url/],
     ['a negative idle capacity', { idleCapacityAfterWindow: -1 }, /idle_capacity_after_window: -1/],
+    ['an idle capacity beyond u32', { idleCapacityAfterWindow: 2 ** 32 }, /idle_capacity_after_window: 4294967296/],
+    ['no probe requests', { monitor: { probeRequests: 0 } }, /monitor.probe_requests: 0 is not a count of at least 1/],
+    ['a fractional probe count', { monitor: { probeRequests: 2.5 } }, /monitor.probe_requests: 2.5/],
+    ['a zero probe timeout', { monitor: { probeTimeout: Duration.millis(0) } }, /monitor.probe_timeout_ms/],
+    ['a p99 regression of 0', { monitor: { maxP99Regression: 0 } }, /monitor.max_p99_regression: 0/],
+    ['a p99 regression JSON cannot hold', { monitor: { maxP99Regression: Infinity } }, /monitor.max_p99_regression/],
+    ['a probe URL that is not http(s)', { monitor: { probeUrl: 'cart.example.com' } }, /monitor.probe_url/],
+    ['an empty container name', { container: '' }, /container: must not be empty/],
+    ['a deploy timeout in fractions of a second', { deployTimeout: Duration.millis(1500) }, /whole number/],
   ];
   for (const [what, change, message] of refused) {
     test(`refuses ${what}, naming the field`, () => {

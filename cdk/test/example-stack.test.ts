@@ -9,7 +9,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
 import { BINARY_METADATA_KEY, BlueGreenApp, BlueGreenSwitcher, FunctionKey } from '../lib';
 import { ExampleStack } from '../lib/example-stack';
-import { list, logicalId, offlineApp, render, resourcesFor, statementsOf } from './helpers';
+import { keyPaths, list, logicalId, offlineApp, render, resourcesFor, rustConfigFields, statementsOf } from './helpers';
 
 const stack = new ExampleStack(offlineApp(), 'BlueGreenExample');
 const template = Template.fromStack(stack);
@@ -20,6 +20,7 @@ const id = (p: string) => logicalId(find(p));
 const ref = (p: string) => `<${id(p)}>`;
 const statements = (key: FunctionKey) => statementsOf(template, logicalId(switcher.role(key)));
 const KEYS: FunctionKey[] = ['deployIdle', 'smokeTest', 'switch', 'monitor', 'rollback'];
+const doc = readFileSync(path.join(__dirname, '..', '..', 'docs', 'config.md'), 'utf8');
 const PARAMETERS = '<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/bluegreen/checkout/';
 
 describe('IAM', () => {
@@ -230,23 +231,45 @@ describe('config parameter', () => {
   });
 
   test('holds the example app in the documented shape', () => {
+    const dns = `<${id('Alb')}.DNSName>`;
     assert.deepEqual(config, {
       app: 'checkout',
       cluster: ref('Cluster'),
       blue: { service: `<${id('blueService')}.Name>`, target_group_arn: ref('BlueTargetGroup') },
       green: { service: `<${id('greenService')}.Name>`, target_group_arn: ref('GreenTargetGroup') },
-      production: { listener_arn: ref('Alb/Production') },
-      test: { listener_arn: ref('Alb/Test'), url: `http://<${id('Alb')}.DNSName>:8080` },
-      strategy: { type: 'all-at-once', bake_seconds: 600 },
-      monitor: { max_5xx_rate: 0.01, max_p99_ms: 1000, min_requests: 50 },
+      production: { listener_arn: ref('Alb/Production'), stickiness_seconds: 300 },
+      test: { listener_arn: ref('Alb/Test'), url: `http://${dns}:8080` },
+      container: 'app',
+      deploy_timeout_seconds: 600,
+      strategy: { type: 'weighted', steps: [10, 50, 100], bake_seconds: 300 },
+      monitor: {
+        max_5xx_rate: 0.01,
+        max_p99_ms: 1000,
+        min_requests: 50,
+        alarm_names: [ref('Elb5xxAlarm')],
+        probe_url: `http://${dns}/version`,
+        probe_requests: 5,
+        probe_timeout_ms: 2000,
+        version_timeout_seconds: 120,
+        compare_with_previous: true,
+        max_p99_regression: 1.5,
+      },
       warm_window_seconds: 86400,
       idle_capacity_after_window: 0,
       alert_topic_arn: `<${logicalId(switcher.alertTopic)}>`,
     });
   });
 
+  test('the production listener starts with the stickiness the switcher writes', () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::Listener', {
+      Port: 80,
+      DefaultActions: [
+        Match.objectLike({ ForwardConfig: Match.objectLike({ TargetGroupStickinessConfig: { Enabled: true, DurationSeconds: 300 } }) }),
+      ],
+    });
+  });
+
   test('uses only fields documented in docs/config.md', () => {
-    const doc = readFileSync(path.join(__dirname, '..', '..', 'docs', 'config.md'), 'utf8');
     const example = JSON.parse(doc.split('```json')[1].split('```')[0]);
     // test.rule_arn is in the doc's table, not in its example.
     const documented = new Set([...keyPaths(example), 'test.rule_arn']);
@@ -256,10 +279,19 @@ describe('config parameter', () => {
   });
 });
 
-/** `a`, `a.b`, ... for every object key (arrays are leaves). */
-function keyPaths(o: object, prefix = ''): string[] {
-  return Object.entries(o).flatMap(([k, v]) => {
-    const p = prefix + k;
-    return v && typeof v === 'object' && !Array.isArray(v) ? [p, ...keyPaths(v, `${p}.`)] : [p];
+describe('docs/config.md', () => {
+  test('names every field of the Rust schema in its table, and only those', () => {
+    // The config section ends where the state's begins.
+    const table = doc.split('\n# State')[0].split('\n').filter((l) => l.startsWith('| `'));
+    const named = new Set(table.flatMap((l) => [...l.split('|')[1].matchAll(/`([a-z0-9_.]+)`/g)].map((m) => m[1])));
+    const rust = rustConfigFields();
+    for (const field of rust) assert.ok(named.has(field), `docs/config.md has no row for \`${field}\``);
+    for (const field of named) assert.ok(rust.includes(field), `docs/config.md documents \`${field}\`, which the Rust schema lacks`);
   });
-}
+
+  test('its example holds only fields of the Rust schema', () => {
+    const example = JSON.parse(doc.split('```json')[1].split('```')[0]);
+    const rust = new Set(rustConfigFields());
+    for (const key of keyPaths(example)) assert.ok(rust.has(key), key);
+  });
+});

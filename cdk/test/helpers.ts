@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
@@ -47,4 +49,42 @@ export function resourcesFor(statements: Statement[], action: string, effect = '
   return statements
     .filter((s) => s.Effect === effect && list(s.Action).includes(action))
     .flatMap((s) => list(s.Resource).map(render));
+}
+
+/**
+ * Every field path of the Rust config schema (`functions/core/src/config.rs`),
+ * such as `monitor.probe_url`: the fields of `AppConfig` and of the structs it
+ * nests, and of the `Strategy` variants plus their `type` tag. Read from the
+ * source, so a field added or renamed there shows here without a Rust build.
+ */
+export function rustConfigFields(): string[] {
+  const source = readFileSync(path.join(__dirname, '..', '..', 'functions', 'core', 'src', 'config.rs'), 'utf8');
+  const body = (kind: 'struct' | 'enum', name: string) => {
+    const m = source.match(new RegExp(`pub ${kind} ${name} \\{\\n([\\s\\S]*?)\\n\\}`));
+    if (!m) throw new Error(`no ${kind} ${name} in config.rs`);
+    // Field lines only: no doc comments or attributes.
+    return m[1].split('\n').filter((l) => !/^\s*(\/\/|#\[)/.test(l));
+  };
+  const fields = (name: string, prefix: string): string[] => {
+    if (name === 'Strategy') {
+      const names = body('enum', name).flatMap((l) => [...l.matchAll(/\b([a-z_][a-z0-9_]*):\s/g)].map((m) => m[1]));
+      return ['type', ...new Set(names)].map((n) => `${prefix}${n}`);
+    }
+    return body('struct', name).flatMap((l) => {
+      const m = l.match(/^\s*pub ([a-z_][a-z0-9_]*): (.+),\s*$/);
+      if (!m) return [];
+      const nested = m[2].match(/\b(ColorConfig|RouteConfig|TestRouteConfig|Strategy|MonitorConfig)\b/);
+      const p = `${prefix}${m[1]}`;
+      return nested ? [p, ...fields(nested[1], `${p}.`)] : [p];
+    });
+  };
+  return fields('AppConfig', '');
+}
+
+/** `a`, `a.b`, ... for every object key (arrays are leaves). */
+export function keyPaths(o: object, prefix = ''): string[] {
+  return Object.entries(o).flatMap(([k, v]) => {
+    const p = prefix + k;
+    return v && typeof v === 'object' && !Array.isArray(v) ? [p, ...keyPaths(v, `${p}.`)] : [p];
+  });
 }

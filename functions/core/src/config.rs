@@ -543,6 +543,18 @@ mod tests {
         assert!(m.contains("two target groups"), "{m}");
     }
 
+    /// The config the CDK construct writes for the example app (checked in by
+    /// `npm run export-config`, drift-tested on the CDK side) parses here.
+    #[test]
+    fn the_config_cdk_writes_parses() {
+        let text = include_str!("../../../cdk/example-config.json");
+        let c = AppConfig::parse("checkout", "/bluegreen/checkout/config", text).unwrap();
+        assert_eq!(c.strategy.steps(), vec![10, 50, 100]);
+        assert_eq!(c.container.as_deref(), Some("app"));
+        assert_eq!(c.monitor.alarm_names, vec!["checkout-elb-5xx"]);
+        assert!(c.test.is_some() && c.monitor.compare_with_previous);
+    }
+
     #[test]
     fn app_names_are_path_safe() {
         assert!(validate_app_name("m", "app", "checkout-v2.eu_1").is_ok());

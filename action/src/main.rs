@@ -1,6 +1,13 @@
-//! `bluegreen`: what the GitHub Action runs, and the local mode.
+//! `bluegreen`: what the GitHub Action runs, what operators run, and the
+//! local mode. This file only parses arguments and wires the commands.
 
-use anyhow::{Result, bail};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use bluegreen_action::commands::{self, deploy, rollback, status};
+use bluegreen_action::{ci, github};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -10,14 +17,84 @@ use clap::{Parser, Subcommand};
     about = "Blue-green deployments for ECS behind an ALB"
 )]
 struct Cli {
+    /// Parameter path all apps live under.
+    #[arg(
+        long,
+        global = true,
+        env = "BLUEGREEN_PREFIX",
+        default_value = "/bluegreen"
+    )]
+    prefix: String,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Everything on this machine, no AWS account: the local AWS emulator,
-    /// the Lambdas in-process, sample apps as local HTTP servers.
+    /// Deploy a release: start the execution, follow it, report how it ended.
+    Deploy {
+        #[arg(long, env = "BLUEGREEN_APP")]
+        app: String,
+        /// What the release is called (a commit SHA, a tag).
+        #[arg(long)]
+        version: String,
+        /// The container image to run.
+        #[arg(
+            long,
+            conflicts_with = "task_definition",
+            required_unless_present = "task_definition"
+        )]
+        image: Option<String>,
+        /// A task-definition ARN to run as is.
+        #[arg(long)]
+        task_definition: Option<String>,
+        #[arg(long, env = "BLUEGREEN_STATE_MACHINE_ARN")]
+        state_machine_arn: String,
+        /// A smoke-test spec file (YAML or JSON).
+        #[arg(long)]
+        smoke_tests: Option<PathBuf>,
+        /// Per-release overrides as JSON: {"strategy": ..., "monitor": ...}.
+        #[arg(long)]
+        overrides: Option<String>,
+        /// Start the execution and return without following it.
+        #[arg(long)]
+        no_wait: bool,
+        /// Give up following after this many minutes (the execution goes on).
+        #[arg(long, default_value_t = 120)]
+        timeout_minutes: u64,
+        /// The GitHub Deployments environment (reported only when
+        /// GITHUB_TOKEN and GITHUB_REPOSITORY are set).
+        #[arg(long, env = "BLUEGREEN_ENVIRONMENT", default_value = "production")]
+        environment: String,
+    },
+    /// Move all traffic of an app back to the previous color, now.
+    Rollback {
+        #[arg(long, env = "BLUEGREEN_APP")]
+        app: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, env = "GITHUB_ACTOR")]
+        requested_by: Option<String>,
+        /// Publish to this emergency topic...
+        #[arg(
+            long,
+            env = "BLUEGREEN_EMERGENCY_TOPIC_ARN",
+            conflicts_with = "function"
+        )]
+        topic_arn: Option<String>,
+        /// ...or invoke this rollback function directly.
+        #[arg(long, env = "BLUEGREEN_ROLLBACK_FUNCTION")]
+        function: Option<String>,
+    },
+    /// What is live for an app: colors, versions, weights, lock.
+    Status {
+        #[arg(long, env = "BLUEGREEN_APP")]
+        app: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything on this machine, no AWS account.
     Local {
         #[command(subcommand)]
         command: LocalCommand,
@@ -26,9 +103,9 @@ enum Command {
 
 #[derive(Subcommand)]
 enum LocalCommand {
-    /// Run four releases through the real state machine and tell each as a
-    /// timeline: good, caught by smoke tests, caught in production, and an
-    /// emergency rollback through SNS.
+    /// Run four releases through the real state machine in a local AWS
+    /// emulator and tell each as a timeline: good, caught by smoke tests,
+    /// caught in production, and rolled back through SNS.
     Demo {
         /// Shorten the state machine's fixed waits to one second.
         #[arg(long)]
@@ -37,7 +114,7 @@ enum LocalCommand {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("BLUEGREEN_LOG")
@@ -45,14 +122,198 @@ async fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            ci::error(&format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Deploy {
+            app,
+            version,
+            image,
+            task_definition,
+            state_machine_arn,
+            smoke_tests,
+            overrides,
+            no_wait,
+            timeout_minutes,
+            environment,
+        } => {
+            let smoke_tests = match smoke_tests {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading the smoke tests {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let args = deploy::DeployArgs {
+                app,
+                version,
+                image,
+                task_definition,
+                state_machine_arn,
+                smoke_tests,
+                overrides,
+                github: github_context(),
+                run: commands::ci_run(),
+                wait: !no_wait,
+                timeout: Duration::from_secs(timeout_minutes * 60),
+            };
+            let sdk = bluegreen_aws::sdk_config().await;
+            let sfn = aws_sdk_sfn::Client::new(&sdk);
+            // Validate before anything is created on GitHub or AWS.
+            deploy::input(&args).map_err(|e| anyhow!(e))?;
+            let mut reporter = github_reporter(&args, &environment).await;
+            let deployed = deploy::run(&sfn, &args, reporter.as_mut())
+                .await
+                .map_err(|e| anyhow!(e))?;
+            let ports = bluegreen_aws::ports(&sdk, cli.prefix);
+            let live = status::status(&ports, &args.app).await.ok();
+            let active_color = live
+                .as_ref()
+                .and_then(|s| s["state"]["active_color"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            let active_version = live
+                .as_ref()
+                .and_then(|s| s["state"]["active_version"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            let result = match &deployed.ending {
+                None => "started".to_string(),
+                Some(e) if e.live => "succeeded".to_string(),
+                Some(e) => e.status.to_lowercase(),
+            };
+            ci::set_outputs(&[
+                ("execution-arn", &deployed.execution_arn),
+                ("result", &result),
+                ("active-color", &active_color),
+                ("version", &active_version),
+            ])?;
+            match &deployed.ending {
+                Some(e) if !e.succeeded() => {
+                    let why = e.error.clone().unwrap_or_else(|| e.status.clone());
+                    ci::error(&format!(
+                        "release {} of {} did not go live: {why}; production serves {active_color} {active_version}",
+                        args.version, args.app
+                    ));
+                    Ok(ExitCode::FAILURE)
+                }
+                Some(_) => {
+                    println!("{} {} is live on {active_color}", args.app, args.version);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => Ok(ExitCode::SUCCESS),
+            }
+        }
+        Command::Rollback {
+            app,
+            reason,
+            requested_by,
+            topic_arn,
+            function,
+        } => {
+            let via = match (topic_arn, function) {
+                (Some(t), _) => rollback::Via::Topic(t),
+                (None, Some(f)) => rollback::Via::Function(f),
+                (None, None) => {
+                    return Err(anyhow!(
+                        "say where to send the rollback: --topic-arn (or BLUEGREEN_EMERGENCY_TOPIC_ARN) or --function (or BLUEGREEN_ROLLBACK_FUNCTION)"
+                    ));
+                }
+            };
+            let sdk = bluegreen_aws::sdk_config().await;
+            let ports = bluegreen_aws::ports(&sdk, cli.prefix);
+            let args = rollback::RollbackArgs {
+                app,
+                reason,
+                requested_by,
+                via,
+            };
+            let out = rollback::run(&sdk, &ports, &args)
+                .await
+                .map_err(|e| anyhow!(e))?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { app, json } => {
+            let sdk = bluegreen_aws::sdk_config().await;
+            let ports = bluegreen_aws::ports(&sdk, cli.prefix);
+            let s = status::status(&ports, &app).await.map_err(|e| anyhow!(e))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print!("{}", status::render(&s));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Local {
             command: LocalCommand::Demo { fast },
         } => {
-            if let Err(e) = bluegreen_action::local::demo::run(fast).await {
-                bail!("the local demo failed: {e}");
-            }
+            bluegreen_action::local::demo::run(fast)
+                .await
+                .map_err(|e| anyhow!("the local demo failed: {e}"))?;
+            Ok(ExitCode::SUCCESS)
         }
     }
-    Ok(())
+}
+
+/// A GitHub reporter when running with a token for a repository; none (and
+/// a warning when half-configured) otherwise.
+async fn github_reporter(args: &deploy::DeployArgs, environment: &str) -> Option<github::Reporter> {
+    if std::env::var("GITHUB_TOKEN").is_err() || std::env::var("GITHUB_REPOSITORY").is_err() {
+        return None;
+    }
+    let gh = match github::GitHub::from_env() {
+        Ok(gh) => gh,
+        Err(e) => {
+            ci::warning(&format!("not reporting to GitHub: {e}"));
+            return None;
+        }
+    };
+    let release = github::Release {
+        app: args.app.clone(),
+        version: args.version.clone(),
+        sha: std::env::var("GITHUB_SHA").unwrap_or_else(|_| args.version.clone()),
+        environment: environment.to_string(),
+        production: github::production_like(environment),
+        pr: std::env::var("BLUEGREEN_PR")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+        summary_path: github::summary_path_from_env().ok(),
+    };
+    let payload = serde_json::json!({"app": args.app, "version": args.version});
+    match github::Reporter::create(gh, release, payload).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            ci::warning(&format!("could not create the GitHub deployment: {e}"));
+            None
+        }
+    }
+}
+
+/// What the execution input records about the GitHub run, when there is one.
+fn github_context() -> Option<serde_json::Value> {
+    let repository = std::env::var("GITHUB_REPOSITORY").ok()?;
+    let mut github = serde_json::json!({"repository": repository});
+    if let Ok(sha) = std::env::var("GITHUB_SHA") {
+        github["sha"] = sha.into();
+    }
+    if let Some(id) = std::env::var("GITHUB_RUN_ID")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        github["run_id"] = id.into();
+    }
+    if let Some(pr) = std::env::var("BLUEGREEN_PR")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        github["pr"] = pr.into();
+    }
+    Some(github)
 }

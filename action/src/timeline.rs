@@ -15,36 +15,70 @@ pub struct Step {
     pub text: String,
 }
 
-/// How an execution ended.
+/// How an execution ended, or reached the point where following it is done.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ending {
     pub status: String,
     pub error: Option<String>,
     pub cause: Option<String>,
     pub output: Option<Value>,
+    /// The release is live and its lock released; the execution goes on only
+    /// to wait out the warm window before scaling the old color down.
+    pub live: bool,
+    /// The execution document as the last state saw it (on failure, the
+    /// input of the Fail state): the smoke report, verdicts, error.
+    pub document: Option<Value>,
 }
 
-/// Follows `execution_arn` until it ends, calling `on_step` for each step as
-/// it happens. Gives up after `limit`.
+impl Ending {
+    pub fn succeeded(&self) -> bool {
+        self.status == "SUCCEEDED" || self.live
+    }
+}
+
+/// The state after which a release is live and nothing about it can change
+/// any more; what follows is the warm window (a day by default).
+pub const LIVE_AFTER: &str = "ReleaseLock";
+
+/// Follows `execution_arn` until it ends — or, with `until_live`, until the
+/// release is live — calling `on_step` for each step as it happens. Gives up
+/// after `limit`.
 pub async fn follow(
     sfn: &Client,
     execution_arn: &str,
     limit: Duration,
+    until_live: bool,
     mut on_step: impl FnMut(&Step),
 ) -> Result<Ending, String> {
     let started = std::time::Instant::now();
     let mut seen = 0usize;
     let mut first: Option<f64> = None;
+    let mut document: Option<Value> = None;
     loop {
         let events = history(sfn, execution_arn).await?;
+        let mut live = false;
         for event in events.iter().skip(seen) {
             let at = event.timestamp.as_secs_f64();
             let t0 = *first.get_or_insert(at);
+            if let Some(doc) = document_of(event) {
+                document = Some(doc);
+            }
             if let Some(step) = describe(event, at - t0) {
+                live |= step.state == LIVE_AFTER;
                 on_step(&step);
             }
         }
         seen = events.len();
+        if until_live && live {
+            return Ok(Ending {
+                status: "RUNNING".to_string(),
+                error: None,
+                cause: None,
+                output: None,
+                live: true,
+                document,
+            });
+        }
         let d = sfn
             .describe_execution()
             .execution_arn(execution_arn)
@@ -56,15 +90,21 @@ pub async fn follow(
             let events = history(sfn, execution_arn).await?;
             for event in events.iter().skip(seen) {
                 let at = event.timestamp.as_secs_f64();
+                if let Some(doc) = document_of(event) {
+                    document = Some(doc);
+                }
                 if let Some(step) = describe(event, at - first.unwrap_or(at)) {
                     on_step(&step);
                 }
             }
+            let output: Option<Value> = d.output.and_then(|o| serde_json::from_str(&o).ok());
             return Ok(Ending {
                 status: d.status.as_str().to_string(),
                 error: d.error,
                 cause: d.cause,
-                output: d.output.and_then(|o| serde_json::from_str(&o).ok()),
+                live: false,
+                document: output.clone().or(document),
+                output,
             });
         }
         if started.elapsed() > limit {
@@ -150,6 +190,18 @@ fn describe(event: &HistoryEvent, at_seconds: f64) -> Option<Step> {
         }
         _ => None,
     }
+}
+
+/// The document a state handed on (its output) or, for a Fail state, was
+/// handed (its input).
+fn document_of(event: &HistoryEvent) -> Option<Value> {
+    let text = match event.r#type {
+        HistoryEventType::FailStateEntered => {
+            event.state_entered_event_details.as_ref()?.input.clone()
+        }
+        _ => event.state_exited_event_details.as_ref()?.output.clone(),
+    }?;
+    serde_json::from_str(&text).ok()
 }
 
 fn first_line(s: &str, max: usize) -> String {

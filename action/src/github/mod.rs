@@ -1,1 +1,32 @@
 //! GitHub reporting: deployments, statuses, the sticky PR comment, the job summary.
+//!
+//! [`GitHub`] talks to the API (octocrab underneath, retrying server errors
+//! and rate limits); [`render_report`] turns an execution into Markdown;
+//! [`Reporter`] does both in the order a deployment needs them.
+
+mod client;
+mod comment;
+mod console;
+mod deployments;
+mod error;
+mod markdown;
+mod monitor;
+mod outcome;
+mod render;
+mod reporter;
+mod retry;
+mod settings;
+mod smoke;
+mod summary;
+
+pub use client::GitHub;
+pub use comment::marker;
+pub use console::console_url;
+pub use deployments::{DeploymentState, MAX_DESCRIPTION_CHARS, production_like};
+pub use error::{Error, Method, Result};
+pub use outcome::Outcome;
+pub use render::render_report;
+pub use reporter::{Release, Reporter};
+pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
+pub use settings::{DEFAULT_API_URL, Settings, Token};
+pub use summary::{summary_path_from_env, write_summary};

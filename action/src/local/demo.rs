@@ -77,9 +77,13 @@ pub async fn run(fast: bool) -> Result<(), String> {
         "       rolled back in {} ms (SNS delivery, rollback Lambda, listener change)",
         t.elapsed().as_millis()
     );
-    let ending = follow(&local.sfn, &execution, Duration::from_secs(60), |s| {
-        println!("  {:>6.1}s  {:<24} {}", s.at_seconds, s.state, s.text)
-    })
+    let ending = follow(
+        &local.sfn,
+        &execution,
+        Duration::from_secs(60),
+        false,
+        |s| println!("  {:>6.1}s  {:<24} {}", s.at_seconds, s.state, s.text),
+    )
     .await?;
     print_ending(&ending);
     show_production(&app).await;
@@ -101,9 +105,13 @@ async fn scenario(
 ) -> Result<Ending, String> {
     println!("\n{n}. {title}");
     let execution = local.start_release(APP, version, 1, overrides).await?;
-    let ending = follow(&local.sfn, &execution, Duration::from_secs(120), |s| {
-        println!("  {:>6.1}s  {:<24} {}", s.at_seconds, s.state, s.text)
-    })
+    let ending = follow(
+        &local.sfn,
+        &execution,
+        Duration::from_secs(120),
+        false,
+        |s| println!("  {:>6.1}s  {:<24} {}", s.at_seconds, s.state, s.text),
+    )
     .await?;
     print_ending(&ending);
     show_production(app).await;

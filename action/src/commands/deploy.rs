@@ -1,0 +1,216 @@
+//! `bluegreen deploy`: start the release's execution (or find the one this CI
+//! run already started), follow it step by step, and say how it ended.
+
+use std::time::Duration;
+
+use aws_sdk_sfn::Client;
+use bluegreen_core::input::ExecutionInput;
+use serde_json::{Value, json};
+
+use crate::ci;
+use crate::github::Reporter;
+use crate::timeline::{Ending, Step, follow};
+
+#[derive(Debug, Clone)]
+pub struct DeployArgs {
+    pub app: String,
+    pub version: String,
+    pub image: Option<String>,
+    pub task_definition: Option<String>,
+    pub state_machine_arn: String,
+    /// Inline smoke-test spec (the file's content).
+    pub smoke_tests: Option<String>,
+    /// `overrides` as JSON text (`{"strategy": ..., "monitor": ...}`).
+    pub overrides: Option<String>,
+    pub github: Option<Value>,
+    /// Identifies the CI run, for a deterministic execution name.
+    pub run: String,
+    pub wait: bool,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub execution_arn: String,
+    /// Whether this call started the execution (false: it was already running
+    /// or done, and was followed instead).
+    pub started: bool,
+    pub steps: Vec<Step>,
+    pub ending: Option<Ending>,
+}
+
+impl Deployed {
+    pub fn succeeded(&self) -> bool {
+        self.ending.as_ref().is_none_or(Ending::succeeded)
+    }
+}
+
+/// The execution input for `args`, validated as the Lambdas will validate it,
+/// so that a typo fails here, before anything starts.
+pub fn input(args: &DeployArgs) -> Result<Value, String> {
+    let mut release = json!({"version": args.version});
+    if let Some(image) = &args.image {
+        release["image"] = json!(image);
+    }
+    if let Some(td) = &args.task_definition {
+        release["task_definition"] = json!(td);
+    }
+    let mut doc = json!({"app": args.app, "release": release});
+    if let Some(text) = &args.overrides {
+        let overrides: Value =
+            serde_json::from_str(text).map_err(|e| format!("--overrides is not JSON: {e}"))?;
+        doc["overrides"] = overrides;
+    }
+    if let Some(spec) = &args.smoke_tests {
+        doc["smoke_tests"] = json!(spec);
+    }
+    if let Some(github) = &args.github {
+        doc["github"] = github.clone();
+    }
+    ExecutionInput::from_value(doc.clone()).map_err(|e| e.to_string())?;
+    Ok(doc)
+}
+
+/// Starts (or finds) the execution and follows it until the release is live
+/// or has failed; the warm window that follows is not waited for. With a
+/// reporter, GitHub hears about the start and the end; a GitHub failure is a
+/// warning, never the release's result.
+pub async fn run(
+    sfn: &Client,
+    args: &DeployArgs,
+    mut reporter: Option<&mut Reporter>,
+) -> Result<Deployed, String> {
+    let mut doc = input(args)?;
+    if let Some(r) = reporter.as_deref() {
+        doc["github"]["deployment_id"] = json!(r.deployment_id());
+    }
+    let name = super::execution_name(&args.app, &args.version, &args.run);
+    // The name is deterministic per CI run: if this run already started the
+    // execution (a retried job step), follow that one instead of starting
+    // another. Asking first also covers emulators that do not enforce names.
+    let existing_arn = format!(
+        "{}:{name}",
+        args.state_machine_arn
+            .replacen(":stateMachine:", ":execution:", 1)
+    );
+    let exists = sfn
+        .describe_execution()
+        .execution_arn(&existing_arn)
+        .send()
+        .await
+        .is_ok();
+    let (execution_arn, started) = if exists {
+        (existing_arn, false)
+    } else {
+        match sfn
+            .start_execution()
+            .state_machine_arn(&args.state_machine_arn)
+            .name(&name)
+            .input(doc.to_string())
+            .send()
+            .await
+        {
+            Ok(out) => (out.execution_arn, true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_execution_already_exists()) =>
+            {
+                (existing_arn, false)
+            }
+            Err(e) => {
+                return Err(format!(
+                    "could not start the release: {}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&e)
+                ));
+            }
+        }
+    };
+    if let Some(r) = reporter.as_deref_mut()
+        && let Err(e) = r.started(&execution_arn).await
+    {
+        ci::warning(&format!("could not report the start to GitHub: {e}"));
+    }
+    println!(
+        "{} {} of {}: {execution_arn}",
+        if started {
+            "started"
+        } else {
+            "following the already started"
+        },
+        args.version,
+        args.app
+    );
+    if !args.wait {
+        return Ok(Deployed {
+            execution_arn,
+            started,
+            steps: vec![],
+            ending: None,
+        });
+    }
+    ci::group(&format!(
+        "bluegreen: {} {} step by step",
+        args.app, args.version
+    ));
+    let mut steps = vec![];
+    let ending = follow(sfn, &execution_arn, args.timeout, true, |s| {
+        println!("  {:>7.1}s  {:<24} {}", s.at_seconds, s.state, s.text);
+        steps.push(s.clone());
+    })
+    .await;
+    ci::end_group();
+    let ending = ending?;
+    if let Some(r) = reporter.as_deref()
+        && let Err(e) = r
+            .finished(&steps, Some(&ending), ending.document.as_ref(), None)
+            .await
+    {
+        ci::warning(&format!("could not report the result to GitHub: {e}"));
+    }
+    Ok(Deployed {
+        execution_arn,
+        started,
+        steps,
+        ending: Some(ending),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> DeployArgs {
+        DeployArgs {
+            app: "checkout".into(),
+            version: "v2".into(),
+            image: Some("repo/checkout:v2".into()),
+            task_definition: None,
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:bluegreen"
+                .into(),
+            smoke_tests: None,
+            overrides: None,
+            github: None,
+            run: "1-1".into(),
+            wait: true,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn bad_input_is_refused_before_anything_starts() {
+        let mut a = args();
+        a.overrides = Some(r#"{"strategy": {"type": "weighted", "steps": [50]}}"#.into());
+        let e = input(&a).unwrap_err();
+        assert!(e.contains("`overrides.strategy.steps`"), "{e}");
+        let mut a = args();
+        a.image = None;
+        assert!(input(&a).unwrap_err().contains("needs `image`"));
+        let mut a = args();
+        a.overrides = Some("{".into());
+        assert!(input(&a).unwrap_err().contains("--overrides is not JSON"));
+        assert_eq!(
+            input(&args()).unwrap()["release"]["image"],
+            "repo/checkout:v2"
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! GitHub Deployments: one per release, its statuses, and retiring the
+//! deployments it replaced.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::client::{GitHub, Replay, shorten};
+use super::error::{Method, Result};
+
+/// GitHub keeps at most this many characters of a status description.
+pub const MAX_DESCRIPTION_CHARS: usize = 140;
+
+/// Deployments and statuses asked for per page.
+const PER_PAGE: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentState {
+    InProgress,
+    Success,
+    Failure,
+    Error,
+    Inactive,
+}
+
+impl DeploymentState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeploymentState::InProgress => "in_progress",
+            DeploymentState::Success => "success",
+            DeploymentState::Failure => "failure",
+            DeploymentState::Error => "error",
+            DeploymentState::Inactive => "inactive",
+        }
+    }
+}
+
+/// Whether an environment name reads as production (`production`, `prod`,
+/// `production-eu`, `prod/us`, …): the default for `production_environment`.
+pub fn production_like(environment: &str) -> bool {
+    let name = environment.to_ascii_lowercase();
+    ["production", "prod"].iter().any(|p| {
+        name.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '_', '/', '.', ' ']))
+    })
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct Status {
+    state: String,
+}
+
+impl GitHub {
+    /// Creates a deployment of `sha` to `environment` and returns its id.
+    pub async fn create_deployment(
+        &self,
+        sha: &str,
+        environment: &str,
+        description: &str,
+        payload: Value,
+        production: bool,
+    ) -> Result<u64> {
+        let body = json!({
+            "ref": sha,
+            "task": "deploy",
+            "environment": environment,
+            "description": shorten(description, MAX_DESCRIPTION_CHARS),
+            "payload": payload,
+            // The commit was built and tested already; merging the default
+            // branch in or waiting for checks is not this action's business.
+            "auto_merge": false,
+            "required_contexts": [],
+            "transient_environment": false,
+            "production_environment": production,
+        });
+        // A repeat after a lost answer may leave a second deployment for the
+        // same commit; the next success marks it inactive like any older one.
+        let created: Created = self
+            .call(
+                Method::Post,
+                &self.repo_path("/deployments"),
+                Some(&body),
+                Replay::Always,
+            )
+            .await?;
+        Ok(created.id)
+    }
+
+    /// Adds a status to deployment `id`.
+    pub async fn set_status(
+        &self,
+        id: u64,
+        state: DeploymentState,
+        log_url: Option<&str>,
+        environment_url: Option<&str>,
+        description: &str,
+    ) -> Result<()> {
+        let mut body = json!({
+            "state": state.as_str(),
+            "description": shorten(description, MAX_DESCRIPTION_CHARS),
+            // Older deployments are retired by `mark_previous_inactive`, and
+            // only after a success: after a rollback the previous deployment
+            // is what serves production again.
+            "auto_inactive": false,
+        });
+        if let Some(url) = log_url {
+            body["log_url"] = url.into();
+        }
+        if let Some(url) = environment_url {
+            body["environment_url"] = url.into();
+        }
+        let _: Value = self
+            .call(
+                Method::Post,
+                &self.repo_path(&format!("/deployments/{id}/statuses")),
+                Some(&body),
+                Replay::Always,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Marks inactive the deployments to `environment` older than `keep_id`
+    /// that are not inactive yet; returns their ids. Twice is the same as once.
+    ///
+    /// GitHub lists newest first. The walk stops at the first older deployment
+    /// that is already inactive: everything older was retired before it,
+    /// because retiring goes oldest first (so an interrupted run leaves no gap).
+    pub async fn mark_previous_inactive(
+        &self,
+        environment: &str,
+        keep_id: u64,
+    ) -> Result<Vec<u64>> {
+        let mut active = Vec::new();
+        'pages: for page in 1.. {
+            let path = self.repo_path(&format!(
+                "/deployments?environment={}&per_page={PER_PAGE}&page={page}",
+                encode(environment)
+            ));
+            let deployments: Vec<Created> =
+                self.call(Method::Get, &path, None, Replay::Always).await?;
+            for d in deployments.iter().filter(|d| d.id < keep_id) {
+                if self.latest_state(d.id).await?.as_deref() == Some("inactive") {
+                    break 'pages;
+                }
+                active.push(d.id);
+            }
+            if deployments.len() < PER_PAGE {
+                break;
+            }
+        }
+        for &id in active.iter().rev() {
+            self.set_status(
+                id,
+                DeploymentState::Inactive,
+                None,
+                None,
+                "replaced by a newer deployment",
+            )
+            .await?;
+        }
+        active.reverse();
+        Ok(active)
+    }
+
+    /// The state of a deployment's newest status, if it has any.
+    async fn latest_state(&self, id: u64) -> Result<Option<String>> {
+        let statuses: Vec<Status> = self
+            .call(
+                Method::Get,
+                &self.repo_path(&format!("/deployments/{id}/statuses?per_page=1")),
+                None,
+                Replay::Always,
+            )
+            .await?;
+        Ok(statuses.into_iter().next().map(|s| s.state))
+    }
+}
+
+/// Percent-encodes a query value (environment names may hold spaces or `&`).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_like_names() {
+        for name in ["production", "Prod", "production-eu", "prod/us", "prod_2"] {
+            assert!(production_like(name), "{name}");
+        }
+        for name in [
+            "staging",
+            "preview",
+            "products",
+            "pre-prod",
+            "productionish",
+        ] {
+            assert!(!production_like(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn encodes_query_values() {
+        assert_eq!(encode("prod eu&x/y"), "prod%20eu%26x%2Fy");
+        assert_eq!(encode("staging-1.a_b~"), "staging-1.a_b~");
+    }
+}

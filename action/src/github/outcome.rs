@@ -1,0 +1,148 @@
+//! What a deployment came to, read from the execution: the word the report
+//! leads with and the state its GitHub deployment gets.
+
+use crate::timeline::{Ending, Step};
+
+use super::deployments::DeploymentState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    InProgress,
+    /// The release serves all production traffic.
+    Succeeded,
+    /// It never got production traffic, or its rollback failed.
+    Failed,
+    /// Traffic went back to the previous release (by the monitor, or by an
+    /// emergency rollback that stopped the execution).
+    RolledBack,
+    /// Stopped by hand.
+    Aborted,
+}
+
+/// Errors that end an execution after its release went live: the release
+/// stands, so the deployment succeeded (the report still shows the error).
+const AFTER_LIVE: [&str; 2] = ["ScaleDownFailed", "ReleaseLockFailed"];
+
+impl Outcome {
+    pub fn of(steps: &[Step], ending: Option<&Ending>) -> Outcome {
+        let Some(ending) = ending else {
+            // `ReleaseLock` follows only the last promoted step; after it the
+            // execution waits out the warm window (a day by default) before
+            // scaling the old color down, and nothing in that changes the release.
+            return if steps.iter().any(|s| s.state == crate::timeline::LIVE_AFTER) {
+                Outcome::Succeeded
+            } else {
+                Outcome::InProgress
+            };
+        };
+        let error = ending.error.as_deref().unwrap_or_default();
+        match ending.status.as_str() {
+            _ if ending.live => Outcome::Succeeded,
+            "SUCCEEDED" => Outcome::Succeeded,
+            _ if AFTER_LIVE.contains(&error) => Outcome::Succeeded,
+            // The state machine's own `RolledBack`, and the stop an emergency
+            // rollback makes (`bluegreen.RolledBack`).
+            _ if error == "RolledBack" || error == "bluegreen.RolledBack" => Outcome::RolledBack,
+            "ABORTED" => Outcome::Aborted,
+            _ => Outcome::Failed,
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::InProgress => "in progress",
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::RolledBack => "rolled back",
+            Outcome::Aborted => "aborted",
+        }
+    }
+
+    pub fn emoji(self) -> &'static str {
+        match self {
+            Outcome::InProgress => "⏳",
+            Outcome::Succeeded => "✅",
+            Outcome::Failed => "❌",
+            Outcome::RolledBack => "↩️",
+            Outcome::Aborted => "⛔",
+        }
+    }
+
+    /// A rolled-back release is a failed deployment: no green check for a
+    /// release that does not serve production.
+    pub fn deployment_state(self) -> DeploymentState {
+        match self {
+            Outcome::InProgress => DeploymentState::InProgress,
+            Outcome::Succeeded => DeploymentState::Success,
+            Outcome::Failed | Outcome::RolledBack => DeploymentState::Failure,
+            Outcome::Aborted => DeploymentState::Error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ending(status: &str, error: Option<&str>) -> Ending {
+        Ending {
+            status: status.into(),
+            error: error.map(str::to_string),
+            cause: None,
+            output: None,
+            live: false,
+            document: None,
+        }
+    }
+
+    fn step(state: &str) -> Step {
+        Step {
+            at_seconds: 1.0,
+            state: state.into(),
+            text: "x".into(),
+        }
+    }
+
+    #[test]
+    fn reads_the_ending() {
+        let of = |status, error| Outcome::of(&[], Some(&ending(status, error)));
+        assert_eq!(of("SUCCEEDED", None), Outcome::Succeeded);
+        assert_eq!(of("FAILED", Some("RolledBack")), Outcome::RolledBack);
+        assert_eq!(
+            of("ABORTED", Some("bluegreen.RolledBack")),
+            Outcome::RolledBack
+        );
+        assert_eq!(of("ABORTED", None), Outcome::Aborted);
+        assert_eq!(of("FAILED", Some("Aborted")), Outcome::Failed);
+        assert_eq!(of("FAILED", Some("RollbackFailed")), Outcome::Failed);
+        assert_eq!(of("TIMED_OUT", None), Outcome::Failed);
+        assert_eq!(of("FAILED", Some("ScaleDownFailed")), Outcome::Succeeded);
+    }
+
+    #[test]
+    fn live_once_the_lock_is_released_after_the_last_step() {
+        assert_eq!(Outcome::of(&[step("Switch")], None), Outcome::InProgress);
+        assert_eq!(
+            Outcome::of(&[step("Switch"), step("ReleaseLock")], None),
+            Outcome::Succeeded
+        );
+        // The rollback path releases the lock under another name.
+        assert_eq!(
+            Outcome::of(&[step("ReleaseLockAfterRollback")], None),
+            Outcome::InProgress
+        );
+    }
+
+    #[test]
+    fn deployment_states() {
+        assert_eq!(
+            Outcome::RolledBack.deployment_state(),
+            DeploymentState::Failure
+        );
+        assert_eq!(Outcome::Aborted.deployment_state(), DeploymentState::Error);
+        assert_eq!(
+            Outcome::Succeeded.deployment_state(),
+            DeploymentState::Success
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! The report: one Markdown document for the pull-request comment and the job
+//! summary. Pure, so every shape of execution can be checked without GitHub.
+
+use serde_json::Value;
+
+use crate::timeline::{Ending, Step};
+
+use super::markdown::{cell, code, inline};
+use super::outcome::Outcome;
+use super::{monitor, smoke};
+
+/// The timeline keeps its last rows; a long bake polls many times, and
+/// GitHub caps a comment at 65 536 characters.
+const MAX_TIMELINE_ROWS: usize = 200;
+
+/// The errors the state machine catches, each under its own key.
+const CAUGHT_ERRORS: [&str; 4] = [
+    "error",
+    "rollback_error",
+    "release_lock_error",
+    "scale_down_error",
+];
+
+/// The report on a deployment of `version` of `app`, so far (`ending` is
+/// `None` while it runs). `doc` is the latest execution document known.
+pub fn render_report(
+    app: &str,
+    version: &str,
+    steps: &[Step],
+    ending: Option<&Ending>,
+    doc: Option<&Value>,
+    console_url: Option<&str>,
+) -> String {
+    let outcome = Outcome::of(steps, ending);
+    let null = Value::Null;
+    let doc = doc.unwrap_or(&null);
+    let mut out = format!(
+        "### {} {} {}: {}\n\n",
+        outcome.emoji(),
+        inline(app),
+        code(version),
+        outcome.word()
+    );
+    let mut facts = Vec::new();
+    if let Some(production) = production(doc, outcome) {
+        facts.push(format!("**Production:** {production}"));
+    }
+    if let Some(url) = console_url {
+        facts.push(format!("[Step Functions execution]({url})"));
+    }
+    if !facts.is_empty() {
+        out.push_str(&format!("{}\n\n", facts.join(" · ")));
+    }
+    let problems = problems(ending, doc);
+    for problem in &problems {
+        out.push_str(&format!("> {problem}\n"));
+    }
+    if !problems.is_empty() {
+        out.push('\n');
+    }
+    if let Some(report) = smoke::smoke_report(doc) {
+        out.push_str(&smoke::section(&report));
+        out.push('\n');
+    }
+    if let Some(section) = monitor::section(doc) {
+        out.push_str(&section);
+        out.push('\n');
+    }
+    out.push_str(&timeline(steps));
+    out
+}
+
+/// Which color serves production, and what.
+fn production(doc: &Value, outcome: Outcome) -> Option<String> {
+    let s = |v: &Value| v.as_str().map(str::to_string);
+    let rollback = &doc["rollback"];
+    if let Some(color) = s(&rollback["to"]["color"]) {
+        let version = s(&rollback["to"]["version"]).map_or_else(String::new, |v| code(&v));
+        return Some(format!("**{color}** {version} (rolled back)"));
+    }
+    let switch = &doc["switch"];
+    if let Some(target) = s(&switch["target_color"]) {
+        let other = other_color(&target);
+        // An emergency rollback stops the execution from outside: the
+        // document still shows the last switch, but traffic went back.
+        if outcome == Outcome::RolledBack {
+            return Some(format!("**{other}** (the previous release; rolled back)"));
+        }
+        let version = code(&s(&switch["version"]).unwrap_or_default());
+        let weight = switch["weight"].as_u64().unwrap_or_default();
+        return Some(if weight >= 100 {
+            format!("**{target}** {version} (100%)")
+        } else {
+            format!("{target} {version} {weight}% / {other} {}%", 100 - weight)
+        });
+    }
+    let deploy = &doc["deploy"];
+    let idle = s(&deploy["idle_color"])?;
+    let active = other_color(&idle);
+    Some(if deploy["already_live"] == true {
+        let version = code(&s(&deploy["version"]).unwrap_or_default());
+        format!("**{active}** {version} (already live)")
+    } else {
+        format!("**{active}** (unchanged; the release went to {idle}, which gets no traffic)")
+    })
+}
+
+fn other_color(color: &str) -> &'static str {
+    if color == "blue" { "green" } else { "blue" }
+}
+
+/// What went wrong, one line each: how the execution ended, then each
+/// error the state machine caught on the way.
+fn problems(ending: Option<&Ending>, doc: &Value) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(ending) = ending
+        && let Some(error) = &ending.error
+    {
+        let cause = ending.cause.as_deref().unwrap_or_default();
+        lines.push(format!("**{}**: {}", inline(error), inline(cause)));
+    }
+    for key in CAUGHT_ERRORS {
+        let caught = &doc[key];
+        let Some(error) = caught["Error"].as_str() else {
+            continue;
+        };
+        let message = smoke::error_message(caught["Cause"].as_str().unwrap_or_default());
+        let message = smoke::without_report(&message);
+        lines.push(format!(
+            "**{}** (`{key}`): {}",
+            inline(error),
+            inline(message)
+        ));
+    }
+    lines
+}
+
+fn timeline(steps: &[Step]) -> String {
+    if steps.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "<details><summary>Timeline ({} steps)</summary>\n\n| time | state | what happened |\n|---:|---|---|\n",
+        steps.len()
+    );
+    let hidden = steps.len().saturating_sub(MAX_TIMELINE_ROWS);
+    if hidden > 0 {
+        out.push_str(&format!("| | | … {hidden} earlier steps not shown |\n"));
+    }
+    for step in &steps[hidden..] {
+        out.push_str(&format!(
+            "| {:.1} s | {} | {} |\n",
+            step.at_seconds,
+            cell(&step.state),
+            cell(&step.text)
+        ));
+    }
+    out.push_str("\n</details>\n");
+    out
+}
+
+#[cfg(test)]
+#[path = "render_tests.rs"]
+mod tests;

@@ -1,0 +1,307 @@
+use bluegreen_smoke::{SmokeReport, TestReport, Totals};
+use serde_json::{Value, json};
+
+use super::*;
+
+const URL: &str = "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:aws:states:us-east-1:1:execution:m:e";
+
+fn test(name: &str, passed: bool, status: u16, reason: Option<&str>) -> TestReport {
+    TestReport {
+        name: name.into(),
+        method: "GET".into(),
+        url: "http://idle/x".into(),
+        passed,
+        skipped: false,
+        status: Some(status),
+        latency_ms: Some(12),
+        attempts: 1,
+        reason: reason.map(str::to_string),
+        response_snippet: None,
+    }
+}
+
+fn report(tests: Vec<TestReport>) -> SmokeReport {
+    let passed = tests.iter().filter(|t| t.passed).count();
+    SmokeReport {
+        passed: passed == tests.len(),
+        base_url: "http://idle:8081".into(),
+        totals: Totals {
+            tests: tests.len(),
+            passed,
+            failed: tests.len() - passed,
+            skipped: 0,
+        },
+        warmup: None,
+        tests,
+    }
+}
+
+fn step(at: f64, state: &str, text: &str) -> Step {
+    Step {
+        at_seconds: at,
+        state: state.into(),
+        text: text.into(),
+    }
+}
+
+fn ending(status: &str, error: Option<&str>, cause: Option<&str>) -> Ending {
+    Ending {
+        status: status.into(),
+        error: error.map(str::to_string),
+        cause: cause.map(str::to_string),
+        output: None,
+        live: false,
+        document: None,
+    }
+}
+
+fn deploy(idle: &str) -> Value {
+    json!({"version": "v4", "idle_color": idle, "already_live": false})
+}
+
+fn switch(target: &str, step: u64, steps: &[u64]) -> Value {
+    json!({"version": "v4", "target_color": target, "step": step, "steps": steps,
+           "weight": steps[step as usize]})
+}
+
+fn monitor(step: u64, verdict: &str, reasons: &[&str]) -> Value {
+    json!({"step": step, "weight": 50, "verdict": verdict, "reasons": reasons,
+           "elapsed_seconds": 60, "bake_seconds": 300})
+}
+
+#[test]
+fn a_release_that_went_live() {
+    let doc = json!({
+        "deploy": deploy("blue"),
+        "smoke": report(vec![test("Health", true, 200, None)]),
+        "switch": switch("blue", 1, &[50, 100]),
+        "monitor": {"step": 1, "weight": 100, "verdict": "promote", "reasons": [],
+                    "elapsed_seconds": 300, "bake_seconds": 300},
+    });
+    let steps = [
+        step(0.3, "DeployIdle", "v4 on blue (2 task(s))"),
+        step(0.5, "SmokeTest", "1 passed, 0 failed"),
+        step(0.6, "Switch", "blue 50% / green 50%"),
+        step(0.9, "ReleaseLock", "lock released"),
+    ];
+    let md = render_report(
+        "checkout",
+        "v4",
+        &steps,
+        Some(&ending("SUCCEEDED", None, None)),
+        Some(&doc),
+        Some(URL),
+    );
+    let expected = format!(
+        "### ✅ checkout `v4`: succeeded
+
+**Production:** **blue** `v4` (100%) · [Step Functions execution]({URL})
+
+#### Smoke tests: 1 passed, 0 failed
+
+against http://idle:8081
+
+| test | result | status | latency | reason |
+|---|---|---:|---:|---|
+| Health | ✅ passed | 200 | 12 ms |  |
+
+#### Monitor
+
+| step | weight | verdict | bake | reasons |
+|---:|---:|---|---|---|
+| 1 of 2 | 50% | ✅ promote | done |  |
+| 2 of 2 | 100% | ✅ promote | 300 s of 300 s |  |
+
+<details><summary>Timeline (4 steps)</summary>
+
+| time | state | what happened |
+|---:|---|---|
+| 0.3 s | DeployIdle | v4 on blue (2 task(s)) |
+| 0.5 s | SmokeTest | 1 passed, 0 failed |
+| 0.6 s | Switch | blue 50% / green 50% |
+| 0.9 s | ReleaseLock | lock released |
+
+</details>
+"
+    );
+    assert_eq!(md, expected, "\n{md}");
+}
+
+#[test]
+fn in_progress_without_a_document() {
+    let md = render_report("checkout", "v4", &[], None, None, Some(URL));
+    assert!(
+        md.starts_with("### ⏳ checkout `v4`: in progress\n"),
+        "{md}"
+    );
+    assert!(md.contains("[Step Functions execution]("), "{md}");
+    assert!(
+        !md.contains("<details>") && !md.contains("Smoke tests"),
+        "{md}"
+    );
+}
+
+#[test]
+fn failed_smoke_tests_come_from_the_error_cause() {
+    let failing = report(vec![
+        test(
+            "Health",
+            false,
+            503,
+            Some("expected status 200,\ngot 503 | down"),
+        ),
+        test("Version", true, 200, None),
+    ]);
+    let message = format!(
+        "{}\nreport: {}",
+        failing.summary(),
+        serde_json::to_string(&failing).unwrap()
+    );
+    let cause = json!({"errorType": "SmokeTestFailed", "errorMessage": message}).to_string();
+    let doc =
+        json!({"deploy": deploy("blue"), "error": {"Error": "SmokeTestFailed", "Cause": cause}});
+    let md = render_report(
+        "checkout",
+        "v4",
+        &[step(
+            0.5,
+            "",
+            "error SmokeTestFailed: 1 of 2 smoke tests did not pass",
+        )],
+        Some(&ending(
+            "FAILED",
+            Some("Aborted"),
+            Some("failed before any traffic moved; traffic untouched; see $.error"),
+        )),
+        Some(&doc),
+        None,
+    );
+    assert!(md.starts_with("### ❌ checkout `v4`: failed\n"), "{md}");
+    assert!(
+        md.contains("**Production:** **green** (unchanged; the release went to blue"),
+        "{md}"
+    );
+    assert!(
+        md.contains("> **Aborted**: failed before any traffic moved; traffic untouched"),
+        "{md}"
+    );
+    // The summary without the attached JSON.
+    assert!(
+        md.contains("> **SmokeTestFailed** (`error`): 1 of 2 smoke tests did not pass against http://idle:8081: Health: expected status 200, got 503 | down\n"),
+        "{md}"
+    );
+    assert!(!md.contains("report: {"), "{md}");
+    assert!(md.contains("#### Smoke tests: 1 passed, 1 failed"), "{md}");
+    assert!(
+        md.contains(
+            "| Health | ❌ failed | 503 | 12 ms | expected status 200,<br>got 503 \\| down |"
+        ),
+        "{md}"
+    );
+    assert!(!md.contains("#### Monitor"), "{md}");
+}
+
+#[test]
+fn a_breach_that_rolled_back() {
+    let doc = json!({
+        "deploy": deploy("blue"),
+        "switch": switch("blue", 0, &[50, 100]),
+        "monitor": monitor(0, "breach", &["probes: 3 of 6 failed (first: HTTP 500)"]),
+        "rollback": {"to": {"color": "green", "version": "v2"}, "from": {"color": "blue", "version": "v4"},
+                     "reason": "monitor breach"},
+    });
+    let md = render_report(
+        "checkout",
+        "v4",
+        &[step(
+            0.6,
+            "Monitor",
+            "breach probes: 3 of 6 failed (first: HTTP 500)",
+        )],
+        Some(&ending(
+            "FAILED",
+            Some("RolledBack"),
+            Some("release rolled back; see $.rollback"),
+        )),
+        Some(&doc),
+        None,
+    );
+    assert!(
+        md.starts_with("### ↩️ checkout `v4`: rolled back\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**Production:** **green** `v2` (rolled back)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("> **RolledBack**: release rolled back; see $.rollback"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "| 1 of 2 | 50% | 🔥 breach | 60 s of 300 s | probes: 3 of 6 failed (first: HTTP 500) |"
+        ),
+        "{md}"
+    );
+}
+
+#[test]
+fn an_emergency_rollback_from_outside() {
+    let doc = json!({"deploy": deploy("blue"), "switch": switch("blue", 0, &[100])});
+    let md = render_report(
+        "checkout",
+        "v5",
+        &[],
+        Some(&ending(
+            "ABORTED",
+            Some("bluegreen.RolledBack"),
+            Some("rolled back (Sns): checkout errors reported by support"),
+        )),
+        Some(&doc),
+        None,
+    );
+    assert!(
+        md.starts_with("### ↩️ checkout `v5`: rolled back\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**Production:** **green** (the previous release; rolled back)"),
+        "{md}"
+    );
+    assert!(md.contains("| 1 of 1 | 100% | ⏳ waiting |"), "{md}");
+}
+
+#[test]
+fn a_stopped_execution_and_hostile_text() {
+    let md = render_report(
+        "checkout",
+        "v`6",
+        &[step(1.0, "Monitor", "continue </details> a|b")],
+        Some(&ending("ABORTED", None, None)),
+        None,
+        None,
+    );
+    assert!(md.starts_with("### ⛔ checkout `v'6`: aborted\n"), "{md}");
+    assert!(
+        md.contains("| 1.0 s | Monitor | continue &lt;/details&gt; a\\|b |"),
+        "{md}"
+    );
+    assert_eq!(md.matches("</details>").count(), 1, "{md}");
+}
+
+#[test]
+fn long_timelines_keep_their_end() {
+    let steps: Vec<Step> = (0..250)
+        .map(|i| step(i as f64, "Monitor", &format!("poll {i}")))
+        .collect();
+    let md = render_report("checkout", "v4", &steps, None, None, None);
+    assert!(
+        md.contains("<summary>Timeline (250 steps)</summary>"),
+        "{md}"
+    );
+    assert!(md.contains("| | | … 50 earlier steps not shown |"), "{md}");
+    assert!(
+        !md.contains("| poll 49 |") && md.contains("| poll 50 |") && md.contains("| poll 249 |")
+    );
+}

@@ -1,0 +1,168 @@
+//! One deployment's reporting from start to end, in the order the CLI meets
+//! it: the GitHub deployment before the execution (its id goes into the
+//! execution input), `in_progress` once the execution exists, comment updates
+//! while it runs, and the final status, comment and job summary.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::timeline::{Ending, Step};
+
+use super::client::GitHub;
+use super::console::console_url;
+use super::deployments::DeploymentState;
+use super::error::Result;
+use super::outcome::Outcome;
+use super::render::render_report;
+use super::summary::write_summary;
+
+/// What is deployed, and where it is reported.
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub app: String,
+    pub version: String,
+    /// The commit the GitHub deployment is for.
+    pub sha: String,
+    pub environment: String,
+    /// `production_environment` of the deployment; see [`super::production_like`].
+    pub production: bool,
+    /// The pull request that gets the sticky comment, if any.
+    pub pr: Option<u64>,
+    /// The job summary file (`$GITHUB_STEP_SUMMARY`), if there is one.
+    pub summary_path: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+pub struct Reporter {
+    github: GitHub,
+    release: Release,
+    deployment_id: u64,
+    console_url: Option<String>,
+}
+
+impl Reporter {
+    /// Creates the GitHub deployment.
+    pub async fn create(github: GitHub, release: Release, payload: Value) -> Result<Reporter> {
+        let deployment_id = github
+            .create_deployment(
+                &release.sha,
+                &release.environment,
+                &format!("{} {}", release.app, release.version),
+                payload,
+                release.production,
+            )
+            .await?;
+        Ok(Reporter {
+            github,
+            release,
+            deployment_id,
+            console_url: None,
+        })
+    }
+
+    /// For the execution input's `github.deployment_id`.
+    pub fn deployment_id(&self) -> u64 {
+        self.deployment_id
+    }
+
+    /// The execution has started: `in_progress` with a link to it, and the
+    /// comment says so.
+    pub async fn started(&mut self, execution_arn: &str) -> Result<()> {
+        self.console_url = console_url(execution_arn);
+        self.github
+            .set_status(
+                self.deployment_id,
+                DeploymentState::InProgress,
+                self.console_url.as_deref(),
+                None,
+                &format!("deploying {}", self.release.version),
+            )
+            .await?;
+        self.comment(&self.report(&[], None, None)).await
+    }
+
+    /// Brings the comment up to date while the execution runs.
+    pub async fn progress(&self, steps: &[Step], doc: Option<&Value>) -> Result<()> {
+        self.comment(&self.report(steps, None, doc)).await
+    }
+
+    /// The final status (and, after a success, retiring the deployments this
+    /// one replaced), the comment and the job summary. Each is attempted even
+    /// if one before it failed; the first error is returned.
+    pub async fn finished(
+        &self,
+        steps: &[Step],
+        ending: Option<&Ending>,
+        doc: Option<&Value>,
+        environment_url: Option<&str>,
+    ) -> Result<Outcome> {
+        let outcome = Outcome::of(steps, ending);
+        let report = self.report(steps, ending, doc);
+        let mut results = Vec::new();
+        if outcome != Outcome::InProgress {
+            let live = outcome == Outcome::Succeeded;
+            results.push(
+                self.github
+                    .set_status(
+                        self.deployment_id,
+                        outcome.deployment_state(),
+                        self.console_url.as_deref(),
+                        environment_url.filter(|_| live),
+                        &self.describe(outcome, ending),
+                    )
+                    .await,
+            );
+            // Only a release that went live replaces the others: after a
+            // rollback the previous deployment serves production again.
+            if live {
+                results.push(
+                    self.github
+                        .mark_previous_inactive(&self.release.environment, self.deployment_id)
+                        .await
+                        .map(drop),
+                );
+            }
+        }
+        results.push(self.comment(&report).await);
+        if let Some(path) = &self.release.summary_path {
+            results.push(write_summary(path, &report));
+        }
+        results.into_iter().collect::<Result<Vec<()>>>()?;
+        Ok(outcome)
+    }
+
+    fn report(&self, steps: &[Step], ending: Option<&Ending>, doc: Option<&Value>) -> String {
+        render_report(
+            &self.release.app,
+            &self.release.version,
+            steps,
+            ending,
+            doc,
+            self.console_url.as_deref(),
+        )
+    }
+
+    async fn comment(&self, report: &str) -> Result<()> {
+        if let Some(pr) = self.release.pr {
+            self.github
+                .upsert_comment(pr, &self.release.app, report)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn describe(&self, outcome: Outcome, ending: Option<&Ending>) -> String {
+        let version = &self.release.version;
+        match outcome {
+            Outcome::InProgress => format!("deploying {version}"),
+            Outcome::Succeeded => format!("{version} is live"),
+            Outcome::RolledBack => format!("{version} was rolled back"),
+            Outcome::Aborted => format!("{version}: the execution was stopped"),
+            Outcome::Failed => match ending.and_then(|e| e.error.as_deref()) {
+                Some(error) => format!("{version} failed: {error}"),
+                None => format!("{version} failed"),
+            },
+        }
+    }
+}

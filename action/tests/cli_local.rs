@@ -1,0 +1,258 @@
+//! The `bluegreen` binary as the GitHub Action runs it, against local mode:
+//! the emulator runs the real state machine, the Lambdas run in-process.
+
+use std::time::Duration;
+
+use bluegreen_action::local::example::AppOptions;
+use bluegreen_action::local::{Local, LocalApp};
+use bluegreen_core::{Color, Split};
+use serde_json::{Value, json};
+
+const APP: &str = "web";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    outputs: String,
+}
+
+async fn setup() -> (Local, LocalApp) {
+    let local = Local::start(true).await.unwrap_or_else(|e| panic!("{e}"));
+    let options = AppOptions {
+        strategy: json!({"type": "all-at-once", "bake_seconds": 2}),
+        monitor: json!({"min_requests": 0, "probe_requests": 4, "probe_timeout_ms": 1000}),
+        warm_window_seconds: 1,
+        ..AppOptions::default()
+    };
+    let app = local.app(APP, options).await.expect("app");
+    (local, app)
+}
+
+async fn bluegreen(local: &Local, args: &[&str], run_id: &str) -> Run {
+    let dir = std::env::temp_dir().join(format!(
+        "bluegreen-cli-{}-{run_id}-{}",
+        std::process::id(),
+        args[0]
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let outputs = dir.join("outputs");
+    let _ = std::fs::remove_file(&outputs);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bluegreen"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "AWS_ENDPOINT_URL",
+            format!("http://127.0.0.1:{}", local.host.port),
+        )
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("BLUEGREEN_STATE_MACHINE_ARN", &local.state_machine_arn)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_RUN_ID", run_id)
+        .env("GITHUB_RUN_ATTEMPT", "1")
+        .env("GITHUB_OUTPUT", &outputs)
+        .output()
+        .await
+        .expect("run bluegreen");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        outputs: std::fs::read_to_string(&outputs).unwrap_or_default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deploy_follows_the_release_and_sets_the_action_outputs() {
+    let (local, app) = setup().await;
+    let run = bluegreen(
+        &local,
+        &[
+            "deploy",
+            "--app",
+            APP,
+            "--version",
+            "v2",
+            "--image",
+            "example/web:v2",
+        ],
+        "101",
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("::group::bluegreen: web v2 step by step"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Switch") && run.stdout.contains("blue 0% / green 100%"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("::endgroup::"), "{}", run.stdout);
+    for line in [
+        "result=succeeded",
+        "active-color=green",
+        "version=v2",
+        "execution-arn=arn:aws:states:",
+    ] {
+        assert!(
+            run.outputs.contains(line),
+            "{line} missing from {}",
+            run.outputs
+        );
+    }
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
+
+    // The same job step again (a retry): it follows the execution it started.
+    let again = bluegreen(
+        &local,
+        &[
+            "deploy",
+            "--app",
+            APP,
+            "--version",
+            "v2",
+            "--image",
+            "example/web:v2",
+        ],
+        "101",
+    )
+    .await;
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert!(
+        again.stdout.contains("following the already started"),
+        "{}",
+        again.stdout
+    );
+    let executions = local
+        .sfn
+        .list_executions()
+        .state_machine_arn(&local.state_machine_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(executions.executions().len(), 1, "no second execution");
+
+    let status = bluegreen(&local, &["status", "--app", APP, "--json"], "102").await;
+    assert_eq!(status.code, 0, "{}", status.stdout);
+    let s: Value = serde_json::from_str(&status.stdout).expect(&status.stdout);
+    assert_eq!(s["state"]["active_color"], "green");
+    assert_eq!(s["state_matches_listener"], true);
+    assert!(s["lock"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_release_fails_the_step_and_says_what_serves() {
+    let (local, app) = setup().await;
+    let run = bluegreen(
+        &local,
+        &[
+            "deploy",
+            "--app",
+            APP,
+            "--version",
+            "v2-broken-health",
+            "--image",
+            "example/web:v2-broken-health",
+        ],
+        "201",
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("::error::release v2-broken-health of web did not go live: Aborted"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("production serves blue v1"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.outputs.contains("result=failed"), "{}", run.outputs);
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_input_fails_before_anything_starts() {
+    let (local, _app) = setup().await;
+    let run = bluegreen(
+        &local,
+        &[
+            "deploy",
+            "--app",
+            APP,
+            "--version",
+            "v2",
+            "--image",
+            "i",
+            "--overrides",
+            r#"{"strategy": {"type": "weighted", "steps": [50]}}"#,
+        ],
+        "301",
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("`overrides.strategy.steps`"),
+        "{}",
+        run.stdout
+    );
+    let executions = local
+        .sfn
+        .list_executions()
+        .state_machine_arn(&local.state_machine_arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(executions.executions().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rollback_through_the_emergency_topic() {
+    let (local, app) = setup().await;
+    let run = bluegreen(
+        &local,
+        &[
+            "deploy",
+            "--app",
+            APP,
+            "--version",
+            "v2",
+            "--image",
+            "example/web:v2",
+        ],
+        "401",
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let topic = local.emergency_topic_arn.clone();
+    let rb = bluegreen(
+        &local,
+        &[
+            "rollback",
+            "--app",
+            APP,
+            "--reason",
+            "errors",
+            "--topic-arn",
+            &topic,
+        ],
+        "402",
+    )
+    .await;
+    assert_eq!(rb.code, 0, "{}", rb.stdout);
+    assert!(rb.stdout.contains("rolled-back"), "{}", rb.stdout);
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}

@@ -1,0 +1,776 @@
+//! GitHub reporting against a local GitHub fake: the exact requests of a
+//! first run, a second run on the same pull request, the failure and
+//! rollback paths, retries on server errors and rate limits, and the token
+//! kept out of every error.
+
+#[path = "support/github.rs"]
+mod fake;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bluegreen_action::github::{
+    DeploymentState, Error, GitHub, Outcome, Release, Reporter, RetryPolicy, Settings, Sleeper,
+    Token, console_url, marker,
+};
+use bluegreen_action::timeline::{Ending, Step};
+use bluegreen_smoke::{SmokeReport, TestReport, Totals};
+use fake::{FakeGitHub, OWNER, REPO, TOKEN};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+const SHA: &str = "3f2c1ab9d0e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8";
+const ARN: &str = "arn:aws:states:eu-west-1:123456789012:execution:bluegreen:checkout-v4-1";
+const PR: u64 = 7;
+
+/// Records the waits instead of waiting.
+#[derive(Default)]
+struct Sleeps(Mutex<Vec<Duration>>);
+
+impl Sleeper for Sleeps {
+    fn sleep(&self, wait: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        self.0.lock().unwrap().push(wait);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+impl Sleeps {
+    fn seconds(&self) -> Vec<u64> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(Duration::as_secs)
+            .collect()
+    }
+}
+
+fn client(fake: &FakeGitHub) -> (GitHub, Arc<Sleeps>) {
+    let sleeps = Arc::new(Sleeps::default());
+    let github = GitHub::new(Settings {
+        token: Token::new(TOKEN),
+        api_url: fake.uri(),
+        owner: OWNER.into(),
+        repo: REPO.into(),
+    })
+    .unwrap()
+    .with_retry(RetryPolicy {
+        attempts: 4,
+        base_delay: Duration::from_secs(1),
+        max_wait: Duration::from_secs(60),
+        sleeper: sleeps.clone(),
+    });
+    (github, sleeps)
+}
+
+fn repo(rest: &str) -> String {
+    format!("/repos/{OWNER}/{REPO}{rest}")
+}
+
+fn release(version: &str, summary_path: Option<PathBuf>) -> Release {
+    Release {
+        app: "checkout".into(),
+        version: version.into(),
+        sha: SHA.into(),
+        environment: "production".into(),
+        production: true,
+        pr: Some(PR),
+        summary_path,
+    }
+}
+
+fn summary_file(name: &str) -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("bluegreen-github-{name}-{}.md", std::process::id()));
+    std::fs::write(&path, "earlier step\n").unwrap();
+    path
+}
+
+fn step(at: f64, state: &str, text: &str) -> Step {
+    Step {
+        at_seconds: at,
+        state: state.into(),
+        text: text.into(),
+    }
+}
+
+fn ending(status: &str, error: Option<&str>, cause: Option<&str>) -> Ending {
+    Ending {
+        status: status.into(),
+        error: error.map(str::to_string),
+        cause: cause.map(str::to_string),
+        output: None,
+        live: false,
+        document: None,
+    }
+}
+
+fn smoke(tests: Vec<(&str, bool, u16, Option<&str>)>) -> SmokeReport {
+    let tests: Vec<TestReport> = tests
+        .into_iter()
+        .map(|(name, passed, status, reason)| TestReport {
+            name: name.into(),
+            method: "GET".into(),
+            url: format!("http://idle:8081/{}", name.to_lowercase()),
+            passed,
+            skipped: false,
+            status: Some(status),
+            latency_ms: Some(9),
+            attempts: 1,
+            reason: reason.map(str::to_string),
+            response_snippet: None,
+        })
+        .collect();
+    let passed = tests.iter().filter(|t| t.passed).count();
+    SmokeReport {
+        passed: passed == tests.len(),
+        base_url: "http://idle:8081".into(),
+        totals: Totals {
+            tests: tests.len(),
+            passed,
+            failed: tests.len() - passed,
+            skipped: 0,
+        },
+        warmup: None,
+        tests,
+    }
+}
+
+fn live_doc(version: &str) -> Value {
+    json!({
+        "deploy": {"version": version, "idle_color": "blue", "already_live": false},
+        "smoke": smoke(vec![("Health", true, 200, None)]),
+        "switch": {"version": version, "target_color": "blue", "step": 0, "steps": [100], "weight": 100},
+        "monitor": {"step": 0, "weight": 100, "verdict": "promote", "reasons": [],
+                    "elapsed_seconds": 300, "bake_seconds": 300},
+    })
+}
+
+fn live_steps(version: &str) -> Vec<Step> {
+    vec![
+        step(0.3, "DeployIdle", &format!("{version} on blue (2 task(s))")),
+        step(0.5, "SmokeTest", "1 passed, 0 failed"),
+        step(0.6, "Switch", "blue 100% / green 0%"),
+        step(300.7, "Monitor", "promote"),
+        step(300.8, "ReleaseLock", "lock released"),
+    ]
+}
+
+async fn assert_every_request_authorized(fake: &FakeGitHub) {
+    for seen in fake.seen().await {
+        assert_eq!(
+            seen.authorization.as_deref(),
+            Some(format!("Bearer {TOKEN}").as_str()),
+            "{}",
+            seen.line
+        );
+    }
+}
+
+#[tokio::test]
+async fn first_run_creates_the_deployment_reports_progress_and_posts_the_comment() {
+    let fake = FakeGitHub::start().await;
+    let retired = fake.seed_deployment("production", &["success", "inactive"]);
+    let previous = fake.seed_deployment("production", &["in_progress", "success"]);
+    let staging = fake.seed_deployment("staging", &["success"]);
+    let review = fake.seed_comment(PR, "LGTM");
+    let (github, sleeps) = client(&fake);
+    let summary = summary_file("first-run");
+
+    let payload = json!({"app": "checkout", "version": "v4"});
+    let mut reporter = Reporter::create(
+        github,
+        release("v4", Some(summary.clone())),
+        payload.clone(),
+    )
+    .await
+    .unwrap();
+    let id = reporter.deployment_id();
+    assert_eq!(id, 5);
+    reporter.started(ARN).await.unwrap();
+    let outcome = reporter
+        .finished(
+            &live_steps("v4"),
+            Some(&ending("SUCCEEDED", None, None)),
+            Some(&live_doc("v4")),
+            Some("https://checkout.example.com"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Succeeded);
+
+    let comment = 6;
+    assert_eq!(
+        fake.lines().await,
+        [
+            "POST /repos/octo/shop/deployments".to_string(),
+            format!("POST /repos/octo/shop/deployments/{id}/statuses"),
+            "GET /repos/octo/shop/issues/7/comments?per_page=100&page=1".into(),
+            "POST /repos/octo/shop/issues/7/comments".into(),
+            format!("POST /repos/octo/shop/deployments/{id}/statuses"),
+            "GET /repos/octo/shop/deployments?environment=production&per_page=100&page=1".into(),
+            format!("GET /repos/octo/shop/deployments/{previous}/statuses?per_page=1"),
+            format!("GET /repos/octo/shop/deployments/{retired}/statuses?per_page=1"),
+            format!("POST /repos/octo/shop/deployments/{previous}/statuses"),
+            "GET /repos/octo/shop/issues/7/comments?per_page=100&page=1".into(),
+            format!("PATCH /repos/octo/shop/issues/comments/{comment}"),
+        ]
+    );
+    assert_every_request_authorized(&fake).await;
+    assert!(sleeps.seconds().is_empty());
+
+    let created = &fake.bodies("POST /repos/octo/shop/deployments").await[0];
+    assert_eq!(created["ref"], SHA);
+    assert_eq!(created["environment"], "production");
+    assert_eq!(created["auto_merge"], false);
+    assert_eq!(created["required_contexts"], json!([]));
+    assert_eq!(created["transient_environment"], false);
+    assert_eq!(created["production_environment"], true);
+    assert_eq!(created["payload"], payload);
+
+    let statuses = fake
+        .bodies(&format!(
+            "POST {}",
+            repo(&format!("/deployments/{id}/statuses"))
+        ))
+        .await;
+    let log_url = console_url(ARN).unwrap();
+    assert_eq!(statuses[0]["state"], "in_progress");
+    assert_eq!(statuses[0]["log_url"], log_url.as_str());
+    assert_eq!(statuses[0]["auto_inactive"], false);
+    assert_eq!(statuses[0].get("environment_url"), None);
+    assert_eq!(statuses[1]["state"], "success");
+    assert_eq!(statuses[1]["description"], "v4 is live");
+    assert_eq!(statuses[1]["log_url"], log_url.as_str());
+    assert_eq!(
+        statuses[1]["environment_url"],
+        "https://checkout.example.com"
+    );
+
+    assert_eq!(fake.states(id), ["in_progress", "success"]);
+    assert_eq!(
+        fake.states(previous),
+        ["in_progress", "success", "inactive"]
+    );
+    assert_eq!(fake.states(retired), ["success", "inactive"]);
+    assert_eq!(fake.states(staging), ["success"]);
+
+    let first = &fake.bodies("POST /repos/octo/shop/issues/7/comments").await[0];
+    let first = first["body"].as_str().unwrap();
+    assert!(
+        first.starts_with("<!-- bluegreen:checkout -->\n### ⏳ checkout `v4`: in progress\n"),
+        "{first}"
+    );
+    assert!(
+        first.contains(&format!("[Step Functions execution]({log_url})")),
+        "{first}"
+    );
+    let comments = fake.comments(PR);
+    assert_eq!(comments.len(), 2);
+    assert_eq!(comments[0], (review, "LGTM".to_string()));
+    let (_, last) = &comments[1];
+    assert!(
+        last.starts_with(&format!(
+            "{}\n### ✅ checkout `v4`: succeeded\n",
+            marker("checkout")
+        )),
+        "{last}"
+    );
+    assert!(
+        last.contains("| Health | ✅ passed | 200 | 9 ms |  |"),
+        "{last}"
+    );
+
+    let written = std::fs::read_to_string(&summary).unwrap();
+    std::fs::remove_file(&summary).unwrap();
+    let report = last
+        .strip_prefix(&format!("{}\n", marker("checkout")))
+        .unwrap();
+    assert_eq!(written, format!("earlier step\n\n{}\n", report.trim_end()));
+}
+
+#[tokio::test]
+async fn a_second_run_on_the_same_pull_request_edits_the_same_comment() {
+    let fake = FakeGitHub::start().await;
+    // More than a page of other comments, a reply quoting ours, another app's.
+    for i in 0..100 {
+        fake.seed_comment(PR, &format!("comment {i}"));
+    }
+    fake.seed_comment(
+        PR,
+        "> <!-- bluegreen:checkout -->\n> ### ✅ checkout `v1`: succeeded\nnice",
+    );
+    fake.seed_comment(
+        PR,
+        "<!-- bluegreen:payments -->\n### ✅ payments `v9`: succeeded",
+    );
+    let (github, _) = client(&fake);
+
+    let mut first = Reporter::create(github, release("v4", None), json!({}))
+        .await
+        .unwrap();
+    first.started(ARN).await.unwrap();
+    first
+        .finished(
+            &live_steps("v4"),
+            Some(&ending("SUCCEEDED", None, None)),
+            Some(&live_doc("v4")),
+            None,
+        )
+        .await
+        .unwrap();
+    let ours: Vec<(u64, String)> = fake
+        .comments(PR)
+        .into_iter()
+        .filter(|(_, b)| b.starts_with(&marker("checkout")))
+        .collect();
+    assert_eq!(ours.len(), 1);
+    let comment = ours[0].0;
+    let before = fake.lines().await.len();
+
+    let (github, _) = client(&fake);
+    let mut second = Reporter::create(github, release("v5", None), json!({}))
+        .await
+        .unwrap();
+    let (d1, d2) = (first.deployment_id(), second.deployment_id());
+    second.started(ARN).await.unwrap();
+    let steps = live_steps("v5");
+    second
+        .progress(&steps[..2], Some(&live_doc("v5")))
+        .await
+        .unwrap();
+    second
+        .finished(
+            &steps,
+            Some(&ending("SUCCEEDED", None, None)),
+            Some(&live_doc("v5")),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let find = [
+        "GET /repos/octo/shop/issues/7/comments?per_page=100&page=1".to_string(),
+        "GET /repos/octo/shop/issues/7/comments?per_page=100&page=2".to_string(),
+        format!("PATCH /repos/octo/shop/issues/comments/{comment}"),
+    ];
+    let mut expected = vec![
+        "POST /repos/octo/shop/deployments".to_string(),
+        format!("POST /repos/octo/shop/deployments/{d2}/statuses"),
+    ];
+    expected.extend(find.clone()); // started
+    expected.extend(find.clone()); // progress
+    expected.extend([
+        format!("POST /repos/octo/shop/deployments/{d2}/statuses"),
+        "GET /repos/octo/shop/deployments?environment=production&per_page=100&page=1".into(),
+        format!("GET /repos/octo/shop/deployments/{d1}/statuses?per_page=1"),
+        format!("POST /repos/octo/shop/deployments/{d1}/statuses"),
+    ]);
+    expected.extend(find); // finished
+    assert_eq!(fake.lines().await[before..], expected);
+    assert_every_request_authorized(&fake).await;
+
+    let comments = fake.comments(PR);
+    assert_eq!(comments.len(), 103);
+    let ours: Vec<&(u64, String)> = comments
+        .iter()
+        .filter(|(_, b)| b.starts_with(&marker("checkout")))
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].0, comment);
+    assert!(
+        ours[0].1.contains("### ✅ checkout `v5`: succeeded"),
+        "{}",
+        ours[0].1
+    );
+    assert!(
+        comments[100].1.starts_with("> <!--"),
+        "the quoting reply is untouched"
+    );
+    assert!(
+        comments[101].1.contains("payments `v9`"),
+        "another app's comment is untouched"
+    );
+    assert_eq!(fake.states(d1), ["in_progress", "success", "inactive"]);
+    assert_eq!(fake.states(d2), ["in_progress", "success"]);
+}
+
+#[tokio::test]
+async fn a_failed_release_gets_a_failure_status_and_the_comment_says_why() {
+    let fake = FakeGitHub::start().await;
+    let previous = fake.seed_deployment("production", &["success"]);
+    let (github, _) = client(&fake);
+    let summary = summary_file("failure");
+
+    let mut reporter = Reporter::create(github, release("v4", Some(summary.clone())), json!({}))
+        .await
+        .unwrap();
+    let id = reporter.deployment_id();
+    reporter.started(ARN).await.unwrap();
+
+    let failing = smoke(vec![
+        ("Health", false, 503, Some("expected status 200, got 503")),
+        ("Version", true, 200, None),
+    ]);
+    let message = format!(
+        "{}\nreport: {}",
+        failing.summary(),
+        serde_json::to_string(&failing).unwrap()
+    );
+    let doc = json!({
+        "deploy": {"version": "v4", "idle_color": "blue", "already_live": false},
+        "error": {"Error": "SmokeTestFailed",
+                  "Cause": json!({"errorType": "SmokeTestFailed", "errorMessage": message}).to_string()},
+    });
+    let outcome = reporter
+        .finished(
+            &[step(
+                0.5,
+                "",
+                "error SmokeTestFailed: 1 of 2 smoke tests did not pass",
+            )],
+            Some(&ending(
+                "FAILED",
+                Some("Aborted"),
+                Some("failed before any traffic moved; traffic untouched; see $.error"),
+            )),
+            Some(&doc),
+            Some("https://checkout.example.com"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Failed);
+    assert_eq!(outcome.deployment_state(), DeploymentState::Failure);
+
+    assert_eq!(
+        fake.lines().await,
+        [
+            "POST /repos/octo/shop/deployments".to_string(),
+            format!("POST /repos/octo/shop/deployments/{id}/statuses"),
+            "GET /repos/octo/shop/issues/7/comments?per_page=100&page=1".into(),
+            "POST /repos/octo/shop/issues/7/comments".into(),
+            format!("POST /repos/octo/shop/deployments/{id}/statuses"),
+            "GET /repos/octo/shop/issues/7/comments?per_page=100&page=1".into(),
+            "PATCH /repos/octo/shop/issues/comments/3".into(),
+        ]
+    );
+    let statuses = fake
+        .bodies(&format!(
+            "POST {}",
+            repo(&format!("/deployments/{id}/statuses"))
+        ))
+        .await;
+    assert_eq!(statuses[1]["state"], "failure");
+    assert_eq!(statuses[1]["description"], "v4 failed: Aborted");
+    assert_eq!(statuses[1]["auto_inactive"], false);
+    assert_eq!(
+        statuses[1].get("environment_url"),
+        None,
+        "no link to an environment it never reached"
+    );
+    assert_eq!(fake.states(previous), ["success"]);
+
+    let comments = fake.comments(PR);
+    assert_eq!(comments.len(), 1);
+    let body = &comments[0].1;
+    assert!(body.contains("### ❌ checkout `v4`: failed\n"), "{body}");
+    assert!(
+        body.contains("> **SmokeTestFailed** (`error`): 1 of 2 smoke tests did not pass"),
+        "{body}"
+    );
+    assert!(
+        body.contains("| Health | ❌ failed | 503 | 9 ms | expected status 200, got 503 |"),
+        "{body}"
+    );
+    let written = std::fs::read_to_string(&summary).unwrap();
+    std::fs::remove_file(&summary).unwrap();
+    assert!(
+        written.contains("### ❌ checkout `v4`: failed\n"),
+        "{written}"
+    );
+}
+
+#[tokio::test]
+async fn a_rolled_back_release_leaves_the_previous_deployment_active() {
+    let fake = FakeGitHub::start().await;
+    let previous = fake.seed_deployment("production", &["in_progress", "success"]);
+    let (github, _) = client(&fake);
+
+    let mut reporter = Reporter::create(github, release("v4", None), json!({}))
+        .await
+        .unwrap();
+    let id = reporter.deployment_id();
+    reporter.started(ARN).await.unwrap();
+    let doc = json!({
+        "deploy": {"version": "v4", "idle_color": "blue", "already_live": false},
+        "switch": {"version": "v4", "target_color": "blue", "step": 0, "steps": [50, 100], "weight": 50},
+        "monitor": {"step": 0, "weight": 50, "verdict": "breach",
+                    "reasons": ["probes: 3 of 6 failed (first: HTTP 500)"],
+                    "elapsed_seconds": 10, "bake_seconds": 300},
+        "rollback": {"from": {"color": "blue", "version": "v4"}, "to": {"color": "green", "version": "v2"},
+                     "reason": "monitor breach"},
+    });
+    let steps = [
+        step(0.6, "Switch", "blue 50% / green 50%"),
+        step(
+            0.6,
+            "Monitor",
+            "breach probes: 3 of 6 failed (first: HTTP 500)",
+        ),
+        step(0.8, "Rollback", "all traffic back on green (v2)"),
+        step(0.8, "ReleaseLockAfterRollback", "lock released"),
+    ];
+    let outcome = reporter
+        .finished(
+            &steps,
+            Some(&ending(
+                "FAILED",
+                Some("RolledBack"),
+                Some("release rolled back; see $.rollback"),
+            )),
+            Some(&doc),
+            Some("https://checkout.example.com"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::RolledBack);
+
+    let lines = fake.lines().await;
+    assert_eq!(
+        lines,
+        [
+            "POST /repos/octo/shop/deployments".to_string(),
+            format!("POST /repos/octo/shop/deployments/{id}/statuses"),
+            "GET /repos/octo/shop/issues/7/comments?per_page=100&page=1".into(),
+            "POST /repos/octo/shop/issues/7/comments".into(),
+            format!("POST /repos/octo/shop/deployments/{id}/statuses"),
+            "GET /repos/octo/shop/issues/7/comments?per_page=100&page=1".into(),
+            "PATCH /repos/octo/shop/issues/comments/3".into(),
+        ],
+        "no deployment listing, nothing marked inactive"
+    );
+    let statuses = fake
+        .bodies(&format!(
+            "POST {}",
+            repo(&format!("/deployments/{id}/statuses"))
+        ))
+        .await;
+    assert_eq!(statuses[1]["state"], "failure");
+    assert_eq!(statuses[1]["description"], "v4 was rolled back");
+    assert_eq!(statuses[1]["auto_inactive"], false);
+    assert_eq!(fake.states(previous), ["in_progress", "success"]);
+
+    let body = &fake.comments(PR)[0].1;
+    assert!(
+        body.contains("### ↩️ checkout `v4`: rolled back\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("**Production:** **green** `v2` (rolled back)"),
+        "{body}"
+    );
+    assert!(body.contains("| 1 of 2 | 50% | 🔥 breach |"), "{body}");
+    assert!(
+        body.contains("<details><summary>Timeline (4 steps)</summary>"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_with_growing_waits() {
+    let fake = FakeGitHub::start().await;
+    let (github, sleeps) = client(&fake);
+    Mock::given(method("POST"))
+        .and(path(repo("/deployments")))
+        .respond_with(ResponseTemplate::new(502).set_body_string("<html>Bad Gateway</html>"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let id = github
+        .create_deployment(SHA, "production", "checkout v4", json!({}), true)
+        .await
+        .unwrap();
+    assert_eq!(fake.states(id), Vec::<String>::new());
+    assert_eq!(sleeps.seconds(), [1]);
+
+    Mock::given(method("POST"))
+        .and(path(repo(&format!("/deployments/{id}/statuses"))))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(3)
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    github
+        .set_status(id, DeploymentState::InProgress, None, None, "deploying v4")
+        .await
+        .unwrap();
+    assert_eq!(fake.states(id), ["in_progress"]);
+    assert_eq!(sleeps.seconds(), [1, 1, 2, 4]);
+    let status_line = format!("POST /repos/octo/shop/deployments/{id}/statuses");
+    assert_eq!(
+        fake.lines().await,
+        [
+            "POST /repos/octo/shop/deployments".to_string(),
+            "POST /repos/octo/shop/deployments".into(),
+            status_line.clone(),
+            status_line.clone(),
+            status_line.clone(),
+            status_line,
+        ]
+    );
+    assert_every_request_authorized(&fake).await;
+
+    // Bounded: four attempts, then a clear error.
+    Mock::given(method("POST"))
+        .and(path(repo("/deployments/77/statuses")))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"message": "Server Error"})))
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let e = github
+        .set_status(77, DeploymentState::Success, None, None, "v4 is live")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::GaveUp { attempts: 4, .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "GitHub POST /repos/octo/shop/deployments/77/statuses: still failing after 4 attempts; \
+         last: GitHub POST /repos/octo/shop/deployments/77/statuses: HTTP 500: Server Error"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_a_new_comment_does_not_post_it_twice() {
+    let fake = FakeGitHub::start().await;
+    let (github, sleeps) = client(&fake);
+    fake.lose_next_answer("POST /repos/octo/shop/issues/7/comments");
+
+    let id = github
+        .upsert_comment(PR, "checkout", "report")
+        .await
+        .unwrap();
+
+    assert_eq!(
+        fake.lines().await,
+        [
+            "GET /repos/octo/shop/issues/7/comments?per_page=100&page=1".to_string(),
+            "POST /repos/octo/shop/issues/7/comments".into(),
+            "GET /repos/octo/shop/issues/7/comments?per_page=100&page=1".into(),
+            format!("PATCH /repos/octo/shop/issues/comments/{id}"),
+        ]
+    );
+    assert_eq!(
+        fake.comments(PR),
+        [(id, "<!-- bluegreen:checkout -->\nreport".to_string())]
+    );
+    assert_eq!(sleeps.seconds(), [1]);
+}
+
+#[tokio::test]
+async fn rate_limits_wait_as_long_as_github_says_then_go_on() {
+    let fake = FakeGitHub::start().await;
+    let (github, sleeps) = client(&fake);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    Mock::given(method("GET"))
+        .and(path(repo("/issues/7/comments")))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", (now + 30).to_string().as_str())
+                .set_body_json(json!({"message": "API rate limit exceeded"})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(repo("/issues/7/comments")))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "7")
+                .set_body_json(json!({"message": "You have exceeded a secondary rate limit"})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+
+    let id = github
+        .upsert_comment(PR, "checkout", "report")
+        .await
+        .unwrap();
+
+    assert_eq!(
+        fake.lines().await,
+        [
+            "GET /repos/octo/shop/issues/7/comments?per_page=100&page=1",
+            "GET /repos/octo/shop/issues/7/comments?per_page=100&page=1",
+            "POST /repos/octo/shop/issues/7/comments",
+            "POST /repos/octo/shop/issues/7/comments",
+        ]
+    );
+    let waits = sleeps.seconds();
+    assert!((29..=32).contains(&waits[0]), "until the reset: {waits:?}");
+    assert_eq!(waits[1], 7, "retry-after: {waits:?}");
+    assert_eq!(fake.comments(PR).len(), 1);
+    assert_eq!(fake.comments(PR)[0].0, id);
+}
+
+#[tokio::test]
+async fn a_long_rate_limit_or_a_refusal_fails_at_once_without_the_token() {
+    let fake = FakeGitHub::start().await;
+    let (github, sleeps) = client(&fake);
+    Mock::given(method("POST"))
+        .and(path(repo("/deployments")))
+        .respond_with(ResponseTemplate::new(403).insert_header("retry-after", "3600"))
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(repo("/deployments/9/statuses")))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "message": format!("Resource not accessible by integration (token {TOKEN})")
+        })))
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+
+    let limited = github
+        .create_deployment(SHA, "production", "checkout v4", json!({}), true)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        limited.to_string(),
+        "GitHub POST /repos/octo/shop/deployments: rate limited; GitHub asks to wait 3600 s, \
+         longer than the 60 s this run waits"
+    );
+    let refused = github
+        .set_status(9, DeploymentState::Success, None, None, "v4 is live")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "GitHub POST /repos/octo/shop/deployments/9/statuses: HTTP 403: \
+         Resource not accessible by integration (token ***)"
+    );
+    assert_eq!(fake.lines().await.len(), 2, "neither is retried");
+    assert!(sleeps.seconds().is_empty());
+    for text in [
+        limited.to_string(),
+        format!("{limited:?}"),
+        refused.to_string(),
+        format!("{refused:?}"),
+        format!("{github:?}"),
+    ] {
+        assert!(!text.contains(TOKEN), "{text}");
+    }
+    assert_every_request_authorized(&fake).await;
+}

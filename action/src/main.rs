@@ -66,6 +66,9 @@ enum Command {
         /// GITHUB_TOKEN and GITHUB_REPOSITORY are set).
         #[arg(long, env = "BLUEGREEN_ENVIRONMENT", default_value = "production")]
         environment: String,
+        /// Where the app is reachable, shown on a successful deployment.
+        #[arg(long, env = "BLUEGREEN_ENVIRONMENT_URL")]
+        environment_url: Option<String>,
     },
     /// Move all traffic of an app back to the previous color, now.
     Rollback {
@@ -144,6 +147,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             no_wait,
             timeout_minutes,
             environment,
+            environment_url,
         } => {
             let smoke_tests = match smoke_tests {
                 Some(path) => Some(
@@ -164,6 +168,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 run: commands::ci_run(),
                 wait: !no_wait,
                 timeout: Duration::from_secs(timeout_minutes * 60),
+                environment_url: environment_url.filter(|u| !u.is_empty()),
             };
             let sdk = bluegreen_aws::sdk_config().await;
             let sfn = aws_sdk_sfn::Client::new(&sdk);

@@ -8,6 +8,10 @@ use bluegreen_action::local::{Local, LocalApp};
 use bluegreen_core::{Color, Split};
 use serde_json::{Value, json};
 
+#[path = "support/github.rs"]
+#[allow(dead_code)]
+mod github_fake;
+
 const APP: &str = "web";
 
 struct Run {
@@ -29,6 +33,15 @@ async fn setup() -> (Local, LocalApp) {
 }
 
 async fn bluegreen(local: &Local, args: &[&str], run_id: &str) -> Run {
+    bluegreen_with(local, args, run_id, &[]).await
+}
+
+async fn bluegreen_with(
+    local: &Local,
+    args: &[&str],
+    run_id: &str,
+    extra: &[(&str, String)],
+) -> Run {
     let dir = std::env::temp_dir().join(format!(
         "bluegreen-cli-{}-{run_id}-{}",
         std::process::id(),
@@ -54,6 +67,7 @@ async fn bluegreen(local: &Local, args: &[&str], run_id: &str) -> Run {
         .env("GITHUB_RUN_ID", run_id)
         .env("GITHUB_RUN_ATTEMPT", "1")
         .env("GITHUB_OUTPUT", &outputs)
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .await
         .expect("run bluegreen");
@@ -255,4 +269,92 @@ async fn rollback_through_the_emergency_topic() {
     assert!(rb.stdout.contains("rolled-back"), "{}", rb.stdout);
     assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
     tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deploy_reports_to_github_deployments_and_the_pull_request() {
+    let (local, _app) = setup().await;
+    let gh = github_fake::FakeGitHub::start().await;
+    let summary = std::env::temp_dir().join(format!("bluegreen-summary-{}", std::process::id()));
+    let _ = std::fs::remove_file(&summary);
+    let env = [
+        ("GITHUB_API_URL", gh.uri()),
+        ("GITHUB_TOKEN", github_fake::TOKEN.to_string()),
+        (
+            "GITHUB_REPOSITORY",
+            format!("{}/{}", github_fake::OWNER, github_fake::REPO),
+        ),
+        ("GITHUB_SHA", "3f2c1ab".to_string()),
+        ("BLUEGREEN_PR", "45".to_string()),
+        ("GITHUB_STEP_SUMMARY", summary.display().to_string()),
+    ];
+    let args = [
+        "deploy",
+        "--app",
+        APP,
+        "--version",
+        "v2",
+        "--image",
+        "example/web:v2",
+    ];
+    let run = bluegreen_with(&local, &args, "501", &env).await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        !run.stdout.contains(github_fake::TOKEN),
+        "the token never shows"
+    );
+
+    let lines = gh.lines().await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("POST /repos/octo/shop/deployments")),
+        "{lines:?}\n{}",
+        run.stdout
+    );
+    assert_eq!(gh.states(1), vec!["in_progress", "success"], "{lines:?}");
+    let comments = gh.comments(45);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].1.contains("<!-- bluegreen:web -->"),
+        "{comments:?}"
+    );
+    assert!(comments[0].1.contains("succeeded"), "{}", comments[0].1);
+    let written = std::fs::read_to_string(&summary).unwrap_or_default();
+    assert!(
+        written.contains("web") && written.contains("v2"),
+        "{written}"
+    );
+
+    // A release that fails: a failure status, and the same comment edited.
+    let args = [
+        "deploy",
+        "--app",
+        APP,
+        "--version",
+        "v3-broken-health",
+        "--image",
+        "example/web:v3-broken-health",
+    ];
+    let failed = bluegreen_with(&local, &args, "502", &env).await;
+    assert_eq!(failed.code, 1, "{}", failed.stdout);
+    let comments = gh.comments(45);
+    assert_eq!(comments.len(), 1, "one sticky comment: {comments:?}");
+    assert!(
+        comments[0].1.contains("v3-broken-health"),
+        "{}",
+        comments[0].1
+    );
+    let statuses: Vec<Value> = gh
+        .seen()
+        .await
+        .into_iter()
+        .filter(|s| {
+            s.line.starts_with("POST /repos/octo/shop/deployments/")
+                && s.line.ends_with("/statuses")
+        })
+        .map(|s| s.body)
+        .collect();
+    let last = statuses.last().expect("statuses were posted");
+    assert_eq!(last["state"], "failure", "{statuses:?}");
 }

@@ -27,6 +27,8 @@ pub struct DeployArgs {
     pub run: String,
     pub wait: bool,
     pub timeout: Duration,
+    /// Where the app is reachable, for the successful deployment status.
+    pub environment_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -162,7 +164,12 @@ pub async fn run(
     let ending = ending?;
     if let Some(r) = reporter.as_deref()
         && let Err(e) = r
-            .finished(&steps, Some(&ending), ending.document.as_ref(), None)
+            .finished(
+                &steps,
+                Some(&ending),
+                ending.document.as_ref(),
+                args.environment_url.as_deref(),
+            )
             .await
     {
         ci::warning(&format!("could not report the result to GitHub: {e}"));
@@ -193,6 +200,7 @@ mod tests {
             run: "1-1".into(),
             wait: true,
             timeout: Duration::from_secs(1),
+            environment_url: None,
         }
     }
 

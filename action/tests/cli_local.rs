@@ -32,6 +32,21 @@ async fn setup() -> (Local, LocalApp) {
     (local, app)
 }
 
+/// `bluegreen deploy` of `version` (image `example/web:<version>`).
+async fn deploy(local: &Local, version: &str, run_id: &str) -> Run {
+    let image = format!("example/web:{version}");
+    let args = [
+        "deploy",
+        "--app",
+        APP,
+        "--version",
+        version,
+        "--image",
+        &image,
+    ];
+    bluegreen(local, &args, run_id).await
+}
+
 async fn bluegreen(local: &Local, args: &[&str], run_id: &str) -> Run {
     bluegreen_with(local, args, run_id, &[]).await
 }
@@ -85,20 +100,7 @@ async fn bluegreen_with(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deploy_follows_the_release_and_sets_the_action_outputs() {
     let (local, app) = setup().await;
-    let run = bluegreen(
-        &local,
-        &[
-            "deploy",
-            "--app",
-            APP,
-            "--version",
-            "v2",
-            "--image",
-            "example/web:v2",
-        ],
-        "101",
-    )
-    .await;
+    let run = deploy(&local, "v2", "101").await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
         run.stdout
@@ -127,20 +129,7 @@ async fn deploy_follows_the_release_and_sets_the_action_outputs() {
     assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
 
     // The same job step again (a retry): it follows the execution it started.
-    let again = bluegreen(
-        &local,
-        &[
-            "deploy",
-            "--app",
-            APP,
-            "--version",
-            "v2",
-            "--image",
-            "example/web:v2",
-        ],
-        "101",
-    )
-    .await;
+    let again = deploy(&local, "v2", "101").await;
     assert_eq!(again.code, 0, "{}", again.stdout);
     assert!(
         again.stdout.contains("following the already started"),
@@ -167,20 +156,7 @@ async fn deploy_follows_the_release_and_sets_the_action_outputs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failed_release_fails_the_step_and_says_what_serves() {
     let (local, app) = setup().await;
-    let run = bluegreen(
-        &local,
-        &[
-            "deploy",
-            "--app",
-            APP,
-            "--version",
-            "v2-broken-health",
-            "--image",
-            "example/web:v2-broken-health",
-        ],
-        "201",
-    )
-    .await;
+    let run = deploy(&local, "v2-broken-health", "201").await;
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
         run.stdout
@@ -235,20 +211,7 @@ async fn bad_input_fails_before_anything_starts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rollback_through_the_emergency_topic() {
     let (local, app) = setup().await;
-    let run = bluegreen(
-        &local,
-        &[
-            "deploy",
-            "--app",
-            APP,
-            "--version",
-            "v2",
-            "--image",
-            "example/web:v2",
-        ],
-        "401",
-    )
-    .await;
+    let run = deploy(&local, "v2", "401").await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     let topic = local.emergency_topic_arn.clone();
     let rb = bluegreen(

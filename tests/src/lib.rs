@@ -23,6 +23,23 @@ pub async fn provision(name: &str, options: AppOptions) -> ExampleApp {
     ExampleApp::provision(&emulator().sdk_config().await, name, options).await
 }
 
+/// Takes `app`'s deployment lock for `holder` for an hour, as deploy-idle
+/// does for an execution.
+pub async fn hold_lock(app: &ExampleApp, holder: &str) {
+    let ports = app.ports();
+    bluegreen_core::store::AppStore::new(&ports.params, PREFIX)
+        .expect("prefix")
+        .acquire_lock(
+            &app.name,
+            holder,
+            std::time::Duration::from_secs(3600),
+            time::OffsetDateTime::now_utc(),
+            &ports.executions,
+        )
+        .await
+        .expect("lock");
+}
+
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 

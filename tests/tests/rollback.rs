@@ -139,13 +139,7 @@ async fn emergency_rollback_stops_the_running_deployment_and_releases_its_lock()
     let mut input = release_input(&app.name, "v2");
     input["execution"] = json!({"arn": execution});
     let ports = app.ports();
-    let store = bluegreen_core::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX).unwrap();
-    let now = time::OffsetDateTime::now_utc();
-    let ttl = std::time::Duration::from_secs(3600);
-    store
-        .acquire_lock(&app.name, &execution, ttl, now, &ports.executions)
-        .await
-        .unwrap();
+    bluegreen_e2e::hold_lock(&app, &execution).await;
     bluegreen_switch::handler(&ports, lambda_event(input))
         .await
         .expect("switch");
@@ -166,13 +160,7 @@ async fn from_the_state_machine_the_caller_is_not_stopped_and_its_lock_is_releas
     let app = bluegreen_e2e::provision("rb-sfn", AppOptions::default()).await;
     let execution = app.start_running_execution("release-v2").await;
     let ports = app.ports();
-    let store = bluegreen_core::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX).unwrap();
-    let now = time::OffsetDateTime::now_utc();
-    let ttl = std::time::Duration::from_secs(3600);
-    store
-        .acquire_lock(&app.name, &execution, ttl, now, &ports.executions)
-        .await
-        .unwrap();
+    bluegreen_e2e::hold_lock(&app, &execution).await;
     let mut doc = release_input(&app.name, "v2");
     doc["execution"] = json!({"arn": execution});
     bluegreen_switch::handler(&ports, lambda_event(doc.clone()))
@@ -395,13 +383,7 @@ async fn the_state_machine_never_rolls_back_a_release_that_got_no_traffic() {
     doc["execution"] = json!({"arn": execution});
     doc["error"] = json!({"Error": "NoHealthyTargets", "Cause": "blue has none"});
     let ports = app.ports();
-    let store = bluegreen_core::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX).unwrap();
-    let ttl = std::time::Duration::from_secs(600);
-    let now = time::OffsetDateTime::now_utc();
-    store
-        .acquire_lock(&app.name, &execution, ttl, now, &ports.executions)
-        .await
-        .unwrap();
+    bluegreen_e2e::hold_lock(&app, &execution).await;
     let before = app.snapshot().await;
 
     let out = one(rollback(&app, doc).await.expect("rollback"));

@@ -382,7 +382,6 @@ async fn the_state_machine_never_rolls_back_a_release_that_got_no_traffic() {
     let mut doc = release_input(&app.name, "v3");
     doc["execution"] = json!({"arn": execution});
     doc["error"] = json!({"Error": "NoHealthyTargets", "Cause": "blue has none"});
-    let ports = app.ports();
     bluegreen_e2e::hold_lock(&app, &execution).await;
     let before = app.snapshot().await;
 

@@ -180,14 +180,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .map_err(|e| anyhow!(e))?;
             let ports = bluegreen_aws::ports(&sdk, cli.prefix);
             let live = status::status(&ports, &args.app).await.ok();
-            let active_color = live
-                .as_ref()
-                .and_then(|s| s["state"]["active_color"].as_str().map(str::to_string))
-                .unwrap_or_default();
-            let active_version = live
-                .as_ref()
-                .and_then(|s| s["state"]["active_version"].as_str().map(str::to_string))
-                .unwrap_or_default();
+            let live_field = |name: &str| {
+                live.as_ref()
+                    .and_then(|s| s["state"][name].as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let active_color = live_field("active_color");
+            let active_version = live_field("active_version");
             let result = match &deployed.ending {
                 None => "started".to_string(),
                 Some(e) if e.live => "succeeded".to_string(),

@@ -200,28 +200,27 @@ impl ExampleApp {
         }
     }
 
-    pub async fn desired_count(&self, color: Color) -> i32 {
-        let out = self
-            .ecs
+    async fn ecs_service(&self, color: Color) -> aws_sdk_ecs::types::Service {
+        self.ecs
             .describe_services()
             .cluster(&self.cluster)
             .services(self.service(color))
             .send()
             .await
-            .expect("describe services");
-        out.services()[0].desired_count
+            .expect("describe services")
+            .services()[0]
+            .clone()
+    }
+
+    pub async fn desired_count(&self, color: Color) -> i32 {
+        self.ecs_service(color).await.desired_count
     }
 
     pub async fn service_task_definition(&self, color: Color) -> String {
-        let out = self
-            .ecs
-            .describe_services()
-            .cluster(&self.cluster)
-            .services(self.service(color))
-            .send()
+        self.ecs_service(color)
             .await
-            .expect("describe services");
-        out.services()[0].task_definition.clone().unwrap()
+            .task_definition
+            .unwrap_or_default()
     }
 
     pub async fn task_definition(&self, arn: &str) -> aws_sdk_ecs::types::TaskDefinition {

@@ -32,6 +32,17 @@ async fn setup() -> (Local, LocalApp) {
     (local, app)
 }
 
+async fn execution_count(local: &Local) -> usize {
+    let out = local
+        .sfn
+        .list_executions()
+        .state_machine_arn(&local.state_machine_arn)
+        .send()
+        .await
+        .expect("list executions");
+    out.executions().len()
+}
+
 /// `bluegreen deploy` of `version` (image `example/web:<version>`).
 async fn deploy(local: &Local, version: &str, run_id: &str) -> Run {
     let image = format!("example/web:{version}");
@@ -136,14 +147,7 @@ async fn deploy_follows_the_release_and_sets_the_action_outputs() {
         "{}",
         again.stdout
     );
-    let executions = local
-        .sfn
-        .list_executions()
-        .state_machine_arn(&local.state_machine_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(executions.executions().len(), 1, "no second execution");
+    assert_eq!(execution_count(&local).await, 1, "no second execution");
 
     let status = bluegreen(&local, &["status", "--app", APP, "--json"], "102").await;
     assert_eq!(status.code, 0, "{}", status.stdout);
@@ -198,14 +202,7 @@ async fn bad_input_fails_before_anything_starts() {
         "{}",
         run.stdout
     );
-    let executions = local
-        .sfn
-        .list_executions()
-        .state_machine_arn(&local.state_machine_arn)
-        .send()
-        .await
-        .unwrap();
-    assert!(executions.executions().is_empty());
+    assert_eq!(execution_count(&local).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

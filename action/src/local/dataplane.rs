@@ -196,7 +196,15 @@ impl LocalListener {
 }
 
 async fn route(State(r): State<Arc<Routing>>, method: Method, uri: Uri, body: Bytes) -> Response {
-    let Some(split) = *r.split.lock().unwrap() else {
+    // The test route is read afresh for every request: smoke tests run right
+    // after deploy-idle points it at the idle color, and must never be
+    // answered by the color that serves production. The production listener
+    // keeps the data plane's short lag, which the monitor's probes must cope with.
+    let split = match r.listener {
+        Listener::Test => Some(r.app.test_route_split().await),
+        Listener::Production => *r.split.lock().unwrap(),
+    };
+    let Some(split) = split else {
         return (StatusCode::SERVICE_UNAVAILABLE, "listener not ready").into_response();
     };
     // Spread requests by weight, deterministically: of every 100 requests,

@@ -176,9 +176,9 @@ impl io::Write for Logs {
 }
 
 impl Logs {
-    /// Captures every event at every level on this thread (the tests run on
-    /// a current-thread runtime, so that is all of them).
-    pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+    /// Captures every event at every level in this process. Call it once per
+    /// test binary, and only from a binary with a single test.
+    pub fn capture_globally() -> Logs {
         let logs = Logs::default();
         let writer = logs.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -186,7 +186,9 @@ impl Logs {
             .with_max_level(tracing::Level::TRACE)
             .with_ansi(false)
             .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("capture_globally is called once per test binary");
+        logs
     }
 
     pub fn text(&self) -> String {

@@ -129,6 +129,7 @@ fn smoke(tests: Vec<(&str, bool, u16, Option<&str>)>) -> SmokeReport {
     SmokeReport {
         passed: passed == tests.len(),
         base_url: "http://idle:8081".into(),
+        route: None,
         totals: Totals {
             tests: tests.len(),
             passed,

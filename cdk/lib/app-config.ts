@@ -60,7 +60,15 @@ export interface AppConfigValues {
   readonly blue: ColorValues;
   readonly green: ColorValues;
   readonly production: { listenerArn: string; ruleArn?: string; stickiness?: Duration };
-  readonly test?: { listenerArn: string; ruleArn?: string; url: string };
+  readonly test?: {
+    listenerArn: string;
+    ruleArn?: string;
+    url: string;
+    /** A path on `url` naming the running version; defaults to the probe URL's path. */
+    versionPath?: string;
+    /** How long the test route may take to reach the release; whole seconds. */
+    routeTimeout?: Duration;
+  };
   /** The container whose image a release replaces (several containers only). */
   readonly container?: string;
   /** How long deploy-idle waits for the idle color; whole seconds. */
@@ -100,7 +108,13 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
     }),
     test:
       v.test &&
-      compact({ listener_arn: v.test.listenerArn, rule_arn: v.test.ruleArn, url: url(v.test.url, 'test.url') }),
+      compact({
+        listener_arn: v.test.listenerArn,
+        rule_arn: v.test.ruleArn,
+        url: url(v.test.url, 'test.url'),
+        version_path: v.test.versionPath,
+        route_timeout_seconds: v.test.routeTimeout?.toSeconds(),
+      }),
     container: container(v.container),
     deploy_timeout_seconds: v.deployTimeout?.toSeconds(),
     strategy: v.strategy && strategy(v.strategy),

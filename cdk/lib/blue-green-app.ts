@@ -45,6 +45,14 @@ export interface BlueGreenAppProps {
     readonly listener: elbv2.IApplicationListener;
     readonly rule?: ListenerRuleRef;
     readonly url: string;
+    /**
+     * A path on `url` whose answer names the running version; smoke tests
+     * wait until it names the release. Defaults to the path of the monitor's
+     * probe URL.
+     */
+    readonly versionPath?: string;
+    /** How long the test route may take to reach the release (default 60 s). */
+    readonly routeTimeout?: Duration;
   };
   /**
    * The container whose image a release replaces. Needed only when the
@@ -103,6 +111,8 @@ export class BlueGreenApp extends Construct {
         listenerArn: props.test.listener.listenerArn,
         ruleArn: props.test.rule?.listenerRuleArn,
         url: props.test.url,
+        versionPath: props.test.versionPath,
+        routeTimeout: props.test.routeTimeout,
       },
       container: props.container,
       deployTimeout: props.deployTimeout,

@@ -82,6 +82,10 @@ async fn a_good_release_goes_live_and_the_old_color_is_scaled_down() {
     assert_eq!(served_version(&app).await, "v1");
     let (arn, ending) = release(&local, "v2", 1, None).await;
     assert_eq!(ending.status, "SUCCEEDED", "{ending:?}");
+    // The smoke tests first proved the test route reached v2, not v1.
+    let route = &ending.output.as_ref().expect("output")["smoke"]["route"];
+    assert_eq!(route["verified"], true, "{route}");
+    assert_eq!(route["marker"], "v2", "{route}");
 
     assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
     let state = app.app.stored_state().await.unwrap();

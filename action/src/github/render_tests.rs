@@ -25,6 +25,7 @@ fn report(tests: Vec<TestReport>) -> SmokeReport {
     SmokeReport {
         passed: passed == tests.len(),
         base_url: "http://idle:8081".into(),
+        route: None,
         totals: Totals {
             tests: tests.len(),
             passed,

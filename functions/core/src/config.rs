@@ -90,9 +90,42 @@ pub struct TestRouteConfig {
     pub rule_arn: Option<String>,
     /// The base URL smoke tests use to reach the test route.
     pub url: String,
+    /// A path on `url` that names the running version (body or header),
+    /// asked before smoke tests run to prove the test route already reaches
+    /// the release. Defaults to the path of `monitor.probe_url`.
+    #[serde(default)]
+    pub version_path: Option<String>,
+    /// How long the test route may take to reach the release after it was
+    /// re-pointed before the smoke tests fail.
+    #[serde(default = "default_route_timeout")]
+    pub route_timeout_seconds: u64,
+}
+
+fn default_route_timeout() -> u64 {
+    60
 }
 
 impl TestRouteConfig {
+    /// The version endpoint through the test route: `version_path`, else the
+    /// path of the monitor's probe URL. `None` when neither is configured.
+    pub fn version_url(&self, monitor: &MonitorConfig) -> Option<String> {
+        let path = match &self.version_path {
+            Some(path) => path.clone(),
+            None => {
+                let probe = monitor.probe_url.as_deref()?;
+                let after_scheme = probe.split_once("://").map_or(probe, |(_, rest)| rest);
+                after_scheme
+                    .find('/')
+                    .map_or_else(|| "/".to_string(), |i| after_scheme[i..].to_string())
+            }
+        };
+        Some(format!(
+            "{}/{}",
+            self.url.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        ))
+    }
+
     pub fn route(&self) -> Route {
         match &self.rule_arn {
             Some(rule_arn) => Route::Rule {
@@ -217,6 +250,17 @@ pub struct MonitorConfig {
     /// the previous color's.
     #[serde(default = "default_p99_regression")]
     pub max_p99_regression: f64,
+}
+
+impl MonitorConfig {
+    /// What a response from `version` contains: `expected_version_marker`
+    /// with `{{version}}` filled in, else the version itself.
+    pub fn version_marker(&self, version: &str) -> String {
+        self.expected_version_marker
+            .as_deref()
+            .unwrap_or("{{version}}")
+            .replace("{{version}}", version)
+    }
 }
 
 impl Default for MonitorConfig {
@@ -371,6 +415,17 @@ impl AppConfig {
                 }
             }
             check_url(source, "test.url", &test.url)?;
+            if let Some(path) = &test.version_path
+                && !path.starts_with('/')
+            {
+                return bad(
+                    "test.version_path",
+                    format!("`{path}` is not a path: it starts with `/`"),
+                );
+            }
+            if test.route_timeout_seconds == 0 {
+                return bad("test.route_timeout_seconds", "must be at least 1".into());
+            }
         }
         self.strategy.validate(source, "strategy")?;
         if !(0.0..=1.0).contains(&self.monitor.max_5xx_rate) {
@@ -564,5 +619,35 @@ mod tests {
                 .to_string();
             assert!(e.contains("message is invalid at `app`"), "{e}");
         }
+    }
+
+    #[test]
+    fn the_version_endpoint_through_the_test_route() {
+        let mut test: TestRouteConfig = serde_json::from_value(serde_json::json!({
+            "listener_arn": "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/a/1/2",
+            "url": "http://alb:8080/"
+        }))
+        .unwrap();
+        assert_eq!(test.route_timeout_seconds, 60);
+        let mut monitor = MonitorConfig::default();
+        assert_eq!(test.version_url(&monitor), None);
+        monitor.probe_url = Some("https://shop.example.com/api/version?full=1".into());
+        assert_eq!(
+            test.version_url(&monitor).as_deref(),
+            Some("http://alb:8080/api/version?full=1")
+        );
+        monitor.probe_url = Some("https://shop.example.com".into());
+        assert_eq!(
+            test.version_url(&monitor).as_deref(),
+            Some("http://alb:8080/")
+        );
+        test.version_path = Some("/version".into());
+        assert_eq!(
+            test.version_url(&monitor).as_deref(),
+            Some("http://alb:8080/version")
+        );
+        assert_eq!(monitor.version_marker("v2"), "v2");
+        monitor.expected_version_marker = Some("\"version\": \"{{version}}\"".into());
+        assert_eq!(monitor.version_marker("v2"), "\"version\": \"v2\"");
     }
 }

@@ -50,9 +50,12 @@ where
     info!(app, version = %deploy.version, color = %deploy.idle_color, base_url, spec = %from,
           tests = spec.tests.len(), "running smoke tests");
 
-    let report = Runner::new(http, &SsmSecrets::new(&ports.params), &ProcessEnv)
-        .run(&spec, base_url)
-        .await;
+    let secrets = SsmSecrets::new(&ports.params);
+    let mut runner = Runner::new(http, &secrets, &ProcessEnv).with_version(&deploy.version);
+    if let Some(check) = target::route_check(&config, &deploy.version) {
+        runner = runner.with_route_check(check);
+    }
+    let report = runner.run(&spec, base_url).await;
     if report.passed {
         Ok(report)
     } else {

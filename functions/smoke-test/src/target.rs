@@ -3,7 +3,11 @@
 use bluegreen_core::config::AppConfig;
 use bluegreen_core::deploy::DeployOutcome;
 use bluegreen_core::input::{ExecutionInput, SOURCE};
+use std::time::Duration;
+
 use bluegreen_core::{Color, Error};
+use bluegreen_smoke::RouteCheck;
+use tracing::warn;
 
 /// deploy-idle's outcome, which names the idle color; it must be about this
 /// release, or the tests would prove the wrong one.
@@ -47,5 +51,26 @@ pub(crate) fn base_url<'c>(
         format!(
             "smoke tests need a URL that reaches the idle color: set `test.url` (the test listener) or `{idle}.direct_url`"
         ),
+    ))
+}
+
+/// The check that the test route already reaches the release. Only a shared
+/// test route needs it (a listener change takes effect with a delay, so it may
+/// still answer from the color serving production); a color's direct URL
+/// reaches nothing else. Without a version endpoint there is nothing to ask:
+/// the smoke tests then run unproven, which the log says.
+pub(crate) fn route_check(config: &AppConfig, version: &str) -> Option<RouteCheck> {
+    let test = config.test.as_ref()?;
+    let Some(url) = test.version_url(&config.monitor) else {
+        warn!(
+            app = %config.app,
+            "no version endpoint: set `test.version_path` or `monitor.probe_url` so smoke tests can prove the test route reaches the release"
+        );
+        return None;
+    };
+    Some(RouteCheck::new(
+        url,
+        config.monitor.version_marker(version),
+        Duration::from_secs(test.route_timeout_seconds),
     ))
 }

@@ -18,6 +18,7 @@ pub(crate) fn check(
     test: &TestCase,
     response: &Response,
     masker: &mut Masker,
+    version: Option<&str>,
 ) -> Result<Vec<(String, String)>, String> {
     let mut problems = Vec::new();
     let expect = &test.expect;
@@ -30,10 +31,14 @@ pub(crate) fn check(
         }
         _ => {}
     }
-    if let Some(needle) = &expect.body_contains
-        && !String::from_utf8_lossy(&response.body).contains(needle.as_str())
-    {
-        problems.push(format!("response body does not contain `{needle}`"));
+    if let Some(needle) = &expect.body_contains {
+        match fill_version(needle, version) {
+            Ok(needle) if !String::from_utf8_lossy(&response.body).contains(needle.as_str()) => {
+                problems.push(format!("response body does not contain `{needle}`"));
+            }
+            Ok(_) => {}
+            Err(problem) => problems.push(problem),
+        }
     }
 
     let mut captured = Vec::new();
@@ -61,13 +66,23 @@ pub(crate) fn check(
                     }
                 }
                 for e in &expect.json {
+                    let expected = match &e.value {
+                        Value::String(s) => match fill_version(s, version) {
+                            Ok(s) => Value::String(s),
+                            Err(problem) => {
+                                problems.push(problem);
+                                continue;
+                            }
+                        },
+                        other => other.clone(),
+                    };
                     match one(&e.path.query(&json).all()) {
-                        Ok(actual) if same_json(actual, &e.value) => {}
+                        Ok(actual) if same_json(actual, &expected) => {}
                         Ok(actual) => problems.push(format!(
                             "`{}` is {}, expected {}",
                             e.path_text,
                             shown(actual, masker),
-                            shown(&e.value, masker)
+                            shown(&expected, masker)
                         )),
                         Err(how) => problems.push(format!("`{}` {how}", e.path_text)),
                     }
@@ -90,6 +105,17 @@ pub(crate) fn check(
         Ok(captured)
     } else {
         Err(problems.join("; "))
+    }
+}
+
+/// Expectations may name the release under test as `{{version}}`, so a test
+/// can prove it reached the new version rather than the one in production.
+fn fill_version(text: &str, version: Option<&str>) -> Result<String, String> {
+    const VERSION: &str = "{{version}}";
+    match version {
+        _ if !text.contains(VERSION) => Ok(text.to_string()),
+        Some(v) => Ok(text.replace(VERSION, v)),
+        None => Err("`{{version}}`: no release version is known to this run".to_string()),
     }
 }
 
@@ -153,14 +179,14 @@ mod tests {
     }
 
     fn problems(yaml: &str, r: Response) -> String {
-        check(&test_case(yaml), &r, &mut Masker::new()).unwrap_err()
+        check(&test_case(yaml), &r, &mut Masker::new(), None).unwrap_err()
     }
 
     #[test]
     fn status_defaults_to_any_2xx() {
         let t = test_case("{name: a, url: x}");
         for s in [200, 201, 204, 299] {
-            assert!(check(&t, &response(s, "", 1), &mut Masker::new()).is_ok());
+            assert!(check(&t, &response(s, "", 1), &mut Masker::new(), None).is_ok());
         }
         let m = problems("{name: a, url: x}", response(302, "", 1));
         assert_eq!(m, "expected a 2xx status, got 302");
@@ -170,7 +196,7 @@ mod tests {
         );
         assert_eq!(m, "expected status 201, got 200");
         let t = test_case("{name: a, url: x, expect_status: 404}");
-        assert!(check(&t, &response(404, "", 1), &mut Masker::new()).is_ok());
+        assert!(check(&t, &response(404, "", 1), &mut Masker::new(), None).is_ok());
     }
 
     #[test]
@@ -191,7 +217,7 @@ mod tests {
                        expect_json: {"$.email": "a@b.c", "$.roles[0]": admin, "$.n": 1.0}}"#;
         let body = r#"{"token": "tok-1", "n": 1, "email": "a@b.c", "roles": ["admin"]}"#;
         let mut masker = Masker::new();
-        let captured = check(&test_case(yaml), &response(200, body, 1), &mut masker).unwrap();
+        let captured = check(&test_case(yaml), &response(200, body, 1), &mut masker, None).unwrap();
         assert_eq!(
             captured,
             [
@@ -243,7 +269,7 @@ mod tests {
                        expect_json: {"$.echo": "x"}}"#;
         let mut masker = Masker::new();
         let body = r#"{"token": "tok-secret", "echo": "tok-secret"}"#;
-        let m = check(&test_case(yaml), &response(200, body, 1), &mut masker).unwrap_err();
+        let m = check(&test_case(yaml), &response(200, body, 1), &mut masker, None).unwrap_err();
         assert!(m.contains(r#"`$.echo` is "***""#), "{m}");
         assert_eq!(masker.mask(body), r#"{"token": "***", "echo": "***"}"#);
     }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::mask::{Masker, shorten};
+use crate::route::RouteReport;
 
 /// How much of a failing response's body the report keeps.
 pub const MAX_SNIPPET_CHARS: usize = 200;
@@ -14,6 +15,9 @@ pub struct SmokeReport {
     /// the service at least once.
     pub passed: bool,
     pub base_url: String,
+    /// Whether the base URL served the release before the tests ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteReport>,
     pub totals: Totals,
     pub warmup: Option<WarmupReport>,
     pub tests: Vec<TestReport>,
@@ -95,6 +99,7 @@ impl SmokeReport {
     /// Totals and the verdict from the parts, every string masked.
     pub(crate) fn new(
         base_url: &str,
+        route: Option<RouteReport>,
         warmup: Option<WarmupReport>,
         tests: Vec<TestReport>,
         masker: &Masker,
@@ -108,8 +113,11 @@ impl SmokeReport {
             skipped,
         };
         let mut report = SmokeReport {
-            passed: passed == tests.len() && warmup.as_ref().is_none_or(|w| w.passed),
+            passed: passed == tests.len()
+                && warmup.as_ref().is_none_or(|w| w.passed)
+                && route.as_ref().is_none_or(|r| r.verified),
             base_url: base_url.to_string(),
+            route,
             totals,
             warmup,
             tests,
@@ -129,6 +137,9 @@ impl SmokeReport {
     /// One paragraph: what passed, or which tests did not and why.
     pub fn summary(&self) -> String {
         let mut problems = Vec::new();
+        if let Some(problem) = self.route.as_ref().and_then(RouteReport::problem) {
+            problems.push(problem);
+        }
         if let Some(w) = &self.warmup
             && !w.passed
         {
@@ -192,6 +203,7 @@ mod tests {
         let r = SmokeReport::new(
             "http://idle",
             None,
+            None,
             vec![test("a", true, false, None), test("b", true, false, None)],
             &Masker::new(),
         );
@@ -200,6 +212,7 @@ mod tests {
 
         let r = SmokeReport::new(
             "http://idle",
+            None,
             None,
             vec![
                 test("Login", false, false, Some("expected status 200, got 500")),
@@ -244,6 +257,7 @@ mod tests {
         };
         let r = SmokeReport::new(
             "http://idle",
+            None,
             Some(warmup),
             vec![test("a", true, false, None)],
             &Masker::new(),
@@ -264,7 +278,7 @@ mod tests {
         let mut t = test("a", false, false, Some("bad s3cr3t"));
         t.url = "http://idle/?k=s3cr3t".into();
         t.response_snippet = snippet(format!("{}s3cr3t", "x".repeat(196)).as_bytes(), &m);
-        let r = SmokeReport::new("http://idle", None, vec![t], &m);
+        let r = SmokeReport::new("http://idle", None, None, vec![t], &m);
         let json = serde_json::to_string(&r).unwrap();
         assert!(!json.contains("s3cr3t"), "{json}");
         let t = &r.tests[0];

@@ -12,6 +12,7 @@ use crate::checks;
 use crate::mask::Masker;
 use crate::report::{SmokeReport, TestReport, snippet};
 use crate::request;
+use crate::route::{RouteCheck, RouteReport, check_route};
 use crate::sources::{EnvSource, SecretSource};
 use crate::spec::{Spec, TestCase};
 use crate::vars::Variables;
@@ -22,6 +23,8 @@ pub struct Runner<'a, S, E> {
     http: &'a reqwest::Client,
     ssm: &'a S,
     env: &'a E,
+    version: Option<&'a str>,
+    route_check: Option<RouteCheck>,
 }
 
 /// How a test that declares captures ended, for the tests that need them.
@@ -34,15 +37,52 @@ enum Ended {
 
 impl<'a, S: SecretSource, E: EnvSource> Runner<'a, S, E> {
     pub fn new(http: &'a reqwest::Client, ssm: &'a S, env: &'a E) -> Self {
-        Runner { http, ssm, env }
+        Runner {
+            http,
+            ssm,
+            env,
+            version: None,
+            route_check: None,
+        }
+    }
+
+    /// Before anything else, wait until the base URL serves the release (see
+    /// [`crate::route`]); if it never does, no test runs and the run fails.
+    pub fn with_route_check(mut self, check: RouteCheck) -> Self {
+        self.route_check = Some(check);
+        self
+    }
+
+    /// The release under test: what `{{version}}` stands for.
+    pub fn with_version(mut self, version: &'a str) -> Self {
+        self.version = Some(version);
+        self
     }
 
     /// Runs `spec` against `base_url` (what `{{base_url}}` stands for).
     /// Never fails: whatever goes wrong is in the report, which passes only
     /// when every test passed.
     pub async fn run(&self, spec: &Spec, base_url: &str) -> SmokeReport {
-        let mut vars = Variables::new(base_url, self.ssm, self.env);
+        let mut vars = Variables::new(base_url, self.ssm, self.env).with_version(self.version);
         let base = Url::parse(base_url).map_err(|e| format!("the base URL is not a URL: {e}"));
+
+        let route = match &self.route_check {
+            Some(check) => Some(check_route(self.http, check).await),
+            None => None,
+        };
+        if let Some(problem) = route.as_ref().and_then(RouteReport::problem) {
+            let tests = spec
+                .tests
+                .iter()
+                .map(|test| TestReport {
+                    skipped: true,
+                    reason: Some(format!("not run: {problem}")),
+                    ..TestReport::new(&test.name, test.method.as_str(), test.url.source())
+                })
+                .collect();
+            warn!(problem, "smoke tests not run");
+            return SmokeReport::new(base_url, route, None, tests, vars.masker());
+        }
 
         let warmup = match &spec.warmup {
             Some(w) => Some(warmup::run(self.http, w, &mut vars, &base).await),
@@ -73,7 +113,7 @@ impl<'a, S: SecretSource, E: EnvSource> Runner<'a, S, E> {
             tests.push(report);
         }
 
-        let report = SmokeReport::new(base_url, warmup, tests, vars.masker());
+        let report = SmokeReport::new(base_url, route, warmup, tests, vars.masker());
         info!(
             passed = report.passed,
             tests = report.totals.tests,
@@ -118,7 +158,7 @@ impl<'a, S: SecretSource, E: EnvSource> Runner<'a, S, E> {
             report.status = response.as_ref().ok().map(|r| r.status);
             report.latency_ms = response.as_ref().ok().map(|r| millis(r.latency));
             let verdict = match &response {
-                Ok(r) => checks::check(test, r, vars.masker_mut()),
+                Ok(r) => checks::check(test, r, vars.masker_mut(), self.version),
                 Err(reason) => Err(reason.clone()),
             };
             match verdict {

@@ -537,7 +537,7 @@ fn captures(at: &str, raw: &BTreeMap<String, String>) -> Result<Vec<Capture>, Er
             if !is_capture_name(name) {
                 return Err(bad(
                     &field,
-                    format!("`{name}` cannot be a capture name: use a letter or `_`, then letters, digits, `_` or `-` (and not `base_url`)"),
+                    format!("`{name}` cannot be a capture name: use a letter or `_`, then letters, digits, `_` or `-` (and not `base_url` or `version`)"),
                 ));
             }
             Ok(Capture {

@@ -9,6 +9,9 @@ use std::fmt;
 pub enum Var {
     /// `{{base_url}}`: the idle color's test URL.
     BaseUrl,
+    /// `{{version}}`: the release under test, so a test can prove it reached
+    /// the new version and not the color serving production.
+    Version,
     /// `{{env.NAME}}`: the process environment. A secret.
     Env(String),
     /// `{{ssm:/name}}`: a parameter-store value, decrypted. A secret.
@@ -22,6 +25,9 @@ impl Var {
         let name = inner.trim();
         if name == "base_url" {
             return Ok(Var::BaseUrl);
+        }
+        if name == "version" {
+            return Ok(Var::Version);
         }
         if let Some(env) = name.strip_prefix("env.") {
             if !is_env_name(env) {
@@ -50,14 +56,14 @@ impl Var {
             return Ok(Var::Capture(name.to_string()));
         }
         Err(format!(
-            "`{{{{{name}}}}}` is not a variable: use `base_url`, `env.NAME`, `ssm:/parameter` or the name of a capture"
+            "`{{{{{name}}}}}` is not a variable: use `base_url`, `version`, `env.NAME`, `ssm:/parameter` or the name of a capture"
         ))
     }
 
     /// Values from the environment, the parameter store and captures are
-    /// secrets; only the base URL is not.
+    /// secrets; only the base URL and the version are not.
     pub fn is_secret(&self) -> bool {
-        !matches!(self, Var::BaseUrl)
+        !matches!(self, Var::BaseUrl | Var::Version)
     }
 }
 
@@ -65,6 +71,7 @@ impl fmt::Display for Var {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Var::BaseUrl => f.write_str("base_url"),
+            Var::Version => f.write_str("version"),
             Var::Env(name) => write!(f, "env.{name}"),
             Var::Ssm(name) => write!(f, "ssm:{name}"),
             Var::Capture(name) => f.write_str(name),
@@ -73,7 +80,7 @@ impl fmt::Display for Var {
 }
 
 /// Capture names: a letter or `_`, then letters, digits, `_` or `-`.
-/// `base_url` is taken.
+/// `base_url` and `version` are taken.
 pub fn is_capture_name(name: &str) -> bool {
     let mut chars = name.chars();
     let first_ok = chars
@@ -82,6 +89,7 @@ pub fn is_capture_name(name: &str) -> bool {
     first_ok
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         && name != "base_url"
+        && name != "version"
 }
 
 fn is_env_name(name: &str) -> bool {
@@ -300,6 +308,7 @@ mod tests {
     #[test]
     fn secrets_are_every_variable_but_the_base_url() {
         assert!(!Var::BaseUrl.is_secret());
+        assert!(!Var::Version.is_secret());
         assert!(Var::Env("X".into()).is_secret());
         assert!(Var::Ssm("/x".into()).is_secret());
         assert!(Var::Capture("x".into()).is_secret());

@@ -13,6 +13,8 @@ use crate::template::Var;
 /// Deliberately not `Debug`: it holds secret values.
 pub(crate) struct Variables<'a, S, E> {
     base_url: String,
+    /// The release under test, when the caller knows it.
+    version: Option<String>,
     ssm: &'a S,
     env: &'a E,
     /// Env and SSM values, read at most once per run.
@@ -26,12 +28,18 @@ impl<'a, S: SecretSource, E: EnvSource> Variables<'a, S, E> {
         Variables {
             // `{{base_url}}/health` must not become `…//health`.
             base_url: base_url.trim_end_matches('/').to_string(),
+            version: None,
             ssm,
             env,
             secrets: HashMap::new(),
             captures: HashMap::new(),
             masker: Masker::new(),
         }
+    }
+
+    pub(crate) fn with_version(mut self, version: Option<&str>) -> Self {
+        self.version = version.map(str::to_string);
+        self
     }
 
     pub(crate) fn masker(&self) -> &Masker {
@@ -66,7 +74,7 @@ impl<'a, S: SecretSource, E: EnvSource> Variables<'a, S, E> {
                         ));
                     }
                 },
-                Var::BaseUrl | Var::Capture(_) => continue,
+                Var::BaseUrl | Var::Version | Var::Capture(_) => continue,
             };
             self.add_secret(var, &value);
             self.secrets.insert((*var).clone(), value);
@@ -92,6 +100,7 @@ impl<'a, S: SecretSource, E: EnvSource> Variables<'a, S, E> {
     pub(crate) fn lookup(&self, var: &Var) -> Option<&str> {
         match var {
             Var::BaseUrl => Some(&self.base_url),
+            Var::Version => self.version.as_deref(),
             Var::Capture(name) => self.captures.get(name).map(String::as_str),
             Var::Env(_) | Var::Ssm(_) => self.secrets.get(var).map(String::as_str),
         }
@@ -104,6 +113,7 @@ pub(crate) fn missing(var: &Var) -> String {
         Var::Capture(name) => {
             format!("unknown variable `{{{{{var}}}}}`: no earlier test captures `{name}`")
         }
+        Var::Version => "`{{version}}`: no release version is known to this run".to_string(),
         // `prepare` reads these first; kept for completeness of the message.
         _ => format!("no value for `{{{{{var}}}}}`"),
     }

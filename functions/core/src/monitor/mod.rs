@@ -160,11 +160,7 @@ where
         };
     }
     if let Some(url) = &limits.probe_url {
-        let marker = limits
-            .expected_version_marker
-            .as_deref()
-            .unwrap_or("{{version}}")
-            .replace("{{version}}", &input.release.version);
+        let marker = limits.version_marker(&input.release.version);
         let timeout = std::time::Duration::from_millis(limits.probe_timeout_ms);
         signals.probes = prober
             .probe(url, limits.probe_requests, timeout, Some(&marker))

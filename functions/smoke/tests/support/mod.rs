@@ -22,12 +22,18 @@ pub const TOKEN: &str = "tok-issued-9b8e44";
 
 struct App {
     flaky_calls: AtomicU32,
+    version_calls: AtomicU32,
 }
+
+/// How many `/version` answers come from the old release before the route
+/// reaches the new one, as right after a listener change.
+pub const OLD_VERSION_ANSWERS: u32 = 3;
 
 /// Serves the test app; the server lives as long as the test's runtime.
 pub async fn start() -> String {
     let app = Arc::new(App {
         flaky_calls: AtomicU32::new(0),
+        version_calls: AtomicU32::new(0),
     });
     let router = Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -41,11 +47,25 @@ pub async fn start() -> String {
         .route("/echo", post(echo))
         .route("/echo-auth", get(echo_auth))
         .route("/key", get(key))
+        .route("/version", get(version))
+        .route("/version-header", get(version_header))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     format!("http://{addr}")
+}
+
+/// `v1` for the first [`OLD_VERSION_ANSWERS`] requests, then `v2`.
+async fn version(State(app): State<Arc<App>>) -> Json<Value> {
+    let n = app.version_calls.fetch_add(1, Ordering::SeqCst);
+    let version = if n < OLD_VERSION_ANSWERS { "v1" } else { "v2" };
+    Json(json!({ "version": version }))
+}
+
+/// The version in a header only.
+async fn version_header() -> Response {
+    ([("x-app-version", "v2")], "ok").into_response()
 }
 
 /// A base URL on which nothing listens: bind a port, then let it go.

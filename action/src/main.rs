@@ -291,7 +291,12 @@ async fn github_reporter(args: &deploy::DeployArgs, environment: &str) -> Option
             .and_then(|v| v.parse().ok()),
         summary_path: github::summary_path_from_env().ok(),
     };
-    let payload = serde_json::json!({"app": args.app, "version": args.version});
+    // The execution's name lets a retried step find this deployment again.
+    let payload = serde_json::json!({
+        "app": args.app,
+        "version": args.version,
+        "execution_name": bluegreen_action::commands::execution_name(&args.app, &args.version, &args.run),
+    });
     match github::Reporter::create(gh, release, payload).await {
         Ok(r) => Some(r),
         Err(e) => {

@@ -41,14 +41,14 @@ impl Ending {
 pub const LIVE_AFTER: &str = "ReleaseLock";
 
 /// Follows `execution_arn` until it ends — or, with `until_live`, until the
-/// release is live — calling `on_step` for each step as it happens. Gives up
-/// after `limit`.
+/// release is live — calling `on_step` for each step as it happens, with the
+/// execution document as the latest state saw it. Gives up after `limit`.
 pub async fn follow(
     sfn: &Client,
     execution_arn: &str,
     limit: Duration,
     until_live: bool,
-    mut on_step: impl FnMut(&Step),
+    mut on_step: impl FnMut(&Step, Option<&Value>),
 ) -> Result<Ending, String> {
     let started = std::time::Instant::now();
     let mut seen = 0usize;
@@ -65,7 +65,7 @@ pub async fn follow(
             }
             if let Some(step) = describe(event, at - t0) {
                 live |= step.state == LIVE_AFTER;
-                on_step(&step);
+                on_step(&step, document.as_ref());
             }
         }
         seen = events.len();
@@ -94,7 +94,7 @@ pub async fn follow(
                     document = Some(doc);
                 }
                 if let Some(step) = describe(event, at - first.unwrap_or(at)) {
-                    on_step(&step);
+                    on_step(&step, document.as_ref());
                 }
             }
             let output: Option<Value> = d.output.and_then(|o| serde_json::from_str(&o).ok());

@@ -280,6 +280,17 @@ async fn deploy_reports_to_github_deployments_and_the_pull_request() {
         "{comments:?}"
     );
     assert!(comments[0].1.contains("succeeded"), "{}", comments[0].1);
+    // The same step again (a retry): it follows the same execution and
+    // reports on the same deployment.
+    let retried = bluegreen_with(&local, &args, "501", &env).await;
+    assert_eq!(retried.code, 0, "{}", retried.stdout);
+    let created = gh
+        .lines()
+        .await
+        .iter()
+        .filter(|l| *l == "POST /repos/octo/shop/deployments")
+        .count();
+    assert_eq!(created, 1, "one deployment for one execution");
     let written = std::fs::read_to_string(&summary).unwrap_or_default();
     assert!(
         written.contains("web") && written.contains("v2"),

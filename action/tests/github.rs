@@ -295,6 +295,83 @@ async fn first_run_creates_the_deployment_reports_progress_and_posts_the_comment
 }
 
 #[tokio::test]
+async fn the_comment_follows_the_release_while_it_runs() {
+    let fake = FakeGitHub::start().await;
+    let (github, _) = client(&fake);
+    let mut reporter = Reporter::create(github, release("v4", None), json!({}))
+        .await
+        .unwrap();
+    reporter.started(ARN).await.unwrap();
+    let interval = Duration::from_millis(300);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let sending = async move {
+        tx.send((step(0.0, "DeployIdle", "deployed v4 to green"), None))
+            .unwrap();
+        // Two more at once: one update for both, after the interval.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tx.send((step(4.0, "CheckIdle", "green is ready"), None))
+            .unwrap();
+        tx.send((step(9.0, "SmokeTest", "smoke tests passed"), None))
+            .unwrap();
+        tokio::time::sleep(interval * 2).await;
+    };
+    let (_, steps) = tokio::join!(
+        sending,
+        bluegreen_action::commands::deploy::report_progress(Some(&reporter), rx, interval)
+    );
+    assert_eq!(steps.len(), 3);
+
+    let comments = fake.comments(PR);
+    assert_eq!(comments.len(), 1, "one sticky comment");
+    let edits = fake
+        .bodies(&format!(
+            "PATCH {}",
+            repo(&format!("/issues/comments/{}", comments[0].0))
+        ))
+        .await;
+    assert_eq!(edits.len(), 2, "one edit per interval: {edits:?}");
+    let first = edits[0]["body"].as_str().unwrap();
+    assert!(
+        first.contains("deployed v4 to green") && !first.contains("green is ready"),
+        "{first}"
+    );
+    let second = edits[1]["body"].as_str().unwrap();
+    assert!(second.contains("smoke tests passed"), "{second}");
+}
+
+#[tokio::test]
+async fn a_retried_step_reports_on_the_deployment_it_created() {
+    let fake = FakeGitHub::start().await;
+    let other_run = fake.seed_deployment("production", &["failure"]);
+    let payload = json!({"app": "checkout", "version": "v4", "execution_name": "checkout-v4-9-1"});
+    let (github, _) = client(&fake);
+    let first = Reporter::create(github, release("v4", None), payload.clone())
+        .await
+        .unwrap();
+    let (github, _) = client(&fake);
+    let again = Reporter::create(github, release("v4", None), payload)
+        .await
+        .unwrap();
+    assert_eq!(first.deployment_id(), again.deployment_id());
+    assert_ne!(first.deployment_id(), other_run);
+    let lines = fake.lines().await;
+    let sha = format!(
+        "GET {}",
+        repo(&format!(
+            "/deployments?sha={SHA}&environment=production&per_page=100"
+        ))
+    );
+    assert_eq!(
+        lines,
+        [
+            sha.clone(),
+            "POST /repos/octo/shop/deployments".to_string(),
+            sha
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_second_run_on_the_same_pull_request_edits_the_same_comment() {
     let fake = FakeGitHub::start().await;
     // More than a page of other comments, a reply quoting ours, another app's.

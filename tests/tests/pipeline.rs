@@ -38,7 +38,7 @@ async fn release(
         .start_release(APP, version, attempt, overrides)
         .await
         .expect("start");
-    let ending = follow(&local.sfn, &arn, Duration::from_secs(90), false, |_| {})
+    let ending = follow(&local.sfn, &arn, Duration::from_secs(90), false, |_, _| {})
         .await
         .expect("follow");
     (arn, ending)
@@ -222,7 +222,7 @@ async fn an_emergency_rollback_through_sns_stops_the_release_and_restores_produc
         .expect("publish");
     // The rollback ran inside Publish: production is back before we look.
     assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
-    let ending = follow(&local.sfn, &arn, Duration::from_secs(30), false, |_| {})
+    let ending = follow(&local.sfn, &arn, Duration::from_secs(30), false, |_, _| {})
         .await
         .unwrap();
     assert_eq!(ending.status, "ABORTED", "{ending:?}");
@@ -255,9 +255,15 @@ async fn a_second_execution_for_the_app_is_refused_and_the_first_is_unaffected()
         ("FAILED", Some("Refused")),
         "{second:?}"
     );
-    let ending = follow(&local.sfn, &first, Duration::from_secs(90), false, |_| {})
-        .await
-        .unwrap();
+    let ending = follow(
+        &local.sfn,
+        &first,
+        Duration::from_secs(90),
+        false,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(ending.status, "SUCCEEDED", "{ending:?}");
     assert_eq!(served_version(&app).await, "v2");
 }

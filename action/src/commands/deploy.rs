@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
 use aws_sdk_sfn::Client;
 use bluegreen_core::input::ExecutionInput;
 use serde_json::{Value, json};
@@ -44,6 +47,54 @@ pub struct Deployed {
 impl Deployed {
     pub fn succeeded(&self) -> bool {
         self.ending.as_ref().is_none_or(Ending::succeeded)
+    }
+}
+
+/// The pull request's comment is brought up to date at most this often while
+/// the execution runs: often enough to watch, rarely enough for GitHub's
+/// limits on content-creating requests.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Collects the steps `follow` sends and, with a reporter, updates the comment
+/// when there is something new and `interval` has passed since the last
+/// update. Returns every step once the sender is gone. A GitHub failure is
+/// one warning; the release goes on regardless.
+pub async fn report_progress(
+    reporter: Option<&Reporter>,
+    mut rx: mpsc::UnboundedReceiver<(Step, Option<Value>)>,
+    interval: Duration,
+) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut doc: Option<Value> = None;
+    let mut last_update: Option<Instant> = None;
+    let mut pending = false;
+    let mut warned = false;
+    loop {
+        let due = last_update.map_or_else(Instant::now, |t| t + interval);
+        tokio::select! {
+            received = rx.recv() => match received {
+                Some((step, d)) => {
+                    steps.push(step);
+                    doc = d.or(doc);
+                    pending = true;
+                }
+                // The final comment comes with the result.
+                None => return steps,
+            },
+            _ = tokio::time::sleep_until(due), if pending => {}
+        }
+        let Some(reporter) = reporter else { continue };
+        if !pending || Instant::now() < due {
+            continue;
+        }
+        pending = false;
+        last_update = Some(Instant::now());
+        if let Err(e) = reporter.progress(&steps, doc.as_ref()).await
+            && !warned
+        {
+            warned = true;
+            ci::warning(&format!("could not update the pull request comment: {e}"));
+        }
     }
 }
 
@@ -154,12 +205,17 @@ pub async fn run(
         "bluegreen: {} {} step by step",
         args.app, args.version
     ));
-    let mut steps = vec![];
-    let ending = follow(sfn, &execution_arn, args.timeout, true, |s| {
+    // Steps go to the log as they happen and, through a channel, to the pull
+    // request's comment, which is updated alongside without holding them up.
+    let (tx, rx) = mpsc::unbounded_channel();
+    let following = follow(sfn, &execution_arn, args.timeout, true, move |s, doc| {
         println!("  {:>7.1}s  {:<24} {}", s.at_seconds, s.state, s.text);
-        steps.push(s.clone());
-    })
-    .await;
+        let _ = tx.send((s.clone(), doc.cloned()));
+    });
+    let (ending, steps) = tokio::join!(
+        following,
+        report_progress(reporter.as_deref(), rx, PROGRESS_INTERVAL)
+    );
     ci::end_group();
     let ending = ending?;
     if let Some(r) = reporter.as_deref()

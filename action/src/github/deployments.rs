@@ -50,6 +50,13 @@ struct Created {
 }
 
 #[derive(Deserialize)]
+struct Listed {
+    id: u64,
+    #[serde(default)]
+    payload: Value,
+}
+
+#[derive(Deserialize)]
 struct Status {
     state: String,
 }
@@ -88,6 +95,26 @@ impl GitHub {
             )
             .await?;
         Ok(created.id)
+    }
+
+    /// The deployment of `sha` to `environment` whose payload names
+    /// `execution_name`: the one an earlier try of the same CI step created.
+    pub async fn find_deployment(
+        &self,
+        sha: &str,
+        environment: &str,
+        execution_name: &str,
+    ) -> Result<Option<u64>> {
+        let path = self.repo_path(&format!(
+            "/deployments?sha={}&environment={}&per_page={PER_PAGE}",
+            encode(sha),
+            encode(environment)
+        ));
+        let listed: Vec<Listed> = self.call(Method::Get, &path, None, Replay::Always).await?;
+        Ok(listed
+            .into_iter()
+            .find(|d| d.payload["execution_name"] == execution_name)
+            .map(|d| d.id))
     }
 
     /// Adds a status to deployment `id`.

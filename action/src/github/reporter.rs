@@ -42,17 +42,33 @@ pub struct Reporter {
 }
 
 impl Reporter {
-    /// Creates the GitHub deployment.
+    /// Creates the GitHub deployment — or, when `payload` names the execution
+    /// (`execution_name`) and an earlier try of this CI step already created
+    /// its deployment, reports on that one, so a retried step does not leave
+    /// a second deployment of the same release behind.
     pub async fn create(github: GitHub, release: Release, payload: Value) -> Result<Reporter> {
-        let deployment_id = github
-            .create_deployment(
-                &release.sha,
-                &release.environment,
-                &format!("{} {}", release.app, release.version),
-                payload,
-                release.production,
-            )
-            .await?;
+        let existing = match payload["execution_name"].as_str() {
+            Some(name) => {
+                github
+                    .find_deployment(&release.sha, &release.environment, name)
+                    .await?
+            }
+            None => None,
+        };
+        let deployment_id = match existing {
+            Some(id) => id,
+            None => {
+                github
+                    .create_deployment(
+                        &release.sha,
+                        &release.environment,
+                        &format!("{} {}", release.app, release.version),
+                        payload,
+                        release.production,
+                    )
+                    .await?
+            }
+        };
         Ok(Reporter {
             github,
             release,

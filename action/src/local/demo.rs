@@ -82,7 +82,7 @@ pub async fn run(fast: bool) -> Result<(), String> {
         &execution,
         Duration::from_secs(60),
         false,
-        |s| println!("  {:>6.1}s  {:<24} {}", s.at_seconds, s.state, s.text),
+        |s, _| println!("  {:>6.1}s  {:<24} {}", s.at_seconds, s.state, s.text),
     )
     .await?;
     print_ending(&ending);
@@ -110,7 +110,7 @@ async fn scenario(
         &execution,
         Duration::from_secs(120),
         false,
-        |s| println!("  {:>6.1}s  {:<24} {}", s.at_seconds, s.state, s.text),
+        |s, _| println!("  {:>6.1}s  {:<24} {}", s.at_seconds, s.state, s.text),
     )
     .await?;
     print_ending(&ending);

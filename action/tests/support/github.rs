@@ -27,8 +27,8 @@ pub struct Seen {
 #[derive(Default)]
 struct State {
     next_id: u64,
-    /// Deployment id → environment, in creation order.
-    deployments: BTreeMap<u64, String>,
+    /// Deployment id → (environment, sha, payload), in creation order.
+    deployments: BTreeMap<u64, (String, String, Value)>,
     /// Deployment id → status states, oldest first.
     statuses: BTreeMap<u64, Vec<Value>>,
     /// Comment id → (issue, body), in creation order.
@@ -68,7 +68,8 @@ impl FakeGitHub {
     pub fn seed_deployment(&self, environment: &str, states: &[&str]) -> u64 {
         let mut s = self.state.lock().unwrap();
         let id = s.id();
-        s.deployments.insert(id, environment.to_string());
+        s.deployments
+            .insert(id, (environment.to_string(), String::new(), Value::Null));
         s.statuses
             .insert(id, states.iter().map(|st| json!({"state": st})).collect());
         id
@@ -201,19 +202,25 @@ fn handle(s: &mut State, r: &Request) -> ResponseTemplate {
         ("POST", ["deployments"]) => {
             let id = s.id();
             let environment = body["environment"].as_str().unwrap_or("production");
-            s.deployments.insert(id, environment.to_string());
+            let sha = body["ref"].as_str().unwrap_or_default().to_string();
+            s.deployments
+                .insert(id, (environment.to_string(), sha, body["payload"].clone()));
             s.statuses.insert(id, vec![]);
             ResponseTemplate::new(201).set_body_json(json!({"id": id, "environment": environment}))
         }
         ("GET", ["deployments"]) => {
             let environment = query(r, "environment");
+            let sha = query(r, "sha");
             // Newest first, as GitHub lists them.
             let listed = s
                 .deployments
                 .iter()
                 .rev()
-                .filter(|(_, env)| environment.as_ref().is_none_or(|e| e == *env))
-                .map(|(id, env)| json!({"id": id, "environment": env}))
+                .filter(|(_, (env, _, _))| environment.as_ref().is_none_or(|e| e == env))
+                .filter(|(_, (_, at, _))| sha.as_ref().is_none_or(|s| s == at))
+                .map(|(id, (env, sha, payload))| {
+                    json!({"id": id, "environment": env, "sha": sha, "payload": payload})
+                })
                 .collect();
             ResponseTemplate::new(200).set_body_json(page(r, listed))
         }

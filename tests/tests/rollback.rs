@@ -403,3 +403,55 @@ async fn the_state_machine_never_rolls_back_a_release_that_got_no_traffic() {
     );
     assert!(app.alerts().await.is_empty());
 }
+
+#[tokio::test]
+async fn never_sends_traffic_to_a_color_a_newer_release_was_deployed_onto() {
+    let app = bluegreen_e2e::provision("rb-replaced", AppOptions::default()).await;
+    // v2 serves on green; blue still runs v1, the rollback target.
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    // v3 is deployed onto blue by a running release that has not switched yet.
+    let execution = app.start_running_execution("v3").await;
+    let mut v3 = release_input(&app.name, "v3");
+    v3["execution"] = json!({"arn": execution});
+    bluegreen_deploy_idle::handler(&app.ports(), lambda_event(v3))
+        .await
+        .expect("deploy v3 onto blue");
+    let marked = app.stored_state().await.unwrap();
+    assert_eq!(marked.previous_color_replaced_by.as_deref(), Some("v3"));
+    assert!(!marked.can_roll_back());
+
+    // The emergency rollback must not send production to blue (now v3,
+    // untested). It stops the release, so v3 never goes live, and says why.
+    let e = rollback(&app, sns_event(&message(&app.name, "errors")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "NothingToRollBack");
+    let text = e.to_string();
+    assert!(
+        text.contains("blue no longer runs v1: release v3 was deployed onto it")
+            && text.contains("green keeps serving v2")
+            && text.contains(&format!("stopped the running deployment {execution}")),
+        "{text}"
+    );
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    assert_eq!(app.stored_state().await.unwrap(), marked);
+    assert_eq!(app.execution_status(&execution).await, "ABORTED");
+    assert!(app.parameter("lock").await.is_none(), "its lock released");
+    app.assert_state_matches_listener().await;
+
+    // Once a release goes live on blue, green (v2, untouched) is the target.
+    let mut input = release_input(&app.name, "v3");
+    input["overrides"] = json!({"strategy": {"type": "all-at-once"}});
+    bluegreen_switch::handler(&app.ports(), lambda_event(input))
+        .await
+        .expect("switch to v3");
+    let live = app.stored_state().await.unwrap();
+    assert_eq!(live.previous_color_replaced_by, None);
+    let out = one(rollback(&app, sns_event(&message(&app.name, "v3 errors")))
+        .await
+        .expect("rollback to v2"));
+    assert_eq!(
+        (out.to.color, out.to.version.as_deref()),
+        (Color::Green, Some("v2"))
+    );
+}

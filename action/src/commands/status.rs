@@ -52,6 +52,12 @@ pub fn render(status: &Value) -> String {
             s(&state["previous_color"]),
             s(&state["previous_version"]),
         ));
+        if let Some(release) = state["previous_color_replaced_by"].as_str() {
+            out.push_str(&format!(
+                "          {} now runs {release}: no rollback target\n",
+                s(&state["previous_color"])
+            ));
+        }
     }
     let l = &status["listener"];
     out.push_str(&format!(

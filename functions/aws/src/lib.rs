@@ -20,15 +20,35 @@ use bluegreen_core::ports::Ports;
 
 pub type AwsPorts = Ports<SsmParameters, Elbv2, EcsServices, SnsAlerts, SfnExecutions>;
 
+/// The parameter-store adapter.
+pub fn ssm(config: &SdkConfig) -> SsmParameters {
+    SsmParameters::new(aws_sdk_ssm::Client::new(config))
+}
+
+/// The load-balancer adapter.
+pub fn elbv2(config: &SdkConfig) -> Elbv2 {
+    Elbv2::new(aws_sdk_elasticloadbalancingv2::Client::new(config))
+}
+
+/// The ECS adapter.
+pub fn ecs(config: &SdkConfig) -> EcsServices {
+    EcsServices::new(aws_sdk_ecs::Client::new(config))
+}
+
+/// The Step Functions adapter.
+pub fn sfn(config: &SdkConfig) -> SfnExecutions {
+    SfnExecutions::new(aws_sdk_sfn::Client::new(config))
+}
+
 /// Builds every adapter from one SDK config. Client construction is cheap and
 /// does no I/O; do it once per process, not per invocation.
 pub fn ports(config: &SdkConfig, prefix: impl Into<String>) -> AwsPorts {
     Ports {
-        params: SsmParameters::new(aws_sdk_ssm::Client::new(config)),
-        lb: Elbv2::new(aws_sdk_elasticloadbalancingv2::Client::new(config)),
-        services: EcsServices::new(aws_sdk_ecs::Client::new(config)),
+        params: ssm(config),
+        lb: elbv2(config),
+        services: ecs(config),
         alerts: SnsAlerts::new(aws_sdk_sns::Client::new(config)),
-        executions: SfnExecutions::new(aws_sdk_sfn::Client::new(config)),
+        executions: sfn(config),
         prefix: prefix.into(),
     }
 }

@@ -15,7 +15,7 @@ use crate::input::ExecutionInput;
 use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Ports, Services};
 use crate::routing::{forward_for, read_split, split_of};
 use crate::split::Split;
-use crate::state::Phase;
+use crate::state::{AppState, Phase};
 use crate::store::AppStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,8 +137,11 @@ where
         (None, None) => unreachable!("ExecutionInput validation requires image or task_definition"),
     };
     let desired = active_service.desired.max(1);
-    let update_needed =
-        idle_service.task_definition != task_definition || idle_service.desired != desired;
+    let replaces_release = idle_service.task_definition != task_definition;
+    let update_needed = replaces_release || idle_service.desired != desired;
+    if replaces_release {
+        mark_previous_color_replaced(&store, app, state.as_ref(), idle, version).await?;
+    }
     if update_needed {
         ports
             .services
@@ -160,6 +163,30 @@ where
         started_at: now,
         warm_window_seconds: config.warm_window_seconds,
     })
+}
+
+/// Before the idle color's release is replaced, the state says so: from then
+/// on that color is no rollback target (see `AppState::can_roll_back`). Written
+/// first, so that no moment exists where a rollback could pick a color that
+/// already runs the new release.
+async fn mark_previous_color_replaced(
+    store: &AppStore<'_, impl ParameterStore>,
+    app: &str,
+    state: Option<&AppState>,
+    idle: Color,
+    version: &str,
+) -> Result<()> {
+    let Some(state) = state.filter(|s| s.previous_color == idle) else {
+        return Ok(());
+    };
+    if state.previous_color_replaced_by.as_deref() == Some(version) {
+        return Ok(());
+    }
+    let marked = AppState {
+        previous_color_replaced_by: Some(version.to_string()),
+        ..state.clone()
+    };
+    store.save_state(app, &marked).await
 }
 
 /// The lock is held by the execution; a direct invoke (no execution context)

@@ -141,6 +141,41 @@ where
             )),
         });
     }
+    if !already && let Some(release) = &state.previous_color_replaced_by {
+        // The release a rollback would return to is gone from its color:
+        // sending traffic there would serve `release`, untested or failed.
+        let lock_released = match &lock {
+            Some(l) if Some(&l.holder) == stopped_execution.as_ref() => {
+                store.release_lock(app, &l.holder).await?
+            }
+            _ => false,
+        };
+        let stopped = match &stopped_execution {
+            Some(arn) => format!(
+                "; stopped the running deployment {arn}{}",
+                if lock_released {
+                    " and released its lock"
+                } else {
+                    ""
+                }
+            ),
+            None => String::new(),
+        };
+        return Err(Error::NothingToRollBack {
+            app: app.to_string(),
+            why: format!(
+                "{} no longer runs {}: release {release} was deployed onto it. {} keeps serving {}{stopped}. \
+                 To go back further, deploy the older version",
+                state.previous_color,
+                state
+                    .previous_version
+                    .as_deref()
+                    .unwrap_or("the previous release"),
+                state.active_color,
+                state.active_version.as_deref().unwrap_or("its release"),
+            ),
+        });
+    }
     if !already && !state.can_roll_back() {
         return Err(Error::NothingToRollBack {
             app: app.to_string(),
@@ -220,6 +255,7 @@ fn rolled_back(state: &AppState, request: &RollbackRequest, now: OffsetDateTime)
         active_version: state.previous_version.clone(),
         previous_color: state.active_color,
         previous_version: state.active_version.clone(),
+        previous_color_replaced_by: None,
         weights: Split::all(state.previous_color),
         phase: Phase::RolledBack,
         last_execution_arn: request

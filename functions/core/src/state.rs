@@ -29,6 +29,12 @@ pub struct AppState {
     pub previous_color: Color,
     /// The release a rollback returns to; `None` when it is not known.
     pub previous_version: Option<String>,
+    /// Set when a release was deployed onto the previous color, which then no
+    /// longer runs `previous_version`: a rollback must not send traffic there
+    /// (it would serve an untested or failed release). Cleared by the switch
+    /// that makes that color active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_color_replaced_by: Option<String>,
     pub weights: Split,
     pub phase: Phase,
     pub last_execution_arn: Option<String>,
@@ -47,6 +53,7 @@ impl AppState {
             active_version: version,
             previous_color: color.other(),
             previous_version: None,
+            previous_color_replaced_by: None,
             weights: Split::all(color),
             phase: Phase::Stable,
             last_execution_arn: None,
@@ -56,6 +63,34 @@ impl AppState {
 
     /// True when the previous color is a release a rollback can return to.
     pub fn can_roll_back(&self) -> bool {
-        self.switched_at.is_some() && self.phase != Phase::RolledBack
+        self.switched_at.is_some()
+            && self.phase != Phase::RolledBack
+            && self.previous_color_replaced_by.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_previous_color_running_a_newer_release_is_no_rollback_target() {
+        let mut state = AppState::initial(Color::Green, Some("v2".into()));
+        state.previous_version = Some("v1".into());
+        state.switched_at = Some(OffsetDateTime::UNIX_EPOCH);
+        assert!(state.can_roll_back());
+        state.previous_color_replaced_by = Some("v3".into());
+        assert!(!state.can_roll_back());
+    }
+
+    #[test]
+    fn states_written_before_the_replacement_marker_still_read() {
+        let doc = r#"{"active_color": "green", "active_version": "v2", "previous_color": "blue",
+            "previous_version": "v1", "weights": {"blue": 0, "green": 100}, "phase": "stable",
+            "last_execution_arn": null, "switched_at": null}"#;
+        let state: AppState = serde_json::from_str(doc).unwrap();
+        assert_eq!(state.previous_color_replaced_by, None);
+        let written = serde_json::to_value(&state).unwrap();
+        assert!(written.get("previous_color_replaced_by").is_none());
     }
 }

@@ -101,16 +101,23 @@ pub fn state_after(
 ) -> AppState {
     // Switching onto the active color continues a switch already under way:
     // the previous release stays the one we came from.
-    let (previous_version, previous_color) = if before.active_color == plan.target {
-        (before.previous_version.clone(), before.previous_color)
+    // Moving onto the other color makes the one we leave the previous color,
+    // untouched and still running its release.
+    let (previous_version, previous_color, replaced) = if before.active_color == plan.target {
+        (
+            before.previous_version.clone(),
+            before.previous_color,
+            before.previous_color_replaced_by.clone(),
+        )
     } else {
-        (before.active_version.clone(), before.active_color)
+        (before.active_version.clone(), before.active_color, None)
     };
     AppState {
         active_color: plan.target,
         active_version: Some(version.to_string()),
         previous_color,
         previous_version,
+        previous_color_replaced_by: replaced,
         weights: split,
         phase: if split.weight(plan.target) == 100 {
             Phase::Stable

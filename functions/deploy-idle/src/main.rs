@@ -1,9 +1,17 @@
+use bluegreen_lambda::{Unused, ports_with};
 use lambda_runtime::{Error, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     bluegreen_lambda::init_tracing();
-    let ports = bluegreen_lambda::aws_ports().await;
+    let config = bluegreen_aws::sdk_config().await;
+    let ports = ports_with(
+        bluegreen_aws::ssm(&config),
+        bluegreen_aws::elbv2(&config),
+        bluegreen_aws::ecs(&config),
+        Unused,
+        bluegreen_aws::sfn(&config),
+    );
     lambda_runtime::run(service_fn(|event| {
         bluegreen_deploy_idle::handler(&ports, event)
     }))

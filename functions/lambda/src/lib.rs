@@ -2,9 +2,10 @@
 //! state machine's `Retry`/`Catch`, and the AWS adapters built once per process.
 
 use lambda_runtime::Diagnostic;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
 pub use bluegreen_aws::AwsPorts;
+pub use bluegreen_core::ports::{Ports, Unused};
 pub use bluegreen_core::store::DEFAULT_PREFIX;
 
 /// A handler's error: a domain error whose `error_type` is stable.
@@ -32,14 +33,25 @@ impl From<HandlerError> for Diagnostic {
 pub fn init_tracing() {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_string());
+        .unwrap_or_default();
     let _ = tracing_subscriber::fmt()
         .json()
         .with_target(false)
         .with_current_span(false)
         .without_time()
-        .with_env_filter(EnvFilter::new(level.to_lowercase()))
+        .with_max_level(log_level(&level))
         .try_init();
+}
+
+/// One level for everything (`error` … `trace`, `off`, any case). Per-crate
+/// directives (`info,hyper=warn`) would need the regex-based env filter,
+/// which is not worth its size in a Lambda: anything else means `info`.
+fn log_level(text: &str) -> LevelFilter {
+    match text.trim() {
+        // tracing reads "" as `error`.
+        "" => LevelFilter::INFO,
+        text => text.parse().unwrap_or(LevelFilter::INFO),
+    }
 }
 
 /// The parameter prefix all apps live under (`BLUEGREEN_PREFIX`, default
@@ -48,8 +60,42 @@ pub fn prefix() -> String {
     std::env::var("BLUEGREEN_PREFIX").unwrap_or_else(|_| DEFAULT_PREFIX.to_string())
 }
 
-/// The AWS adapters from the environment: built once in `main`.
+/// Every AWS adapter, from the environment: built once in `main`.
 pub async fn aws_ports() -> AwsPorts {
     let config = bluegreen_aws::sdk_config().await;
     bluegreen_aws::ports(&config, prefix())
+}
+
+/// Ports with only the adapters a function calls; the others are [`Unused`].
+/// Building a client links its service's endpoint rules and plugins even if
+/// it is never called, so leaving them out keeps each Lambda small.
+pub fn ports_with<P, L, S, A, E>(
+    params: P,
+    lb: L,
+    services: S,
+    alerts: A,
+    executions: E,
+) -> Ports<P, L, S, A, E> {
+    Ports {
+        params,
+        lb,
+        services,
+        alerts,
+        executions,
+        prefix: prefix(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_levels() {
+        assert_eq!(log_level("DEBUG"), LevelFilter::DEBUG);
+        assert_eq!(log_level("warn"), LevelFilter::WARN);
+        assert_eq!(log_level("off"), LevelFilter::OFF);
+        assert_eq!(log_level(""), LevelFilter::INFO);
+        assert_eq!(log_level("info,hyper=warn"), LevelFilter::INFO);
+    }
 }

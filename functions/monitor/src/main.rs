@@ -1,3 +1,4 @@
+use bluegreen_lambda::{Unused, ports_with};
 use bluegreen_monitor::{HttpProber, Signals};
 use lambda_runtime::{Error, service_fn};
 
@@ -5,7 +6,7 @@ use lambda_runtime::{Error, service_fn};
 async fn main() -> Result<(), Error> {
     bluegreen_lambda::init_tracing();
     let config = bluegreen_aws::sdk_config().await;
-    let ports = bluegreen_aws::ports(&config, bluegreen_lambda::prefix());
+    let ports = ports_with(bluegreen_aws::ssm(&config), Unused, Unused, Unused, Unused);
     let signals = Signals {
         metrics: bluegreen_aws::metrics(&config),
         prober: HttpProber::new(),

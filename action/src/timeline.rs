@@ -267,8 +267,18 @@ fn summary(state: &str, doc: &Value) -> Option<String> {
             )
         }
         "SmokeTest" => {
-            let t = &doc["smoke"]["totals"];
-            format!("{} passed, {} failed", t["passed"], t["failed"])
+            let smoke = &doc["smoke"];
+            let t = &smoke["totals"];
+            let tests = format!("{} passed, {} failed", t["passed"], t["failed"]);
+            match smoke["route"]["verified"].as_bool() {
+                // The proof that the tests reached the release, not production.
+                Some(true) => format!(
+                    "{tests} (test route served {} after {} request(s))",
+                    s(&smoke["route"]["marker"]),
+                    smoke["route"]["requests"]
+                ),
+                _ => tests,
+            }
         }
         "Switch" => {
             let w = &doc["switch"]["split"];

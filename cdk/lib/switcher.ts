@@ -166,6 +166,17 @@ export class BlueGreenSwitcher extends Construct {
         resources: ['*'], // task-definition calls support no resource-level permissions
       }),
     );
+    // A new revision carries the current one's tags, and ECS authorizes tags
+    // on create as ecs:TagResource: only for registering, only task definitions.
+    this.functions.deployIdle.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:TagResource'],
+        resources: [
+          Stack.of(this).formatArn({ service: 'ecs', resource: 'task-definition', resourceName: '*' }),
+        ],
+        conditions: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
+      }),
+    );
     this.functions.monitor.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:GetMetricData', 'cloudwatch:DescribeAlarms'],

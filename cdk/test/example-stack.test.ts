@@ -68,6 +68,7 @@ describe('IAM', () => {
         ...services,
         'ecs:RegisterTaskDefinition',
         'ecs:DescribeTaskDefinition',
+        'ecs:TagResource',
         'iam:PassRole',
         'states:DescribeExecution',
       ],
@@ -87,6 +88,13 @@ describe('IAM', () => {
         }
       }
     }
+  });
+
+  test('deploy-idle may tag task definitions only while registering them', () => {
+    const tagging = statements('deployIdle').filter((s) => list(s.Action).includes('ecs:TagResource'));
+    assert.equal(tagging.length, 1);
+    assert.deepEqual(tagging[0].Condition, { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } });
+    assert.match(JSON.stringify(tagging[0].Resource), /:task-definition\/\*/);
   });
 
   test('services are updated only by rollback and deploy-idle, on this app', () => {

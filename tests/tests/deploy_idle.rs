@@ -92,6 +92,15 @@ async fn registers_the_new_image_on_the_idle_color_and_a_rerun_registers_nothing
     assert_eq!(new.network_mode, old.network_mode);
     assert_eq!(new.execution_role_arn, old.execution_role_arn);
     assert_eq!(new.requires_compatibilities, old.requires_compatibilities);
+    assert_eq!(
+        app.task_definition_tags(&out.task_definition_arn).await,
+        [("team".to_string(), "payments".to_string())],
+        "tags carried over"
+    );
+    assert_eq!(
+        app.task_definition_tags(&out.task_definition_arn).await,
+        app.task_definition_tags(&old_td_arn).await
+    );
 
     // Same input again: nothing new registered, nothing changed.
     let before = app.snapshot().await;

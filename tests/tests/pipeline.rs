@@ -8,7 +8,7 @@ use std::time::Duration;
 use bluegreen_action::local::example::AppOptions;
 use bluegreen_action::local::{Local, LocalApp};
 use bluegreen_action::timeline::{Ending, follow};
-use bluegreen_core::state::Phase;
+use bluegreen_core::state::{AppState, Phase};
 use bluegreen_core::{Color, Split};
 use serde_json::{Value, json};
 
@@ -162,12 +162,17 @@ async fn a_release_failing_its_smoke_tests_never_gets_traffic() {
         after.listener_default, before.listener_default,
         "traffic untouched"
     );
+    // What serves is as it was; the state now also says green runs the failed
+    // release, so that no rollback can send production there.
+    let stored = |text: &str| serde_json::from_str::<AppState>(text).expect("state");
+    let before_state = stored(&before.parameters[&format!("/bluegreen/{APP}/state")].0);
+    let after_state = stored(&app.app.parameter("state").await.expect("state").0);
     assert_eq!(
-        app.app.parameter("state").await,
-        before
-            .parameters
-            .get(&format!("/bluegreen/{APP}/state"))
-            .cloned()
+        after_state,
+        AppState {
+            previous_color_replaced_by: Some("v2-broken-health".into()),
+            ..before_state
+        }
     );
     assert!(app.app.parameter("lock").await.is_none(), "lock released");
 }

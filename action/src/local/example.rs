@@ -206,6 +206,12 @@ impl ExampleApp {
             .cpu("256")
             .memory("512")
             .execution_role_arn("arn:aws:iam::123456789012:role/ecsTaskExecutionRole")
+            .tags(
+                aws_sdk_ecs::types::Tag::builder()
+                    .key("team")
+                    .value("payments")
+                    .build(),
+            )
             .container_definitions(
                 aws_sdk_ecs::types::ContainerDefinition::builder()
                     .name("app")

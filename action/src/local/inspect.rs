@@ -234,6 +234,29 @@ impl ExampleApp {
             .unwrap()
     }
 
+    /// A task definition's tags as (key, value), sorted.
+    pub async fn task_definition_tags(&self, arn: &str) -> Vec<(String, String)> {
+        let mut tags: Vec<(String, String)> = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .expect("describe task definition")
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        tags.sort();
+        tags
+    }
+
     /// How many revisions of the app's task-definition family exist.
     pub async fn task_definition_revisions(&self) -> usize {
         self.ecs

@@ -1,7 +1,7 @@
 //! [`Services`] on ECS.
 
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::TaskDefinition;
+use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
 use bluegreen_core::ports::{ContainerImage, PortError, PortResult, ServiceInfo, Services};
 
 use crate::error::port_error;
@@ -17,19 +17,26 @@ impl EcsServices {
     }
 
     async fn task_definition(&self, arn: &str) -> PortResult<TaskDefinition> {
-        self.client
+        Ok(self.task_definition_with_tags(arn).await?.0)
+    }
+
+    /// The task definition and its tags (which are not part of it).
+    async fn task_definition_with_tags(&self, arn: &str) -> PortResult<(TaskDefinition, Vec<Tag>)> {
+        let out = self
+            .client
             .describe_task_definition()
             .task_definition(arn)
+            .include(TaskDefinitionField::Tags)
             .send()
             .await
-            .map_err(|e| port_error("ecs:DescribeTaskDefinition", e))?
-            .task_definition
-            .ok_or_else(|| {
-                PortError::failed(
-                    "ecs:DescribeTaskDefinition",
-                    format!("no task definition {arn}"),
-                )
-            })
+            .map_err(|e| port_error("ecs:DescribeTaskDefinition", e))?;
+        let tags = out.tags.unwrap_or_default();
+        out.task_definition.map(|td| (td, tags)).ok_or_else(|| {
+            PortError::failed(
+                "ecs:DescribeTaskDefinition",
+                format!("no task definition {arn}"),
+            )
+        })
     }
 }
 
@@ -75,7 +82,7 @@ impl Services for EcsServices {
         container: &str,
         image: &str,
     ) -> PortResult<String> {
-        let td = self.task_definition(task_definition_arn).await?;
+        let (td, tags) = self.task_definition_with_tags(task_definition_arn).await?;
         let containers = td
             .container_definitions()
             .iter()
@@ -109,6 +116,8 @@ impl Services for EcsServices {
             .set_ephemeral_storage(td.ephemeral_storage)
             .set_runtime_platform(td.runtime_platform)
             .set_enable_fault_injection(td.enable_fault_injection)
+            // Tags say who owns and pays for it: the new revision keeps them.
+            .set_tags((!tags.is_empty()).then_some(tags))
             .send()
             .await
             .map_err(|e| port_error("ecs:RegisterTaskDefinition", e))?;

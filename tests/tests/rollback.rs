@@ -455,3 +455,104 @@ async fn never_sends_traffic_to_a_color_a_newer_release_was_deployed_onto() {
         (Color::Green, Some("v2"))
     );
 }
+
+/// Lets a switch step change the listener and read it back, then holds it
+/// there, before it writes state, until the test says go on.
+struct PausingAfterReadBack<L> {
+    inner: L,
+    wrote: std::sync::atomic::AtomicBool,
+    armed: std::sync::atomic::AtomicBool,
+    paused: std::sync::Arc<tokio::sync::Notify>,
+    resume: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl<L: LoadBalancer> LoadBalancer for PausingAfterReadBack<L> {
+    async fn read_forward(&self, route: &Route) -> PortResult<Forward> {
+        let read = self.inner.read_forward(route).await;
+        if self.wrote.load(Ordering::SeqCst) && self.armed.swap(false, Ordering::SeqCst) {
+            self.paused.notify_one();
+            self.resume.notified().await;
+        }
+        read
+    }
+    async fn write_forward(&self, route: &Route, forward: &Forward) -> PortResult<Forward> {
+        let written = self.inner.write_forward(route, forward).await;
+        self.wrote.store(true, Ordering::SeqCst);
+        written
+    }
+    async fn healthy_targets(&self, tg: &str) -> PortResult<usize> {
+        self.inner.healthy_targets(tg).await
+    }
+}
+
+#[tokio::test]
+async fn a_switch_step_in_flight_cannot_undo_an_emergency_rollback() {
+    let app = bluegreen_e2e::provision("rb-race", AppOptions::default()).await;
+    let execution = app.start_running_execution("v2-race").await;
+    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let mut input = release_input(&app.name, "v2");
+    input["execution"] = json!({"arn": execution});
+    input["overrides"] = json!({"strategy": {"type": "weighted", "steps": [10, 50, 100]}});
+    let first = bluegreen_switch::handler(&app.ports(), lambda_event(input.clone()))
+        .await
+        .expect("first step");
+    input["switch"] = serde_json::to_value(&first).unwrap();
+    assert_eq!(app.listener_split().await, Split::with(Color::Green, 10));
+
+    // The next step moves the listener to 50% and is held before it records
+    // state; meanwhile the emergency rollback runs from start to end.
+    let paused = std::sync::Arc::new(tokio::sync::Notify::new());
+    let resume = std::sync::Arc::new(tokio::sync::Notify::new());
+    let p = app.ports();
+    let ports = Ports {
+        params: p.params,
+        lb: PausingAfterReadBack {
+            inner: p.lb,
+            wrote: false.into(),
+            armed: true.into(),
+            paused: paused.clone(),
+            resume: resume.clone(),
+        },
+        services: p.services,
+        alerts: p.alerts,
+        executions: p.executions,
+        prefix: p.prefix,
+    };
+    let step = input.clone();
+    let in_flight =
+        tokio::spawn(async move { bluegreen_switch::handler(&ports, lambda_event(step)).await });
+    paused.notified().await;
+    assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
+    let out = one(
+        rollback(&app, sns_event(&message(&app.name, "errors at 10%")))
+            .await
+            .expect("rollback"),
+    );
+    assert_eq!(out.stopped_execution.as_deref(), Some(execution.as_str()));
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+
+    // The step goes on: it sees the fence and puts the rollback's split back.
+    resume.notify_one();
+    let e = in_flight.await.unwrap().unwrap_err();
+    assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    let state = app.stored_state().await.unwrap();
+    assert_eq!(
+        (
+            state.active_color,
+            state.active_version.as_deref(),
+            state.phase
+        ),
+        (Color::Blue, Some("v1"), Phase::RolledBack)
+    );
+    app.assert_state_matches_listener().await;
+
+    // Any later step of the stopped deployment is refused before it moves anything.
+    let before = app.snapshot().await;
+    let e = bluegreen_switch::handler(&app.ports(), lambda_event(input))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "RolledBackMeanwhile");
+    assert!(e.to_string().contains("errors at 10%"), "{e}");
+    assert_eq!(app.snapshot().await, before);
+}

@@ -79,6 +79,18 @@ pub enum Error {
     #[error("smoke tests failed for `{app}`: {summary}")]
     SmokeTestFailed { app: String, summary: String },
 
+    /// A rollback stopped this deployment while its switch step ran; the
+    /// step put back what the rollback decided.
+    #[error(
+        "`{app}` was rolled back at {at} ({reason}) while this switch step ran; production is {split} as the rollback decided"
+    )]
+    RolledBackMeanwhile {
+        app: String,
+        at: String,
+        reason: String,
+        split: String,
+    },
+
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -110,6 +122,7 @@ impl Error {
             Error::SmokeTestFailed { .. } => "SmokeTestFailed",
             Error::ProductionSplit { .. } => "ProductionSplit",
             Error::IdleNotReady { .. } => "IdleNotReady",
+            Error::RolledBackMeanwhile { .. } => "RolledBackMeanwhile",
             Error::Port(e) => e.kind.error_type(),
         }
     }

@@ -5,6 +5,7 @@ pub mod color;
 pub mod config;
 pub mod deploy;
 pub mod error;
+pub mod fence;
 pub mod input;
 pub mod lock;
 pub mod monitor;

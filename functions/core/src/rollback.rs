@@ -11,6 +11,7 @@ use tracing::{error, info, warn};
 use crate::color::Color;
 use crate::config::AppConfig;
 use crate::error::{Error, Result};
+use crate::fence::Fence;
 use crate::ports::{
     Alerts, ExecutionStatus, Executions, LoadBalancer, ParameterStore, Ports, Services,
 };
@@ -144,6 +145,20 @@ where
     if !already && let Some(release) = &state.previous_color_replaced_by {
         // The release a rollback would return to is gone from its color:
         // sending traffic there would serve `release`, untested or failed.
+        // Production stays where the state says, even if the stopped
+        // deployment's switch step is moving it right now.
+        if let Some(holder) = &stopped_execution {
+            let fence = Fence {
+                holder: holder.clone(),
+                split: state.weights,
+                state: state.clone(),
+                reason: request.reason.clone(),
+                at: now,
+            };
+            store.save_fence(app, &fence).await?;
+            write_split(&ports.lb, &config, state.weights, false).await?;
+            store.save_state(app, &state).await?;
+        }
         let lock_released = match &lock {
             Some(l) if Some(&l.holder) == stopped_execution.as_ref() => {
                 store.release_lock(app, &l.holder).await?
@@ -193,17 +208,35 @@ where
         (state.previous_color, rolled_back(&state, request, now))
     };
     let wanted = Split::all(target);
+    // A switch step of the stopped deployment may still be running: fence it
+    // off before writing, and write even what looks written already.
+    if let Some(holder) = &stopped_execution {
+        ensure_rollback_target_ready(ports, &config, &state, target, now).await?;
+        let fence = Fence {
+            holder: holder.clone(),
+            split: wanted,
+            state: new_state.clone(),
+            reason: request.reason.clone(),
+            at: now,
+        };
+        store.save_fence(app, &fence).await?;
+    }
 
-    let changed = if already && read_split(&ports.lb, &config).await? == wanted {
+    let changed = if stopped_execution.is_none()
+        && already
+        && read_split(&ports.lb, &config).await? == wanted
+    {
         info!(app, color = %target, "already rolled back; listener agrees");
         false
     } else {
-        ensure_rollback_target_ready(ports, &config, &state, target, now).await?;
+        if stopped_execution.is_none() {
+            ensure_rollback_target_ready(ports, &config, &state, target, now).await?;
+        }
         write_split(&ports.lb, &config, wanted, false).await?;
         warn!(app, to = %target, reason = %request.reason, "rolled back production traffic");
         true
     };
-    if new_state != state {
+    if new_state != state || stopped_execution.is_some() {
         store.save_state(app, &new_state).await?;
     }
 

@@ -37,6 +37,10 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
         })
     }
 
+    pub(crate) fn params(&self) -> &'a P {
+        self.params
+    }
+
     pub fn parameter(&self, app: &str, leaf: &str) -> String {
         format!("{}/{}/{}", self.prefix, app, leaf)
     }

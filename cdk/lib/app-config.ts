@@ -113,7 +113,7 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
         rule_arn: v.test.ruleArn,
         url: url(v.test.url, 'test.url'),
         version_path: v.test.versionPath,
-        route_timeout_seconds: v.test.routeTimeout?.toSeconds(),
+        route_timeout_seconds: v.test.routeTimeout && routeTimeout(v.test.routeTimeout),
       }),
     container: container(v.container),
     deploy_timeout_seconds: v.deployTimeout?.toSeconds(),
@@ -206,4 +206,13 @@ function url(u: string | undefined, field: string): string | undefined {
 /** Drops unset fields: absent means "the default" to the Lambdas. */
 function compact(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+/** The smoke-test function runs at most 5 minutes, tests included. */
+function routeTimeout(d: Duration): number {
+  const s = d.toSeconds();
+  if (s < 1 || s > 240) {
+    throw new Error(`test.route_timeout_seconds: ${s} is not between 1 and 240 (the smoke-test function runs at most 5 minutes)`);
+  }
+  return s;
 }

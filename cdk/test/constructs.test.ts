@@ -317,6 +317,11 @@ describe('the config document', () => {
     ['a probe URL that is not http(s)', { monitor: { probeUrl: 'cart.example.com' } }, /monitor.probe_url/],
     ['an empty container name', { container: '' }, /container: must not be empty/],
     ['a deploy timeout in fractions of a second', { deployTimeout: Duration.millis(1500) }, /whole number/],
+    [
+      'a route timeout that leaves the smoke tests no time',
+      { test: { listenerArn: ARN.listener, url: 'https://lb.internal', routeTimeout: Duration.minutes(5) } },
+      /test\.route_timeout_seconds: 300 is not between 1 and 240/,
+    ],
   ];
   for (const [what, change, message] of refused) {
     test(`refuses ${what}, naming the field`, () => {

@@ -105,6 +105,9 @@ fn default_route_timeout() -> u64 {
     60
 }
 
+/// The smoke-test function's timeout is 5 minutes; the tests need some of it.
+pub const MAX_ROUTE_TIMEOUT_SECONDS: u64 = 240;
+
 impl TestRouteConfig {
     /// The version endpoint through the test route: `version_path`, else the
     /// path of the monitor's probe URL. `None` when neither is configured.
@@ -423,8 +426,14 @@ impl AppConfig {
                     format!("`{path}` is not a path: it starts with `/`"),
                 );
             }
-            if test.route_timeout_seconds == 0 {
-                return bad("test.route_timeout_seconds", "must be at least 1".into());
+            if !(1..=MAX_ROUTE_TIMEOUT_SECONDS).contains(&test.route_timeout_seconds) {
+                return bad(
+                    "test.route_timeout_seconds",
+                    format!(
+                        "{} is not between 1 and {MAX_ROUTE_TIMEOUT_SECONDS}: the smoke-test function runs at most 5 minutes, tests included",
+                        test.route_timeout_seconds
+                    ),
+                );
             }
         }
         self.strategy.validate(source, "strategy")?;
@@ -649,5 +658,27 @@ mod tests {
         assert_eq!(monitor.version_marker("v2"), "v2");
         monitor.expected_version_marker = Some("\"version\": \"{{version}}\"".into());
         assert_eq!(monitor.version_marker("v2"), "\"version\": \"v2\"");
+    }
+
+    #[test]
+    fn a_route_timeout_must_leave_the_tests_time() {
+        let test = |timeout: u64| {
+            with(
+                &["test"],
+                serde_json::json!({
+                    "listener_arn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/lb/1/3",
+                    "url": "http://lb:8080",
+                    "route_timeout_seconds": timeout
+                }),
+            )
+        };
+        for timeout in [0, 241] {
+            let e = problem(&test(timeout));
+            assert!(
+                e.contains("`test.route_timeout_seconds`") && e.contains("not between 1 and 240"),
+                "{e}"
+            );
+        }
+        assert!(AppConfig::parse("checkout", "/p", &test(240)).is_ok());
     }
 }

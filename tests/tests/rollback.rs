@@ -3,7 +3,9 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bluegreen_core::ports::{Forward, LoadBalancer, PortResult, Ports, Route};
+use bluegreen_core::ports::{
+    Forward, LoadBalancer, Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, Route,
+};
 use bluegreen_core::state::{AppState, Phase};
 use bluegreen_core::{Color, Split};
 use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input, sns_event};
@@ -555,4 +557,80 @@ async fn a_switch_step_in_flight_cannot_undo_an_emergency_rollback() {
     assert_eq!(e.error_type(), "RolledBackMeanwhile");
     assert!(e.to_string().contains("errors at 10%"), "{e}");
     assert_eq!(app.snapshot().await, before);
+}
+
+/// Holds deploy-idle just before it writes the state (marking the idle color
+/// as being replaced) until the test says go on.
+struct PausingBeforeStateWrite<P> {
+    inner: P,
+    armed: std::sync::atomic::AtomicBool,
+    paused: std::sync::Arc<tokio::sync::Notify>,
+    resume: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl<P: ParameterStore> ParameterStore for PausingBeforeStateWrite<P> {
+    async fn get(&self, name: &str) -> PortResult<Option<Parameter>> {
+        self.inner.get(name).await
+    }
+    async fn put(&self, name: &str, value: &str, mode: PutMode) -> PortResult<PutOutcome> {
+        if name.ends_with("/state") && self.armed.swap(false, Ordering::SeqCst) {
+            self.paused.notify_one();
+            self.resume.notified().await;
+        }
+        self.inner.put(name, value, mode).await
+    }
+    async fn delete(&self, name: &str) -> PortResult<()> {
+        self.inner.delete(name).await
+    }
+}
+
+#[tokio::test]
+async fn a_deploy_in_flight_cannot_put_its_release_under_a_rollback() {
+    let app = bluegreen_e2e::provision("rb-deploy-race", AppOptions::default()).await;
+    // v2 serves on green; blue still runs v1, the rollback target.
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let blue_before = app.service_task_definition(Color::Blue).await;
+
+    // v3's deploy-idle has read the state and is about to mark blue as being
+    // replaced, then update it; the emergency rollback runs in between.
+    let execution = app.start_running_execution("v3-race").await;
+    let mut v3 = release_input(&app.name, "v3");
+    v3["execution"] = json!({"arn": execution});
+    let paused = std::sync::Arc::new(tokio::sync::Notify::new());
+    let resume = std::sync::Arc::new(tokio::sync::Notify::new());
+    let p = app.ports();
+    let ports = Ports {
+        params: PausingBeforeStateWrite {
+            inner: p.params,
+            armed: true.into(),
+            paused: paused.clone(),
+            resume: resume.clone(),
+        },
+        lb: p.lb,
+        services: p.services,
+        alerts: p.alerts,
+        executions: p.executions,
+        prefix: p.prefix,
+    };
+    let in_flight =
+        tokio::spawn(async move { bluegreen_deploy_idle::handler(&ports, lambda_event(v3)).await });
+    paused.notified().await;
+    let out = one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
+        .await
+        .expect("rollback to v1 on blue"));
+    assert_eq!(
+        (out.to.color, out.to.version.as_deref()),
+        (Color::Blue, Some("v1"))
+    );
+    let rolled_back = app.stored_state().await.unwrap();
+
+    // deploy-idle goes on: its mark lands on the rollback's state, it sees the
+    // fence, puts the rollback's state back and leaves blue alone.
+    resume.notify_one();
+    let e = in_flight.await.unwrap().unwrap_err();
+    assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
+    assert_eq!(app.stored_state().await.unwrap(), rolled_back);
+    assert_eq!(app.service_task_definition(Color::Blue).await, blue_before);
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    app.assert_state_matches_listener().await;
 }

@@ -11,6 +11,7 @@ use tracing::{info, warn};
 use crate::color::Color;
 use crate::config::{AppConfig, Strategy};
 use crate::error::{Error, Result};
+use crate::fence::rolled_back_meanwhile;
 use crate::input::ExecutionInput;
 use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Ports, Services};
 use crate::routing::{forward_for, read_split, split_of};
@@ -141,6 +142,19 @@ where
     let update_needed = replaces_release || idle_service.desired != desired;
     if replaces_release {
         mark_previous_color_replaced(&store, app, state.as_ref(), idle, version).await?;
+    }
+    // A rollback that stopped this deployment may be deciding right now where
+    // production goes: leave the idle color alone (see `fence`).
+    if let Some(fence) = store.fence_against(app, &lock_holder(input)).await? {
+        if let Some(decided) = &fence.state {
+            // Our mark may have landed on top of the rollback's state.
+            store.save_state(app, decided).await?;
+        }
+        warn!(
+            app,
+            version, "rolled back while deploying; the idle service is left as it was"
+        );
+        return Err(rolled_back_meanwhile(app, &fence));
     }
     if update_needed {
         ports

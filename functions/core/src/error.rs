@@ -82,7 +82,7 @@ pub enum Error {
     /// A rollback stopped this deployment while its switch step ran; the
     /// step put back what the rollback decided.
     #[error(
-        "`{app}` was rolled back at {at} ({reason}) while this switch step ran; production is {split} as the rollback decided"
+        "`{app}` was rolled back at {at} ({reason}) while this deployment ran; it stopped, and production is {split}"
     )]
     RolledBackMeanwhile {
         app: String,

@@ -1,15 +1,22 @@
-//! The rollback fence: what keeps a rollback from being undone by a switch
-//! that was already running when the rollback stopped its execution.
+//! The rollback fence: what keeps a rollback from being undone by a step of
+//! the deployment it stopped that was already running.
 //!
-//! Stopping an execution does not stop a Lambda invocation in flight, so a
-//! switch step can still change the listener and write state after the
-//! rollback has. Before it writes anything, a rollback that stopped an
-//! execution records, under `<prefix>/<app>/rollback-fence`, that execution's
-//! lock holder with the split and state production must end up with. A switch
-//! checks the fence before it moves traffic (and refuses) and again after it
-//! has (and then restores the fence's split and state). Either the switch's
-//! second check sees the fence, and both write the same thing, or the switch
-//! wrote everything before the fence existed, and the rollback writes after it.
+//! Stopping an execution does not stop a Lambda invocation in flight: a
+//! switch step can still change the listener and write state, and deploy-idle
+//! can still put the release onto the color the rollback is about to send
+//! production to. So a rollback that stops an execution writes, under
+//! `<prefix>/<app>/rollback-fence`, a *pending* fence naming that execution's
+//! lock holder, then reads the state, decides, completes the fence with the
+//! split and state production must end with, and only then writes them.
+//!
+//! - switch checks the fence before it moves traffic (and refuses) and after
+//!   (a decided fence: it writes the fence's split and state back, so both
+//!   write the same; a pending one: the rollback decides later and writes
+//!   after it).
+//! - deploy-idle marks the idle color as being replaced in the state, then
+//!   checks the fence before it updates the service (and stops there). If it
+//!   saw no fence, its mark was written before the rollback read the state,
+//!   so the rollback sees the color is no target.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -28,11 +35,38 @@ const LEAF: &str = "rollback-fence";
 pub struct Fence {
     /// The lock holder (execution ARN) of the deployment that was stopped.
     pub holder: String,
-    pub split: Split,
-    pub state: AppState,
+    /// What production must end with; `None` while the rollback decides.
+    pub split: Option<Split>,
+    pub state: Option<AppState>,
     pub reason: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+}
+
+impl Fence {
+    pub fn pending(holder: &str, reason: &str, at: OffsetDateTime) -> Fence {
+        Fence {
+            holder: holder.to_string(),
+            split: None,
+            state: None,
+            reason: reason.to_string(),
+            at,
+        }
+    }
+
+    pub fn decided(
+        holder: &str,
+        split: Split,
+        state: &AppState,
+        reason: &str,
+        at: OffsetDateTime,
+    ) -> Fence {
+        Fence {
+            split: Some(split),
+            state: Some(state.clone()),
+            ..Fence::pending(holder, reason, at)
+        }
+    }
 }
 
 impl<P: ParameterStore> AppStore<'_, P> {
@@ -70,6 +104,8 @@ pub fn rolled_back_meanwhile(app: &str, fence: &Fence) -> Error {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
         reason: fence.reason.clone(),
-        split: fence.split.to_string(),
+        split: fence
+            .split
+            .map_or_else(|| "as the rollback decides".to_string(), |s| s.to_string()),
     }
 }

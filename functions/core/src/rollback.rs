@@ -81,13 +81,6 @@ where
     let app = request.app.as_str();
     let store = AppStore::new(&ports.params, &ports.prefix)?;
     let config = store.config(app).await?;
-    let state = store
-        .state(app)
-        .await?
-        .ok_or_else(|| Error::NothingToRollBack {
-            app: app.to_string(),
-            why: "no state is recorded: bluegreen has not switched this app yet".to_string(),
-        })?;
 
     // Stop a running deployment first so that it cannot move traffic again.
     let lock = store.lock(app).await?;
@@ -101,7 +94,25 @@ where
         ports.executions.stop(&lock.holder, &cause).await?;
         warn!(app, execution = %lock.holder, "stopped the running deployment");
         stopped_execution = Some(lock.holder.clone());
+        // Its Lambdas may still be running: fence them off before reading the
+        // state they may be writing (see `fence`).
+        store
+            .save_fence(app, &Fence::pending(&lock.holder, &request.reason, now))
+            .await?;
     }
+    let state = store
+        .state(app)
+        .await?
+        .ok_or_else(|| Error::NothingToRollBack {
+            app: app.to_string(),
+            why: format!(
+                "no state is recorded: bluegreen has not switched this app yet{}",
+                stopped_execution
+                    .as_deref()
+                    .map(|arn| format!("; stopped the running deployment {arn}"))
+                    .unwrap_or_default()
+            ),
+        })?;
 
     let already = state.phase == Phase::RolledBack;
     let release_untouched = request.release_version.as_deref().is_some_and(|v| {
@@ -148,13 +159,7 @@ where
         // Production stays where the state says, even if the stopped
         // deployment's switch step is moving it right now.
         if let Some(holder) = &stopped_execution {
-            let fence = Fence {
-                holder: holder.clone(),
-                split: state.weights,
-                state: state.clone(),
-                reason: request.reason.clone(),
-                at: now,
-            };
+            let fence = Fence::decided(holder, state.weights, &state, &request.reason, now);
             store.save_fence(app, &fence).await?;
             write_split(&ports.lb, &config, state.weights, false).await?;
             store.save_state(app, &state).await?;
@@ -212,13 +217,7 @@ where
     // off before writing, and write even what looks written already.
     if let Some(holder) = &stopped_execution {
         ensure_rollback_target_ready(ports, &config, &state, target, now).await?;
-        let fence = Fence {
-            holder: holder.clone(),
-            split: wanted,
-            state: new_state.clone(),
-            reason: request.reason.clone(),
-            at: now,
-        };
+        let fence = Fence::decided(holder, wanted, &new_state, &request.reason, now);
         store.save_fence(app, &fence).await?;
     }
 

@@ -200,9 +200,12 @@ pub async fn switch(
         // A rollback may have stopped this deployment while this step ran
         // (see `fence`): if so, put back what the rollback decided.
         if let Some(fence) = store.fence_against(app, &me).await? {
-            write_split(lb, &config, fence.split, true).await?;
-            store.save_state(app, &fence.state).await?;
-            warn!(app, version, split = %fence.split, "rolled back while switching; restored the rollback's split");
+            // Pending: the rollback has yet to write, and will write last.
+            if let (Some(split), Some(state)) = (fence.split, &fence.state) {
+                write_split(lb, &config, split, true).await?;
+                store.save_state(app, state).await?;
+                warn!(app, version, %split, "rolled back while switching; restored the rollback's split");
+            }
             return Err(rolled_back_meanwhile(app, &fence));
         }
     }

@@ -162,7 +162,7 @@ export class BlueGreenSwitcher extends Construct {
     }
     this.functions.deployIdle.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition'],
+        actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions'],
         resources: ['*'], // task-definition calls support no resource-level permissions
       }),
     );

@@ -68,6 +68,7 @@ describe('IAM', () => {
         ...services,
         'ecs:RegisterTaskDefinition',
         'ecs:DescribeTaskDefinition',
+        'ecs:ListTaskDefinitions',
         'ecs:TagResource',
         'iam:PassRole',
         'states:DescribeExecution',

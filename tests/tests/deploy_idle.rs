@@ -2,6 +2,7 @@
 //! scale-down, through its real entry function.
 
 use bluegreen_core::deploy::DeployOutcome;
+use bluegreen_core::ports::Services;
 use bluegreen_core::ready::Readiness;
 use bluegreen_core::scale_down::ScaleDownOutcome;
 use bluegreen_core::state::AppState;
@@ -338,4 +339,28 @@ async fn bad_phase_or_input_changes_nothing() {
     let err = call(&app, release_input("ghost", "v2")).await.unwrap_err();
     assert_eq!(err.error_type(), "UnknownApp");
     assert_eq!(app.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn a_deploy_interrupted_after_registering_reuses_its_revision() {
+    let app = bluegreen_e2e::provision("di-reuse", AppOptions::default()).await;
+    let green = app.service_task_definition(Color::Green).await;
+    let revisions = app.task_definition_revisions().await;
+    // A first try registered v2's revision, then stopped before the update.
+    let registered = app
+        .ports()
+        .services
+        .register_with_image(&green, "app", "example/di-reuse:v2")
+        .await
+        .expect("register");
+    assert_eq!(app.task_definition_revisions().await, revisions + 1);
+
+    let doc = with_execution(
+        release_input(&app.name, "v2"),
+        &app.start_running_execution("v2").await,
+    );
+    let out = deploy(&app, &doc).await.expect("deploy");
+    assert_eq!(out.task_definition_arn, registered);
+    assert_eq!(app.task_definition_revisions().await, revisions + 1);
+    assert_eq!(app.service_task_definition(Color::Green).await, registered);
 }

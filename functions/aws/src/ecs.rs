@@ -1,7 +1,9 @@
 //! [`Services`] on ECS.
 
 use aws_sdk_ecs::Client;
-use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
+use aws_sdk_ecs::types::{
+    SortOrder, Tag, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
+};
 use bluegreen_core::ports::{ContainerImage, PortError, PortResult, ServiceInfo, Services};
 
 use crate::error::port_error;
@@ -18,6 +20,29 @@ impl EcsServices {
 
     async fn task_definition(&self, arn: &str) -> PortResult<TaskDefinition> {
         Ok(self.task_definition_with_tags(arn).await?.0)
+    }
+
+    /// The newest active revision of `family`.
+    async fn latest_revision(&self, family: &str) -> PortResult<Option<TaskDefinition>> {
+        let listed = self
+            .client
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(TaskDefinitionStatus::Active)
+            .sort(SortOrder::Desc)
+            .send()
+            .await
+            .map_err(|e| port_error("ecs:ListTaskDefinitions", e))?;
+        // Newest first on one page; the highest revision is picked all the
+        // same, for emulators that ignore the order.
+        let newest = listed
+            .task_definition_arns()
+            .iter()
+            .max_by_key(|arn| revision(arn));
+        match newest {
+            Some(arn) => Ok(Some(self.task_definition(arn).await?)),
+            None => Ok(None),
+        }
     }
 
     /// The task definition and its tags (which are not part of it).
@@ -93,7 +118,18 @@ impl Services for EcsServices {
                 }
                 c
             })
-            .collect();
+            .collect::<Vec<_>>();
+        // A deploy that stopped after registering (and a rerun of it) finds
+        // its revision as the family's latest: use it instead of another.
+        if let Some(family) = td.family.as_deref()
+            && let Some(latest) = self.latest_revision(family).await?
+            && latest.task_definition_arn != td.task_definition_arn
+            && same_but_containers(&latest, &td)
+            && latest.container_definitions() == containers.as_slice()
+            && let Some(arn) = latest.task_definition_arn
+        {
+            return Ok(arn);
+        }
         // Everything but the image is carried over as it was. Fields that only
         // describe a registered revision (ARN, revision, status, ...) are not
         // inputs and are left out.
@@ -145,5 +181,47 @@ impl Services for EcsServices {
             .await
             .map_err(|e| port_error("ecs:UpdateService", e))?;
         Ok(())
+    }
+}
+
+/// Whether two revisions agree on everything a new revision carries over
+/// except the container definitions.
+fn same_but_containers(a: &TaskDefinition, b: &TaskDefinition) -> bool {
+    a.family == b.family
+        && a.task_role_arn == b.task_role_arn
+        && a.execution_role_arn == b.execution_role_arn
+        && a.network_mode == b.network_mode
+        && a.volumes == b.volumes
+        && a.placement_constraints == b.placement_constraints
+        && a.requires_compatibilities == b.requires_compatibilities
+        && a.cpu == b.cpu
+        && a.memory == b.memory
+        && a.pid_mode == b.pid_mode
+        && a.ipc_mode == b.ipc_mode
+        && a.proxy_configuration == b.proxy_configuration
+        && a.ephemeral_storage == b.ephemeral_storage
+        && a.runtime_platform == b.runtime_platform
+        && a.enable_fault_injection == b.enable_fault_injection
+}
+
+/// The revision number at the end of a task-definition ARN (`…/family:7`).
+fn revision(arn: &str) -> u64 {
+    arn.rsplit(':')
+        .next()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::revision;
+
+    #[test]
+    fn revisions_from_arns() {
+        assert_eq!(
+            revision("arn:aws:ecs:us-east-1:123456789012:task-definition/web:12"),
+            12
+        );
+        assert_eq!(revision("not-an-arn"), 0);
     }
 }

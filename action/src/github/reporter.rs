@@ -174,7 +174,11 @@ impl Reporter {
             Outcome::InProgress => format!("deploying {version}"),
             Outcome::Succeeded => format!("{version} is live"),
             Outcome::RolledBack => format!("{version} was rolled back"),
-            Outcome::Aborted => format!("{version}: the execution was stopped"),
+            // A rollback stops the execution with its reason as the cause.
+            Outcome::Aborted => match ending.and_then(|e| e.cause.as_deref()) {
+                Some(cause) => format!("{version} was stopped: {cause}"),
+                None => format!("{version}: the execution was stopped"),
+            },
             Outcome::Failed => match ending.and_then(|e| e.error.as_deref()) {
                 Some(error) => format!("{version} failed: {error}"),
                 None => format!("{version} failed"),

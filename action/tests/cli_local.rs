@@ -155,6 +155,7 @@ async fn deploy_follows_the_release_and_sets_the_action_outputs() {
     assert_eq!(s["state"]["active_color"], "green");
     assert_eq!(s["state_matches_listener"], true);
     assert!(s["lock"].is_null());
+    assert!(s["last_stopped_by_rollback"].is_null());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -27,12 +27,19 @@ pub async fn status(ports: &AwsPorts, app: &str) -> Result<Value, String> {
         }
         None => Value::Null,
     };
+    // The last deployment a rollback stopped, and why.
+    let stopped = store.fence(app).await.map_err(|e| e.to_string())?.map(|f| {
+        // The fence's own serialisation writes `at` as RFC 3339.
+        let at = serde_json::to_value(&f).map_or(Value::Null, |v| v["at"].clone());
+        json!({"execution": f.holder, "reason": f.reason, "at": at})
+    });
     Ok(json!({
         "app": app,
         "state": state,
         "listener": split,
         "state_matches_listener": state.as_ref().is_none_or(|s| s.weights == split),
         "lock": lock,
+        "last_stopped_by_rollback": stopped,
     }))
 }
 
@@ -70,6 +77,14 @@ pub fn render(status: &Value) -> String {
             "  (DIFFERS from the stored state)"
         }
     ));
+    if let Some(stopped) = status["last_stopped_by_rollback"].as_object() {
+        out.push_str(&format!(
+            "stopped   {} at {} by a rollback: {}\n",
+            stopped["execution"].as_str().unwrap_or("-"),
+            stopped["at"].as_str().unwrap_or("-"),
+            stopped["reason"].as_str().unwrap_or("-"),
+        ));
+    }
     match status["lock"].as_object() {
         None => out.push_str("lock      free\n"),
         Some(lock) => out.push_str(&format!(
@@ -84,4 +99,35 @@ pub fn render(status: &Value) -> String {
         )),
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_what_serves_what_is_no_target_and_what_a_rollback_stopped() {
+        let status = json!({
+            "app": "checkout",
+            "state": {"active_color": "green", "active_version": "v2", "phase": "stable",
+                      "previous_color": "blue", "previous_version": "v1",
+                      "previous_color_replaced_by": "v3"},
+            "listener": {"blue": 0, "green": 100},
+            "state_matches_listener": true,
+            "lock": null,
+            "last_stopped_by_rollback": {"execution": "arn:aws:states:…:execution:sm:checkout-v3",
+                                         "reason": "5xx", "at": "2026-11-22T10:00:00Z"},
+        });
+        let text = render(&status);
+        assert!(text.contains("active    green v2 (stable)"), "{text}");
+        assert!(
+            text.contains("blue now runs v3: no rollback target"),
+            "{text}"
+        );
+        assert!(
+            text.contains("stopped   arn:aws:states:…:execution:sm:checkout-v3 at 2026-11-22T10:00:00Z by a rollback: 5xx"),
+            "{text}"
+        );
+        assert!(text.contains("lock      free"), "{text}");
+    }
 }

@@ -306,3 +306,44 @@ fn long_timelines_keep_their_end() {
         !md.contains("| poll 49 |") && md.contains("| poll 50 |") && md.contains("| poll 249 |")
     );
 }
+
+#[test]
+fn the_smoke_section_says_whether_the_tests_reached_the_release() {
+    let route = |verified: bool| bluegreen_smoke::RouteReport {
+        url: "http://idle:8081/version".into(),
+        marker: "v4".into(),
+        verified,
+        requests: if verified { 5 } else { 40 },
+        waited_ms: if verified { 1_200 } else { 60_000 },
+        last_miss: Some("200 without the marker".into()),
+    };
+    let mut proven = report(vec![test("Health", true, 200, None)]);
+    proven.route = Some(route(true));
+    let md = render_report(
+        "checkout",
+        "v4",
+        &[],
+        None,
+        Some(&json!({"deploy": deploy("blue"), "smoke": proven})),
+        None,
+    );
+    assert!(
+        md.contains("Reached the release: http://idle:8081/version answered with v4 after 5 request(s), 1.2 s"),
+        "{md}"
+    );
+
+    let mut unproven = report(vec![test("Health", false, 0, Some("not run"))]);
+    unproven.route = Some(route(false));
+    let md = render_report(
+        "checkout",
+        "v4",
+        &[],
+        None,
+        Some(&json!({"deploy": deploy("blue"), "smoke": unproven})),
+        None,
+    );
+    assert!(
+        md.contains("Never reached the release: http://idle:8081/version did not answer with v4 in 40 request(s) (last: 200 without the marker); no test ran"),
+        "{md}"
+    );
+}

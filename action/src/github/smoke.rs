@@ -45,6 +45,25 @@ pub(crate) fn section(report: &SmokeReport) -> String {
         },
         inline(&report.base_url),
     );
+    if let Some(route) = &report.route {
+        out.push_str(&if route.verified {
+            format!(
+                "Reached the release: {} answered with {} after {} request(s), {:.1} s\n\n",
+                inline(&route.url),
+                inline(&route.marker),
+                route.requests,
+                route.waited_ms as f64 / 1000.0
+            )
+        } else {
+            format!(
+                "Never reached the release: {} did not answer with {} in {} request(s) (last: {}); no test ran\n\n",
+                inline(&route.url),
+                inline(&route.marker),
+                route.requests,
+                inline(route.last_miss.as_deref().unwrap_or("no answer"))
+            )
+        });
+    }
     if let Some(w) = &report.warmup {
         out.push_str(&format!(
             "Warm-up: {} of {} requests answered, {} with 2xx{}\n\n",

@@ -52,7 +52,9 @@ where
 
     let secrets = SsmSecrets::new(&ports.params);
     let mut runner = Runner::new(http, &secrets, &ProcessEnv).with_version(&deploy.version);
-    if let Some(check) = target::route_check(&config, &deploy.version) {
+    // The release may override the version marker, as the monitor sees it.
+    let monitor = bluegreen_core::monitor::thresholds(&config.monitor, &input)?;
+    if let Some(check) = target::route_check(&config, &monitor, &deploy.version) {
         runner = runner.with_route_check(check);
     }
     let report = runner.run(&spec, base_url).await;

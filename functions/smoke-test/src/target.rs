@@ -1,6 +1,6 @@
 //! Which release and which URL the smoke tests prove.
 
-use bluegreen_core::config::AppConfig;
+use bluegreen_core::config::{AppConfig, MonitorConfig};
 use bluegreen_core::deploy::DeployOutcome;
 use bluegreen_core::input::{ExecutionInput, SOURCE};
 use std::time::Duration;
@@ -58,10 +58,15 @@ pub(crate) fn base_url<'c>(
 /// test route needs it (a listener change takes effect with a delay, so it may
 /// still answer from the color serving production); a color's direct URL
 /// reaches nothing else. Without a version endpoint there is nothing to ask:
-/// the smoke tests then run unproven, which the log says.
-pub(crate) fn route_check(config: &AppConfig, version: &str) -> Option<RouteCheck> {
+/// the smoke tests then run unproven, which the log says. `monitor` is the
+/// app's monitor config with the release's overrides (its version marker).
+pub(crate) fn route_check(
+    config: &AppConfig,
+    monitor: &MonitorConfig,
+    version: &str,
+) -> Option<RouteCheck> {
     let test = config.test.as_ref()?;
-    let Some(url) = test.version_url(&config.monitor) else {
+    let Some(url) = test.version_url(monitor) else {
         warn!(
             app = %config.app,
             "no version endpoint: set `test.version_path` or `monitor.probe_url` so smoke tests can prove the test route reaches the release"
@@ -70,7 +75,7 @@ pub(crate) fn route_check(config: &AppConfig, version: &str) -> Option<RouteChec
     };
     Some(RouteCheck::new(
         url,
-        config.monitor.version_marker(version),
+        monitor.version_marker(version),
         Duration::from_secs(test.route_timeout_seconds),
     ))
 }

@@ -55,6 +55,7 @@ impl ParameterStore for FakeParams {
 async fn serve() -> String {
     let router = Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route("/version", get(|| async { "release-two" }))
         .route(
             "/fail",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
@@ -278,4 +279,36 @@ async fn bad_input_is_named() {
             .unwrap_err(),
     );
     assert_eq!(kind, "UnknownApp");
+}
+
+#[tokio::test]
+async fn the_route_check_uses_the_releases_version_marker() {
+    let base = serve().await;
+    let mut config: Value = serde_json::from_str(&config(Some(&base), None)).unwrap();
+    config["test"]["version_path"] = json!("/version");
+    config["test"]["route_timeout_seconds"] = json!(1);
+    let params = || {
+        FakeParams::with(&[
+            ("/bluegreen/checkout/config", config.to_string()),
+            ("/bluegreen/checkout/api-key", API_KEY.to_string()),
+        ])
+    };
+    // The app answers with its own build name, which this release names.
+    let mut doc = input(Some(PASSING));
+    doc["overrides"] = json!({"monitor": {"expected_version_marker": "release-two"}});
+    let report = invoke(params(), doc).await.unwrap();
+    let route = report.route.as_ref().expect("route checked");
+    assert!(route.verified, "{route:?}");
+    assert_eq!(route.url, format!("{base}/version"));
+    assert_eq!(route.marker, "release-two");
+
+    // With the default marker (the version, `v2`) the route never proves the
+    // release: no test runs.
+    let err = invoke(params(), input(Some(PASSING))).await.unwrap_err();
+    assert_eq!(err.error_type(), "SmokeTestFailed");
+    assert!(
+        err.to_string()
+            .contains("the test route did not answer with `v2`"),
+        "{err}"
+    );
 }

@@ -440,6 +440,14 @@ async fn never_sends_traffic_to_a_color_a_newer_release_was_deployed_onto() {
     assert_eq!(app.execution_status(&execution).await, "ABORTED");
     assert!(app.parameter("lock").await.is_none(), "its lock released");
     app.assert_state_matches_listener().await;
+    let alerts = app.alerts().await;
+    assert!(
+        alerts.iter().any(|a| a["rolled_back"] == false
+            && a["summary"].as_str().is_some_and(
+                |s| s.contains("did not roll back") && s.contains("blue no longer runs v1")
+            )),
+        "the team hears that the deployment was stopped but traffic stayed: {alerts:?}"
+    );
 
     // Once a release goes live on blue, green (v2, untouched) is the target.
     let mut input = release_input(&app.name, "v3");

@@ -181,19 +181,25 @@ where
             ),
             None => String::new(),
         };
+        let why = format!(
+            "{} no longer runs {}: release {release} was deployed onto it. {} keeps serving {}{stopped}. \
+             To go back further, deploy the older version",
+            state.previous_color,
+            state
+                .previous_version
+                .as_deref()
+                .unwrap_or("the previous release"),
+            state.active_color,
+            state.active_version.as_deref().unwrap_or("its release"),
+        );
+        // Something did happen (a deployment was stopped): the team hears of
+        // it as of any rollback.
+        if let (Some(topic), Some(_)) = (&config.alert_topic_arn, &stopped_execution) {
+            alert_refused(&ports.alerts, topic, app, &why, request, now).await;
+        }
         return Err(Error::NothingToRollBack {
             app: app.to_string(),
-            why: format!(
-                "{} no longer runs {}: release {release} was deployed onto it. {} keeps serving {}{stopped}. \
-                 To go back further, deploy the older version",
-                state.previous_color,
-                state
-                    .previous_version
-                    .as_deref()
-                    .unwrap_or("the previous release"),
-                state.active_color,
-                state.active_version.as_deref().unwrap_or("its release"),
-            ),
+            why,
         });
     }
     if !already && !state.can_roll_back() {
@@ -356,6 +362,34 @@ where
         color: target,
         why,
     })
+}
+
+/// The alert for a rollback that stopped a deployment but could not move
+/// traffic back; a failure to send it is logged, the answer stands.
+async fn alert_refused(
+    alerts: &impl Alerts,
+    topic: &str,
+    app: &str,
+    why: &str,
+    request: &RollbackRequest,
+    now: OffsetDateTime,
+) {
+    let message = serde_json::json!({
+        "summary": format!("bluegreen did not roll back {app}: {why}"),
+        "app": app,
+        "reason": request.reason,
+        "source": request.source,
+        "requested_by": request.requested_by,
+        "rolled_back": false,
+        "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
+    });
+    let subject: String = format!("bluegreen: {app} NOT rolled back; its deployment was stopped")
+        .chars()
+        .take(100)
+        .collect();
+    if let Err(e) = alerts.publish(topic, &subject, &message.to_string()).await {
+        error!(app, error = %e, "the alert about a refused rollback failed");
+    }
 }
 
 async fn alert(

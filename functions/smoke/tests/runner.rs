@@ -6,26 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bluegreen_smoke::{Runner, SmokeReport, TestReport, http_client, parse};
-use support::{FakeEnv, FakeSsm};
-
-async fn run_with(base_url: &str, spec: &str, env: &FakeEnv, ssm: &FakeSsm) -> SmokeReport {
-    let spec = parse(spec).unwrap();
-    let http = http_client().unwrap();
-    Runner::new(&http, ssm, env).run(&spec, base_url).await
-}
-
-async fn run(base_url: &str, spec: &str) -> SmokeReport {
-    run_with(base_url, spec, &support::env(), &support::ssm()).await
-}
-
-fn test<'a>(report: &'a SmokeReport, name: &str) -> &'a TestReport {
-    report.tests.iter().find(|t| t.name == name).unwrap()
-}
-
-fn reason(report: &SmokeReport, name: &str) -> String {
-    test(report, name).reason.clone().unwrap_or_default()
-}
+use support::{FakeEnv, reason, run, run_with, test};
 
 const LOGIN_FLOW: &str = r#"
 warmup: { requests: 10, url: "{{base_url}}/health", concurrency: 3 }

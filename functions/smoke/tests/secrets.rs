@@ -9,24 +9,7 @@
 #[allow(dead_code)]
 mod support;
 
-use bluegreen_smoke::{Runner, SmokeReport, TestReport, http_client, parse};
-use support::{API_KEY, Logs, PASSWORD, TOKEN};
-
-async fn run(base_url: &str, spec: &str) -> SmokeReport {
-    let spec = parse(spec).unwrap();
-    let http = http_client().unwrap();
-    Runner::new(&http, &support::ssm(), &support::env())
-        .run(&spec, base_url)
-        .await
-}
-
-fn test<'a>(report: &'a SmokeReport, name: &str) -> &'a TestReport {
-    report.tests.iter().find(|t| t.name == name).unwrap()
-}
-
-fn reason(report: &SmokeReport, name: &str) -> String {
-    test(report, name).reason.clone().unwrap_or_default()
-}
+use support::{API_KEY, Logs, PASSWORD, TOKEN, reason, run, test};
 
 #[tokio::test]
 async fn secrets_never_reach_the_logs_or_the_report() {

@@ -13,7 +13,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bluegreen_smoke::{EnvSource, SecretError, SecretSource};
+use bluegreen_smoke::{
+    EnvSource, Runner, SecretError, SecretSource, SmokeReport, TestReport, http_client, parse,
+};
 use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "pw-from-env-7f3a9c";
@@ -214,4 +216,26 @@ impl Logs {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
+}
+
+/// Runs `spec` against `base_url` with these secret sources.
+pub async fn run_with(base_url: &str, spec: &str, env: &FakeEnv, ssm: &FakeSsm) -> SmokeReport {
+    let spec = parse(spec).unwrap();
+    let http = http_client().unwrap();
+    Runner::new(&http, ssm, env).run(&spec, base_url).await
+}
+
+/// Runs `spec` against `base_url` with the usual secrets.
+pub async fn run(base_url: &str, spec: &str) -> SmokeReport {
+    run_with(base_url, spec, &env(), &ssm()).await
+}
+
+/// The report of the test named `name`.
+pub fn test<'a>(report: &'a SmokeReport, name: &str) -> &'a TestReport {
+    report.tests.iter().find(|t| t.name == name).unwrap()
+}
+
+/// Why the test named `name` did not pass ("" when it did).
+pub fn reason(report: &SmokeReport, name: &str) -> String {
+    test(report, name).reason.clone().unwrap_or_default()
 }

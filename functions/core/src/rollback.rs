@@ -219,28 +219,21 @@ where
         (state.previous_color, rolled_back(&state, request, now))
     };
     let wanted = Split::all(target);
-    // A switch step of the stopped deployment may still be running: fence it
-    // off before writing, and write even what looks written already.
-    if let Some(holder) = &stopped_execution {
+    // With a deployment just stopped, one of its steps may still be writing:
+    // write even what looks written already.
+    let changed =
+        stopped_execution.is_some() || !already || read_split(&ports.lb, &config).await? != wanted;
+    if changed {
         ensure_rollback_target_ready(ports, &config, &state, target, now).await?;
-        let fence = Fence::decided(holder, wanted, &new_state, &request.reason, now);
-        store.save_fence(app, &fence).await?;
-    }
-
-    let changed = if stopped_execution.is_none()
-        && already
-        && read_split(&ports.lb, &config).await? == wanted
-    {
-        info!(app, color = %target, "already rolled back; listener agrees");
-        false
-    } else {
-        if stopped_execution.is_none() {
-            ensure_rollback_target_ready(ports, &config, &state, target, now).await?;
+        if let Some(holder) = &stopped_execution {
+            let fence = Fence::decided(holder, wanted, &new_state, &request.reason, now);
+            store.save_fence(app, &fence).await?;
         }
         write_split(&ports.lb, &config, wanted, false).await?;
         warn!(app, to = %target, reason = %request.reason, "rolled back production traffic");
-        true
-    };
+    } else {
+        info!(app, color = %target, "already rolled back; listener agrees");
+    }
     if new_state != state || stopped_execution.is_some() {
         store.save_state(app, &new_state).await?;
     }

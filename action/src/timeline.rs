@@ -62,9 +62,7 @@ pub async fn follow(
     mut on_step: impl FnMut(&Step, Option<&Value>),
 ) -> Result<Ending, String> {
     let started = std::time::Instant::now();
-    let mut seen = 0usize;
-    let mut first: Option<f64> = None;
-    let mut document: Option<Value> = None;
+    let mut told = Told::default();
     let mut poll = POLL_FASTEST;
     let mut failures = 0;
     loop {
@@ -73,7 +71,7 @@ pub async fn follow(
             // While events keep coming the execution runs; ask for its status
             // only when they pause or the history says it ended.
             let ended = events.iter().any(is_end);
-            let status = if events.len() == seen || ended {
+            let status = if events.len() == told.seen || ended {
                 Some(
                     sfn.describe_execution()
                         .execution_arn(execution_arn)
@@ -84,9 +82,9 @@ pub async fn follow(
             } else {
                 None
             };
-            Ok::<_, String>((events, status))
+            Ok::<_, String>((events, status, ended))
         };
-        let (events, status) = match read.await {
+        let (events, status, ended) = match read.await {
             Ok(read) => {
                 failures = 0;
                 read
@@ -102,20 +100,8 @@ pub async fn follow(
                 continue;
             }
         };
-        let mut live = false;
-        let new_events = events.len() > seen;
-        for event in events.iter().skip(seen) {
-            let at = event.timestamp.as_secs_f64();
-            let t0 = *first.get_or_insert(at);
-            if let Some(doc) = document_of(event) {
-                document = Some(doc);
-            }
-            if let Some(step) = describe(event, at - t0) {
-                live |= step.state == LIVE_AFTER;
-                on_step(&step, document.as_ref());
-            }
-        }
-        seen = events.len();
+        let new_events = events.len() > told.seen;
+        let live = told.tell(&events, &mut on_step);
         if until_live && live {
             return Ok(Ending {
                 status: "RUNNING".to_string(),
@@ -123,23 +109,16 @@ pub async fn follow(
                 cause: None,
                 output: None,
                 live: true,
-                document,
+                document: told.document,
             });
         }
         if let Some(d) = status
             && d.status != ExecutionStatus::Running
         {
-            // One more read: the last events may have landed with the status.
-            if let Ok(events) = history(sfn, execution_arn).await {
-                for event in events.iter().skip(seen) {
-                    let at = event.timestamp.as_secs_f64();
-                    if let Some(doc) = document_of(event) {
-                        document = Some(doc);
-                    }
-                    if let Some(step) = describe(event, at - first.unwrap_or(at)) {
-                        on_step(&step, document.as_ref());
-                    }
-                }
+            // One more read, unless the history already held the end: the
+            // last events may have landed with the status.
+            if !ended && let Ok(events) = history(sfn, execution_arn).await {
+                told.tell(&events, &mut on_step);
             }
             let output: Option<Value> = d.output.and_then(|o| serde_json::from_str(&o).ok());
             return Ok(Ending {
@@ -147,7 +126,7 @@ pub async fn follow(
                 error: d.error,
                 cause: d.cause,
                 live: false,
-                document: output.clone().or(document),
+                document: output.clone().or(told.document),
                 output,
             });
         }
@@ -160,6 +139,39 @@ pub async fn follow(
             (poll * 3 / 2).min(POLL_SLOWEST)
         };
         tokio::time::sleep(poll).await;
+    }
+}
+
+/// What of the history has been told so far.
+#[derive(Default)]
+struct Told {
+    seen: usize,
+    /// When the first event happened; steps are timed from it.
+    first: Option<f64>,
+    document: Option<Value>,
+}
+
+impl Told {
+    /// Tells the events not told yet; true when one shows the release live.
+    fn tell(
+        &mut self,
+        events: &[HistoryEvent],
+        on_step: &mut impl FnMut(&Step, Option<&Value>),
+    ) -> bool {
+        let mut live = false;
+        for event in events.iter().skip(self.seen) {
+            let at = event.timestamp.as_secs_f64();
+            let t0 = *self.first.get_or_insert(at);
+            if let Some(doc) = document_of(event) {
+                self.document = Some(doc);
+            }
+            if let Some(step) = describe(event, at - t0) {
+                live |= step.state == LIVE_AFTER;
+                on_step(&step, self.document.as_ref());
+            }
+        }
+        self.seen = self.seen.max(events.len());
+        live
     }
 }
 

@@ -38,6 +38,27 @@ export const RETRYABLE_ERRORS = [
 
 const ALL = [sfn.Errors.ALL];
 
+/** The retrier of every task: 2 s, 4 s, 8 s, 16 s. */
+export const GENERIC_RETRY: sfn.RetryProps = {
+  errors: RETRYABLE_ERRORS,
+  interval: Duration.seconds(2),
+  maxAttempts: 4,
+  backoffRate: 2,
+};
+
+/**
+ * The rollback Lambda answers `PreviousColorCold` while the previous color
+ * lacks healthy targets (after the warm window it has just scaled that color
+ * up): the workflow waits for it and asks again, every 20 s for 3 minutes,
+ * which covers a Fargate service starting and passing its health checks.
+ */
+export const PREVIOUS_COLOR_COLD_RETRY: sfn.RetryProps = {
+  errors: ['PreviousColorCold'],
+  interval: Duration.seconds(20),
+  maxAttempts: 9,
+  backoffRate: 1,
+};
+
 /**
  * Builds the workflow's states under `scope` and returns the first one.
  * `pollInterval` is the pause between two readiness checks of the idle color.
@@ -53,7 +74,15 @@ export function deploymentWorkflow(
   // is the Lambda's own JSON, so `$.deploy.already_live` and friends need no
   // `.Payload` unwrapping. The default service-exception retry is replaced by
   // one retrier that also covers the Lambdas' own transient errors.
-  const invoke = (id: string, fn: lambda.IFunction, resultPath: string, payload?: object) => {
+  // `retries` come before the generic retrier: Step Functions uses the
+  // first retrier whose errors match.
+  const invoke = (
+    id: string,
+    fn: lambda.IFunction,
+    resultPath: string,
+    payload?: object,
+    retries: sfn.RetryProps[] = [],
+  ) => {
     const task = tasks.LambdaInvoke.jsonPath(states, id, {
       lambdaFunction: fn,
       payloadResponseOnly: true,
@@ -61,12 +90,8 @@ export function deploymentWorkflow(
       payload: payload && sfn.TaskInput.fromObject(payload),
       resultPath,
     });
-    return task.addRetry({
-      errors: RETRYABLE_ERRORS,
-      interval: Duration.seconds(2),
-      maxAttempts: 4,
-      backoffRate: 2,
-    });
+    for (const retry of retries) task.addRetry(retry);
+    return task.addRetry(GENERIC_RETRY);
   };
   // deploy-idle's other phases take the document wrapped as {phase, input}.
   const deployIdlePhase = (id: string, phase: string, resultPath: string) =>
@@ -79,7 +104,9 @@ export function deploymentWorkflow(
   const rolledBack = fail('RolledBack', 'release rolled back; see $.rollback');
   const rollbackFailed = fail(
     'RollbackFailed',
-    'rollback failed; see $.rollback_error and roll back through the emergency topic',
+    'rollback failed, so production may still serve the release: see $.rollback_error and roll back ' +
+      'through the emergency topic; the alert topic was told (see $.rollback_alert, or ' +
+      '$.rollback_alert_error if that failed too)',
   );
   const scaleDownFailed = fail(
     'ScaleDownFailed',
@@ -103,7 +130,8 @@ export function deploymentWorkflow(
 
   // Rollback: the rollback Lambda leaves traffic alone if this release never
   // got any, so every failure after the smoke test can go here.
-  const rollback = invoke('Rollback', fns.rollback, '$.rollback');
+  // A cold previous color is retried (see PREVIOUS_COLOR_COLD_RETRY).
+  const rollback = invoke('Rollback', fns.rollback, '$.rollback', undefined, [PREVIOUS_COLOR_COLD_RETRY]);
   const releaseAfterRollback = deployIdlePhase('ReleaseLockAfterRollback', 'release', '$.release_lock');
   releaseAfterRollback.addCatch(rolledBack, { errors: ALL, resultPath: '$.release_lock_error' });
   const releaseAfterFailedRollback = deployIdlePhase(
@@ -115,10 +143,19 @@ export function deploymentWorkflow(
     errors: ALL,
     resultPath: '$.release_lock_error',
   });
-  rollback.addCatch(releaseAfterFailedRollback.next(rollbackFailed), {
-    errors: ALL,
-    resultPath: '$.rollback_error',
+  releaseAfterFailedRollback.next(rollbackFailed);
+  // A failed rollback may leave production on a bad release: people hear of
+  // it (the rollback Lambda publishes to the app's alert topic) before the
+  // lock goes. Whether or not the alert goes out, the lock is released.
+  const alertRollbackFailed = invoke('AlertRollbackFailed', fns.rollback, '$.rollback_alert', {
+    rollback_failed: sfn.JsonPath.entirePayload,
   });
+  alertRollbackFailed.addCatch(releaseAfterFailedRollback, {
+    errors: ALL,
+    resultPath: '$.rollback_alert_error',
+  });
+  alertRollbackFailed.next(releaseAfterFailedRollback);
+  rollback.addCatch(alertRollbackFailed, { errors: ALL, resultPath: '$.rollback_error' });
   rollback.next(releaseAfterRollback).next(rolledBack);
 
   // Done: give the lock back at once so the next release may start, keep the

@@ -23,19 +23,18 @@ test('state-machine.asl.json is what the construct synthesizes', () => {
 
 describe('every Lambda task', () => {
   test('calls a function ARN directly (payloadResponseOnly)', () => {
-    assert.equal(tasks.length, 12);
+    assert.equal(tasks.length, 13);
     for (const [name, s] of tasks) {
       assert.match(s.Resource, /^arn:aws:lambda:us-east-1:123456789012:function:bluegreen-[a-z-]+$/, name);
     }
   });
 
   test('retries throttling and transient errors, 4 attempts from 2 s, backoff 2', () => {
+    const generic = { ErrorEquals: RETRYABLE_ERRORS, IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 };
     for (const [name, s] of tasks) {
-      assert.deepEqual(
-        s.Retry,
-        [{ ErrorEquals: RETRYABLE_ERRORS, IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 }],
-        name,
-      );
+      // The last retrier; only Rollback has one before it.
+      assert.deepEqual(s.Retry.at(-1), generic, name);
+      assert.equal(s.Retry.length, name === 'Rollback' ? 2 : 1, name);
       assert.ok(RETRYABLE_ERRORS.includes('Throttled') && RETRYABLE_ERRORS.includes('Transient'));
     }
   });
@@ -57,6 +56,7 @@ describe('every Lambda task', () => {
       Switch: '$.switch',
       Monitor: '$.monitor',
       Rollback: '$.rollback',
+      AlertRollbackFailed: '$.rollback_alert',
       ReleaseLock: '$.release_lock',
       ReleaseLockDone: '$.release_lock',
       ReleaseLockAfterRollback: '$.release_lock',
@@ -64,6 +64,33 @@ describe('every Lambda task', () => {
       ScaleDown: '$.scale_down',
       Abort: '$.release_lock',
     } as Record<string, string>);
+  });
+});
+
+describe('a rollback that cannot complete', () => {
+  test('waits for a cold previous color: every 20 s, 9 times, before the generic retrier', () => {
+    assert.deepEqual(asl.States.Rollback.Retry[0], {
+      ErrorEquals: ['PreviousColorCold'],
+      IntervalSeconds: 20,
+      MaxAttempts: 9,
+      BackoffRate: 1,
+    });
+  });
+
+  test('alerts before the lock is released, whatever the alert does', () => {
+    const rollback = asl.States.Rollback;
+    assert.deepEqual(rollback.Catch, [
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.rollback_error', Next: 'AlertRollbackFailed' },
+    ]);
+    const alert = asl.States.AlertRollbackFailed;
+    assert.equal(alert.Resource, rollback.Resource, 'the rollback function alerts');
+    assert.deepEqual(alert.Parameters, { 'rollback_failed.$': '$' });
+    assert.equal(alert.Next, 'ReleaseLockAfterFailedRollback');
+    assert.deepEqual(alert.Catch, [
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.rollback_alert_error', Next: 'ReleaseLockAfterFailedRollback' },
+    ]);
+    assert.equal(asl.States.ReleaseLockAfterFailedRollback.Next, 'RollbackFailed');
+    assert.match(asl.States.RollbackFailed.Cause, /\$\.rollback_error.*emergency topic.*\$\.rollback_alert/);
   });
 });
 
@@ -100,7 +127,11 @@ function lambdas(opts: {
   let baked = 0;
   let wait = 15;
   return (binary, payload) => {
-    const key = payload.phase ? `${binary}:${payload.phase}` : binary;
+    const key = payload.phase
+      ? `${binary}:${payload.phase}`
+      : payload.rollback_failed
+        ? `${binary}:alert`
+        : binary;
     if (override[key]) return override[key](payload);
     switch (key) {
       case 'deploy-idle':
@@ -109,6 +140,8 @@ function lambdas(opts: {
         return { ready: ++checks >= polls };
       case 'smoke-test':
         return { passed: true };
+      case 'rollback:alert':
+        return { alerted: true };
       case 'switch':
         step++;
         baked = 0;
@@ -196,11 +229,65 @@ describe('paths', () => {
     }
   });
 
-  test('a failed rollback still releases the lock and fails loudly', () => {
-    const override = { monitor: fails('AwsCallFailed'), rollback: fails('PreviousColorCold') };
+  test('a cold previous color is waited for, and the rollback completes', () => {
+    let calls = 0;
+    const rollback = () => {
+      if (++calls <= 3) throw new LambdaError('PreviousColorCold');
+      return { changed: true };
+    };
+    const w = walk(asl, lambdas({ override: { monitor: fails('AwsCallFailed'), rollback } }), input);
+    assert.deepEqual(w.path.slice(-4), ['Monitor', 'Rollback', 'ReleaseLockAfterRollback', 'RolledBack']);
+    assert.deepEqual(w.retries, Array(3).fill('Rollback: PreviousColorCold'));
+    assert.equal(w.retryWaitSeconds, 60);
+    assert.deepEqual(w.doc.rollback, { changed: true });
+  });
+
+  test('a previous color still cold after 3 minutes: alert, release the lock, fail loudly', () => {
+    let alerted: any;
+    const override = {
+      monitor: fails('AwsCallFailed'),
+      rollback: fails('PreviousColorCold'),
+      'rollback:alert': (payload: any) => {
+        alerted = payload;
+        return { alerted: true };
+      },
+    };
     const w = walk(asl, lambdas({ override }), input);
-    assert.deepEqual(w.path.slice(-3), ['Rollback', 'ReleaseLockAfterFailedRollback', 'RollbackFailed']);
+    assert.deepEqual(w.path.slice(-4), ['Rollback', 'AlertRollbackFailed', 'ReleaseLockAfterFailedRollback', 'RollbackFailed']);
+    assert.equal(w.retries.length, 9);
+    assert.equal(w.retryWaitSeconds, 180);
     assert.equal(w.doc.rollback_error.Error, 'PreviousColorCold');
+    // The alert gets the whole document, the rollback's error included.
+    assert.equal(alerted.rollback_failed.app, 'checkout');
+    assert.equal(alerted.rollback_failed.rollback_error.Error, 'PreviousColorCold');
+    assert.equal(alerted.rollback_failed.error.Error, 'AwsCallFailed');
+    assert.deepEqual(w.doc.rollback_alert, { alerted: true });
+  });
+
+  test('a rollback failing otherwise is not retried', () => {
+    const override = { monitor: fails('AwsCallFailed'), rollback: fails('Drift') };
+    const w = walk(asl, lambdas({ override }), input);
+    assert.deepEqual(w.retries, []);
+    assert.deepEqual(w.path.slice(-4), ['Rollback', 'AlertRollbackFailed', 'ReleaseLockAfterFailedRollback', 'RollbackFailed']);
+  });
+
+  test('a failed alert still releases the lock and ends RollbackFailed', () => {
+    const override = {
+      monitor: fails('AwsCallFailed'),
+      rollback: fails('AwsCallFailed'),
+      'rollback:alert': fails('AwsCallFailed'),
+    };
+    const w = walk(asl, lambdas({ override }), input);
+    assert.deepEqual(w.path.slice(-3), ['AlertRollbackFailed', 'ReleaseLockAfterFailedRollback', 'RollbackFailed']);
+    assert.equal(w.doc.rollback_alert_error.Error, 'AwsCallFailed');
+    assert.equal(w.doc.release_lock.released, true);
+  });
+
+  test('a transient error is retried 4 times, then caught', () => {
+    const w = walk(asl, lambdas({ override: { 'smoke-test': fails('Transient') } }), input);
+    assert.deepEqual(w.retries, Array(4).fill('SmokeTest: Transient'));
+    assert.equal(w.retryWaitSeconds, 2 + 4 + 8 + 16);
+    assert.deepEqual(w.path.slice(-3), ['SmokeTest', 'Abort', 'Aborted']);
   });
 
   test('a failed scale-down is reported, after the release went live', () => {

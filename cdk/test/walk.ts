@@ -1,6 +1,7 @@
 // A tiny model of the ASL subset the workflow uses, to walk its paths with
 // scripted Lambda answers. It checks the wiring (which state follows which
-// answer), not AWS semantics: local mode runs the same ASL in the emulator.
+// answer, which retrier takes which error), not AWS semantics: local mode
+// runs the same ASL in the emulator.
 
 type States = Record<string, any>;
 export interface Asl {
@@ -22,12 +23,18 @@ export interface Walk {
   path: string[];
   end: string;
   doc: any;
+  /** Each retry, as `<state>: <error>`, in order. */
+  retries: string[];
+  /** Seconds spent waiting between retries (Wait states are not counted). */
+  retryWaitSeconds: number;
 }
 
 const EXECUTION_ARN = 'arn:aws:states:us-east-1:123456789012:execution:sm:e1';
 
 export function walk(asl: Asl, lambdas: Lambdas, input: object, maxSteps = 1000): Walk {
   const path: string[] = [];
+  const retries: string[] = [];
+  let retryWaitSeconds = 0;
   let doc: any = input;
   let name = asl.StartAt;
   for (let step = 0; step < maxSteps; step++) {
@@ -41,17 +48,30 @@ export function walk(asl: Asl, lambdas: Lambdas, input: object, maxSteps = 1000)
       case 'Task': {
         const binary = s.Resource.split(':function:bluegreen-')[1];
         const payload = s.Parameters ? params(s.Parameters, doc) : doc;
-        try {
-          doc = setAt(doc, s.ResultPath, lambdas(binary, payload));
-          name = s.Next;
-        } catch (e) {
-          const error = e instanceof LambdaError ? e.errorType : 'Error';
-          const c = (s.Catch ?? []).find(
-            (c: any) => c.ErrorEquals.includes(error) || c.ErrorEquals.includes('States.ALL'),
-          );
-          if (!c) return { path, end: `uncaught ${error}`, doc };
-          doc = setAt(doc, c.ResultPath, { Error: error, Cause: String(e) });
-          name = c.Next;
+        // Attempts per retrier, counted afresh each time the state is entered;
+        // the first retrier whose errors match decides (ASL semantics).
+        const attempts: number[] = (s.Retry ?? []).map(() => 0);
+        for (;;) {
+          try {
+            doc = setAt(doc, s.ResultPath, lambdas(binary, payload));
+            name = s.Next;
+            break;
+          } catch (e) {
+            const error = e instanceof LambdaError ? e.errorType : 'Error';
+            const r = (s.Retry ?? []).findIndex((r: any) => matches(r.ErrorEquals, error));
+            if (r >= 0 && attempts[r] < (s.Retry[r].MaxAttempts ?? 3)) {
+              const { IntervalSeconds = 1, BackoffRate = 2 } = s.Retry[r];
+              retryWaitSeconds += IntervalSeconds * BackoffRate ** attempts[r];
+              attempts[r]++;
+              retries.push(`${name}: ${error}`);
+              continue;
+            }
+            const c = (s.Catch ?? []).find((c: any) => matches(c.ErrorEquals, error));
+            if (!c) return { path, end: `uncaught ${error}`, doc, retries, retryWaitSeconds };
+            doc = setAt(doc, c.ResultPath, { Error: error, Cause: String(e) });
+            name = c.Next;
+            break;
+          }
         }
         break;
       }
@@ -68,12 +88,16 @@ export function walk(asl: Asl, lambdas: Lambdas, input: object, maxSteps = 1000)
         break;
       case 'Succeed':
       case 'Fail':
-        return { path, end: name, doc };
+        return { path, end: name, doc, retries, retryWaitSeconds };
       default:
         throw new Error(`state ${name}: type ${s.Type} is not modelled`);
     }
   }
   throw new Error(`no end after ${maxSteps} steps: ${path.slice(-10).join(' → ')}`);
+}
+
+function matches(errorEquals: string[], error: string): boolean {
+  return errorEquals.includes(error) || errorEquals.includes('States.ALL');
 }
 
 function params(p: Record<string, any>, doc: any): any {

@@ -6,12 +6,14 @@
 import * as path from 'path';
 import { ArnFormat, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { RustFunction } from 'cargo-lambda-cdk';
+import { RustFunction, RustFunctionProps } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 import { deploymentWorkflow } from './state-machine';
 
@@ -54,6 +56,16 @@ const FUNCTIONS = {
 
 export type FunctionKey = keyof typeof FUNCTIONS;
 
+/** Memory of the four workflow functions: they wait on AWS calls, not the CPU. */
+const DEFAULT_MEMORY_MB = 256;
+/**
+ * Memory of the rollback function: 1769 MB is one full vCPU, so the TLS
+ * handshakes of a cold start are quick. It runs rarely; this costs little.
+ */
+export const DEFAULT_ROLLBACK_MEMORY_MB = 1769;
+/** Concurrent executions reserved for the rollback function. */
+export const DEFAULT_ROLLBACK_RESERVED_CONCURRENCY = 5;
+
 export interface BlueGreenSwitcherProps {
   /**
    * The only principals allowed to publish to the emergency topic (IAM roles
@@ -63,12 +75,44 @@ export interface BlueGreenSwitcherProps {
   readonly emergencyPublishers: iam.IPrincipal[];
   /** SSM parameter path all apps live under. @default '/bluegreen' */
   readonly prefix?: string;
-  /** Where apps' rollback alerts go unless an app names its own. @default a new topic */
+  /**
+   * Where apps' rollback alerts go unless an app names its own; also where
+   * an emergency rollback that failed every asynchronous attempt is reported
+   * (the rollback function's on-failure destination).
+   * @default a new topic (encrypted with `topicKey` when given)
+   */
   readonly alertTopic?: sns.ITopic;
   /** Pause between two readiness checks of the idle color. @default 15 seconds */
   readonly pollInterval?: Duration;
-  /** Retention of the functions' and the state machine's logs. @default one month */
+  /**
+   * Retention of every function's log group and of the state machine's.
+   * @default one month
+   */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Concurrent executions reserved for the rollback function, so that an
+   * account at its Lambda concurrency limit during an incident can still roll
+   * back; also the most rollbacks that run at once. Taken from the account's
+   * unreserved concurrency, which Lambda keeps at 100 or more: an account
+   * whose limit is below 100 + this number cannot deploy the switcher until
+   * the limit is raised. At least 1 (0 would throttle every rollback).
+   * @default 5
+   */
+  readonly rollbackReservedConcurrency?: number;
+  /**
+   * Memory of the rollback function, in MB (128-10240). 1769 MB is one full
+   * vCPU: the TLS handshakes of a cold start are faster, and it runs rarely.
+   * @default 1769
+   */
+  readonly rollbackMemorySize?: number;
+  /**
+   * A KMS key encrypting the emergency topic and the alert topic the
+   * switcher creates (not an `alertTopic` you pass). The emergency
+   * publishers and the rollback function are granted its use
+   * (`kms:GenerateDataKey*`, `kms:Decrypt`).
+   * @default SNS topics without server-side encryption
+   */
+  readonly topicKey?: kms.IKey;
 }
 
 export class BlueGreenSwitcher extends Construct {
@@ -87,8 +131,23 @@ export class BlueGreenSwitcher extends Construct {
       throw new Error(`prefix \`${this.prefix}\` must start with \`/\` and not end with one, e.g. \`/bluegreen\``);
     }
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const reserved = props.rollbackReservedConcurrency ?? DEFAULT_ROLLBACK_RESERVED_CONCURRENCY;
+    if (!Number.isInteger(reserved) || reserved < 1) {
+      throw new Error(
+        `rollbackReservedConcurrency: ${reserved} is not a whole number of at least 1 (0 would throttle every rollback)`,
+      );
+    }
+    const rollbackMemory = props.rollbackMemorySize ?? DEFAULT_ROLLBACK_MEMORY_MB;
+    if (!Number.isInteger(rollbackMemory) || rollbackMemory < 128 || rollbackMemory > 10240) {
+      throw new Error(`rollbackMemorySize: ${rollbackMemory} is not a whole number of MB between 128 and 10240`);
+    }
 
-    const fn = (key: FunctionKey) => {
+    // Before the functions: the rollback function reports failed emergency
+    // rollbacks to it.
+    this.alertTopic =
+      props.alertTopic ?? new sns.Topic(this, 'AlertTopic', { enforceSSL: true, masterKey: props.topicKey });
+
+    const fn = (key: FunctionKey, options: Partial<RustFunctionProps> = {}) => {
       const spec = FUNCTIONS[key];
       const name = key[0].toUpperCase() + key.slice(1);
       const f = new RustFunction(this, `${name}Function`, {
@@ -96,11 +155,13 @@ export class BlueGreenSwitcher extends Construct {
         binaryName: spec.binary,
         runtime: 'provided.al2023',
         architecture: lambda.Architecture.ARM_64,
-        memorySize: 256,
+        memorySize: DEFAULT_MEMORY_MB,
         timeout: spec.timeout,
         description: `bluegreen ${spec.binary}: ${spec.description}`,
         environment: { BLUEGREEN_PREFIX: this.prefix },
+        // Every function logs to its own group, with a retention.
         logGroup: new logs.LogGroup(this, `${name}Logs`, { retention }),
+        ...options,
       });
       (f.node.defaultChild as lambda.CfnFunction).addMetadata(BINARY_METADATA_KEY, spec.binary);
       return f;
@@ -110,7 +171,18 @@ export class BlueGreenSwitcher extends Construct {
       smokeTest: fn('smokeTest'),
       switch: fn('switch'),
       monitor: fn('monitor'),
-      rollback: fn('rollback'),
+      // Rolls back during incidents, when the account may be at its
+      // concurrency limit: reserved concurrency keeps it runnable.
+      // Asynchronous invocations (the emergency topic) are tried 3 times
+      // within an hour; one that never succeeds is reported to the alert
+      // topic (Lambda's invocation record: the request and the error).
+      rollback: fn('rollback', {
+        memorySize: rollbackMemory,
+        reservedConcurrentExecutions: reserved,
+        retryAttempts: 2,
+        maxEventAge: Duration.hours(1),
+        onFailure: new destinations.SnsDestination(this.alertTopic),
+      }),
     };
     this.grantAppIndependent();
 
@@ -128,8 +200,7 @@ export class BlueGreenSwitcher extends Construct {
     });
     this.grantOwnExecutions();
 
-    this.alertTopic = props.alertTopic ?? new sns.Topic(this, 'AlertTopic', { enforceSSL: true });
-    this.emergencyTopic = this.createEmergencyTopic(props.emergencyPublishers);
+    this.emergencyTopic = this.createEmergencyTopic(props.emergencyPublishers, props.topicKey);
 
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'EmergencyTopicArn', { value: this.emergencyTopic.topicArn });
@@ -213,7 +284,7 @@ export class BlueGreenSwitcher extends Construct {
     });
   }
 
-  private createEmergencyTopic(publishers: iam.IPrincipal[]): sns.Topic {
+  private createEmergencyTopic(publishers: iam.IPrincipal[], key?: kms.IKey): sns.Topic {
     if (publishers.length === 0) {
       throw new Error('emergencyPublishers: name at least one principal allowed to roll back');
     }
@@ -222,7 +293,10 @@ export class BlueGreenSwitcher extends Construct {
     const topic = new sns.Topic(this, 'EmergencyTopic', {
       enforceSSL: true,
       displayName: 'bluegreen emergency rollback',
+      masterKey: key,
     });
+    // Publishing to an encrypted topic takes the key too.
+    for (const publisher of publishers) key?.grant(publisher, 'kms:Decrypt', 'kms:GenerateDataKey*');
     topic.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'EmergencyPublishers',

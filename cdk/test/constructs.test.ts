@@ -10,8 +10,17 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { appConfigDocument, AppConfigValues, BlueGreenApp, BlueGreenAppProps, BlueGreenSwitcher } from '../lib';
+import {
+  appConfigDocument,
+  AppConfigValues,
+  BlueGreenApp,
+  BlueGreenAppProps,
+  BlueGreenSwitcher,
+  BlueGreenSwitcherProps,
+  FunctionKey,
+} from '../lib';
 import { keyPaths, logicalId, offlineApp, render, resourcesFor, rustConfigFields, statementsOf } from './helpers';
 
 const ARN = {
@@ -105,6 +114,138 @@ test('rollback may use the key of an encrypted alert topic', () => {
   const s = statementsOf(Template.fromStack(stack), logicalId(switcher.role('rollback')));
   assert.ok(resourcesFor(s, 'sns:Publish').includes(`<${logicalId(topic)}>`));
   assert.deepEqual(resourcesFor(s, 'kms:GenerateDataKey*'), [`<${logicalId(key)}.Arn>`]);
+});
+
+/** A stack holding only a switcher, its publisher a role of this stack. */
+function switcherOnly(props: Partial<BlueGreenSwitcherProps> = {}) {
+  const stack = new Stack(offlineApp(), 'SwitcherOnly');
+  const onCall = new iam.Role(stack, 'OnCall', { assumedBy: new iam.AccountRootPrincipal() });
+  const switcher = new BlueGreenSwitcher(stack, 'Switcher', { emergencyPublishers: [onCall], ...props });
+  const template = Template.fromStack(stack);
+  const fn = (key: FunctionKey) => template.toJSON().Resources[logicalId(switcher.functions[key])].Properties;
+  return { stack, switcher, onCall, template, fn };
+}
+const KEYS: FunctionKey[] = ['deployIdle', 'smokeTest', 'switch', 'monitor', 'rollback'];
+
+describe('the rollback function runs when the account is at its limits', () => {
+  test('reserves 5 concurrent executions by default, only for rollback', () => {
+    const { fn } = switcherOnly();
+    assert.equal(fn('rollback').ReservedConcurrentExecutions, 5);
+    for (const key of KEYS.filter((k) => k !== 'rollback')) {
+      assert.equal(fn(key).ReservedConcurrentExecutions, undefined, key);
+    }
+    assert.equal(switcherOnly({ rollbackReservedConcurrency: 20 }).fn('rollback').ReservedConcurrentExecutions, 20);
+  });
+
+  test('refuses a reservation that would throttle every rollback, or is not whole', () => {
+    for (const bad of [0, -1, 2.5]) {
+      assert.throws(() => switcherOnly({ rollbackReservedConcurrency: bad }), /rollbackReservedConcurrency: /);
+    }
+  });
+
+  test('has one full vCPU (1769 MB) by default; the others keep 256 MB', () => {
+    const { fn } = switcherOnly();
+    assert.equal(fn('rollback').MemorySize, 1769);
+    for (const key of KEYS.filter((k) => k !== 'rollback')) assert.equal(fn(key).MemorySize, 256, key);
+    assert.equal(switcherOnly({ rollbackMemorySize: 3008 }).fn('rollback').MemorySize, 3008);
+    for (const bad of [64, 10241, 1769.5]) {
+      assert.throws(() => switcherOnly({ rollbackMemorySize: bad }), /rollbackMemorySize: /);
+    }
+  });
+});
+
+describe('an emergency rollback that fails every asynchronous attempt', () => {
+  test('is retried twice within an hour, then reported to the alert topic', () => {
+    const { switcher, template } = switcherOnly();
+    const configs = template.findResources('AWS::Lambda::EventInvokeConfig');
+    assert.equal(Object.keys(configs).length, 1, 'only the rollback function is invoked asynchronously');
+    assert.deepEqual(Object.values(configs)[0].Properties, {
+      FunctionName: { Ref: logicalId(switcher.functions.rollback) },
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 3600,
+      DestinationConfig: { OnFailure: { Destination: { Ref: logicalId(switcher.alertTopic) } } },
+    });
+    const s = statementsOf(template, logicalId(switcher.role('rollback')));
+    assert.deepEqual(resourcesFor(s, 'sns:Publish'), [`<${logicalId(switcher.alertTopic)}>`]);
+  });
+
+  test('goes to the alert topic the switcher was given', () => {
+    const stack = new Stack(offlineApp(), 'GivenTopic');
+    const topic = sns.Topic.fromTopicArn(stack, 'Alerts', 'arn:aws:sns:us-east-1:123456789012:ops');
+    const switcher = new BlueGreenSwitcher(stack, 'Switcher', {
+      emergencyPublishers: [new iam.ArnPrincipal('arn:aws:iam::123456789012:role/on-call')],
+      alertTopic: topic,
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      DestinationConfig: { OnFailure: { Destination: topic.topicArn } },
+    });
+    assert.equal(Object.keys(template.findResources('AWS::SNS::Topic')).length, 1, 'no alert topic of its own');
+    const s = statementsOf(template, logicalId(switcher.role('rollback')));
+    assert.deepEqual(resourcesFor(s, 'sns:Publish'), [topic.topicArn]);
+  });
+});
+
+describe('logs', () => {
+  test('every function logs to its own group, kept one month by default', () => {
+    const { switcher, template } = switcherOnly();
+    const groups = template.findResources('AWS::Logs::LogGroup');
+    assert.equal(Object.keys(groups).length, 6, 'five functions and the state machine');
+    for (const [id, g] of Object.entries(groups)) assert.equal(g.Properties.RetentionInDays, 30, id);
+    const used = KEYS.map((key) => {
+      const config = template.toJSON().Resources[logicalId(switcher.functions[key])].Properties.LoggingConfig;
+      return config.LogGroup.Ref;
+    });
+    assert.equal(new Set(used).size, 5, 'one group per function');
+    for (const id of used) assert.ok(groups[id], `${id} is a log group of this stack`);
+  });
+
+  test('logRetention applies to every group', () => {
+    const { template } = switcherOnly({ logRetention: logs.RetentionDays.THREE_MONTHS });
+    for (const g of Object.values(template.findResources('AWS::Logs::LogGroup'))) {
+      assert.equal(g.Properties.RetentionInDays, 90);
+    }
+  });
+});
+
+describe('topicKey', () => {
+  test('encrypts the emergency topic and the alert topic the switcher creates', () => {
+    const stack = new Stack(offlineApp(), 'Encrypted');
+    const key = new kms.Key(stack, 'TopicKey', { enableKeyRotation: true });
+    const onCall = new iam.Role(stack, 'OnCall', { assumedBy: new iam.AccountRootPrincipal() });
+    const switcher = new BlueGreenSwitcher(stack, 'Switcher', { emergencyPublishers: [onCall], topicKey: key });
+    const template = Template.fromStack(stack);
+    const topics = template.toJSON().Resources;
+    for (const topic of [switcher.emergencyTopic, switcher.alertTopic]) {
+      assert.deepEqual(topics[logicalId(topic)].Properties.KmsMasterKeyId, { 'Fn::GetAtt': [logicalId(key), 'Arn'] });
+    }
+    // Publishers need the key: on-call for the emergency topic, rollback for
+    // its on-failure reports to the alert topic.
+    const keyArn = `<${logicalId(key)}.Arn>`;
+    for (const role of [onCall, switcher.role('rollback')]) {
+      const s = statementsOf(template, logicalId(role));
+      assert.deepEqual(resourcesFor(s, 'kms:GenerateDataKey*'), [keyArn], role.node.path);
+      assert.deepEqual(resourcesFor(s, 'kms:Decrypt'), [keyArn], role.node.path);
+    }
+  });
+
+  test('leaves the topics unencrypted when not given, and a given alert topic alone', () => {
+    const { template } = switcherOnly();
+    for (const t of Object.values(template.findResources('AWS::SNS::Topic'))) {
+      assert.equal(t.Properties?.KmsMasterKeyId, undefined);
+    }
+    const stack = new Stack(offlineApp(), 'GivenTopic');
+    const key = new kms.Key(stack, 'TopicKey');
+    const alertTopic = new sns.Topic(stack, 'Ops');
+    new BlueGreenSwitcher(stack, 'Switcher', {
+      emergencyPublishers: [new iam.ArnPrincipal('arn:aws:iam::123456789012:role/on-call')],
+      alertTopic,
+      topicKey: key,
+    });
+    const given = Template.fromStack(stack).toJSON().Resources[logicalId(alertTopic)];
+    assert.equal(given.Properties?.KmsMasterKeyId, undefined);
+  });
 });
 
 describe('refused props', () => {

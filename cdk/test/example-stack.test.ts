@@ -127,7 +127,8 @@ describe('IAM', () => {
   });
 
   test('alerts go only from rollback, only to the alert topic', () => {
-    assert.deepEqual(resourcesFor(statements('rollback'), 'sns:Publish'), [`<${logicalId(switcher.alertTopic)}>`]);
+    // Twice: the app's grant, and the on-failure destination's.
+    assert.deepEqual([...new Set(resourcesFor(statements('rollback'), 'sns:Publish'))], [`<${logicalId(switcher.alertTopic)}>`]);
     for (const key of ['deployIdle', 'switch', 'monitor', 'smokeTest'] as const) {
       assert.deepEqual(resourcesFor(statements(key), 'sns:Publish'), [], key);
     }
@@ -193,13 +194,17 @@ describe('functions and state machine', () => {
       Properties: {
         Runtime: 'provided.al2023',
         Architectures: ['arm64'],
-        MemorySize: 256,
+        MemorySize: Match.anyValue(),
         Handler: 'bootstrap',
         Environment: { Variables: { BLUEGREEN_PREFIX: '/bluegreen' } },
         LoggingConfig: { LogGroup: Match.anyValue() },
       },
     });
     assert.equal(Object.keys(fns).length, 5);
+    for (const key of KEYS) {
+      const memory = template.toJSON().Resources[logicalId(switcher.functions[key])].Properties.MemorySize;
+      assert.equal(memory, key === 'rollback' ? 1769 : 256, key);
+    }
     assert.equal(template.toJSON().Resources[logicalId(switcher.functions.smokeTest)].Properties.Timeout, 300);
     assert.equal(template.toJSON().Resources[logicalId(switcher.functions.switch)].Properties.Timeout, 30);
   });

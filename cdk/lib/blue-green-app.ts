@@ -11,6 +11,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { appConfigDocument, MonitorThresholds, Strategy } from './app-config';
+import { acknowledgeWildcards } from './nag';
 import { BlueGreenSwitcher, FunctionKey } from './switcher';
 
 /** A listener rule by ARN; an `ApplicationListenerRule` is one. */
@@ -160,8 +161,9 @@ export class BlueGreenApp extends Construct {
       new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [alertTopic.topicArn] }),
       ...(alertTopic.masterKey
         ? [
+            // What SNS calls for a publisher of an encrypted topic.
             new iam.PolicyStatement({
-              actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+              actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
               resources: [alertTopic.masterKey.keyArn],
             }),
           ]
@@ -199,10 +201,17 @@ export class BlueGreenApp extends Construct {
     // One policy per function and app: the shared roles' default policies
     // stay app-free, and removing the app removes exactly its grants.
     for (const [key, statements] of Object.entries(grants) as [FunctionKey, iam.PolicyStatement[]][]) {
-      new iam.Policy(this, `${key[0].toUpperCase()}${key.slice(1)}Grants`, {
+      const policy = new iam.Policy(this, `${key[0].toUpperCase()}${key.slice(1)}Grants`, {
         roles: [props.switcher.role(key)],
         statements,
       });
+      acknowledgeWildcards(
+        policy,
+        { resources: [parameters('*')] },
+        `only this app's parameters (${props.switcher.prefix}/${props.appName}/…: state, lock, ` +
+          'active-environment and the others the Lambdas keep per app, which they create and delete as ' +
+          'deployments run); writing the config parameter is explicitly denied',
+      );
     }
   }
 }

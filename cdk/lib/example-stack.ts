@@ -9,8 +9,10 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { BlueGreenApp } from './blue-green-app';
+import { acknowledge } from './nag';
 import { BlueGreenSwitcher } from './switcher';
 
 export interface ExampleStackProps extends StackProps {
@@ -34,7 +36,26 @@ export class ExampleStack extends Stack {
 
     // No NAT: the tasks run in public subnets with public IPs to pull images.
     const vpc = new ec2.Vpc(this, 'Vpc', { maxAzs: 2, natGateways: 0 });
+    acknowledge(
+      vpc,
+      'AwsSolutions-VPC7',
+      'an example VPC holding only the demo ALB and tasks; flow logs (billed per GB) belong to the ' +
+        'network setup of the account an app really runs in, which bluegreen does not own',
+    );
     const alb = new elbv2.ApplicationLoadBalancer(this, 'Alb', { vpc, internetFacing: true });
+    acknowledge(
+      alb,
+      'AwsSolutions-ELB2',
+      'access logs need an S3 bucket that ELB may write, the account\'s choice; the monitor judges ' +
+        'releases from CloudWatch metrics and probes, not access logs',
+    );
+    acknowledge(
+      alb,
+      'AwsSolutions-EC23',
+      'an internet-facing example: production (:80) is public by design; the test listener (:8080) is ' +
+        'open so the smoke-test Lambda, outside the VPC, reaches the idle color (a real setup uses an ' +
+        'internal ALB or a header rule: see the comment on the test listener and the README)',
+    );
 
     const targetGroup = (color: string) =>
       new elbv2.ApplicationTargetGroup(this, `${color}TargetGroup`, {
@@ -69,7 +90,9 @@ export class ExampleStack extends Stack {
       defaultAction: elbv2.ListenerAction.forward([greenTg]),
     });
 
-    const cluster = new ecs.Cluster(this, 'Cluster', { vpc });
+    // Container Insights: per-service CPU, memory and task counts of both
+    // colors while a release bakes.
+    const cluster = new ecs.Cluster(this, 'Cluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
     const taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: 256,
       memoryLimitMiB: 512,
@@ -79,7 +102,7 @@ export class ExampleStack extends Stack {
       image: ecs.ContainerImage.fromRegistry(props.image ?? 'hashicorp/http-echo:0.2.3'),
       command: props.image ? undefined : [`-listen=:${PORT}`, '-text=bluegreen placeholder'],
       portMappings: [{ containerPort: PORT }],
-      logging: ecs.LogDrivers.awsLogs({ streamPrefix: appName }),
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: appName, logRetention: logs.RetentionDays.ONE_MONTH }),
     });
     // Blue serves first; green idles at zero until deploy-idle sizes it.
     const service = (color: 'blue' | 'green', desiredCount: number, tg: elbv2.ApplicationTargetGroup) => {

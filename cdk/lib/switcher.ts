@@ -15,6 +15,7 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { RustFunction, RustFunctionProps } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
+import { acknowledgeWildcards } from './nag';
 import { deploymentWorkflow } from './state-machine';
 
 /** The Cargo workspace root: the asset root must see every member crate. */
@@ -108,8 +109,9 @@ export interface BlueGreenSwitcherProps {
   /**
    * A KMS key encrypting the emergency topic and the alert topic the
    * switcher creates (not an `alertTopic` you pass). The emergency
-   * publishers and the rollback function are granted its use
-   * (`kms:GenerateDataKey*`, `kms:Decrypt`).
+   * publishers are granted `kms:GenerateDataKey` and `kms:Decrypt` on it
+   * (where CDK can add to their policies), the rollback function what
+   * publishing to the alert topic takes.
    * @default SNS topics without server-side encryption
    */
   readonly topicKey?: kms.IKey;
@@ -150,6 +152,15 @@ export class BlueGreenSwitcher extends Construct {
     const fn = (key: FunctionKey, options: Partial<RustFunctionProps> = {}) => {
       const spec = FUNCTIONS[key];
       const name = key[0].toUpperCase() + key.slice(1);
+      // Every function logs to its own group, with a retention, and may
+      // write only there: its own role instead of AWSLambdaBasicExecutionRole,
+      // which would let it create and write any log group of the account.
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention });
+      const role = new iam.Role(this, `${name}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `bluegreen ${spec.binary} function`,
+      });
+      logGroup.grantWrite(role);
       const f = new RustFunction(this, `${name}Function`, {
         manifestPath: WORKSPACE_MANIFEST,
         binaryName: spec.binary,
@@ -159,8 +170,8 @@ export class BlueGreenSwitcher extends Construct {
         timeout: spec.timeout,
         description: `bluegreen ${spec.binary}: ${spec.description}`,
         environment: { BLUEGREEN_PREFIX: this.prefix },
-        // Every function logs to its own group, with a retention.
-        logGroup: new logs.LogGroup(this, `${name}Logs`, { retention }),
+        logGroup,
+        role,
         ...options,
       });
       (f.node.defaultChild as lambda.CfnFunction).addMetadata(BINARY_METADATA_KEY, spec.binary);
@@ -184,6 +195,14 @@ export class BlueGreenSwitcher extends Construct {
         onFailure: new destinations.SnsDestination(this.alertTopic),
       }),
     };
+    if (this.alertTopic.masterKey) {
+      acknowledgeWildcards(
+        this.role('rollback'),
+        { actions: ['kms:GenerateDataKey*'] },
+        'CDK\'s grant for publishing to the encrypted alert topic (the on-failure destination): the ' +
+          'GenerateDataKey variants, on that topic\'s key only',
+      );
+    }
     this.grantAppIndependent();
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
@@ -199,6 +218,22 @@ export class BlueGreenSwitcher extends Construct {
       tracingEnabled: true,
     });
     this.grantOwnExecutions();
+    // The state machine's role: CDK's LambdaInvoke grant also names each
+    // function's versions and aliases; X-Ray and log delivery take `*`.
+    const smRole = this.stateMachine.role;
+    acknowledgeWildcards(
+      smRole,
+      { resources: Object.values(this.functions).map((f) => `${f.functionArn}:*`) },
+      'lambda:InvokeFunction on the versions and aliases (`<arn>:*`) of the five bluegreen functions only, ' +
+        'as CDK grants it for a LambdaInvoke task',
+    );
+    acknowledgeWildcards(
+      smRole,
+      { resources: ['*'] },
+      'X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) and ' +
+        'CloudWatch Logs log delivery (logs:CreateLogDelivery and its Get/Update/Delete/List/Describe calls) ' +
+        'support no resource-level permissions; CDK adds them for tracing and logging, which the workflow needs',
+    );
 
     this.emergencyTopic = this.createEmergencyTopic(props.emergencyPublishers, props.topicKey);
 
@@ -251,8 +286,36 @@ export class BlueGreenSwitcher extends Construct {
     this.functions.monitor.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:GetMetricData', 'cloudwatch:DescribeAlarms'],
-        resources: ['*'],
+        resources: ['*'], // GetMetricData supports no resource-level permissions
       }),
+    );
+
+    const onStar: Record<'deployIdle' | 'switch' | 'monitor' | 'rollback', string> = {
+      deployIdle: 'ELB Describe* and ECS RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions',
+      switch: 'ELB Describe*',
+      monitor: 'ELB Describe* and CloudWatch GetMetricData, DescribeAlarms',
+      rollback: 'ELB Describe*',
+    };
+    for (const [key, actions] of Object.entries(onStar) as [keyof typeof onStar, string][]) {
+      acknowledgeWildcards(
+        this.role(key),
+        { resources: ['*'] },
+        `only ${actions} on \`*\`: AWS supports no resource-level permissions for them. Every other call ` +
+          'of this function is granted per app on that app\'s resources (BlueGreenApp; tested: no mutating ' +
+          'action on `*` except RegisterTaskDefinition)',
+      );
+      acknowledgeWildcards(
+        this.role(key),
+        { actions: ['elasticloadbalancing:Describe*'] },
+        'read-only calls (listeners, rules, target groups, target health) that ELB does not scope to ' +
+          'resources; naming each would add no protection, only the risk of missing one the code calls',
+      );
+    }
+    acknowledgeWildcards(
+      this.role('deployIdle'),
+      { resources: [Stack.of(this).formatArn({ service: 'ecs', resource: 'task-definition', resourceName: '*' })] },
+      'ecs:TagResource only with ecs:CreateAction = RegisterTaskDefinition: tags of a revision being ' +
+        'registered, whose ARN is not known beforehand',
     );
   }
 
@@ -267,13 +330,13 @@ export class BlueGreenSwitcher extends Construct {
       resourceName: `${this.stateMachine.stateMachineName}:*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    new iam.Policy(this, 'DescribeExecutions', {
+    const describe = new iam.Policy(this, 'DescribeExecutions', {
       roles: [this.role('deployIdle')],
       statements: [
         new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
       ],
     });
-    new iam.Policy(this, 'StopExecutions', {
+    const stop = new iam.Policy(this, 'StopExecutions', {
       roles: [this.role('rollback')],
       statements: [
         new iam.PolicyStatement({
@@ -282,6 +345,13 @@ export class BlueGreenSwitcher extends Construct {
         }),
       ],
     });
+    for (const policy of [describe, stop]) {
+      acknowledgeWildcards(
+        policy,
+        { resources: [executions] },
+        'the executions of this switcher\'s own state machine, whose names are chosen per deployment',
+      );
+    }
   }
 
   private createEmergencyTopic(publishers: iam.IPrincipal[], key?: kms.IKey): sns.Topic {
@@ -295,8 +365,9 @@ export class BlueGreenSwitcher extends Construct {
       displayName: 'bluegreen emergency rollback',
       masterKey: key,
     });
-    // Publishing to an encrypted topic takes the key too.
-    for (const publisher of publishers) key?.grant(publisher, 'kms:Decrypt', 'kms:GenerateDataKey*');
+    // Publishing to an encrypted topic takes the key too (exactly these two
+    // calls; CDK's grantPublish would grant kms:GenerateDataKey*).
+    for (const publisher of publishers) key?.grant(publisher, 'kms:Decrypt', 'kms:GenerateDataKey');
     topic.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'EmergencyPublishers',

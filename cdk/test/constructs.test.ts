@@ -113,7 +113,8 @@ test('rollback may use the key of an encrypted alert topic', () => {
   new BlueGreenApp(stack, 'Shop', { ...importedProps(stack, switcher), appName: 'shop', alertTopic: topic });
   const s = statementsOf(Template.fromStack(stack), logicalId(switcher.role('rollback')));
   assert.ok(resourcesFor(s, 'sns:Publish').includes(`<${logicalId(topic)}>`));
-  assert.deepEqual(resourcesFor(s, 'kms:GenerateDataKey*'), [`<${logicalId(key)}.Arn>`]);
+  assert.deepEqual(resourcesFor(s, 'kms:GenerateDataKey'), [`<${logicalId(key)}.Arn>`]);
+  assert.deepEqual(resourcesFor(s, 'kms:Decrypt'), [`<${logicalId(key)}.Arn>`]);
 });
 
 /** A stack holding only a switcher, its publisher a role of this stack. */
@@ -221,11 +222,14 @@ describe('topicKey', () => {
       assert.deepEqual(topics[logicalId(topic)].Properties.KmsMasterKeyId, { 'Fn::GetAtt': [logicalId(key), 'Arn'] });
     }
     // Publishers need the key: on-call for the emergency topic, rollback for
-    // its on-failure reports to the alert topic.
+    // its on-failure reports to the alert topic (CDK's grant: GenerateDataKey*).
     const keyArn = `<${logicalId(key)}.Arn>`;
-    for (const role of [onCall, switcher.role('rollback')]) {
+    for (const [role, generate] of [
+      [onCall, 'kms:GenerateDataKey'],
+      [switcher.role('rollback'), 'kms:GenerateDataKey*'],
+    ] as const) {
       const s = statementsOf(template, logicalId(role));
-      assert.deepEqual(resourcesFor(s, 'kms:GenerateDataKey*'), [keyArn], role.node.path);
+      assert.deepEqual(resourcesFor(s, generate), [keyArn], role.node.path);
       assert.deepEqual(resourcesFor(s, 'kms:Decrypt'), [keyArn], role.node.path);
     }
   });

@@ -74,7 +74,19 @@ describe('IAM', () => {
         'states:DescribeExecution',
       ],
     };
-    for (const key of KEYS) assert.deepEqual(allowed(key), expected[key].sort(), key);
+    const logs = ['logs:CreateLogStream', 'logs:PutLogEvents'];
+    for (const key of KEYS) assert.deepEqual(allowed(key), [...expected[key], ...logs].sort(), key);
+  });
+
+  test('each function writes logs only to its own group, and no role has a managed policy', () => {
+    for (const key of KEYS) {
+      const group = template.toJSON().Resources[logicalId(switcher.functions[key])].Properties.LoggingConfig.LogGroup.Ref;
+      for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents']) {
+        assert.deepEqual(resourcesFor(statements(key), action), [`<${group}.Arn>`], key);
+      }
+      const role = template.toJSON().Resources[logicalId(switcher.role(key))].Properties;
+      assert.equal(role.ManagedPolicyArns, undefined, `${key}: no AWSLambdaBasicExecutionRole`);
+    }
   });
 
   test('no mutating action on `*` (task definitions excepted: AWS scopes them to nothing)', () => {

@@ -40,6 +40,39 @@ pub async fn hold_lock(app: &ExampleApp, holder: &str) {
         .expect("lock");
 }
 
+/// Takes `app`'s lock for `holder` unless someone holds it; returns whether
+/// `holder` holds it now.
+pub async fn try_hold_lock(app: &ExampleApp, holder: &str) -> bool {
+    let ports = app.ports();
+    bluegreen_core::store::AppStore::new(&ports.params, PREFIX)
+        .expect("prefix")
+        .acquire_lock(
+            &app.name,
+            holder,
+            std::time::Duration::from_secs(3600),
+            time::OffsetDateTime::now_utc(),
+            &ports.executions,
+        )
+        .await
+        .is_ok()
+}
+
+/// Gives back `holder`'s lock, as the state machine's release step does.
+pub async fn release_lock(app: &ExampleApp, holder: &str) {
+    let ports = app.ports();
+    bluegreen_core::store::AppStore::new(&ports.params, PREFIX)
+        .expect("prefix")
+        .release_lock(&app.name, holder)
+        .await
+        .expect("release lock");
+}
+
+/// The name a direct invoke (no execution) holds `app`'s lock under for
+/// `version`, as deploy-idle takes it.
+pub fn manual_holder(app: &ExampleApp, version: &str) -> String {
+    format!("manual:{}:{version}", app.name)
+}
+
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 

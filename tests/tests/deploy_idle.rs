@@ -130,9 +130,12 @@ async fn refuses_while_production_is_split_or_locked_and_changes_nothing() {
     // Half-way through someone else's weighted release.
     let mut half = release_input(&app.name, "v2");
     half["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
+    let holder = bluegreen_e2e::manual_holder(&app, "v2");
+    bluegreen_e2e::hold_lock(&app, &holder).await;
     bluegreen_switch::handler(&app.ports(), lambda_event(half))
         .await
         .expect("switch");
+    bluegreen_e2e::release_lock(&app, &holder).await;
     let before = app.snapshot().await;
     let err = deploy(&app, &release_input(&app.name, "v3"))
         .await

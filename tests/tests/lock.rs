@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bluegreen_aws::AwsPorts;
 use bluegreen_core::lock::Acquired;
+use bluegreen_core::ports::{ParameterStore, PutMode};
 use bluegreen_core::store::AppStore;
 use bluegreen_e2e::{AppOptions, ExampleApp, PREFIX};
 use time::OffsetDateTime;
@@ -112,20 +113,65 @@ async fn a_finished_executions_lock_is_reclaimed_by_exactly_one() {
 }
 
 #[tokio::test]
-async fn an_expired_lock_is_reclaimed_even_from_a_running_execution() {
+async fn a_running_executions_lock_is_never_broken_even_past_its_expiry() {
+    // A long, low-traffic bake may outlive any expiry: while its execution
+    // runs, its lock stands. A holder that is no execution goes by expiry.
     let app = bluegreen_e2e::provision("lk-expired", AppOptions::default()).await;
     let ports = app.ports();
     let slow = app.start_running_execution("slow").await;
     let long_ago = OffsetDateTime::now_utc() - time::Duration::hours(5);
     acquire(&ports, &app.name, &slow, long_ago).await.unwrap();
     let next = app.start_running_execution("next").await;
+    let err = acquire(&ports, &app.name, &next, OffsetDateTime::now_utc())
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "LockHeld", "{err}");
+
+    let app = bluegreen_e2e::provision("lk-expired-manual", AppOptions::default()).await;
+    let ports = app.ports();
+    acquire(&ports, &app.name, "manual:lk:v1", long_ago).await.unwrap();
     let got = acquire(&ports, &app.name, &next, OffsetDateTime::now_utc())
         .await
         .unwrap();
     assert!(
-        matches!(got, Acquired::Reclaimed { ref from } if from.holder == slow),
+        matches!(got, Acquired::Reclaimed { ref from } if from.holder == "manual:lk:v1"),
         "{got:?}"
     );
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_caller_that_died_does_not_block_the_lock_forever() {
+    let app = bluegreen_e2e::provision("lk-claim", AppOptions::default()).await;
+    let ports = app.ports();
+    let dead = app.start_running_execution("dead").await;
+    acquire(&ports, &app.name, &dead, OffsetDateTime::now_utc()).await.unwrap();
+    app.sfn.stop_execution().execution_arn(&dead).send().await.unwrap();
+    // Another caller claimed the stale lock, then died before taking it over.
+    let store = AppStore::new(&ports.params, PREFIX).unwrap();
+    let stale = store.lock(&app.name).await.unwrap().unwrap();
+    let claimant = app.start_running_execution("claimant").await;
+    let claim = bluegreen_core::lock::Lock {
+        holder: claimant.clone(),
+        acquired_at: OffsetDateTime::now_utc(),
+        expires_at: OffsetDateTime::now_utc() + time::Duration::minutes(1),
+    };
+    ports
+        .params
+        .put(
+            &format!("{PREFIX}/{}/lock-reclaims/{}", app.name, stale.fingerprint()),
+            &serde_json::to_string(&claim).unwrap(),
+            PutMode::CreateOnly,
+        )
+        .await
+        .unwrap();
+    app.sfn.stop_execution().execution_arn(&claimant).send().await.unwrap();
+
+    let next = app.start_running_execution("next").await;
+    let got = acquire(&ports, &app.name, &next, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(matches!(got, Acquired::Reclaimed { ref from } if from.holder == dead), "{got:?}");
+    assert_eq!(store.lock(&app.name).await.unwrap().unwrap().holder, next);
 }
 
 #[tokio::test]

@@ -36,6 +36,7 @@ async fn switched(name: &str, probe: &SampleApp, monitor_cfg: Value) -> (Example
     };
     let app = bluegreen_e2e::provision(name, options).await;
     let mut doc = release_input(&app.name, "v2");
+    bluegreen_e2e::hold_lock(&app, &format!("manual:{}:v2", app.name)).await;
     let out: SwitchOutcome = bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
         .await
         .expect("switch");

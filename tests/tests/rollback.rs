@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bluegreen_core::ports::{
-    Forward, LoadBalancer, Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, Route,
+    LoadBalancer, Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, Route, RouteActions,
 };
 use bluegreen_core::state::{AppState, Phase};
 use bluegreen_core::{Color, Split};
@@ -24,11 +24,14 @@ fn one(r: RollbackResponse) -> bluegreen_core::rollback::RollbackOutcome {
             assert_eq!(v.len(), 1);
             v.remove(0)
         }
+        RollbackResponse::Alerted { .. } => panic!("not a rollback outcome"),
     }
 }
 
 /// Switches `app` to v2 on green, `steps` at a time, stopping after `take` steps.
 async fn deploy_v2(app: &ExampleApp, strategy: Value, take: usize) {
+    // Only the lock holder moves traffic: a direct invoke holds it by name.
+    bluegreen_e2e::hold_lock(app, &format!("manual:{}:v2", app.name)).await;
     let mut input = release_input(&app.name, "v2");
     input["overrides"] = json!({"strategy": strategy});
     for _ in 0..take {
@@ -333,13 +336,13 @@ struct Counting<L> {
 }
 
 impl<L: LoadBalancer> LoadBalancer for Counting<L> {
-    async fn read_forward(&self, route: &Route) -> PortResult<Forward> {
+    async fn read_actions(&self, route: &Route) -> PortResult<RouteActions> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.read_forward(route).await
+        self.inner.read_actions(route).await
     }
-    async fn write_forward(&self, route: &Route, forward: &Forward) -> PortResult<Forward> {
+    async fn write_actions(&self, route: &Route, forward: &RouteActions) -> PortResult<RouteActions> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.write_forward(route, forward).await
+        self.inner.write_actions(route, forward).await
     }
     async fn healthy_targets(&self, tg: &str) -> PortResult<usize> {
         self.calls.fetch_add(1, Ordering::SeqCst);
@@ -477,16 +480,16 @@ struct PausingAfterReadBack<L> {
 }
 
 impl<L: LoadBalancer> LoadBalancer for PausingAfterReadBack<L> {
-    async fn read_forward(&self, route: &Route) -> PortResult<Forward> {
-        let read = self.inner.read_forward(route).await;
+    async fn read_actions(&self, route: &Route) -> PortResult<RouteActions> {
+        let read = self.inner.read_actions(route).await;
         if self.wrote.load(Ordering::SeqCst) && self.armed.swap(false, Ordering::SeqCst) {
             self.paused.notify_one();
             self.resume.notified().await;
         }
         read
     }
-    async fn write_forward(&self, route: &Route, forward: &Forward) -> PortResult<Forward> {
-        let written = self.inner.write_forward(route, forward).await;
+    async fn write_actions(&self, route: &Route, forward: &RouteActions) -> PortResult<RouteActions> {
+        let written = self.inner.write_actions(route, forward).await;
         self.wrote.store(true, Ordering::SeqCst);
         written
     }

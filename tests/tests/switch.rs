@@ -8,6 +8,11 @@ use bluegreen_lambda::HandlerError;
 use serde_json::{Value, json};
 
 async fn switch(app: &ExampleApp, input: &Value) -> Result<SwitchOutcome, HandlerError> {
+    // A direct invoke moves traffic only holding the lock, as after deploy-idle.
+    if input.get("execution").is_none() {
+        let version = input["release"]["version"].as_str().unwrap();
+        bluegreen_e2e::try_hold_lock(app, &bluegreen_e2e::manual_holder(app, version)).await;
+    }
     bluegreen_switch::handler(&app.ports(), lambda_event(input.clone())).await
 }
 

@@ -3,7 +3,7 @@
 
 use bluegreen_aws::AwsPorts;
 use bluegreen_core::ports::{ExecutionStatus, Executions};
-use bluegreen_core::routing::read_split;
+use bluegreen_core::routing::read_weights;
 use bluegreen_core::store::AppStore;
 use serde_json::{Value, json};
 
@@ -11,9 +11,15 @@ pub async fn status(ports: &AwsPorts, app: &str) -> Result<Value, String> {
     let store = AppStore::new(&ports.params, &ports.prefix).map_err(|e| e.to_string())?;
     let config = store.config(app).await.map_err(|e| e.to_string())?;
     let state = store.state(app).await.map_err(|e| e.to_string())?;
-    let split = read_split(&ports.lb, &config)
+    let weights = read_weights(&ports.lb, &config)
         .await
         .map_err(|e| e.to_string())?;
+    // Exact weights: 1/999 is shown as such, never rounded to 0/100.
+    let split = bluegreen_core::Split::from_weights(weights.blue, weights.green);
+    let listener = match split {
+        Some(split) => serde_json::to_value(split).unwrap_or(Value::Null),
+        None => json!({"blue_weight": weights.blue, "green_weight": weights.green}),
+    };
     let lock = store.lock(app).await.map_err(|e| e.to_string())?;
     let lock = match lock {
         Some(l) => {
@@ -36,8 +42,8 @@ pub async fn status(ports: &AwsPorts, app: &str) -> Result<Value, String> {
     Ok(json!({
         "app": app,
         "state": state,
-        "listener": split,
-        "state_matches_listener": state.as_ref().is_none_or(|s| s.weights == split),
+        "listener": listener,
+        "state_matches_listener": state.as_ref().is_none_or(|s| weights.matches(s.weights)),
         "lock": lock,
         "last_stopped_by_rollback": stopped,
     }))
@@ -67,10 +73,13 @@ pub fn render(status: &Value) -> String {
         }
     }
     let l = &status["listener"];
+    let shares = if l.get("blue").is_some() {
+        format!("blue {}% / green {}%", l["blue"], l["green"])
+    } else {
+        format!("blue weight {} / green weight {}", l["blue_weight"], l["green_weight"])
+    };
     out.push_str(&format!(
-        "listener  blue {}% / green {}%{}\n",
-        l["blue"],
-        l["green"],
+        "listener  {shares}{}\n",
         if status["state_matches_listener"] == true {
             ""
         } else {

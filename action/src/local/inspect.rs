@@ -296,8 +296,18 @@ impl ExampleApp {
     }
 
     /// Starts an execution that stays RUNNING (moto does not run state machines
-    /// unless told to): a stand-in for a deployment in flight.
+    /// unless told to): a stand-in for a deployment in flight. Its input is a
+    /// release document of this app, for the version named in `name` (its
+    /// `v<digits>` part, e.g. `release-v2`), as the action would send.
     pub async fn start_running_execution(&self, name: &str) -> String {
+        let version = name
+            .split('-')
+            .find(|p| p.len() > 1 && p.starts_with('v') && p[1..].chars().all(|c| c.is_ascii_digit()))
+            .unwrap_or(name);
+        let input = serde_json::json!({
+            "app": self.name,
+            "release": {"version": version, "image": format!("example/{}:{version}", self.name)},
+        });
         let machine = format!("{}-holder", self.name);
         let arn = format!("arn:aws:states:us-east-1:123456789012:stateMachine:{machine}");
         let exists = self
@@ -321,7 +331,7 @@ impl ExampleApp {
             .start_execution()
             .state_machine_arn(&arn)
             .name(name)
-            .input("{}")
+            .input(input.to_string())
             .send()
             .await
             .expect("start execution")

@@ -2,14 +2,21 @@
 //!
 //! A forward action comes back in two shapes: a plain `TargetGroupArn`, or a
 //! `ForwardConfig` with weighted target groups. Both are read into one
-//! [`Forward`]; writes always use the weighted shape naming both groups.
+//! [`Forward`]; writes always use the weighted shape naming both groups. Every
+//! other action (authentication, redirects) is carried as the SDK read it and
+//! written back untouched, in its order.
 
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, TargetGroupStickinessConfig, TargetGroupTuple,
     TargetHealthStateEnum,
 };
-use bluegreen_core::ports::{Forward, LoadBalancer, PortError, PortResult, Route, WeightedTarget};
+use std::sync::Arc;
+
+use bluegreen_core::ports::{
+    ForeignAction, Forward, LoadBalancer, PortError, PortResult, Route, RouteAction, RouteActions,
+    WeightedTarget,
+};
 
 use crate::error::port_error;
 
@@ -24,16 +31,7 @@ impl Elbv2 {
     }
 }
 
-fn forward_of(route: &Route, actions: &[Action]) -> PortResult<Forward> {
-    let action = actions
-        .iter()
-        .find(|a| a.r#type == Some(ActionTypeEnum::Forward))
-        .ok_or_else(|| {
-            PortError::failed(
-                "elbv2:read forward action",
-                format!("the {route} has no forward action"),
-            )
-        })?;
+fn forward_of(route: &Route, action: &Action) -> PortResult<Forward> {
     if let Some(cfg) = &action.forward_config
         && !cfg.target_groups().is_empty()
     {
@@ -70,7 +68,33 @@ fn forward_of(route: &Route, actions: &[Action]) -> PortResult<Forward> {
     }
 }
 
-fn action_for(forward: &Forward) -> Action {
+/// The whole action list in the domain's terms: the forward action read, every
+/// other action kept as the SDK gave it (written back untouched).
+fn actions_of(route: &Route, actions: &[Action]) -> PortResult<RouteActions> {
+    let mut sorted: Vec<&Action> = actions.iter().collect();
+    sorted.sort_by_key(|a| a.order.unwrap_or(i32::MAX));
+    sorted
+        .into_iter()
+        .map(|a| {
+            if a.r#type == Some(ActionTypeEnum::Forward) {
+                Ok(RouteAction::Forward {
+                    order: a.order,
+                    forward: forward_of(route, a)?,
+                })
+            } else {
+                Ok(RouteAction::Foreign(ForeignAction {
+                    kind: a.r#type.as_ref().map_or("unknown", |t| t.as_str()).to_string(),
+                    order: a.order,
+                    fingerprint: format!("{a:?}"),
+                    opaque: Arc::new(a.clone()),
+                }))
+            }
+        })
+        .collect::<PortResult<Vec<_>>>()
+        .map(RouteActions)
+}
+
+fn forward_action(order: Option<i32>, forward: &Forward) -> Action {
     let stickiness = TargetGroupStickinessConfig::builder()
         .enabled(forward.stickiness_seconds.is_some())
         .set_duration_seconds(forward.stickiness_seconds)
@@ -93,11 +117,28 @@ fn action_for(forward: &Forward) -> Action {
     Action::builder()
         .r#type(ActionTypeEnum::Forward)
         .forward_config(config)
+        .set_order(order)
         .build()
 }
 
+fn sdk_actions(actions: &RouteActions) -> PortResult<Vec<Action>> {
+    actions
+        .0
+        .iter()
+        .map(|a| match a {
+            RouteAction::Forward { order, forward } => Ok(forward_action(*order, forward)),
+            RouteAction::Foreign(f) => f.opaque.downcast_ref::<Action>().cloned().ok_or_else(|| {
+                PortError::failed(
+                    "elbv2:write actions",
+                    format!("action {} was not read from ELBv2", f.kind),
+                )
+            }),
+        })
+        .collect()
+}
+
 impl LoadBalancer for Elbv2 {
-    async fn read_forward(&self, route: &Route) -> PortResult<Forward> {
+    async fn read_actions(&self, route: &Route) -> PortResult<RouteActions> {
         match route {
             Route::ListenerDefault { listener_arn } => {
                 let out = self
@@ -113,7 +154,7 @@ impl LoadBalancer for Elbv2 {
                         format!("no listener {listener_arn}"),
                     )
                 })?;
-                forward_of(route, listener.default_actions())
+                actions_of(route, listener.default_actions())
             }
             Route::Rule { rule_arn } => {
                 let out = self
@@ -126,41 +167,41 @@ impl LoadBalancer for Elbv2 {
                 let rule = out.rules().first().ok_or_else(|| {
                     PortError::failed("elbv2:DescribeRules", format!("no rule {rule_arn}"))
                 })?;
-                forward_of(route, rule.actions())
+                actions_of(route, rule.actions())
             }
         }
     }
 
-    async fn write_forward(&self, route: &Route, forward: &Forward) -> PortResult<Forward> {
-        let action = action_for(forward);
+    async fn write_actions(&self, route: &Route, actions: &RouteActions) -> PortResult<RouteActions> {
+        let actions = sdk_actions(actions)?;
         match route {
             Route::ListenerDefault { listener_arn } => {
                 let out = self
                     .client
                     .modify_listener()
                     .listener_arn(listener_arn)
-                    .default_actions(action)
+                    .set_default_actions(Some(actions))
                     .send()
                     .await
                     .map_err(|e| port_error("elbv2:ModifyListener", e))?;
                 let listener = out.listeners().first().ok_or_else(|| {
                     PortError::failed("elbv2:ModifyListener", "the answer names no listener")
                 })?;
-                forward_of(route, listener.default_actions())
+                actions_of(route, listener.default_actions())
             }
             Route::Rule { rule_arn } => {
                 let out = self
                     .client
                     .modify_rule()
                     .rule_arn(rule_arn)
-                    .actions(action)
+                    .set_actions(Some(actions))
                     .send()
                     .await
                     .map_err(|e| port_error("elbv2:ModifyRule", e))?;
                 let rule = out.rules().first().ok_or_else(|| {
                     PortError::failed("elbv2:ModifyRule", "the answer names no rule")
                 })?;
-                forward_of(route, rule.actions())
+                actions_of(route, rule.actions())
             }
         }
     }
@@ -200,7 +241,7 @@ mod tests {
             .r#type(ActionTypeEnum::Forward)
             .target_group_arn("tg-a")
             .build();
-        let f = forward_of(&route(), &[plain]).unwrap();
+        let f = forward_of(&route(), &plain).unwrap();
         assert_eq!(
             f.targets,
             vec![WeightedTarget {
@@ -209,30 +250,42 @@ mod tests {
             }]
         );
 
-        let weighted = action_for(&Forward {
-            targets: vec![
-                WeightedTarget {
-                    target_group_arn: "tg-a".into(),
-                    weight: 90,
-                },
-                WeightedTarget {
-                    target_group_arn: "tg-b".into(),
-                    weight: 10,
-                },
-            ],
-            stickiness_seconds: Some(300),
-        });
-        let f = forward_of(&route(), &[weighted]).unwrap();
+        let weighted = forward_action(
+            Some(2),
+            &Forward {
+                targets: vec![
+                    WeightedTarget {
+                        target_group_arn: "tg-a".into(),
+                        weight: 90,
+                    },
+                    WeightedTarget {
+                        target_group_arn: "tg-b".into(),
+                        weight: 10,
+                    },
+                ],
+                stickiness_seconds: Some(300),
+            },
+        );
+        let f = forward_of(&route(), &weighted).unwrap();
         assert_eq!(f.targets[1].weight, 10);
         assert_eq!(f.stickiness_seconds, Some(300));
     }
 
     #[test]
-    fn no_forward_action_is_an_error() {
-        let fixed = Action::builder()
-            .r#type(ActionTypeEnum::FixedResponse)
+    fn actions_that_are_not_ours_are_written_back_as_read() {
+        let oidc = Action::builder()
+            .r#type(ActionTypeEnum::AuthenticateOidc)
+            .order(1)
             .build();
-        let e = forward_of(&route(), &[fixed]).unwrap_err();
-        assert!(e.message.contains("no forward action"), "{e}");
+        let forward = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn("tg-a")
+            .order(2)
+            .build();
+        let read = actions_of(&route(), &[forward, oidc.clone()]).unwrap();
+        assert_eq!(read.foreign().count(), 1);
+        let written = sdk_actions(&read).unwrap();
+        assert_eq!(written[0], oidc, "sorted by order, kept as is");
+        assert_eq!(written[1].order, Some(2));
     }
 }

@@ -2,7 +2,7 @@
 
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
-use bluegreen_core::ports::{ExecutionStatus, Executions, PortResult};
+use bluegreen_core::ports::{ExecutionInfo, ExecutionStatus, Executions, PortResult};
 
 use crate::error::port_error;
 
@@ -21,7 +21,7 @@ impl SfnExecutions {
 const MAX_CAUSE: usize = 32_768;
 
 impl Executions for SfnExecutions {
-    async fn status(&self, execution_arn: &str) -> PortResult<ExecutionStatus> {
+    async fn describe(&self, execution_arn: &str) -> PortResult<ExecutionInfo> {
         match self
             .client
             .describe_execution()
@@ -29,16 +29,22 @@ impl Executions for SfnExecutions {
             .send()
             .await
         {
-            Ok(out) => Ok(if out.status == SfnStatus::Running {
-                ExecutionStatus::Running
-            } else {
-                ExecutionStatus::Finished
+            Ok(out) => Ok(ExecutionInfo {
+                status: if out.status == SfnStatus::Running {
+                    ExecutionStatus::Running
+                } else {
+                    ExecutionStatus::Finished
+                },
+                input: out.input,
             }),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_execution_does_not_exist() || s.is_invalid_arn()) =>
             {
-                Ok(ExecutionStatus::Missing)
+                Ok(ExecutionInfo {
+                    status: ExecutionStatus::Missing,
+                    input: None,
+                })
             }
             Err(e) => Err(port_error("states:DescribeExecution", e)),
         }

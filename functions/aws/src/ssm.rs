@@ -41,6 +41,29 @@ impl ParameterStore for SsmParameters {
         }
     }
 
+    async fn get_many(&self, names: &[String]) -> PortResult<Vec<Option<Parameter>>> {
+        let out = self
+            .client
+            .get_parameters()
+            .set_names(Some(names.to_vec()))
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| port_error("ssm:GetParameters", e))?;
+        Ok(names
+            .iter()
+            .map(|name| {
+                out.parameters()
+                    .iter()
+                    .find(|p| p.name.as_deref() == Some(name.as_str()))
+                    .map(|p| Parameter {
+                        value: p.value.clone().unwrap_or_default(),
+                        version: p.version,
+                    })
+            })
+            .collect())
+    }
+
     async fn put(&self, name: &str, value: &str, mode: PutMode) -> PortResult<PutOutcome> {
         let result = self
             .client

@@ -40,6 +40,11 @@ pub struct AppConfig {
     pub idle_capacity_after_window: u32,
     #[serde(default)]
     pub alert_topic_arn: Option<String>,
+    /// The share of the serving color's running tasks a color must have
+    /// healthy before production traffic moves onto it (switch or rollback);
+    /// 1 means as many as serve now.
+    #[serde(default = "default_min_healthy_fraction")]
+    pub min_healthy_fraction: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,8 +68,7 @@ pub struct RouteConfig {
     #[serde(default)]
     pub rule_arn: Option<String>,
     /// Target-group stickiness for the forward action, in seconds; absent means
-    /// off. Kept here rather than read from the listener so that a rollback
-    /// needs no extra load-balancer call.
+    /// off. Informational: a switch keeps the stickiness the listener has.
     #[serde(default)]
     pub stickiness_seconds: Option<i32>,
 }
@@ -302,6 +306,9 @@ fn default_bake() -> u64 {
 fn default_deploy_timeout() -> u64 {
     900
 }
+fn default_min_healthy_fraction() -> f64 {
+    1.0
+}
 fn default_warm_window() -> u64 {
     24 * 3600
 }
@@ -448,6 +455,15 @@ impl AppConfig {
         }
         if let Some(url) = &self.monitor.probe_url {
             check_url(source, "monitor.probe_url", url)?;
+        }
+        if !(self.min_healthy_fraction > 0.0 && self.min_healthy_fraction <= 1.0) {
+            return bad(
+                "min_healthy_fraction",
+                format!(
+                    "{} is not a fraction above 0 and at most 1",
+                    self.min_healthy_fraction
+                ),
+            );
         }
         if let Some(topic) = &self.alert_topic_arn {
             check_arn(source, "alert_topic_arn", topic, "sns", ":")?;

@@ -14,7 +14,9 @@ use crate::error::{Error, Result};
 use crate::fence::rolled_back_meanwhile;
 use crate::input::ExecutionInput;
 use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Ports, Services};
-use crate::routing::{forward_for, read_split, split_of};
+use crate::routing::{weights_of, write_split};
+use crate::switch::version_on;
+use crate::world::{World, observe};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
 use crate::store::AppStore;
@@ -31,6 +33,10 @@ pub struct DeployOutcome {
     pub task_definition_arn: String,
     /// The idle service's desired count (the active service's).
     pub desired_count: i32,
+    /// The task definition production ran when the release was deployed: a
+    /// rollback goes to the color that runs it, as ECS says.
+    #[serde(default)]
+    pub serving_task_definition: Option<String>,
     /// False when a rerun found the work already done.
     pub changed: bool,
     /// True when this version already serves all production traffic: there is
@@ -82,29 +88,25 @@ where
 
     // The listener, not the stored state, decides which color is idle: what
     // serves production must never be touched.
-    let split = read_split(&ports.lb, &config).await?;
-    let active = split.sole().ok_or_else(|| Error::ProductionSplit {
+    let world = observe(&store, &ports.lb, &ports.services, app, None).await?;
+    let active = world.weights.sole().ok_or_else(|| Error::ProductionSplit {
         app: app.to_string(),
-        split: split.to_string(),
+        split: world.weights.to_string(),
     })?;
     let idle = active.other();
-    let state = store.state(app).await?;
-    if let Some(s) = &state
-        && s.active_color != active
-    {
-        warn!(app, stored = %s.active_color, listener = %active, "stored state disagrees with the listener; following the listener");
-    }
+    let state = repair_record(&store, &world, active).await?;
     let cluster = config.cluster.as_str();
-    let active_service = ports
-        .services
-        .describe(cluster, &config.color(active).service)
-        .await?;
+    let active_service = world.services.get(active).clone();
     let idle_name = config.color(idle).service.clone();
 
     let already_live = state.as_ref().is_some_and(|s| {
         s.active_color == active
             && s.active_version.as_deref() == Some(version)
             && s.phase == Phase::Stable
+            && s
+                .active_task_definition
+                .as_deref()
+                .is_none_or(|td| td == active_service.task_definition)
     });
     if already_live {
         info!(app, version, color = %active, "release already serves all production traffic");
@@ -113,8 +115,9 @@ where
             version: version.to_string(),
             idle_color: idle,
             service: idle_name,
-            task_definition_arn: active_service.task_definition,
+            task_definition_arn: active_service.task_definition.clone(),
             desired_count: active_service.desired,
+            serving_task_definition: Some(active_service.task_definition),
             changed: false,
             already_live: true,
             started_at: now,
@@ -122,7 +125,7 @@ where
         });
     }
 
-    let idle_service = ports.services.describe(cluster, &idle_name).await?;
+    let idle_service = world.services.get(idle).clone();
     let (task_definition, registered) = match (&input.release.task_definition, &input.release.image)
     {
         (Some(arn), _) => (arn.clone(), false),
@@ -172,6 +175,7 @@ where
         service: idle_name,
         task_definition_arn: task_definition,
         desired_count: desired,
+        serving_task_definition: Some(active_service.task_definition),
         changed: registered || update_needed || test_route_moved,
         already_live: false,
         started_at: now,
@@ -281,22 +285,49 @@ async fn point_test_route(lb: &impl LoadBalancer, config: &AppConfig, idle: Colo
         return Ok(false);
     };
     let route = test.route();
-    let current = lb.read_forward(&route).await?;
+    let current = lb.read_actions(&route).await?;
     let wanted = Split::all(idle);
-    if split_of(config, &route, &current).ok() == Some(wanted) {
+    if weights_of(config, &route, &current).is_ok_and(|w| w.matches(wanted)) {
         return Ok(false);
     }
-    let reported = lb
-        .write_forward(&route, &forward_for(config, wanted))
-        .await?;
-    let actual = split_of(config, &route, &reported)?;
-    if actual != wanted {
-        return Err(Error::ReadBackMismatch {
-            what: route.to_string(),
-            expected: wanted.to_string(),
-            actual: actual.to_string(),
-        });
-    }
+    write_split(lb, config, &route, &current, wanted, false).await?;
     info!(app = %config.app, color = %idle, "test route now reaches the idle color");
     Ok(true)
+}
+
+/// When the record says another color is active than the listener does
+/// (traffic moved by hand), the record is repaired from the world before
+/// anything is deployed: versions are kept only where the task definition
+/// ECS runs is the one recorded.
+async fn repair_record(
+    store: &AppStore<'_, impl ParameterStore>,
+    world: &World,
+    active: Color,
+) -> Result<Option<AppState>> {
+    let Some(state) = world.state() else {
+        return Ok(None);
+    };
+    if state.active_color == active {
+        return Ok(Some(state.clone()));
+    }
+    let repaired = AppState {
+        active_color: active,
+        active_version: version_on(world, active),
+        previous_color: active.other(),
+        previous_version: version_on(world, active.other()),
+        active_task_definition: Some(world.task_definition(active).to_string()),
+        previous_task_definition: Some(world.task_definition(active.other()).to_string()),
+        previous_color_replaced_by: None,
+        weights: Split::all(active),
+        phase: Phase::Stable,
+        ..state.clone()
+    };
+    warn!(
+        app = %world.config().app,
+        recorded = %state.active_color,
+        listener = %active,
+        "the record named another active color than the load balancer; repaired it from the world"
+    );
+    store.save_state(&world.config().app, &repaired).await?;
+    Ok(Some(repaired))
 }

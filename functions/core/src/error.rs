@@ -91,6 +91,37 @@ pub enum Error {
         split: String,
     },
 
+    /// The stored record and the world disagree in a way a step must not
+    /// guess about: it names both sides and how to reconcile.
+    #[error("`{app}`: {record}, but {world}; nothing was changed. {fix}")]
+    Drift {
+        app: String,
+        record: String,
+        world: String,
+        fix: String,
+    },
+
+    /// A rollback request older than the last traffic change: delivered late
+    /// (Lambda retries asynchronous events for hours), it must not undo a
+    /// newer release.
+    #[error(
+        "refusing a stale rollback of `{app}`: the request was sent at {sent_at}, before traffic last moved at {switched_at}; send a new one if it still applies"
+    )]
+    StaleRequest {
+        app: String,
+        sent_at: String,
+        switched_at: String,
+    },
+
+    /// A step that only the lock holder may run found the lock gone or held
+    /// by someone else.
+    #[error("`{app}`: this step needs the deployment lock held by {me}, but {found}")]
+    NotLockHolder {
+        app: String,
+        me: String,
+        found: String,
+    },
+
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -123,6 +154,9 @@ impl Error {
             Error::ProductionSplit { .. } => "ProductionSplit",
             Error::IdleNotReady { .. } => "IdleNotReady",
             Error::RolledBackMeanwhile { .. } => "RolledBackMeanwhile",
+            Error::Drift { .. } => "Drift",
+            Error::StaleRequest { .. } => "StaleRequest",
+            Error::NotLockHolder { .. } => "NotLockHolder",
             Error::Port(e) => e.kind.error_type(),
         }
     }

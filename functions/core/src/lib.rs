@@ -15,10 +15,13 @@ pub mod ready;
 pub mod rollback;
 pub mod routing;
 pub mod scale_down;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod split;
 pub mod state;
 pub mod store;
 pub mod switch;
+pub mod world;
 
 pub use color::Color;
 pub use error::{Error, Result};

@@ -68,6 +68,21 @@ pub enum PutOutcome {
 /// Key-value parameters (SSM Parameter Store).
 pub trait ParameterStore: Send + Sync {
     fn get(&self, name: &str) -> impl Future<Output = PortResult<Option<Parameter>>> + Send;
+    /// Several parameters in one call (at most 10 names), in the order asked;
+    /// `None` for each that does not exist. Stores that can read several at
+    /// once (SSM's `GetParameters`) override this one-by-one reading.
+    fn get_many(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = PortResult<Vec<Option<Parameter>>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(names.len());
+            for name in names {
+                out.push(self.get(name).await?);
+            }
+            Ok(out)
+        }
+    }
     fn put(
         &self,
         name: &str,
@@ -112,17 +127,118 @@ pub struct Forward {
     pub stickiness_seconds: Option<i32>,
 }
 
+/// An action on a listener or rule that bluegreen does not own
+/// (authenticate-oidc, authenticate-cognito, fixed-response, redirect): carried
+/// through a change untouched. The adapter keeps its own representation in
+/// `opaque` and writes it back as it was read; the domain compares actions by
+/// `kind`, `order` and `fingerprint` (the adapter's rendering of the whole
+/// action), never by looking inside.
+#[derive(Clone)]
+pub struct ForeignAction {
+    pub kind: String,
+    pub order: Option<i32>,
+    pub fingerprint: String,
+    pub opaque: std::sync::Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl PartialEq for ForeignAction {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.order == other.order && self.fingerprint == other.fingerprint
+    }
+}
+impl Eq for ForeignAction {}
+
+impl fmt::Debug for ForeignAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ForeignAction")
+            .field("kind", &self.kind)
+            .field("order", &self.order)
+            .field("fingerprint", &self.fingerprint)
+            .finish()
+    }
+}
+
+/// One action of a listener's default actions or a rule's actions, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteAction {
+    /// The forward action: the only one bluegreen changes, and only its weights.
+    Forward {
+        order: Option<i32>,
+        forward: Forward,
+    },
+    Foreign(ForeignAction),
+}
+
+/// The whole action list of a route, as the load balancer reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteActions(pub Vec<RouteAction>);
+
+impl RouteActions {
+    /// A route that only forwards (the common case, and what tests build).
+    pub fn forward_only(forward: Forward) -> RouteActions {
+        RouteActions(vec![RouteAction::Forward {
+            order: None,
+            forward,
+        }])
+    }
+
+    /// The forward action, if the route has exactly one.
+    pub fn forward(&self) -> Option<&Forward> {
+        let mut forwards = self.0.iter().filter_map(|a| match a {
+            RouteAction::Forward { forward, .. } => Some(forward),
+            RouteAction::Foreign(_) => None,
+        });
+        let first = forwards.next();
+        if forwards.next().is_some() {
+            return None;
+        }
+        first
+    }
+
+    /// The same actions with the forward action's target weights replaced by
+    /// `weights` (by target group); everything else, stickiness included, is
+    /// kept as it is.
+    pub fn with_weights(&self, weights: &[WeightedTarget]) -> RouteActions {
+        RouteActions(
+            self.0
+                .iter()
+                .map(|a| match a {
+                    RouteAction::Forward { order, forward } => RouteAction::Forward {
+                        order: *order,
+                        forward: Forward {
+                            targets: weights.to_vec(),
+                            stickiness_seconds: forward.stickiness_seconds,
+                        },
+                    },
+                    other => other.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    /// The actions that are not the forward action.
+    pub fn foreign(&self) -> impl Iterator<Item = &ForeignAction> {
+        self.0.iter().filter_map(|a| match a {
+            RouteAction::Foreign(f) => Some(f),
+            RouteAction::Forward { .. } => None,
+        })
+    }
+}
+
 /// The load balancer (ELBv2).
 pub trait LoadBalancer: Send + Sync {
-    /// The forward action currently on `route`.
-    fn read_forward(&self, route: &Route) -> impl Future<Output = PortResult<Forward>> + Send;
-    /// Replaces the forward action on `route` and returns the action as the load
-    /// balancer reports it in its answer to the change.
-    fn write_forward(
+    /// The whole action list currently on `route`.
+    fn read_actions(
         &self,
         route: &Route,
-        forward: &Forward,
-    ) -> impl Future<Output = PortResult<Forward>> + Send;
+    ) -> impl Future<Output = PortResult<RouteActions>> + Send;
+    /// Replaces the action list on `route` and returns the list as the load
+    /// balancer reports it in its answer to the change.
+    fn write_actions(
+        &self,
+        route: &Route,
+        actions: &RouteActions,
+    ) -> impl Future<Output = PortResult<RouteActions>> + Send;
     /// How many targets of the group are `healthy` now.
     fn healthy_targets(
         &self,
@@ -196,12 +312,26 @@ pub enum ExecutionStatus {
     Missing,
 }
 
+/// What Step Functions says of one execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionInfo {
+    pub status: ExecutionStatus,
+    /// The execution's input document (JSON text), when it exists.
+    pub input: Option<String>,
+}
+
 /// Workflow executions (Step Functions).
 pub trait Executions: Send + Sync {
+    fn describe(
+        &self,
+        execution_arn: &str,
+    ) -> impl Future<Output = PortResult<ExecutionInfo>> + Send;
     fn status(
         &self,
         execution_arn: &str,
-    ) -> impl Future<Output = PortResult<ExecutionStatus>> + Send;
+    ) -> impl Future<Output = PortResult<ExecutionStatus>> + Send {
+        async move { Ok(self.describe(execution_arn).await?.status) }
+    }
     fn stop(&self, execution_arn: &str, cause: &str)
     -> impl Future<Output = PortResult<()>> + Send;
 }

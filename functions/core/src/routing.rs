@@ -1,14 +1,77 @@
 //! Reading and writing the production split in terms of an app's two target
-//! groups, over the [`LoadBalancer`] port.
+//! groups, over the [`LoadBalancer`] port. Only the forward action's weights
+//! are ever changed; every other action, its order and the stickiness are
+//! written back as they were read, and the whole list is compared after.
+
+use std::fmt;
 
 use crate::color::Color;
 use crate::config::AppConfig;
 use crate::error::{Error, Result};
-use crate::ports::{Forward, LoadBalancer, Route, WeightedTarget};
+use crate::ports::{LoadBalancer, Route, RouteActions, WeightedTarget};
 use crate::split::Split;
 
-/// The split `forward` describes, in the app's colors.
-pub fn split_of(config: &AppConfig, route: &Route, forward: &Forward) -> Result<Split> {
+/// The forward weights of the two colors exactly as the load balancer holds
+/// them (relative, 0..=999 each). Any weight above zero is traffic: 1/999 is
+/// not rounded to 0/100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Weights {
+    pub blue: u32,
+    pub green: u32,
+}
+
+impl Weights {
+    pub fn of(split: Split) -> Weights {
+        Weights {
+            blue: u32::from(split.blue),
+            green: u32::from(split.green),
+        }
+    }
+
+    pub fn weight(&self, color: Color) -> u32 {
+        match color {
+            Color::Blue => self.blue,
+            Color::Green => self.green,
+        }
+    }
+
+    /// Whether `color` receives any production traffic.
+    pub fn serves(&self, color: Color) -> bool {
+        self.weight(color) > 0
+    }
+
+    /// The color that takes all traffic, if one does.
+    pub fn sole(&self) -> Option<Color> {
+        Color::BOTH
+            .into_iter()
+            .find(|c| self.serves(*c) && !self.serves(c.other()))
+    }
+
+    /// Whether these weights send exactly `split`'s shares.
+    pub fn matches(&self, split: Split) -> bool {
+        let total = u64::from(self.blue) + u64::from(self.green);
+        total > 0
+            && u64::from(self.blue) * 100 == u64::from(split.blue) * total
+            && u64::from(self.green) * 100 == u64::from(split.green) * total
+    }
+}
+
+impl fmt::Display for Weights {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Split::from_weights(self.blue, self.green) {
+            Some(split) => split.fmt(f),
+            None => write!(f, "blue weight {} / green weight {}", self.blue, self.green),
+        }
+    }
+}
+
+/// The weights `actions` forward with, in the app's colors.
+pub fn weights_of(config: &AppConfig, route: &Route, actions: &RouteActions) -> Result<Weights> {
+    let forward = actions.forward().ok_or_else(|| Error::ForeignRoute {
+        app: config.app.clone(),
+        what: route.to_string(),
+        found: "no single forward action".to_string(),
+    })?;
     let (mut blue, mut green) = (0u32, 0u32);
     for t in &forward.targets {
         match config.color_of_target_group(&t.target_group_arn) {
@@ -23,80 +86,97 @@ pub fn split_of(config: &AppConfig, route: &Route, forward: &Forward) -> Result<
             }
         }
     }
-    Split::from_weights(blue, green).ok_or_else(|| Error::ForeignRoute {
-        app: config.app.clone(),
-        what: route.to_string(),
-        found: "no target group with weight".to_string(),
-    })
-}
-
-/// A forward action for `split` that names both target groups (weight 0 keeps
-/// the idle group attached to the load balancer).
-pub fn forward_for(config: &AppConfig, split: Split) -> Forward {
-    Forward {
-        targets: Color::BOTH
-            .into_iter()
-            .map(|c| WeightedTarget {
-                target_group_arn: config.color(c).target_group_arn.clone(),
-                weight: u32::from(split.weight(c)),
-            })
-            .collect(),
-        stickiness_seconds: config.production.stickiness_seconds,
+    if blue == 0 && green == 0 {
+        return Err(Error::ForeignRoute {
+            app: config.app.clone(),
+            what: route.to_string(),
+            found: "no target group with weight".to_string(),
+        });
     }
+    Ok(Weights { blue, green })
 }
 
-/// The production split as the load balancer reports it now.
-pub async fn read_split(lb: &impl LoadBalancer, config: &AppConfig) -> Result<Split> {
+/// Forward targets for `split` naming both target groups (weight 0 keeps the
+/// idle group attached to the load balancer).
+pub fn targets_for(config: &AppConfig, split: Split) -> Vec<WeightedTarget> {
+    Color::BOTH
+        .into_iter()
+        .map(|c| WeightedTarget {
+            target_group_arn: config.color(c).target_group_arn.clone(),
+            weight: u32::from(split.weight(c)),
+        })
+        .collect()
+}
+
+/// The production weights as the load balancer reports them now.
+pub async fn read_weights(lb: &impl LoadBalancer, config: &AppConfig) -> Result<Weights> {
     let route = config.production.route();
-    let forward = lb.read_forward(&route).await?;
-    split_of(config, &route, &forward)
+    let actions = lb.read_actions(&route).await?;
+    weights_of(config, &route, &actions)
 }
 
-/// Sets the production split and verifies what the load balancer reports back.
+/// Sets `split` on `route`, keeping every action of `current` that is not the
+/// forward's weights, and verifies the whole list the load balancer reports.
 /// `confirm_with_read` adds a separate read after the change; without it the
 /// load balancer's answer to the change is the read-back (one call fewer, for
 /// the emergency path).
 pub async fn write_split(
     lb: &impl LoadBalancer,
     config: &AppConfig,
+    route: &Route,
+    current: &RouteActions,
     split: Split,
     confirm_with_read: bool,
-) -> Result<()> {
-    let route = config.production.route();
-    let wanted = forward_for(config, split);
-    let mut reported = lb.write_forward(&route, &wanted).await?;
+) -> Result<RouteActions> {
+    let wanted = current.with_weights(&targets_for(config, split));
+    let mut reported = lb.write_actions(route, &wanted).await?;
     if confirm_with_read {
-        reported = lb.read_forward(&route).await?;
+        reported = lb.read_actions(route).await?;
     }
-    let actual = split_of(config, &route, &reported)?;
-    if actual != split {
+    let actual = weights_of(config, route, &reported)?;
+    if !actual.matches(split) {
         return Err(Error::ReadBackMismatch {
             what: route.to_string(),
             expected: split.to_string(),
             actual: actual.to_string(),
         });
     }
-    Ok(())
+    let kept: Vec<_> = wanted.foreign().collect();
+    let found: Vec<_> = reported.foreign().collect();
+    if kept != found || wanted.forward().map(|f| f.stickiness_seconds)
+        != reported.forward().map(|f| f.stickiness_seconds)
+    {
+        return Err(Error::ReadBackMismatch {
+            what: route.to_string(),
+            expected: format!("{} other action(s) kept: {kept:?}", kept.len()),
+            actual: format!("{found:?}"),
+        });
+    }
+    Ok(reported)
 }
 
-/// Invariant 1: production traffic never gets weight on a color whose targets
-/// are not healthy. Checks each color whose weight `to` raises above `from`.
-pub async fn ensure_healthy_for(
-    lb: &impl LoadBalancer,
-    config: &AppConfig,
-    from: Split,
-    to: Split,
-) -> Result<()> {
-    for color in Color::BOTH {
-        if to.weight(color) > from.weight(color) {
-            let tg = &config.color(color).target_group_arn;
-            if lb.healthy_targets(tg).await? == 0 {
-                return Err(Error::NoHealthyTargets {
-                    color,
-                    target_group: tg.clone(),
-                });
-            }
-        }
+/// How many healthy targets `target` needs before it may take the traffic of
+/// the colors serving now: their running count (the largest), times the
+/// config's `min_healthy_fraction`, at least one.
+pub fn healthy_needed(config: &AppConfig, serving_running: i32) -> usize {
+    let n = (f64::from(serving_running.max(0)) * config.min_healthy_fraction).ceil() as usize;
+    n.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_weight_is_traffic() {
+        let w = Weights { blue: 1, green: 999 };
+        assert!(w.serves(Color::Blue));
+        assert_eq!(w.sole(), None);
+        assert!(!w.matches(Split::all(Color::Green)));
+        assert_eq!(w.to_string(), "blue weight 1 / green weight 999");
+        let w = Weights { blue: 0, green: 7 };
+        assert_eq!(w.sole(), Some(Color::Green));
+        assert!(w.matches(Split::all(Color::Green)));
+        assert!(Weights { blue: 900, green: 100 }.matches(Split::with(Color::Green, 10)));
     }
-    Ok(())
 }

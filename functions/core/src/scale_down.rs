@@ -2,13 +2,16 @@
 //! unless a newer release or a rollback has made it matter again.
 
 use serde::{Deserialize, Serialize};
-use tracing::info;
+use time::OffsetDateTime;
+use tracing::{info, warn};
 
 use crate::color::Color;
 use crate::deploy::lock_holder;
 use crate::error::{Error, Result};
 use crate::input::{ExecutionInput, SOURCE};
-use crate::ports::{ParameterStore, Ports, Services};
+use crate::config::AppConfig;
+use crate::fence::rolled_back_meanwhile;
+use crate::ports::{Executions, ParameterStore, Ports, Services};
 use crate::state::Phase;
 use crate::store::AppStore;
 
@@ -23,13 +26,18 @@ pub struct ScaleDownOutcome {
     pub skipped: Option<String>,
 }
 
+/// How long scale-down holds the app's lock if it dies holding it.
+const HOLD: std::time::Duration = std::time::Duration::from_secs(600);
+
 pub async fn scale_down<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     input: &ExecutionInput,
+    now: OffsetDateTime,
 ) -> Result<ScaleDownOutcome>
 where
     P: ParameterStore,
     S: Services,
+    E: Executions,
 {
     let deploy = input.deploy.as_ref().ok_or_else(|| {
         Error::bad_input(
@@ -43,55 +51,108 @@ where
     let config = store.config(app).await?;
     let old = deploy.idle_color.other();
     let service = config.color(old).service.clone();
-    let current = ports.services.describe(&config.cluster, &service).await?;
-    let target = config.idle_capacity_after_window as i32;
+    let me = lock_holder(input);
+    // The lock is held while shrinking: a rollback starting meanwhile stops
+    // this execution and fences it, and this step then undoes its change
+    // (the same two-sided check as deploy-idle's, see `fence`).
+    let skip = |why: String, desired: i32| {
+        info!(app, %service, %why, "scale-down skipped");
+        ScaleDownOutcome {
+            color: old,
+            service: service.clone(),
+            desired,
+            scaled: false,
+            skipped: Some(why),
+        }
+    };
+    match store.acquire_lock(app, &me, HOLD, now, &ports.executions).await {
+        Ok(_) => {}
+        Err(Error::LockHeld { holder, .. }) => {
+            let current = ports.services.describe(&config.cluster, &service).await?;
+            return Ok(skip(
+                format!("a newer deployment ({holder}) is in progress"),
+                current.desired,
+            ));
+        }
+        Err(e) => return Err(e),
+    }
+    let result = shrink(ports, &store, input, &config, old, &me, now).await;
+    store.release_lock(app, &me).await?;
+    result.map(|(desired, why)| match why {
+        Some(why) => skip(why, desired),
+        None => {
+            info!(app, %service, desired, "scaled the previous color down after the warm window");
+            ScaleDownOutcome {
+                color: old,
+                service: service.clone(),
+                desired,
+                scaled: true,
+                skipped: None,
+            }
+        }
+    })
+}
 
+/// Returns the desired count now and why nothing was done, if nothing was.
+async fn shrink<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    input: &ExecutionInput,
+    config: &AppConfig,
+    old: Color,
+    me: &str,
+    _now: OffsetDateTime,
+) -> Result<(i32, Option<String>)>
+where
+    P: ParameterStore,
+    S: Services,
+{
+    let deploy = input.deploy.as_ref().expect("checked by the caller");
+    let app = input.app.as_str();
+    let service = &config.color(old).service;
+    let current = ports.services.describe(&config.cluster, service).await?;
+    let target = config.idle_capacity_after_window as i32;
     let state = store.state(app).await?;
     let still_ours = state.as_ref().is_some_and(|s| {
         s.active_color == deploy.idle_color
             && s.active_version.as_deref() == Some(deploy.version.as_str())
             && s.phase == Phase::Stable
+            // The same version may have gone live again through a newer
+            // execution, whose warm window this one must not cut short.
+            && (input.execution_arn().is_none()
+                || s.last_execution_arn.as_deref() == input.execution_arn())
     });
-    let skipped = if !still_ours {
-        Some(format!(
-            "{old} may serve again: release {} is no longer the live one (rolled back or superseded)",
-            deploy.version
-        ))
-    } else if let Some(lock) = store.lock(app).await?
-        && lock.holder != lock_holder(input)
-    {
-        Some(format!(
-            "a newer deployment ({}) is in progress",
-            lock.holder
-        ))
-    } else if current.desired <= target {
-        Some(format!(
-            "{service} is already at {} task(s)",
-            current.desired
-        ))
-    } else {
-        None
-    };
-    if let Some(why) = skipped {
-        info!(app, %service, %why, "scale-down skipped");
-        return Ok(ScaleDownOutcome {
-            color: old,
-            service,
-            desired: current.desired,
-            scaled: false,
-            skipped: Some(why),
-        });
+    if !still_ours {
+        return Ok((
+            current.desired,
+            Some(format!(
+                "{old} may serve again: release {} is no longer the live one (rolled back or superseded)",
+                deploy.version
+            )),
+        ));
+    }
+    if current.desired <= target {
+        return Ok((
+            current.desired,
+            Some(format!("{service} is already at {} task(s)", current.desired)),
+        ));
+    }
+    if let Some(fence) = store.fence_against(app, me).await? {
+        return Ok((current.desired, Some(rolled_back_meanwhile(app, &fence).to_string())));
     }
     ports
         .services
-        .update(&config.cluster, &service, None, Some(target))
+        .update(&config.cluster, service, None, Some(target))
         .await?;
-    info!(app, %service, desired = target, "scaled the previous color down after the warm window");
-    Ok(ScaleDownOutcome {
-        color: old,
-        service,
-        desired: target,
-        scaled: true,
-        skipped: None,
-    })
+    if let Some(fence) = store.fence_against(app, me).await? {
+        // A rollback stopped this execution while it shrank the color the
+        // rollback may be sending production to: give the tasks back at once.
+        ports
+            .services
+            .update(&config.cluster, service, None, Some(current.desired))
+            .await?;
+        warn!(app, %service, "rolled back while scaling down; restored the desired count");
+        return Ok((current.desired, Some(rolled_back_meanwhile(app, &fence).to_string())));
+    }
+    Ok((target, None))
 }

@@ -46,16 +46,15 @@ impl Split {
         Color::BOTH.into_iter().find(|c| self.weight(*c) == 100)
     }
 
-    /// Normalises raw load-balancer weights (0..=999 each, relative) to percent.
-    /// Returns `None` when both are zero: such a listener serves no traffic.
+    /// The percent split raw load-balancer weights (0..=999 each, relative)
+    /// send exactly; `None` when both are zero or the shares are not whole
+    /// percents (1/999 is not 0/100: a color with any weight gets traffic).
     pub fn from_weights(blue: u32, green: u32) -> Option<Split> {
-        let total = blue.checked_add(green)?;
-        if total == 0 {
+        let total = u64::from(blue) + u64::from(green);
+        if total == 0 || (u64::from(blue) * 100) % total != 0 {
             return None;
         }
-        // Round to the nearest percent, and give the remainder to green so the
-        // two always add up to 100.
-        let blue_pct = ((blue as u64 * 100 + total as u64 / 2) / total as u64) as u8;
+        let blue_pct = (u64::from(blue) * 100 / total) as u8;
         Some(Split {
             blue: blue_pct,
             green: 100 - blue_pct,
@@ -124,5 +123,6 @@ mod tests {
             })
         );
         assert_eq!(Split::from_weights(0, 0), None);
+        assert_eq!(Split::from_weights(1, 999), None, "never rounded");
     }
 }

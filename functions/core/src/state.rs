@@ -29,6 +29,14 @@ pub struct AppState {
     pub previous_color: Color,
     /// The release a rollback returns to; `None` when it is not known.
     pub previous_version: Option<String>,
+    /// The task definition ECS ran on the active color when this record was
+    /// written: how a later step tells whether the record still describes
+    /// the world (drift) and which color runs which release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_task_definition: Option<String>,
+    /// The task definition of the previous release, on the previous color.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_task_definition: Option<String>,
     /// Set when a release was deployed onto the previous color, which then no
     /// longer runs `previous_version`: a rollback must not send traffic there
     /// (it would serve an untested or failed release). Cleared by the switch
@@ -53,6 +61,8 @@ impl AppState {
             active_version: version,
             previous_color: color.other(),
             previous_version: None,
+            active_task_definition: None,
+            previous_task_definition: None,
             previous_color_replaced_by: None,
             weights: Split::all(color),
             phase: Phase::Stable,

@@ -37,7 +37,7 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
         })
     }
 
-    pub(crate) fn params(&self) -> &'a P {
+    pub fn params(&self) -> &'a P {
         self.params
     }
 
@@ -63,7 +63,11 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
         let Some(p) = self.params.get(&name).await? else {
             return Ok(None);
         };
-        let state: AppState = parse::json(&format!("state {name}"), &p.value)?;
+        self.parse_state(&name, &p.value).map(Some)
+    }
+
+    pub(crate) fn parse_state(&self, name: &str, text: &str) -> Result<AppState> {
+        let state: AppState = parse::json(&format!("state {name}"), text)?;
         if state.previous_color != state.active_color.other() {
             return Err(Error::bad_input(
                 format!("state {name}"),
@@ -71,21 +75,23 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
                 "must be the other color than active_color",
             ));
         }
-        Ok(Some(state))
+        Ok(state)
     }
 
-    /// Writes the state document, then the plain active-environment value.
+    /// Writes the plain active-environment value, then the state document.
+    /// In this order a failure between the two leaves the state unwritten, so
+    /// a rerun sees it differ and writes both again.
     pub async fn save_state(&self, app: &str, state: &AppState) -> Result<()> {
         let json = serde_json::to_string(state).expect("state serialises");
-        self.params
-            .put(&self.parameter(app, "state"), &json, PutMode::Overwrite)
-            .await?;
         self.params
             .put(
                 &self.parameter(app, "active-environment"),
                 state.active_color.as_str(),
                 PutMode::Overwrite,
             )
+            .await?;
+        self.params
+            .put(&self.parameter(app, "state"), &json, PutMode::Overwrite)
             .await?;
         Ok(())
     }
@@ -137,18 +143,43 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
             // Claim this stale acquisition create-only: of several callers racing
             // to break the same stale lock, exactly one gets the claim. Claims are
             // kept, so a straggler that read the same stale lock later loses too.
-            let claim = format!(
+            // A claim whose claimant died before taking the lock is itself stale
+            // and is removed, so the lock never stays unreclaimable.
+            let claim_name = format!(
                 "{}/{}",
                 self.parameter(app, "lock-reclaims"),
                 current.fingerprint()
             );
-            if self.params.put(&claim, holder, PutMode::CreateOnly).await?
+            let claim = Lock {
+                holder: holder.to_string(),
+                acquired_at: now,
+                expires_at: now + CLAIM_TTL,
+            };
+            let claim_json = serde_json::to_string(&claim).expect("claim serialises");
+            if self
+                .params
+                .put(&claim_name, &claim_json, PutMode::CreateOnly)
+                .await?
                 == PutOutcome::AlreadyExists
             {
-                match self.lock(app).await? {
-                    Some(l) if l.holder == holder => return Ok(Acquired::AlreadyHeld),
-                    Some(l) => return Err(lock_held(app, &l)),
-                    None => continue,
+                let theirs = self.params.get(&claim_name).await?;
+                let theirs: Option<Lock> = theirs.and_then(|p| serde_json::from_str(&p.value).ok());
+                match theirs {
+                    // Our own claim from an attempt that did not finish.
+                    Some(c) if c.holder == holder => {}
+                    Some(c) if !self.is_stale(&c, now, executions).await? => {
+                        match self.lock(app).await? {
+                            Some(l) if l.holder == holder => return Ok(Acquired::AlreadyHeld),
+                            Some(l) => return Err(lock_held(app, &l)),
+                            None => continue,
+                        }
+                    }
+                    // A dead claimant's (or an unreadable, older) claim.
+                    _ => {
+                        self.params.delete(&claim_name).await?;
+                        warn!(app, claim = %claim_name, "removed a stale lock claim");
+                        continue;
+                    }
                 }
             }
             // Still the same stale lock? (It may have been released meanwhile.)
@@ -185,23 +216,26 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
         }
     }
 
-    /// A lock may be broken once it has expired or its execution has stopped.
-    /// Holders that are not execution ARNs are governed by expiry alone.
+    /// A lock held by an execution may be broken once that execution no
+    /// longer runs, and never while it runs (a long bake may outlive any
+    /// expiry). Holders that are not execution ARNs (manual invokes, a
+    /// rollback in progress) are governed by expiry alone.
     pub async fn is_stale(
         &self,
         lock: &Lock,
         now: OffsetDateTime,
         executions: &impl Executions,
     ) -> Result<bool> {
-        if lock.is_expired(now) {
-            return Ok(true);
-        }
         if !is_execution_arn(&lock.holder) {
-            return Ok(false);
+            return Ok(lock.is_expired(now));
         }
         Ok(executions.status(&lock.holder).await? != ExecutionStatus::Running)
     }
 }
+
+/// How long a claim on a stale lock protects a claimant that is not an
+/// execution (an execution's claim lasts as long as it runs).
+const CLAIM_TTL: time::Duration = time::Duration::seconds(60);
 
 pub fn is_execution_arn(s: &str) -> bool {
     s.starts_with("arn:") && s.contains(":states:") && s.contains(":execution:")

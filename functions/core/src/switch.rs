@@ -1,8 +1,9 @@
 //! Moving production traffic toward the new color, one step per call.
 //!
-//! The step to take is derived from the execution input alone (the previous
-//! switch result, if any) and the stored state, so a rerun with the same input
-//! finds the listener already where it should be and changes nothing.
+//! The target is the color deploy-idle put the release on, as ECS confirms;
+//! the step comes from this execution's previous switch result. The listener
+//! is read fresh: a rerun with the same input finds it already where it should
+//! be and changes nothing.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -12,10 +13,11 @@ use crate::color::Color;
 use crate::config::Strategy;
 use crate::deploy::lock_holder;
 use crate::error::{Error, Result};
-use crate::fence::rolled_back_meanwhile;
+use crate::fence::{Fence, rolled_back_meanwhile};
 use crate::input::{ExecutionInput, SOURCE};
-use crate::ports::{LoadBalancer, ParameterStore};
-use crate::routing::{ensure_healthy_for, read_split, write_split};
+use crate::ports::{LoadBalancer, ParameterStore, Ports, Services};
+use crate::routing::{healthy_needed, write_split};
+use crate::world::{World, observe};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
 use crate::store::{AppStore, lock_held};
@@ -40,6 +42,10 @@ pub struct SwitchOutcome {
     pub done: bool,
     /// How long the monitor should bake this step.
     pub bake_seconds: u64,
+    /// The execution that made this step: a console rerun of a copied
+    /// document must not continue another execution's steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
 }
 
 /// The step a switch call should apply: pure, so it can be reasoned about and
@@ -51,12 +57,17 @@ pub struct SwitchPlan {
     pub weight: u8,
 }
 
+/// Decides the step from what was just observed. `previous` is this
+/// execution's previous switch result; `deployed` the color and task
+/// definition deploy-idle put the release on.
 pub fn plan(
-    state: &AppState,
+    world: &World,
     version: &str,
     previous: Option<&SwitchOutcome>,
+    deployed: Option<(Color, &str)>,
     steps: &[u8],
 ) -> Result<SwitchPlan> {
+    let app = world.config().app.as_str();
     let (target, step) = match previous {
         // Later steps: same target as the step before, one step further (the
         // last step repeats: switching past 100% is a no-op, not an error).
@@ -64,19 +75,29 @@ pub fn plan(
             let step = if prev.done { prev.step } else { prev.step + 1 };
             (prev.target_color, step.min(steps.len() - 1))
         }
-        // First step. If the state already names this release as active, this
-        // is a rerun of the first step and the target is unchanged.
-        None => {
-            let continuing = state.active_version.as_deref() == Some(version)
-                && state.phase != Phase::RolledBack;
-            let target = if continuing {
-                state.active_color
-            } else {
-                state.active_color.other()
-            };
-            (target, 0)
-        }
+        None => (first_target(world, version, deployed)?, 0),
     };
+    if let Some((color, task_definition)) = deployed {
+        if color != target {
+            return Err(Error::bad_input(
+                SOURCE,
+                "switch.target_color",
+                format!("is {target}, but deploy-idle put the release on {color}"),
+            ));
+        }
+        if world.task_definition(target) != task_definition {
+            return Err(Error::Drift {
+                app: app.to_string(),
+                record: format!("deploy-idle put release {version} ({task_definition}) on {target}"),
+                world: format!(
+                    "ECS service {} now runs {}",
+                    world.config().color(target).service,
+                    world.task_definition(target)
+                ),
+                fix: "Deploy the release again; nothing was switched".to_string(),
+            });
+        }
+    }
     let weight = *steps.get(step).ok_or_else(|| {
         Error::bad_input(
             SOURCE,
@@ -91,34 +112,53 @@ pub fn plan(
     })
 }
 
-/// The state after `plan` has been applied and read back.
+/// The first step's target: the color deploy-idle deployed to; without its
+/// result (a direct invoke), the color not serving, or the one the record
+/// says already carries this release when the listener agrees (a rerun).
+fn first_target(world: &World, version: &str, deployed: Option<(Color, &str)>) -> Result<Color> {
+    if let Some((color, _)) = deployed {
+        return Ok(color);
+    }
+    if let Some(s) = world.state()
+        && s.active_version.as_deref() == Some(version)
+        && s.phase != Phase::RolledBack
+        && world.weights.serves(s.active_color)
+        && s
+            .active_task_definition
+            .as_deref()
+            .is_none_or(|td| td == world.task_definition(s.active_color))
+    {
+        return Ok(s.active_color);
+    }
+    match world.weights.sole() {
+        Some(serving) => Ok(serving.other()),
+        None => Err(Error::ProductionSplit {
+            app: world.config().app.clone(),
+            split: world.weights.to_string(),
+        }),
+    }
+}
+
+/// The state after `plan` has been applied and read back, labelled from the
+/// world: ECS says what each color runs, the record only names versions.
 pub fn state_after(
-    before: &AppState,
+    world: &World,
     plan: SwitchPlan,
     version: &str,
     split: Split,
     execution_arn: Option<&str>,
     switched_at: OffsetDateTime,
 ) -> AppState {
-    // Switching onto the active color continues a switch already under way:
-    // the previous release stays the one we came from.
-    // Moving onto the other color makes the one we leave the previous color,
-    // untouched and still running its release.
-    let (previous_version, previous_color, replaced) = if before.active_color == plan.target {
-        (
-            before.previous_version.clone(),
-            before.previous_color,
-            before.previous_color_replaced_by.clone(),
-        )
-    } else {
-        (before.active_version.clone(), before.active_color, None)
-    };
+    let before = world.state();
+    let other = plan.target.other();
     AppState {
         active_color: plan.target,
         active_version: Some(version.to_string()),
-        previous_color,
-        previous_version,
-        previous_color_replaced_by: replaced,
+        previous_color: other,
+        previous_version: version_on(world, other),
+        active_task_definition: Some(world.task_definition(plan.target).to_string()),
+        previous_task_definition: Some(world.task_definition(other).to_string()),
+        previous_color_replaced_by: None,
         weights: split,
         phase: if split.weight(plan.target) == 100 {
             Phase::Stable
@@ -127,34 +167,66 @@ pub fn state_after(
         },
         last_execution_arn: execution_arn
             .map(str::to_string)
-            .or_else(|| before.last_execution_arn.clone()),
+            .or_else(|| before.and_then(|s| s.last_execution_arn.clone())),
         switched_at: Some(switched_at),
     }
 }
 
+/// The version the record names for what `color` runs now, if the record's
+/// task definition for it (when known) is what ECS reports.
+pub fn version_on(world: &World, color: Color) -> Option<String> {
+    let s = world.state()?;
+    let td = world.task_definition(color);
+    let (version, recorded) = if s.active_color == color {
+        (&s.active_version, &s.active_task_definition)
+    } else if s.previous_color_replaced_by.is_some() {
+        return None;
+    } else {
+        (&s.previous_version, &s.previous_task_definition)
+    };
+    match recorded {
+        Some(t) if t != td => None,
+        _ => version.clone(),
+    }
+}
+
 /// Applies the next switch step for `input` and records it.
-pub async fn switch(
-    params: &impl ParameterStore,
-    prefix: &str,
-    lb: &impl LoadBalancer,
+pub async fn switch<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
     input: &ExecutionInput,
     now: OffsetDateTime,
-) -> Result<SwitchOutcome> {
+) -> Result<SwitchOutcome>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+{
     let app = input.app.as_str();
     let version = input.release.version.as_str();
-    let store = AppStore::new(params, prefix)?;
-    let config = store.config(app).await?;
+    let store = AppStore::new(&ports.params, &ports.prefix)?;
+    let world = observe(&store, &ports.lb, &ports.services, app, None).await?;
+    let config = world.config();
 
-    // Only the lock holder may move traffic (invariant 3).
     let me = lock_holder(input);
-    if let Some(lock) = store.lock(app).await?
-        && lock.holder != me
-    {
-        return Err(lock_held(app, &lock));
+    // A deployment that was rolled back never moves traffic again; if an
+    // earlier attempt of this step was still restoring what the rollback
+    // decided when it failed, finish that first.
+    if let Some(fence) = world.records.fence.as_ref().filter(|f| f.holder == me) {
+        honour_fence(ports, &store, &world, fence).await?;
+        return Err(rolled_back_meanwhile(app, fence));
     }
-    // A deployment that was rolled back never moves traffic again.
-    if let Some(fence) = store.fence_against(app, &me).await? {
-        return Err(rolled_back_meanwhile(app, &fence));
+    // Only the lock holder may move traffic (invariant 3).
+    match &world.records.lock {
+        Some(lock) if lock.holder == me => {}
+        Some(lock) => return Err(lock_held(app, lock)),
+        None => {
+            return Err(Error::NotLockHolder {
+                app: app.to_string(),
+                me,
+                found: "no lock is held (released or broken): this deployment no longer owns the app"
+                    .to_string(),
+            });
+        }
     }
 
     let strategy: &Strategy = input
@@ -163,49 +235,61 @@ pub async fn switch(
         .as_ref()
         .unwrap_or(&config.strategy);
     let steps = strategy.steps();
-    let current = read_split(lb, &config).await?;
-    let state = match store.state(app).await? {
-        Some(s) => s,
-        None => bootstrap_state(app, current)?,
-    };
-    let plan = plan(&state, version, input.switch.as_ref(), &steps)?;
+    let previous = input
+        .switch
+        .as_ref()
+        .filter(|s| s.execution_arn.as_deref() == input.execution_arn());
+    let deployed = input
+        .deploy
+        .as_ref()
+        .map(|d| (d.idle_color, d.task_definition_arn.as_str()));
+    let plan = plan(&world, version, previous, deployed, &steps)?;
     let wanted = Split::with(plan.target, plan.weight);
 
-    let changed = current != wanted;
+    let current = world.weights;
+    let changed = !current.matches(wanted);
     if changed {
-        ensure_healthy_for(lb, &config, current, wanted).await?;
-        write_split(lb, &config, wanted, true).await?;
+        // Any color whose share rises must be ready for it, the target or
+        // (when traffic was moved by hand past this step) the other one.
+        let total = u64::from(current.blue) + u64::from(current.green);
+        for color in Color::BOTH {
+            let share_now = u64::from(current.weight(color)) * 100;
+            if u64::from(wanted.weight(color)) * total > share_now {
+                ensure_ready_for_traffic(&world, color)?;
+            }
+        }
+        let route = config.production.route();
+        write_split(&ports.lb, config, &route, &world.production, wanted, true).await?;
         info!(app, version, from = %current, to = %wanted, "switched production traffic");
     } else {
         info!(app, version, split = %current, "production traffic already at this step");
     }
 
+    let state = world.state();
     let switched_at = if changed {
         now
     } else {
-        state.switched_at.unwrap_or(now)
+        state.and_then(|s| s.switched_at).unwrap_or(now)
     };
     let new_state = state_after(
-        &state,
+        &world,
         plan,
         version,
         wanted,
         input.execution_arn(),
         switched_at,
     );
-    if new_state != state {
+    if state != Some(&new_state) {
         store.save_state(app, &new_state).await?;
     }
-    if changed || new_state != state {
+    if changed || state != Some(&new_state) {
         // A rollback may have stopped this deployment while this step ran
         // (see `fence`): if so, put back what the rollback decided.
         if let Some(fence) = store.fence_against(app, &me).await? {
             // Pending: the rollback has yet to write, and will write last.
-            if let (Some(split), Some(state)) = (fence.split, &fence.state) {
-                write_split(lb, &config, split, true).await?;
-                store.save_state(app, state).await?;
-                warn!(app, version, %split, "rolled back while switching; restored the rollback's split");
-            }
+            let now_on = observe(&store, &ports.lb, &ports.services, app, Some(config)).await?;
+            honour_fence(ports, &store, &now_on, &fence).await?;
+            warn!(app, version, "rolled back while switching; restored the rollback's decision");
             return Err(rolled_back_meanwhile(app, &fence));
         }
     }
@@ -221,90 +305,52 @@ pub async fn switch(
         changed,
         done: plan.weight == 100,
         bake_seconds: strategy.bake_seconds(),
+        execution_arn: input.execution_arn().map(str::to_string),
     })
 }
 
-/// No state stored yet (the first release through bluegreen): whatever color
-/// the listener sends everything to is the active one.
-fn bootstrap_state(app: &str, current: Split) -> Result<AppState> {
-    match current.sole() {
-        Some(color) => Ok(AppState::initial(color, None)),
-        None => Err(Error::bad_input(
-            format!("app `{app}`"),
-            "state",
-            format!(
-                "no state is stored and production is split ({current}); \
-                 send all traffic to one color before the first release"
+/// Puts back what a rollback that fenced this deployment decided, where the
+/// world or the record differs from it (nothing while it is still pending).
+async fn honour_fence<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    world: &World,
+    fence: &Fence,
+) -> Result<()>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+{
+    let (Some(split), Some(state)) = (fence.split, &fence.state) else {
+        return Ok(());
+    };
+    let config = world.config();
+    if !world.weights.matches(split) {
+        let route = config.production.route();
+        write_split(&ports.lb, config, &route, &world.production, split, true).await?;
+    }
+    if world.state() != Some(state) {
+        store.save_state(&config.app, state).await?;
+    }
+    Ok(())
+}
+
+/// Invariant 1: a color takes more production traffic only with as many
+/// healthy targets as the colors serving now run (times the config's
+/// `min_healthy_fraction`).
+fn ensure_ready_for_traffic(world: &World, target: Color) -> Result<()> {
+    let needed = healthy_needed(world.config(), world.serving_running_except(target));
+    let healthy = *world.healthy.get(target);
+    let desired = world.services.get(target).desired.max(0) as usize;
+    if healthy < needed || desired < needed {
+        return Err(Error::NoHealthyTargets {
+            color: target,
+            target_group: format!(
+                "{} ({healthy} healthy of {desired} desired, production needs {needed})",
+                world.config().color(target).target_group_arn
             ),
-        )),
+        });
     }
+    Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stable(color: Color, version: &str) -> AppState {
-        AppState::initial(color, Some(version.into()))
-    }
-
-    fn outcome(plan: SwitchPlan, steps: &[u8]) -> SwitchOutcome {
-        SwitchOutcome {
-            app: "a".into(),
-            version: "v2".into(),
-            target_color: plan.target,
-            step: plan.step,
-            steps: steps.to_vec(),
-            weight: plan.weight,
-            split: Split::with(plan.target, plan.weight),
-            changed: true,
-            done: plan.weight == 100,
-            bake_seconds: 1,
-        }
-    }
-
-    #[test]
-    fn walks_the_steps_toward_the_idle_color() {
-        let steps = [10, 25, 50, 100];
-        let mut state = stable(Color::Blue, "v1");
-        let mut prev: Option<SwitchOutcome> = None;
-        let mut seen = vec![];
-        for _ in 0..5 {
-            let p = plan(&state, "v2", prev.as_ref(), &steps).unwrap();
-            seen.push(p.weight);
-            assert_eq!(p.target, Color::Green);
-            let split = Split::with(p.target, p.weight);
-            state = state_after(&state, p, "v2", split, None, OffsetDateTime::UNIX_EPOCH);
-            assert_eq!(state.previous_version.as_deref(), Some("v1"));
-            prev = Some(outcome(p, &steps));
-        }
-        assert_eq!(seen, vec![10, 25, 50, 100, 100]);
-        assert_eq!(state.phase, Phase::Stable);
-        assert_eq!(state.active_color, Color::Green);
-    }
-
-    #[test]
-    fn rerun_of_first_step_keeps_target() {
-        let steps = [10, 100];
-        let state = stable(Color::Blue, "v1");
-        let p = plan(&state, "v2", None, &steps).unwrap();
-        let after = state_after(
-            &state,
-            p,
-            "v2",
-            Split::with(Color::Green, 10),
-            None,
-            OffsetDateTime::UNIX_EPOCH,
-        );
-        assert_eq!(plan(&after, "v2", None, &steps).unwrap(), p);
-    }
-
-    #[test]
-    fn after_a_rollback_the_same_version_targets_the_idle_color_again() {
-        let mut state = stable(Color::Blue, "v1");
-        state.previous_version = Some("v2".into());
-        state.phase = Phase::RolledBack;
-        let p = plan(&state, "v2", None, &[100]).unwrap();
-        assert_eq!(p.target, Color::Green);
-    }
-}

@@ -14,7 +14,13 @@ use bluegreen_core::error::Error;
 use bluegreen_core::input::{ExecutionContext, SOURCE};
 use bluegreen_core::parse;
 use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
-use bluegreen_core::rollback::{RollbackOutcome, RollbackRequest, RollbackSource, rollback};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use bluegreen_core::config::AppConfig;
+use bluegreen_core::rollback::{
+    ReleaseRef, RollbackOutcome, RollbackRequest, RollbackSource, alert_rollback_failed, rollback,
+};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
@@ -38,6 +44,18 @@ struct StateMachineDoc {
     release: ReleaseVersion,
     #[serde(default)]
     execution: Option<ExecutionContext>,
+    /// deploy-idle's result: where the release went and what served before.
+    /// Read leniently: a malformed result must not block the rollback.
+    #[serde(default)]
+    deploy: Option<Value>,
+}
+
+/// The state machine's last resort when its rollback failed: alert the team.
+#[derive(Debug, Deserialize)]
+struct RollbackFailedDoc {
+    app: String,
+    #[serde(default)]
+    rollback_error: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +69,8 @@ struct ReleaseVersion {
 pub enum RollbackResponse {
     One(RollbackOutcome),
     Many(Vec<RollbackOutcome>),
+    /// The answer to `{"rollback_failed": ...}`: whether the team was alerted.
+    Alerted { alerted: bool },
 }
 
 /// Sorts an event into rollback requests, or says what is wrong with it.
@@ -73,7 +93,14 @@ pub fn requests(event: Value) -> Result<Vec<RollbackRequest>, Error> {
             .map(|r| {
                 let source = format!("SNS message {}", r.sns.message_id);
                 let msg: EmergencyMessage = parse::json(&source, &r.sns.message)?;
-                emergency(&source, msg, RollbackSource::Sns)
+                let sent_at = time::OffsetDateTime::from_unix_timestamp_nanos(
+                    i128::from(r.sns.timestamp.timestamp_nanos_opt().unwrap_or(0)),
+                )
+                .ok();
+                Ok(RollbackRequest {
+                    sent_at,
+                    ..emergency(&source, msg, RollbackSource::Sns)?
+                })
             })
             .collect();
     }
@@ -83,14 +110,29 @@ pub fn requests(event: Value) -> Result<Vec<RollbackRequest>, Error> {
         // other step must never stand between production and its rollback.
         let doc: StateMachineDoc = parse::value(SOURCE, event)?;
         bluegreen_core::config::validate_app_name(SOURCE, "app", &doc.app)?;
-        return Ok(vec![RollbackRequest {
+        let deploy = doc.deploy.as_ref();
+        let text = |key: &str| {
+            deploy
+                .and_then(|d| d.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let request = RollbackRequest {
             caller_execution: doc.execution.map(|e| e.arn),
-            release_version: Some(doc.release.version),
+            release: Some(ReleaseRef {
+                version: doc.release.version,
+                color: text("idle_color").and_then(|c| c.parse().ok()),
+                task_definition: text("task_definition_arn"),
+                serving_task_definition: text("serving_task_definition"),
+            }),
             app: doc.app,
             reason,
             source: RollbackSource::StateMachine,
             requested_by: None,
-        }]);
+            sent_at: None,
+        };
+        request.validate()?;
+        return Ok(vec![request]);
     }
     let source = "rollback request";
     let msg: EmergencyMessage = parse::value(source, event)?;
@@ -102,22 +144,20 @@ fn emergency(
     msg: EmergencyMessage,
     kind: RollbackSource,
 ) -> Result<RollbackRequest, Error> {
-    bluegreen_core::config::validate_app_name(source, "app", &msg.app)?;
-    if msg.reason.trim().is_empty() {
-        return Err(Error::bad_input(
-            source,
-            "reason",
-            "must say why: it goes into the alert and the audit trail",
-        ));
-    }
-    Ok(RollbackRequest {
+    let request = RollbackRequest {
         app: msg.app,
         reason: msg.reason,
         source: kind,
         requested_by: msg.requested_by,
         caller_execution: None,
-        release_version: None,
-    })
+        release: None,
+        sent_at: None,
+    };
+    request.validate().map_err(|e| match e {
+        Error::BadInput { field, problem, .. } => Error::bad_input(source, field, problem),
+        other => other,
+    })?;
+    Ok(request)
 }
 
 /// Why the state machine rolls back: the caught error, or the monitor's
@@ -141,6 +181,14 @@ fn state_machine_reason(doc: &serde_json::Map<String, Value>) -> String {
     "rolled back by the state machine".to_string()
 }
 
+/// Configs read by earlier invocations of this warm Lambda: with one known,
+/// the first round reads records and world at once (see `observe`); a config
+/// that changed since is noticed and re-read in the same invocation.
+fn known_configs() -> &'static Mutex<HashMap<String, AppConfig>> {
+    static CONFIGS: OnceLock<Mutex<HashMap<String, AppConfig>>> = OnceLock::new();
+    CONFIGS.get_or_init(Default::default)
+}
+
 pub async fn handler<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     event: LambdaEvent<Value>,
@@ -152,12 +200,49 @@ where
     A: Alerts,
     E: Executions,
 {
+    if let Some(doc) = event.payload.get("rollback_failed") {
+        let doc: RollbackFailedDoc = parse::value("rollback_failed", doc.clone())?;
+        let error = doc
+            .rollback_error
+            .as_ref()
+            .map(|e| {
+                let name = e.get("Error").and_then(Value::as_str).unwrap_or("error");
+                let cause = e.get("Cause").and_then(Value::as_str).unwrap_or("");
+                format!("{name}: {cause}")
+            })
+            .unwrap_or_else(|| "the rollback failed".to_string());
+        let alerted = alert_rollback_failed(
+            &ports.params,
+            &ports.alerts,
+            &ports.prefix,
+            &doc.app,
+            &error,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await?;
+        return Ok(RollbackResponse::Alerted { alerted });
+    }
     let is_sns = event.payload.get("Records").is_some();
     let requests = requests(event.payload)?;
     let mut outcomes = Vec::with_capacity(requests.len());
     for request in &requests {
         let now = time::OffsetDateTime::now_utc();
-        outcomes.push(rollback(ports, request, now).await?);
+        let known = known_configs()
+            .lock()
+            .expect("config cache")
+            .get(&request.app)
+            .cloned();
+        outcomes.push(rollback(ports, request, now, known.as_ref()).await?);
+        if known.is_none()
+            && let Ok(config) = bluegreen_core::store::AppStore::new(&ports.params, &ports.prefix)?
+                .config(&request.app)
+                .await
+        {
+            known_configs()
+                .lock()
+                .expect("config cache")
+                .insert(request.app.clone(), config);
+        }
     }
     Ok(if is_sns {
         RollbackResponse::Many(outcomes)

@@ -3,7 +3,7 @@
 //! which the state machine stores under `$.switch` and hands to the next call.
 
 use bluegreen_core::input::ExecutionInput;
-use bluegreen_core::ports::{LoadBalancer, ParameterStore, Ports};
+use bluegreen_core::ports::{LoadBalancer, ParameterStore, Ports, Services};
 use bluegreen_core::switch::{SwitchOutcome, switch};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
@@ -16,8 +16,9 @@ pub async fn handler<P, L, S, A, E>(
 where
     P: ParameterStore,
     L: LoadBalancer,
+    S: Services,
 {
     let input = ExecutionInput::from_value(event.payload)?;
     let now = time::OffsetDateTime::now_utc();
-    Ok(switch(&ports.params, &ports.prefix, &ports.lb, &input, now).await?)
+    Ok(switch(ports, &input, now).await?)
 }

@@ -8,7 +8,8 @@ async fn main() -> Result<(), Error> {
     let ports = ports_with(
         bluegreen_aws::ssm(&config),
         bluegreen_aws::elbv2(&config),
-        Unused,
+        // ECS says what each color runs: the switch checks it before moving traffic.
+        bluegreen_aws::ecs(&config),
         Unused,
         Unused,
     );

@@ -1,0 +1,112 @@
+//! What people hear of a rollback: done, refused, or failed. A failure to
+//! send an alert is logged; the rollback's answer stands.
+
+use time::OffsetDateTime;
+use tracing::error;
+
+use crate::ports::Alerts;
+
+use super::{RollbackOutcome, RollbackRequest};
+
+/// The alert for a rollback that stopped a deployment but could not move
+/// traffic back; a failure to send it is logged, the answer stands.
+pub(super) async fn alert_refused(
+    alerts: &impl Alerts,
+    topic: &str,
+    app: &str,
+    why: &str,
+    request: &RollbackRequest,
+    now: OffsetDateTime,
+) {
+    let message = serde_json::json!({
+        "summary": format!("bluegreen did not roll back {app}: {why}"),
+        "app": app,
+        "reason": request.reason,
+        "source": request.source,
+        "requested_by": request.requested_by,
+        "rolled_back": false,
+        "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
+    });
+    let subject: String = format!("bluegreen: {app} NOT rolled back; its deployment was stopped")
+        .chars()
+        .take(100)
+        .collect();
+    if let Err(e) = alerts.publish(topic, &subject, &message.to_string()).await {
+        error!(app, error = %e, "the alert about a refused rollback failed");
+    }
+}
+
+pub(super) async fn alert(
+    alerts: &impl Alerts,
+    topic: &str,
+    outcome: &RollbackOutcome,
+    request: &RollbackRequest,
+    now: OffsetDateTime,
+) -> Option<String> {
+    let version = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown version".into());
+    let summary = format!(
+        "bluegreen rolled back {}: all production traffic is on {} ({}), away from {} ({})",
+        outcome.app,
+        outcome.to.color,
+        version(&outcome.to.version),
+        outcome.from.color,
+        version(&outcome.from.version),
+    );
+    let message = serde_json::json!({
+        "summary": summary,
+        "app": outcome.app,
+        "reason": outcome.reason,
+        "source": outcome.source,
+        "requested_by": request.requested_by,
+        "to": outcome.to,
+        "from": outcome.from,
+        "stopped_execution": outcome.stopped_execution,
+        "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
+    });
+    // SNS subjects are limited to 100 characters.
+    let subject: String = format!(
+        "bluegreen: {} rolled back to {}",
+        outcome.app, outcome.to.color
+    )
+    .chars()
+    .take(100)
+    .collect();
+    match alerts.publish(topic, &subject, &message.to_string()).await {
+        Ok(()) => None,
+        Err(e) => {
+            error!(app = %outcome.app, error = %e, "rollback done, but the alert failed");
+            Some(e.to_string())
+        }
+    }
+}
+
+/// The alert for a rollback that failed: production may still be on the
+/// release it was meant to leave.
+pub(super) async fn alert_failed(
+    alerts: &impl Alerts,
+    topic: &str,
+    app: &str,
+    error: &str,
+    request: &RollbackRequest,
+    now: OffsetDateTime,
+) {
+    let message = serde_json::json!({
+        "summary": format!(
+            "bluegreen could NOT roll back {app}: {error}. Production may still serve the release; \
+             roll back again through the emergency topic, or move the listener by hand"
+        ),
+        "app": app,
+        "reason": request.reason,
+        "source": request.source,
+        "requested_by": request.requested_by,
+        "rolled_back": false,
+        "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
+    });
+    let subject: String = format!("bluegreen: rollback of {app} FAILED")
+        .chars()
+        .take(100)
+        .collect();
+    if let Err(e) = alerts.publish(topic, &subject, &message.to_string()).await {
+        error!(app, error = %e, "the alert about a failed rollback failed");
+    }
+}

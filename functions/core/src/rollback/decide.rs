@@ -1,0 +1,282 @@
+//! Where a rollback sends production, decided from one observed [`World`]:
+//! pure, so every case is a table row in a unit test.
+//!
+//! The listener says which colors serve; ECS says what each color runs; the
+//! stored state only labels task definitions with versions and remembers
+//! which release came before. A rollback goes to the color that runs the
+//! release that served before, as ECS says; it never moves traffic on the
+//! record's word alone.
+
+use time::OffsetDateTime;
+
+use crate::color::Color;
+use crate::error::{Error, Result};
+use crate::routing::healthy_needed;
+use crate::split::Split;
+use crate::state::{AppState, Phase};
+use crate::world::World;
+
+use super::{ColorVersion, ReleaseRef, RollbackRequest};
+
+/// What the rollback will do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The release asking for its rollback never received production traffic:
+    /// nothing moves.
+    Untouched {
+        note: String,
+        /// What serves production now (the color with the most weight).
+        serving: ColorVersion,
+    },
+    Roll(RollPlan),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollPlan {
+    pub target: Color,
+    /// False when the listener already sends everything to `target`.
+    pub move_traffic: bool,
+    pub new_state: AppState,
+    pub from: ColorVersion,
+    pub to: ColorVersion,
+    /// `Some` when `target` lacks the healthy targets production needs.
+    pub cold: Option<Cold>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cold {
+    pub healthy: usize,
+    pub needed: usize,
+    /// The desired count to scale the target to first, when it is lower.
+    pub scale_to: Option<i32>,
+}
+
+pub fn decide(
+    world: &World,
+    request: &RollbackRequest,
+    stopped: bool,
+    now: OffsetDateTime,
+) -> Result<Decision> {
+    let app = request.app.as_str();
+    let state = world.state();
+    if let (Some(sent), Some(switched)) = (request.sent_at, state.and_then(|s| s.switched_at))
+        && sent < switched
+    {
+        return Err(Error::StaleRequest {
+            app: app.to_string(),
+            sent_at: rfc3339(sent),
+            switched_at: rfc3339(switched),
+        });
+    }
+
+    let target = match (&request.release, state) {
+        (Some(release), _) if release.color.is_some() => {
+            let color = release.color.expect("checked");
+            // The record claims the release went live, yet it has no traffic:
+            // a rollback whose answer was lost already moved it (or someone
+            // did by hand). Roll back all the same, to record it.
+            let recorded_live = state.is_some_and(|s| {
+                s.active_color == color
+                    && s.active_version.as_deref() == Some(release.version.as_str())
+                    && s.phase != Phase::RolledBack
+            });
+            if !world.weights.serves(color) && !recorded_live {
+                let serving = color.other();
+                return Ok(Decision::Untouched {
+                    serving: ColorVersion {
+                        color: serving,
+                        version: label(world, serving, Some(release)),
+                    },
+                    note: format!(
+                        "release {} never received production traffic: the load balancer sends {} and nothing to {color}",
+                        release.version, world.weights
+                    ),
+                });
+            }
+            let target = color.other();
+            if let Some(before) = &release.serving_task_definition
+                && world.task_definition(target) != before
+            {
+                return Err(drift(
+                    world,
+                    target,
+                    format!("before release {} {target} ran {before}", release.version),
+                ));
+            }
+            target
+        }
+        (_, None) => {
+            return Err(Error::NothingToRollBack {
+                app: app.to_string(),
+                why: "no state is recorded: bluegreen has not switched this app yet".to_string(),
+            });
+        }
+        (_, Some(s)) if s.phase == Phase::RolledBack => {
+            check_runs(world, s.active_color, s.active_task_definition.as_deref(), "its release")?;
+            s.active_color
+        }
+        (_, Some(s)) => {
+            if let Some(newer) = &s.previous_color_replaced_by {
+                // The release before lives on the active color only. If the
+                // listener sends anything to the replaced color, a switch moved
+                // traffic without recording it: back to the active color.
+                if !world.weights.serves(s.previous_color) {
+                    return Err(Error::NothingToRollBack {
+                        app: app.to_string(),
+                        why: format!(
+                            "{} no longer runs {}: release {newer} was deployed onto it. {} keeps serving {}",
+                            s.previous_color,
+                            s.previous_version.as_deref().unwrap_or("the previous release"),
+                            s.active_color,
+                            s.active_version.as_deref().unwrap_or("its release"),
+                        ),
+                    });
+                }
+                check_runs(world, s.active_color, s.active_task_definition.as_deref(), "the release before")?;
+                s.active_color
+            } else {
+                if s.switched_at.is_none() {
+                    return Err(Error::NothingToRollBack {
+                        app: app.to_string(),
+                        why: format!(
+                            "{} has served since before bluegreen's first switch; no previous release is recorded",
+                            s.active_color
+                        ),
+                    });
+                }
+                check_runs(
+                    world,
+                    s.previous_color,
+                    s.previous_task_definition.as_deref(),
+                    s.previous_version.as_deref().unwrap_or("the previous release"),
+                )?;
+                s.previous_color
+            }
+        }
+    };
+
+    let move_traffic = world.weights.sole() != Some(target) || stopped;
+    let cold = if world.weights.sole() == Some(target) {
+        None
+    } else {
+        cold(world, target)
+    };
+    let to = ColorVersion {
+        color: target,
+        version: label(world, target, request.release.as_ref()),
+    };
+    let from = ColorVersion {
+        color: target.other(),
+        version: label(world, target.other(), request.release.as_ref()),
+    };
+    let new_state = AppState {
+        active_color: target,
+        active_version: to.version.clone(),
+        previous_color: target.other(),
+        previous_version: from.version.clone(),
+        active_task_definition: Some(world.task_definition(target).to_string()),
+        previous_task_definition: Some(world.task_definition(target.other()).to_string()),
+        previous_color_replaced_by: None,
+        weights: Split::all(target),
+        phase: Phase::RolledBack,
+        last_execution_arn: request
+            .caller_execution
+            .clone()
+            .or_else(|| state.and_then(|s| s.last_execution_arn.clone())),
+        switched_at: if world.weights.sole() == Some(target) {
+            state.and_then(|s| s.switched_at).or(Some(now))
+        } else {
+            Some(now)
+        },
+    };
+    Ok(Decision::Roll(RollPlan {
+        target,
+        move_traffic,
+        new_state,
+        from,
+        to,
+        cold,
+    }))
+}
+
+/// Invariants 1 and 4: the target takes production only with as many healthy
+/// targets as production needs.
+fn cold(world: &World, target: Color) -> Option<Cold> {
+    let serving = world.serving_running_except(target);
+    let needed = healthy_needed(world.config(), serving);
+    let healthy = *world.healthy.get(target);
+    // A color scaling in (desired below what production needs) still has
+    // healthy targets for a while: it is cold all the same.
+    if healthy >= needed && world.services.get(target).desired as usize >= needed {
+        return None;
+    }
+    let serving_desired = world
+        .serving()
+        .filter(|c| *c != target)
+        .map(|c| world.services.get(c).desired)
+        .max()
+        .unwrap_or(0)
+        .max(needed as i32);
+    let desired = world.services.get(target).desired;
+    Some(Cold {
+        healthy,
+        needed,
+        scale_to: (desired < serving_desired).then_some(serving_desired),
+    })
+}
+
+/// The version running on `color`, as far as the records can name it.
+fn label(world: &World, color: Color, release: Option<&ReleaseRef>) -> Option<String> {
+    let td = world.task_definition(color);
+    if let Some(r) = release
+        && r.color == Some(color)
+        && r.task_definition.as_deref().is_none_or(|t| t == td)
+    {
+        return Some(r.version.clone());
+    }
+    let s = world.state()?;
+    let (version, recorded) = if s.active_color == color {
+        (s.active_version.clone(), s.active_task_definition.as_deref())
+    } else if let Some(newer) = &s.previous_color_replaced_by {
+        (Some(newer.clone()), None)
+    } else {
+        (s.previous_version.clone(), s.previous_task_definition.as_deref())
+    };
+    match recorded {
+        Some(t) if t != td => None,
+        _ => version,
+    }
+}
+
+/// ECS must run on `color` what the record says it runs, when the record
+/// knows (states written before task definitions were recorded do not).
+fn check_runs(world: &World, color: Color, recorded: Option<&str>, what: &str) -> Result<()> {
+    match recorded {
+        Some(td) if td != world.task_definition(color) => {
+            Err(drift(world, color, format!("the record says {color} runs {what} ({td})")))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn drift(world: &World, color: Color, record: String) -> Error {
+    let app = &world.config().app;
+    Error::Drift {
+        app: app.clone(),
+        record,
+        world: format!(
+            "ECS service {} runs {} and the load balancer sends {}",
+            world.config().color(color).service,
+            world.task_definition(color),
+            world.weights
+        ),
+        fix: format!(
+            "Check what really serves, then record it with `bluegreen reconcile --app {app}` and roll back again, or move traffic by hand"
+        ),
+    }
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}

@@ -1,0 +1,464 @@
+//! Moving all production traffic back to the release that served before. One
+//! code path for the state machine, the emergency SNS message and a direct
+//! invoke: observe the world ([`crate::world`]), decide ([`decide`]), apply.
+//!
+//! Emergency path, no deployment running: one round of parallel calls reads
+//! the records and the world and takes the app's lock for the rollback; the
+//! next call moves traffic (its answer is the read-back). State, lock and
+//! alert come after. With a deployment running, it is stopped and fenced off
+//! first (see [`crate::fence`]) and the world is read again.
+
+mod alert;
+pub mod decide;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tracing::{info, warn};
+
+use crate::color::Color;
+use crate::config::AppConfig;
+use crate::error::{Error, Result};
+use crate::fence::Fence;
+use crate::lock::Lock;
+use crate::ports::{
+    Alerts, ExecutionStatus, Executions, LoadBalancer, ParameterStore, Ports, PutMode, PutOutcome,
+    Services,
+};
+use crate::routing::write_split;
+use crate::split::Split;
+use crate::store::{AppStore, is_execution_arn};
+use crate::world::{World, observe};
+
+use decide::{Decision, decide};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RollbackSource {
+    StateMachine,
+    Sns,
+    Direct,
+}
+
+/// The release a state-machine rollback is about, from deploy-idle's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseRef {
+    pub version: String,
+    /// The color the release was deployed to.
+    pub color: Option<Color>,
+    /// The release's task definition.
+    pub task_definition: Option<String>,
+    /// The task definition production ran before the release.
+    pub serving_task_definition: Option<String>,
+}
+
+/// The longest `reason` accepted: it goes into the fence, the alert and a
+/// Step Functions stop cause, all of which have limits.
+pub const MAX_REASON: usize = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackRequest {
+    pub app: String,
+    pub reason: String,
+    pub source: RollbackSource,
+    pub requested_by: Option<String>,
+    /// The execution asking for the rollback (state-machine path): it is not
+    /// stopped, and its lock is released.
+    pub caller_execution: Option<String>,
+    /// Roll back only this release (state-machine path): if it never received
+    /// traffic, there is nothing to undo and the listener is left alone.
+    pub release: Option<ReleaseRef>,
+    /// When the request was sent (SNS `Timestamp`): older than the last
+    /// traffic change, it is refused as stale.
+    pub sent_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColorVersion {
+    pub color: Color,
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackOutcome {
+    pub app: String,
+    /// False when the app was already rolled back and the listener agreed.
+    pub changed: bool,
+    pub from: ColorVersion,
+    pub to: ColorVersion,
+    pub split: Split,
+    pub reason: String,
+    pub source: RollbackSource,
+    pub stopped_execution: Option<String>,
+    pub lock_released: bool,
+    /// Why the alert could not be sent; the rollback itself stands.
+    pub alert_error: Option<String>,
+    /// Why nothing was changed, when nothing was.
+    pub note: Option<String>,
+}
+
+/// How long a rollback's own hold on the app's lock lasts if it dies.
+const ROLLBACK_LOCK_TTL: time::Duration = time::Duration::minutes(5);
+
+/// Rolls `request.app` back. `known` is a config read earlier (a warm Lambda
+/// keeps them) that lets the first round read everything at once.
+pub async fn rollback<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    request: &RollbackRequest,
+    now: OffsetDateTime,
+    known: Option<&AppConfig>,
+) -> Result<RollbackOutcome>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+    A: Alerts,
+    E: Executions,
+{
+    request.validate()?;
+    let app = request.app.as_str();
+    let store = AppStore::new(&ports.params, &ports.prefix)?;
+    let me = format!("rollback:{}", now.unix_timestamp_nanos());
+    let mine = Lock {
+        holder: me.clone(),
+        acquired_at: now,
+        expires_at: now + ROLLBACK_LOCK_TTL,
+    };
+    let lock_name = store.parameter(app, "lock");
+    let take_lock = async {
+        if request.caller_execution.is_some() {
+            return Ok(PutOutcome::AlreadyExists);
+        }
+        let json = serde_json::to_string(&mine).expect("lock serialises");
+        ports.params.put(&lock_name, &json, PutMode::CreateOnly).await
+    };
+    let (world, took) = tokio::join!(
+        observe(&store, &ports.lb, &ports.services, app, known),
+        take_lock
+    );
+    let took = took? == PutOutcome::Written;
+    let result = match world {
+        Ok(world) => run(ports, &store, request, world, took, now).await,
+        Err(e) => Err(e),
+    };
+    if took {
+        // The rollback's own hold ends with it, whatever happened.
+        if let Err(e) = store.release_lock(app, &me).await {
+            warn!(app, error = %e, "could not release the rollback's own lock; it expires in 5 minutes");
+        }
+    }
+    if let Err(e) = &result
+        && request.source != RollbackSource::StateMachine
+        && !matches!(e, Error::BadInput { .. } | Error::UnknownApp { .. })
+        && let Ok(config) = store.config(app).await
+        && let Some(topic) = &config.alert_topic_arn
+    {
+        alert::alert_failed(&ports.alerts, topic, app, &e.to_string(), request, now).await;
+    }
+    result
+}
+
+async fn run<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    request: &RollbackRequest,
+    mut world: World,
+    took_lock: bool,
+    now: OffsetDateTime,
+) -> Result<RollbackOutcome>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+    A: Alerts,
+    E: Executions,
+{
+    let app = request.app.as_str();
+    if let Some(caller) = &request.caller_execution {
+        check_caller(&ports.executions, request, caller).await?;
+    }
+    // Who else holds the lock? A running deployment is stopped first so that
+    // it cannot move traffic again, and fenced off before the world is read
+    // again (its Lambdas may still be running).
+    let holder = if took_lock {
+        None
+    } else {
+        match &world.records.lock {
+            Some(l) => Some(l.clone()),
+            None => store.lock(app).await?,
+        }
+    };
+    let mut stopped_execution = None;
+    if let Some(lock) = &holder
+        && is_execution_arn(&lock.holder)
+        && Some(&lock.holder) != request.caller_execution.as_ref()
+        && ports.executions.status(&lock.holder).await? == ExecutionStatus::Running
+    {
+        let cause = format!("rolled back ({:?}): {}", request.source, request.reason);
+        ports.executions.stop(&lock.holder, &cause).await?;
+        warn!(app, execution = %lock.holder, "stopped the running deployment");
+        store
+            .save_fence(app, &Fence::pending(&lock.holder, &request.reason, now))
+            .await?;
+        stopped_execution = Some(lock.holder.clone());
+        world = observe(store, &ports.lb, &ports.services, app, None).await?;
+    }
+
+    let decision = match decide(&world, request, stopped_execution.is_some(), now) {
+        Ok(d) => d,
+        Err(e) => {
+            if let Some(holder) = &stopped_execution {
+                keep_production_as_is(ports, store, &world, holder, request, now).await?;
+                let released = store.release_lock(app, holder).await?;
+                let why = format!(
+                    "{e}; stopped the running deployment {holder}{}",
+                    if released { " and released its lock" } else { "" }
+                );
+                if let Some(topic) = &world.config().alert_topic_arn {
+                    alert::alert_refused(&ports.alerts, topic, app, &why, request, now).await;
+                }
+                return Err(match e {
+                    Error::NothingToRollBack { app, .. } => Error::NothingToRollBack { app, why },
+                    other => other,
+                });
+            }
+            return Err(e);
+        }
+    };
+    let plan = match decision {
+        Decision::Untouched { note, serving } => {
+            let lock_released = match (&holder, &request.caller_execution) {
+                (Some(l), Some(caller)) if &l.holder == caller => {
+                    store.release_lock(app, caller).await?
+                }
+                _ => false,
+            };
+            info!(app, %note, "nothing to roll back");
+            return Ok(RollbackOutcome {
+                app: app.to_string(),
+                changed: false,
+                from: serving.clone(),
+                split: Split::all(serving.color),
+                to: serving,
+                reason: request.reason.clone(),
+                source: request.source,
+                stopped_execution,
+                lock_released,
+                alert_error: None,
+                note: Some(note),
+            });
+        }
+        Decision::Roll(plan) => plan,
+    };
+
+    let config = world.config();
+    if let Some(cold) = &plan.cold {
+        let service = &config.color(plan.target).service;
+        let scaling = match cold.scale_to {
+            Some(n) => {
+                ports
+                    .services
+                    .update(&config.cluster, service, None, Some(n))
+                    .await?;
+                format!("; {service} is now scaling to {n} task(s)")
+            }
+            None => String::new(),
+        };
+        return Err(Error::PreviousColorCold {
+            app: app.to_string(),
+            color: plan.target,
+            why: format!(
+                "target group {} has {} healthy target(s), production needs {} ({} of {service} running, {} desired){scaling}. \
+                 Run the rollback again once they are healthy (usually 1 to 3 minutes)",
+                config.color(plan.target).target_group_arn,
+                cold.healthy,
+                cold.needed,
+                world.services.get(plan.target).running,
+                world.services.get(plan.target).desired,
+            ),
+        });
+    }
+
+    let wanted = Split::all(plan.target);
+    if let Some(holder) = &stopped_execution {
+        store
+            .save_fence(
+                app,
+                &Fence::decided(holder, wanted, &plan.new_state, &request.reason, now),
+            )
+            .await?;
+    }
+    if plan.move_traffic {
+        let route = config.production.route();
+        write_split(&ports.lb, config, &route, &world.production, wanted, false).await?;
+        warn!(app, to = %plan.target, reason = %request.reason, "rolled back production traffic");
+    } else {
+        info!(app, color = %plan.target, "production already on the release before; listener agrees");
+    }
+    let changed = plan.move_traffic;
+    if world.state() != Some(&plan.new_state) {
+        store.save_state(app, &plan.new_state).await?;
+    }
+
+    let lock_released = match &holder {
+        Some(l)
+            if Some(&l.holder) == stopped_execution.as_ref()
+                || Some(&l.holder) == request.caller_execution.as_ref()
+                || store.is_stale(l, now, &ports.executions).await? =>
+        {
+            store.release_lock(app, &l.holder).await?
+        }
+        _ => false,
+    };
+
+    let outcome = RollbackOutcome {
+        app: app.to_string(),
+        changed,
+        from: plan.from,
+        to: plan.to,
+        split: wanted,
+        reason: request.reason.clone(),
+        source: request.source,
+        stopped_execution,
+        lock_released,
+        alert_error: None,
+        note: (!changed).then(|| "already rolled back; the listener agrees".to_string()),
+    };
+    // Alert only when something changed: pressing the button twice should not
+    // page people twice.
+    let alert_error = match (&config.alert_topic_arn, changed) {
+        (Some(topic), true) => alert::alert(&ports.alerts, topic, &outcome, request, now).await,
+        _ => None,
+    };
+    Ok(RollbackOutcome {
+        alert_error,
+        ..outcome
+    })
+}
+
+/// A rollback that stopped a deployment but moves nothing still fences it:
+/// the fence records production as it is now, so a switch step of the
+/// stopped deployment still in flight puts it back.
+async fn keep_production_as_is<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    world: &World,
+    holder: &str,
+    request: &RollbackRequest,
+    now: OffsetDateTime,
+) -> Result<()>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+{
+    let (Some(state), Some(split)) = (
+        world.state(),
+        Split::from_weights(world.weights.blue, world.weights.green),
+    ) else {
+        return Ok(());
+    };
+    store
+        .save_fence(
+            &request.app,
+            &Fence::decided(holder, split, state, &request.reason, now),
+        )
+        .await?;
+    let route = world.config().production.route();
+    write_split(&ports.lb, world.config(), &route, &world.production, split, false).await?;
+    Ok(())
+}
+
+/// The state machine's document names an execution: it must really be a
+/// running execution of this app and release, or anyone allowed to invoke
+/// the function could skip the stop and the fence for that execution.
+async fn check_caller(
+    executions: &impl Executions,
+    request: &RollbackRequest,
+    caller: &str,
+) -> Result<()> {
+    let info = executions.describe(caller).await?;
+    let input: Option<serde_json::Value> =
+        info.input.as_deref().and_then(|t| serde_json::from_str(t).ok());
+    let app = input.as_ref().and_then(|i| i.get("app")).and_then(|a| a.as_str());
+    let version = input
+        .as_ref()
+        .and_then(|i| i.pointer("/release/version"))
+        .and_then(|v| v.as_str());
+    let wanted_version = request.release.as_ref().map(|r| r.version.as_str());
+    let ok = info.status == ExecutionStatus::Running
+        && app == Some(request.app.as_str())
+        && version == wanted_version;
+    if ok {
+        return Ok(());
+    }
+    Err(Error::bad_input(
+        "rollback request",
+        "execution.arn",
+        format!(
+            "{caller} is not a running execution of app `{}` release {} (Step Functions says: {:?}, app {:?}, release {:?})",
+            request.app,
+            wanted_version.unwrap_or("?"),
+            info.status,
+            app,
+            version
+        ),
+    ))
+}
+
+impl RollbackRequest {
+    /// Everything about the request is checked before the first effect.
+    pub fn validate(&self) -> Result<()> {
+        let source = "rollback request";
+        crate::config::validate_app_name(source, "app", &self.app)?;
+        if self.reason.trim().is_empty() {
+            return Err(Error::bad_input(
+                source,
+                "reason",
+                "must say why: it goes into the alert and the audit trail",
+            ));
+        }
+        if self.reason.chars().count() > MAX_REASON {
+            return Err(Error::bad_input(
+                source,
+                "reason",
+                format!(
+                    "is {} characters long; at most {MAX_REASON}",
+                    self.reason.chars().count()
+                ),
+            ));
+        }
+        if let Some(by) = &self.requested_by
+            && by.chars().count() > 200
+        {
+            return Err(Error::bad_input(source, "requested_by", "at most 200 characters"));
+        }
+        Ok(())
+    }
+}
+
+/// The state machine's last word when a rollback failed: the app's team is
+/// alerted (the failure would otherwise end in a failed execution nobody
+/// watches).
+pub async fn alert_rollback_failed<P: ParameterStore, A: Alerts>(
+    params: &P,
+    alerts: &A,
+    prefix: &str,
+    app: &str,
+    error: &str,
+    now: OffsetDateTime,
+) -> Result<bool> {
+    let config = AppStore::new(params, prefix)?.config(app).await?;
+    let Some(topic) = &config.alert_topic_arn else {
+        return Ok(false);
+    };
+    let request = RollbackRequest {
+        app: app.to_string(),
+        reason: "the deployment's rollback failed".to_string(),
+        source: RollbackSource::StateMachine,
+        requested_by: None,
+        caller_execution: None,
+        release: None,
+        sent_at: None,
+    };
+    alert::alert_failed(alerts, topic, app, error, &request, now).await;
+    Ok(true)
+}

@@ -1,0 +1,416 @@
+//! The in-memory AWS: parameters (create-only and overwrite), one production
+//! route with a full action list, two ECS services with task definitions,
+//! target health, executions and alerts. [`SimPorts`] implements every port
+//! over it, yielding to the scheduler before each call and injecting faults
+//! drawn from the model's seeded random source.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::color::Color;
+use crate::ports::{
+    Alerts, ContainerImage, ExecutionInfo, ExecutionStatus, Executions, LoadBalancer, Parameter,
+    ParameterStore, PortError, PortErrorKind, PortResult, PutMode, PutOutcome, Route, RouteAction,
+    RouteActions, ServiceInfo, Services,
+};
+
+use super::scheduler::yield_now;
+
+/// How many calls a scaled-in service's tasks keep serving.
+const DRAIN_CALLS: usize = 20;
+
+/// A registered task definition: its ARN and the image it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDef {
+    pub arn: String,
+    pub image: String,
+}
+
+/// How a call went wrong, when it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Refused before any effect (throttling, a 5xx).
+    Before,
+    /// The effect happened, the answer was lost (a timeout after the fact).
+    After,
+}
+
+#[derive(Debug)]
+pub struct Model {
+    pub params: BTreeMap<String, (String, i64)>,
+    pub routes: BTreeMap<String, RouteActions>,
+    pub services: BTreeMap<String, ServiceInfo>,
+    /// Which target group each service registers its tasks in.
+    pub target_group_of: BTreeMap<String, String>,
+    /// Target groups whose targets an operator made unhealthy.
+    pub unhealthy: BTreeSet<String>,
+    pub task_defs: Vec<TaskDef>,
+    pub executions: BTreeMap<String, (ExecutionStatus, String)>,
+    pub alerts: Vec<(String, String)>,
+    pub rng: fastrand::Rng,
+    /// Chance of a fault at each call, in percent.
+    pub fault_percent: u8,
+    pub faults_injected: usize,
+    pub calls: usize,
+    /// Services scaling in: their tasks drain for a while (ECS stops them
+    /// after the target group's deregistration delay), counted in calls.
+    pub draining: BTreeMap<String, usize>,
+    /// What happened, one line per call or operator action: the trace
+    /// printed for a failing seed.
+    pub trace: Vec<String>,
+}
+
+impl Model {
+    pub fn new(seed: u64, fault_percent: u8) -> Model {
+        Model {
+            params: BTreeMap::new(),
+            routes: BTreeMap::new(),
+            services: BTreeMap::new(),
+            target_group_of: BTreeMap::new(),
+            unhealthy: BTreeSet::new(),
+            task_defs: Vec::new(),
+            executions: BTreeMap::new(),
+            alerts: Vec::new(),
+            rng: fastrand::Rng::with_seed(seed),
+            fault_percent,
+            faults_injected: 0,
+            calls: 0,
+            draining: BTreeMap::new(),
+            trace: Vec::new(),
+        }
+    }
+
+    pub fn healthy(&self, target_group: &str) -> usize {
+        if self.unhealthy.contains(target_group) {
+            return 0;
+        }
+        self.target_group_of
+            .iter()
+            .filter(|(_, tg)| tg.as_str() == target_group)
+            .filter_map(|(svc, _)| self.services.get(svc))
+            .map(|s| s.running.max(0) as usize)
+            .sum()
+    }
+
+    pub fn image_of(&self, task_definition: &str) -> Option<&str> {
+        self.task_defs
+            .iter()
+            .find(|t| t.arn == task_definition)
+            .map(|t| t.image.as_str())
+    }
+
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(|(v, _)| v.as_str())
+    }
+
+    /// Tasks of a service scaled in stop once they have drained.
+    fn converge(&mut self) {
+        let now = self.calls;
+        let done: Vec<String> = self
+            .draining
+            .iter()
+            .filter(|(_, since)| now - **since >= DRAIN_CALLS)
+            .map(|(s, _)| s.clone())
+            .collect();
+        for name in done {
+            self.draining.remove(&name);
+            if let Some(s) = self.services.get_mut(&name) {
+                s.running = s.running.min(s.desired);
+            }
+        }
+    }
+
+    fn draw_fault(&mut self) -> Option<Fault> {
+        if self.fault_percent == 0 || self.rng.u8(..100) >= self.fault_percent {
+            return None;
+        }
+        self.faults_injected += 1;
+        Some(if self.rng.bool() {
+            Fault::Before
+        } else {
+            Fault::After
+        })
+    }
+}
+
+/// Every port over one shared [`Model`].
+#[derive(Debug, Clone)]
+pub struct SimPorts {
+    pub model: Arc<Mutex<Model>>,
+    /// Who is calling, for the trace.
+    pub actor: String,
+}
+
+impl SimPorts {
+    pub fn new(model: Arc<Mutex<Model>>, actor: &str) -> SimPorts {
+        SimPorts {
+            model,
+            actor: actor.to_string(),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Model> {
+        self.model.lock().expect("model")
+    }
+
+    /// One port call: yield to the scheduler, then maybe fail before the
+    /// effect, apply it, or apply it and lose the answer.
+    async fn call<T>(
+        &self,
+        operation: &'static str,
+        effect: impl FnOnce(&mut Model) -> PortResult<T>,
+    ) -> PortResult<T> {
+        yield_now().await;
+        let mut m = self.lock();
+        m.calls += 1;
+        m.converge();
+        let fault = m.draw_fault();
+        let line = format!("{} {operation}", self.actor);
+        match fault {
+            Some(Fault::Before) => {
+                m.trace.push(format!("{line} -> throttled (no effect)"));
+                Err(PortError {
+                    operation,
+                    kind: PortErrorKind::Throttled,
+                    message: "injected: throttled".into(),
+                })
+            }
+            Some(Fault::After) => {
+                let applied = effect(&mut m).is_ok();
+                m.trace
+                    .push(format!("{line} -> applied={applied}, answer lost (timeout)"));
+                Err(PortError {
+                    operation,
+                    kind: PortErrorKind::Transient,
+                    message: "injected: timed out after the effect".into(),
+                })
+            }
+            None => {
+                let out = effect(&mut m);
+                let ok = if out.is_ok() { "ok" } else { "error" };
+                m.trace.push(format!("{line} -> {ok}"));
+                out
+            }
+        }
+    }
+}
+
+fn route_key(route: &Route) -> String {
+    match route {
+        Route::ListenerDefault { listener_arn } => listener_arn.clone(),
+        Route::Rule { rule_arn } => rule_arn.clone(),
+    }
+}
+
+impl ParameterStore for SimPorts {
+    async fn get(&self, name: &str) -> PortResult<Option<Parameter>> {
+        self.call("ssm:GetParameter", |m| {
+            Ok(m.params.get(name).map(|(v, version)| Parameter {
+                value: v.clone(),
+                version: *version,
+            }))
+        })
+        .await
+    }
+
+    async fn get_many(&self, names: &[String]) -> PortResult<Vec<Option<Parameter>>> {
+        self.call("ssm:GetParameters", |m| {
+            Ok(names
+                .iter()
+                .map(|n| {
+                    m.params.get(n).map(|(v, version)| Parameter {
+                        value: v.clone(),
+                        version: *version,
+                    })
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn put(&self, name: &str, value: &str, mode: PutMode) -> PortResult<PutOutcome> {
+        self.call("ssm:PutParameter", |m| {
+            if value.len() > 4096 {
+                return Err(PortError::failed("ssm:PutParameter", "value too long"));
+            }
+            let version = m.params.get(name).map_or(0, |(_, v)| *v);
+            if mode == PutMode::CreateOnly && version > 0 && m.params.contains_key(name) {
+                return Ok(PutOutcome::AlreadyExists);
+            }
+            m.params
+                .insert(name.to_string(), (value.to_string(), version + 1));
+            Ok(PutOutcome::Written)
+        })
+        .await
+    }
+
+    async fn delete(&self, name: &str) -> PortResult<()> {
+        self.call("ssm:DeleteParameter", |m| {
+            m.params.remove(name);
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl LoadBalancer for SimPorts {
+    async fn read_actions(&self, route: &Route) -> PortResult<RouteActions> {
+        self.call("elbv2:Describe", |m| {
+            m.routes
+                .get(&route_key(route))
+                .cloned()
+                .ok_or_else(|| PortError::failed("elbv2:Describe", "no such route"))
+        })
+        .await
+    }
+
+    async fn write_actions(&self, route: &Route, actions: &RouteActions) -> PortResult<RouteActions> {
+        self.call("elbv2:Modify", |m| {
+            let key = route_key(route);
+            if !m.routes.contains_key(&key) {
+                return Err(PortError::failed("elbv2:Modify", "no such route"));
+            }
+            // The load balancer keeps actions sorted by their order.
+            let mut sorted = actions.0.clone();
+            sorted.sort_by_key(|a| match a {
+                RouteAction::Forward { order, .. } => order.unwrap_or(i32::MAX),
+                RouteAction::Foreign(f) => f.order.unwrap_or(i32::MAX),
+            });
+            let new = RouteActions(sorted);
+            m.routes.insert(key, new.clone());
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn healthy_targets(&self, target_group_arn: &str) -> PortResult<usize> {
+        self.call("elbv2:DescribeTargetHealth", |m| Ok(m.healthy(target_group_arn)))
+            .await
+    }
+}
+
+impl Services for SimPorts {
+    async fn describe(&self, _cluster: &str, service: &str) -> PortResult<ServiceInfo> {
+        self.call("ecs:DescribeServices", |m| {
+            m.services
+                .get(service)
+                .cloned()
+                .ok_or_else(|| PortError::failed("ecs:DescribeServices", "no such service"))
+        })
+        .await
+    }
+
+    async fn images(&self, task_definition_arn: &str) -> PortResult<Vec<ContainerImage>> {
+        self.call("ecs:DescribeTaskDefinition", |m| {
+            m.image_of(task_definition_arn)
+                .map(|image| {
+                    vec![ContainerImage {
+                        container: "app".into(),
+                        image: image.to_string(),
+                    }]
+                })
+                .ok_or_else(|| PortError::failed("ecs:DescribeTaskDefinition", "no such task definition"))
+        })
+        .await
+    }
+
+    async fn register_with_image(
+        &self,
+        _task_definition_arn: &str,
+        _container: &str,
+        image: &str,
+    ) -> PortResult<String> {
+        self.call("ecs:RegisterTaskDefinition", |m| {
+            let arn = format!(
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/app:{}",
+                m.task_defs.len() + 1
+            );
+            m.task_defs.push(TaskDef {
+                arn: arn.clone(),
+                image: image.to_string(),
+            });
+            Ok(arn)
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        _cluster: &str,
+        service: &str,
+        task_definition: Option<&str>,
+        desired: Option<i32>,
+    ) -> PortResult<()> {
+        self.call("ecs:UpdateService", |m| {
+            let s = m
+                .services
+                .get_mut(service)
+                .ok_or_else(|| PortError::failed("ecs:UpdateService", "no such service"))?;
+            if let Some(td) = task_definition {
+                s.task_definition = td.to_string();
+            }
+            if let Some(n) = desired {
+                s.desired = n;
+                if n >= s.running {
+                    // New tasks start at once in this world (as in the emulator).
+                    s.running = n;
+                    m.draining.remove(service);
+                } else {
+                    let at = m.calls;
+                    m.draining.insert(service.to_string(), at);
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl Alerts for SimPorts {
+    async fn publish(&self, topic_arn: &str, subject: &str, _message: &str) -> PortResult<()> {
+        self.call("sns:Publish", |m| {
+            m.alerts.push((topic_arn.to_string(), subject.to_string()));
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl Executions for SimPorts {
+    async fn describe(&self, execution_arn: &str) -> PortResult<ExecutionInfo> {
+        self.call("states:DescribeExecution", |m| {
+            Ok(match m.executions.get(execution_arn) {
+                Some((status, input)) => ExecutionInfo {
+                    status: *status,
+                    input: Some(input.clone()),
+                },
+                None => ExecutionInfo {
+                    status: ExecutionStatus::Missing,
+                    input: None,
+                },
+            })
+        })
+        .await
+    }
+
+    async fn stop(&self, execution_arn: &str, _cause: &str) -> PortResult<()> {
+        self.call("states:StopExecution", |m| {
+            if let Some((status, _)) = m.executions.get_mut(execution_arn) {
+                *status = ExecutionStatus::Finished;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Which color a service name belongs to in the simulated app.
+pub fn color_of_service(service: &str) -> Option<Color> {
+    if service.ends_with("-blue") {
+        Some(Color::Blue)
+    } else if service.ends_with("-green") {
+        Some(Color::Green)
+    } else {
+        None
+    }
+}

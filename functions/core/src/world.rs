@@ -1,0 +1,202 @@
+//! One fresh look at everything a step decides from: the stored records
+//! (config, state, lock, fence) in one parameter read, and the world they
+//! describe (the production route's actions, each color's ECS service and
+//! healthy targets) in one round of parallel calls.
+
+use crate::color::Color;
+use crate::config::AppConfig;
+use crate::error::{Error, Result};
+use crate::fence::Fence;
+use crate::lock::Lock;
+use crate::parse;
+use crate::ports::{LoadBalancer, Parameter, ParameterStore, RouteActions, ServiceInfo, Services};
+use crate::routing::{Weights, weights_of};
+use crate::state::AppState;
+use crate::store::AppStore;
+
+/// A value per color.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerColor<T> {
+    pub blue: T,
+    pub green: T,
+}
+
+impl<T> PerColor<T> {
+    pub fn get(&self, color: Color) -> &T {
+        match color {
+            Color::Blue => &self.blue,
+            Color::Green => &self.green,
+        }
+    }
+}
+
+/// The stored records of an app.
+#[derive(Debug, Clone)]
+pub struct Records {
+    pub config: AppConfig,
+    pub state: Option<AppState>,
+    pub lock: Option<Lock>,
+    pub fence: Option<Fence>,
+}
+
+/// The world as read now, beside the records.
+#[derive(Debug, Clone)]
+pub struct World {
+    pub records: Records,
+    /// The production route's whole action list.
+    pub production: RouteActions,
+    /// Its forward weights, exactly.
+    pub weights: Weights,
+    pub services: PerColor<ServiceInfo>,
+    pub healthy: PerColor<usize>,
+}
+
+impl World {
+    pub fn config(&self) -> &AppConfig {
+        &self.records.config
+    }
+
+    pub fn state(&self) -> Option<&AppState> {
+        self.records.state.as_ref()
+    }
+
+    /// The colors production sends traffic to now.
+    pub fn serving(&self) -> impl Iterator<Item = Color> + '_ {
+        Color::BOTH
+            .into_iter()
+            .filter(|c| self.weights.serves(*c))
+    }
+
+    /// The largest running count among the colors serving now, other than
+    /// `except`: what production needs from a color that takes their traffic.
+    pub fn serving_running_except(&self, except: Color) -> i32 {
+        self.serving()
+            .filter(|c| *c != except)
+            .map(|c| self.services.get(c).running)
+            .max()
+            .unwrap_or(0)
+    }
+
+    pub fn task_definition(&self, color: Color) -> &str {
+        &self.services.get(color).task_definition
+    }
+}
+
+/// Reads config, state, lock and fence in one call.
+pub async fn read_records<P: ParameterStore>(store: &AppStore<'_, P>, app: &str) -> Result<Records> {
+    let names: Vec<String> = ["config", "state", "lock", "rollback-fence"]
+        .iter()
+        .map(|leaf| store.parameter(app, leaf))
+        .collect();
+    crate::config::validate_app_name("request", "app", app)?;
+    let got = store.params().get_many(&names).await?;
+    records_from(store, app, &names, got)
+}
+
+fn records_from<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    app: &str,
+    names: &[String],
+    got: Vec<Option<Parameter>>,
+) -> Result<Records> {
+    let mut got = got.into_iter();
+    let mut next = || got.next().flatten();
+    let config = match next() {
+        Some(p) => AppConfig::parse(app, &names[0], &p.value)?,
+        None => {
+            return Err(Error::UnknownApp {
+                app: app.to_string(),
+                parameter: names[0].clone(),
+            });
+        }
+    };
+    let state = next().map(|p| store.parse_state(&names[1], &p.value)).transpose()?;
+    let lock = next()
+        .map(|p| parse::json(&format!("lock {}", names[2]), &p.value))
+        .transpose()?;
+    let fence = next()
+        .map(|p| parse::json(&format!("rollback fence {}", names[3]), &p.value))
+        .transpose()?;
+    Ok(Records {
+        config,
+        state,
+        lock,
+        fence,
+    })
+}
+
+/// Reads the world of `config`'s app: the production route, both services and
+/// both target groups' health, all at once.
+pub async fn read_world<L: LoadBalancer, S: Services>(
+    lb: &L,
+    services: &S,
+    config: &AppConfig,
+) -> Result<(RouteActions, Weights, PerColor<ServiceInfo>, PerColor<usize>)> {
+    let route = config.production.route();
+    let (actions, blue, green, blue_h, green_h) = tokio::join!(
+        lb.read_actions(&route),
+        services.describe(&config.cluster, &config.blue.service),
+        services.describe(&config.cluster, &config.green.service),
+        lb.healthy_targets(&config.blue.target_group_arn),
+        lb.healthy_targets(&config.green.target_group_arn),
+    );
+    let actions = actions?;
+    let weights = weights_of(config, &route, &actions)?;
+    Ok((
+        actions,
+        weights,
+        PerColor {
+            blue: blue?,
+            green: green?,
+        },
+        PerColor {
+            blue: blue_h?,
+            green: green_h?,
+        },
+    ))
+}
+
+/// Records and world. With `known` (a config read earlier, e.g. by a warm
+/// Lambda) both are read in one round of parallel calls; if the stored config
+/// turns out to differ, the world is read again for the stored one.
+pub async fn observe<P, L, S>(
+    store: &AppStore<'_, P>,
+    lb: &L,
+    services: &S,
+    app: &str,
+    known: Option<&AppConfig>,
+) -> Result<World>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+{
+    let (records, world) = match known {
+        Some(config) => {
+            let (records, world) = tokio::join!(
+                read_records(store, app),
+                read_world(lb, services, config)
+            );
+            let records = records?;
+            if &records.config == config {
+                (records, world?)
+            } else {
+                let world = read_world(lb, services, &records.config).await?;
+                (records, world)
+            }
+        }
+        None => {
+            let records = read_records(store, app).await?;
+            let world = read_world(lb, services, &records.config).await?;
+            (records, world)
+        }
+    };
+    let (production, weights, services, healthy) = world;
+    Ok(World {
+        records,
+        production,
+        weights,
+        services,
+        healthy,
+    })
+}

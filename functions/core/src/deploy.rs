@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::fence::rolled_back_meanwhile;
 use crate::input::ExecutionInput;
 use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Ports, Services};
-use crate::routing::{weights_of, write_split};
+use crate::routing::{read_weights, weights_of, write_split};
 use crate::switch::version_on;
 use crate::world::{World, observe};
 use crate::split::Split;
@@ -149,9 +149,14 @@ where
     // A rollback that stopped this deployment may be deciding right now where
     // production goes: leave the idle color alone (see `fence`).
     if let Some(fence) = store.fence_against(app, &lock_holder(input)).await? {
-        if let Some(decided) = &fence.state {
-            // Our mark may have landed on top of the rollback's state.
-            store.save_state(app, decided).await?;
+        if let (Some(decided), Some(split)) = (&fence.state, fence.split) {
+            // Our mark may have landed on top of the rollback's state. Put
+            // the rollback's state back only once the listener shows its
+            // decision: before that, the rollback itself still writes it (or
+            // failed, and the record must not claim what did not happen).
+            if read_weights(&ports.lb, &config).await?.matches(split) {
+                store.save_state(app, decided).await?;
+            }
         }
         warn!(
             app,

@@ -16,7 +16,8 @@ use crate::error::{Error, Result};
 use crate::fence::{Fence, rolled_back_meanwhile};
 use crate::input::{ExecutionInput, SOURCE};
 use crate::ports::{LoadBalancer, ParameterStore, Ports, Services};
-use crate::routing::{healthy_needed, write_split};
+use crate::config::AppConfig;
+use crate::routing::{healthy_needed, weights_of, write_split};
 use crate::world::{World, observe};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
@@ -212,7 +213,7 @@ where
     // earlier attempt of this step was still restoring what the rollback
     // decided when it failed, finish that first.
     if let Some(fence) = world.records.fence.as_ref().filter(|f| f.holder == me) {
-        honour_fence(ports, &store, &world, fence).await?;
+        honour_fence(ports, &store, config, fence).await?;
         return Err(rolled_back_meanwhile(app, fence));
     }
     // Only the lock holder may move traffic (invariant 3).
@@ -287,8 +288,16 @@ where
         // (see `fence`): if so, put back what the rollback decided.
         if let Some(fence) = store.fence_against(app, &me).await? {
             // Pending: the rollback has yet to write, and will write last.
-            let now_on = observe(&store, &ports.lb, &ports.services, app, Some(config)).await?;
-            honour_fence(ports, &store, &now_on, &fence).await?;
+            // Decided: what this step wrote may have landed after the
+            // rollback's writes, and nobody else will put them back (a stopped
+            // execution retries nothing), so a few attempts are made here.
+            let mut attempt = 0;
+            while let Err(e) = honour_fence(ports, &store, config, &fence).await {
+                attempt += 1;
+                if attempt >= 5 || !matches!(e.error_type(), "Throttled" | "Transient") {
+                    return Err(e);
+                }
+            }
             warn!(app, version, "rolled back while switching; restored the rollback's decision");
             return Err(rolled_back_meanwhile(app, &fence));
         }
@@ -309,12 +318,12 @@ where
     })
 }
 
-/// Puts back what a rollback that fenced this deployment decided, where the
-/// world or the record differs from it (nothing while it is still pending).
+/// Puts back what a rollback that fenced this deployment decided (nothing
+/// while it is still pending): its split on the listener, its state.
 async fn honour_fence<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     store: &AppStore<'_, P>,
-    world: &World,
+    config: &AppConfig,
     fence: &Fence,
 ) -> Result<()>
 where
@@ -324,15 +333,12 @@ where
     let (Some(split), Some(state)) = (fence.split, &fence.state) else {
         return Ok(());
     };
-    let config = world.config();
-    if !world.weights.matches(split) {
-        let route = config.production.route();
-        write_split(&ports.lb, config, &route, &world.production, split, true).await?;
+    let route = config.production.route();
+    let actions = ports.lb.read_actions(&route).await?;
+    if !weights_of(config, &route, &actions)?.matches(split) {
+        write_split(&ports.lb, config, &route, &actions, split, true).await?;
     }
-    if world.state() != Some(state) {
-        store.save_state(&config.app, state).await?;
-    }
-    Ok(())
+    store.save_state(&config.app, state).await
 }
 
 /// Invariant 1: a color takes more production traffic only with as many

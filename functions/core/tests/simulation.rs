@@ -170,13 +170,15 @@ fn note(world: &World, line: String) {
 /// What Step Functions does with a Task: retry `Throttled`/`Transient` (and
 /// a few more) up to 3 times, then hand the error to the Catch.
 macro_rules! task {
-    ($world:expr, $name:expr, $retry_also:expr, $call:expr) => {{
+    ($world:expr, $arn:expr, $name:expr, $retry_also:expr, $call:expr) => {{
         let mut attempt = 0;
         loop {
             let r = $call;
             match r {
+                // A stopped execution retries nothing.
                 Err(e)
                     if attempt < 3
+                        && running($world, $arn)
                         && (matches!(e.error_type(), "Throttled" | "Transient")
                             || $retry_also.contains(&e.error_type())) =>
                 {
@@ -235,11 +237,11 @@ async fn deployment(world: World, arn: String, version: String, run: Arc<Mutex<R
         async move {
             let p = ports(&world, &holder);
             let store = AppStore::new(&p.params, PREFIX).unwrap();
-            let _ = task!(&world, "ReleaseLock", [""; 0], store.release_lock(APP, &holder).await);
+            let _ = task!(&world, &holder, "ReleaseLock", [""; 0], store.release_lock(APP, &holder).await);
         }
     };
 
-    let deployed = task!(&world, "DeployIdle", [""; 0], bluegreen_core::deploy::deploy(&p, &input, now(&world)).await);
+    let deployed = task!(&world, &arn, "DeployIdle", [""; 0], bluegreen_core::deploy::deploy(&p, &input, now(&world)).await);
     let deployed = match deployed {
         Ok(d) => d,
         Err(Error::LockHeld { .. }) => return,
@@ -252,7 +254,7 @@ async fn deployment(world: World, arn: String, version: String, run: Arc<Mutex<R
         return release(&world).await;
     }
     input.deploy = Some(deployed.clone());
-    let ready = task!(&world, "CheckIdle", [""; 0], bluegreen_core::ready::check(&p, &input, now(&world)).await);
+    let ready = task!(&world, &arn, "CheckIdle", [""; 0], bluegreen_core::ready::check(&p, &input, now(&world)).await);
     if !running(&world, &arn) {
         return;
     }
@@ -267,7 +269,7 @@ async fn deployment(world: World, arn: String, version: String, run: Arc<Mutex<R
         if !running(&world, &arn) {
             return;
         }
-        let out = task!(&world, "Switch", [""; 0], bluegreen_core::switch::switch(&p, &input, now(&world)).await);
+        let out = task!(&world, &arn, "Switch", [""; 0], bluegreen_core::switch::switch(&p, &input, now(&world)).await);
         let Ok(out) = out else {
             failed = true;
             break;
@@ -305,7 +307,7 @@ async fn deployment(world: World, arn: String, version: String, run: Arc<Mutex<R
             }),
             sent_at: None,
         };
-        let out = task!(&world, "Rollback", ["PreviousColorCold"], rollback(&p, &request, now(&world), None).await);
+        let out = task!(&world, &arn, "Rollback", ["PreviousColorCold"], rollback(&p, &request, now(&world), None).await);
         match out {
             Ok(o) => run.lock().unwrap().rolled_back.push((o, Some(version.clone()))),
             // AlertRollbackFailed: the team is told to roll back by hand.
@@ -325,7 +327,7 @@ async fn deployment(world: World, arn: String, version: String, run: Arc<Mutex<R
     if !running(&world, &arn) {
         return;
     }
-    let _ = task!(&world, "ScaleDown", [""; 0], bluegreen_core::scale_down::scale_down(&p, &input, now(&world)).await);
+    let _ = task!(&world, &arn, "ScaleDown", [""; 0], bluegreen_core::scale_down::scale_down(&p, &input, now(&world)).await);
     drop(store);
     world
         .lock()

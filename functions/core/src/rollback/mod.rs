@@ -135,9 +135,9 @@ where
         observe(&store, &ports.lb, &ports.services, app, known),
         take_lock
     );
-    let took = took? == PutOutcome::Written;
+    let mut took = took? == PutOutcome::Written;
     let result = match world {
-        Ok(world) => run(ports, &store, request, world, took, now).await,
+        Ok(world) => run(ports, &store, request, world, &mine, &mut took, now).await,
         Err(e) => Err(e),
     };
     if took {
@@ -162,7 +162,8 @@ async fn run<P, L, S, A, E>(
     store: &AppStore<'_, P>,
     request: &RollbackRequest,
     mut world: World,
-    took_lock: bool,
+    mine: &Lock,
+    took_lock: &mut bool,
     now: OffsetDateTime,
 ) -> Result<RollbackOutcome>
 where
@@ -179,7 +180,7 @@ where
     // Who else holds the lock? A running deployment is stopped first so that
     // it cannot move traffic again, and fenced off before the world is read
     // again (its Lambdas may still be running).
-    let holder = if took_lock {
+    let holder = if *took_lock {
         None
     } else {
         match &world.records.lock {
@@ -187,20 +188,54 @@ where
             None => store.lock(app).await?,
         }
     };
+    // An execution holding the lock (running, or stopped moments ago with a
+    // step still in flight) is fenced off first, then stopped if it runs; the
+    // rollback then holds the lock itself (no deployment can reclaim it
+    // meanwhile) and reads the world again. The fence comes before the stop,
+    // so a retry of a rollback that failed in between still finds it fenced;
+    // a holder that took the lock in between is handled the same way.
     let mut stopped_execution = None;
-    if let Some(lock) = &holder
-        && is_execution_arn(&lock.holder)
-        && Some(&lock.holder) != request.caller_execution.as_ref()
-        && ports.executions.status(&lock.holder).await? == ExecutionStatus::Running
-    {
-        let cause = format!("rolled back ({:?}): {}", request.source, request.reason);
-        ports.executions.stop(&lock.holder, &cause).await?;
-        warn!(app, execution = %lock.holder, "stopped the running deployment");
-        store
-            .save_fence(app, &Fence::pending(&lock.holder, &request.reason, now))
-            .await?;
-        stopped_execution = Some(lock.holder.clone());
-        world = observe(store, &ports.lb, &ports.services, app, None).await?;
+    let mut current = holder.clone();
+    for _ in 0..4 {
+        let Some(lock) = current.filter(|l| {
+            is_execution_arn(&l.holder) && Some(&l.holder) != request.caller_execution.as_ref()
+        }) else {
+            break;
+        };
+        let fenced = world
+            .records
+            .fence
+            .as_ref()
+            .is_some_and(|f| f.holder == lock.holder && f.split.is_none());
+        if !fenced {
+            store
+                .save_fence(app, &Fence::pending(&lock.holder, &request.reason, now))
+                .await?;
+        }
+        if ports.executions.status(&lock.holder).await? == ExecutionStatus::Running {
+            let cause = format!("rolled back ({:?}): {}", request.source, request.reason);
+            ports.executions.stop(&lock.holder, &cause).await?;
+            warn!(app, execution = %lock.holder, "stopped the running deployment");
+        }
+        stopped_execution.get_or_insert_with(|| lock.holder.clone());
+        // Reclaimed like any stale lock (exactly one of several reclaimers
+        // wins): a deployment that won it instead is the next one handled.
+        let ttl = (mine.expires_at - mine.acquired_at).unsigned_abs();
+        match store
+            .acquire_lock(app, &mine.holder, ttl, now, &ports.executions)
+            .await
+        {
+            Ok(_) => {
+                *took_lock = true;
+                world = observe(store, &ports.lb, &ports.services, app, None).await?;
+                current = world.records.lock.clone();
+            }
+            Err(Error::LockHeld { .. }) => {
+                world = observe(store, &ports.lb, &ports.services, app, None).await?;
+                current = world.records.lock.clone();
+            }
+            Err(e) => return Err(e),
+        }
     }
 
     let decision = match decide(&world, request, stopped_execution.is_some(), now) {
@@ -208,7 +243,8 @@ where
         Err(e) => {
             if let Some(holder) = &stopped_execution {
                 keep_production_as_is(ports, store, &world, holder, request, now).await?;
-                let released = store.release_lock(app, holder).await?;
+                // Its lock is the rollback's now, released when it ends.
+                let released = true;
                 let why = format!(
                     "{e}; stopped the running deployment {holder}{}",
                     if released { " and released its lock" } else { "" }
@@ -300,9 +336,10 @@ where
     }
 
     let lock_released = match &holder {
+        // Taken over above; released when the rollback ends.
+        Some(_) if stopped_execution.is_some() => true,
         Some(l)
-            if Some(&l.holder) == stopped_execution.as_ref()
-                || Some(&l.holder) == request.caller_execution.as_ref()
+            if Some(&l.holder) == request.caller_execution.as_ref()
                 || store.is_stale(l, now, &ports.executions).await? =>
         {
             store.release_lock(app, &l.holder).await?

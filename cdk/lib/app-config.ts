@@ -78,6 +78,8 @@ export interface AppConfigValues {
   readonly warmWindow?: Duration;
   readonly idleCapacityAfterWindow?: number;
   readonly alertTopicArn?: string;
+  /** Share of the serving color's running tasks a color needs healthy before it takes production traffic (0 < f <= 1). */
+  readonly minHealthyFraction?: number;
 }
 
 export interface ColorValues {
@@ -123,7 +125,15 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
     idle_capacity_after_window:
       v.idleCapacityAfterWindow === undefined ? undefined : count(v.idleCapacityAfterWindow, 'idle_capacity_after_window', 0, U32_MAX),
     alert_topic_arn: v.alertTopicArn,
+    min_healthy_fraction: v.minHealthyFraction === undefined ? undefined : healthyFraction(v.minHealthyFraction),
   });
+}
+
+function healthyFraction(f: number): number {
+  if (!(f > 0 && f <= 1)) {
+    throw new Error(`min_healthy_fraction: ${f} is not a fraction above 0 and at most 1`);
+  }
+  return f;
 }
 
 function strategy(s: Strategy): Record<string, unknown> {

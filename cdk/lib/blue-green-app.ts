@@ -76,6 +76,13 @@ export interface BlueGreenAppProps {
   readonly warmWindow?: Duration;
   /** Desired count of the previous color after the warm window. @default 0 */
   readonly idleCapacityAfterWindow?: number;
+  /**
+   * The share of the serving color's running tasks a color must have healthy
+   * (and desired) before production traffic moves onto it, by a switch or a
+   * rollback. A rollback onto a thinner color scales it up first.
+   * @default 1 (as many as serve now)
+   */
+  readonly minHealthyFraction?: number;
   /** Hears about every rollback. @default the switcher's alert topic */
   readonly alertTopic?: sns.ITopic;
   /**
@@ -121,6 +128,7 @@ export class BlueGreenApp extends Construct {
       monitor: props.monitor,
       warmWindow: props.warmWindow,
       idleCapacityAfterWindow: props.idleCapacityAfterWindow,
+      minHealthyFraction: props.minHealthyFraction,
       alertTopicArn: alertTopic.topicArn,
     });
     this.configParameter = new ssm.StringParameter(this, 'Config', {
@@ -170,18 +178,25 @@ export class BlueGreenApp extends Construct {
         : []),
     ];
     const production = modifyRoute(props.production);
+    // The steps that decide from the world read config, state, lock and fence
+    // in one call.
+    const readRecords = new iam.PolicyStatement({ actions: ['ssm:GetParameters'], resources: [parameters('*')] });
+    // ECS says what each color runs: the switch checks it before moving traffic.
+    const describeServices = new iam.PolicyStatement({ actions: ['ecs:DescribeServices'], resources: services });
     const passRoles = taskRoles(props);
 
     const grants: Record<FunctionKey, iam.PolicyStatement[]> = {
-      switch: [...ssmGrants('ssm:PutParameter'), production],
+      switch: [...ssmGrants('ssm:PutParameter'), readRecords, production, describeServices],
       rollback: [
         ...ssmGrants('ssm:PutParameter', 'ssm:DeleteParameter'),
+        readRecords,
         production,
         scaleServices,
         ...publishAlerts,
       ],
       deployIdle: [
         ...ssmGrants('ssm:PutParameter', 'ssm:DeleteParameter'),
+        readRecords,
         // deploy-idle points the test route at the idle color.
         ...(props.test ? [modifyRoute(props.test)] : []),
         scaleServices,

@@ -440,6 +440,7 @@ describe('the config document', () => {
       warmWindow: Duration.hours(1),
       idleCapacityAfterWindow: 1,
       alertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts',
+      minHealthyFraction: 0.5,
     });
     assert.deepEqual(keyPaths(doc).sort(), rustConfigFields().sort());
   });
@@ -453,6 +454,8 @@ describe('the config document', () => {
     ['stickiness over 7 days', { production: { listenerArn: ARN.listener, stickiness: Duration.days(8) } }, /stickiness_seconds/],
     ['a test URL that is not http(s)', { test: { listenerArn: ARN.listener, ruleArn: ARN.rule, url: 'lb:8080' } }, /test.url/],
     ['a negative idle capacity', { idleCapacityAfterWindow: -1 }, /idle_capacity_after_window: -1/],
+    ['a healthy fraction of 0', { minHealthyFraction: 0 }, /min_healthy_fraction: 0/],
+    ['a healthy fraction over 1', { minHealthyFraction: 1.5 }, /min_healthy_fraction: 1.5/],
     ['an idle capacity beyond u32', { idleCapacityAfterWindow: 2 ** 32 }, /idle_capacity_after_window: 4294967296/],
     ['no probe requests', { monitor: { probeRequests: 0 } }, /monitor.probe_requests: 0 is not a count of at least 1/],
     ['a fractional probe count', { monitor: { probeRequests: 2.5 } }, /monitor.probe_requests: 2.5/],

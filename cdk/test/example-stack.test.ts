@@ -54,13 +54,13 @@ describe('IAM', () => {
     const allowed = (key: FunctionKey) =>
       [...new Set(statements(key).filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action)))].sort();
     const ssmRead = ['ssm:GetParameter'];
-    const ssmWrite = [...ssmRead, 'ssm:PutParameter', 'ssm:DeleteParameter'];
+    const ssmWrite = [...ssmRead, 'ssm:GetParameters', 'ssm:PutParameter', 'ssm:DeleteParameter'];
     const elb = ['elasticloadbalancing:Describe*', 'elasticloadbalancing:ModifyListener'];
     const services = ['ecs:DescribeServices', 'ecs:UpdateService'];
     const expected: Record<FunctionKey, string[]> = {
       smokeTest: ssmRead,
       monitor: [...ssmRead, 'elasticloadbalancing:Describe*', 'cloudwatch:GetMetricData', 'cloudwatch:DescribeAlarms'],
-      switch: [...ssmRead, 'ssm:PutParameter', ...elb],
+      switch: [...ssmRead, 'ssm:GetParameters', 'ssm:PutParameter', ...elb, 'ecs:DescribeServices'],
       rollback: [...ssmWrite, ...elb, ...services, 'sns:Publish', 'states:DescribeExecution', 'states:StopExecution'],
       deployIdle: [
         ...ssmWrite,

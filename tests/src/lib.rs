@@ -91,8 +91,16 @@ pub fn release_input(app: &str, version: &str) -> Value {
 }
 
 /// The SNS event Lambda receives when `message` is published to the
-/// emergency topic.
+/// emergency topic, now.
 pub fn sns_event(message: &str) -> Value {
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("timestamp");
+    sns_event_sent_at(message, &now)
+}
+
+/// The same, published at `timestamp` (RFC 3339): a late delivery.
+pub fn sns_event_sent_at(message: &str, timestamp: &str) -> Value {
     json!({"Records": [{
         "EventSource": "aws:sns",
         "EventVersion": "1.0",
@@ -103,7 +111,7 @@ pub fn sns_event(message: &str) -> Value {
             "TopicArn": "arn:aws:sns:us-east-1:123456789012:bluegreen-emergency",
             "Subject": null,
             "Message": message,
-            "Timestamp": "2026-11-22T10:00:00.000Z",
+            "Timestamp": timestamp,
             "SignatureVersion": "1",
             "Signature": "EXAMPLE",
             "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000000000000000000000.pem",

@@ -367,3 +367,77 @@ async fn a_deploy_interrupted_after_registering_reuses_its_revision() {
     assert_eq!(app.task_definition_revisions().await, revisions + 1);
     assert_eq!(app.service_task_definition(Color::Green).await, registered);
 }
+
+/// A listener moved by hand to 1/999 still sends traffic to blue: deploy-idle
+/// must not take blue for idle (weights are read exactly, never rounded).
+#[tokio::test]
+async fn a_color_with_any_weight_is_never_taken_for_idle() {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, ForwardActionConfig, TargetGroupTuple,
+    };
+    let app = bluegreen_e2e::provision("di-sliver", AppOptions::default()).await;
+    let tuple = |tg: &str, w: i32| {
+        TargetGroupTuple::builder()
+            .target_group_arn(tg)
+            .weight(w)
+            .build()
+    };
+    let forward = Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .forward_config(
+            ForwardActionConfig::builder()
+                .target_groups(tuple(&app.blue_tg, 1))
+                .target_groups(tuple(&app.green_tg, 999))
+                .build(),
+        )
+        .build();
+    app.set_listener_default_actions(vec![forward]).await;
+    let before = app.snapshot().await;
+    let err = deploy(&app, &release_input(&app.name, "v2"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "ProductionSplit", "{err}");
+    assert!(
+        err.to_string().contains("blue weight 1 / green weight 999"),
+        "{err}"
+    );
+    let after = app.snapshot().await;
+    assert_eq!(after.listener_default, before.listener_default);
+}
+
+/// An older execution's scale-down must not shrink the warm color of a newer
+/// execution that put the same version live again.
+#[tokio::test]
+async fn scale_down_of_an_older_execution_leaves_a_newer_releases_warm_color() {
+    let app = bluegreen_e2e::provision("di-scale-older", AppOptions::default()).await;
+    let older = app.start_running_execution("older-v2").await;
+    let mut doc = with_execution(release_input(&app.name, "v2"), &older);
+    let out = deploy(&app, &doc).await.expect("deploy");
+    doc["deploy"] = serde_json::to_value(&out).unwrap();
+    // A newer execution of the same version went live since: the state names it.
+    let mut state: AppState = app
+        .stored_state()
+        .await
+        .unwrap_or_else(|| AppState::initial(Color::Blue, Some("v1".into())));
+    state.active_color = Color::Green;
+    state.previous_color = Color::Blue;
+    state.active_version = Some("v2".into());
+    state.previous_version = Some("v1".into());
+    state.previous_color_replaced_by = None;
+    state.weights = Split::all(Color::Green);
+    state.last_execution_arn =
+        Some("arn:aws:states:us-east-1:123456789012:execution:bluegreen:newer".into());
+    app.put_state(&state).await;
+    ports_release(&app, &older).await;
+    let desired = app.desired_count(Color::Blue).await;
+    let s = scale_down(&app, &doc).await;
+    assert!(!s.scaled, "{s:?}");
+    assert!(
+        s.skipped
+            .as_deref()
+            .unwrap()
+            .contains("no longer the live one"),
+        "{s:?}"
+    );
+    assert_eq!(app.desired_count(Color::Blue).await, desired);
+}

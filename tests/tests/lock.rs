@@ -129,7 +129,9 @@ async fn a_running_executions_lock_is_never_broken_even_past_its_expiry() {
 
     let app = bluegreen_e2e::provision("lk-expired-manual", AppOptions::default()).await;
     let ports = app.ports();
-    acquire(&ports, &app.name, "manual:lk:v1", long_ago).await.unwrap();
+    acquire(&ports, &app.name, "manual:lk:v1", long_ago)
+        .await
+        .unwrap();
     let got = acquire(&ports, &app.name, &next, OffsetDateTime::now_utc())
         .await
         .unwrap();
@@ -144,8 +146,15 @@ async fn a_claim_left_by_a_caller_that_died_does_not_block_the_lock_forever() {
     let app = bluegreen_e2e::provision("lk-claim", AppOptions::default()).await;
     let ports = app.ports();
     let dead = app.start_running_execution("dead").await;
-    acquire(&ports, &app.name, &dead, OffsetDateTime::now_utc()).await.unwrap();
-    app.sfn.stop_execution().execution_arn(&dead).send().await.unwrap();
+    acquire(&ports, &app.name, &dead, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    app.sfn
+        .stop_execution()
+        .execution_arn(&dead)
+        .send()
+        .await
+        .unwrap();
     // Another caller claimed the stale lock, then died before taking it over.
     let store = AppStore::new(&ports.params, PREFIX).unwrap();
     let stale = store.lock(&app.name).await.unwrap().unwrap();
@@ -158,19 +167,31 @@ async fn a_claim_left_by_a_caller_that_died_does_not_block_the_lock_forever() {
     ports
         .params
         .put(
-            &format!("{PREFIX}/{}/lock-reclaims/{}", app.name, stale.fingerprint()),
+            &format!(
+                "{PREFIX}/{}/lock-reclaims/{}",
+                app.name,
+                stale.fingerprint()
+            ),
             &serde_json::to_string(&claim).unwrap(),
             PutMode::CreateOnly,
         )
         .await
         .unwrap();
-    app.sfn.stop_execution().execution_arn(&claimant).send().await.unwrap();
+    app.sfn
+        .stop_execution()
+        .execution_arn(&claimant)
+        .send()
+        .await
+        .unwrap();
 
     let next = app.start_running_execution("next").await;
     let got = acquire(&ports, &app.name, &next, OffsetDateTime::now_utc())
         .await
         .unwrap();
-    assert!(matches!(got, Acquired::Reclaimed { ref from } if from.holder == dead), "{got:?}");
+    assert!(
+        matches!(got, Acquired::Reclaimed { ref from } if from.holder == dead),
+        "{got:?}"
+    );
     assert_eq!(store.lock(&app.name).await.unwrap().unwrap().holder, next);
 }
 

@@ -272,3 +272,63 @@ async fn a_second_execution_for_the_app_is_refused_and_the_first_is_unaffected()
     assert_eq!(ending.status, "SUCCEEDED", "{ending:?}");
     assert_eq!(served_version(&app).await, "v2");
 }
+
+/// Scenario 1 of the heart's review (drift): v2 is live on green; during an
+/// incident an operator moves production back to blue (v1) by hand, and the
+/// record still says "green v2". The next release, v3, fails in production.
+/// It must be rolled back to what served before it, v1 on blue, as the load
+/// balancer and ECS say, and the record must end up telling the truth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_traffic_was_moved_back_by_hand_a_failed_release_rolls_back_to_what_served() {
+    let (local, app) = local_with_app().await;
+    let at_once = json!({"strategy": {"type": "all-at-once", "bake_seconds": 2}});
+    let (_, ending) = release(&local, "v2", 1, Some(at_once.clone())).await;
+    assert_eq!(ending.status, "SUCCEEDED", "{ending:?}");
+    assert_eq!(served_version(&app).await, "v2");
+
+    // The incident: blue is brought back to size and production moved to it
+    // in the console. bluegreen's record still names green v2.
+    app.app.set_desired_count(Color::Blue, 2).await;
+    app.app.move_production_by_hand(Color::Blue).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while served_version(&app).await != "v1" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "v1 never served again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let recorded = app.app.stored_state().await.unwrap();
+    assert_eq!(
+        (recorded.active_color, recorded.active_version.as_deref()),
+        (Color::Green, Some("v2"))
+    );
+
+    let (arn, ending) = release(&local, "v3-broken-checkout", 1, Some(at_once)).await;
+    assert_eq!(
+        (ending.status.as_str(), ending.error.as_deref()),
+        ("FAILED", Some("RolledBack")),
+        "{ending:?}"
+    );
+    let states = states_entered(&local, &arn).await;
+    assert!(states.contains(&"Switch".to_string()), "{states:?}");
+    // Production serves what served before the release, and the record says so.
+    assert_eq!(served_version(&app).await, "v1");
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+    let state = app.app.stored_state().await.unwrap();
+    assert_eq!(
+        (
+            state.active_color,
+            state.active_version.as_deref(),
+            state.previous_version.as_deref(),
+            state.phase
+        ),
+        (
+            Color::Blue,
+            Some("v1"),
+            Some("v3-broken-checkout"),
+            Phase::RolledBack
+        )
+    );
+    app.app.assert_state_matches_listener().await;
+}

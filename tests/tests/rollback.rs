@@ -4,7 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bluegreen_core::ports::{
-    LoadBalancer, Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, Route, RouteActions,
+    LoadBalancer, Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, Route,
+    RouteActions,
 };
 use bluegreen_core::state::{AppState, Phase};
 use bluegreen_core::{Color, Split};
@@ -40,6 +41,7 @@ async fn deploy_v2(app: &ExampleApp, strategy: Value, take: usize) {
             .expect("switch");
         input["switch"] = serde_json::to_value(&out).unwrap();
     }
+    bluegreen_e2e::release_lock(app, &bluegreen_e2e::manual_holder(app, "v2")).await;
 }
 
 fn message(app: &str, reason: &str) -> String {
@@ -318,40 +320,41 @@ async fn unhealthy_previous_color_inside_the_window_is_refused_with_the_counts()
         .unwrap_err();
     assert_eq!(err.error_type(), "PreviousColorCold");
     assert!(
-        err.to_string().contains("has no healthy targets ("),
-        "{err}"
-    );
-    assert!(
-        err.to_string()
-            .contains("of 2 task(s) of rb-sick-blue running"),
+        err.to_string().contains(
+            "has 0 healthy target(s), production needs 2 (2 of rb-sick-blue running, 2 desired)"
+        ),
         "{err}"
     );
     assert_eq!(app.snapshot().await, before);
 }
 
-/// Counts load-balancer calls on the way to the real adapter.
+/// Logs load-balancer calls on the way to the real adapter.
 struct Counting<L> {
     inner: L,
-    calls: AtomicUsize,
+    calls: std::sync::Mutex<Vec<&'static str>>,
 }
 
 impl<L: LoadBalancer> LoadBalancer for Counting<L> {
     async fn read_actions(&self, route: &Route) -> PortResult<RouteActions> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.calls.lock().unwrap().push("read route");
         self.inner.read_actions(route).await
     }
-    async fn write_actions(&self, route: &Route, forward: &RouteActions) -> PortResult<RouteActions> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+    async fn write_actions(
+        &self,
+        route: &Route,
+        forward: &RouteActions,
+    ) -> PortResult<RouteActions> {
+        self.calls.lock().unwrap().push("write route");
         self.inner.write_actions(route, forward).await
     }
     async fn healthy_targets(&self, tg: &str) -> PortResult<usize> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.calls.lock().unwrap().push("target health");
         self.inner.healthy_targets(tg).await
     }
 }
 
 #[tokio::test]
-async fn emergency_rollback_makes_at_most_two_load_balancer_calls() {
+async fn emergency_rollback_reads_the_world_at_once_and_moves_traffic_with_the_next_call() {
     let app = bluegreen_e2e::provision("rb-budget", AppOptions::default()).await;
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     let p = app.ports();
@@ -359,7 +362,7 @@ async fn emergency_rollback_makes_at_most_two_load_balancer_calls() {
         params: p.params,
         lb: Counting {
             inner: p.lb,
-            calls: AtomicUsize::new(0),
+            calls: Default::default(),
         },
         services: p.services,
         alerts: p.alerts,
@@ -370,11 +373,17 @@ async fn emergency_rollback_makes_at_most_two_load_balancer_calls() {
     bluegreen_rollback::handler(&ports, event)
         .await
         .expect("rollback");
+    // The first round reads the route and both colors' health in parallel
+    // (with the records and the services); the next call moves traffic, and
+    // its answer is the read-back.
+    let mut calls = ports.lb.calls.lock().unwrap().clone();
     assert_eq!(
-        ports.lb.calls.load(Ordering::SeqCst),
-        2,
-        "target health + listener change"
+        calls.pop(),
+        Some("write route"),
+        "the last call moves traffic"
     );
+    calls.sort();
+    assert_eq!(calls, ["read route", "target health", "target health"]);
     app.assert_state_matches_listener().await;
 }
 
@@ -453,6 +462,7 @@ async fn never_sends_traffic_to_a_color_a_newer_release_was_deployed_onto() {
     );
 
     // Once a release goes live on blue, green (v2, untouched) is the target.
+    bluegreen_e2e::hold_lock(&app, &bluegreen_e2e::manual_holder(&app, "v3")).await;
     let mut input = release_input(&app.name, "v3");
     input["overrides"] = json!({"strategy": {"type": "all-at-once"}});
     bluegreen_switch::handler(&app.ports(), lambda_event(input))
@@ -488,7 +498,11 @@ impl<L: LoadBalancer> LoadBalancer for PausingAfterReadBack<L> {
         }
         read
     }
-    async fn write_actions(&self, route: &Route, forward: &RouteActions) -> PortResult<RouteActions> {
+    async fn write_actions(
+        &self,
+        route: &Route,
+        forward: &RouteActions,
+    ) -> PortResult<RouteActions> {
         let written = self.inner.write_actions(route, forward).await;
         self.wrote.store(true, Ordering::SeqCst);
         written
@@ -625,7 +639,9 @@ async fn a_deploy_in_flight_cannot_put_its_release_under_a_rollback() {
     };
     let in_flight =
         tokio::spawn(async move { bluegreen_deploy_idle::handler(&ports, lambda_event(v3)).await });
-    paused.notified().await;
+    tokio::time::timeout(std::time::Duration::from_secs(30), paused.notified())
+        .await
+        .expect("deploy-idle reached its state write");
     let out = one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
         .await
         .expect("rollback to v1 on blue"));
@@ -644,4 +660,247 @@ async fn a_deploy_in_flight_cannot_put_its_release_under_a_rollback() {
     assert_eq!(app.service_task_definition(Color::Blue).await, blue_before);
     assert_eq!(app.listener_split().await, Split::all(Color::Blue));
     app.assert_state_matches_listener().await;
+}
+
+/// Fails every write of the given parameter leaves as SSM would under an
+/// outage (a 5xx), after letting `allow` writes through.
+struct FailingWrites<P> {
+    inner: P,
+    leaves: &'static [&'static str],
+    allow: AtomicUsize,
+}
+
+impl<P: ParameterStore> ParameterStore for FailingWrites<P> {
+    async fn get(&self, name: &str) -> PortResult<Option<Parameter>> {
+        self.inner.get(name).await
+    }
+    async fn get_many(&self, names: &[String]) -> PortResult<Vec<Option<Parameter>>> {
+        self.inner.get_many(names).await
+    }
+    async fn put(&self, name: &str, value: &str, mode: PutMode) -> PortResult<PutOutcome> {
+        let hit = self.leaves.iter().any(|l| name.ends_with(&format!("/{l}")));
+        if hit
+            && self
+                .allow
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_err()
+        {
+            return Err(bluegreen_core::ports::PortError {
+                operation: "ssm:PutParameter",
+                kind: bluegreen_core::ports::PortErrorKind::Transient,
+                message: "injected: 500 Internal Server Error".into(),
+            });
+        }
+        self.inner.put(name, value, mode).await
+    }
+    async fn delete(&self, name: &str) -> PortResult<()> {
+        self.inner.delete(name).await
+    }
+}
+
+fn failing_writes(
+    app: &ExampleApp,
+    leaves: &'static [&'static str],
+    allow: usize,
+) -> Ports<
+    FailingWrites<bluegreen_aws::SsmParameters>,
+    bluegreen_aws::Elbv2,
+    bluegreen_aws::EcsServices,
+    bluegreen_aws::SnsAlerts,
+    bluegreen_aws::SfnExecutions,
+> {
+    let p = app.ports();
+    Ports {
+        params: FailingWrites {
+            inner: p.params,
+            leaves,
+            allow: AtomicUsize::new(allow),
+        },
+        lb: p.lb,
+        services: p.services,
+        alerts: p.alerts,
+        executions: p.executions,
+        prefix: p.prefix,
+    }
+}
+
+/// deploy-idle for `version` as execution `name`: the document the later
+/// steps get.
+async fn deployed(app: &ExampleApp, name: &str, version: &str) -> Value {
+    let execution = app.start_running_execution(name).await;
+    let mut doc = release_input(&app.name, version);
+    doc["execution"] = json!({"arn": execution});
+    match bluegreen_deploy_idle::handler(&app.ports(), lambda_event(doc.clone()))
+        .await
+        .expect("deploy-idle")
+    {
+        bluegreen_deploy_idle::DeployIdleResponse::Deployed(d) => {
+            doc["deploy"] = serde_json::to_value(d).unwrap();
+        }
+        other => panic!("expected a deploy outcome, got {other:?}"),
+    }
+    doc
+}
+
+/// Scenario 2: the switch changed the listener, then could not record it (an
+/// SSM outage). The state machine's Catch hands the document to the rollback,
+/// which must see from the load balancer that the release got traffic.
+#[tokio::test]
+async fn a_switch_that_moved_traffic_but_could_not_record_it_is_rolled_back() {
+    let app = bluegreen_e2e::provision("rb-unrecorded", AppOptions::default()).await;
+    let mut doc = deployed(&app, "release-v2", "v2").await;
+    let err = bluegreen_switch::handler(
+        &failing_writes(&app, &["state", "active-environment"], 0),
+        lambda_event(doc.clone()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "Transient", "{err}");
+    assert_eq!(
+        app.listener_split().await,
+        Split::all(Color::Green),
+        "traffic moved"
+    );
+    let recorded = app.stored_state().await.unwrap();
+    assert_eq!(
+        recorded.active_color,
+        Color::Blue,
+        "but the record says blue"
+    );
+
+    doc["error"] = json!({"Error": err.error_type(), "Cause": err.to_string()});
+    let out = one(rollback(&app, doc).await.expect("rollback"));
+    assert!(out.changed);
+    assert_eq!(
+        (
+            out.to.color,
+            out.to.version.as_deref(),
+            out.from.version.as_deref()
+        ),
+        (Color::Blue, Some("v1"), Some("v2"))
+    );
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    app.assert_state_matches_listener().await;
+    assert!(app.parameter("lock").await.is_none(), "lock released");
+}
+
+/// Scenario 4: the previous color is thinner than production (one task of
+/// two): the rollback scales it up first and says so, and moves traffic only
+/// once it can carry production.
+#[tokio::test]
+async fn a_rollback_onto_a_thin_color_scales_it_up_first() {
+    let app = bluegreen_e2e::provision("rb-thin", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    app.set_desired_count(Color::Blue, 1).await;
+    let listener_before = app.listener_split().await;
+    let err = rollback(&app, json!({"app": app.name, "reason": "v2 errors"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "PreviousColorCold", "{err}");
+    assert!(err.to_string().contains("production needs 2"), "{err}");
+    assert!(err.to_string().contains("now scaling to 2"), "{err}");
+    assert_eq!(app.listener_split().await, listener_before, "nothing moved");
+    assert_eq!(app.desired_count(Color::Blue).await, 2);
+    // The team heard that the rollback did not happen yet.
+    assert!(
+        app.alerts().await.iter().any(|a| a["rolled_back"] == false),
+        "a failed rollback alerts"
+    );
+
+    let out = one(
+        rollback(&app, json!({"app": app.name, "reason": "v2 errors"}))
+            .await
+            .expect("rerun once blue is up"),
+    );
+    assert!(out.changed);
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+}
+
+/// A rollback message delivered late (Lambda retries asynchronous events for
+/// hours) must not undo a newer release.
+#[tokio::test]
+async fn a_late_rollback_message_older_than_the_last_switch_is_refused() {
+    let app = bluegreen_e2e::provision("rb-stale", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let before = app.snapshot().await;
+    let hour_ago = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let err = rollback(
+        &app,
+        bluegreen_e2e::sns_event_sent_at(&message(&app.name, "old page"), &hour_ago),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "StaleRequest", "{err}");
+    assert!(err.to_string().contains("send a new one"), "{err}");
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    assert_eq!(
+        app.snapshot().await.listener_default,
+        before.listener_default
+    );
+}
+
+/// Anyone allowed to invoke the function could send the state machine's
+/// document shape to skip the stop and the fence: the execution it names
+/// must really be running this app's release.
+#[tokio::test]
+async fn a_state_machine_document_naming_a_foreign_execution_is_refused() {
+    let app = bluegreen_e2e::provision("rb-caller", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let before = app.snapshot().await;
+    let mut doc = release_input(&app.name, "v2");
+    doc["execution"] =
+        json!({"arn": "arn:aws:states:us-east-1:123456789012:execution:bluegreen:not-running"});
+    let err = rollback(&app, doc).await.unwrap_err();
+    assert_eq!(err.error_type(), "BadInput", "{err}");
+    assert!(err.to_string().contains("execution.arn"), "{err}");
+    assert_eq!(app.snapshot().await, before);
+
+    // A real execution of another release is refused as well.
+    let other = app.start_running_execution("release-v9").await;
+    let mut doc = release_input(&app.name, "v2");
+    doc["execution"] = json!({"arn": other});
+    let err = rollback(&app, doc).await.unwrap_err();
+    assert!(err.to_string().contains("release v2"), "{err}");
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+}
+
+/// A reason longer than the fence, the alert and the stop cause can carry is
+/// refused before the running deployment is stopped.
+#[tokio::test]
+async fn an_overlong_reason_is_refused_before_anything_is_stopped() {
+    let app = bluegreen_e2e::provision("rb-reason", AppOptions::default()).await;
+    let execution = app.start_running_execution("release-v2").await;
+    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let before = app.snapshot().await;
+    let err = rollback(&app, sns_event(&message(&app.name, &"x".repeat(5000))))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "BadInput", "{err}");
+    assert!(err.to_string().contains("`reason`"), "{err}");
+    assert_eq!(app.execution_status(&execution).await, "RUNNING");
+    assert_eq!(app.snapshot().await, before);
+}
+
+/// When the state machine's rollback failed for good, its last state asks
+/// the function to alert the app's team.
+#[tokio::test]
+async fn a_failed_state_machine_rollback_alerts_the_team() {
+    let app = bluegreen_e2e::provision("rb-failed-alert", AppOptions::default()).await;
+    let doc = json!({"rollback_failed": {
+        "app": app.name, "release": {"version": "v2", "image": "i"},
+        "rollback_error": {"Error": "PreviousColorCold", "Cause": "blue has 0 healthy targets"}
+    }});
+    match rollback(&app, doc).await.expect("alert") {
+        RollbackResponse::Alerted { alerted } => assert!(alerted),
+        other => panic!("{other:?}"),
+    }
+    let alerts = app.alerts().await;
+    assert!(
+        alerts.iter().any(|a| a["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("could NOT roll back") && s.contains("PreviousColorCold"))),
+        "{alerts:?}"
+    );
 }

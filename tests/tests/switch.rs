@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 
 async fn switch(app: &ExampleApp, input: &Value) -> Result<SwitchOutcome, HandlerError> {
     // A direct invoke moves traffic only holding the lock, as after deploy-idle.
-    if input.get("execution").is_none() {
-        let version = input["release"]["version"].as_str().unwrap();
+    if input.get("execution").is_none()
+        && let Some(version) = input.pointer("/release/version").and_then(Value::as_str)
+    {
         bluegreen_e2e::try_hold_lock(app, &bluegreen_e2e::manual_holder(app, version)).await;
     }
     bluegreen_switch::handler(&app.ports(), lambda_event(input.clone())).await
@@ -146,6 +147,8 @@ async fn refuses_weight_on_a_color_without_healthy_targets() {
         ..AppOptions::default()
     };
     let app = bluegreen_e2e::provision("sw-unhealthy", options).await;
+    // Held as deploy-idle would: the snapshot below then covers the step only.
+    bluegreen_e2e::try_hold_lock(&app, &bluegreen_e2e::manual_holder(&app, "v2")).await;
     let before = app.snapshot().await;
     let err = switch(&app, &release_input(&app.name, "v2"))
         .await
@@ -211,6 +214,8 @@ async fn only_the_lock_holder_moves_traffic() {
 #[tokio::test]
 async fn bad_input_changes_nothing_and_says_where() {
     let app = bluegreen_e2e::provision("sw-bad", AppOptions::default()).await;
+    // Held as deploy-idle would: the snapshot below then covers the step only.
+    bluegreen_e2e::try_hold_lock(&app, &bluegreen_e2e::manual_holder(&app, "v2")).await;
     let before = app.snapshot().await;
     let cases = [
         (
@@ -250,6 +255,8 @@ async fn bad_input_changes_nothing_and_says_where() {
 #[tokio::test]
 async fn a_corrupt_config_is_reported_with_its_field() {
     let app = bluegreen_e2e::provision("sw-badcfg", AppOptions::default()).await;
+    // Held as deploy-idle would: the snapshot below then covers the step only.
+    bluegreen_e2e::try_hold_lock(&app, &bluegreen_e2e::manual_holder(&app, "v2")).await;
     let mut config = app.config.clone();
     config["strategy"] = json!({"type": "weighted", "steps": [10, 50]});
     app.ssm
@@ -271,3 +278,166 @@ async fn a_corrupt_config_is_reported_with_its_field() {
 
 #[allow(dead_code)]
 fn _state_type_is_public(_: AppState) {}
+
+fn oidc_action(order: i32) -> aws_sdk_elasticloadbalancingv2::types::Action {
+    use aws_sdk_elasticloadbalancingv2::types::{
+        Action, ActionTypeEnum, AuthenticateOidcActionConfig,
+    };
+    Action::builder()
+        .r#type(ActionTypeEnum::AuthenticateOidc)
+        .order(order)
+        .authenticate_oidc_config(
+            AuthenticateOidcActionConfig::builder()
+                .issuer("https://idp.example.com")
+                .authorization_endpoint("https://idp.example.com/authorize")
+                .token_endpoint("https://idp.example.com/token")
+                .user_info_endpoint("https://idp.example.com/userinfo")
+                .client_id("shop")
+                .client_secret("secret")
+                .build(),
+        )
+        .build()
+}
+
+/// Scenario 3: production authenticates with OIDC before forwarding. A switch
+/// and a rollback change the forward weights only: the authentication, its
+/// order and the forward's order stay.
+#[tokio::test]
+async fn actions_that_are_not_ours_survive_a_switch_and_a_rollback() {
+    use aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum;
+    let app = bluegreen_e2e::provision("sw-oidc", AppOptions::default()).await;
+    let mut forward = app.listener_default_actions().await.remove(0);
+    forward.order = Some(2);
+    app.set_listener_default_actions(vec![oidc_action(1), forward])
+        .await;
+    let types = |actions: &[aws_sdk_elasticloadbalancingv2::types::Action]| {
+        actions
+            .iter()
+            .map(|a| (a.r#type.clone(), a.order))
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![
+        (Some(ActionTypeEnum::AuthenticateOidc), Some(1)),
+        (Some(ActionTypeEnum::Forward), Some(2)),
+    ];
+    let oidc_before = app.listener_default_actions().await[0].clone();
+
+    switch(&app, &release_input(&app.name, "v2"))
+        .await
+        .expect("switch");
+    let after = app.listener_default_actions().await;
+    assert_eq!(types(&after), expected);
+    assert_eq!(after[0], oidc_before, "authentication kept as it was");
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+
+    bluegreen_e2e::release_lock(&app, &bluegreen_e2e::manual_holder(&app, "v2")).await;
+    bluegreen_rollback::handler(
+        &app.ports(),
+        lambda_event(json!({"app": app.name, "reason": "v2 errors"})),
+    )
+    .await
+    .expect("rollback");
+    let after = app.listener_default_actions().await;
+    assert_eq!(types(&after), expected);
+    assert_eq!(after[0], oidc_before);
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+}
+
+/// Only the lock holder moves traffic: with no lock at all (released, or
+/// never taken), a switch refuses and changes nothing.
+#[tokio::test]
+async fn a_switch_without_the_lock_moves_nothing() {
+    let app = bluegreen_e2e::provision("sw-nolock", AppOptions::default()).await;
+    let before = app.snapshot().await;
+    let err = bluegreen_switch::handler(&app.ports(), lambda_event(release_input(&app.name, "v2")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "NotLockHolder", "{err}");
+    assert_eq!(app.snapshot().await, before);
+}
+
+/// A console rerun of a copied execution document that still holds another
+/// execution's switch result starts from the first step, not after it.
+#[tokio::test]
+async fn a_copied_document_with_an_earlier_executions_switch_result_starts_over() {
+    let options = AppOptions {
+        strategy: weighted(&[10, 50, 100]),
+        ..AppOptions::default()
+    };
+    let app = bluegreen_e2e::provision("sw-copied", options).await;
+    let execution = app.start_running_execution("release-v2").await;
+    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let mut doc = release_input(&app.name, "v2");
+    doc["execution"] = json!({"arn": execution});
+    // What the earlier execution left: its second step, 50%.
+    doc["switch"] = json!({"app": app.name, "version": "v2", "target_color": "green", "step": 1,
+        "steps": [10, 50, 100], "weight": 50, "split": {"blue": 50, "green": 50},
+        "changed": true, "done": false, "bake_seconds": 30,
+        "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:bluegreen:earlier"});
+    let out = switch(&app, &doc).await.expect("switch");
+    assert_eq!((out.step, out.weight), (0, 10), "{out:?}");
+    assert_eq!(app.listener_split().await, Split::with(Color::Green, 10));
+}
+
+/// `active-environment` is written before the state: if its write fails, the
+/// state is not written either, and the rerun writes both.
+#[tokio::test]
+async fn a_failed_active_environment_write_is_repaired_by_the_rerun() {
+    use bluegreen_core::ports::{
+        Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome,
+    };
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct FailOnce<P>(P, AtomicBool);
+    impl<P: ParameterStore> ParameterStore for FailOnce<P> {
+        async fn get(&self, name: &str) -> PortResult<Option<Parameter>> {
+            self.0.get(name).await
+        }
+        async fn get_many(&self, names: &[String]) -> PortResult<Vec<Option<Parameter>>> {
+            self.0.get_many(names).await
+        }
+        async fn put(&self, name: &str, value: &str, mode: PutMode) -> PortResult<PutOutcome> {
+            if name.ends_with("/active-environment") && self.1.swap(false, Ordering::SeqCst) {
+                return Err(bluegreen_core::ports::PortError {
+                    operation: "ssm:PutParameter",
+                    kind: bluegreen_core::ports::PortErrorKind::Transient,
+                    message: "injected: 503".into(),
+                });
+            }
+            self.0.put(name, value, mode).await
+        }
+        async fn delete(&self, name: &str) -> PortResult<()> {
+            self.0.delete(name).await
+        }
+    }
+    let app = bluegreen_e2e::provision("sw-activeenv", AppOptions::default()).await;
+    let mut input = release_input(&app.name, "v2");
+    match bluegreen_deploy_idle::handler(&app.ports(), lambda_event(input.clone()))
+        .await
+        .expect("deploy-idle")
+    {
+        bluegreen_deploy_idle::DeployIdleResponse::Deployed(d) => {
+            input["deploy"] = serde_json::to_value(d).unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+    let p = app.ports();
+    let failing = Ports {
+        params: FailOnce(p.params, AtomicBool::new(true)),
+        lb: p.lb,
+        services: p.services,
+        alerts: p.alerts,
+        executions: p.executions,
+        prefix: p.prefix,
+    };
+    let err = bluegreen_switch::handler(&failing, lambda_event(input.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "Transient");
+    switch(&app, &input).await.expect("rerun");
+    let state = app.stored_state().await.unwrap();
+    assert_eq!(state.active_color, Color::Green);
+    assert_eq!(
+        app.parameter("active-environment").await.unwrap().0,
+        "green"
+    );
+}

@@ -76,7 +76,10 @@ pub fn render(status: &Value) -> String {
     let shares = if l.get("blue").is_some() {
         format!("blue {}% / green {}%", l["blue"], l["green"])
     } else {
-        format!("blue weight {} / green weight {}", l["blue_weight"], l["green_weight"])
+        format!(
+            "blue weight {} / green weight {}",
+            l["blue_weight"], l["green_weight"]
+        )
     };
     out.push_str(&format!(
         "listener  {shares}{}\n",

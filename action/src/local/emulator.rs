@@ -60,6 +60,10 @@ impl Emulator {
             if let Some(lambda_port) = options.lambda_port {
                 command.env("MOTO_PORT", lambda_port.to_string());
             }
+            // New services report their tasks running, as a started ECS
+            // service does (moto reports 0 otherwise): "what production
+            // needs" is the serving color's running count.
+            command.env("MOTO_ECS_SERVICE_RUNNING", "2");
             let mut child = command
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

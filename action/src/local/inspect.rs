@@ -284,6 +284,52 @@ impl ExampleApp {
         self.split_of(&actions)
     }
 
+    /// An operator moving all production traffic to `color` by hand (as in
+    /// the console during an incident), keeping the listener's other actions.
+    pub async fn move_production_by_hand(&self, color: Color) {
+        let (blue, green) = if color == Color::Blue { (1, 0) } else { (0, 1) };
+        let mut actions: Vec<Action> = self
+            .listener_default_actions()
+            .await
+            .into_iter()
+            .filter(|a| a.r#type != Some(ActionTypeEnum::Forward))
+            .collect();
+        let order = actions.iter().filter_map(|a| a.order).max().map(|o| o + 1);
+        let forward = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .set_order(order)
+            .forward_config(
+                aws_sdk_elasticloadbalancingv2::types::ForwardActionConfig::builder()
+                    .target_groups(
+                        aws_sdk_elasticloadbalancingv2::types::TargetGroupTuple::builder()
+                            .target_group_arn(&self.blue_tg)
+                            .weight(blue)
+                            .build(),
+                    )
+                    .target_groups(
+                        aws_sdk_elasticloadbalancingv2::types::TargetGroupTuple::builder()
+                            .target_group_arn(&self.green_tg)
+                            .weight(green)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        actions.push(forward);
+        self.set_listener_default_actions(actions).await;
+    }
+
+    /// Replaces the production listener's default actions as they are given.
+    pub async fn set_listener_default_actions(&self, actions: Vec<Action>) {
+        self.elb
+            .modify_listener()
+            .listener_arn(&self.listener_arn)
+            .set_default_actions(Some(actions))
+            .send()
+            .await
+            .expect("modify listener");
+    }
+
     pub async fn set_desired_count(&self, color: Color, n: i32) {
         self.ecs
             .update_service()
@@ -302,7 +348,9 @@ impl ExampleApp {
     pub async fn start_running_execution(&self, name: &str) -> String {
         let version = name
             .split('-')
-            .find(|p| p.len() > 1 && p.starts_with('v') && p[1..].chars().all(|c| c.is_ascii_digit()))
+            .find(|p| {
+                p.len() > 1 && p.starts_with('v') && p[1..].chars().all(|c| c.is_ascii_digit())
+            })
             .unwrap_or(name);
         let input = serde_json::json!({
             "app": self.name,

@@ -83,7 +83,11 @@ fn actions_of(route: &Route, actions: &[Action]) -> PortResult<RouteActions> {
                 })
             } else {
                 Ok(RouteAction::Foreign(ForeignAction {
-                    kind: a.r#type.as_ref().map_or("unknown", |t| t.as_str()).to_string(),
+                    kind: a
+                        .r#type
+                        .as_ref()
+                        .map_or("unknown", |t| t.as_str())
+                        .to_string(),
                     order: a.order,
                     fingerprint: format!("{a:?}"),
                     opaque: Arc::new(a.clone()),
@@ -127,12 +131,14 @@ fn sdk_actions(actions: &RouteActions) -> PortResult<Vec<Action>> {
         .iter()
         .map(|a| match a {
             RouteAction::Forward { order, forward } => Ok(forward_action(*order, forward)),
-            RouteAction::Foreign(f) => f.opaque.downcast_ref::<Action>().cloned().ok_or_else(|| {
-                PortError::failed(
-                    "elbv2:write actions",
-                    format!("action {} was not read from ELBv2", f.kind),
-                )
-            }),
+            RouteAction::Foreign(f) => {
+                f.opaque.downcast_ref::<Action>().cloned().ok_or_else(|| {
+                    PortError::failed(
+                        "elbv2:write actions",
+                        format!("action {} was not read from ELBv2", f.kind),
+                    )
+                })
+            }
         })
         .collect()
 }
@@ -172,7 +178,11 @@ impl LoadBalancer for Elbv2 {
         }
     }
 
-    async fn write_actions(&self, route: &Route, actions: &RouteActions) -> PortResult<RouteActions> {
+    async fn write_actions(
+        &self,
+        route: &Route,
+        actions: &RouteActions,
+    ) -> PortResult<RouteActions> {
         let actions = sdk_actions(actions)?;
         match route {
             Route::ListenerDefault { listener_arn } => {

@@ -15,11 +15,11 @@ use crate::fence::rolled_back_meanwhile;
 use crate::input::ExecutionInput;
 use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Ports, Services};
 use crate::routing::{read_weights, weights_of, write_split};
-use crate::switch::version_on;
-use crate::world::{World, observe};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
 use crate::store::AppStore;
+use crate::switch::version_on;
+use crate::world::{World, observe};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployOutcome {
@@ -103,8 +103,7 @@ where
         s.active_color == active
             && s.active_version.as_deref() == Some(version)
             && s.phase == Phase::Stable
-            && s
-                .active_task_definition
+            && s.active_task_definition
                 .as_deref()
                 .is_none_or(|td| td == active_service.task_definition)
     });
@@ -148,7 +147,9 @@ where
     }
     // A rollback that stopped this deployment may be deciding right now where
     // production goes: leave the idle color alone (see `fence`).
-    if let Some(fence) = store.fence_against(app, &lock_holder(input)).await? {
+    let (lock, fence) = store.lock_and_fence(app).await?;
+    let me = lock_holder(input);
+    if let Some(fence) = fence.filter(|f| f.holder == me) {
         if let (Some(decided), Some(split)) = (&fence.state, fence.split) {
             // Our mark may have landed on top of the rollback's state. Put
             // the rollback's state back only once the listener shows its
@@ -163,6 +164,19 @@ where
             version, "rolled back while deploying; the idle service is left as it was"
         );
         return Err(rolled_back_meanwhile(app, &fence));
+    }
+    if lock.as_ref().is_none_or(|l| l.holder != me) {
+        // A rollback took the lock over (it stops and fences the deployment
+        // holding it, and a reclaim may race a release): whoever holds it now
+        // decides; this deployment stops before touching the idle color.
+        return Err(Error::NotLockHolder {
+            app: app.to_string(),
+            me,
+            found: lock.map_or_else(
+                || "no lock is held".to_string(),
+                |l| format!("{} holds it", l.holder),
+            ),
+        });
     }
     if update_needed {
         ports

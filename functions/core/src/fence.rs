@@ -81,6 +81,24 @@ impl<P: ParameterStore> AppStore<'_, P> {
         }
     }
 
+    /// The lock and the fence, in one read.
+    pub async fn lock_and_fence(
+        &self,
+        app: &str,
+    ) -> Result<(Option<crate::lock::Lock>, Option<Fence>)> {
+        let names = [self.parameter(app, "lock"), self.parameter(app, LEAF)];
+        let got = self.params().get_many(&names).await?;
+        let lock = got[0]
+            .as_ref()
+            .map(|p| parse::json(&format!("lock {}", names[0]), &p.value))
+            .transpose()?;
+        let fence = got[1]
+            .as_ref()
+            .map(|p| parse::json(&format!("rollback fence {}", names[1]), &p.value))
+            .transpose()?;
+        Ok((lock, fence))
+    }
+
     /// The fence for `holder`, if the app's latest rollback stopped it.
     pub async fn fence_against(&self, app: &str, holder: &str) -> Result<Option<Fence>> {
         Ok(self.fence(app).await?.filter(|f| f.holder == holder))

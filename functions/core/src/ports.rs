@@ -143,7 +143,9 @@ pub struct ForeignAction {
 
 impl PartialEq for ForeignAction {
     fn eq(&self, other: &Self) -> bool {
-        self.kind == other.kind && self.order == other.order && self.fingerprint == other.fingerprint
+        self.kind == other.kind
+            && self.order == other.order
+            && self.fingerprint == other.fingerprint
     }
 }
 impl Eq for ForeignAction {}
@@ -228,10 +230,7 @@ impl RouteActions {
 /// The load balancer (ELBv2).
 pub trait LoadBalancer: Send + Sync {
     /// The whole action list currently on `route`.
-    fn read_actions(
-        &self,
-        route: &Route,
-    ) -> impl Future<Output = PortResult<RouteActions>> + Send;
+    fn read_actions(&self, route: &Route) -> impl Future<Output = PortResult<RouteActions>> + Send;
     /// Replaces the action list on `route` and returns the list as the load
     /// balancer reports it in its answer to the change.
     fn write_actions(

@@ -143,8 +143,9 @@ pub async fn write_split(
     }
     let kept: Vec<_> = wanted.foreign().collect();
     let found: Vec<_> = reported.foreign().collect();
-    if kept != found || wanted.forward().map(|f| f.stickiness_seconds)
-        != reported.forward().map(|f| f.stickiness_seconds)
+    if kept != found
+        || wanted.forward().map(|f| f.stickiness_seconds)
+            != reported.forward().map(|f| f.stickiness_seconds)
     {
         return Err(Error::ReadBackMismatch {
             what: route.to_string(),
@@ -169,7 +170,10 @@ mod tests {
 
     #[test]
     fn any_weight_is_traffic() {
-        let w = Weights { blue: 1, green: 999 };
+        let w = Weights {
+            blue: 1,
+            green: 999,
+        };
         assert!(w.serves(Color::Blue));
         assert_eq!(w.sole(), None);
         assert!(!w.matches(Split::all(Color::Green)));
@@ -177,6 +181,12 @@ mod tests {
         let w = Weights { blue: 0, green: 7 };
         assert_eq!(w.sole(), Some(Color::Green));
         assert!(w.matches(Split::all(Color::Green)));
-        assert!(Weights { blue: 900, green: 100 }.matches(Split::with(Color::Green, 10)));
+        assert!(
+            Weights {
+                blue: 900,
+                green: 100
+            }
+            .matches(Split::with(Color::Green, 10))
+        );
     }
 }

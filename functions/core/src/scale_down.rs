@@ -6,11 +6,11 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::color::Color;
+use crate::config::AppConfig;
 use crate::deploy::lock_holder;
 use crate::error::{Error, Result};
-use crate::input::{ExecutionInput, SOURCE};
-use crate::config::AppConfig;
 use crate::fence::rolled_back_meanwhile;
+use crate::input::{ExecutionInput, SOURCE};
 use crate::ports::{Executions, ParameterStore, Ports, Services};
 use crate::state::Phase;
 use crate::store::AppStore;
@@ -65,7 +65,10 @@ where
             skipped: Some(why),
         }
     };
-    match store.acquire_lock(app, &me, HOLD, now, &ports.executions).await {
+    match store
+        .acquire_lock(app, &me, HOLD, now, &ports.executions)
+        .await
+    {
         Ok(_) => {}
         Err(Error::LockHeld { holder, .. }) => {
             let current = ports.services.describe(&config.cluster, &service).await?;
@@ -134,11 +137,17 @@ where
     if current.desired <= target {
         return Ok((
             current.desired,
-            Some(format!("{service} is already at {} task(s)", current.desired)),
+            Some(format!(
+                "{service} is already at {} task(s)",
+                current.desired
+            )),
         ));
     }
     if let Some(fence) = store.fence_against(app, me).await? {
-        return Ok((current.desired, Some(rolled_back_meanwhile(app, &fence).to_string())));
+        return Ok((
+            current.desired,
+            Some(rolled_back_meanwhile(app, &fence).to_string()),
+        ));
     }
     ports
         .services
@@ -152,7 +161,10 @@ where
             .update(&config.cluster, service, None, Some(current.desired))
             .await?;
         warn!(app, %service, "rolled back while scaling down; restored the desired count");
-        return Ok((current.desired, Some(rolled_back_meanwhile(app, &fence).to_string())));
+        return Ok((
+            current.desired,
+            Some(rolled_back_meanwhile(app, &fence).to_string()),
+        ));
     }
     Ok((target, None))
 }

@@ -104,8 +104,16 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
         }
     }
 
-    /// Takes the app's lock for `holder` (an execution ARN). A lock held by an
-    /// execution that is no longer running, or past its expiry, is reclaimed.
+    /// Takes the app's lock for `holder` (an execution ARN). A lock whose
+    /// holder is no longer running (or, for holders that are not executions,
+    /// has expired) is reclaimed.
+    ///
+    /// SSM has no compare-and-swap, so every change of an existing lock value
+    /// (a reclaim, a release) first claims that value, create-only, under
+    /// `lock-reclaims/<fingerprint>`: of all writers that read the same value,
+    /// exactly one changes it, and it checks the value is still the one it
+    /// claimed before writing. Only a missing lock is taken without a claim
+    /// (create-only). So a reclaim can never overwrite a lock taken meanwhile.
     pub async fn acquire_lock(
         &self,
         app: &str,
@@ -121,8 +129,8 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
             expires_at: now + ttl,
         };
         let mine_json = serde_json::to_string(&mine).expect("lock serialises");
-        // A few rounds cover the lock being released between our create and read.
-        for _ in 0..3 {
+        let mut last = None;
+        for _ in 0..4 {
             if self
                 .params
                 .put(&name, &mine_json, PutMode::CreateOnly)
@@ -140,67 +148,90 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
             if !self.is_stale(&current, now, executions).await? {
                 return Err(lock_held(app, &current));
             }
-            // Claim this stale acquisition create-only: of several callers racing
-            // to break the same stale lock, exactly one gets the claim. Claims are
-            // kept, so a straggler that read the same stale lock later loses too.
-            // A claim whose claimant died before taking the lock is itself stale
-            // and is removed, so the lock never stays unreclaimable.
-            let claim_name = format!(
-                "{}/{}",
-                self.parameter(app, "lock-reclaims"),
-                current.fingerprint()
-            );
-            let claim = Lock {
-                holder: holder.to_string(),
-                acquired_at: now,
-                expires_at: now + CLAIM_TTL,
-            };
-            let claim_json = serde_json::to_string(&claim).expect("claim serialises");
             if self
-                .params
-                .put(&claim_name, &claim_json, PutMode::CreateOnly)
+                .change_lock(app, &current, Some(&mine), now, executions)
                 .await?
-                == PutOutcome::AlreadyExists
             {
-                let theirs = self.params.get(&claim_name).await?;
-                let theirs: Option<Lock> = theirs.and_then(|p| serde_json::from_str(&p.value).ok());
-                match theirs {
-                    // Our own claim from an attempt that did not finish.
-                    Some(c) if c.holder == holder => {}
-                    Some(c) if !self.is_stale(&c, now, executions).await? => {
-                        match self.lock(app).await? {
-                            Some(l) if l.holder == holder => return Ok(Acquired::AlreadyHeld),
-                            Some(l) => return Err(lock_held(app, &l)),
-                            None => continue,
-                        }
-                    }
-                    // A dead claimant's (or an unreadable, older) claim.
-                    _ => {
-                        self.params.delete(&claim_name).await?;
-                        warn!(app, claim = %claim_name, "removed a stale lock claim");
-                        continue;
-                    }
-                }
+                warn!(app, stale_holder = %current.holder, "reclaimed a stale deployment lock");
+                return Ok(Acquired::Reclaimed { from: current });
             }
-            // Still the same stale lock? (It may have been released meanwhile.)
-            match self.lock(app).await? {
-                Some(l) if l == current => {}
-                _ => continue,
-            }
-            self.params
-                .put(&name, &mine_json, PutMode::Overwrite)
-                .await?;
-            warn!(app, stale_holder = %current.holder, "reclaimed a stale deployment lock");
-            return Ok(Acquired::Reclaimed { from: current });
+            last = Some(current);
         }
         match self.lock(app).await? {
+            Some(l) if l.holder == holder => Ok(Acquired::AlreadyHeld),
             Some(l) => Err(lock_held(app, &l)),
             None => Err(Error::Port(crate::ports::PortError {
                 operation: "acquire lock",
                 kind: crate::ports::PortErrorKind::Transient,
-                message: format!("{name} kept changing while acquiring it"),
+                message: format!(
+                    "{name} kept changing while acquiring it (last seen: {:?})",
+                    last.map(|l| l.holder)
+                ),
             })),
         }
+    }
+
+    /// Changes the lock from `from` to `to` (`None` deletes it) if no other
+    /// writer changes `from` first; returns whether this call changed it.
+    async fn change_lock(
+        &self,
+        app: &str,
+        from: &Lock,
+        to: Option<&Lock>,
+        now: OffsetDateTime,
+        executions: &impl Executions,
+    ) -> Result<bool> {
+        let writer = to.map_or(from.holder.as_str(), |l| l.holder.as_str());
+        let claim_name = format!(
+            "{}/{}",
+            self.parameter(app, "lock-reclaims"),
+            from.fingerprint()
+        );
+        let claim = Lock {
+            holder: writer.to_string(),
+            acquired_at: now,
+            expires_at: now + CLAIM_TTL,
+        };
+        let claim_json = serde_json::to_string(&claim).expect("claim serialises");
+        if self
+            .params
+            .put(&claim_name, &claim_json, PutMode::CreateOnly)
+            .await?
+            == PutOutcome::AlreadyExists
+        {
+            let theirs = self.params.get(&claim_name).await?;
+            let theirs: Option<Lock> = theirs.and_then(|p| serde_json::from_str(&p.value).ok());
+            match theirs {
+                // Our own claim from an attempt that did not finish.
+                Some(c) if c.holder == writer => {}
+                Some(c) if !self.is_stale(&c, now, executions).await? => return Ok(false),
+                // A dead claimant's (or an unreadable) claim: remove it, so
+                // the lock never stays unchangeable; the caller tries again.
+                _ => {
+                    self.params.delete(&claim_name).await?;
+                    warn!(app, claim = %claim_name, "removed a stale lock claim");
+                    return Ok(false);
+                }
+            }
+        }
+        // Still the value claimed? Any other writer of it would have had to
+        // claim it too.
+        if self.lock(app).await?.as_ref() != Some(from) {
+            self.params.delete(&claim_name).await?;
+            return Ok(false);
+        }
+        let name = self.parameter(app, "lock");
+        match to {
+            Some(lock) => {
+                let json = serde_json::to_string(lock).expect("lock serialises");
+                self.params.put(&name, &json, PutMode::Overwrite).await?;
+            }
+            None => self.params.delete(&name).await?,
+        }
+        // The value claimed is gone: a straggler's claim of it would fail the
+        // check above.
+        self.params.delete(&claim_name).await?;
+        Ok(true)
     }
 
     /// Releases the lock if `holder` holds it. Returns whether it was deleted;
@@ -208,9 +239,14 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
     pub async fn release_lock(&self, app: &str, holder: &str) -> Result<bool> {
         match self.lock(app).await? {
             Some(l) if l.holder == holder => {
-                self.params.delete(&self.parameter(app, "lock")).await?;
-                info!(app, holder, "released deployment lock");
-                Ok(true)
+                // `Executions` is only asked about a competing claimant.
+                let released = self
+                    .change_lock(app, &l, None, OffsetDateTime::now_utc(), &NoExecutions)
+                    .await?;
+                if released {
+                    info!(app, holder, "released deployment lock");
+                }
+                Ok(released)
             }
             _ => Ok(false),
         }
@@ -230,6 +266,22 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
             return Ok(lock.is_expired(now));
         }
         Ok(executions.status(&lock.holder).await? != ExecutionStatus::Running)
+    }
+}
+
+/// For releases: a competing claim on the holder's own lock is a reclaimer's,
+/// and only expiry can make it stale (`CLAIM_TTL`).
+struct NoExecutions;
+
+impl Executions for NoExecutions {
+    async fn describe(&self, _arn: &str) -> crate::ports::PortResult<crate::ports::ExecutionInfo> {
+        Ok(crate::ports::ExecutionInfo {
+            status: ExecutionStatus::Running,
+            input: None,
+        })
+    }
+    async fn stop(&self, _arn: &str, _cause: &str) -> crate::ports::PortResult<()> {
+        Ok(())
     }
 }
 

@@ -10,18 +10,18 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::color::Color;
+use crate::config::AppConfig;
 use crate::config::Strategy;
 use crate::deploy::lock_holder;
 use crate::error::{Error, Result};
 use crate::fence::{Fence, rolled_back_meanwhile};
 use crate::input::{ExecutionInput, SOURCE};
 use crate::ports::{LoadBalancer, ParameterStore, Ports, Services};
-use crate::config::AppConfig;
 use crate::routing::{healthy_needed, weights_of, write_split};
-use crate::world::{World, observe};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
 use crate::store::{AppStore, lock_held};
+use crate::world::{World, observe};
 
 /// What one switch call did; the state machine stores it under `$.switch` and
 /// hands it back to the next call.
@@ -89,7 +89,9 @@ pub fn plan(
         if world.task_definition(target) != task_definition {
             return Err(Error::Drift {
                 app: app.to_string(),
-                record: format!("deploy-idle put release {version} ({task_definition}) on {target}"),
+                record: format!(
+                    "deploy-idle put release {version} ({task_definition}) on {target}"
+                ),
                 world: format!(
                     "ECS service {} now runs {}",
                     world.config().color(target).service,
@@ -120,12 +122,17 @@ fn first_target(world: &World, version: &str, deployed: Option<(Color, &str)>) -
     if let Some((color, _)) = deployed {
         return Ok(color);
     }
+    // deploy-idle marks the color it puts a release on.
+    if let Some(s) = world.state()
+        && s.previous_color_replaced_by.as_deref() == Some(version)
+    {
+        return Ok(s.previous_color);
+    }
     if let Some(s) = world.state()
         && s.active_version.as_deref() == Some(version)
         && s.phase != Phase::RolledBack
         && world.weights.serves(s.active_color)
-        && s
-            .active_task_definition
+        && s.active_task_definition
             .as_deref()
             .is_none_or(|td| td == world.task_definition(s.active_color))
     {
@@ -224,8 +231,9 @@ where
             return Err(Error::NotLockHolder {
                 app: app.to_string(),
                 me,
-                found: "no lock is held (released or broken): this deployment no longer owns the app"
-                    .to_string(),
+                found:
+                    "no lock is held (released or broken): this deployment no longer owns the app"
+                        .to_string(),
             });
         }
     }
@@ -298,7 +306,10 @@ where
                     return Err(e);
                 }
             }
-            warn!(app, version, "rolled back while switching; restored the rollback's decision");
+            warn!(
+                app,
+                version, "rolled back while switching; restored the rollback's decision"
+            );
             return Err(rolled_back_meanwhile(app, &fence));
         }
     }
@@ -338,7 +349,10 @@ where
     if !weights_of(config, &route, &actions)?.matches(split) {
         write_split(&ports.lb, config, &route, &actions, split, true).await?;
     }
-    store.save_state(&config.app, state).await
+    if store.state(&config.app).await?.as_ref() != Some(state) {
+        store.save_state(&config.app, state).await?;
+    }
+    Ok(())
 }
 
 /// Invariant 1: a color takes more production traffic only with as many
@@ -359,4 +373,3 @@ fn ensure_ready_for_traffic(world: &World, target: Color) -> Result<()> {
     }
     Ok(())
 }
-

@@ -62,9 +62,7 @@ impl World {
 
     /// The colors production sends traffic to now.
     pub fn serving(&self) -> impl Iterator<Item = Color> + '_ {
-        Color::BOTH
-            .into_iter()
-            .filter(|c| self.weights.serves(*c))
+        Color::BOTH.into_iter().filter(|c| self.weights.serves(*c))
     }
 
     /// The largest running count among the colors serving now, other than
@@ -83,7 +81,10 @@ impl World {
 }
 
 /// Reads config, state, lock and fence in one call.
-pub async fn read_records<P: ParameterStore>(store: &AppStore<'_, P>, app: &str) -> Result<Records> {
+pub async fn read_records<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    app: &str,
+) -> Result<Records> {
     let names: Vec<String> = ["config", "state", "lock", "rollback-fence"]
         .iter()
         .map(|leaf| store.parameter(app, leaf))
@@ -110,7 +111,9 @@ fn records_from<P: ParameterStore>(
             });
         }
     };
-    let state = next().map(|p| store.parse_state(&names[1], &p.value)).transpose()?;
+    let state = next()
+        .map(|p| store.parse_state(&names[1], &p.value))
+        .transpose()?;
     let lock = next()
         .map(|p| parse::json(&format!("lock {}", names[2]), &p.value))
         .transpose()?;
@@ -131,7 +134,12 @@ pub async fn read_world<L: LoadBalancer, S: Services>(
     lb: &L,
     services: &S,
     config: &AppConfig,
-) -> Result<(RouteActions, Weights, PerColor<ServiceInfo>, PerColor<usize>)> {
+) -> Result<(
+    RouteActions,
+    Weights,
+    PerColor<ServiceInfo>,
+    PerColor<usize>,
+)> {
     let route = config.production.route();
     let (actions, blue, green, blue_h, green_h) = tokio::join!(
         lb.read_actions(&route),
@@ -173,10 +181,8 @@ where
 {
     let (records, world) = match known {
         Some(config) => {
-            let (records, world) = tokio::join!(
-                read_records(store, app),
-                read_world(lb, services, config)
-            );
+            let (records, world) =
+                tokio::join!(read_records(store, app), read_world(lb, services, config));
             let records = records?;
             if &records.config == config {
                 (records, world?)

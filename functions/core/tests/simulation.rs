@@ -14,6 +14,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use bluegreen_core::Error;
 use bluegreen_core::color::Color;
 use bluegreen_core::input::ExecutionInput;
 use bluegreen_core::lock::Lock;
@@ -28,15 +29,16 @@ use bluegreen_core::routing::{Weights, weights_of};
 use bluegreen_core::sim::{Model, Scheduler, SimPorts, TaskDef, yield_now};
 use bluegreen_core::state::AppState;
 use bluegreen_core::store::AppStore;
-use bluegreen_core::Error;
 use serde_json::json;
 use time::OffsetDateTime;
 
 const APP: &str = "shop";
 const PREFIX: &str = "/bluegreen";
-const LISTENER: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/alb/1/prod";
+const LISTENER: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/alb/1/prod";
 const BLUE_TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-blue/1";
-const GREEN_TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-green/2";
+const GREEN_TG: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-green/2";
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:shop-alerts";
 const DEFAULT_SEEDS: u64 = 500;
 
@@ -123,8 +125,10 @@ fn setup(seed: u64, rng: &mut fastrand::Rng) -> World {
                 deployments: 1,
             },
         );
-        m.target_group_of
-            .insert(name, if color == "blue" { BLUE_TG } else { GREEN_TG }.into());
+        m.target_group_of.insert(
+            name,
+            if color == "blue" { BLUE_TG } else { GREEN_TG }.into(),
+        );
     }
     m.routes
         .insert(LISTENER.into(), RouteActions(vec![oidc(), forward(100, 0)]));
@@ -153,13 +157,15 @@ fn setup(seed: u64, rng: &mut fastrand::Rng) -> World {
     m.params.insert(param("config"), (config.to_string(), 1));
     m.params
         .insert(param("state"), (serde_json::to_string(&state).unwrap(), 1));
-    m.params.insert(param("active-environment"), ("blue".into(), 1));
+    m.params
+        .insert(param("active-environment"), ("blue".into(), 1));
     Arc::new(Mutex::new(m))
 }
 
 /// Virtual time: one second per port call made so far.
 fn now(world: &World) -> OffsetDateTime {
-    OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1)
+    OffsetDateTime::UNIX_EPOCH
+        + time::Duration::hours(1)
         + time::Duration::seconds(world.lock().unwrap().calls as i64)
 }
 
@@ -215,7 +221,13 @@ fn running(world: &World, arn: &str) -> bool {
 }
 
 /// One execution of the state machine for `version`, as the ASL runs it.
-async fn deployment(world: World, arn: String, version: String, run: Arc<Mutex<Run>>, rng_seed: u64) {
+async fn deployment(
+    world: World,
+    arn: String,
+    version: String,
+    run: Arc<Mutex<Run>>,
+    rng_seed: u64,
+) {
     let mut rng = fastrand::Rng::with_seed(rng_seed);
     let doc = json!({
         "app": APP,
@@ -237,11 +249,23 @@ async fn deployment(world: World, arn: String, version: String, run: Arc<Mutex<R
         async move {
             let p = ports(&world, &holder);
             let store = AppStore::new(&p.params, PREFIX).unwrap();
-            let _ = task!(&world, &holder, "ReleaseLock", [""; 0], store.release_lock(APP, &holder).await);
+            let _ = task!(
+                &world,
+                &holder,
+                "ReleaseLock",
+                [""; 0],
+                store.release_lock(APP, &holder).await
+            );
         }
     };
 
-    let deployed = task!(&world, &arn, "DeployIdle", [""; 0], bluegreen_core::deploy::deploy(&p, &input, now(&world)).await);
+    let deployed = task!(
+        &world,
+        &arn,
+        "DeployIdle",
+        [""; 0],
+        bluegreen_core::deploy::deploy(&p, &input, now(&world)).await
+    );
     let deployed = match deployed {
         Ok(d) => d,
         Err(Error::LockHeld { .. }) => return,
@@ -254,7 +278,13 @@ async fn deployment(world: World, arn: String, version: String, run: Arc<Mutex<R
         return release(&world).await;
     }
     input.deploy = Some(deployed.clone());
-    let ready = task!(&world, &arn, "CheckIdle", [""; 0], bluegreen_core::ready::check(&p, &input, now(&world)).await);
+    let ready = task!(
+        &world,
+        &arn,
+        "CheckIdle",
+        [""; 0],
+        bluegreen_core::ready::check(&p, &input, now(&world)).await
+    );
     if !running(&world, &arn) {
         return;
     }
@@ -269,7 +299,13 @@ async fn deployment(world: World, arn: String, version: String, run: Arc<Mutex<R
         if !running(&world, &arn) {
             return;
         }
-        let out = task!(&world, &arn, "Switch", [""; 0], bluegreen_core::switch::switch(&p, &input, now(&world)).await);
+        let out = task!(
+            &world,
+            &arn,
+            "Switch",
+            [""; 0],
+            bluegreen_core::switch::switch(&p, &input, now(&world)).await
+        );
         let Ok(out) = out else {
             failed = true;
             break;
@@ -307,9 +343,19 @@ async fn deployment(world: World, arn: String, version: String, run: Arc<Mutex<R
             }),
             sent_at: None,
         };
-        let out = task!(&world, &arn, "Rollback", ["PreviousColorCold"], rollback(&p, &request, now(&world), None).await);
+        let out = task!(
+            &world,
+            &arn,
+            "Rollback",
+            ["PreviousColorCold"],
+            rollback(&p, &request, now(&world), None).await
+        );
         match out {
-            Ok(o) => run.lock().unwrap().rolled_back.push((o, Some(version.clone()))),
+            Ok(o) => run
+                .lock()
+                .unwrap()
+                .rolled_back
+                .push((o, Some(version.clone()))),
             // AlertRollbackFailed: the team is told to roll back by hand.
             Err(e) if matches!(e.error_type(), "Throttled" | "Transient") => {
                 release(&world).await;
@@ -327,7 +373,13 @@ async fn deployment(world: World, arn: String, version: String, run: Arc<Mutex<R
     if !running(&world, &arn) {
         return;
     }
-    let _ = task!(&world, &arn, "ScaleDown", [""; 0], bluegreen_core::scale_down::scale_down(&p, &input, now(&world)).await);
+    let _ = task!(
+        &world,
+        &arn,
+        "ScaleDown",
+        [""; 0],
+        bluegreen_core::scale_down::scale_down(&p, &input, now(&world)).await
+    );
     drop(store);
     world
         .lock()
@@ -354,7 +406,16 @@ async fn emergency(world: World, delay: usize, run: Arc<Mutex<Run>>) {
     // on-call to press the button again, which they do, twice.
     for _ in 0..9 {
         let out = rollback(&p, &request, now(&world), None).await;
-        note(&world, format!("  SNS rollback -> {}", out.as_ref().map_or_else(|e| e.error_type().to_string(), |o| format!("to {}", o.to.color))));
+        note(
+            &world,
+            format!(
+                "  SNS rollback -> {}",
+                out.as_ref().map_or_else(
+                    |e| e.error_type().to_string(),
+                    |o| format!("to {}", o.to.color)
+                )
+            ),
+        );
         match out {
             Ok(o) => {
                 run.lock().unwrap().rolled_back.push((o, None));
@@ -381,9 +442,19 @@ async fn operator(world: World, seed: u64, executions: Vec<String>) {
                 let to_blue = rng.bool();
                 m.routes.insert(
                     LISTENER.into(),
-                    RouteActions(vec![oidc(), if to_blue { forward(100, 0) } else { forward(0, 100) }]),
+                    RouteActions(vec![
+                        oidc(),
+                        if to_blue {
+                            forward(100, 0)
+                        } else {
+                            forward(0, 100)
+                        },
+                    ]),
                 );
-                m.trace.push(format!("operator: moved production to {}", if to_blue { "blue" } else { "green" }));
+                m.trace.push(format!(
+                    "operator: moved production to {}",
+                    if to_blue { "blue" } else { "green" }
+                ));
             }
             1 => {
                 let tg = if rng.bool() { BLUE_TG } else { GREEN_TG };
@@ -391,7 +462,11 @@ async fn operator(world: World, seed: u64, executions: Vec<String>) {
                 m.trace.push(format!("operator: targets of {tg} unhealthy"));
             }
             2 => {
-                let svc = if rng.bool() { "shop-blue" } else { "shop-green" };
+                let svc = if rng.bool() {
+                    "shop-blue"
+                } else {
+                    "shop-green"
+                };
                 if let Some(s) = m.services.get_mut(svc) {
                     s.running = 0;
                     s.desired = 0;
@@ -403,7 +478,8 @@ async fn operator(world: World, seed: u64, executions: Vec<String>) {
                     if let Some(e) = m.executions.get_mut(arn) {
                         e.0 = ExecutionStatus::Finished;
                     }
-                    m.trace.push(format!("operator: stopped {arn} in the console"));
+                    m.trace
+                        .push(format!("operator: stopped {arn} in the console"));
                 }
             }
         }
@@ -439,7 +515,9 @@ impl Checker {
         // 8. Nothing bluegreen does not own on the listener is lost.
         let foreign: Vec<ForeignAction> = production(m).foreign().cloned().collect();
         if foreign != self.foreign {
-            return Err(format!("invariant 8: the listener's other actions changed: {foreign:?}"));
+            return Err(format!(
+                "invariant 8: the listener's other actions changed: {foreign:?}"
+            ));
         }
         let w = weights(m);
         let by_operator = m.trace.last().is_some_and(|l| l.starts_with("operator"));
@@ -476,7 +554,9 @@ impl Checker {
         }
         self.last_weights = w;
         // 3. A live execution's lock is never broken.
-        let lock: Option<Lock> = m.param(&param("lock")).and_then(|v| serde_json::from_str(v).ok());
+        let lock: Option<Lock> = m
+            .param(&param("lock"))
+            .and_then(|v| serde_json::from_str(v).ok());
         if let Some(before) = &self.last_lock
             && lock.as_ref().map(|l| &l.holder) != Some(&before.holder)
             && lock.is_some()
@@ -494,7 +574,9 @@ impl Checker {
     /// When every actor has finished.
     fn at_rest(&self, m: &Model, run: &Run) -> Result<(), String> {
         let w = weights(m);
-        let state: Option<AppState> = m.param(&param("state")).map(|s| serde_json::from_str(s).unwrap());
+        let state: Option<AppState> = m
+            .param(&param("state"))
+            .map(|s| serde_json::from_str(s).unwrap());
         // 2. The record equals what the listener reports, and each color it
         // names runs the version it names (unless people changed the world
         // by hand since bluegreen last wrote it).
@@ -503,7 +585,10 @@ impl Checker {
             && let Some(s) = &state
         {
             if !w.matches(s.weights) {
-                return Err(format!("invariant 2: state says {}, listener {w}", s.weights));
+                return Err(format!(
+                    "invariant 2: state says {}, listener {w}",
+                    s.weights
+                ));
             }
             let runs = |c: Color| version_of(m, &m.services[&format!("{APP}-{c}")].task_definition);
             if s.active_version.is_some() && runs(s.active_color) != s.active_version {
@@ -519,7 +604,9 @@ impl Checker {
         // and never names the failed release.
         for (o, failed) in &run.rolled_back {
             if o.to.version.is_some() && o.to.version == *failed {
-                return Err(format!("invariant 7: rollback of {failed:?} reported it as what serves"));
+                return Err(format!(
+                    "invariant 7: rollback of {failed:?} reported it as what serves"
+                ));
             }
         }
         if !self.operator_acted
@@ -527,9 +614,15 @@ impl Checker {
             && o.changed
             && w.sole().is_some_and(|c| c == o.to.color)
         {
-            let runs = version_of(m, &m.services[&format!("{APP}-{}", o.to.color)].task_definition);
+            let runs = version_of(
+                m,
+                &m.services[&format!("{APP}-{}", o.to.color)].task_definition,
+            );
             if o.to.version.is_some() && runs != o.to.version {
-                return Err(format!("invariant 7: rollback reported {:?} on {}, ECS says {runs:?}", o.to.version, o.to.color));
+                return Err(format!(
+                    "invariant 7: rollback reported {:?} on {}, ECS says {runs:?}",
+                    o.to.version, o.to.color
+                ));
             }
         }
         Ok(())
@@ -547,18 +640,42 @@ struct Outcome {
 fn simulate(seed: u64) -> Outcome {
     let mut rng = fastrand::Rng::with_seed(seed);
     let world = setup(seed, &mut rng);
-    let run = Arc::new(Mutex::new(Run { rolled_back: vec![], gave_up: false }));
+    let run = Arc::new(Mutex::new(Run {
+        rolled_back: vec![],
+        gave_up: false,
+    }));
     let e1 = "arn:aws:states:us-east-1:123456789012:execution:deploy:e1".to_string();
     let e2 = "arn:aws:states:us-east-1:123456789012:execution:deploy:e2".to_string();
     let mut sched = Scheduler::default();
-    sched.spawn("e1", deployment(world.clone(), e1.clone(), "v2".into(), run.clone(), rng.u64(..)));
+    sched.spawn(
+        "e1",
+        deployment(
+            world.clone(),
+            e1.clone(),
+            "v2".into(),
+            run.clone(),
+            rng.u64(..),
+        ),
+    );
     let mut execs = vec![e1];
     if rng.u8(..100) < 40 {
-        sched.spawn("e2", deployment(world.clone(), e2.clone(), "v3".into(), run.clone(), rng.u64(..)));
+        sched.spawn(
+            "e2",
+            deployment(
+                world.clone(),
+                e2.clone(),
+                "v3".into(),
+                run.clone(),
+                rng.u64(..),
+            ),
+        );
         execs.push(e2);
     }
     if rng.u8(..100) < 50 {
-        sched.spawn("sns", emergency(world.clone(), rng.usize(0..60), run.clone()));
+        sched.spawn(
+            "sns",
+            emergency(world.clone(), rng.usize(0..60), run.clone()),
+        );
     }
     if rng.u8(..100) < 50 {
         sched.spawn("operator", operator(world.clone(), rng.u64(..), execs));
@@ -602,7 +719,11 @@ fn the_heart_keeps_its_invariants_under_interleavings_faults_and_operators() {
         for line in &out.trace {
             println!("{line}");
         }
-        assert!(out.violation.is_none(), "seed {seed}: {}", out.violation.unwrap());
+        assert!(
+            out.violation.is_none(),
+            "seed {seed}: {}",
+            out.violation.unwrap()
+        );
         return;
     }
     let seeds: u64 = std::env::var("BLUEGREEN_SIM_SEEDS")
@@ -620,7 +741,10 @@ fn the_heart_keeps_its_invariants_under_interleavings_faults_and_operators() {
             let tail: Vec<&&String> = tail.iter().rev().collect();
             panic!(
                 "seed {seed}: {v}\nreplay: BLUEGREEN_SIM_SEED={seed} cargo test -p bluegreen-core --test simulation -- --nocapture\nlast steps:\n{}",
-                tail.iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+                tail.iter()
+                    .map(|l| format!("  {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             );
         }
     }

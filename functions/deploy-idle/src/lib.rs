@@ -110,7 +110,9 @@ where
             let released = store.release_lock(&input.app, &holder).await?;
             DeployIdleResponse::Released(Released { holder, released })
         }
-        Phase::ScaleDown => DeployIdleResponse::ScaledDown(scale_down(ports, &input, time::OffsetDateTime::now_utc()).await?),
+        Phase::ScaleDown => DeployIdleResponse::ScaledDown(
+            scale_down(ports, &input, time::OffsetDateTime::now_utc()).await?,
+        ),
     })
 }
 

@@ -70,7 +70,9 @@ pub enum RollbackResponse {
     One(RollbackOutcome),
     Many(Vec<RollbackOutcome>),
     /// The answer to `{"rollback_failed": ...}`: whether the team was alerted.
-    Alerted { alerted: bool },
+    Alerted {
+        alerted: bool,
+    },
 }
 
 /// Sorts an event into rollback requests, or says what is wrong with it.
@@ -93,9 +95,9 @@ pub fn requests(event: Value) -> Result<Vec<RollbackRequest>, Error> {
             .map(|r| {
                 let source = format!("SNS message {}", r.sns.message_id);
                 let msg: EmergencyMessage = parse::json(&source, &r.sns.message)?;
-                let sent_at = time::OffsetDateTime::from_unix_timestamp_nanos(
-                    i128::from(r.sns.timestamp.timestamp_nanos_opt().unwrap_or(0)),
-                )
+                let sent_at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(
+                    r.sns.timestamp.timestamp_nanos_opt().unwrap_or(0),
+                ))
                 .ok();
                 Ok(RollbackRequest {
                     sent_at,

@@ -69,9 +69,37 @@ pub fn decide(
         });
     }
 
+    // Where the release went: deploy-idle's result says; without it, the
+    // record's mark (deploy-idle marks the color before it replaces it) or
+    // the record naming it active.
+    let release_color = request.release.as_ref().and_then(|r| {
+        r.color.or_else(|| {
+            let s = state?;
+            if s.previous_color_replaced_by.as_deref() == Some(r.version.as_str()) {
+                Some(s.previous_color)
+            } else if s.active_version.as_deref() == Some(r.version.as_str()) {
+                Some(s.active_color)
+            } else {
+                None
+            }
+        })
+    });
+    if let (Some(release), None) = (&request.release, release_color) {
+        let serving = world.weights.sole().unwrap_or(Color::Blue);
+        return Ok(Decision::Untouched {
+            note: format!(
+                "release {} never received production traffic: nothing records it on either color",
+                release.version
+            ),
+            serving: ColorVersion {
+                color: serving,
+                version: label(world, serving, None),
+            },
+        });
+    }
     let target = match (&request.release, state) {
-        (Some(release), _) if release.color.is_some() => {
-            let color = release.color.expect("checked");
+        (Some(release), _) => {
+            let color = release_color.expect("checked");
             // The record claims the release went live, yet it has no traffic:
             // a rollback whose answer was lost already moved it (or someone
             // did by hand). Roll back all the same, to record it.
@@ -112,7 +140,12 @@ pub fn decide(
             });
         }
         (_, Some(s)) if s.phase == Phase::RolledBack => {
-            check_runs(world, s.active_color, s.active_task_definition.as_deref(), "its release")?;
+            check_runs(
+                world,
+                s.active_color,
+                s.active_task_definition.as_deref(),
+                "its release",
+            )?;
             s.active_color
         }
         (_, Some(s)) => {
@@ -126,13 +159,20 @@ pub fn decide(
                         why: format!(
                             "{} no longer runs {}: release {newer} was deployed onto it. {} keeps serving {}",
                             s.previous_color,
-                            s.previous_version.as_deref().unwrap_or("the previous release"),
+                            s.previous_version
+                                .as_deref()
+                                .unwrap_or("the previous release"),
                             s.active_color,
                             s.active_version.as_deref().unwrap_or("its release"),
                         ),
                     });
                 }
-                check_runs(world, s.active_color, s.active_task_definition.as_deref(), "the release before")?;
+                check_runs(
+                    world,
+                    s.active_color,
+                    s.active_task_definition.as_deref(),
+                    "the release before",
+                )?;
                 s.active_color
             } else {
                 if s.switched_at.is_none() {
@@ -148,7 +188,9 @@ pub fn decide(
                     world,
                     s.previous_color,
                     s.previous_task_definition.as_deref(),
-                    s.previous_version.as_deref().unwrap_or("the previous release"),
+                    s.previous_version
+                        .as_deref()
+                        .unwrap_or("the previous release"),
                 )?;
                 s.previous_color
             }
@@ -236,11 +278,17 @@ fn label(world: &World, color: Color, release: Option<&ReleaseRef>) -> Option<St
     }
     let s = world.state()?;
     let (version, recorded) = if s.active_color == color {
-        (s.active_version.clone(), s.active_task_definition.as_deref())
+        (
+            s.active_version.clone(),
+            s.active_task_definition.as_deref(),
+        )
     } else if let Some(newer) = &s.previous_color_replaced_by {
         (Some(newer.clone()), None)
     } else {
-        (s.previous_version.clone(), s.previous_task_definition.as_deref())
+        (
+            s.previous_version.clone(),
+            s.previous_task_definition.as_deref(),
+        )
     };
     match recorded {
         Some(t) if t != td => None,
@@ -252,9 +300,11 @@ fn label(world: &World, color: Color, release: Option<&ReleaseRef>) -> Option<St
 /// knows (states written before task definitions were recorded do not).
 fn check_runs(world: &World, color: Color, recorded: Option<&str>, what: &str) -> Result<()> {
     match recorded {
-        Some(td) if td != world.task_definition(color) => {
-            Err(drift(world, color, format!("the record says {color} runs {what} ({td})")))
-        }
+        Some(td) if td != world.task_definition(color) => Err(drift(
+            world,
+            color,
+            format!("the record says {color} runs {what} ({td})"),
+        )),
         _ => Ok(()),
     }
 }

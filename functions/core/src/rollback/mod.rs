@@ -129,7 +129,10 @@ where
             return Ok(PutOutcome::AlreadyExists);
         }
         let json = serde_json::to_string(&mine).expect("lock serialises");
-        ports.params.put(&lock_name, &json, PutMode::CreateOnly).await
+        ports
+            .params
+            .put(&lock_name, &json, PutMode::CreateOnly)
+            .await
     };
     let (world, took) = tokio::join!(
         observe(&store, &ports.lb, &ports.services, app, known),
@@ -247,7 +250,11 @@ where
                 let released = true;
                 let why = format!(
                     "{e}; stopped the running deployment {holder}{}",
-                    if released { " and released its lock" } else { "" }
+                    if released {
+                        " and released its lock"
+                    } else {
+                        ""
+                    }
                 );
                 if let Some(topic) = &world.config().alert_topic_arn {
                     alert::alert_refused(&ports.alerts, topic, app, &why, request, now).await;
@@ -289,13 +296,23 @@ where
     let config = world.config();
     if let Some(cold) = &plan.cold {
         let service = &config.color(plan.target).service;
+        let window_over = world.state().and_then(|s| s.switched_at).is_some_and(|at| {
+            now - at > time::Duration::seconds(config.warm_window_seconds as i64)
+        });
         let scaling = match cold.scale_to {
             Some(n) => {
                 ports
                     .services
                     .update(&config.cluster, service, None, Some(n))
                     .await?;
-                format!("; {service} is now scaling to {n} task(s)")
+                format!(
+                    "; {service} is now scaling to {n} task(s){}",
+                    if window_over {
+                        " (it was scaled down because the warm rollback window had passed)"
+                    } else {
+                        ""
+                    }
+                )
             }
             None => String::new(),
         };
@@ -400,7 +417,15 @@ where
         )
         .await?;
     let route = world.config().production.route();
-    write_split(&ports.lb, world.config(), &route, &world.production, split, false).await?;
+    write_split(
+        &ports.lb,
+        world.config(),
+        &route,
+        &world.production,
+        split,
+        false,
+    )
+    .await?;
     Ok(())
 }
 
@@ -413,9 +438,14 @@ async fn check_caller(
     caller: &str,
 ) -> Result<()> {
     let info = executions.describe(caller).await?;
-    let input: Option<serde_json::Value> =
-        info.input.as_deref().and_then(|t| serde_json::from_str(t).ok());
-    let app = input.as_ref().and_then(|i| i.get("app")).and_then(|a| a.as_str());
+    let input: Option<serde_json::Value> = info
+        .input
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok());
+    let app = input
+        .as_ref()
+        .and_then(|i| i.get("app"))
+        .and_then(|a| a.as_str());
     let version = input
         .as_ref()
         .and_then(|i| i.pointer("/release/version"))
@@ -466,7 +496,11 @@ impl RollbackRequest {
         if let Some(by) = &self.requested_by
             && by.chars().count() > 200
         {
-            return Err(Error::bad_input(source, "requested_by", "at most 200 characters"));
+            return Err(Error::bad_input(
+                source,
+                "requested_by",
+                "at most 200 characters",
+            ));
         }
         Ok(())
     }

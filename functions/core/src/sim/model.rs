@@ -177,8 +177,9 @@ impl SimPorts {
             }
             Some(Fault::After) => {
                 let applied = effect(&mut m).is_ok();
-                m.trace
-                    .push(format!("{line} -> applied={applied}, answer lost (timeout)"));
+                m.trace.push(format!(
+                    "{line} -> applied={applied}, answer lost (timeout)"
+                ));
                 Err(PortError {
                     operation,
                     kind: PortErrorKind::Transient,
@@ -239,6 +240,17 @@ impl ParameterStore for SimPorts {
             }
             m.params
                 .insert(name.to_string(), (value.to_string(), version + 1));
+            if name.ends_with("/lock") || name.ends_with("/rollback-fence") {
+                let holder = value
+                    .split("\"holder\":\"")
+                    .nth(1)
+                    .and_then(|v| v.split('"').next());
+                m.trace.push(format!(
+                    "    {} := {}",
+                    name.rsplit('/').next().unwrap_or(name),
+                    holder.unwrap_or(value)
+                ));
+            }
             Ok(PutOutcome::Written)
         })
         .await
@@ -246,7 +258,9 @@ impl ParameterStore for SimPorts {
 
     async fn delete(&self, name: &str) -> PortResult<()> {
         self.call("ssm:DeleteParameter", |m| {
-            m.params.remove(name);
+            if m.params.remove(name).is_some() && name.ends_with("/lock") {
+                m.trace.push("    lock := (none)".into());
+            }
             Ok(())
         })
         .await
@@ -264,7 +278,11 @@ impl LoadBalancer for SimPorts {
         .await
     }
 
-    async fn write_actions(&self, route: &Route, actions: &RouteActions) -> PortResult<RouteActions> {
+    async fn write_actions(
+        &self,
+        route: &Route,
+        actions: &RouteActions,
+    ) -> PortResult<RouteActions> {
         self.call("elbv2:Modify", |m| {
             let key = route_key(route);
             if !m.routes.contains_key(&key) {
@@ -284,8 +302,10 @@ impl LoadBalancer for SimPorts {
     }
 
     async fn healthy_targets(&self, target_group_arn: &str) -> PortResult<usize> {
-        self.call("elbv2:DescribeTargetHealth", |m| Ok(m.healthy(target_group_arn)))
-            .await
+        self.call("elbv2:DescribeTargetHealth", |m| {
+            Ok(m.healthy(target_group_arn))
+        })
+        .await
     }
 }
 
@@ -309,7 +329,9 @@ impl Services for SimPorts {
                         image: image.to_string(),
                     }]
                 })
-                .ok_or_else(|| PortError::failed("ecs:DescribeTaskDefinition", "no such task definition"))
+                .ok_or_else(|| {
+                    PortError::failed("ecs:DescribeTaskDefinition", "no such task definition")
+                })
         })
         .await
     }

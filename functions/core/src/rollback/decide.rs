@@ -28,7 +28,7 @@ pub enum Decision {
         /// What serves production now (the color with the most weight).
         serving: ColorVersion,
     },
-    Roll(RollPlan),
+    Roll(Box<RollPlan>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,14 +231,14 @@ pub fn decide(
             Some(now)
         },
     };
-    Ok(Decision::Roll(RollPlan {
+    Ok(Decision::Roll(Box::new(RollPlan {
         target,
         move_traffic,
         new_state,
         from,
         to,
         cold,
-    }))
+    })))
 }
 
 /// Invariants 1 and 4: the target takes production only with as many healthy

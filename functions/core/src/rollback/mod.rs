@@ -290,7 +290,7 @@ where
                 note: Some(note),
             });
         }
-        Decision::Roll(plan) => plan,
+        Decision::Roll(plan) => *plan,
     };
 
     let config = world.config();

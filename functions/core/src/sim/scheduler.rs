@@ -32,14 +32,9 @@ type Actor<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
 
 /// Runs actors to completion, one poll at a time, in an order drawn from
 /// `rng`. `between` runs after every poll (the invariant checks).
+#[derive(Default)]
 pub struct Scheduler<'a> {
     actors: Vec<(String, Actor<'a>)>,
-}
-
-impl<'a> Default for Scheduler<'a> {
-    fn default() -> Self {
-        Scheduler { actors: Vec::new() }
-    }
 }
 
 impl<'a> Scheduler<'a> {

@@ -97,6 +97,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Record what really serves an app (the load balancer's active color,
+    /// the task definition ECS runs on each color) after traffic was moved by
+    /// hand or a state write was lost. Refuses while a deployment runs.
+    Reconcile {
+        #[arg(long, env = "BLUEGREEN_APP")]
+        app: String,
+    },
     /// Everything on this machine, no AWS account.
     Local {
         #[command(subcommand)]
@@ -254,6 +261,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 print!("{}", status::render(&s));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile { app } => {
+            let sdk = bluegreen_aws::sdk_config().await;
+            let ports = bluegreen_aws::ports(&sdk, cli.prefix);
+            let out =
+                bluegreen_core::reconcile::reconcile(&ports, &app, time::OffsetDateTime::now_utc())
+                    .await
+                    .map_err(|e| anyhow!(e))?;
+            println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Local {

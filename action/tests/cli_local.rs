@@ -330,3 +330,33 @@ async fn deploy_reports_to_github_deployments_and_the_pull_request() {
     let last = statuses.last().expect("statuses were posted");
     assert_eq!(last["state"], "failure", "{statuses:?}");
 }
+
+/// After traffic was moved by hand, `bluegreen reconcile` records what really
+/// serves; the next `status` agrees with the listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reconcile_records_what_really_serves_after_a_move_by_hand() {
+    let (local, app) = setup().await;
+    let run = deploy(&local, "v2", "301").await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    app.app.set_desired_count(Color::Blue, 2).await;
+    app.app.move_production_by_hand(Color::Blue).await;
+
+    let status = bluegreen(&local, &["status", "--app", APP, "--json"], "302").await;
+    let s: Value = serde_json::from_str(&status.stdout).expect("status json");
+    assert_eq!(s["state_matches_listener"], false, "{}", status.stdout);
+
+    let run = bluegreen(&local, &["reconcile", "--app", APP], "303").await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let out: Value = serde_json::from_str(&run.stdout).expect("reconcile json");
+    assert_eq!(out["changed"], true);
+    assert_eq!(out["after"]["active_color"], "blue");
+    assert_eq!(out["after"]["active_version"], "v1");
+    assert_eq!(out["after"]["previous_version"], "v2");
+    app.app.assert_state_matches_listener().await;
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+
+    // Twice is once.
+    let run = bluegreen(&local, &["reconcile", "--app", APP], "304").await;
+    let out: Value = serde_json::from_str(&run.stdout).expect("reconcile json");
+    assert_eq!(out["changed"], false, "{}", run.stdout);
+}

@@ -14,12 +14,12 @@ use crate::error::{Error, Result};
 use crate::fence::rolled_back_meanwhile;
 use crate::input::ExecutionInput;
 use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use crate::reconcile::repair_record;
 use crate::routing::{read_weights, weights_of, write_split};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
 use crate::store::AppStore;
-use crate::switch::version_on;
-use crate::world::{World, observe};
+use crate::world::observe;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployOutcome {
@@ -312,41 +312,4 @@ async fn point_test_route(lb: &impl LoadBalancer, config: &AppConfig, idle: Colo
     write_split(lb, config, &route, &current, wanted, false).await?;
     info!(app = %config.app, color = %idle, "test route now reaches the idle color");
     Ok(true)
-}
-
-/// When the record says another color is active than the listener does
-/// (traffic moved by hand), the record is repaired from the world before
-/// anything is deployed: versions are kept only where the task definition
-/// ECS runs is the one recorded.
-async fn repair_record(
-    store: &AppStore<'_, impl ParameterStore>,
-    world: &World,
-    active: Color,
-) -> Result<Option<AppState>> {
-    let Some(state) = world.state() else {
-        return Ok(None);
-    };
-    if state.active_color == active {
-        return Ok(Some(state.clone()));
-    }
-    let repaired = AppState {
-        active_color: active,
-        active_version: version_on(world, active),
-        previous_color: active.other(),
-        previous_version: version_on(world, active.other()),
-        active_task_definition: Some(world.task_definition(active).to_string()),
-        previous_task_definition: Some(world.task_definition(active.other()).to_string()),
-        previous_color_replaced_by: None,
-        weights: Split::all(active),
-        phase: Phase::Stable,
-        ..state.clone()
-    };
-    warn!(
-        app = %world.config().app,
-        recorded = %state.active_color,
-        listener = %active,
-        "the record named another active color than the load balancer; repaired it from the world"
-    );
-    store.save_state(&world.config().app, &repaired).await?;
-    Ok(Some(repaired))
 }

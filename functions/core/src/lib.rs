@@ -12,6 +12,7 @@ pub mod monitor;
 pub mod parse;
 pub mod ports;
 pub mod ready;
+pub mod reconcile;
 pub mod rollback;
 pub mod routing;
 pub mod scale_down;

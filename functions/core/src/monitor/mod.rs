@@ -42,6 +42,10 @@ pub struct MonitorOutcome {
     pub probes: Option<ProbeSummary>,
     /// Whether probes have seen the new version during this bake.
     pub version_seen: bool,
+    /// The execution that made this call: a console rerun of a copied
+    /// document must not continue another execution's bake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,12 +115,33 @@ where
             "the monitor needs the switch step's result here",
         )
     })?;
-    let config = AppStore::new(params, prefix)?.config(&input.app).await?;
+    let store = AppStore::new(params, prefix)?;
+    let (config, lock) = tokio::join!(store.config(&input.app), store.lock(&input.app));
+    let config = config?;
+    // Only the deployment holding the lock is watched on its behalf: one
+    // that lost it (stopped by a rollback, say) must not promote.
+    let me = crate::deploy::lock_holder(input);
+    match lock? {
+        Some(l) if l.holder == me => {}
+        other => {
+            return Err(Error::NotLockHolder {
+                app: input.app.clone(),
+                me,
+                found: other.map_or_else(
+                    || "no lock is held".to_string(),
+                    |l| format!("{} holds it", l.holder),
+                ),
+            });
+        }
+    }
     let limits = thresholds(&config.monitor, input)?;
 
     // Same step as the previous call: the same bake goes on. Otherwise a new
     // bake starts now. So a rerun with the same input judges the same window.
-    let previous = input.monitor.as_ref().filter(|m| m.step == switch.step);
+    let previous = input
+        .monitor
+        .as_ref()
+        .filter(|m| m.step == switch.step && m.execution_arn.as_deref() == input.execution_arn());
     let bake_started_at = previous.map_or(now, |m| m.bake_started_at);
     let polls = previous.map_or(0, |m| m.polls) + 1;
     let elapsed_seconds = (now - bake_started_at).whole_seconds().max(0) as u64;
@@ -189,5 +214,6 @@ where
         alarms_in_alarm: signals.alarms_in_alarm,
         version_seen: signals.version_seen_before || signals.probes.iter().any(|p| p.has_marker),
         probes: (!signals.probes.is_empty()).then(|| ProbeSummary::of(&signals.probes)),
+        execution_arn: input.execution_arn().map(str::to_string),
     })
 }

@@ -330,3 +330,209 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The decision table, over worlds built in memory.
+
+    use super::*;
+    use crate::config::AppConfig;
+    use crate::ports::{Forward, RouteActions, ServiceInfo, WeightedTarget};
+    use crate::routing::Weights;
+    use crate::world::{PerColor, Records, World};
+
+    const BLUE_TD: &str = "td:1";
+    const GREEN_TD: &str = "td:2";
+
+    fn config() -> AppConfig {
+        let doc = serde_json::json!({
+            "app": "a", "cluster": "c",
+            "blue": {"service": "a-blue", "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-blue/1"},
+            "green": {"service": "a-green", "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-green/2"},
+            "production": {"listener_arn": "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/x/1/2"}
+        });
+        AppConfig::parse("a", "config", &doc.to_string()).unwrap()
+    }
+
+    fn service(td: &str, n: i32) -> ServiceInfo {
+        ServiceInfo {
+            task_definition: td.into(),
+            desired: n,
+            running: n,
+            deployments: 1,
+        }
+    }
+
+    /// v2 live on green (td:2), v1 warm on blue (td:1), both at 2 tasks.
+    fn world(blue: u32, green: u32) -> World {
+        let state = AppState {
+            active_task_definition: Some(GREEN_TD.into()),
+            previous_task_definition: Some(BLUE_TD.into()),
+            previous_version: Some("v1".into()),
+            switched_at: Some(OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1)),
+            ..AppState::initial(Color::Green, Some("v2".into()))
+        };
+        World {
+            records: Records {
+                config: config(),
+                state: Some(state),
+                lock: None,
+                fence: None,
+            },
+            production: RouteActions::forward_only(Forward {
+                targets: vec![
+                    WeightedTarget {
+                        target_group_arn:
+                            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-blue/1".into(),
+                        weight: blue,
+                    },
+                    WeightedTarget {
+                        target_group_arn:
+                            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-green/2".into(),
+                        weight: green,
+                    },
+                ],
+                stickiness_seconds: None,
+            }),
+            weights: Weights { blue, green },
+            services: PerColor {
+                blue: service(BLUE_TD, 2),
+                green: service(GREEN_TD, 2),
+            },
+            healthy: PerColor { blue: 2, green: 2 },
+        }
+    }
+
+    fn emergency() -> RollbackRequest {
+        RollbackRequest {
+            app: "a".into(),
+            reason: "r".into(),
+            source: super::super::RollbackSource::Sns,
+            requested_by: None,
+            caller_execution: None,
+            release: None,
+            sent_at: None,
+        }
+    }
+
+    fn from_state_machine(color: Color) -> RollbackRequest {
+        RollbackRequest {
+            release: Some(ReleaseRef {
+                version: "v2".into(),
+                color: Some(color),
+                task_definition: Some(GREEN_TD.into()),
+                serving_task_definition: Some(BLUE_TD.into()),
+            }),
+            source: super::super::RollbackSource::StateMachine,
+            ..emergency()
+        }
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + time::Duration::hours(2)
+    }
+
+    fn roll(d: Decision) -> RollPlan {
+        match d {
+            Decision::Roll(p) => *p,
+            other => panic!("expected a roll, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn goes_to_the_color_that_runs_the_release_before() {
+        let p = roll(decide(&world(0, 100), &emergency(), false, now()).unwrap());
+        assert_eq!(
+            (p.target, p.move_traffic, p.cold.is_none()),
+            (Color::Blue, true, true)
+        );
+        assert_eq!(p.to.version.as_deref(), Some("v1"));
+        assert_eq!(p.new_state.phase, Phase::RolledBack);
+        assert_eq!(p.new_state.active_task_definition.as_deref(), Some(BLUE_TD));
+    }
+
+    #[test]
+    fn twice_is_once_and_a_listener_moved_by_hand_is_recorded_not_moved() {
+        let mut w = world(100, 0);
+        let p = roll(decide(&w, &emergency(), false, now()).unwrap());
+        assert_eq!((p.target, p.move_traffic), (Color::Blue, false));
+        w.records.state = Some(p.new_state);
+        let again = roll(decide(&w, &emergency(), false, now()).unwrap());
+        assert_eq!((again.target, again.move_traffic), (Color::Blue, false));
+    }
+
+    #[test]
+    fn a_previous_color_no_longer_running_its_release_is_drift() {
+        let mut w = world(0, 100);
+        w.services.blue.task_definition = "td:9".into();
+        let e = decide(&w, &emergency(), false, now()).unwrap_err();
+        assert_eq!(e.error_type(), "Drift", "{e}");
+        assert!(e.to_string().contains("bluegreen reconcile --app a"), "{e}");
+    }
+
+    #[test]
+    fn a_thin_target_is_cold_and_scaled_up_first() {
+        let mut w = world(0, 100);
+        w.services.blue = service(BLUE_TD, 1);
+        w.healthy.blue = 1;
+        let p = roll(decide(&w, &emergency(), false, now()).unwrap());
+        let cold = p.cold.expect("cold");
+        assert_eq!((cold.healthy, cold.needed, cold.scale_to), (1, 2, Some(2)));
+    }
+
+    #[test]
+    fn a_release_without_weight_is_untouched_unless_the_record_says_it_went_live() {
+        let mut w = world(100, 0);
+        let mut before_release = w.records.state.clone().unwrap();
+        before_release.active_color = Color::Blue;
+        before_release.previous_color = Color::Green;
+        before_release.active_version = Some("v1".into());
+        w.records.state = Some(before_release);
+        assert!(matches!(
+            decide(&w, &from_state_machine(Color::Green), false, now()).unwrap(),
+            Decision::Untouched { .. }
+        ));
+        // The record names the release live, the listener gives it nothing:
+        // a rollback whose answer was lost already moved it. Record it.
+        let w = world(100, 0);
+        let p = roll(decide(&w, &from_state_machine(Color::Green), false, now()).unwrap());
+        assert_eq!((p.target, p.move_traffic), (Color::Blue, false));
+    }
+
+    #[test]
+    fn any_weight_on_the_release_is_traffic() {
+        let p = roll(
+            decide(
+                &world(999, 1),
+                &from_state_machine(Color::Green),
+                false,
+                now(),
+            )
+            .unwrap(),
+        );
+        assert_eq!((p.target, p.move_traffic), (Color::Blue, true));
+    }
+
+    #[test]
+    fn a_message_older_than_the_last_switch_is_stale() {
+        let request = RollbackRequest {
+            sent_at: Some(OffsetDateTime::UNIX_EPOCH),
+            ..emergency()
+        };
+        let e = decide(&world(0, 100), &request, false, now()).unwrap_err();
+        assert_eq!(e.error_type(), "StaleRequest");
+    }
+
+    #[test]
+    fn a_replaced_previous_color_is_no_target_unless_it_already_serves() {
+        let mut w = world(0, 100);
+        w.records.state.as_mut().unwrap().previous_color_replaced_by = Some("v3".into());
+        let e = decide(&w, &emergency(), false, now()).unwrap_err();
+        assert_eq!(e.error_type(), "NothingToRollBack");
+        // v3's switch moved traffic without recording it: back to green.
+        let mut w = world(50, 50);
+        w.records.state.as_mut().unwrap().previous_color_replaced_by = Some("v3".into());
+        let p = roll(decide(&w, &emergency(), false, now()).unwrap());
+        assert_eq!(p.target, Color::Green);
+    }
+}

@@ -155,8 +155,25 @@ where
             // the rollback's state back only once the listener shows its
             // decision: before that, the rollback itself still writes it (or
             // failed, and the record must not claim what did not happen).
-            if read_weights(&ports.lb, &config).await?.matches(split) {
-                store.save_state(app, decided).await?;
+            // A stopped execution retries nothing: a few attempts here.
+            let mut attempt = 0;
+            loop {
+                let restored = async {
+                    if read_weights(&ports.lb, &config).await?.matches(split) {
+                        store.save_state(app, decided).await?;
+                    }
+                    Ok::<(), Error>(())
+                }
+                .await;
+                match restored {
+                    Ok(()) => break,
+                    Err(e)
+                        if attempt < 4 && matches!(e.error_type(), "Throttled" | "Transient") =>
+                    {
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
         }
         warn!(

@@ -312,3 +312,34 @@ async fn the_route_check_uses_the_releases_version_marker() {
         "{err}"
     );
 }
+
+/// A spec arrives with the execution input: it must not read another app's
+/// secrets through this shared function. Refused before any request.
+#[tokio::test]
+async fn another_apps_parameter_is_refused_before_any_request() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let router = Router::new().fallback(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async { "ok" }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    for name in ["/bluegreen/payments/api-key", "/bluegreen/checkout/../payments/api-key", "/other"] {
+        let spec = format!(
+            "tests:\n  - {{ name: Health, url: \"{{{{base_url}}}}/health\" }}\n  - {{ name: Steal, url: \"{{{{base_url}}}}/x\", headers: {{ X-Key: \"{{{{ssm:{name}}}}}\" }} }}\n"
+        );
+        let params = FakeParams::with(&[
+            ("/bluegreen/checkout/config", config(Some(&base), None)),
+            ("/bluegreen/payments/api-key", "payments-secret".to_string()),
+        ]);
+        let err = invoke(params, input(Some(&spec))).await.unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.error_type(), "BadInput", "{text}");
+        assert!(text.contains("`tests[1]`"), "{text}");
+        assert!(text.contains("use a name under /bluegreen/checkout/"), "{text}");
+        assert!(!text.contains("payments-secret"), "{text}");
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "no request was made");
+}

@@ -206,6 +206,29 @@ pub struct Capture {
     pub path_text: String,
 }
 
+impl Spec {
+    /// Every `{{ssm:NAME}}` the spec reads, with where: `(field, name)`, the
+    /// field as `tests[i]` or `warmup`.
+    pub fn parameters(&self) -> Vec<(String, &str)> {
+        let mut out = Vec::new();
+        if let Some(w) = &self.warmup {
+            for var in w.url.vars().chain(w.headers.iter().flat_map(|h| h.value.vars())) {
+                if let Var::Ssm(name) = var {
+                    out.push(("warmup".to_string(), name.as_str()));
+                }
+            }
+        }
+        for (i, test) in self.tests.iter().enumerate() {
+            for var in test.vars() {
+                if let Var::Ssm(name) = var {
+                    out.push((format!("tests[{i}]"), name.as_str()));
+                }
+            }
+        }
+        out
+    }
+}
+
 impl TestCase {
     /// Every placeholder the request uses.
     pub fn vars(&self) -> Vec<&Var> {

@@ -441,3 +441,25 @@ async fn scale_down_of_an_older_execution_leaves_a_newer_releases_warm_color() {
     );
     assert_eq!(app.desired_count(Color::Blue).await, desired);
 }
+
+/// The deployer of one app must not run another app's task definition (its
+/// roles, its secrets) behind this app's load balancer.
+#[tokio::test]
+async fn a_task_definition_of_another_family_is_refused_before_anything_changes() {
+    let app = bluegreen_e2e::provision("di-family", AppOptions::default()).await;
+    let other = bluegreen_e2e::provision("di-family-other", AppOptions::default()).await;
+    let foreign = other.service_task_definition(Color::Blue).await;
+    let before = app.snapshot().await;
+    let revisions = app.task_definition_revisions().await;
+    let mut doc = release_input(&app.name, "v2");
+    doc["release"] = json!({"version": "v2", "task_definition": foreign});
+    let err = deploy(&app, &doc).await.unwrap_err();
+    assert_eq!(err.error_type(), "BadInput", "{err}");
+    assert!(
+        err.to_string().contains("`release.task_definition`"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("is not this app's"), "{err}");
+    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.task_definition_revisions().await, revisions);
+}

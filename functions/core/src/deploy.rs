@@ -12,14 +12,14 @@ use crate::color::Color;
 use crate::config::{AppConfig, Strategy};
 use crate::error::{Error, Result};
 use crate::fence::rolled_back_meanwhile;
-use crate::input::ExecutionInput;
+use crate::input::{ExecutionInput, SOURCE};
 use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Ports, Services};
 use crate::reconcile::repair_record;
 use crate::routing::{read_weights, weights_of, write_split};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
 use crate::store::AppStore;
-use crate::world::observe;
+use crate::world::{World, observe};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployOutcome {
@@ -76,7 +76,7 @@ where
         .strategy
         .as_ref()
         .unwrap_or(&config.strategy);
-    store
+    let acquired = store
         .acquire_lock(
             app,
             &lock_holder(input),
@@ -125,6 +125,15 @@ where
     }
 
     let idle_service = world.services.get(idle).clone();
+    if let Some(arn) = &input.release.task_definition
+        && let Err(e) = own_family(&world, arn)
+    {
+        // Nothing was changed but the lock this call took: give it back.
+        if acquired != crate::lock::Acquired::AlreadyHeld {
+            store.release_lock(app, &lock_holder(input)).await?;
+        }
+        return Err(e);
+    }
     let (task_definition, registered) = match (&input.release.task_definition, &input.release.image)
     {
         (Some(arn), _) => (arn.clone(), false),
@@ -329,4 +338,35 @@ async fn point_test_route(lb: &impl LoadBalancer, config: &AppConfig, idle: Colo
     write_split(lb, config, &route, &current, wanted, false).await?;
     info!(app = %config.app, color = %idle, "test route now reaches the idle color");
     Ok(true)
+}
+
+/// The family of a task-definition ARN (`…:task-definition/<family>:<revision>`).
+fn family(arn: &str) -> &str {
+    let tail = arn.rsplit_once("task-definition/").map_or(arn, |(_, t)| t);
+    tail.rsplit_once(':').map_or(tail, |(f, _)| f)
+}
+
+/// A release given as a task definition must be of a family the app's own
+/// services run: the deployer of one app must not run another app's task
+/// definition (its roles, its secrets) behind this app's load balancer.
+fn own_family(world: &World, arn: &str) -> Result<()> {
+    let wanted = family(arn);
+    let own: Vec<&str> = Color::BOTH
+        .into_iter()
+        .map(|c| family(world.task_definition(c)))
+        .collect();
+    if own.contains(&wanted) {
+        return Ok(());
+    }
+    Err(Error::bad_input(
+        SOURCE,
+        "release.task_definition",
+        format!(
+            "family `{wanted}` is not this app's: its services run {}",
+            own.iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+    ))
 }

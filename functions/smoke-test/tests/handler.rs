@@ -326,7 +326,11 @@ async fn another_apps_parameter_is_refused_before_any_request() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    for name in ["/bluegreen/payments/api-key", "/bluegreen/checkout/../payments/api-key", "/other"] {
+    for name in [
+        "/bluegreen/payments/api-key",
+        "/bluegreen/checkout/../payments/api-key",
+        "/other",
+    ] {
         let spec = format!(
             "tests:\n  - {{ name: Health, url: \"{{{{base_url}}}}/health\" }}\n  - {{ name: Steal, url: \"{{{{base_url}}}}/x\", headers: {{ X-Key: \"{{{{ssm:{name}}}}}\" }} }}\n"
         );
@@ -338,8 +342,15 @@ async fn another_apps_parameter_is_refused_before_any_request() {
         let text = err.to_string();
         assert_eq!(err.error_type(), "BadInput", "{text}");
         assert!(text.contains("`tests[1]`"), "{text}");
-        assert!(text.contains("use a name under /bluegreen/checkout/"), "{text}");
+        assert!(
+            text.contains("use a name under /bluegreen/checkout/"),
+            "{text}"
+        );
         assert!(!text.contains("payments-secret"), "{text}");
     }
-    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "no request was made");
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no request was made"
+    );
 }

@@ -212,7 +212,11 @@ impl Spec {
     pub fn parameters(&self) -> Vec<(String, &str)> {
         let mut out = Vec::new();
         if let Some(w) = &self.warmup {
-            for var in w.url.vars().chain(w.headers.iter().flat_map(|h| h.value.vars())) {
+            for var in w
+                .url
+                .vars()
+                .chain(w.headers.iter().flat_map(|h| h.value.vars()))
+            {
                 if let Var::Ssm(name) = var {
                     out.push(("warmup".to_string(), name.as_str()));
                 }

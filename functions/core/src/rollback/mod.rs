@@ -237,8 +237,26 @@ where
                 world = observe(store, &ports.lb, &ports.services, app, None).await?;
                 current = world.records.lock.clone();
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                // The lock may be ours with the answer lost: the release at
+                // the end deletes it only if it is.
+                *took_lock = true;
+                return Err(e);
+            }
         }
+    }
+    // A pending fence is an earlier attempt of a rollback that stopped that
+    // deployment and failed before deciding: this attempt finishes its work
+    // (a step of that deployment may still be in flight, and waits for the
+    // decided fence to put the rollback's decision back).
+    if stopped_execution.is_none()
+        && let Some(fence) = world.records.fence.as_ref().filter(|f| f.split.is_none())
+    {
+        if ports.executions.status(&fence.holder).await? == ExecutionStatus::Running {
+            let cause = format!("rolled back ({:?}): {}", request.source, request.reason);
+            ports.executions.stop(&fence.holder, &cause).await?;
+        }
+        stopped_execution = Some(fence.holder.clone());
     }
 
     let decision = match decide(&world, request, stopped_execution.is_some(), now) {

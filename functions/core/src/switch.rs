@@ -373,3 +373,144 @@ fn ensure_ready_for_traffic(world: &World, target: Color) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The plan, over worlds built in memory.
+
+    use super::*;
+    use crate::ports::{Forward, RouteActions, ServiceInfo, WeightedTarget};
+    use crate::routing::Weights;
+    use crate::world::{PerColor, Records};
+
+    const BLUE_TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-blue/1";
+    const GREEN_TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-green/2";
+
+    fn world(blue: u32, green: u32, state: Option<AppState>) -> World {
+        let doc = serde_json::json!({
+            "app": "a", "cluster": "c",
+            "blue": {"service": "a-blue", "target_group_arn": BLUE_TG},
+            "green": {"service": "a-green", "target_group_arn": GREEN_TG},
+            "production": {"listener_arn": "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/x/1/2"}
+        });
+        let service = |td: &str| ServiceInfo {
+            task_definition: td.into(),
+            desired: 2,
+            running: 2,
+            deployments: 1,
+        };
+        World {
+            records: Records {
+                config: crate::config::AppConfig::parse("a", "config", &doc.to_string()).unwrap(),
+                state,
+                lock: None,
+                fence: None,
+            },
+            production: RouteActions::forward_only(Forward {
+                targets: vec![
+                    WeightedTarget {
+                        target_group_arn: BLUE_TG.into(),
+                        weight: blue,
+                    },
+                    WeightedTarget {
+                        target_group_arn: GREEN_TG.into(),
+                        weight: green,
+                    },
+                ],
+                stickiness_seconds: None,
+            }),
+            weights: Weights { blue, green },
+            services: PerColor {
+                blue: service("td:1"),
+                green: service("td:2"),
+            },
+            healthy: PerColor { blue: 2, green: 2 },
+        }
+    }
+
+    fn outcome(p: SwitchPlan, steps: &[u8]) -> SwitchOutcome {
+        SwitchOutcome {
+            app: "a".into(),
+            version: "v2".into(),
+            target_color: p.target,
+            step: p.step,
+            steps: steps.to_vec(),
+            weight: p.weight,
+            split: Split::with(p.target, p.weight),
+            changed: true,
+            done: p.weight == 100,
+            bake_seconds: 1,
+            execution_arn: None,
+        }
+    }
+
+    #[test]
+    fn walks_the_steps_toward_the_color_the_release_was_deployed_to() {
+        let steps = [10, 25, 50, 100];
+        let w = world(
+            100,
+            0,
+            Some(AppState::initial(Color::Blue, Some("v1".into()))),
+        );
+        let mut prev: Option<SwitchOutcome> = None;
+        let mut seen = vec![];
+        for _ in 0..5 {
+            let p = plan(
+                &w,
+                "v2",
+                prev.as_ref(),
+                Some((Color::Green, "td:2")),
+                &steps,
+            )
+            .unwrap();
+            assert_eq!(p.target, Color::Green);
+            seen.push(p.weight);
+            prev = Some(outcome(p, &steps));
+        }
+        assert_eq!(seen, vec![10, 25, 50, 100, 100]);
+    }
+
+    #[test]
+    fn the_record_does_not_pick_the_target_the_deployment_does() {
+        // The record says green v2 is live; an operator moved production back
+        // to blue by hand; deploy-idle put v3 on green. Green it is.
+        let mut s = AppState::initial(Color::Green, Some("v2".into()));
+        s.previous_version = Some("v1".into());
+        let w = world(100, 0, Some(s));
+        let p = plan(&w, "v3", None, Some((Color::Green, "td:2")), &[100]).unwrap();
+        assert_eq!(p.target, Color::Green);
+    }
+
+    #[test]
+    fn ecs_not_running_the_release_on_its_color_is_drift() {
+        let w = world(100, 0, None);
+        let e = plan(&w, "v2", None, Some((Color::Green, "td:9")), &[100]).unwrap_err();
+        assert_eq!(e.error_type(), "Drift", "{e}");
+    }
+
+    #[test]
+    fn without_deploy_idle_the_listener_and_the_mark_decide() {
+        let w = world(
+            100,
+            0,
+            Some(AppState::initial(Color::Blue, Some("v1".into()))),
+        );
+        assert_eq!(
+            plan(&w, "v2", None, None, &[100]).unwrap().target,
+            Color::Green
+        );
+        // A rerun of a first step that went through: the record names this
+        // release on green and the listener agrees.
+        let mut live = AppState::initial(Color::Green, Some("v2".into()));
+        live.active_task_definition = Some("td:2".into());
+        let w = world(0, 100, Some(live));
+        assert_eq!(
+            plan(&w, "v2", None, None, &[100]).unwrap().target,
+            Color::Green
+        );
+        // A split production without a record to continue is refused.
+        let w = world(50, 50, None);
+        let e = plan(&w, "v2", None, None, &[100]).unwrap_err();
+        assert_eq!(e.error_type(), "ProductionSplit");
+    }
+}

@@ -4,7 +4,11 @@
 //! metric rules are unit-tested with fixed windows in bluegreen-core and the
 //! CloudWatch adapter against recorded responses in bluegreen-aws.)
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use bluegreen_core::monitor::{MonitorOutcome, Verdict};
 use bluegreen_core::switch::SwitchOutcome;
@@ -20,6 +24,123 @@ async fn monitor(app: &ExampleApp, doc: &Value) -> Result<MonitorOutcome, Handle
         prober: HttpProber::new(),
     };
     bluegreen_monitor::handler(&app.ports(), &signals, lambda_event(doc.clone())).await
+}
+
+/// The monitor with CloudWatch answered by `cloudwatch` (a stand-in served
+/// over HTTP) instead of the emulator; everything else from the emulator.
+async fn monitor_via(
+    app: &ExampleApp,
+    cloudwatch: &str,
+    doc: &Value,
+) -> Result<MonitorOutcome, HandlerError> {
+    let sdk = app.sdk.to_builder().endpoint_url(cloudwatch).build();
+    let signals = Signals {
+        metrics: bluegreen_aws::metrics(&sdk),
+        prober: HttpProber::new(),
+    };
+    bluegreen_monitor::handler(&app.ports(), &signals, lambda_event(doc.clone())).await
+}
+
+/// What the CloudWatch stand-in answers: per request body (awsQuery form),
+/// an HTTP status and an XML body.
+type Answer = Arc<dyn Fn(&str) -> (u16, String) + Send + Sync>;
+
+/// A CloudWatch stand-in on a local port: answers every request with
+/// `answer(body)` and keeps the request bodies.
+async fn cloudwatch_stand_in(answer: Answer) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(vec![]));
+    let keep = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let (answer, keep) = (answer.clone(), keep.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let body = loop {
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            break text[end + 4..].to_string();
+                        }
+                    }
+                };
+                let body = body.replace("%3A", ":").replace("%2F", "/");
+                keep.lock().unwrap().push(body.clone());
+                let (status, xml) = answer(&body);
+                let resp = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                    xml.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// A `GetMetricData` answer: one value per minute for each query id.
+fn metric_data(series: &[(&str, Vec<(i64, f64)>)]) -> String {
+    let mut results = String::new();
+    for (id, points) in series {
+        let stamp = |t: i64| {
+            time::OffsetDateTime::from_unix_timestamp(t)
+                .unwrap()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap()
+        };
+        let ts: String = points
+            .iter()
+            .map(|(t, _)| format!("<member>{}</member>", stamp(*t)))
+            .collect();
+        let vs: String = points
+            .iter()
+            .map(|(_, v)| format!("<member>{v}</member>"))
+            .collect();
+        results.push_str(&format!(
+            "<member><Id>{id}</Id><StatusCode>Complete</StatusCode><Timestamps>{ts}</Timestamps><Values>{vs}</Values></member>"
+        ));
+    }
+    format!(
+        r#"<GetMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><GetMetricDataResult><MetricDataResults>{results}</MetricDataResults><Messages/></GetMetricDataResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetMetricDataResponse>"#
+    )
+}
+
+const NO_ALARMS: &str = r#"<DescribeAlarmsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><DescribeAlarmsResult><MetricAlarms/><CompositeAlarms/></DescribeAlarmsResult><ResponseMetadata><RequestId>2</RequestId></ResponseMetadata></DescribeAlarmsResponse>"#;
+
+fn quiet_alarm(name: &str) -> String {
+    format!(
+        r#"<DescribeAlarmsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><DescribeAlarmsResult><MetricAlarms><member><AlarmName>{name}</AlarmName><StateValue>OK</StateValue></member></MetricAlarms><CompositeAlarms/></DescribeAlarmsResult><ResponseMetadata><RequestId>3</RequestId></ResponseMetadata></DescribeAlarmsResponse>"#
+    )
+}
+
+const ACCESS_DENIED: &str = r#"<ErrorResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not allowed right now</Message></Error><RequestId>4</RequestId></ErrorResponse>"#;
+
+/// Parses `StartTime=…` / `EndTime=…` of a `GetMetricData` request body.
+fn request_time(body: &str, key: &str) -> i64 {
+    let at = body
+        .find(&format!("{key}="))
+        .expect("a time in the request")
+        + key.len()
+        + 1;
+    let value: String = body[at..].chars().take_while(|c| *c != '&').collect();
+    time::OffsetDateTime::parse(&value, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{value}: {e}"))
+        .unix_timestamp()
 }
 
 /// An app whose production URL is `probe`, switched all at once to v2.
@@ -181,9 +302,14 @@ async fn an_alarm_in_alarm_breaches() {
 async fn too_few_requests_never_promote() {
     let prod = SampleApp::start("v2", Behaviour::Healthy).await;
     // The emulator's CloudWatch has no ALB data: zero requests.
-    let (app, doc) = switched("mo-quiet", &prod, json!({"min_requests": 100})).await;
+    let (app, doc) = switched(
+        "mo-quiet",
+        &prod,
+        json!({"min_requests": 100, "metrics_delay_seconds": 0}),
+    )
+    .await;
     let first = monitor(&app, &doc).await.expect("monitor");
-    let after_bake = monitor(&app, &later(&doc, &first, 40))
+    let after_bake = monitor(&app, &later(&doc, &first, 130))
         .await
         .expect("monitor");
     assert_eq!(
@@ -193,7 +319,7 @@ async fn too_few_requests_never_promote() {
         after_bake.reasons
     );
     assert!(
-        after_bake.reasons[0].contains("0 request(s) so far, 100 needed"),
+        after_bake.reasons[0].contains("0 user request(s) so far, 100 needed"),
         "{:?}",
         after_bake.reasons
     );
@@ -214,4 +340,271 @@ async fn bad_overrides_and_missing_switch_are_named() {
     doc["monitor"] = Value::Null;
     let err = monitor(&app, &doc).await.unwrap_err();
     assert!(err.to_string().contains("`switch`"), "{err}");
+}
+
+/// Our own probes go through the production listener and so count in the
+/// new color's `RequestCount`. Traffic made only of probes is no evidence:
+/// the bake waits for users, then breaches; it never promotes.
+#[tokio::test]
+async fn probe_only_traffic_never_promotes() {
+    let prod = SampleApp::start("v2", Behaviour::Healthy).await;
+    let (app, doc) = switched(
+        "mo-probe-only",
+        &prod,
+        json!({"min_requests": 10, "metrics_delay_seconds": 0}),
+    )
+    .await;
+    // CloudWatch counts the 10 requests of the first two calls' probes
+    // (5 each) and nothing else: no user came.
+    let answer: Answer = Arc::new(|body: &str| {
+        if body.contains("Action=DescribeAlarms") {
+            return (200, NO_ALARMS.to_string());
+        }
+        let from = request_time(body, "StartTime");
+        (
+            200,
+            metric_data(&[("requests", vec![(from, 10.0)]), ("errors", vec![])]),
+        )
+    });
+    let (cloudwatch, seen) = cloudwatch_stand_in(answer).await;
+    let first = monitor_via(&app, &cloudwatch, &doc).await.expect("monitor");
+    assert_eq!(first.verdict, Verdict::Continue, "{:?}", first.reasons);
+
+    let after_bake = monitor_via(&app, &cloudwatch, &later(&doc, &first, 130))
+        .await
+        .expect("monitor");
+    assert_eq!(after_bake.probes_sent_total, 10);
+    assert_eq!(after_bake.metrics.map(|m| m.requests), Some(10.0));
+    assert_eq!(
+        after_bake.verdict,
+        Verdict::Continue,
+        "{:?}",
+        after_bake.reasons
+    );
+    assert!(
+        after_bake.reasons[0].contains("only 0 user request(s) so far, 10 needed"),
+        "{:?}",
+        after_bake.reasons
+    );
+    assert!(!seen.lock().unwrap().is_empty(), "CloudWatch was asked");
+
+    // Past the cap without users: an honest breach, never a promote.
+    let capped = monitor_via(&app, &cloudwatch, &later(&doc, &after_bake, 200))
+        .await
+        .expect("monitor");
+    assert_eq!(capped.verdict, Verdict::Breach, "{:?}", capped.reasons);
+}
+
+/// A failed `DescribeAlarms` is not "no alarm fires": the bake waits, and
+/// after three unreadable calls in a row it breaches. It never promotes.
+#[tokio::test]
+async fn an_alarm_read_failure_never_promotes_and_breaches_after_three_calls() {
+    let prod = SampleApp::start("v2", Behaviour::Healthy).await;
+    let (app, doc) = switched(
+        "mo-alarm-fail",
+        &prod,
+        json!({"alarm_names": ["mo-alarm-fail-5xx"], "metrics_delay_seconds": 0}),
+    )
+    .await;
+    let answer: Answer = Arc::new(|body: &str| {
+        if body.contains("Action=DescribeAlarms") {
+            (400, ACCESS_DENIED.to_string())
+        } else {
+            (200, metric_data(&[("requests", vec![])]))
+        }
+    });
+    let (cloudwatch, _) = cloudwatch_stand_in(answer).await;
+    let first = monitor_via(&app, &cloudwatch, &doc).await.expect("monitor");
+    assert_eq!(first.verdict, Verdict::Continue, "{:?}", first.reasons);
+    assert_eq!(first.failed_reads, 1);
+    // After the bake: without the alarms' word, still no promote.
+    let second = monitor_via(&app, &cloudwatch, &later(&doc, &first, 130))
+        .await
+        .expect("monitor");
+    assert_eq!(second.verdict, Verdict::Continue, "{:?}", second.reasons);
+    assert!(
+        second
+            .reasons
+            .iter()
+            .any(|r| r.contains("cannot judge (2 of 3") && r.contains("AccessDenied")),
+        "{:?}",
+        second.reasons
+    );
+    let third = monitor_via(&app, &cloudwatch, &later(&doc, &second, 0))
+        .await
+        .expect("monitor");
+    assert_eq!(third.verdict, Verdict::Breach, "{:?}", third.reasons);
+    assert!(
+        third.reasons[0].contains("unreadable in 3 call(s) in a row"),
+        "{:?}",
+        third.reasons
+    );
+
+    // An alarm that answers again resets the count.
+    let answer: Answer = Arc::new(|body: &str| {
+        if body.contains("Action=DescribeAlarms") {
+            (200, quiet_alarm("mo-alarm-fail-5xx"))
+        } else {
+            (200, metric_data(&[("requests", vec![])]))
+        }
+    });
+    let (cloudwatch, _) = cloudwatch_stand_in(answer).await;
+    let healed = monitor_via(&app, &cloudwatch, &later(&doc, &second, 0))
+        .await
+        .expect("monitor");
+    assert_eq!(healed.failed_reads, 0);
+    assert_eq!(healed.verdict, Verdict::Promote, "{:?}", healed.reasons);
+}
+
+/// ALB metrics arrive late: the minute still running (here: a 5xx burst
+/// CloudWatch has only partly counted) is not judged, and the window asked
+/// for ends at a whole minute that is over.
+#[tokio::test]
+async fn an_incomplete_metric_minute_is_not_judged() {
+    let prod = SampleApp::start("v2", Behaviour::Healthy).await;
+    let (app, doc) = switched(
+        "mo-partial",
+        &prod,
+        json!({"min_requests": 10, "metrics_delay_seconds": 0}),
+    )
+    .await;
+    // Complete minutes: 100 requests each, no errors. The minute running
+    // when the request arrives: 20 requests so far, 10 of them 5xx.
+    let answer: Answer = Arc::new(|body: &str| {
+        if body.contains("Action=DescribeAlarms") {
+            return (200, NO_ALARMS.to_string());
+        }
+        let (from, to) = (
+            request_time(body, "StartTime"),
+            request_time(body, "EndTime"),
+        );
+        let running = time::OffsetDateTime::now_utc().unix_timestamp() / 60 * 60;
+        let (mut requests, mut errors) = (vec![], vec![]);
+        let mut t = from;
+        while t < to {
+            if t >= running {
+                requests.push((t, 20.0));
+                errors.push((t, 10.0));
+            } else {
+                requests.push((t, 100.0));
+                errors.push((t, 0.0));
+            }
+            t += 60;
+        }
+        (
+            200,
+            metric_data(&[("requests", requests), ("errors", errors)]),
+        )
+    });
+    let (cloudwatch, seen) = cloudwatch_stand_in(answer).await;
+    let first = monitor_via(&app, &cloudwatch, &doc).await.expect("monitor");
+    let out = monitor_via(&app, &cloudwatch, &later(&doc, &first, 150))
+        .await
+        .expect("monitor");
+    assert_eq!(out.verdict, Verdict::Promote, "{:?}", out.reasons);
+    assert_eq!(out.metrics.map(|m| m.target_5xx), Some(0.0));
+    let asked = seen.lock().unwrap().clone();
+    let request = asked
+        .iter()
+        .find(|b| b.contains("Action=GetMetricData"))
+        .expect("metrics were read");
+    let end = request_time(request, "EndTime");
+    assert_eq!(end % 60, 0, "whole minutes only: {request}");
+    assert!(
+        end <= time::OffsetDateTime::now_utc().unix_timestamp(),
+        "a minute that is not over was asked for: {request}"
+    );
+    assert_eq!(out.metrics_until.map(|t| t.unix_timestamp()), Some(end));
+}
+
+/// A release whose monitor would watch an alarm that does not exist fails
+/// in deploy-idle, before the lock or the idle color are touched, naming
+/// the alarm.
+#[tokio::test]
+async fn a_missing_alarm_fails_before_anything_is_deployed() {
+    let options = AppOptions {
+        monitor: json!({"alarm_names": ["mo-missing-present", "mo-missing-typo"]}),
+        ..AppOptions::default()
+    };
+    let app = bluegreen_e2e::provision("mo-missing", options).await;
+    let cw = aws_sdk_cloudwatch::Client::new(&app.sdk);
+    cw.put_metric_alarm()
+        .alarm_name("mo-missing-present")
+        .namespace("AWS/ApplicationELB")
+        .metric_name("HTTPCode_Target_5XX_Count")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Sum)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(10.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .send()
+        .await
+        .expect("put alarm");
+    let idle_td = app.service_task_definition(Color::Green).await;
+    let active_td = app.service_task_definition(Color::Blue).await;
+    let doc = release_input(&app.name, "v2");
+    let alarms = bluegreen_aws::metrics(&app.sdk);
+    let err = bluegreen_deploy_idle::handler_checking_alarms(
+        &app.ports(),
+        &alarms,
+        lambda_event(doc.clone()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "BadInput", "{err}");
+    let m = err.to_string();
+    assert!(
+        m.contains("`monitor.alarm_names[1]`") && m.contains("`mo-missing-typo`"),
+        "{m}"
+    );
+    assert!(!m.contains("mo-missing-present"), "{m}");
+    assert_eq!(app.parameter("lock").await, None, "no lock was taken");
+    assert_eq!(app.service_task_definition(Color::Green).await, idle_td);
+    assert_eq!(app.service_task_definition(Color::Blue).await, active_td);
+
+    // Named in an override instead: the override's path is named.
+    let mut doc = doc;
+    doc["overrides"] = json!({"monitor": {"alarm_names": ["mo-missing-other"]}});
+    let err =
+        bluegreen_deploy_idle::handler_checking_alarms(&app.ports(), &alarms, lambda_event(doc))
+            .await
+            .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`overrides.monitor.alarm_names[0]`"),
+        "{err}"
+    );
+    assert_eq!(app.parameter("lock").await, None);
+}
+
+/// Monitor overrides out of range fail in the first step, before anything
+/// changes, naming `overrides.monitor.<field>`.
+#[tokio::test]
+async fn a_bad_monitor_override_fails_before_anything_changes() {
+    let app = bluegreen_e2e::provision("mo-override", AppOptions::default()).await;
+    let idle_td = app.service_task_definition(Color::Green).await;
+    let alarms = bluegreen_aws::metrics(&app.sdk);
+    for (monitor, field) in [
+        (json!({"max_5xx_rate": 5}), "max_5xx_rate"),
+        (json!({"min_requests": 0}), "min_requests"),
+        (json!({"probe_timeout_ms": 60000}), "probe_timeout_ms"),
+    ] {
+        let mut doc = release_input(&app.name, "v2");
+        doc["overrides"] = json!({"monitor": monitor});
+        let err = bluegreen_deploy_idle::handler_checking_alarms(
+            &app.ports(),
+            &alarms,
+            lambda_event(doc),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.error_type(), "BadInput", "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("`overrides.monitor.{field}`")),
+            "{err}"
+        );
+    }
+    assert_eq!(app.parameter("lock").await, None, "no lock was taken");
+    assert_eq!(app.service_task_definition(Color::Green).await, idle_td);
 }

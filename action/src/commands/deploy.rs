@@ -266,6 +266,16 @@ mod tests {
         a.overrides = Some(r#"{"strategy": {"type": "weighted", "steps": [50]}}"#.into());
         let e = input(&a).unwrap_err();
         assert!(e.contains("`overrides.strategy.steps`"), "{e}");
+        // Monitor overrides get the config's range checks here, before any
+        // execution starts.
+        let mut a = args();
+        a.overrides = Some(r#"{"monitor": {"max_5xx_rate": 5}}"#.into());
+        let e = input(&a).unwrap_err();
+        assert!(e.contains("`overrides.monitor.max_5xx_rate`"), "{e}");
+        let mut a = args();
+        a.overrides = Some(r#"{"monitor": {"probe_timeout_ms": 60000}}"#.into());
+        let e = input(&a).unwrap_err();
+        assert!(e.contains("`overrides.monitor.probe_timeout_ms`"), "{e}");
         let mut a = args();
         a.image = None;
         assert!(input(&a).unwrap_err().contains("needs `image`"));

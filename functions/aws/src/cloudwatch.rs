@@ -3,8 +3,9 @@
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
-    Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StateValue,
+    AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StateValue,
 };
+use bluegreen_core::monitor::{AlarmState, Alarms};
 use bluegreen_core::ports::{MetricWindow, Metrics, PortResult};
 use time::OffsetDateTime;
 
@@ -133,6 +134,40 @@ impl Metrics for CloudWatchMetrics {
             .collect();
         firing.sort();
         Ok(firing)
+    }
+}
+
+impl Alarms for CloudWatchMetrics {
+    async fn alarm_states(&self, names: &[String]) -> PortResult<Vec<AlarmState>> {
+        // Both kinds: a name not in the answer has no alarm of either kind.
+        let out = self
+            .client
+            .describe_alarms()
+            .set_alarm_names(Some(names.to_vec()))
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .send()
+            .await
+            .map_err(|e| port_error("cloudwatch:DescribeAlarms", e))?;
+        let alarming = |state: Option<&StateValue>| state == Some(&StateValue::Alarm);
+        let mut states: Vec<AlarmState> = out
+            .metric_alarms()
+            .iter()
+            .filter_map(|a| {
+                Some(AlarmState {
+                    name: a.alarm_name.clone()?,
+                    in_alarm: alarming(a.state_value.as_ref()),
+                })
+            })
+            .chain(out.composite_alarms().iter().filter_map(|a| {
+                Some(AlarmState {
+                    name: a.alarm_name.clone()?,
+                    in_alarm: alarming(a.state_value.as_ref()),
+                })
+            }))
+            .collect();
+        states.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(states)
     }
 }
 

@@ -160,3 +160,40 @@ async fn an_empty_window_reads_as_zero_requests_and_no_p99() {
         .unwrap();
     assert_eq!((w.requests, w.target_5xx, w.p99_ms), (0.0, 0.0, None));
 }
+
+/// Which named alarms exist, of both kinds, with their state: a name left
+/// out of the answer has no alarm (the monitor and deploy-idle rely on it).
+#[tokio::test]
+async fn reads_the_state_of_every_named_alarm_of_both_kinds() {
+    use bluegreen_core::monitor::{AlarmState, Alarms};
+    let (url, seen) = recorded(DESCRIBE_ALARMS).await;
+    let cw = adapter(&url).await;
+    let names = vec![
+        "checkout-5xx".to_string(),
+        "checkout-p99".to_string(),
+        "checkout-health".to_string(),
+        "checkout-typo".to_string(),
+    ];
+    let states = cw.alarm_states(&names).await.expect("alarms");
+    let state = |name: &str, in_alarm| AlarmState {
+        name: name.into(),
+        in_alarm,
+    };
+    assert_eq!(
+        states,
+        vec![
+            state("checkout-5xx", true),
+            state("checkout-health", true),
+            state("checkout-p99", false),
+        ]
+    );
+    let request = seen.lock().unwrap()[0].clone();
+    // Without AlarmTypes, DescribeAlarms answers metric alarms only.
+    for part in [
+        "AlarmTypes.member.1=MetricAlarm",
+        "AlarmTypes.member.2=CompositeAlarm",
+        "AlarmNames.member.4=checkout-typo",
+    ] {
+        assert!(request.contains(part), "request lacks {part}: {request}");
+    }
+}

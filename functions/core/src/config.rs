@@ -236,11 +236,29 @@ pub struct MonitorConfig {
     /// The production URL the monitor probes.
     #[serde(default)]
     pub probe_url: Option<String>,
-    /// A string the probe expects in the response body or a header once the
-    /// new version serves; `{{version}}` stands for the release version.
+    /// The value the probes expect in the version header or JSON field once
+    /// the new version serves; `{{version}}` stands for the release version.
     /// Defaults to the release version itself.
     #[serde(default)]
     pub expected_version_marker: Option<String>,
+    /// The response header that names the running version (compared whole,
+    /// never as a substring). Without it and `version_json_path`: the JSON
+    /// body's `version` field or an `X-Version` header.
+    #[serde(default)]
+    pub version_header: Option<String>,
+    /// The dotted path of the JSON body field that names the running
+    /// version, e.g. `version` or `build.version`.
+    #[serde(default)]
+    pub version_json_path: Option<String>,
+    /// How late CloudWatch's ALB metrics may arrive: a minute is judged only
+    /// this long after it ended, and a bake is promoted only once the minute
+    /// covering its end has been judged.
+    #[serde(default = "default_metrics_delay")]
+    pub metrics_delay_seconds: u64,
+    /// Consecutive monitor calls whose metrics or alarms could not be read
+    /// before the bake is a breach (until then: wait).
+    #[serde(default = "default_max_failed_reads")]
+    pub max_failed_reads: u32,
     /// Probe requests per monitor call.
     #[serde(default = "default_probe_requests")]
     pub probe_requests: u32,
@@ -270,6 +288,161 @@ impl MonitorConfig {
     }
 }
 
+/// The monitor function runs at most 30 s; a probe burst must leave it time
+/// for its reads and its answer.
+pub const MAX_PROBE_TIMEOUT_MS: u64 = 10_000;
+/// CloudWatch's `DescribeAlarms` takes at most 100 names.
+pub const MAX_ALARMS: usize = 100;
+
+impl MonitorConfig {
+    /// Range checks; `at` is where the section sits in its document
+    /// (`monitor` in the config, `overrides.monitor` in the execution input).
+    pub fn validate(&self, source: &str, at: &str) -> Result<()> {
+        let bad = |field: &str, problem: String| {
+            Err(Error::bad_input(source, format!("{at}.{field}"), problem))
+        };
+        if !(0.0..=1.0).contains(&self.max_5xx_rate) {
+            return bad(
+                "max_5xx_rate",
+                format!("{} is not a fraction between 0 and 1", self.max_5xx_rate),
+            );
+        }
+        if self.max_p99_ms == 0 {
+            return bad("max_p99_ms", "0 would fail every request".into());
+        }
+        if let Some(url) = &self.probe_url {
+            check_url(source, &format!("{at}.probe_url"), url)?;
+        }
+        if !(1..=100).contains(&self.probe_requests) {
+            return bad(
+                "probe_requests",
+                format!("{} is not between 1 and 100", self.probe_requests),
+            );
+        }
+        if !(1..=MAX_PROBE_TIMEOUT_MS).contains(&self.probe_timeout_ms) {
+            return bad(
+                "probe_timeout_ms",
+                format!(
+                    "{} is not between 1 and {MAX_PROBE_TIMEOUT_MS}: the monitor function runs at most 30 s, its reads and answer included",
+                    self.probe_timeout_ms
+                ),
+            );
+        }
+        if self.version_timeout_seconds > 3600 {
+            return bad(
+                "version_timeout_seconds",
+                format!(
+                    "{} is more than 3600 (an hour)",
+                    self.version_timeout_seconds
+                ),
+            );
+        }
+        if !(self.max_p99_regression.is_finite() && self.max_p99_regression > 0.0) {
+            return bad(
+                "max_p99_regression",
+                format!("{} is not a ratio above 0", self.max_p99_regression),
+            );
+        }
+        if self.metrics_delay_seconds > 900 {
+            return bad(
+                "metrics_delay_seconds",
+                format!(
+                    "{} is more than 900: ALB metrics arrive within a few minutes",
+                    self.metrics_delay_seconds
+                ),
+            );
+        }
+        if !(1..=20).contains(&self.max_failed_reads) {
+            return bad(
+                "max_failed_reads",
+                format!("{} is not between 1 and 20", self.max_failed_reads),
+            );
+        }
+        if self.alarm_names.len() > MAX_ALARMS {
+            return bad(
+                "alarm_names",
+                format!(
+                    "{} alarms; CloudWatch reads at most {MAX_ALARMS} at once",
+                    self.alarm_names.len()
+                ),
+            );
+        }
+        for (i, name) in self.alarm_names.iter().enumerate() {
+            if name.trim().is_empty() || name.len() > 255 {
+                return bad(
+                    &format!("alarm_names[{i}]"),
+                    format!("`{name}` is not an alarm name (1 to 255 characters)"),
+                );
+            }
+        }
+        if let Some(marker) = &self.expected_version_marker
+            && marker.trim().is_empty()
+        {
+            return bad("expected_version_marker", "must not be empty".into());
+        }
+        if let Some(header) = &self.version_header {
+            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if header.is_empty() || !header.chars().all(token) {
+                return bad(
+                    "version_header",
+                    format!("`{header}` is not an HTTP header name"),
+                );
+            }
+        }
+        if let Some(path) = &self.version_json_path
+            && (path.is_empty() || path.split('.').any(str::is_empty))
+        {
+            return bad(
+                "version_json_path",
+                format!("`{path}` is not a dotted field path such as `build.version`"),
+            );
+        }
+        Ok(())
+    }
+
+    /// These thresholds with an execution's `overrides.monitor` merged over
+    /// them, parsed and validated; a bad override is named by its path
+    /// (`overrides.monitor.<field>`). An override may not switch off the
+    /// traffic requirement (`min_requests: 0`): that is the app config's call.
+    pub fn with_overrides(
+        &self,
+        source: &str,
+        overrides: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<MonitorConfig> {
+        const AT: &str = "overrides.monitor";
+        let mut merged = serde_json::to_value(self).expect("monitor config serialises");
+        let object = merged.as_object_mut().expect("an object");
+        for (key, value) in overrides {
+            object.insert(key.clone(), value.clone());
+        }
+        let merged: MonitorConfig = parse::value(source, merged).map_err(|e| match e {
+            Error::BadInput {
+                document,
+                field,
+                problem,
+            } => Error::BadInput {
+                document,
+                field: if field == "(document)" {
+                    AT.to_string()
+                } else {
+                    format!("{AT}.{field}")
+                },
+                problem,
+            },
+            other => other,
+        })?;
+        merged.validate(source, AT)?;
+        if overrides.contains_key("min_requests") && merged.min_requests == 0 {
+            return Err(Error::bad_input(
+                source,
+                format!("{AT}.min_requests"),
+                "0 would promote without any traffic: an execution may lower the requirement, not switch it off",
+            ));
+        }
+        Ok(merged)
+    }
+}
+
 impl Default for MonitorConfig {
     fn default() -> Self {
         MonitorConfig {
@@ -279,6 +452,10 @@ impl Default for MonitorConfig {
             alarm_names: Vec::new(),
             probe_url: None,
             expected_version_marker: None,
+            version_header: None,
+            version_json_path: None,
+            metrics_delay_seconds: default_metrics_delay(),
+            max_failed_reads: default_max_failed_reads(),
             probe_requests: default_probe_requests(),
             probe_timeout_ms: default_probe_timeout(),
             version_timeout_seconds: default_version_timeout(),
@@ -288,6 +465,12 @@ impl Default for MonitorConfig {
     }
 }
 
+fn default_metrics_delay() -> u64 {
+    180
+}
+fn default_max_failed_reads() -> u32 {
+    3
+}
 fn default_probe_requests() -> u32 {
     10
 }
@@ -444,18 +627,7 @@ impl AppConfig {
             }
         }
         self.strategy.validate(source, "strategy")?;
-        if !(0.0..=1.0).contains(&self.monitor.max_5xx_rate) {
-            return bad(
-                "monitor.max_5xx_rate",
-                format!(
-                    "{} is not a fraction between 0 and 1",
-                    self.monitor.max_5xx_rate
-                ),
-            );
-        }
-        if let Some(url) = &self.monitor.probe_url {
-            check_url(source, "monitor.probe_url", url)?;
-        }
+        self.monitor.validate(source, "monitor")?;
         if !(self.min_healthy_fraction > 0.0 && self.min_healthy_fraction <= 1.0) {
             return bad(
                 "min_healthy_fraction",

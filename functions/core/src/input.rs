@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Strategy, validate_app_name};
+use crate::config::{MonitorConfig, Strategy, validate_app_name};
 use crate::deploy::DeployOutcome;
 use crate::error::{Error, Result};
 use crate::monitor::MonitorOutcome;
@@ -133,6 +133,11 @@ impl ExecutionInput {
         if let Some(strategy) = &self.overrides.strategy {
             strategy.validate(SOURCE, "overrides.strategy")?;
         }
+        if let Some(overrides) = &self.overrides.monitor {
+            // Range-checked over the defaults here, before any step acts on
+            // them; the monitor merges them over the app's own config.
+            MonitorConfig::default().with_overrides(SOURCE, overrides)?;
+        }
         if let Some(prev) = &self.switch
             && (prev.app != self.app || prev.version != self.release.version)
         {
@@ -197,7 +202,78 @@ mod tests {
             "overrides": {"strategy": {"type": "weighted", "steps": [50]}}}),
         );
         assert!(m.contains("`overrides.strategy.steps`"), "{m}");
+        let m = err(
+            json!({"app": "a", "release": {"version": "1", "image": "i"},
+            "overrides": {"monitor": {"max_5xx_rat": 0.5}}}),
+        );
+        assert!(
+            m.contains("`overrides.monitor.max_5xx_rat`") && m.contains("unknown field"),
+            "{m}"
+        );
         let m = err(json!([1, 2]));
         assert!(m.contains("must be a JSON object"), "{m}");
+    }
+
+    /// Overrides get the config's own range checks, named by their path in
+    /// the input: the examples, each refused.
+    #[test]
+    fn monitor_overrides_are_range_checked() {
+        let with = |monitor: serde_json::Value| {
+            json!({"app": "a", "release": {"version": "1", "image": "i"},
+                   "overrides": {"monitor": monitor}})
+        };
+        for (monitor, field, says) in [
+            (
+                json!({"max_5xx_rate": 5}),
+                "max_5xx_rate",
+                "between 0 and 1",
+            ),
+            (
+                json!({"min_requests": 0}),
+                "min_requests",
+                "without any traffic",
+            ),
+            (
+                json!({"probe_timeout_ms": 60000}),
+                "probe_timeout_ms",
+                "at most 30 s",
+            ),
+            (
+                json!({"probe_requests": 0}),
+                "probe_requests",
+                "between 1 and 100",
+            ),
+            (
+                json!({"max_failed_reads": 0}),
+                "max_failed_reads",
+                "between 1 and 20",
+            ),
+            (
+                json!({"version_header": "X Version"}),
+                "version_header",
+                "header name",
+            ),
+            (
+                json!({"version_json_path": "a..b"}),
+                "version_json_path",
+                "dotted",
+            ),
+            (json!({"probe_url": "ftp://x"}), "probe_url", "http(s)"),
+            (
+                json!({"alarm_names": ["ok", ""]}),
+                "alarm_names[1]",
+                "alarm name",
+            ),
+            (json!({"max_p99_ms": "fast"}), "max_p99_ms", "invalid type"),
+        ] {
+            let m = err(with(monitor.clone()));
+            assert!(
+                m.contains(&format!("`overrides.monitor.{field}`")) && m.contains(says),
+                "{monitor}: {m}"
+            );
+        }
+        let fine =
+            with(json!({"max_5xx_rate": 0.05, "min_requests": 10, "probe_timeout_ms": 5000}));
+        assert!(ExecutionInput::from_value(fine).is_ok());
     }
 }

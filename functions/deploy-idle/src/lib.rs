@@ -9,6 +9,7 @@
 use bluegreen_core::Error;
 use bluegreen_core::deploy::{DeployOutcome, deploy, lock_holder};
 use bluegreen_core::input::{ExecutionInput, SOURCE};
+use bluegreen_core::monitor::{Alarms, check_alarms_exist, thresholds};
 use bluegreen_core::ports::{Executions, LoadBalancer, ParameterStore, Ports, Services};
 use bluegreen_core::ready::{Readiness, check};
 use bluegreen_core::scale_down::{ScaleDownOutcome, scale_down};
@@ -88,6 +89,8 @@ pub enum DeployIdleResponse {
     ScaledDown(ScaleDownOutcome),
 }
 
+/// The handler without the alarm check of [`handler_checking_alarms`], for
+/// hosts that give deploy-idle no CloudWatch access.
 pub async fn handler<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     event: LambdaEvent<Value>,
@@ -98,9 +101,86 @@ where
     S: Services,
     E: Executions,
 {
+    run(ports, None::<&NoAlarms>, event).await
+}
+
+/// The Lambda's handler: before the `deploy` phase changes anything (before
+/// even the lock), every alarm the monitor will watch must exist. A misspelt
+/// alarm name would otherwise never fire: it is a config error, named, and
+/// nothing is deployed. (The CLI cannot check this for a console rerun, and
+/// only this step runs with the switcher's AWS access before any change.)
+pub async fn handler_checking_alarms<P, L, S, A, E, W>(
+    ports: &Ports<P, L, S, A, E>,
+    alarms: &W,
+    event: LambdaEvent<Value>,
+) -> Result<DeployIdleResponse, HandlerError>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+    E: Executions,
+    W: Alarms,
+{
+    run(ports, Some(alarms), event).await
+}
+
+/// Stands in for "no alarm reader"; never asked.
+struct NoAlarms;
+
+impl Alarms for NoAlarms {
+    async fn alarm_states(
+        &self,
+        _names: &[String],
+    ) -> bluegreen_core::ports::PortResult<Vec<bluegreen_core::monitor::AlarmState>> {
+        Ok(vec![])
+    }
+}
+
+async fn check_alarms<P: ParameterStore, W: Alarms>(
+    params: &P,
+    prefix: &str,
+    alarms: &W,
+    input: &ExecutionInput,
+) -> Result<(), Error> {
+    let store = AppStore::new(params, prefix)?;
+    let config = store.config(&input.app).await?;
+    let overridden = input
+        .overrides
+        .monitor
+        .as_ref()
+        .is_some_and(|m| m.contains_key("alarm_names"));
+    let limits = thresholds(&config.monitor, input)?;
+    let (source, at) = if overridden {
+        (SOURCE.to_string(), "overrides.monitor.alarm_names")
+    } else {
+        (
+            format!("config {}", store.parameter(&input.app, "config")),
+            "monitor.alarm_names",
+        )
+    };
+    check_alarms_exist(alarms, &source, at, &limits).await
+}
+
+async fn run<P, L, S, A, E, W>(
+    ports: &Ports<P, L, S, A, E>,
+    alarms: Option<&W>,
+    event: LambdaEvent<Value>,
+) -> Result<DeployIdleResponse, HandlerError>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+    E: Executions,
+    W: Alarms,
+{
     let (phase, doc) = Phase::split(event.payload)?;
     let input = ExecutionInput::from_value(doc)?;
     let now = time::OffsetDateTime::now_utc();
+    if phase == Phase::Deploy
+        && let Some(alarms) = alarms
+    {
+        check_alarms(&ports.params, &ports.prefix, alarms, &input).await?;
+    }
     Ok(match phase {
         Phase::Deploy => DeployIdleResponse::Deployed(deploy(ports, &input, now).await?),
         Phase::Check => DeployIdleResponse::Checked(check(ports, &input, now).await?),

@@ -12,8 +12,9 @@ async fn main() -> Result<(), Error> {
         Unused,
         bluegreen_aws::sfn(&config),
     );
+    let alarms = bluegreen_aws::metrics(&config);
     lambda_runtime::run(service_fn(|event| {
-        bluegreen_deploy_idle::handler(&ports, event)
+        bluegreen_deploy_idle::handler_checking_alarms(&ports, &alarms, event)
     }))
     .await
 }

@@ -4,11 +4,11 @@
 
 mod probe;
 
-pub use probe::HttpProber;
+pub use probe::{CACHE_BUSTER, HttpProber};
 
 use bluegreen_core::input::ExecutionInput;
-use bluegreen_core::monitor::{MonitorOutcome, monitor};
-use bluegreen_core::ports::{Metrics, ParameterStore, Ports, Prober};
+use bluegreen_core::monitor::{Alarms, MonitorOutcome, VersionProber, monitor};
+use bluegreen_core::ports::{Metrics, ParameterStore, Ports};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -26,8 +26,8 @@ pub async fn handler<P, L, S, A, E, M, Pr>(
 ) -> Result<MonitorOutcome, HandlerError>
 where
     P: ParameterStore,
-    M: Metrics,
-    Pr: Prober,
+    M: Metrics + Alarms,
+    Pr: VersionProber,
 {
     let input = ExecutionInput::from_value(event.payload)?;
     let now = time::OffsetDateTime::now_utc();

@@ -1,10 +1,12 @@
-//! [`Prober`] over HTTP: a short concurrent burst against the production URL.
+//! [`VersionProber`] over HTTP: a short concurrent burst against the production URL.
 //! Proves what the data plane serves, which the load balancer's API answer
 //! cannot: listener changes take effect with a delay.
 
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bluegreen_core::ports::{ProbeResult, Prober};
+use bluegreen_core::monitor::{VersionCheck, VersionProber};
+use bluegreen_core::ports::ProbeResult;
 use tokio::task::JoinSet;
 
 #[derive(Clone)]
@@ -35,28 +37,66 @@ impl Default for HttpProber {
 /// Responses are read up to this size when looking for the marker.
 const MAX_BODY: usize = 64 * 1024;
 
-async fn probe_once(
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_connect() {
+        "connection failed".to_string()
+    } else if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        e.to_string()
+    }
+}
+
+/// Every probe asks past caches: no-cache headers, and a query parameter no
+/// cache has seen (a CDN in front of the ALB may ignore the headers).
+fn uncached(url: &str) -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let nonce = format!(
+        "{:x}-{:x}",
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    );
+    let (base, fragment) = url
+        .split_once('#')
+        .map_or((url, None), |(b, f)| (b, Some(f)));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let mut out = format!("{base}{sep}{CACHE_BUSTER}={nonce}");
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+/// The query parameter that makes each probe's URL new.
+pub const CACHE_BUSTER: &str = "bluegreen-probe";
+
+async fn probe_checked(
     client: reqwest::Client,
     url: String,
     timeout: Duration,
-    marker: Option<String>,
+    check: VersionCheck,
 ) -> ProbeResult {
     let started = Instant::now();
     let result = tokio::time::timeout(timeout, async {
-        let response = client.get(&url).send().await?;
+        let response = client
+            .get(uncached(&url))
+            .header(reqwest::header::CACHE_CONTROL, "no-cache")
+            .header(reqwest::header::PRAGMA, "no-cache")
+            .send()
+            .await?;
         let status = response.status().as_u16();
-        let in_headers = marker.as_deref().is_some_and(|m| {
-            response
-                .headers()
-                .values()
-                .any(|v| v.to_str().is_ok_and(|v| v.contains(m)))
-        });
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
         let body = response.bytes().await?;
         let body = &body[..body.len().min(MAX_BODY)];
-        let in_body = marker
-            .as_deref()
-            .is_some_and(|m| String::from_utf8_lossy(body).contains(m));
-        Ok::<_, reqwest::Error>((status, in_headers || in_body))
+        let found = check.matches(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), body);
+        Ok::<_, reqwest::Error>((status, found))
     })
     .await;
     let latency_ms = started.elapsed().as_millis() as u64;
@@ -82,31 +122,21 @@ async fn probe_once(
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_connect() {
-        "connection failed".to_string()
-    } else if e.is_timeout() {
-        "timed out".to_string()
-    } else {
-        e.to_string()
-    }
-}
-
-impl Prober for HttpProber {
-    async fn probe(
+impl VersionProber for HttpProber {
+    async fn probe_version(
         &self,
         url: &str,
         count: u32,
         timeout: Duration,
-        marker: Option<&str>,
+        check: &VersionCheck,
     ) -> Vec<ProbeResult> {
         let mut set = JoinSet::new();
         for _ in 0..count {
-            set.spawn(probe_once(
+            set.spawn(probe_checked(
                 self.client.clone(),
                 url.to_string(),
                 timeout,
-                marker.map(str::to_string),
+                check.clone(),
             ));
         }
         let mut results = Vec::with_capacity(count as usize);

@@ -4,18 +4,19 @@
 
 pub mod dimensions;
 pub mod verdict;
+pub mod watch;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
 pub use verdict::{Signals, Timing, Verdict, judge, next_wait};
+pub use watch::{AlarmState, Alarms, VersionCheck, VersionProber, check_alarms_exist};
 
 use crate::config::MonitorConfig;
 use crate::error::{Error, Result};
 use crate::input::{ExecutionInput, SOURCE};
-use crate::parse;
-use crate::ports::{MetricWindow, Metrics, ParameterStore, ProbeResult, Prober};
+use crate::ports::{MetricWindow, Metrics, ParameterStore, ProbeResult};
 use crate::store::AppStore;
 
 /// What one monitor call decided; stored by the state machine under
@@ -42,6 +43,22 @@ pub struct MonitorOutcome {
     pub probes: Option<ProbeSummary>,
     /// Whether probes have seen the new version during this bake.
     pub version_seen: bool,
+    /// Probe requests sent during this bake so far, this call's included:
+    /// they went through the production listener, so they are taken off
+    /// the request count before `min_requests` is judged.
+    #[serde(default)]
+    pub probes_sent_total: u64,
+    /// Consecutive calls whose metrics or alarms could not be read.
+    #[serde(default)]
+    pub failed_reads: u32,
+    /// The end of the last complete metric minute judged (metrics arrive
+    /// late: younger minutes are not judged).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metrics_until: Option<OffsetDateTime>,
     /// The execution that made this call: a console rerun of a copied
     /// document must not continue another execution's bake.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,26 +90,24 @@ impl ProbeSummary {
 /// The config's thresholds with the execution's `overrides.monitor` merged
 /// over them; a bad override is named by its path.
 pub fn thresholds(config: &MonitorConfig, input: &ExecutionInput) -> Result<MonitorConfig> {
-    let Some(overrides) = &input.overrides.monitor else {
-        return Ok(config.clone());
-    };
-    let mut merged = serde_json::to_value(config).expect("monitor config serialises");
-    let object = merged.as_object_mut().expect("an object");
-    for (key, value) in overrides {
-        object.insert(key.clone(), value.clone());
+    match &input.overrides.monitor {
+        None => Ok(config.clone()),
+        Some(overrides) => config.with_overrides(SOURCE, overrides),
     }
-    parse::value::<MonitorConfig>(SOURCE, merged).map_err(|e| match e {
-        Error::BadInput {
-            document,
-            field,
-            problem,
-        } => Error::BadInput {
-            document,
-            field: format!("overrides.monitor.{field}").replace("monitor.(document)", "monitor"),
-            problem,
-        },
-        other => other,
-    })
+}
+
+/// The end of the last whole minute that ended at least `delay_seconds`
+/// before `now`: only minutes up to it are judged.
+pub fn complete_until(now: OffsetDateTime, delay_seconds: u64) -> OffsetDateTime {
+    let settled = now - time::Duration::seconds(delay_seconds as i64);
+    let t = settled.unix_timestamp().div_euclid(60) * 60;
+    OffsetDateTime::from_unix_timestamp(t).expect("a minute boundary")
+}
+
+/// The start of the minute `t` falls in.
+fn minute_of(t: OffsetDateTime) -> OffsetDateTime {
+    let s = t.unix_timestamp().div_euclid(60) * 60;
+    OffsetDateTime::from_unix_timestamp(s).expect("a minute boundary")
 }
 
 pub async fn monitor<P, M, Pr>(
@@ -105,8 +120,8 @@ pub async fn monitor<P, M, Pr>(
 ) -> Result<MonitorOutcome>
 where
     P: ParameterStore,
-    M: Metrics,
-    Pr: Prober,
+    M: Metrics + Alarms,
+    Pr: VersionProber,
 {
     let switch = input.switch.as_ref().ok_or_else(|| {
         Error::bad_input(
@@ -156,41 +171,80 @@ where
         version_seen_before: previous.is_some_and(|m| m.version_seen),
         ..Signals::default()
     };
+    let mut read_errors: Vec<String> = vec![];
+    let mut metrics_until = None;
     if let (Some(lb), Some(tg)) = (&lb_dim, &new_tg) {
-        let window = metrics
-            .target_group_window(lb, tg, bake_started_at, now)
-            .await
-            .map_err(|e| e.to_string());
-        if let Err(e) = &window {
-            warn!(app = %input.app, error = %e, "could not read metrics");
+        signals.metrics_expected = true;
+        // Only whole minutes that ended `metrics_delay_seconds` ago are
+        // complete in CloudWatch; the minute the bake began in counts whole
+        // (its requests before the switch went to the other color).
+        let from = minute_of(bake_started_at);
+        let until = complete_until(now, limits.metrics_delay_seconds);
+        let bake_end = bake_started_at + time::Duration::seconds(switch.bake_seconds as i64);
+        signals.metrics_cover_bake = until >= bake_end;
+        if until > from {
+            metrics_until = Some(until);
+            let window = metrics
+                .target_group_window(lb, tg, from, until)
+                .await
+                .map_err(|e| e.to_string());
+            if let Err(e) = &window {
+                warn!(app = %input.app, error = %e, "could not read metrics");
+                read_errors.push(format!("metrics: {e}"));
+            }
+            signals.metrics = Some(window);
         }
-        signals.metrics = Some(window);
         if limits.compare_with_previous
             && let Some(old) = &old_tg
         {
             let before = bake_started_at - (now - bake_started_at).max(time::Duration::minutes(5));
-            signals.baseline = metrics
+            match metrics
                 .target_group_window(lb, old, before, bake_started_at)
                 .await
-                .ok();
+            {
+                Ok(b) => signals.baseline = Some(b),
+                Err(e) => {
+                    warn!(app = %input.app, error = %e, "could not read the baseline");
+                    read_errors.push(format!("baseline metrics: {e}"));
+                }
+            }
         }
     }
     if !limits.alarm_names.is_empty() {
-        signals.alarms_in_alarm = match metrics.alarms_in_alarm(&limits.alarm_names).await {
-            Ok(names) => names,
+        match metrics.alarm_states(&limits.alarm_names).await {
+            Ok(states) => {
+                let missing = watch::missing(&limits.alarm_names, &states);
+                if !missing.is_empty() {
+                    // Deleted since the release started: as unreadable as a
+                    // failed call, never as "not in alarm".
+                    read_errors.push(format!("alarm(s) not found: {}", missing.join(", ")));
+                }
+                signals.alarms_in_alarm = states
+                    .into_iter()
+                    .filter(|a| a.in_alarm)
+                    .map(|a| a.name)
+                    .collect();
+            }
             Err(e) => {
                 warn!(app = %input.app, error = %e, "could not read alarms");
-                vec![]
+                read_errors.push(format!("alarms: {e}"));
             }
-        };
+        }
     }
     if let Some(url) = &limits.probe_url {
-        let marker = limits.version_marker(&input.release.version);
+        let check = VersionCheck::new(&limits, &input.release.version);
         let timeout = std::time::Duration::from_millis(limits.probe_timeout_ms);
         signals.probes = prober
-            .probe(url, limits.probe_requests, timeout, Some(&marker))
+            .probe_version(url, limits.probe_requests, timeout, &check)
             .await;
     }
+    signals.probes_sent = previous.map_or(0, |m| m.probes_sent_total) + signals.probes.len() as u64;
+    signals.failed_reads = if read_errors.is_empty() {
+        0
+    } else {
+        previous.map_or(0, |m| m.failed_reads) + 1
+    };
+    signals.read_errors = read_errors;
 
     let timing = Timing {
         elapsed_seconds,
@@ -214,6 +268,9 @@ where
         alarms_in_alarm: signals.alarms_in_alarm,
         version_seen: signals.version_seen_before || signals.probes.iter().any(|p| p.has_marker),
         probes: (!signals.probes.is_empty()).then(|| ProbeSummary::of(&signals.probes)),
+        probes_sent_total: signals.probes_sent,
+        failed_reads: signals.failed_reads,
+        metrics_until,
         execution_arn: input.execution_arn().map(str::to_string),
     })
 }

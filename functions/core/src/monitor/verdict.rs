@@ -28,6 +28,18 @@ pub struct Signals {
     pub probing: bool,
     /// Whether any probe of this bake has already seen the new version.
     pub version_seen_before: bool,
+    /// Whether the new color's metrics are watched at all (its dimensions
+    /// are known). `metrics` is `None` while no complete minute exists yet.
+    pub metrics_expected: bool,
+    /// Whether the complete minutes judged reach the end of the bake.
+    pub metrics_cover_bake: bool,
+    /// Probe requests sent during this bake so far (this call's included):
+    /// they count in `RequestCount` but are not users.
+    pub probes_sent: u64,
+    /// What could not be read in this call (metrics, alarms, a missing alarm).
+    pub read_errors: Vec<String>,
+    /// Consecutive calls, this one included, with something unreadable.
+    pub failed_reads: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +102,23 @@ pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verd
         }
     }
 
+    // An unreadable signal is never "fine": wait, and after
+    // `max_failed_reads` calls in a row without it, breach.
+    if !signals.read_errors.is_empty() {
+        let what = signals.read_errors.join("; ");
+        if signals.failed_reads >= limits.max_failed_reads {
+            breaches.push(format!(
+                "signals unreadable in {} call(s) in a row: {what}",
+                signals.failed_reads
+            ));
+        } else {
+            waits.push(format!(
+                "cannot judge ({} of {} unreadable calls allowed): {what}",
+                signals.failed_reads, limits.max_failed_reads
+            ));
+        }
+    }
+
     if !signals.alarms_in_alarm.is_empty() {
         breaches.push(format!(
             "alarm in ALARM: {}",
@@ -99,10 +128,14 @@ pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verd
 
     match &signals.metrics {
         Some(Ok(m)) => {
-            if m.requests < limits.min_requests as f64 {
+            // Our probes went through production: only what is left after
+            // taking off every probe sent is users' traffic (an upper bound
+            // on the probes that reached this color, so never too many).
+            let users = (m.requests - signals.probes_sent as f64).max(0.0);
+            if users < limits.min_requests as f64 {
                 waits.push(format!(
-                    "only {} request(s) so far, {} needed for a verdict",
-                    m.requests, limits.min_requests
+                    "only {users} user request(s) so far, {} needed for a verdict ({} counted, less {} probe(s))",
+                    limits.min_requests, m.requests, signals.probes_sent
                 ));
             } else {
                 let rate = if m.requests > 0.0 {
@@ -129,8 +162,26 @@ pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verd
                 }
             }
         }
-        Some(Err(e)) => waits.push(format!("metrics unavailable: {e}")),
+        // Counted among `read_errors` above.
+        Some(Err(_)) => {}
+        None if signals.metrics_expected && limits.min_requests > 0 => waits.push(format!(
+            "no complete metric minute yet (ALB metrics are judged {} s after their minute ends)",
+            limits.metrics_delay_seconds
+        )),
         None => {}
+    }
+    // Promote only once the minute holding the end of the bake is complete
+    // and judged: metrics arrive late, and that minute may hold the trouble.
+    // With `min_requests: 0` the app asked for no traffic evidence at all.
+    if signals.metrics_expected
+        && limits.min_requests > 0
+        && matches!(signals.metrics, Some(Ok(_)))
+        && !signals.metrics_cover_bake
+    {
+        waits.push(format!(
+            "waiting for the metric minute covering the end of the bake (ALB metrics arrive up to {} s late)",
+            limits.metrics_delay_seconds
+        ));
     }
 
     if !breaches.is_empty() {
@@ -290,7 +341,10 @@ mod tests {
         };
         let (v, reasons) = judge(&s, &limits(), baked());
         assert_eq!(v, Verdict::Continue);
-        assert!(reasons[0].contains("only 12 request(s)"), "{reasons:?}");
+        assert!(
+            reasons[0].contains("only 12 user request(s)"),
+            "{reasons:?}"
+        );
         // ... until the cap, where it is an honest breach, never a promote.
         let late = Timing {
             elapsed_seconds: 1800,
@@ -355,13 +409,80 @@ mod tests {
 
     #[test]
     fn unreadable_metrics_wait_rather_than_roll_back() {
-        let s = Signals {
+        let unreadable = |failed_reads| Signals {
             metrics: Some(Err("throttled".into())),
+            read_errors: vec!["metrics: throttled".into()],
+            failed_reads,
+            ..Signals::default()
+        };
+        let (v, reasons) = judge(&unreadable(1), &limits(), baked());
+        assert_eq!(v, Verdict::Continue);
+        assert_eq!(
+            reasons,
+            vec!["cannot judge (1 of 3 unreadable calls allowed): metrics: throttled"]
+        );
+        // The bound: the third unreadable call in a row is a breach.
+        let (v, reasons) = judge(&unreadable(3), &limits(), baked());
+        assert_eq!(v, Verdict::Breach);
+        assert_eq!(
+            reasons,
+            vec!["signals unreadable in 3 call(s) in a row: metrics: throttled"]
+        );
+    }
+
+    #[test]
+    fn unreadable_alarms_never_promote() {
+        let s = Signals {
+            read_errors: vec!["alarms: service unavailable".into()],
+            failed_reads: 1,
+            ..Signals::default()
+        };
+        assert_eq!(judge(&s, &limits(), baked()).0, Verdict::Continue);
+    }
+
+    #[test]
+    fn probes_are_not_users() {
+        let s = Signals {
+            metrics: metrics(120.0, 0.0, 100.0),
+            metrics_expected: true,
+            metrics_cover_bake: true,
+            probes_sent: 60,
             ..Signals::default()
         };
         let (v, reasons) = judge(&s, &limits(), baked());
         assert_eq!(v, Verdict::Continue);
-        assert_eq!(reasons, vec!["metrics unavailable: throttled"]);
+        assert!(
+            reasons[0].contains("only 60 user request(s)"),
+            "{reasons:?}"
+        );
+        let enough = Signals {
+            probes_sent: 20,
+            ..s
+        };
+        assert_eq!(judge(&enough, &limits(), baked()).0, Verdict::Promote);
+    }
+
+    #[test]
+    fn no_promote_before_the_minute_covering_the_bake_end_is_judged() {
+        let s = Signals {
+            metrics: metrics(5000.0, 0.0, 100.0),
+            metrics_expected: true,
+            metrics_cover_bake: false,
+            ..Signals::default()
+        };
+        let (v, reasons) = judge(&s, &limits(), baked());
+        assert_eq!(v, Verdict::Continue);
+        assert!(
+            reasons[0].contains("covering the end of the bake"),
+            "{reasons:?}"
+        );
+        let none_yet = Signals { metrics: None, ..s };
+        let (v, reasons) = judge(&none_yet, &limits(), baked());
+        assert_eq!(v, Verdict::Continue);
+        assert!(
+            reasons[0].contains("no complete metric minute"),
+            "{reasons:?}"
+        );
     }
 
     #[test]

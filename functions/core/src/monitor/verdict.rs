@@ -196,7 +196,11 @@ pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verd
     if waits.is_empty() {
         return (Verdict::Promote, vec![]);
     }
-    let cap = timing.bake_seconds.max(60) * MAX_BAKES_WITHOUT_TRAFFIC;
+    let mut cap = timing.bake_seconds.max(60) * MAX_BAKES_WITHOUT_TRAFFIC;
+    if signals.metrics_expected && limits.min_requests > 0 {
+        // The minute covering the bake's end is judged this much later.
+        cap += limits.metrics_delay_seconds + 60;
+    }
     if timing.elapsed_seconds >= cap {
         waits.insert(0, format!("no verdict after {} s", timing.elapsed_seconds));
         return (Verdict::Breach, waits);
@@ -499,6 +503,29 @@ mod tests {
         let (v, reasons) = judge(&s, &limits(), baked());
         assert_eq!(v, Verdict::Breach);
         assert!(reasons[0].contains("more than 1.5x"), "{reasons:?}");
+    }
+
+    /// A short bake must not hit the no-verdict cap while it waits for its
+    /// last metric minute to arrive.
+    #[test]
+    fn the_wait_for_late_metrics_is_not_counted_against_the_cap() {
+        let short = |elapsed_seconds, metrics_cover_bake| {
+            let s = Signals {
+                metrics: metrics(5000.0, 0.0, 100.0),
+                metrics_expected: true,
+                metrics_cover_bake,
+                ..Signals::default()
+            };
+            let t = Timing {
+                elapsed_seconds,
+                bake_seconds: 60,
+                weight: 100,
+            };
+            judge(&s, &limits(), t).0
+        };
+        assert_eq!(short(250, false), Verdict::Continue);
+        assert_eq!(short(300, true), Verdict::Promote);
+        assert_eq!(short(3 * 60 + 180 + 60, false), Verdict::Breach);
     }
 
     #[test]

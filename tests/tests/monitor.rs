@@ -608,3 +608,46 @@ async fn a_bad_monitor_override_fails_before_anything_changes() {
     assert_eq!(app.parameter("lock").await, None, "no lock was taken");
     assert_eq!(app.service_task_definition(Color::Green).await, idle_td);
 }
+
+/// A listener ARN the config accepts but whose CloudWatch dimensions cannot
+/// be derived leaves the monitor with no metrics at all: that is an
+/// unreadable signal (wait, then breach), never "no traffic requirement".
+#[tokio::test]
+async fn metrics_that_cannot_be_addressed_never_promote() {
+    let prod = SampleApp::start("v2", Behaviour::Healthy).await;
+    let (app, doc) = switched(
+        "mo-nodims",
+        &prod,
+        json!({"min_requests": 10, "metrics_delay_seconds": 0}),
+    )
+    .await;
+    let (text, _) = app.parameter("config").await.expect("config");
+    let mut config: Value = serde_json::from_str(&text).unwrap();
+    config["production"]["listener_arn"] =
+        json!("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/short");
+    app.ssm
+        .put_parameter()
+        .name(format!("{}/{}/config", bluegreen_e2e::PREFIX, app.name))
+        .value(config.to_string())
+        .overwrite(true)
+        .send()
+        .await
+        .expect("put config");
+    let first = monitor(&app, &doc).await.expect("monitor");
+    let second = monitor(&app, &later(&doc, &first, 130))
+        .await
+        .expect("monitor");
+    assert_eq!(second.verdict, Verdict::Continue, "{:?}", second.reasons);
+    assert!(
+        second
+            .reasons
+            .iter()
+            .any(|r| r.contains("no CloudWatch dimensions")),
+        "{:?}",
+        second.reasons
+    );
+    let third = monitor(&app, &later(&doc, &second, 0))
+        .await
+        .expect("monitor");
+    assert_eq!(third.verdict, Verdict::Breach, "{:?}", third.reasons);
+}

@@ -173,8 +173,17 @@ where
     };
     let mut read_errors: Vec<String> = vec![];
     let mut metrics_until = None;
+    signals.metrics_expected = true;
+    if lb_dim.is_none() || new_tg.is_none() {
+        // Without dimensions there is nothing to ask CloudWatch: unreadable,
+        // never "no metrics wanted".
+        read_errors.push(format!(
+            "metrics: no CloudWatch dimensions in {} / {}",
+            config.production.listener_arn,
+            config.color(switch.target_color).target_group_arn
+        ));
+    }
     if let (Some(lb), Some(tg)) = (&lb_dim, &new_tg) {
-        signals.metrics_expected = true;
         // Only whole minutes that ended `metrics_delay_seconds` ago are
         // complete in CloudWatch; the minute the bake began in counts whole
         // (its requests before the switch went to the other color).

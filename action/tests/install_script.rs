@@ -1,6 +1,8 @@
 //! `scripts/install-bluegreen`, the action's installer, against a local server
 //! playing the project's releases: it picks the archive for the runner, checks
-//! its SHA-256, installs it on the PATH, and refuses a mismatch.
+//! its SHA-256 against the digest committed in the action's own repository
+//! (never one served beside the binary), installs it on the PATH, and refuses
+//! a mismatch.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -63,7 +65,18 @@ async fn serve(server: &MockServer, target: &str, body: Vec<u8>, checksum: Strin
         .await;
 }
 
+/// The action's checkout at the release tag, with the digest the release
+/// workflow committed for `checksum`'s archive.
+fn action_checkout(dir: &Path, checksum: &str) -> PathBuf {
+    let checkout = dir.join("action");
+    let digests = checkout.join("install/digests");
+    std::fs::create_dir_all(&digests).unwrap();
+    std::fs::write(digests.join(format!("{VERSION}.sha256")), checksum).unwrap();
+    checkout
+}
+
 fn install(server: &MockServer, dir: &Path, arch: &str) -> (Output, PathBuf) {
+    let checkout = dir.join("action");
     let github_path = dir.join("github-path");
     let out = Command::new("bash")
         .arg(script())
@@ -75,7 +88,7 @@ fn install(server: &MockServer, dir: &Path, arch: &str) -> (Output, PathBuf) {
         .env("GITHUB_PATH", &github_path)
         .env("REQUESTED_VERSION", VERSION)
         .env("ACTION_REPOSITORY", "octo/bluegreen")
-        .env("ACTION_PATH", dir.join("no-source-here"))
+        .env("ACTION_PATH", checkout)
         .env("BLUEGREEN_RELEASES_URL", server.uri())
         .output()
         .expect("bash runs");
@@ -88,6 +101,7 @@ async fn installs_the_verified_static_build_for_the_runner() {
     let dir = scratch("ok");
     let target = "aarch64-unknown-linux-musl";
     let (body, checksum) = archive(&dir, target);
+    action_checkout(&dir, &checksum);
     serve(&server, target, body, checksum).await;
 
     let (out, github_path) = install(&server, &dir, "ARM64");
@@ -103,18 +117,66 @@ async fn installs_the_verified_static_build_for_the_runner() {
 }
 
 #[tokio::test]
-async fn a_checksum_mismatch_installs_nothing() {
+async fn a_tampered_binary_with_a_matching_checksum_beside_it_is_refused() {
     let server = MockServer::start().await;
-    let dir = scratch("mismatch");
+    let dir = scratch("tampered");
     let target = "x86_64-unknown-linux-musl";
-    let (body, _) = archive(&dir, target);
-    let forged = format!("{}  bluegreen-{target}.tar.gz\n", "0".repeat(64));
-    serve(&server, target, body, forged).await;
+    // The release as built and committed...
+    let (_, committed) = archive(&dir, target);
+    action_checkout(&dir, &committed);
+    // ...and what the download server now hands out: another binary, with a
+    // checksum file that matches it.
+    let evil = dir.join("evil");
+    std::fs::create_dir_all(&evil).unwrap();
+    let exe = evil.join("payload/bluegreen");
+    std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+    std::fs::write(&exe, "#!/bin/sh\necho pwned\n").unwrap();
+    run(Command::new("chmod").arg("+x").arg(&exe));
+    let name = format!("bluegreen-{target}.tar.gz");
+    run(Command::new("tar")
+        .arg("-czf")
+        .arg(evil.join(&name))
+        .arg("-C")
+        .arg(evil.join("payload"))
+        .arg("bluegreen"));
+    let matching =
+        String::from_utf8(run(Command::new("sha256sum").arg(&name).current_dir(&evil)).stdout)
+            .unwrap();
+    serve(
+        &server,
+        target,
+        std::fs::read(evil.join(&name)).unwrap(),
+        matching,
+    )
+    .await;
 
     let (out, github_path) = install(&server, &dir, "X64");
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("checksum mismatch"), "{stderr}");
+    let expected = committed.split_whitespace().next().unwrap();
+    assert!(stderr.contains(&format!("expected {expected}")), "{stderr}");
+    assert!(stderr.contains("got "), "{stderr}");
     assert!(!dir.join("runner-temp/bluegreen/bin/bluegreen").exists());
     assert!(!github_path.exists(), "nothing added to the PATH");
+}
+
+#[tokio::test]
+async fn without_a_committed_digest_nothing_is_downloaded() {
+    // A branch or a commit: no digest committed for it, so no release binary
+    // is trusted; the installer builds from source (and says how to get
+    // cargo when it is missing).
+    let server = MockServer::start().await;
+    let dir = scratch("nodigest");
+    let (out, _) = install(&server, &dir, "X64");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("No digest committed for bluegreen"), "{all}");
+    assert!(
+        server.received_requests().await.unwrap().is_empty(),
+        "nothing was downloaded"
+    );
 }

@@ -120,7 +120,9 @@ pub fn input(args: &DeployArgs) -> Result<Value, String> {
     if let Some(github) = &args.github {
         doc["github"] = github.clone();
     }
-    ExecutionInput::from_value(doc.clone()).map_err(|e| e.to_string())?;
+    ExecutionInput::from_value(doc.clone())
+        .and_then(|i| i.validate_overrides())
+        .map_err(|e| e.to_string())?;
     Ok(doc)
 }
 

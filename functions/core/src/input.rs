@@ -133,11 +133,6 @@ impl ExecutionInput {
         if let Some(strategy) = &self.overrides.strategy {
             strategy.validate(SOURCE, "overrides.strategy")?;
         }
-        if let Some(overrides) = &self.overrides.monitor {
-            // Range-checked over the defaults here, before any step acts on
-            // them; the monitor merges them over the app's own config.
-            MonitorConfig::default().with_overrides(SOURCE, overrides)?;
-        }
         if let Some(prev) = &self.switch
             && (prev.app != self.app || prev.version != self.release.version)
         {
@@ -153,6 +148,18 @@ impl ExecutionInput {
         Ok(())
     }
 
+    /// Range-checks `overrides.monitor` with the config's own rules, merged
+    /// over the defaults. The CLI calls it before it starts an execution and
+    /// deploy-idle before it changes anything; the monitor checks the merge
+    /// over the app's config on every call. Not part of [`Self::validate`]:
+    /// a rollback must never be refused for a monitor threshold.
+    pub fn validate_overrides(&self) -> Result<()> {
+        if let Some(overrides) = &self.overrides.monitor {
+            MonitorConfig::default().with_overrides(SOURCE, overrides)?;
+        }
+        Ok(())
+    }
+
     pub fn execution_arn(&self) -> Option<&str> {
         self.execution.as_ref().map(|e| e.arn.as_str())
     }
@@ -164,7 +171,10 @@ mod tests {
     use serde_json::json;
 
     fn err(v: serde_json::Value) -> String {
-        ExecutionInput::from_value(v).unwrap_err().to_string()
+        ExecutionInput::from_value(v)
+            .and_then(|i| i.validate_overrides())
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -274,6 +284,14 @@ mod tests {
         }
         let fine =
             with(json!({"max_5xx_rate": 0.05, "min_requests": 10, "probe_timeout_ms": 5000}));
-        assert!(ExecutionInput::from_value(fine).is_ok());
+        assert!(
+            ExecutionInput::from_value(fine)
+                .unwrap()
+                .validate_overrides()
+                .is_ok()
+        );
+        // Any other step (a rollback above all) reads such a document.
+        let bad = with(json!({"probe_timeout_ms": 60000}));
+        assert!(ExecutionInput::from_value(bad).is_ok());
     }
 }

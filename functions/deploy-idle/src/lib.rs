@@ -176,10 +176,13 @@ where
     let (phase, doc) = Phase::split(event.payload)?;
     let input = ExecutionInput::from_value(doc)?;
     let now = time::OffsetDateTime::now_utc();
-    if phase == Phase::Deploy
-        && let Some(alarms) = alarms
-    {
-        check_alarms(&ports.params, &ports.prefix, alarms, &input).await?;
+    if phase == Phase::Deploy {
+        // Before anything changes: monitor overrides in range, and every
+        // alarm the monitor will watch in existence.
+        input.validate_overrides()?;
+        if let Some(alarms) = alarms {
+            check_alarms(&ports.params, &ports.prefix, alarms, &input).await?;
+        }
     }
     Ok(match phase {
         Phase::Deploy => DeployIdleResponse::Deployed(deploy(ports, &input, now).await?),

@@ -112,28 +112,13 @@ impl Metrics for CloudWatchMetrics {
     async fn alarms_in_alarm(&self, names: &[String]) -> PortResult<Vec<String>> {
         // Filter on the state here rather than in the request: one call shows
         // every named alarm, and a server that ignores the filter cannot fool us.
-        let out = self
-            .client
-            .describe_alarms()
-            .set_alarm_names(Some(names.to_vec()))
-            .send()
-            .await
-            .map_err(|e| port_error("cloudwatch:DescribeAlarms", e))?;
-        let alarming = |state: Option<&StateValue>| state == Some(&StateValue::Alarm);
-        let mut firing: Vec<String> = out
-            .metric_alarms()
-            .iter()
-            .filter(|a| alarming(a.state_value.as_ref()))
-            .filter_map(|a| a.alarm_name.clone())
-            .chain(
-                out.composite_alarms()
-                    .iter()
-                    .filter(|a| alarming(a.state_value.as_ref()))
-                    .filter_map(|a| a.alarm_name.clone()),
-            )
-            .collect();
-        firing.sort();
-        Ok(firing)
+        Ok(self
+            .alarm_states(names)
+            .await?
+            .into_iter()
+            .filter(|a| a.in_alarm)
+            .map(|a| a.name)
+            .collect())
     }
 }
 

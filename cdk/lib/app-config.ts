@@ -51,6 +51,24 @@ export interface MonitorThresholds {
    * the previous color's; above zero. @default 1.5
    */
   readonly maxP99Regression?: number;
+  /**
+   * The response header naming the running version, compared whole (never as
+   * a substring). @default the JSON body's `version` field or an `X-Version` header
+   */
+  readonly versionHeader?: string;
+  /** The dotted path of the JSON body field naming the running version, e.g. `build.version`. */
+  readonly versionJsonPath?: string;
+  /**
+   * ALB metrics arrive late: a minute is judged only this long after it ended,
+   * and a bake is promoted only once the minute covering its end was judged;
+   * whole seconds. @default 3 minutes
+   */
+  readonly metricsDelay?: Duration;
+  /**
+   * Consecutive monitor calls whose metrics or alarms could not be read
+   * before the bake is a breach (until then it waits), 1 to 20. @default 3
+   */
+  readonly maxFailedReads?: number;
 }
 
 /** Everything the document holds, as plain strings (or tokens) and numbers. */
@@ -166,6 +184,9 @@ function monitor(m: MonitorThresholds): Record<string, unknown> {
   }
   const probeTimeout = m.probeTimeout?.toMilliseconds();
   if (probeTimeout === 0) throw new Error('monitor.probe_timeout_ms: 0 would time out every probe');
+  if (probeTimeout !== undefined && probeTimeout > 10_000) {
+    throw new Error(`monitor.probe_timeout_ms: ${probeTimeout} is over 10000 (a probe must fit the monitor's call)`);
+  }
   return compact({
     max_5xx_rate: m.max5xxRate,
     max_p99_ms: m.maxP99?.toMilliseconds(),
@@ -174,11 +195,16 @@ function monitor(m: MonitorThresholds): Record<string, unknown> {
     probe_url: url(m.probeUrl, 'monitor.probe_url'),
     expected_version_marker: m.expectedVersionMarker,
     probe_requests:
-      m.probeRequests === undefined ? undefined : count(m.probeRequests, 'monitor.probe_requests', 1, U32_MAX),
+      m.probeRequests === undefined ? undefined : count(m.probeRequests, 'monitor.probe_requests', 1, 100),
     probe_timeout_ms: probeTimeout,
     version_timeout_seconds: m.versionTimeout?.toSeconds(),
     compare_with_previous: m.compareWithPrevious,
     max_p99_regression: m.maxP99Regression,
+    version_header: m.versionHeader,
+    version_json_path: m.versionJsonPath,
+    metrics_delay_seconds: m.metricsDelay?.toSeconds(),
+    max_failed_reads:
+      m.maxFailedReads === undefined ? undefined : count(m.maxFailedReads, 'monitor.max_failed_reads', 1, 20),
   });
 }
 

@@ -289,9 +289,15 @@ export class BlueGreenSwitcher extends Construct {
         resources: ['*'], // GetMetricData supports no resource-level permissions
       }),
     );
+    // deploy-idle refuses a release whose config names an alarm that does not
+    // exist (it would never fire), before it takes the lock.
+    this.functions.deployIdle.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] }),
+    );
 
     const onStar: Record<'deployIdle' | 'switch' | 'monitor' | 'rollback', string> = {
-      deployIdle: 'ELB Describe* and ECS RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions',
+      deployIdle:
+        'ELB Describe*, ECS RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions and CloudWatch DescribeAlarms',
       switch: 'ELB Describe*',
       monitor: 'ELB Describe* and CloudWatch GetMetricData, DescribeAlarms',
       rollback: 'ELB Describe*',

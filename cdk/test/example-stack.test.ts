@@ -72,6 +72,7 @@ describe('IAM', () => {
         'ecs:TagResource',
         'iam:PassRole',
         'states:DescribeExecution',
+        'cloudwatch:DescribeAlarms',
       ],
     };
     const logs = ['logs:CreateLogStream', 'logs:PutLogEvents'];

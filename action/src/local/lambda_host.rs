@@ -122,7 +122,15 @@ async fn run(host: &Host, name: &str, payload: Value) -> Result<Value, (String, 
     let function = name.rsplit(':').next().unwrap_or(name);
     let event = LambdaEvent::new(payload, Context::default());
     match function {
-        "bluegreen-deploy-idle" => answer(bluegreen_deploy_idle::handler(&host.ports, event).await),
+        // As deployed: deploy-idle refuses alarms that do not exist.
+        "bluegreen-deploy-idle" => answer(
+            bluegreen_deploy_idle::handler_checking_alarms(
+                &host.ports,
+                &host.signals.metrics,
+                event,
+            )
+            .await,
+        ),
         "bluegreen-smoke-test" => {
             answer(bluegreen_smoke_test::handler(&host.ports, &host.http, event).await)
         }

@@ -75,7 +75,7 @@ pub(crate) fn route_check(
     };
     Some(RouteCheck::new(
         url,
-        monitor.version_marker(version),
+        bluegreen_core::monitor::VersionCheck::new(monitor, version),
         Duration::from_secs(test.route_timeout_seconds),
     ))
 }

@@ -55,7 +55,10 @@ impl ParameterStore for FakeParams {
 async fn serve() -> String {
     let router = Router::new()
         .route("/health", get(|| async { "ok" }))
-        .route("/version", get(|| async { "release-two" }))
+        .route(
+            "/version",
+            get(|| async { axum::Json(json!({"version": "release-two"})) }),
+        )
         .route(
             "/fail",
             get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),

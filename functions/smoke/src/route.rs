@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use bluegreen_core::monitor::VersionCheck;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
@@ -19,8 +20,10 @@ const MAX_BODY: usize = 64 * 1024;
 pub struct RouteCheck {
     /// A version endpoint reached through the test route.
     pub url: String,
-    /// What a response from the release contains (body or a header value).
-    pub marker: String,
+    /// How a response names the release: a named header's whole value or a
+    /// JSON field, as the monitor's probes read it (never a substring of any
+    /// header: version `2` must not match a `Date` header).
+    pub version: VersionCheck,
     /// Answers in a row that must carry the marker.
     pub consecutive: u32,
     pub timeout: Duration,
@@ -30,10 +33,10 @@ pub struct RouteCheck {
 }
 
 impl RouteCheck {
-    pub fn new(url: impl Into<String>, marker: impl Into<String>, timeout: Duration) -> Self {
+    pub fn new(url: impl Into<String>, version: VersionCheck, timeout: Duration) -> Self {
         RouteCheck {
             url: url.into(),
-            marker: marker.into(),
+            version,
             consecutive: 3,
             timeout,
             interval: Duration::from_millis(500),
@@ -93,7 +96,7 @@ pub async fn check_route(http: &reqwest::Client, check: &RouteCheck) -> RouteRep
         if verified || waited >= check.timeout {
             let report = RouteReport {
                 url: check.url.clone(),
-                marker: check.marker.clone(),
+                marker: check.version.expected.clone(),
                 verified,
                 requests,
                 waited_ms: waited.as_millis() as u64,
@@ -115,14 +118,21 @@ async fn ask(http: &reqwest::Client, check: &RouteCheck) -> Result<(), String> {
     let answer = tokio::time::timeout(check.request_timeout, async {
         let response = http.get(&check.url).send().await?;
         let status = response.status();
-        let in_headers = response
+        let headers: Vec<(String, String)> = response
             .headers()
-            .values()
-            .any(|v| v.to_str().is_ok_and(|v| v.contains(&check.marker)));
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_string(), v.to_string()))
+            })
+            .collect();
         let body = response.bytes().await?;
-        let in_body =
-            String::from_utf8_lossy(&body[..body.len().min(MAX_BODY)]).contains(&check.marker);
-        Ok::<_, reqwest::Error>((status, in_headers || in_body))
+        let named = check.version.matches(
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            &body[..body.len().min(MAX_BODY)],
+        );
+        Ok::<_, reqwest::Error>((status, named))
     })
     .await;
     // Any status counts once the marker is there: this proves which version

@@ -7,6 +7,7 @@ mod support;
 
 use std::time::Duration;
 
+use bluegreen_core::monitor::VersionCheck;
 use bluegreen_smoke::{RouteCheck, Runner, SmokeReport, http_client, parse};
 use support::OLD_VERSION_ANSWERS;
 
@@ -19,11 +20,25 @@ tests:
     expect_body_contains: "{{version}}"
 "#;
 
+/// The release's version, read where the monitor reads it: `header`, or by
+/// default the JSON `version` field or an `X-Version` header.
+fn version(expected: &str, header: Option<&str>) -> VersionCheck {
+    VersionCheck {
+        expected: expected.to_string(),
+        header: header.map(str::to_string),
+        json_path: None,
+    }
+}
+
 fn check(url: String, marker: &str, timeout_ms: u64) -> RouteCheck {
     RouteCheck {
         interval: Duration::from_millis(20),
         request_timeout: Duration::from_millis(500),
-        ..RouteCheck::new(url, marker, Duration::from_millis(timeout_ms))
+        ..RouteCheck::new(
+            url,
+            version(marker, None),
+            Duration::from_millis(timeout_ms),
+        )
     }
 }
 
@@ -108,14 +123,27 @@ async fn a_refused_route_fails_with_the_reason() {
 #[tokio::test]
 async fn the_marker_may_be_a_header() {
     let base = support::start().await;
+    let mut by_header = check(format!("{base}/version-header"), "v2", 2_000);
+    by_header.version = version("v2", Some("x-app-version"));
+    let report = run(&base, None, Some(by_header)).await;
+    let route = report.route.as_ref().unwrap();
+    assert!(route.verified && route.requests == 3, "{route:?}");
+}
+
+#[tokio::test]
+async fn a_version_that_is_a_substring_of_some_header_proves_nothing() {
+    // Version `2` appears in every `Date` header and in `v2`: neither is the
+    // release naming itself.
+    let base = support::start().await;
     let report = run(
         &base,
         None,
-        Some(check(format!("{base}/version-header"), "v2", 2_000)),
+        Some(check(format!("{base}/version"), "2", 300)),
     )
     .await;
     let route = report.route.as_ref().unwrap();
-    assert!(route.verified && route.requests == 3, "{route:?}");
+    assert!(!route.verified, "{route:?}");
+    assert!(!report.passed);
 }
 
 #[tokio::test]

@@ -26,18 +26,7 @@ pub async fn provision(name: &str, options: AppOptions) -> ExampleApp {
 /// Takes `app`'s deployment lock for `holder` for an hour, as deploy-idle
 /// does for an execution.
 pub async fn hold_lock(app: &ExampleApp, holder: &str) {
-    let ports = app.ports();
-    bluegreen_core::store::AppStore::new(&ports.params, PREFIX)
-        .expect("prefix")
-        .acquire_lock(
-            &app.name,
-            holder,
-            std::time::Duration::from_secs(3600),
-            time::OffsetDateTime::now_utc(),
-            &ports.executions,
-        )
-        .await
-        .expect("lock");
+    assert!(try_hold_lock(app, holder).await, "lock for {holder}");
 }
 
 /// Takes `app`'s lock for `holder` unless someone holds it; returns whether

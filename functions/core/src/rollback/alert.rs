@@ -9,7 +9,7 @@ use crate::ports::Alerts;
 use super::{RollbackOutcome, RollbackRequest};
 
 /// The alert for a rollback that stopped a deployment but could not move
-/// traffic back; a failure to send it is logged, the answer stands.
+/// traffic back.
 pub(super) async fn alert_refused(
     alerts: &impl Alerts,
     topic: &str,
@@ -18,8 +18,42 @@ pub(super) async fn alert_refused(
     request: &RollbackRequest,
     now: OffsetDateTime,
 ) {
+    let summary = format!("bluegreen did not roll back {app}: {why}");
+    let subject = format!("bluegreen: {app} NOT rolled back; its deployment was stopped");
+    not_rolled_back(alerts, topic, app, &summary, &subject, request, now).await;
+}
+
+/// The alert for a rollback that failed: production may still be on the
+/// release it was meant to leave.
+pub(super) async fn alert_failed(
+    alerts: &impl Alerts,
+    topic: &str,
+    app: &str,
+    error: &str,
+    request: &RollbackRequest,
+    now: OffsetDateTime,
+) {
+    let summary = format!(
+        "bluegreen could NOT roll back {app}: {error}. Production may still serve the release; \
+         roll back again through the emergency topic, or move the listener by hand"
+    );
+    let subject = format!("bluegreen: rollback of {app} FAILED");
+    not_rolled_back(alerts, topic, app, &summary, &subject, request, now).await;
+}
+
+/// Publishes an alert that says production was not rolled back; a failure
+/// to send it is logged, the rollback's answer stands.
+async fn not_rolled_back(
+    alerts: &impl Alerts,
+    topic: &str,
+    app: &str,
+    summary: &str,
+    subject: &str,
+    request: &RollbackRequest,
+    now: OffsetDateTime,
+) {
     let message = serde_json::json!({
-        "summary": format!("bluegreen did not roll back {app}: {why}"),
+        "summary": summary,
         "app": app,
         "reason": request.reason,
         "source": request.source,
@@ -27,12 +61,10 @@ pub(super) async fn alert_refused(
         "rolled_back": false,
         "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
     });
-    let subject: String = format!("bluegreen: {app} NOT rolled back; its deployment was stopped")
-        .chars()
-        .take(100)
-        .collect();
+    // SNS subjects are limited to 100 characters.
+    let subject: String = subject.chars().take(100).collect();
     if let Err(e) = alerts.publish(topic, &subject, &message.to_string()).await {
-        error!(app, error = %e, "the alert about a refused rollback failed");
+        error!(app, error = %e, subject, "an alert that production was not rolled back failed");
     }
 }
 
@@ -77,36 +109,5 @@ pub(super) async fn alert(
             error!(app = %outcome.app, error = %e, "rollback done, but the alert failed");
             Some(e.to_string())
         }
-    }
-}
-
-/// The alert for a rollback that failed: production may still be on the
-/// release it was meant to leave.
-pub(super) async fn alert_failed(
-    alerts: &impl Alerts,
-    topic: &str,
-    app: &str,
-    error: &str,
-    request: &RollbackRequest,
-    now: OffsetDateTime,
-) {
-    let message = serde_json::json!({
-        "summary": format!(
-            "bluegreen could NOT roll back {app}: {error}. Production may still serve the release; \
-             roll back again through the emergency topic, or move the listener by hand"
-        ),
-        "app": app,
-        "reason": request.reason,
-        "source": request.source,
-        "requested_by": request.requested_by,
-        "rolled_back": false,
-        "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
-    });
-    let subject: String = format!("bluegreen: rollback of {app} FAILED")
-        .chars()
-        .take(100)
-        .collect();
-    if let Err(e) = alerts.publish(topic, &subject, &message.to_string()).await {
-        error!(app, error = %e, "the alert about a failed rollback failed");
     }
 }

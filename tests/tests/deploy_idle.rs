@@ -215,9 +215,9 @@ async fn scale_down_shrinks_the_old_color_unless_the_release_was_rolled_back() {
     bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
         .await
         .expect("switch");
-    let holder = bluegreen_core::deploy::lock_holder(
-        &bluegreen_core::input::ExecutionInput::from_value(doc.clone()).unwrap(),
-    );
+    let holder = bluegreen_core::input::ExecutionInput::from_value(doc.clone())
+        .unwrap()
+        .lock_holder();
     let ports = app.ports();
     bluegreen_core::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX)
         .unwrap()

@@ -10,11 +10,12 @@ use tracing::{info, warn};
 
 use crate::color::Color;
 use crate::config::{AppConfig, Strategy};
+use crate::error::EXECUTION_INPUT as SOURCE;
 use crate::error::{Error, Result};
 use crate::fence::rolled_back_meanwhile;
-use crate::input::{ExecutionInput, SOURCE};
 use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Ports, Services};
 use crate::reconcile::repair_record;
+use crate::requests::DeployRequest;
 use crate::routing::{read_weights, weights_of, write_split};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
@@ -58,7 +59,7 @@ pub struct DeployOutcome {
 /// active one, and points the test route at it. Safe to run twice.
 pub async fn deploy<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
-    input: &ExecutionInput,
+    request: &DeployRequest,
     now: OffsetDateTime,
 ) -> Result<DeployOutcome>
 where
@@ -67,19 +68,16 @@ where
     S: Services,
     E: Executions,
 {
-    let app = input.app.as_str();
-    let version = input.release.version.as_str();
+    let app = request.caller.app.as_str();
+    let version = request.caller.version.as_str();
+    let me = request.caller.holder();
     let store = AppStore::new(&ports.params, &ports.prefix)?;
     let config = store.config(app).await?;
-    let strategy = input
-        .overrides
-        .strategy
-        .as_ref()
-        .unwrap_or(&config.strategy);
+    let strategy = request.strategy.as_ref().unwrap_or(&config.strategy);
     let acquired = store
         .acquire_lock(
             app,
-            &lock_holder(input),
+            &me,
             lock_ttl(&config, strategy),
             now,
             &ports.executions,
@@ -125,17 +123,16 @@ where
     }
 
     let idle_service = world.services.get(idle).clone();
-    if let Some(arn) = &input.release.task_definition
+    if let Some(arn) = &request.task_definition
         && let Err(e) = own_family(&world, arn)
     {
         // Nothing was changed but the lock this call took: give it back.
         if acquired != crate::lock::Acquired::AlreadyHeld {
-            store.release_lock(app, &lock_holder(input)).await?;
+            store.release_lock(app, &me).await?;
         }
         return Err(e);
     }
-    let (task_definition, registered) = match (&input.release.task_definition, &input.release.image)
-    {
+    let (task_definition, registered) = match (&request.task_definition, &request.image) {
         (Some(arn), _) => (arn.clone(), false),
         (None, Some(image)) => {
             release_task_definition(
@@ -146,7 +143,13 @@ where
             )
             .await?
         }
-        (None, None) => unreachable!("ExecutionInput validation requires image or task_definition"),
+        (None, None) => {
+            return Err(Error::bad_input(
+                SOURCE,
+                "release",
+                "needs `image` (a container image) or `task_definition` (an ARN)",
+            ));
+        }
     };
     let desired = active_service.desired.max(1);
     let replaces_release = idle_service.task_definition != task_definition;
@@ -157,7 +160,6 @@ where
     // A rollback that stopped this deployment may be deciding right now where
     // production goes: leave the idle color alone (see `fence`).
     let (lock, fence) = store.lock_and_fence(app).await?;
-    let me = lock_holder(input);
     if let Some(fence) = fence.filter(|f| f.holder == me) {
         if let (Some(decided), Some(split)) = (&fence.state, fence.split) {
             // Our mark may have landed on top of the rollback's state. Put
@@ -250,15 +252,6 @@ async fn mark_previous_color_replaced(
         ..state.clone()
     };
     store.save_state(app, &marked).await
-}
-
-/// The lock is held by the execution; a direct invoke (no execution context)
-/// holds it under a name that a rerun of the same release recognises.
-pub fn lock_holder(input: &ExecutionInput) -> String {
-    match input.execution_arn() {
-        Some(arn) => arn.to_string(),
-        None => format!("manual:{}:{}", input.app, input.release.version),
-    }
 }
 
 /// Long enough for the whole deployment (deploy, every step's bake, and some

@@ -163,3 +163,6 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The document a step's bad input is reported against.
+pub const EXECUTION_INPUT: &str = "execution input";

@@ -9,6 +9,7 @@ use crate::deploy::DeployOutcome;
 use crate::error::{Error, Result};
 use crate::monitor::MonitorOutcome;
 use crate::parse;
+use crate::requests::{Caller, DeployRequest, DeployedRequest, SwitchRequest};
 use crate::switch::SwitchOutcome;
 
 pub const SOURCE: &str = "execution input";
@@ -162,6 +163,58 @@ impl ExecutionInput {
 
     pub fn execution_arn(&self) -> Option<&str> {
         self.execution.as_ref().map(|e| e.arn.as_str())
+    }
+
+    pub fn caller(&self) -> Caller {
+        Caller {
+            app: self.app.clone(),
+            version: self.release.version.clone(),
+            execution_arn: self.execution_arn().map(str::to_string),
+        }
+    }
+
+    /// The lock holder this document's steps act as.
+    pub fn lock_holder(&self) -> String {
+        self.caller().holder()
+    }
+
+    pub fn deploy_request(&self) -> DeployRequest {
+        DeployRequest {
+            caller: self.caller(),
+            image: self.release.image.clone(),
+            task_definition: self.release.task_definition.clone(),
+            strategy: self.overrides.strategy.clone(),
+        }
+    }
+
+    pub fn switch_request(&self) -> SwitchRequest {
+        SwitchRequest {
+            caller: self.caller(),
+            strategy: self.overrides.strategy.clone(),
+            previous: self
+                .switch
+                .clone()
+                .filter(|s| s.execution_arn.as_deref() == self.execution_arn()),
+            deployed: self
+                .deploy
+                .as_ref()
+                .map(|d| (d.idle_color, d.task_definition_arn.clone())),
+        }
+    }
+
+    /// For the steps that need deploy-idle's result (`what` names the step).
+    pub fn deployed_request(&self, what: &str) -> Result<DeployedRequest> {
+        let deployed = self.deploy.clone().ok_or_else(|| {
+            Error::bad_input(
+                SOURCE,
+                "deploy",
+                format!("{what} needs deploy-idle's result here"),
+            )
+        })?;
+        Ok(DeployedRequest {
+            caller: self.caller(),
+            deployed,
+        })
     }
 }
 

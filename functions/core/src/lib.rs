@@ -13,6 +13,7 @@ pub mod parse;
 pub mod ports;
 pub mod ready;
 pub mod reconcile;
+pub mod requests;
 pub mod rollback;
 pub mod routing;
 pub mod scale_down;

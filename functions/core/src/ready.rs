@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::input::{ExecutionInput, SOURCE};
 use crate::ports::{LoadBalancer, ParameterStore, Ports, Services};
+use crate::requests::DeployedRequest;
 use crate::store::AppStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +52,7 @@ impl Readiness {
 
 pub async fn check<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
-    input: &ExecutionInput,
+    request: &DeployedRequest,
     now: OffsetDateTime,
 ) -> Result<Readiness>
 where
@@ -60,15 +60,10 @@ where
     L: LoadBalancer,
     S: Services,
 {
-    let deploy = input.deploy.as_ref().ok_or_else(|| {
-        Error::bad_input(
-            SOURCE,
-            "deploy",
-            "the readiness check needs deploy-idle's result here",
-        )
-    })?;
+    let deploy = &request.deployed;
+    let app = request.caller.app.as_str();
     let config = AppStore::new(&ports.params, &ports.prefix)?
-        .config(&input.app)
+        .config(app)
         .await?;
     let service = ports
         .services
@@ -95,7 +90,7 @@ where
     };
     if !readiness.ready && waited_seconds >= config.deploy_timeout_seconds as i64 {
         return Err(Error::IdleNotReady {
-            app: input.app.clone(),
+            app: app.to_string(),
             color: deploy.idle_color,
             why: format!(
                 "after {waited_seconds} s (timeout {} s): {}",

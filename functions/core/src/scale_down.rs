@@ -7,11 +7,10 @@ use tracing::{info, warn};
 
 use crate::color::Color;
 use crate::config::AppConfig;
-use crate::deploy::lock_holder;
 use crate::error::{Error, Result};
 use crate::fence::rolled_back_meanwhile;
-use crate::input::{ExecutionInput, SOURCE};
 use crate::ports::{Executions, ParameterStore, Ports, Services};
+use crate::requests::DeployedRequest;
 use crate::state::Phase;
 use crate::store::AppStore;
 
@@ -31,7 +30,7 @@ const HOLD: std::time::Duration = std::time::Duration::from_secs(600);
 
 pub async fn scale_down<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
-    input: &ExecutionInput,
+    request: &DeployedRequest,
     now: OffsetDateTime,
 ) -> Result<ScaleDownOutcome>
 where
@@ -39,19 +38,13 @@ where
     S: Services,
     E: Executions,
 {
-    let deploy = input.deploy.as_ref().ok_or_else(|| {
-        Error::bad_input(
-            SOURCE,
-            "deploy",
-            "scale-down needs deploy-idle's result here",
-        )
-    })?;
-    let app = input.app.as_str();
+    let deploy = &request.deployed;
+    let app = request.caller.app.as_str();
     let store = AppStore::new(&ports.params, &ports.prefix)?;
     let config = store.config(app).await?;
     let old = deploy.idle_color.other();
     let service = config.color(old).service.clone();
-    let me = lock_holder(input);
+    let me = request.caller.holder();
     // The lock is held while shrinking: a rollback starting meanwhile stops
     // this execution and fences it, and this step then undoes its change
     // (the same two-sided check as deploy-idle's, see `fence`).
@@ -79,7 +72,7 @@ where
         }
         Err(e) => return Err(e),
     }
-    let result = shrink(ports, &store, input, &config, old, &me, now).await;
+    let result = shrink(ports, &store, request, &config, old, &me, now).await;
     store.release_lock(app, &me).await?;
     result.map(|(desired, why)| match why {
         Some(why) => skip(why, desired),
@@ -100,7 +93,7 @@ where
 async fn shrink<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     store: &AppStore<'_, P>,
-    input: &ExecutionInput,
+    request: &DeployedRequest,
     config: &AppConfig,
     old: Color,
     me: &str,
@@ -110,8 +103,9 @@ where
     P: ParameterStore,
     S: Services,
 {
-    let deploy = input.deploy.as_ref().expect("checked by the caller");
-    let app = input.app.as_str();
+    let deploy = &request.deployed;
+    let app = request.caller.app.as_str();
+    let execution_arn = request.caller.execution_arn.as_deref();
     let service = &config.color(old).service;
     let current = ports.services.describe(&config.cluster, service).await?;
     let target = config.idle_capacity_after_window as i32;
@@ -122,8 +116,7 @@ where
             && s.phase == Phase::Stable
             // The same version may have gone live again through a newer
             // execution, whose warm window this one must not cut short.
-            && (input.execution_arn().is_none()
-                || s.last_execution_arn.as_deref() == input.execution_arn())
+            && (execution_arn.is_none() || s.last_execution_arn.as_deref() == execution_arn)
     });
     if !still_ours {
         return Ok((

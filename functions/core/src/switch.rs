@@ -12,11 +12,11 @@ use tracing::{info, warn};
 use crate::color::Color;
 use crate::config::AppConfig;
 use crate::config::Strategy;
-use crate::deploy::lock_holder;
+use crate::error::EXECUTION_INPUT as SOURCE;
 use crate::error::{Error, Result};
 use crate::fence::{Fence, rolled_back_meanwhile};
-use crate::input::{ExecutionInput, SOURCE};
 use crate::ports::{LoadBalancer, ParameterStore, Ports, Services};
+use crate::requests::SwitchRequest;
 use crate::routing::{healthy_needed, weights_of, write_split};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
@@ -201,7 +201,7 @@ pub fn version_on(world: &World, color: Color) -> Option<String> {
 /// Applies the next switch step for `input` and records it.
 pub async fn switch<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
-    input: &ExecutionInput,
+    request: &SwitchRequest,
     now: OffsetDateTime,
 ) -> Result<SwitchOutcome>
 where
@@ -209,13 +209,14 @@ where
     L: LoadBalancer,
     S: Services,
 {
-    let app = input.app.as_str();
-    let version = input.release.version.as_str();
+    let app = request.caller.app.as_str();
+    let version = request.caller.version.as_str();
+    let execution_arn = request.caller.execution_arn.as_deref();
     let store = AppStore::new(&ports.params, &ports.prefix)?;
     let world = observe(&store, &ports.lb, &ports.services, app, None).await?;
     let config = world.config();
 
-    let me = lock_holder(input);
+    let me = request.caller.holder();
     // A deployment that was rolled back never moves traffic again; if an
     // earlier attempt of this step was still restoring what the rollback
     // decided when it failed, finish that first.
@@ -238,20 +239,13 @@ where
         }
     }
 
-    let strategy: &Strategy = input
-        .overrides
-        .strategy
-        .as_ref()
-        .unwrap_or(&config.strategy);
+    let strategy: &Strategy = request.strategy.as_ref().unwrap_or(&config.strategy);
     let steps = strategy.steps();
-    let previous = input
-        .switch
+    let previous = request
+        .previous
         .as_ref()
-        .filter(|s| s.execution_arn.as_deref() == input.execution_arn());
-    let deployed = input
-        .deploy
-        .as_ref()
-        .map(|d| (d.idle_color, d.task_definition_arn.as_str()));
+        .filter(|s| s.execution_arn.as_deref() == execution_arn);
+    let deployed = request.deployed.as_ref().map(|(c, td)| (*c, td.as_str()));
     let plan = plan(&world, version, previous, deployed, &steps)?;
     let wanted = Split::with(plan.target, plan.weight);
 
@@ -280,14 +274,7 @@ where
     } else {
         state.and_then(|s| s.switched_at).unwrap_or(now)
     };
-    let new_state = state_after(
-        &world,
-        plan,
-        version,
-        wanted,
-        input.execution_arn(),
-        switched_at,
-    );
+    let new_state = state_after(&world, plan, version, wanted, execution_arn, switched_at);
     if state != Some(&new_state) {
         store.save_state(app, &new_state).await?;
     }
@@ -325,7 +312,7 @@ where
         changed,
         done: plan.weight == 100,
         bake_seconds: strategy.bake_seconds(),
-        execution_arn: input.execution_arn().map(str::to_string),
+        execution_arn: execution_arn.map(str::to_string),
     })
 }
 

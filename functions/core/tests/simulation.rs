@@ -264,7 +264,7 @@ async fn deployment(
         &arn,
         "DeployIdle",
         [""; 0],
-        bluegreen_core::deploy::deploy(&p, &input, now(&world)).await
+        bluegreen_core::deploy::deploy(&p, &input.deploy_request(), now(&world)).await
     );
     let deployed = match deployed {
         Ok(d) => d,
@@ -283,7 +283,8 @@ async fn deployment(
         &arn,
         "CheckIdle",
         [""; 0],
-        bluegreen_core::ready::check(&p, &input, now(&world)).await
+        bluegreen_core::ready::check(&p, &input.deployed_request("check").unwrap(), now(&world))
+            .await
     );
     if !running(&world, &arn) {
         return;
@@ -304,7 +305,7 @@ async fn deployment(
             &arn,
             "Switch",
             [""; 0],
-            bluegreen_core::switch::switch(&p, &input, now(&world)).await
+            bluegreen_core::switch::switch(&p, &input.switch_request(), now(&world)).await
         );
         let Ok(out) = out else {
             failed = true;
@@ -378,7 +379,12 @@ async fn deployment(
         &arn,
         "ScaleDown",
         [""; 0],
-        bluegreen_core::scale_down::scale_down(&p, &input, now(&world)).await
+        bluegreen_core::scale_down::scale_down(
+            &p,
+            &input.deployed_request("scale-down").unwrap(),
+            now(&world)
+        )
+        .await
     );
     drop(store);
     world

@@ -7,7 +7,7 @@
 //! - `scale-down`: after the warm window, shrink the previous color.
 
 use bluegreen_core::Error;
-use bluegreen_core::deploy::{DeployOutcome, deploy, lock_holder};
+use bluegreen_core::deploy::{DeployOutcome, deploy};
 use bluegreen_core::input::{ExecutionInput, SOURCE};
 use bluegreen_core::monitor::{Alarms, check_alarms_exist, thresholds};
 use bluegreen_core::ports::{Executions, LoadBalancer, ParameterStore, Ports, Services};
@@ -185,16 +185,20 @@ where
         }
     }
     Ok(match phase {
-        Phase::Deploy => DeployIdleResponse::Deployed(deploy(ports, &input, now).await?),
-        Phase::Check => DeployIdleResponse::Checked(check(ports, &input, now).await?),
+        Phase::Deploy => {
+            DeployIdleResponse::Deployed(deploy(ports, &input.deploy_request(), now).await?)
+        }
+        Phase::Check => DeployIdleResponse::Checked(
+            check(ports, &input.deployed_request("the readiness check")?, now).await?,
+        ),
         Phase::Release => {
-            let holder = lock_holder(&input);
+            let holder = input.lock_holder();
             let store = AppStore::new(&ports.params, &ports.prefix)?;
             let released = store.release_lock(&input.app, &holder).await?;
             DeployIdleResponse::Released(Released { holder, released })
         }
         Phase::ScaleDown => DeployIdleResponse::ScaledDown(
-            scale_down(ports, &input, time::OffsetDateTime::now_utc()).await?,
+            scale_down(ports, &input.deployed_request("scale-down")?, now).await?,
         ),
     })
 }

@@ -20,5 +20,5 @@ where
 {
     let input = ExecutionInput::from_value(event.payload)?;
     let now = time::OffsetDateTime::now_utc();
-    Ok(switch(ports, &input, now).await?)
+    Ok(switch(ports, &input.switch_request(), now).await?)
 }

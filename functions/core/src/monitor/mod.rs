@@ -135,7 +135,7 @@ where
     let config = config?;
     // Only the deployment holding the lock is watched on its behalf: one
     // that lost it (stopped by a rollback, say) must not promote.
-    let me = crate::deploy::lock_holder(input);
+    let me = input.lock_holder();
     match lock? {
         Some(l) if l.holder == me => {}
         other => {

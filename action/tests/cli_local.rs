@@ -43,6 +43,31 @@ async fn execution_count(local: &Local) -> usize {
     out.executions().len()
 }
 
+async fn wait_for_executions_to_end(local: &Local) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = local
+            .sfn
+            .list_executions()
+            .state_machine_arn(&local.state_machine_arn)
+            .send()
+            .await
+            .expect("list executions");
+        let running = out
+            .executions()
+            .iter()
+            .any(|e| e.status == aws_sdk_sfn::types::ExecutionStatus::Running);
+        if !running {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "executions still running"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// `bluegreen deploy` of `version` (image `example/web:<version>`).
 async fn deploy(local: &Local, version: &str, run_id: &str) -> Run {
     let image = format!("example/web:{version}");
@@ -149,6 +174,10 @@ async fn deploy_follows_the_release_and_sets_the_action_outputs() {
     );
     assert_eq!(execution_count(&local).await, 1, "no second execution");
 
+    // The action stops following once the release is live (before the warm
+    // window); the execution ends with the scale-down, which holds the lock
+    // while it shrinks the old color. Once it has ended, no lock is left.
+    wait_for_executions_to_end(&local).await;
     let status = bluegreen(&local, &["status", "--app", APP, "--json"], "102").await;
     assert_eq!(status.code, 0, "{}", status.stdout);
     let s: Value = serde_json::from_str(&status.stdout).expect(&status.stdout);

@@ -651,3 +651,15 @@ async fn metrics_that_cannot_be_addressed_never_promote() {
         .expect("monitor");
     assert_eq!(third.verdict, Verdict::Breach, "{:?}", third.reasons);
 }
+
+/// Only the deployment holding the lock is watched: one that lost it (a
+/// rollback took it over, or it was released) must never promote.
+#[tokio::test]
+async fn a_deployment_that_lost_the_lock_is_not_watched() {
+    let prod = SampleApp::start("v2", Behaviour::Healthy).await;
+    let (app, doc) = switched("mo-nolock", &prod, json!({})).await;
+    bluegreen_e2e::release_lock(&app, &bluegreen_e2e::manual_holder(&app, "v2")).await;
+    let err = monitor(&app, &doc).await.unwrap_err();
+    assert_eq!(err.error_type(), "NotLockHolder", "{err}");
+    assert!(err.to_string().contains("no lock is held"), "{err}");
+}

@@ -392,14 +392,3 @@ pub struct ProbeResult {
     pub has_marker: bool,
     pub error: Option<String>,
 }
-
-/// Active probes of a URL (HTTP).
-pub trait Prober: Send + Sync {
-    fn probe(
-        &self,
-        url: &str,
-        count: u32,
-        timeout: std::time::Duration,
-        marker: Option<&str>,
-    ) -> impl Future<Output = Vec<ProbeResult>> + Send;
-}

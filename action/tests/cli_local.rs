@@ -374,6 +374,10 @@ async fn reconcile_records_what_really_serves_after_a_move_by_hand() {
     let s: Value = serde_json::from_str(&status.stdout).expect("status json");
     assert_eq!(s["state_matches_listener"], false, "{}", status.stdout);
 
+    // The release is live when `deploy` returns; its execution still scales
+    // the old color down under the lock for a moment, and reconcile (rightly)
+    // refuses to write while a release holds the app.
+    wait_for_executions_to_end(&local).await;
     let run = bluegreen(&local, &["reconcile", "--app", APP], "303").await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     let out: Value = serde_json::from_str(&run.stdout).expect("reconcile json");

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use bluegreen_action::commands::{self, deploy, rollback, status};
+use bluegreen_action::commands::{self, deploy, rollback, smoke, status, validate};
 use bluegreen_action::{ci, github};
-use clap::{Parser, Subcommand};
+use clap::{ArgGroup, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -103,6 +103,47 @@ enum Command {
     Reconcile {
         #[arg(long, env = "BLUEGREEN_APP")]
         app: String,
+    },
+    /// Run a smoke-test spec from this machine against a URL, with the
+    /// smoke-test Lambda's runner. Exit 0: all passed; 1: a check failed;
+    /// 2: bad input.
+    Smoke {
+        /// The spec (YAML or JSON).
+        #[arg(long, value_name = "FILE")]
+        spec: PathBuf,
+        /// What `{{base_url}}` stands for.
+        #[arg(long, value_name = "URL")]
+        base_url: String,
+        /// What `{{version}}` stands for.
+        #[arg(long)]
+        version: Option<String>,
+        /// The value of a `{{ssm:NAME}}` placeholder (repeatable). Without
+        /// it, the value is read from SSM when an AWS region is configured.
+        #[arg(long, value_name = "NAME=VALUE")]
+        ssm: Vec<String>,
+        /// Print the report as JSON (the Lambda's report) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check an app config, a smoke-test spec and release overrides offline,
+    /// with the Lambdas' own validators. Exit 0: all valid; 2: not.
+    #[command(group(
+        ArgGroup::new("inputs")
+            .required(true)
+            .multiple(true)
+            .args(["config", "smoke_tests", "overrides"])
+    ))]
+    Validate {
+        /// The app config document, as stored at <prefix>/<app>/config.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// A smoke-test spec (YAML or JSON).
+        #[arg(long, value_name = "FILE")]
+        smoke_tests: Option<PathBuf>,
+        /// Per-release overrides as JSON: {"strategy": ..., "monitor": ...};
+        /// checked against --config's monitor thresholds, else the defaults.
+        #[arg(long, value_name = "JSON")]
+        overrides: Option<String>,
     },
     /// Everything on this machine, no AWS account.
     Local {
@@ -272,6 +313,59 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     .map_err(|e| anyhow!(e))?;
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Smoke {
+            spec,
+            base_url,
+            version,
+            ssm,
+            json,
+        } => {
+            let args = smoke::SmokeArgs {
+                spec,
+                base_url,
+                version,
+                ssm,
+            };
+            let report = match smoke::run(&args).await {
+                Ok(report) => report,
+                Err(e) => {
+                    ci::error(&e);
+                    return Ok(ExitCode::from(commands::EXIT_BAD_INPUT));
+                }
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", smoke::render(&report));
+            }
+            Ok(if report.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(commands::EXIT_FAILED)
+            })
+        }
+        Command::Validate {
+            config,
+            smoke_tests,
+            overrides,
+        } => {
+            let checked = validate::validate(&validate::ValidateArgs {
+                config,
+                smoke_tests,
+                overrides,
+            });
+            for line in &checked.ok {
+                println!("{line}");
+            }
+            for e in &checked.errors {
+                ci::error(e);
+            }
+            Ok(if checked.valid() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(commands::EXIT_BAD_INPUT)
+            })
         }
         Command::Local {
             command: LocalCommand::Demo { fast },

@@ -12,6 +12,9 @@ use serde_json::{Value, json};
 #[allow(dead_code)]
 mod github_fake;
 
+#[path = "cli/commands_offline.rs"]
+mod commands_offline;
+
 const APP: &str = "web";
 
 struct Run {

@@ -2,7 +2,15 @@
 
 pub mod deploy;
 pub mod rollback;
+pub mod smoke;
 pub mod status;
+pub mod validate;
+
+/// Exit code of `smoke` when a check did not pass.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code of `smoke` and `validate` for bad input (a missing file, a
+/// malformed spec, config or override), as for a bad command line.
+pub const EXIT_BAD_INPUT: u8 = 2;
 
 /// A Step Functions execution name: at most 80 of `[A-Za-z0-9_-]`. Derived
 /// from the app, the version and the CI run, so that a retried job step

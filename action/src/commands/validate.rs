@@ -1,0 +1,128 @@
+//! `bluegreen validate`: offline checks with the Lambdas' own validators, so
+//! that a typo fails in the pull request instead of in an execution.
+//!
+//! - the app config document as stored in SSM (`<prefix>/<app>/config`):
+//!   the parse and validation every Lambda does when it reads it;
+//! - a smoke-test spec: the smoke-test Lambda's parser;
+//! - release overrides (`{"strategy": ..., "monitor": ...}`): the execution
+//!   input's shape, the strategy's validator, and the monitor thresholds
+//!   merged over the given config's (over the defaults without one), as
+//!   deploy-idle and the monitor merge them.
+
+use std::path::{Path, PathBuf};
+
+use bluegreen_core::config::{AppConfig, MonitorConfig, validate_app_name};
+use bluegreen_core::input::Overrides;
+use bluegreen_core::parse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Default)]
+pub struct ValidateArgs {
+    pub config: Option<PathBuf>,
+    pub smoke_tests: Option<PathBuf>,
+    /// The overrides as JSON text.
+    pub overrides: Option<String>,
+}
+
+/// What each input came to: one line per valid input, one error per invalid
+/// one (naming the file or flag, and the field).
+#[derive(Debug, Default)]
+pub struct Validated {
+    pub ok: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl Validated {
+    pub fn valid(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Checks every input given; one input's error does not hide another's.
+pub fn validate(args: &ValidateArgs) -> Validated {
+    let mut out = Validated::default();
+    let mut config = None;
+    if let Some(path) = &args.config {
+        match app_config(path) {
+            Ok(c) => {
+                out.ok
+                    .push(format!("ok  config {} (app `{}`)", path.display(), c.app));
+                config = Some(c);
+            }
+            Err(e) => out.errors.push(e),
+        }
+    }
+    if let Some(path) = &args.smoke_tests {
+        match super::smoke::read_spec(path) {
+            Ok(spec) => out.ok.push(format!(
+                "ok  smoke tests {} ({} tests{})",
+                path.display(),
+                spec.tests.len(),
+                if spec.warmup.is_some() {
+                    ", a warm-up"
+                } else {
+                    ""
+                }
+            )),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    if let Some(text) = &args.overrides {
+        let against = match (&config, &args.config) {
+            (Some(c), _) => format!("the config of `{}`", c.app),
+            (None, Some(_)) => "the defaults (the config is not valid)".to_string(),
+            (None, None) => "the defaults".to_string(),
+        };
+        match overrides(text, config.as_ref().map(|c| &c.monitor)) {
+            Ok(()) => out
+                .ok
+                .push(format!("ok  overrides (checked against {against})")),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    out
+}
+
+/// The config document in `path`, parsed and validated as the Lambdas read
+/// it from SSM. The app is the one the document names (in SSM, the
+/// parameter's path must name the same one).
+pub fn app_config(path: &Path) -> Result<AppConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the config {}: {e}", path.display()))?;
+    let app = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("app")?.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let name = path.display().to_string();
+    let config = AppConfig::parse(&app, &name, &text).map_err(|e| e.to_string())?;
+    validate_app_name(&format!("config {name}"), "app", &config.app).map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+/// Where overrides sit in the execution input, so errors name the same path
+/// (`overrides.monitor.max_5xx_rate`) as a deployment's would.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InInput {
+    overrides: Overrides,
+}
+
+/// `text` as an execution's `overrides`, with `monitor` merged over `base`
+/// (the defaults when `None`).
+pub fn overrides(text: &str, base: Option<&MonitorConfig>) -> Result<(), String> {
+    const SOURCE: &str = "--overrides";
+    let check = || -> bluegreen_core::Result<()> {
+        let value: Value = parse::json(SOURCE, text)?;
+        let InInput { overrides } = parse::value(SOURCE, json!({ "overrides": value }))?;
+        if let Some(strategy) = &overrides.strategy {
+            strategy.validate(SOURCE, "overrides.strategy")?;
+        }
+        if let Some(monitor) = &overrides.monitor {
+            let defaults = MonitorConfig::default();
+            base.unwrap_or(&defaults).with_overrides(SOURCE, monitor)?;
+        }
+        Ok(())
+    };
+    check().map_err(|e| e.to_string())
+}

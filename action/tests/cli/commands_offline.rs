@@ -1,0 +1,459 @@
+//! `bluegreen smoke` and `bluegreen validate`: the real binary, no AWS and no
+//! emulator. Smoke tests run against the project's sample app, a real local
+//! HTTP server; validation reads files the way the action hands them over.
+
+use std::path::{Path, PathBuf};
+
+use bluegreen_action::local::sample::{Behaviour, SampleApp};
+use serde_json::Value;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `bluegreen` with a clean environment: no AWS region or credentials,
+/// no GitHub Actions, no profile files (HOME points at an empty directory).
+async fn offline(args: &[&str], extra: &[(&str, &str)]) -> Out {
+    let home = std::env::temp_dir().join(format!("bluegreen-offline-{}-home", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bluegreen"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(extra.iter().copied())
+        .output()
+        .await
+        .expect("run bluegreen");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A fresh directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bluegreen-offline-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, file: &str, text: &str) -> String {
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+const SPEC: &str = r#"
+tests:
+  - name: Health
+    url: "{{base_url}}/health"
+    expect_status: 200
+  - name: Checkout
+    url: "{{base_url}}/checkout"
+    method: POST
+    expect_status: 200
+  - name: Serves the release
+    url: "{{base_url}}/version"
+    expect_json: { "$.version": "{{version}}" }
+"#;
+
+/// The table's line for the check `name`.
+fn line<'a>(out: &'a Out, name: &str) -> &'a str {
+    out.stdout
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no line for {name}:\n{}", out.all()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_passes_against_a_running_app() {
+    let app = SampleApp::start("v7", Behaviour::Healthy).await;
+    let dir = scratch("smoke-pass");
+    let spec = write(&dir, "smoke.yml", SPEC);
+    let out = offline(
+        &[
+            "smoke",
+            "--spec",
+            &spec,
+            "--base-url",
+            &app.url,
+            "--version",
+            "v7",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let health = line(&out, "Health");
+    assert!(health.contains("GET /health"), "{health}");
+    assert!(health.contains("200"), "{health}");
+    assert!(health.contains("pass"), "{health}");
+    assert!(health.contains(" ms"), "{health}");
+    assert!(line(&out, "Checkout").contains("POST /checkout"));
+    assert!(line(&out, "Serves the release").contains("pass"));
+    assert!(out.stdout.contains("3 passed"), "{}", out.all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_fails_with_exit_1_and_names_the_failing_check() {
+    let app = SampleApp::start("v8", Behaviour::BrokenCheckout).await;
+    let dir = scratch("smoke-fail");
+    let spec = write(&dir, "smoke.yml", SPEC);
+    let out = offline(
+        &[
+            "smoke",
+            "--spec",
+            &spec,
+            "--base-url",
+            &app.url,
+            "--version",
+            "v8",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    let checkout = line(&out, "Checkout");
+    assert!(checkout.contains("FAIL"), "{checkout}");
+    assert!(checkout.contains("500"), "{checkout}");
+    assert!(
+        checkout.contains("expected status 200, got 500"),
+        "{checkout}"
+    );
+    assert!(line(&out, "Health").contains("pass"));
+    assert!(out.stdout.contains("1 failed"), "{}", out.all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_with_a_malformed_spec_exits_2_naming_file_and_field() {
+    let dir = scratch("smoke-malformed");
+    let spec = write(
+        &dir,
+        "smoke.yml",
+        "tests:\n  - name: Health\n    expect_status: 200\n",
+    );
+    let out = offline(
+        &["smoke", "--spec", &spec, "--base-url", "http://127.0.0.1:9"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains(&spec), "{}", out.all());
+    assert!(out.stderr.contains("`tests[0].url`"), "{}", out.all());
+    assert!(out.stderr.contains("line "), "{}", out.all());
+
+    let missing = dir.join("nope.yml").display().to_string();
+    let out = offline(
+        &[
+            "smoke",
+            "--spec",
+            &missing,
+            "--base-url",
+            "http://127.0.0.1:9",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains(&missing), "{}", out.all());
+
+    let good = write(&dir, "good.yml", SPEC);
+    let out = offline(&["smoke", "--spec", &good, "--base-url", "localhost"], &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("--base-url"), "{}", out.all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_json_is_the_lambdas_report() {
+    let app = SampleApp::start("v9", Behaviour::BrokenCheckout).await;
+    let dir = scratch("smoke-json");
+    let spec = write(&dir, "smoke.yml", SPEC);
+    let out = offline(
+        &[
+            "smoke",
+            "--spec",
+            &spec,
+            "--base-url",
+            &app.url,
+            "--version",
+            "v9",
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    let report: Value = serde_json::from_str(&out.stdout).expect("stdout is one JSON document");
+    // The smoke-test Lambda's own report type reads it back.
+    let typed: bluegreen_smoke::SmokeReport = serde_json::from_value(report.clone()).unwrap();
+    assert!(!typed.passed);
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["base_url"], app.url.as_str());
+    assert_eq!(
+        report["totals"],
+        serde_json::json!({"tests": 3, "passed": 2, "failed": 1, "skipped": 0})
+    );
+    let checkout = &report["tests"][1];
+    assert_eq!(checkout["name"], "Checkout");
+    assert_eq!(checkout["method"], "POST");
+    assert_eq!(checkout["url"], format!("{}/checkout", app.url));
+    assert_eq!(checkout["status"], 500);
+    assert_eq!(checkout["passed"], false);
+    assert!(checkout["latency_ms"].is_u64(), "{checkout}");
+    assert!(
+        checkout["reason"]
+            .as_str()
+            .unwrap()
+            .contains("expected status 200, got 500"),
+        "{checkout}"
+    );
+    assert_eq!(report["tests"][2]["passed"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_ssm_placeholders_need_aws_or_a_value_and_stay_masked() {
+    let app = SampleApp::start("v10", Behaviour::Healthy).await;
+    let dir = scratch("smoke-ssm");
+    let spec = write(
+        &dir,
+        "smoke.yml",
+        r#"
+tests:
+  - name: With a token
+    url: "{{base_url}}/health?token={{ssm:/bluegreen/web/smoke-token}}"
+    headers: { X-Smoke: "{{env.SMOKE_KEY}}" }
+"#,
+    );
+    // No AWS region and no value given: refused before any request.
+    let out = offline(&["smoke", "--spec", &spec, "--base-url", &app.url], &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("{{ssm:/bluegreen/web/smoke-token}}"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stderr.contains("`tests[0]`"), "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("--ssm /bluegreen/web/smoke-token=VALUE"),
+        "{}",
+        out.all()
+    );
+
+    // Given on the command line: used, and masked like any secret.
+    let out = offline(
+        &[
+            "smoke",
+            "--spec",
+            &spec,
+            "--base-url",
+            &app.url,
+            "--ssm",
+            "/bluegreen/web/smoke-token=tok-s3cr3t",
+            "--json",
+        ],
+        &[("SMOKE_KEY", "key-s3cr3t")],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!out.all().contains("tok-s3cr3t"), "{}", out.all());
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        report["tests"][0]["url"],
+        format!("{}/health?token=***", app.url)
+    );
+
+    let out = offline(
+        &[
+            "smoke",
+            "--spec",
+            &spec,
+            "--base-url",
+            &app.url,
+            "--ssm",
+            "no-equals",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("NAME=VALUE"), "{}", out.all());
+}
+
+const CONFIG_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../cdk/example-config.json");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_passes_each_input_with_one_ok_line() {
+    let dir = scratch("validate-pass");
+    let spec = write(&dir, "smoke.yml", SPEC);
+    let out = offline(
+        &[
+            "validate",
+            "--config",
+            CONFIG_FILE,
+            "--smoke-tests",
+            &spec,
+            "--overrides",
+            r#"{"strategy": {"type": "weighted", "steps": [25, 100]}, "monitor": {"max_5xx_rate": 0.02}}"#,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", out.all());
+    assert!(lines.iter().all(|l| l.starts_with("ok")), "{}", out.all());
+    assert!(lines[0].contains(CONFIG_FILE), "{}", out.all());
+    assert!(lines[1].contains(&spec), "{}", out.all());
+    assert!(lines[1].contains("3 tests"), "{}", out.all());
+    assert!(lines[2].contains("checkout"), "{}", out.all());
+
+    // Each input alone.
+    let out = offline(&["validate", "--smoke-tests", &spec], &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.all());
+    let out = offline(
+        &[
+            "validate",
+            "--overrides",
+            r#"{"monitor": {"min_requests": 10}}"#,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("defaults"), "{}", out.all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_a_bad_config_names_file_and_field() {
+    let dir = scratch("validate-config");
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(CONFIG_FILE).unwrap()).unwrap();
+    config["monitor"]["max_5xx_rate"] = 5.into();
+    let bad = write(&dir, "config.json", &config.to_string());
+    let out = offline(&["validate", "--config", &bad], &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains(&bad), "{}", out.all());
+    assert!(
+        out.stderr.contains("`monitor.max_5xx_rate`"),
+        "{}",
+        out.all()
+    );
+
+    // An unknown field, as the Lambdas refuse it.
+    config["monitor"]["max_5xx_rate"] = 0.01.into();
+    config["green"]["servce"] = "x".into();
+    let bad = write(&dir, "typo.json", &config.to_string());
+    let out = offline(&["validate", "--config", &bad], &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("`green.servce`"), "{}", out.all());
+
+    let broken = write(&dir, "broken.json", "{\n  \"app\": ");
+    let out = offline(&["validate", "--config", &broken], &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains(&broken), "{}", out.all());
+    assert!(out.stderr.contains("line 2"), "{}", out.all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_a_bad_smoke_spec_names_file_and_field() {
+    let dir = scratch("validate-spec");
+    let spec = write(
+        &dir,
+        "smoke.yml",
+        "tests:\n  - name: Health\n    url: \"{{base_url}}/health\"\n    expect_stauts: 200\n",
+    );
+    let out = offline(&["validate", "--smoke-tests", &spec], &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains(&spec), "{}", out.all());
+    assert!(out.stderr.contains("`tests[0]"), "{}", out.all());
+    assert!(out.stderr.contains("expect_stauts"), "{}", out.all());
+    assert!(!out.stdout.contains("ok"), "{}", out.all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_a_bad_override_names_its_path() {
+    let out = offline(
+        &[
+            "validate",
+            "--overrides",
+            r#"{"monitor":{"max_5xx_rate":5}}"#,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("`overrides.monitor.max_5xx_rate`"),
+        "{}",
+        out.all()
+    );
+
+    // Against a config: its validators, and the config is named.
+    let out = offline(
+        &[
+            "validate",
+            "--config",
+            CONFIG_FILE,
+            "--overrides",
+            r#"{"strategy":{"type":"weighted","steps":[50,20]}}"#,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("`overrides.strategy.steps[1]`"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stdout.contains("ok"),
+        "the config itself is valid: {}",
+        out.all()
+    );
+
+    for bad in [
+        "not json",
+        r#"{"monitr": {}}"#,
+        r#"{"monitor": {"min_requests": 0}}"#,
+    ] {
+        let out = offline(&["validate", "--overrides", bad], &[]).await;
+        assert_eq!(out.code, 2, "{bad}: {}", out.all());
+        assert!(out.stderr.contains("--overrides"), "{bad}: {}", out.all());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_needs_at_least_one_input() {
+    let out = offline(&["validate"], &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("--config"), "{}", out.all());
+    assert!(out.stderr.contains("--smoke-tests"), "{}", out.all());
+    assert!(out.stderr.contains("--overrides"), "{}", out.all());
+
+    let out = offline(
+        &["validate", "--smoke-tests", "/nonexistent/smoke.yml"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("/nonexistent/smoke.yml"),
+        "{}",
+        out.all()
+    );
+}

@@ -292,6 +292,65 @@ tests:
     assert!(out.stderr.contains("NAME=VALUE"), "{}", out.all());
 }
 
+/// With AWS configured (here the emulator), `{{ssm:*}}` values are read from
+/// SSM before any request, decrypted, and masked; a missing one is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_reads_ssm_placeholders_from_ssm_when_aws_is_configured() {
+    use bluegreen_action::local::emulator::{Emulator, EmulatorOptions, REGION};
+    let emulator = Emulator::start(EmulatorOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let ssm = aws_sdk_ssm::Client::new(&emulator.sdk_config().await);
+    ssm.put_parameter()
+        .name("/bluegreen/web/smoke-token")
+        .value("tok-from-ssm")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .expect("put parameter");
+    let app = SampleApp::start("v11", Behaviour::Healthy).await;
+    let dir = scratch("smoke-ssm-aws");
+    let spec = write(
+        &dir,
+        "smoke.yml",
+        "tests:\n  - name: With a token\n    url: \"{{base_url}}/health?token={{ssm:/bluegreen/web/smoke-token}}\"\n",
+    );
+    let aws = [
+        ("AWS_ENDPOINT_URL", emulator.endpoint.as_str()),
+        ("AWS_REGION", REGION),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    let out = offline(
+        &["smoke", "--spec", &spec, "--base-url", &app.url, "--json"],
+        &aws,
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!out.all().contains("tok-from-ssm"), "{}", out.all());
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        report["tests"][0]["url"],
+        format!("{}/health?token=***", app.url)
+    );
+
+    let missing = write(
+        &dir,
+        "missing.yml",
+        "tests:\n  - name: Gone\n    url: \"{{base_url}}/health?k={{ssm:/bluegreen/web/gone}}\"\n",
+    );
+    let out = offline(&["smoke", "--spec", &missing, "--base-url", &app.url], &aws).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.stderr.contains("/bluegreen/web/gone does not exist"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.stderr.contains("--ssm /bluegreen/web/gone=VALUE"),
+        "{}",
+        out.all()
+    );
+}
+
 const CONFIG_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../cdk/example-config.json");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,9 +56,10 @@ pub fn validate(args: &ValidateArgs) -> Validated {
     if let Some(path) = &args.smoke_tests {
         match super::smoke::read_spec(path) {
             Ok(spec) => out.ok.push(format!(
-                "ok  smoke tests {} ({} tests{})",
+                "ok  smoke tests {} ({} test{}{})",
                 path.display(),
                 spec.tests.len(),
+                if spec.tests.len() == 1 { "" } else { "s" },
                 if spec.warmup.is_some() {
                     ", a warm-up"
                 } else {

@@ -34,8 +34,18 @@ export interface MonitorThresholds {
    * @default the release version
    */
   readonly expectedVersionMarker?: string;
-  /** Probe requests per monitor call, at least 1. @default 10 */
+  /** Probe requests per probe round, 1 to 100. @default 3 */
   readonly probeRequests?: number;
+  /**
+   * Time between probe rounds while a bake is watched, 1 to 60 whole seconds:
+   * a release that turns bad is seen within this plus `probeTimeout`. @default 5 seconds
+   */
+  readonly probeInterval?: Duration;
+  /**
+   * How long one monitor call watches before the next call carries on, 1 to
+   * 840 whole seconds (the function's timeout is 15 minutes). @default 14 minutes
+   */
+  readonly slice?: Duration;
   /** Timeout of one probe request; whole milliseconds, above zero. @default 2 seconds */
   readonly probeTimeout?: Duration;
   /**
@@ -65,8 +75,8 @@ export interface MonitorThresholds {
    */
   readonly metricsDelay?: Duration;
   /**
-   * Consecutive monitor calls whose metrics or alarms could not be read
-   * before the bake is a breach (until then it waits), 1 to 20. @default 3
+   * Consecutive reads (about one a minute) whose metrics or alarms could not
+   * be read before the bake is a breach (until then it waits), 1 to 20. @default 3
    */
   readonly maxFailedReads?: number;
 }
@@ -185,7 +195,15 @@ function monitor(m: MonitorThresholds): Record<string, unknown> {
   const probeTimeout = m.probeTimeout?.toMilliseconds();
   if (probeTimeout === 0) throw new Error('monitor.probe_timeout_ms: 0 would time out every probe');
   if (probeTimeout !== undefined && probeTimeout > 10_000) {
-    throw new Error(`monitor.probe_timeout_ms: ${probeTimeout} is over 10000 (a probe must fit the monitor's call)`);
+    throw new Error(`monitor.probe_timeout_ms: ${probeTimeout} is over 10000 (a probe round must fit its interval)`);
+  }
+  const interval = m.probeInterval?.toSeconds();
+  if (interval !== undefined && !(interval >= 1 && interval <= 60)) {
+    throw new Error(`monitor.probe_interval_seconds: ${interval} is not between 1 and 60`);
+  }
+  const slice = m.slice?.toSeconds();
+  if (slice !== undefined && !(slice >= 1 && slice <= 840)) {
+    throw new Error(`monitor.slice_seconds: ${slice} is not between 1 and 840 (the function's timeout is 900 s)`);
   }
   return compact({
     max_5xx_rate: m.max5xxRate,
@@ -197,6 +215,8 @@ function monitor(m: MonitorThresholds): Record<string, unknown> {
     probe_requests:
       m.probeRequests === undefined ? undefined : count(m.probeRequests, 'monitor.probe_requests', 1, 100),
     probe_timeout_ms: probeTimeout,
+    probe_interval_seconds: interval,
+    slice_seconds: slice,
     version_timeout_seconds: m.versionTimeout?.toSeconds(),
     compare_with_previous: m.compareWithPrevious,
     max_p99_regression: m.maxP99Regression,

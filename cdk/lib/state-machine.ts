@@ -173,22 +173,21 @@ export function deploymentWorkflow(
     .next(scaleDown)
     .next(released);
 
-  // Switch one step, bake with Wait states (never by sleeping in a Lambda),
-  // then the next step or done. The loop is three states per poll: the
-  // monitor's growing `wait_seconds` keeps a 10-minute bake to a few polls.
+  // Switch one step, then the monitor watches the bake in slices of minutes
+  // (probing every few seconds inside the call, which costs less than the
+  // state transitions of a polling loop and sees a breach at any minute),
+  // then the next step or done. `continue` is the end of a slice: the next
+  // call carries on at once with the figures so far.
   const switchStep = invoke('Switch', fns.switch, '$.switch');
   switchStep.addCatch(rollback, { errors: ALL, resultPath: '$.error' });
   const monitor = invoke('Monitor', fns.monitor, '$.monitor');
   monitor.addCatch(rollback, { errors: ALL, resultPath: '$.error' });
-  const bake = new sfn.Wait(states, 'Bake', {
-    time: sfn.WaitTime.secondsPath('$.monitor.wait_seconds'),
-  });
   const lastStep = new sfn.Choice(states, 'LastStep?')
     .when(sfn.Condition.booleanEquals('$.switch.done', true), releaseLock)
     .otherwise(switchStep);
   const verdict = new sfn.Choice(states, 'Verdict')
     .when(sfn.Condition.stringEquals('$.monitor.verdict', 'breach'), rollback)
-    .when(sfn.Condition.stringEquals('$.monitor.verdict', 'continue'), bake.next(monitor))
+    .when(sfn.Condition.stringEquals('$.monitor.verdict', 'continue'), monitor)
     .when(sfn.Condition.stringEquals('$.monitor.verdict', 'promote'), lastStep)
     .otherwise(rollback);
   switchStep.next(monitor).next(verdict);

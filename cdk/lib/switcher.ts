@@ -45,8 +45,11 @@ const FUNCTIONS = {
   },
   monitor: {
     binary: 'monitor',
-    timeout: Duration.seconds(30),
-    description: 'judges a bake: continue, promote or breach',
+    // One call watches a slice of the bake (at most 840 s, `slice_seconds`)
+    // and stops 15 s before this deadline: Lambda's maximum, so a 10-minute
+    // bake is usually one call.
+    timeout: Duration.minutes(15),
+    description: 'watches a slice of a bake: probes every few seconds, metrics every minute; breach, promote or continue',
   },
   rollback: {
     binary: 'rollback',

@@ -94,8 +94,9 @@ describe('a rollback that cannot complete', () => {
   });
 });
 
-test('the bake and the warm window wait as long as the document says', () => {
-  assert.equal(asl.States.Bake.SecondsPath, '$.monitor.wait_seconds');
+test('the warm window waits as long as the document says; the bake is watched, not waited', () => {
+  assert.equal(asl.States.Bake, undefined);
+  assert.equal(asl.States.Verdict.Choices[1].Next, 'Monitor');
   assert.equal(asl.States.WarmWindow.SecondsPath, '$.deploy.warm_window_seconds');
   assert.equal(asl.States.WaitForIdle.Seconds, 15);
 });
@@ -114,18 +115,20 @@ test('every state is reachable', () => {
 });
 
 // Scripted Lambdas: a release that becomes ready after `polls` checks, a
-// monitor whose waits grow to 60 s, and overrides per binary/phase.
+// monitor that watches slices of `sliceSeconds` and promotes once the bake
+// and the late metric minute after it (220 s) are covered, and overrides
+// per binary/phase.
 function lambdas(opts: {
   steps?: number;
   polls?: number;
   bakeSeconds?: number;
+  sliceSeconds?: number;
   override?: Record<string, (payload: any) => unknown>;
 }): Lambdas {
-  const { steps = 1, polls = 8, bakeSeconds = 600, override = {} } = opts;
+  const { steps = 1, polls = 8, bakeSeconds = 600, sliceSeconds = 840, override = {} } = opts;
   let checks = 0;
   let step = 0;
-  let baked = 0;
-  let wait = 15;
+  let watched = 0;
   return (binary, payload) => {
     const key = payload.phase
       ? `${binary}:${payload.phase}`
@@ -144,14 +147,11 @@ function lambdas(opts: {
         return { alerted: true };
       case 'switch':
         step++;
-        baked = 0;
-        wait = 15;
+        watched = 0;
         return { step, done: step === steps };
       case 'monitor':
-        if (baked >= bakeSeconds) return { verdict: 'promote', reasons: [], wait_seconds: 0 };
-        baked += wait;
-        wait = Math.min(wait * 2, 60);
-        return { verdict: 'continue', reasons: [], wait_seconds: wait };
+        watched = Math.min(watched + sliceSeconds, bakeSeconds + 220);
+        return { verdict: watched >= bakeSeconds + 220 ? 'promote' : 'continue', reasons: [] };
       default:
         return { released: true };
     }
@@ -163,10 +163,10 @@ const fails = (errorType: string) => () => {
 };
 
 describe('paths', () => {
-  test('all at once with a 10-minute bake: under 100 state transitions', () => {
+  test('all at once with a 10-minute bake: one monitor call', () => {
     const w = walk(asl, lambdas({}), input);
     assert.equal(w.end, 'Released');
-    assert.ok(w.path.length < 100, `${w.path.length} transitions`);
+    assert.equal(w.path.filter((s) => s === 'Monitor').length, 1);
     assert.equal(w.doc.execution.arn, 'arn:aws:states:us-east-1:123456789012:execution:sm:e1');
     assert.deepEqual(w.path.slice(0, 6), ['Init', 'DeployIdle', 'AlreadyLive?', 'CheckIdle', 'IdleReady?', 'WaitForIdle']);
     assert.deepEqual(w.path.slice(-5), ['LastStep?', 'ReleaseLock', 'WarmWindow', 'ScaleDown', 'Released']);
@@ -181,6 +181,19 @@ describe('paths', () => {
     const w = walk(asl, lambdas({ steps: 4, bakeSeconds: 60 }), input);
     assert.equal(w.end, 'Released');
     assert.equal(w.path.filter((s) => s === 'Switch').length, 4);
+  });
+
+  test('4 steps with 10-minute bakes: under 40 state transitions (the budget)', () => {
+    const w = walk(asl, lambdas({ steps: 4, polls: 1 }), input);
+    assert.equal(w.end, 'Released');
+    assert.ok(w.path.length < 40, `${w.path.length} transitions: ${w.path.join(' → ')}`);
+  });
+
+  test('a slice that ends before the bake is followed at once by the next call', () => {
+    const w = walk(asl, lambdas({ sliceSeconds: 300 }), input);
+    assert.equal(w.end, 'Released');
+    const i = w.path.indexOf('Monitor');
+    assert.deepEqual(w.path.slice(i, i + 7), ['Monitor', 'Verdict', 'Monitor', 'Verdict', 'Monitor', 'Verdict', 'LastStep?']);
   });
 
   test('a release already live releases the lock and succeeds', () => {
@@ -223,7 +236,7 @@ describe('paths', () => {
 
   test('a breach rolls back, and so does a verdict nobody knows', () => {
     for (const verdict of ['breach', 'maybe']) {
-      const monitor = () => ({ verdict, reasons: ['5xx 12%'], wait_seconds: 0 });
+      const monitor = () => ({ verdict, reasons: ['5xx 12%'], });
       const w = walk(asl, lambdas({ override: { monitor } }), input);
       assert.deepEqual(w.path.slice(-4), ['Verdict', 'Rollback', 'ReleaseLockAfterRollback', 'RolledBack'], verdict);
     }

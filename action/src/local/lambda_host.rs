@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bluegreen_aws::{AwsPorts, CloudWatchMetrics};
 use bluegreen_lambda::HandlerError;
-use bluegreen_monitor::{HttpProber, Signals};
+use bluegreen_monitor::{HttpProber, Signals, SystemClock};
 use lambda_runtime::{Context, LambdaEvent};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -81,6 +81,7 @@ impl LambdaHost {
             signals: Signals {
                 metrics: bluegreen_aws::metrics(sdk),
                 prober: HttpProber::new(),
+                clock: SystemClock,
             },
             http: bluegreen_smoke::http_client().map_err(std::io::Error::other)?,
             moto: moto_endpoint.trim_end_matches('/').to_string(),

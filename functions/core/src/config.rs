@@ -255,13 +255,22 @@ pub struct MonitorConfig {
     /// covering its end has been judged.
     #[serde(default = "default_metrics_delay")]
     pub metrics_delay_seconds: u64,
-    /// Consecutive monitor calls whose metrics or alarms could not be read
-    /// before the bake is a breach (until then: wait).
+    /// Consecutive reads (about one a minute) in which metrics or alarms
+    /// could not be read before the bake is a breach (until then: wait).
     #[serde(default = "default_max_failed_reads")]
     pub max_failed_reads: u32,
-    /// Probe requests per monitor call.
+    /// Probe requests per probe round (sent at once, each uncached).
     #[serde(default = "default_probe_requests")]
     pub probe_requests: u32,
+    /// Seconds between probe rounds while the bake is watched: a release
+    /// that turns bad is seen within this plus `probe_timeout_ms`.
+    #[serde(default = "default_probe_interval")]
+    pub probe_interval_seconds: u64,
+    /// How long one monitor call watches before handing the bake to the
+    /// next call (it returns at once on a verdict). Bounded by the function's
+    /// timeout: a call never outlives its Lambda.
+    #[serde(default = "default_slice")]
+    pub slice_seconds: u64,
     #[serde(default = "default_probe_timeout")]
     pub probe_timeout_ms: u64,
     /// How long after all traffic moved the probes may still see the old
@@ -288,9 +297,11 @@ impl MonitorConfig {
     }
 }
 
-/// The monitor function runs at most 30 s; a probe burst must leave it time
-/// for its reads and its answer.
+/// A probe round must fit well inside a probe interval and a slice.
 pub const MAX_PROBE_TIMEOUT_MS: u64 = 10_000;
+/// The monitor function's timeout is 900 s (Lambda's maximum); a slice
+/// leaves a minute for the last round, the answer and a cold start.
+pub const MAX_SLICE_SECONDS: u64 = 840;
 /// CloudWatch's `DescribeAlarms` takes at most 100 names.
 pub const MAX_ALARMS: usize = 100;
 
@@ -323,8 +334,23 @@ impl MonitorConfig {
             return bad(
                 "probe_timeout_ms",
                 format!(
-                    "{} is not between 1 and {MAX_PROBE_TIMEOUT_MS}: the monitor function runs at most 30 s, its reads and answer included",
+                    "{} is not between 1 and {MAX_PROBE_TIMEOUT_MS}: a probe round must fit well inside a probe interval",
                     self.probe_timeout_ms
+                ),
+            );
+        }
+        if !(1..=60).contains(&self.probe_interval_seconds) {
+            return bad(
+                "probe_interval_seconds",
+                format!("{} is not between 1 and 60", self.probe_interval_seconds),
+            );
+        }
+        if !(1..=MAX_SLICE_SECONDS).contains(&self.slice_seconds) {
+            return bad(
+                "slice_seconds",
+                format!(
+                    "{} is not between 1 and {MAX_SLICE_SECONDS}: one monitor call must end within its function's 900 s timeout",
+                    self.slice_seconds
                 ),
             );
         }
@@ -457,6 +483,8 @@ impl Default for MonitorConfig {
             metrics_delay_seconds: default_metrics_delay(),
             max_failed_reads: default_max_failed_reads(),
             probe_requests: default_probe_requests(),
+            probe_interval_seconds: default_probe_interval(),
+            slice_seconds: default_slice(),
             probe_timeout_ms: default_probe_timeout(),
             version_timeout_seconds: default_version_timeout(),
             compare_with_previous: false,
@@ -472,7 +500,13 @@ fn default_max_failed_reads() -> u32 {
     3
 }
 fn default_probe_requests() -> u32 {
-    10
+    3
+}
+fn default_probe_interval() -> u64 {
+    5
+}
+fn default_slice() -> u64 {
+    MAX_SLICE_SECONDS
 }
 fn default_probe_timeout() -> u64 {
     2000

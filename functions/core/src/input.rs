@@ -299,7 +299,17 @@ mod tests {
             (
                 json!({"probe_timeout_ms": 60000}),
                 "probe_timeout_ms",
-                "at most 30 s",
+                "inside a probe interval",
+            ),
+            (
+                json!({"slice_seconds": 900}),
+                "slice_seconds",
+                "900 s timeout",
+            ),
+            (
+                json!({"probe_interval_seconds": 0}),
+                "probe_interval_seconds",
+                "between 1 and 60",
             ),
             (
                 json!({"probe_requests": 0}),

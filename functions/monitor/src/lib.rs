@@ -1,43 +1,61 @@
-//! The `monitor` Lambda: one call judges the newly live color since the
-//! current switch step and answers continue, promote or breach; the state
-//! machine waits (`wait_seconds`) and calls again.
+//! The `monitor` Lambda: one call watches a slice of the current switch
+//! step's bake (probe rounds every few seconds, CloudWatch reads once a
+//! minute) and answers breach or promote at once, or continue at the end of
+//! its slice; the state machine calls again at once with the figures so far.
 
+mod clock;
 mod probe;
 
+pub use clock::SystemClock;
 pub use probe::{CACHE_BUSTER, HttpProber};
 
 use bluegreen_core::input::ExecutionInput;
-use bluegreen_core::monitor::{Alarms, MonitorOutcome, VersionProber, monitor};
+use bluegreen_core::monitor::{Alarms, Clock, MonitorOutcome, Sources, VersionProber, monitor};
 use bluegreen_core::ports::{Metrics, ParameterStore, Ports};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
+use time::OffsetDateTime;
 
 /// Where the monitor's signals come from.
-pub struct Signals<M, Pr> {
+pub struct Signals<M, Pr, C = SystemClock> {
     pub metrics: M,
     pub prober: Pr,
+    pub clock: C,
 }
 
-pub async fn handler<P, L, S, A, E, M, Pr>(
+/// When the function is stopped: the Lambda context's deadline (ms since
+/// the epoch; 0 when a host gives none).
+fn deadline(context: &lambda_runtime::Context) -> Option<OffsetDateTime> {
+    if context.deadline == 0 {
+        return None;
+    }
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(context.deadline) * 1_000_000).ok()
+}
+
+pub async fn handler<P, L, S, A, E, M, Pr, C>(
     ports: &Ports<P, L, S, A, E>,
-    signals: &Signals<M, Pr>,
+    signals: &Signals<M, Pr, C>,
     event: LambdaEvent<Value>,
 ) -> Result<MonitorOutcome, HandlerError>
 where
     P: ParameterStore,
     M: Metrics + Alarms,
     Pr: VersionProber,
+    C: Clock,
 {
     let input = ExecutionInput::from_value(event.payload)?;
-    let now = time::OffsetDateTime::now_utc();
+    let sources = Sources {
+        metrics: &signals.metrics,
+        prober: &signals.prober,
+        clock: &signals.clock,
+    };
     Ok(monitor(
         &ports.params,
         &ports.prefix,
-        &signals.metrics,
-        &signals.prober,
+        sources,
         &input,
-        now,
+        deadline(&event.context),
     )
     .await?)
 }

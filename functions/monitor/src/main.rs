@@ -1,5 +1,5 @@
 use bluegreen_lambda::{Unused, ports_with};
-use bluegreen_monitor::{HttpProber, Signals};
+use bluegreen_monitor::{HttpProber, Signals, SystemClock};
 use lambda_runtime::{Error, service_fn};
 
 #[tokio::main]
@@ -10,6 +10,7 @@ async fn main() -> Result<(), Error> {
     let signals = Signals {
         metrics: bluegreen_aws::metrics(&config),
         prober: HttpProber::new(),
+        clock: SystemClock,
     };
     lambda_runtime::run(service_fn(|event| {
         bluegreen_monitor::handler(&ports, &signals, event)

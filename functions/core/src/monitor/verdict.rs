@@ -1,4 +1,5 @@
-//! The monitor's judgement: pure, so every rule is testable without AWS.
+//! The monitor's judgement of one moment of the bake: pure, so every rule
+//! is testable without AWS.
 //! Breach wins over everything; promote needs the full bake, enough traffic
 //! and, at 100%, proof that the data plane serves the new version.
 
@@ -15,7 +16,7 @@ pub enum Verdict {
     Breach,
 }
 
-/// What one monitor call saw.
+/// What the monitor has seen at one moment of the bake.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Signals {
     /// The new color's metrics since the switch; `Err` when they could not be read.
@@ -33,12 +34,12 @@ pub struct Signals {
     pub metrics_expected: bool,
     /// Whether the complete minutes judged reach the end of the bake.
     pub metrics_cover_bake: bool,
-    /// Probe requests sent during this bake so far (this call's included):
-    /// they count in `RequestCount` but are not users.
+    /// Our probes that `metrics` may count: they went through the
+    /// production listener, so they are in `RequestCount` but are not users.
     pub probes_sent: u64,
-    /// What could not be read in this call (metrics, alarms, a missing alarm).
+    /// What the latest read could not read (metrics, alarms, a missing alarm).
     pub read_errors: Vec<String>,
-    /// Consecutive calls, this one included, with something unreadable.
+    /// Consecutive reads, the latest included, with something unreadable.
     pub failed_reads: u32,
 }
 
@@ -103,17 +104,17 @@ pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verd
     }
 
     // An unreadable signal is never "fine": wait, and after
-    // `max_failed_reads` calls in a row without it, breach.
+    // `max_failed_reads` reads in a row without it, breach.
     if !signals.read_errors.is_empty() {
         let what = signals.read_errors.join("; ");
         if signals.failed_reads >= limits.max_failed_reads {
             breaches.push(format!(
-                "signals unreadable in {} call(s) in a row: {what}",
+                "signals unreadable in {} read(s) in a row: {what}",
                 signals.failed_reads
             ));
         } else {
             waits.push(format!(
-                "cannot judge ({} of {} unreadable calls allowed): {what}",
+                "cannot judge ({} of {} unreadable reads allowed): {what}",
                 signals.failed_reads, limits.max_failed_reads
             ));
         }
@@ -231,18 +232,6 @@ fn compare(new: &MetricWindow, base: &MetricWindow, limits: &MonitorConfig) -> V
         ));
     }
     out
-}
-
-/// How long the state machine should wait before the next call: often at
-/// first (probes catch a broken release in seconds), then once a minute, and
-/// never past the end of the bake.
-pub fn next_wait(elapsed_seconds: u64, bake_seconds: u64) -> u64 {
-    let interval = if elapsed_seconds < 60 { 10 } else { 60 };
-    match bake_seconds.saturating_sub(elapsed_seconds) {
-        // Past the bake and still not done (waiting for traffic): poll calmly.
-        0 => 60,
-        remaining => interval.min(remaining),
-    }
 }
 
 #[cfg(test)]
@@ -423,14 +412,14 @@ mod tests {
         assert_eq!(v, Verdict::Continue);
         assert_eq!(
             reasons,
-            vec!["cannot judge (1 of 3 unreadable calls allowed): metrics: throttled"]
+            vec!["cannot judge (1 of 3 unreadable reads allowed): metrics: throttled"]
         );
-        // The bound: the third unreadable call in a row is a breach.
+        // The bound: the third unreadable read in a row is a breach.
         let (v, reasons) = judge(&unreadable(3), &limits(), baked());
         assert_eq!(v, Verdict::Breach);
         assert_eq!(
             reasons,
-            vec!["signals unreadable in 3 call(s) in a row: metrics: throttled"]
+            vec!["signals unreadable in 3 read(s) in a row: metrics: throttled"]
         );
     }
 
@@ -526,13 +515,5 @@ mod tests {
         assert_eq!(short(250, false), Verdict::Continue);
         assert_eq!(short(300, true), Verdict::Promote);
         assert_eq!(short(3 * 60 + 180 + 60, false), Verdict::Breach);
-    }
-
-    #[test]
-    fn waits_are_short_first_and_never_past_the_bake() {
-        assert_eq!(next_wait(0, 600), 10);
-        assert_eq!(next_wait(120, 600), 60);
-        assert_eq!(next_wait(590, 600), 10);
-        assert_eq!(next_wait(600, 600), 60);
     }
 }

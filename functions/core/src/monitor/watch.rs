@@ -1,7 +1,7 @@
-//! The monitor's own ports, beside [`crate::ports::Metrics`] and
-//! [`crate::ports::Prober`]: what an alarm read must tell (which alarms exist,
-//! not only which fire) and how a probe recognises the new version (a named
-//! header or JSON field, never any substring of any header).
+//! The monitor's own ports, beside [`crate::ports::Metrics`]: what an alarm
+//! read must tell (which alarms exist, not only which fire), how a probe
+//! recognises the new version (a named header or JSON field, never any
+//! substring of any header), and the clock a watching call runs on.
 
 use std::future::Future;
 use std::time::Duration;
@@ -135,6 +135,14 @@ impl VersionCheck {
             _ => false,
         }
     }
+}
+
+/// Time, for a monitor call that watches for minutes: the real clock in
+/// the Lambda, a simulated one in tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> time::OffsetDateTime;
+    /// Returns at `t` (at once if `t` has passed).
+    fn sleep_until(&self, t: time::OffsetDateTime) -> impl Future<Output = ()> + Send;
 }
 
 pub trait VersionProber: Send + Sync {

@@ -1,7 +1,8 @@
 //! GitHub reporting against a local GitHub fake: the exact requests of a
 //! first run, a second run on the same pull request, the failure and
-//! rollback paths, retries on server errors and rate limits, and the token
-//! kept out of every error.
+//! rollback paths, a push run commenting on the pull requests its commit came
+//! from, retries on server errors and rate limits, and the token kept out of
+//! every error.
 
 #[path = "support/github.rs"]
 mod fake;
@@ -13,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bluegreen_action::github::{
-    DeploymentState, Error, GitHub, Outcome, Release, Reporter, RetryPolicy, Settings, Sleeper,
-    Token, console_url, marker,
+    DeploymentState, Error, GitHub, Outcome, Release, Reporter, RetryPolicy, RunEvent, Settings,
+    Sleeper, Token, console_url, marker,
 };
 use bluegreen_action::timeline::{Ending, Step};
 use bluegreen_smoke::{SmokeReport, TestReport, Totals};
@@ -851,4 +852,194 @@ async fn a_long_rate_limit_or_a_refusal_fails_at_once_without_the_token() {
         assert!(!text.contains(TOKEN), "{text}");
     }
     assert_every_request_authorized(&fake).await;
+}
+
+/// A push run: no pull request named, the commit says where it came from.
+fn pushed(version: &str, summary_path: Option<PathBuf>) -> Release {
+    Release {
+        pr: None,
+        ..release(version, summary_path)
+    }
+}
+
+fn push() -> RunEvent {
+    RunEvent::Push { sha: SHA.into() }
+}
+
+#[tokio::test]
+async fn a_push_run_edits_the_sticky_comment_on_the_merged_pull_request_of_its_commit() {
+    let fake = FakeGitHub::start().await;
+    let merged = 12;
+    fake.seed_pull(SHA, merged, "closed", true);
+    // The pull_request run before the merge left the app's comment there.
+    let comment = fake.seed_comment(
+        merged,
+        &format!("{}\n### ✅ checkout `v3`: succeeded", marker("checkout")),
+    );
+    let (github, _) = client(&fake);
+    let summary = summary_file("push");
+
+    let mut reporter = Reporter::create_for(
+        github,
+        pushed("v4", Some(summary.clone())),
+        json!({}),
+        &push(),
+    )
+    .await
+    .unwrap();
+    let id = reporter.deployment_id();
+    reporter.started(ARN).await.unwrap();
+    let outcome = reporter
+        .finished(
+            &live_steps("v4"),
+            Some(&ending("SUCCEEDED", None, None)),
+            Some(&live_doc("v4")),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Succeeded);
+
+    let find = "GET /repos/octo/shop/issues/12/comments?per_page=100&page=1".to_string();
+    let edit = format!("PATCH /repos/octo/shop/issues/comments/{comment}");
+    let status = format!("POST /repos/octo/shop/deployments/{id}/statuses");
+    assert_eq!(
+        fake.lines().await,
+        [
+            "POST /repos/octo/shop/deployments".to_string(),
+            format!("GET /repos/octo/shop/commits/{SHA}/pulls?per_page=100"),
+            status.clone(),
+            find.clone(),
+            edit.clone(),
+            status,
+            "GET /repos/octo/shop/deployments?environment=production&per_page=100&page=1".into(),
+            find,
+            edit,
+        ]
+    );
+    assert_every_request_authorized(&fake).await;
+    let comments = fake.comments(merged);
+    assert_eq!(comments.len(), 1, "the same sticky comment: {comments:?}");
+    assert_eq!(comments[0].0, comment);
+    assert!(
+        comments[0].1.starts_with(&format!(
+            "{}\n### ✅ checkout `v4`: succeeded\n",
+            marker("checkout")
+        )),
+        "{}",
+        comments[0].1
+    );
+    let written = std::fs::read_to_string(&summary).unwrap();
+    std::fs::remove_file(&summary).unwrap();
+    assert!(
+        written.contains("### ✅ checkout `v4`: succeeded\n"),
+        "{written}"
+    );
+}
+
+#[tokio::test]
+async fn a_push_run_comments_on_at_most_three_pull_requests_and_not_on_abandoned_ones() {
+    let fake = FakeGitHub::start().await;
+    fake.seed_pull(SHA, 20, "closed", false); // closed without merging
+    fake.seed_pull(SHA, 21, "closed", true);
+    fake.seed_pull(SHA, 22, "open", false);
+    fake.seed_pull(SHA, 23, "open", false);
+    fake.seed_pull(SHA, 24, "open", false);
+    let (github, _) = client(&fake);
+
+    let mut reporter = Reporter::create_for(github, pushed("v4", None), json!({}), &push())
+        .await
+        .unwrap();
+    reporter.started(ARN).await.unwrap();
+
+    assert!(fake.comments(20).is_empty(), "an abandoned pull request");
+    for pr in [21, 22, 23] {
+        let comments = fake.comments(pr);
+        assert_eq!(comments.len(), 1, "#{pr}: {comments:?}");
+        assert!(
+            comments[0].1.starts_with(&marker("checkout")),
+            "#{pr}: {}",
+            comments[0].1
+        );
+    }
+    assert!(fake.comments(24).is_empty(), "three at most");
+}
+
+#[tokio::test]
+async fn a_push_run_whose_pull_request_lookup_fails_still_reports_and_writes_the_summary() {
+    let fake = FakeGitHub::start().await;
+    fake.seed_pull(SHA, 12, "closed", true);
+    Mock::given(method("GET"))
+        .and(path(repo(&format!("/commits/{SHA}/pulls"))))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"message": "Server Error"})))
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let (github, sleeps) = client(&fake);
+    let summary = summary_file("push-lookup-fails");
+
+    let mut reporter = Reporter::create_for(
+        github,
+        pushed("v4", Some(summary.clone())),
+        json!({}),
+        &push(),
+    )
+    .await
+    .expect("a failed lookup does not stop the deployment");
+    let id = reporter.deployment_id();
+    reporter.started(ARN).await.unwrap();
+    let outcome = reporter
+        .finished(
+            &live_steps("v4"),
+            Some(&ending("SUCCEEDED", None, None)),
+            Some(&live_doc("v4")),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Succeeded);
+
+    let pulls = format!("GET /repos/octo/shop/commits/{SHA}/pulls?per_page=100");
+    let status = format!("POST /repos/octo/shop/deployments/{id}/statuses");
+    assert_eq!(
+        fake.lines().await,
+        [
+            "POST /repos/octo/shop/deployments".to_string(),
+            pulls.clone(),
+            pulls.clone(),
+            pulls.clone(),
+            pulls,
+            status.clone(),
+            status,
+            "GET /repos/octo/shop/deployments?environment=production&per_page=100&page=1".into(),
+        ],
+        "retried like any request, then no comment anywhere"
+    );
+    assert_eq!(sleeps.seconds(), [1, 2, 4]);
+    assert_eq!(fake.states(id), ["in_progress", "success"]);
+    assert!(fake.comments(12).is_empty());
+    let written = std::fs::read_to_string(&summary).unwrap();
+    std::fs::remove_file(&summary).unwrap();
+    assert!(
+        written.starts_with("earlier step\n\n### ✅ checkout `v4`: succeeded\n"),
+        "{written}"
+    );
+}
+
+#[tokio::test]
+async fn a_pull_request_run_comments_where_it_is_told_without_a_lookup() {
+    let fake = FakeGitHub::start().await;
+    fake.seed_pull(SHA, 12, "closed", true);
+    let (github, _) = client(&fake);
+    // `BLUEGREEN_PR` wins even on a push run.
+    let mut reporter = Reporter::create_for(github, release("v4", None), json!({}), &push())
+        .await
+        .unwrap();
+    reporter.started(ARN).await.unwrap();
+    assert_eq!(fake.comments(PR).len(), 1);
+    assert!(fake.comments(12).is_empty());
+    assert!(
+        !fake.lines().await.iter().any(|l| l.contains("/pulls")),
+        "no lookup"
+    );
 }

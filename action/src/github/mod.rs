@@ -2,7 +2,8 @@
 //!
 //! [`GitHub`] talks to the API (octocrab underneath, retrying server errors
 //! and rate limits); [`render_report`] turns an execution into Markdown;
-//! [`Reporter`] does both in the order a deployment needs them.
+//! [`Reporter`] does both in the order a deployment needs them, and comments
+//! on the pull requests a pushed commit came from ([`RunEvent`]).
 
 mod client;
 mod comment;
@@ -12,6 +13,7 @@ mod error;
 mod markdown;
 mod monitor;
 mod outcome;
+mod pulls;
 mod render;
 mod reporter;
 mod retry;
@@ -25,6 +27,7 @@ pub use console::console_url;
 pub use deployments::{DeploymentState, MAX_DESCRIPTION_CHARS, production_like};
 pub use error::{Error, Method, Result};
 pub use outcome::Outcome;
+pub use pulls::{MAX_PULLS, RunEvent};
 pub use render::render_report;
 pub use reporter::{Release, Reporter};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};

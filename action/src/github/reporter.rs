@@ -2,6 +2,11 @@
 //! it: the GitHub deployment before the execution (its id goes into the
 //! execution input), `in_progress` once the execution exists, comment updates
 //! while it runs, and the final status, comment and job summary.
+//!
+//! The comment goes to the pull request named (`BLUEGREEN_PR`, set on
+//! `pull_request` runs) or, on a push run, to the pull requests the pushed
+//! commit came from: most teams deploy on push to the default branch, after
+//! the merge, and that is where the pull request's readers look.
 
 use std::path::PathBuf;
 
@@ -14,6 +19,7 @@ use super::console::console_url;
 use super::deployments::DeploymentState;
 use super::error::Result;
 use super::outcome::Outcome;
+use super::pulls::{MAX_PULLS, RunEvent};
 use super::render::render_report;
 use super::summary::write_summary;
 
@@ -27,7 +33,8 @@ pub struct Release {
     pub environment: String,
     /// `production_environment` of the deployment; see [`super::production_like`].
     pub production: bool,
-    /// The pull request that gets the sticky comment, if any.
+    /// The pull request that gets the sticky comment, if any. Without one,
+    /// a push run finds the pull requests of its commit (see [`RunEvent`]).
     pub pr: Option<u64>,
     /// The job summary file (`$GITHUB_STEP_SUMMARY`), if there is one.
     pub summary_path: Option<PathBuf>,
@@ -39,6 +46,8 @@ pub struct Reporter {
     release: Release,
     deployment_id: u64,
     console_url: Option<String>,
+    /// Where the sticky comment goes.
+    pulls: Vec<u64>,
 }
 
 impl Reporter {
@@ -46,7 +55,23 @@ impl Reporter {
     /// (`execution_name`) and an earlier try of this CI step already created
     /// its deployment, reports on that one, so a retried step does not leave
     /// a second deployment of the same release behind.
+    ///
+    /// The run's event is read from `GITHUB_EVENT_NAME` and `GITHUB_SHA`; see
+    /// [`Reporter::create_for`].
     pub async fn create(github: GitHub, release: Release, payload: Value) -> Result<Reporter> {
+        Reporter::create_for(github, release, payload, &RunEvent::from_env()).await
+    }
+
+    /// Like [`Reporter::create`], for a run started by `event`. On a push
+    /// with no pull request named, the comment goes to the pull requests the
+    /// commit came from; when they cannot be found, there is a warning and no
+    /// comment, never an error: reporting does not stop a deployment.
+    pub async fn create_for(
+        github: GitHub,
+        release: Release,
+        payload: Value,
+        event: &RunEvent,
+    ) -> Result<Reporter> {
         let existing = match payload["execution_name"].as_str() {
             Some(name) => {
                 github
@@ -69,11 +94,17 @@ impl Reporter {
                     .await?
             }
         };
+        let pulls = match (release.pr, event) {
+            (Some(pr), _) => vec![pr],
+            (None, RunEvent::Push { sha }) => pulls_to_comment_on(&github, sha).await,
+            (None, RunEvent::Other) => vec![],
+        };
         Ok(Reporter {
             github,
             release,
             deployment_id,
             console_url: None,
+            pulls,
         })
     }
 
@@ -159,13 +190,20 @@ impl Reporter {
         )
     }
 
+    /// The same comment on each pull request; each is attempted, and the
+    /// first error is returned.
     async fn comment(&self, report: &str) -> Result<()> {
-        if let Some(pr) = self.release.pr {
-            self.github
+        let mut first_error = None;
+        for &pr in &self.pulls {
+            if let Err(e) = self
+                .github
                 .upsert_comment(pr, &self.release.app, report)
-                .await?;
+                .await
+            {
+                first_error.get_or_insert(e);
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     fn describe(&self, outcome: Outcome, ending: Option<&Ending>) -> String {
@@ -183,6 +221,28 @@ impl Reporter {
                 Some(error) => format!("{version} failed: {error}"),
                 None => format!("{version} failed"),
             },
+        }
+    }
+}
+
+/// The pull requests commit `sha` came from, or none (with a warning) when
+/// GitHub cannot say.
+async fn pulls_to_comment_on(github: &GitHub, sha: &str) -> Vec<u64> {
+    match github.pulls_of_commit(sha).await {
+        Ok((pulls, more)) => {
+            if more > 0 {
+                println!(
+                    "commit {sha} belongs to {} open or merged pull requests; commenting on the first {MAX_PULLS}: {pulls:?}",
+                    pulls.len() + more
+                );
+            }
+            pulls
+        }
+        Err(e) => {
+            crate::ci::warning(&format!(
+                "could not find the pull requests of commit {sha}, so none gets the deployment comment (the deployment goes on): {e}"
+            ));
+            Vec::new()
         }
     }
 }

@@ -1,8 +1,9 @@
 //! A local GitHub fake for the reporting tests: just enough of the REST API
-//! (deployments, statuses, issue comments) with state, so that a second run
-//! sees what the first one left. It rejects any request without the token,
-//! records every request, and can be told to lose an answer (do the work,
-//! then answer 502) to play the worst case of a flaky network.
+//! (deployments, statuses, issue comments, the pull requests of a commit)
+//! with state, so that a second run sees what the first one left. It rejects
+//! any request without the token, records every request, and can be told to
+//! lose an answer (do the work, then answer 502) to play the worst case of a
+//! flaky network.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -33,6 +34,8 @@ struct State {
     statuses: BTreeMap<u64, Vec<Value>>,
     /// Comment id → (issue, body), in creation order.
     comments: BTreeMap<u64, (u64, String)>,
+    /// Commit sha → the pull requests it belongs to, as GitHub lists them.
+    pulls: BTreeMap<String, Vec<Value>>,
     /// The next request whose line starts with this gets done, then 502.
     lose_answer: Option<String>,
 }
@@ -80,6 +83,23 @@ impl FakeGitHub {
         let id = s.id();
         s.comments.insert(id, (issue, body.to_string()));
         id
+    }
+
+    /// A pull request that commit `sha` belongs to: `state` is `open` or
+    /// `closed`, and a closed one may have been merged.
+    pub fn seed_pull(&self, sha: &str, number: u64, state: &str, merged: bool) {
+        let merged_at = if merged {
+            json!("2026-01-01T00:00:00Z")
+        } else {
+            Value::Null
+        };
+        self.state
+            .lock()
+            .unwrap()
+            .pulls
+            .entry(sha.to_string())
+            .or_default()
+            .push(json!({"number": number, "state": state, "merged_at": merged_at}));
     }
 
     pub fn lose_next_answer(&self, line_prefix: &str) {
@@ -241,6 +261,10 @@ fn handle(s: &mut State, r: &Request) -> ResponseTemplate {
             }
             None => not_found(),
         },
+        ("GET", ["commits", sha, "pulls"]) => {
+            let listed = s.pulls.get(*sha).cloned().unwrap_or_default();
+            ResponseTemplate::new(200).set_body_json(page(r, listed))
+        }
         ("GET", ["issues", issue, "comments"]) => {
             let issue = id(issue);
             let listed = s

@@ -1,8 +1,8 @@
 //! GitHub reporting against a local GitHub fake: the exact requests of a
 //! first run, a second run on the same pull request, the failure and
 //! rollback paths, a push run commenting on the pull requests its commit came
-//! from, retries on server errors and rate limits, and the token kept out of
-//! every error.
+//! from, marking a rolled-back deployment, retries on server errors and rate
+//! limits, and the token kept out of every error.
 
 #[path = "support/github.rs"]
 mod fake;
@@ -1042,4 +1042,85 @@ async fn a_pull_request_run_comments_where_it_is_told_without_a_lookup() {
         !fake.lines().await.iter().any(|l| l.contains("/pulls")),
         "no lookup"
     );
+}
+
+#[tokio::test]
+async fn a_rollback_marks_the_deployment_of_the_release_it_rolled_back() {
+    let fake = FakeGitHub::start().await;
+    let app = |version: &str| json!({"app": "checkout", "version": version, "execution_name": "x"});
+    let live = fake.seed_deployment_with("production", app("v2"), &["in_progress", "success"]);
+    let staging = fake.seed_deployment_with("staging", app("v2"), &["success"]);
+    // Newer, but it never went live: not what a rollback undoes.
+    let failed = fake.seed_deployment_with("production", app("v3"), &["failure"]);
+    let other_app = fake.seed_deployment_with(
+        "production",
+        json!({"app": "payments", "version": "v9"}),
+        &["success"],
+    );
+    let foreign = fake.seed_deployment("production", &["success"]);
+    let (github, _) = client(&fake);
+
+    let marked = github
+        .mark_rolled_back("production", "checkout", Some("v2"), "5xx after v2")
+        .await
+        .unwrap();
+    assert_eq!(marked, Some(live));
+    assert_eq!(
+        fake.lines().await,
+        [
+            "GET /repos/octo/shop/deployments?environment=production&per_page=100&page=1"
+                .to_string(),
+            format!("POST /repos/octo/shop/deployments/{live}/statuses"),
+        ]
+    );
+    let posted = fake
+        .bodies(&format!(
+            "POST {}",
+            repo(&format!("/deployments/{live}/statuses"))
+        ))
+        .await;
+    assert_eq!(posted[0]["state"], "failure");
+    assert_eq!(posted[0]["description"], "v2 was rolled back: 5xx after v2");
+    assert_eq!(posted[0]["auto_inactive"], false);
+    assert_eq!(fake.states(live), ["in_progress", "success", "failure"]);
+    for (id, states) in [
+        (staging, vec!["success"]),
+        (failed, vec!["failure"]),
+        (other_app, vec!["success"]),
+        (foreign, vec!["success"]),
+    ] {
+        assert_eq!(fake.states(id), states, "deployment {id}");
+    }
+
+    // Without the version, the app's newest deployment there.
+    let marked = github
+        .mark_rolled_back("production", "checkout", None, "by hand")
+        .await
+        .unwrap();
+    assert_eq!(marked, Some(failed));
+    // Nothing of this app and version: nothing marked.
+    let marked = github
+        .mark_rolled_back("production", "checkout", Some("v1"), "r")
+        .await
+        .unwrap();
+    assert_eq!(marked, None);
+    let marked = github
+        .mark_rolled_back("production", "search", None, "r")
+        .await
+        .unwrap();
+    assert_eq!(marked, None);
+    // A long reason is cut to what GitHub keeps.
+    let long = "x".repeat(500);
+    github
+        .mark_rolled_back("production", "checkout", Some("v2"), &long)
+        .await
+        .unwrap();
+    let posted = fake
+        .bodies(&format!(
+            "POST {}",
+            repo(&format!("/deployments/{live}/statuses"))
+        ))
+        .await;
+    let description = posted[1]["description"].as_str().unwrap();
+    assert_eq!(description.chars().count(), 140, "{description}");
 }

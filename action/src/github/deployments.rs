@@ -13,6 +13,11 @@ pub const MAX_DESCRIPTION_CHARS: usize = 140;
 /// Deployments and statuses asked for per page.
 const PER_PAGE: usize = 100;
 
+/// How many pages of an environment's deployments a rollback looks through
+/// for the release it undid: the one it undid is recent, and a busy
+/// environment's history is long.
+const MAX_RELEASE_PAGES: usize = 5;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeploymentState {
     InProgress,
@@ -192,6 +197,67 @@ impl GitHub {
         }
         active.reverse();
         Ok(active)
+    }
+
+    /// Marks the deployment of `app` `version` to `environment` failed after
+    /// a rollback took production away from it, with `reason` in the
+    /// description; returns its id, or `None` when there is no such
+    /// deployment. Without a version, the app's newest deployment there.
+    ///
+    /// `failure`, not `inactive`: `inactive` is what a deployment becomes
+    /// when a newer one replaces it, which would read as routine; `failure`
+    /// says the release did not hold, as the action says of a release the
+    /// monitor rolled back. The other deployments are left as they are
+    /// (`auto_inactive: false`): the one serving again stays `inactive`.
+    ///
+    /// The deployment is found by the payload the action gives it (`app`,
+    /// `version`), newest first, so that another app's deployments to the same
+    /// environment, or a newer release of this one that never went live, are
+    /// not the ones marked.
+    pub async fn mark_rolled_back(
+        &self,
+        environment: &str,
+        app: &str,
+        version: Option<&str>,
+        reason: &str,
+    ) -> Result<Option<u64>> {
+        let Some(id) = self.find_release(environment, app, version).await? else {
+            return Ok(None);
+        };
+        let description = match version {
+            Some(version) => format!("{version} was rolled back: {reason}"),
+            None => format!("rolled back: {reason}"),
+        };
+        self.set_status(id, DeploymentState::Failure, None, None, &description)
+            .await?;
+        Ok(Some(id))
+    }
+
+    /// The newest deployment to `environment` whose payload names `app` (and
+    /// `version`, when given). Looks through [`MAX_RELEASE_PAGES`] pages.
+    async fn find_release(
+        &self,
+        environment: &str,
+        app: &str,
+        version: Option<&str>,
+    ) -> Result<Option<u64>> {
+        for page in 1..=MAX_RELEASE_PAGES {
+            let path = self.repo_path(&format!(
+                "/deployments?environment={}&per_page={PER_PAGE}&page={page}",
+                encode(environment)
+            ));
+            let listed: Vec<Listed> = self.call(Method::Get, &path, None, Replay::Always).await?;
+            let found = listed.iter().find(|d| {
+                d.payload["app"] == app && version.is_none_or(|v| d.payload["version"] == v)
+            });
+            if let Some(d) = found {
+                return Ok(Some(d.id));
+            }
+            if listed.len() < PER_PAGE {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     /// The state of a deployment's newest status, if it has any.

@@ -3,7 +3,8 @@
 //! [`GitHub`] talks to the API (octocrab underneath, retrying server errors
 //! and rate limits); [`render_report`] turns an execution into Markdown;
 //! [`Reporter`] does both in the order a deployment needs them, and comments
-//! on the pull requests a pushed commit came from ([`RunEvent`]).
+//! on the pull requests a pushed commit came from ([`RunEvent`]);
+//! [`GitHub::mark_rolled_back`] tells GitHub Deployments about a rollback.
 
 mod client;
 mod comment;

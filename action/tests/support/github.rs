@@ -69,10 +69,15 @@ impl FakeGitHub {
 
     /// A deployment made before the test, with its statuses (oldest first).
     pub fn seed_deployment(&self, environment: &str, states: &[&str]) -> u64 {
+        self.seed_deployment_with(environment, Value::Null, states)
+    }
+
+    /// Like [`FakeGitHub::seed_deployment`], with a payload (`{"app": ..., "version": ...}`).
+    pub fn seed_deployment_with(&self, environment: &str, payload: Value, states: &[&str]) -> u64 {
         let mut s = self.state.lock().unwrap();
         let id = s.id();
         s.deployments
-            .insert(id, (environment.to_string(), String::new(), Value::Null));
+            .insert(id, (environment.to_string(), String::new(), payload));
         s.statuses
             .insert(id, states.iter().map(|st| json!({"state": st})).collect());
         id

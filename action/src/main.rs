@@ -88,6 +88,11 @@ enum Command {
         /// ...or invoke this rollback function directly.
         #[arg(long, env = "BLUEGREEN_ROLLBACK_FUNCTION")]
         function: Option<String>,
+        /// The GitHub Deployments environment the release was deployed to:
+        /// its deployment there is marked failed (only when GITHUB_TOKEN and
+        /// GITHUB_REPOSITORY are set).
+        #[arg(long, env = "BLUEGREEN_ENVIRONMENT", default_value = "production")]
+        environment: String,
     },
     /// What is live for an app: colors, versions, weights, lock.
     Status {
@@ -269,6 +274,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             requested_by,
             topic_arn,
             function,
+            environment,
         } => {
             let via = match (topic_arn, function) {
                 (Some(t), _) => rollback::Via::Topic(t),
@@ -286,6 +292,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 reason,
                 requested_by,
                 via,
+                environment,
             };
             let out = rollback::run(&sdk, &ports, &args)
                 .await

@@ -396,3 +396,92 @@ async fn reconcile_records_what_really_serves_after_a_move_by_hand() {
     let out: Value = serde_json::from_str(&run.stdout).expect("reconcile json");
     assert_eq!(out["changed"], false, "{}", run.stdout);
 }
+
+/// A push deploy comments on the merged pull request its commit came from; a
+/// later `bluegreen rollback` marks that release's GitHub deployment failed
+/// with the reason, and a GitHub that refuses it does not fail the rollback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_push_deploy_comments_on_its_pull_request_and_a_cli_rollback_marks_its_deployment() {
+    let (local, app) = setup().await;
+    let gh = github_fake::FakeGitHub::start().await;
+    gh.seed_pull("3f2c1ab", 46, "closed", true);
+    let github_env = |token: &str| {
+        [
+            ("GITHUB_API_URL", gh.uri()),
+            ("GITHUB_TOKEN", token.to_string()),
+            (
+                "GITHUB_REPOSITORY",
+                format!("{}/{}", github_fake::OWNER, github_fake::REPO),
+            ),
+            ("GITHUB_SHA", "3f2c1ab".to_string()),
+            ("GITHUB_EVENT_NAME", "push".to_string()),
+        ]
+    };
+    let env = github_env(github_fake::TOKEN);
+    let args = [
+        "deploy",
+        "--app",
+        APP,
+        "--version",
+        "v2",
+        "--image",
+        "example/web:v2",
+    ];
+    let run = bluegreen_with(&local, &args, "601", &env).await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let lines = gh.lines().await;
+    assert!(
+        lines.contains(&"GET /repos/octo/shop/commits/3f2c1ab/pulls?per_page=100".to_string()),
+        "{lines:?}"
+    );
+    let comments = gh.comments(46);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].1.starts_with("<!-- bluegreen:web -->") && comments[0].1.contains("succeeded"),
+        "{}",
+        comments[0].1
+    );
+    let deployed = 1;
+    assert_eq!(gh.states(deployed), ["in_progress", "success"]);
+    // A newer release of the app that never went live: not what is rolled back.
+    let failed = gh.seed_deployment_with(
+        "production",
+        json!({"app": APP, "version": "v3"}),
+        &["failure"],
+    );
+
+    let topic = local.emergency_topic_arn.clone();
+    let rollback = [
+        "rollback",
+        "--app",
+        APP,
+        "--reason",
+        "5xx after v2",
+        "--topic-arn",
+        &topic,
+    ];
+    let rb = bluegreen_with(&local, &rollback, "602", &env).await;
+    assert_eq!(rb.code, 0, "{}", rb.stdout);
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(
+        gh.states(deployed),
+        ["in_progress", "success", "failure"],
+        "{}",
+        rb.stdout
+    );
+    let statuses = gh
+        .bodies(&format!(
+            "POST /repos/octo/shop/deployments/{deployed}/statuses"
+        ))
+        .await;
+    let description = statuses.last().unwrap()["description"].as_str().unwrap();
+    assert!(description.contains("5xx after v2"), "{description}");
+    assert_eq!(gh.states(failed), ["failure"]);
+
+    // The rollback happened; GitHub refusing to hear about it is a warning.
+    let again = bluegreen_with(&local, &rollback, "603", &github_env("ghs_wrong")).await;
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert!(again.stdout.contains("::warning::"), "{}", again.stdout);
+    assert!(!again.stdout.contains("ghs_wrong"), "{}", again.stdout);
+    assert_eq!(gh.states(deployed).len(), 3);
+}

@@ -1,6 +1,9 @@
 //! `bluegreen rollback`: the emergency path from a terminal or a workflow.
 //! Publishes the emergency message (the same path as anyone with access to
 //! the topic), or invokes the rollback Lambda directly and shows its answer.
+//! With `GITHUB_TOKEN` and `GITHUB_REPOSITORY` set, it then marks the rolled
+//! back release's GitHub deployment failed; that is reporting, and its
+//! failures are warnings: the rollback has happened.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +12,8 @@ use bluegreen_aws::AwsPorts;
 use bluegreen_core::state::Phase;
 use bluegreen_core::store::AppStore;
 use serde_json::{Value, json};
+
+use crate::{ci, github};
 
 pub enum Via {
     Topic(String),
@@ -20,6 +25,8 @@ pub struct RollbackArgs {
     pub reason: String,
     pub requested_by: Option<String>,
     pub via: Via,
+    /// The GitHub Deployments environment the release was deployed to.
+    pub environment: String,
 }
 
 fn message(args: &RollbackArgs) -> Value {
@@ -30,8 +37,24 @@ fn message(args: &RollbackArgs) -> Value {
     m
 }
 
-/// Returns what the rollback reported (direct) or the state it left (topic).
+/// Returns what the rollback reported (direct) or the state it left (topic),
+/// after telling GitHub when there is a token for a repository.
 pub async fn run(
+    sdk: &aws_config::SdkConfig,
+    ports: &AwsPorts,
+    args: &RollbackArgs,
+) -> Result<Value, String> {
+    let out = roll_back(sdk, ports, args).await?;
+    if std::env::var("GITHUB_TOKEN").is_ok_and(|v| !v.trim().is_empty())
+        && std::env::var("GITHUB_REPOSITORY").is_ok_and(|v| !v.trim().is_empty())
+    {
+        let version = rolled_back_version(ports, &args.app, &out).await;
+        report_to_github(args, version.as_deref()).await;
+    }
+    Ok(out)
+}
+
+async fn roll_back(
     sdk: &aws_config::SdkConfig,
     ports: &AwsPorts,
     args: &RollbackArgs,
@@ -79,6 +102,64 @@ pub async fn run(
             // Delivery to the Lambda is asynchronous: watch the state.
             wait_for_rolled_back(ports, &args.app, Duration::from_secs(30)).await
         }
+    }
+}
+
+/// The release the rollback took production away from: the rollback
+/// function's `from` when it changed something, else the `previous_version`
+/// of the rolled-back state (what a rollback through the topic returns, and
+/// what an earlier rollback left when this one found nothing to do).
+async fn rolled_back_version(ports: &AwsPorts, app: &str, out: &Value) -> Option<String> {
+    if out["changed"] == true {
+        return out["from"]["version"].as_str().map(str::to_string);
+    }
+    let rolled_back = |state: &Value| {
+        (state["phase"] == "rolled-back")
+            .then(|| state["previous_version"].as_str().map(str::to_string))
+            .flatten()
+    };
+    if out.get("phase").is_some() {
+        return rolled_back(out);
+    }
+    let store = AppStore::new(&ports.params, &ports.prefix).ok()?;
+    let state = store.state(app).await.ok()??;
+    rolled_back(&serde_json::to_value(state).ok()?)
+}
+
+/// Marks the rolled-back release's GitHub deployment failed, with the reason.
+/// Never fails: the rollback has happened, and a GitHub problem is a warning.
+async fn report_to_github(args: &RollbackArgs, version: Option<&str>) {
+    let gh = match github::GitHub::from_env() {
+        Ok(gh) => gh,
+        Err(e) => {
+            ci::warning(&format!("not reporting the rollback to GitHub: {e}"));
+            return;
+        }
+    };
+    let mut reason = args.reason.clone();
+    if let Some(who) = &args.requested_by {
+        reason = format!("{reason} ({who})");
+    }
+    let release = match version {
+        Some(v) => format!("{} {v}", args.app),
+        None => args.app.clone(),
+    };
+    match gh
+        .mark_rolled_back(&args.environment, &args.app, version, &reason)
+        .await
+    {
+        // Standard error: standard output is the rollback's JSON.
+        Ok(Some(id)) => eprintln!(
+            "marked the GitHub deployment {id} of {release} ({}) failed: rolled back",
+            args.environment
+        ),
+        Ok(None) => ci::warning(&format!(
+            "no GitHub deployment of {release} in {} to mark rolled back",
+            args.environment
+        )),
+        Err(e) => ci::warning(&format!(
+            "could not mark the GitHub deployment of {release} rolled back (the rollback stands): {e}"
+        )),
     }
 }
 

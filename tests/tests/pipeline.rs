@@ -6,8 +6,10 @@
 use std::time::Duration;
 
 use bluegreen_action::local::example::AppOptions;
+use bluegreen_action::local::sample::Behaviour;
 use bluegreen_action::local::{Local, LocalApp};
 use bluegreen_action::timeline::{Ending, follow};
+use bluegreen_core::monitor::{MonitorOutcome, Verdict};
 use bluegreen_core::state::{AppState, Phase};
 use bluegreen_core::{Color, Split};
 use serde_json::{Value, json};
@@ -113,7 +115,6 @@ async fn a_good_release_goes_live_and_the_old_color_is_scaled_down() {
         "SmokeTest",
         "Switch",
         "Monitor",
-        "Bake",
         "ReleaseLock",
         "WarmWindow",
         "ScaleDown",
@@ -129,8 +130,12 @@ async fn a_good_release_goes_live_and_the_old_color_is_scaled_down() {
         2,
         "two weight steps"
     );
-    let transitions = states.len();
-    assert!(transitions < 100, "{transitions} state transitions");
+    // One monitor call per step: each watched its whole bake.
+    assert_eq!(
+        states.iter().filter(|s| *s == "Monitor").count(),
+        2,
+        "{states:?}"
+    );
 
     // Rerunning the finished execution's input is safe: nothing to do.
     let (arn2, again) = release(&local, "v2", 2, None).await;
@@ -227,9 +232,10 @@ async fn an_emergency_rollback_through_sns_stops_the_release_and_restores_produc
         .expect("publish");
     // The rollback ran inside Publish: production is back before we look.
     assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
-    let ending = follow(&local.sfn, &arn, Duration::from_secs(30), false, |_, _| {})
-        .await
-        .unwrap();
+    let ending = match follow(&local.sfn, &arn, Duration::from_secs(30), false, |_, _| {}).await {
+        Ok(e) => e,
+        Err(e) => panic!("{e}: {:?}", states_entered(&local, &arn).await),
+    };
     assert_eq!(ending.status, "ABORTED", "{ending:?}");
     let state = app.app.stored_state().await.unwrap();
     assert_eq!(
@@ -237,9 +243,11 @@ async fn an_emergency_rollback_through_sns_stops_the_release_and_restores_produc
         (Some("v1"), Phase::RolledBack)
     );
     app.app.assert_state_matches_listener().await;
+    let lock = app.app.parameter("lock").await;
     assert!(
-        app.app.parameter("lock").await.is_none(),
-        "the stopped execution's lock is released"
+        lock.is_none(),
+        "the stopped execution's lock is released: {lock:?} {:?}",
+        states_entered(&local, &arn).await
     );
 }
 
@@ -331,4 +339,111 @@ async fn after_traffic_was_moved_back_by_hand_a_failed_release_rolls_back_to_wha
         )
     );
     app.app.assert_state_matches_listener().await;
+}
+
+/// The bake compressed: 10 s, probed every second. Minute 3 of a 10-minute
+/// bake is second 3 here.
+fn watched_bake() -> Value {
+    json!({
+        "strategy": {"type": "all-at-once", "bake_seconds": 10},
+        "monitor": {"probe_interval_seconds": 1, "probe_timeout_ms": 500, "probe_requests": 3}
+    })
+}
+
+/// Waits until the execution's monitor is watching the bake.
+async fn until_baking(local: &Local, arn: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !states_entered(local, arn)
+        .await
+        .contains(&"Monitor".to_string())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reached Monitor"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A release that passes its smoke tests and its first seconds in
+/// production, then turns bad (every request 500) in the third "minute" of
+/// its bake: the monitor, watching the whole bake, sees it within one probe
+/// interval plus one probe timeout, and the release is rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_that_turns_bad_in_the_middle_of_its_bake_is_rolled_back_within_one_probe_interval()
+ {
+    let (local, app) = local_with_app().await;
+    let arn = local
+        .start_release(APP, "v2", 1, Some(watched_bake()))
+        .await
+        .expect("start");
+    until_baking(&local, &arn).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(served_version(&app).await, "v2", "v2 serves, healthy");
+    let turned_bad = time::OffsetDateTime::now_utc();
+    assert!(
+        app.cluster
+            .set_behaviour(Color::Green, Behaviour::Failing(500))
+            .await,
+        "green runs v2"
+    );
+
+    let ending = follow(&local.sfn, &arn, Duration::from_secs(60), false, |_, _| {})
+        .await
+        .expect("follow");
+    assert_eq!(
+        (ending.status.as_str(), ending.error.as_deref()),
+        ("FAILED", Some("RolledBack")),
+        "{ending:?}"
+    );
+    let doc = ending.document.expect("the document");
+    let monitor: MonitorOutcome = serde_json::from_value(doc["monitor"].clone()).unwrap();
+    assert_eq!(monitor.verdict, Verdict::Breach);
+    assert_eq!(monitor.slices, 1, "one call watched the whole bake");
+    let seen_after = monitor.decided_at - turned_bad;
+    // One probe interval (1 s) plus one probe timeout (0.5 s).
+    assert!(
+        seen_after.is_positive() && seen_after <= time::Duration::milliseconds(1500),
+        "breach seen {seen_after} after the release turned bad: {:?}",
+        monitor.reasons
+    );
+    assert!(
+        monitor.reasons[0].contains("HTTP 500"),
+        "{:?}",
+        monitor.reasons
+    );
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(served_version(&app).await, "v1");
+}
+
+/// The same release, left healthy, is watched for its whole bake by one
+/// monitor call and promoted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_release_left_healthy_is_watched_for_its_whole_bake_and_promoted() {
+    let (local, app) = local_with_app().await;
+    let arn = local
+        .start_release(APP, "v2", 1, Some(watched_bake()))
+        .await
+        .expect("start");
+    let ending = follow(&local.sfn, &arn, Duration::from_secs(60), false, |_, _| {})
+        .await
+        .expect("follow");
+    assert!(ending.succeeded(), "{ending:?}");
+    let doc = ending.document.expect("the document");
+    let monitor: MonitorOutcome = serde_json::from_value(doc["monitor"].clone()).unwrap();
+    assert_eq!(monitor.verdict, Verdict::Promote, "{:?}", monitor.reasons);
+    assert_eq!(monitor.slices, 1);
+    assert!(monitor.elapsed_seconds >= 10, "{monitor:?}");
+    assert!(
+        monitor.figures.rounds >= 10,
+        "probed every second: {} rounds",
+        monitor.figures.rounds
+    );
+    let states = states_entered(&local, &arn).await;
+    assert_eq!(
+        states.iter().filter(|s| *s == "Monitor").count(),
+        1,
+        "{states:?}"
+    );
+    assert_eq!(served_version(&app).await, "v2");
 }

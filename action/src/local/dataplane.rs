@@ -57,6 +57,20 @@ impl LocalCluster {
         (cluster, task)
     }
 
+    /// Changes how the color's running tasks answer from now on: a release
+    /// that turns bad in the middle of its bake, on cue. False when the
+    /// color runs no tasks.
+    pub async fn set_behaviour(&self, color: Color, behaviour: Behaviour) -> bool {
+        let tasks = self.tasks.lock().await;
+        match tasks.apps.get(&color) {
+            Some(app) => {
+                app.set(behaviour);
+                true
+            }
+            None => false,
+        }
+    }
+
     pub async fn reconcile_now(&self) {
         let mut tasks = self.tasks.lock().await;
         for color in Color::BOTH {

@@ -17,7 +17,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use bluegreen_aws::{AwsPorts, CloudWatchMetrics};
+use bluegreen_aws::{
+    CloudWatchMetrics, EcsServices, Elbv2, SfnExecutions, SnsAlerts, SsmParameters,
+};
+use bluegreen_core::ports::Ports;
 use bluegreen_lambda::HandlerError;
 use bluegreen_monitor::{HttpProber, Signals, SystemClock};
 use lambda_runtime::{Context, LambdaEvent};
@@ -25,6 +28,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+
+use super::stops::{InFlight, StoppingExecutions};
+
+/// The hosted handlers' ports: the emulator's, with an immediate stop.
+type HostPorts =
+    Ports<SsmParameters, Elbv2, EcsServices, SnsAlerts, StoppingExecutions<SfnExecutions>>;
 
 /// One invocation as it happened, for timelines and tests.
 #[derive(Debug, Clone)]
@@ -40,7 +49,8 @@ pub type ServiceUpdateHook =
     Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
 
 struct Host {
-    ports: AwsPorts,
+    ports: HostPorts,
+    in_flight: InFlight,
     signals: Signals<CloudWatchMetrics, HttpProber>,
     http: reqwest::Client,
     moto: String,
@@ -76,8 +86,21 @@ impl LambdaHost {
         let listener = TcpListener::from_std(listener)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let hooks: Arc<std::sync::Mutex<Vec<ServiceUpdateHook>>> = Arc::default();
+        let in_flight = InFlight::default();
+        let aws = bluegreen_aws::ports(sdk, prefix);
         let host = Arc::new(Host {
-            ports: bluegreen_aws::ports(sdk, prefix),
+            ports: Ports {
+                params: aws.params,
+                lb: aws.lb,
+                services: aws.services,
+                alerts: aws.alerts,
+                executions: StoppingExecutions {
+                    inner: aws.executions,
+                    in_flight: in_flight.clone(),
+                },
+                prefix: aws.prefix,
+            },
+            in_flight,
             signals: Signals {
                 metrics: bluegreen_aws::metrics(sdk),
                 prober: HttpProber::new(),
@@ -150,7 +173,20 @@ async fn run(host: &Host, name: &str, payload: Value) -> Result<Value, (String, 
 async fn invoke(State(host): State<Arc<Host>>, Path(name): Path<String>, body: Bytes) -> Response {
     let name = percent_decode(&name);
     let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let result = run(&host, &name, payload.clone()).await;
+    // A call made for an execution ends when a hosted handler stops it.
+    let result = match payload["execution"]["arn"].as_str() {
+        Some(execution) => {
+            let stopped = host.in_flight.stopped(execution);
+            tokio::select! {
+                r = run(&host, &name, payload.clone()) => r,
+                // Nobody listens on AWS; the emulator, told of the stop
+                // already, ends the execution ABORTED on any answer but an
+                // error (which it would record as the execution's failure).
+                () = stopped.notified() => Ok(json!({"stopped": execution})),
+            }
+        }
+        None => run(&host, &name, payload.clone()).await,
+    };
     let _ = host.calls.send(Invocation {
         function: name.rsplit(':').next().unwrap_or(&name).to_string(),
         payload,

@@ -11,6 +11,7 @@ pub mod example;
 pub mod inspect;
 pub mod lambda_host;
 pub mod sample;
+pub mod stops;
 
 use std::sync::Arc;
 

@@ -93,24 +93,14 @@ where
         )
     })?;
     let store = AppStore::new(params, prefix)?;
-    let (config, lock) = tokio::join!(store.config(&input.app), store.lock(&input.app));
+    let holder = LockHolder {
+        store: &store,
+        app: &input.app,
+        me: input.lock_holder(),
+    };
+    let (config, held) = tokio::join!(store.config(&input.app), holder.check());
     let config = config?;
-    // Only the deployment holding the lock is watched on its behalf: one
-    // that lost it (stopped by a rollback, say) must not promote.
-    let me = input.lock_holder();
-    match lock? {
-        Some(l) if l.holder == me => {}
-        other => {
-            return Err(Error::NotLockHolder {
-                app: input.app.clone(),
-                me,
-                found: other.map_or_else(
-                    || "no lock is held".to_string(),
-                    |l| format!("{} holds it", l.holder),
-                ),
-            });
-        }
-    }
+    held?;
     let limits = thresholds(&config.monitor, input)?;
 
     // Same step as the previous call: the same bake goes on, with its
@@ -136,6 +126,7 @@ where
     };
     let check = VersionCheck::new(&limits, &input.release.version);
     let watch = slice::Watch {
+        holder: &holder,
         metrics: sources.metrics,
         prober: sources.prober,
         clock: sources.clock,
@@ -148,7 +139,7 @@ where
     };
     let end = watch
         .run(&mut figures, slice::slice_end(started, deadline, &limits))
-        .await;
+        .await?;
     let elapsed_seconds = (end.at - bake_started_at).whole_seconds().max(0) as u64;
     info!(app = %input.app, verdict = ?end.verdict, reasons = ?end.reasons, step = switch.step,
           weight = switch.weight, elapsed_seconds, rounds = figures.rounds, "monitor verdict");
@@ -165,4 +156,51 @@ where
         figures,
         execution_arn: input.execution_arn().map(str::to_string),
     })
+}
+
+/// The watched deployment and the lock it must hold.
+struct LockHolder<'a, P> {
+    store: &'a AppStore<'a, P>,
+    app: &'a str,
+    me: String,
+}
+
+impl<P: ParameterStore> LockHolder<'_, P> {
+    /// Only the deployment holding the lock is watched on its behalf: one
+    /// that lost it (stopped by a rollback, say) must not promote.
+    async fn check(&self) -> Result<()> {
+        match self.store.lock(self.app).await? {
+            Some(l) if l.holder == self.me => Ok(()),
+            other => Err(Error::NotLockHolder {
+                app: self.app.to_string(),
+                me: self.me.clone(),
+                found: other.map_or_else(
+                    || "no lock is held".to_string(),
+                    |l| format!("{} holds it", l.holder),
+                ),
+            }),
+        }
+    }
+}
+
+impl<P: ParameterStore> slice::Holder for LockHolder<'_, P> {
+    /// Still the holder, and not fenced off: a rollback fences a running
+    /// deployment before it stops it, so the watch ends within one check of
+    /// a rollback starting, whether or not the lock has changed hands yet.
+    async fn still_held(&self) -> Result<()> {
+        let (held, fence) =
+            tokio::join!(self.check(), self.store.fence_against(self.app, &self.me));
+        if let Ok(Some(fence)) = fence {
+            return Err(Error::NotLockHolder {
+                app: self.app.to_string(),
+                me: self.me.clone(),
+                found: format!("a rollback fenced this deployment off: {}", fence.reason),
+            });
+        }
+        match held {
+            Err(e @ Error::NotLockHolder { .. }) => Err(e),
+            // Unreadable now: checked again in a few seconds.
+            _ => Ok(()),
+        }
+    }
 }

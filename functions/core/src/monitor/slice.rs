@@ -10,17 +10,31 @@ use super::reads::{self, Dimensions};
 use super::verdict::{Signals, Timing, Verdict, judge};
 use super::watch::{Alarms, Clock, VersionCheck, VersionProber};
 use crate::config::MonitorConfig;
+use crate::error::Result;
 use crate::ports::Metrics;
+
+/// Whether the deployment being watched still holds the app's lock: one
+/// that lost it (a rollback took over, an operator stopped it) is not
+/// watched any longer, and its call ends with the error that says so.
+pub trait Holder: Send + Sync {
+    /// `Err` only when the lock is known to be lost; a lock that cannot be
+    /// read now is checked again later.
+    fn still_held(&self) -> impl std::future::Future<Output = Result<()>> + Send;
+}
 
 /// Alarms are read at least this often.
 const READ_EVERY: Duration = Duration::seconds(60);
+/// The lock is checked this often (four reads a minute keep a hundred
+/// baking apps well inside SSM's default throughput).
+const LOCK_CHECK_EVERY: Duration = Duration::seconds(15);
 /// Time a CloudWatch read may take, kept free at the end of a slice.
 const READ_ALLOWANCE: Duration = Duration::seconds(5);
 /// Kept free before the function's deadline: the answer, and a margin.
 pub const DEADLINE_MARGIN: Duration = Duration::seconds(15);
 
 /// What the slice watches and with what.
-pub struct Watch<'a, M, Pr, C> {
+pub struct Watch<'a, M, Pr, C, H> {
+    pub holder: &'a H,
     pub metrics: &'a M,
     pub prober: &'a Pr,
     pub clock: &'a C,
@@ -53,11 +67,12 @@ pub fn slice_end(
     deadline.map_or(end, |d| end.min(d - DEADLINE_MARGIN))
 }
 
-impl<M, Pr, C> Watch<'_, M, Pr, C>
+impl<M, Pr, C, H> Watch<'_, M, Pr, C, H>
 where
     M: Metrics + Alarms,
     Pr: VersionProber,
     C: Clock,
+    H: Holder,
 {
     fn probing(&self) -> bool {
         self.limits.probe_url.is_some()
@@ -68,10 +83,16 @@ where
     }
 
     /// Watches until a verdict or `until`; at least one round either way.
-    pub async fn run(&self, figures: &mut BakeFigures, until: OffsetDateTime) -> SliceEnd {
+    /// The caller checked the lock just before.
+    pub async fn run(&self, figures: &mut BakeFigures, until: OffsetDateTime) -> Result<SliceEnd> {
         let mut last_read: Option<OffsetDateTime> = None;
+        let mut lock_checked = self.clock.now();
         loop {
             let round_started = self.clock.now();
+            if round_started - lock_checked >= LOCK_CHECK_EVERY {
+                self.holder.still_held().await?;
+                lock_checked = round_started;
+            }
             let read_due = last_read.is_none_or(|t| {
                 round_started - t >= READ_EVERY
                     || reads::new_minute_complete(
@@ -133,11 +154,11 @@ where
             let round_takes =
                 Duration::milliseconds(self.limits.probe_timeout_ms as i64) + READ_ALLOWANCE;
             if verdict != Verdict::Continue || next + round_takes > until {
-                return SliceEnd {
+                return Ok(SliceEnd {
                     verdict,
                     reasons,
                     at: now,
-                };
+                });
             }
             self.clock.sleep_until(next).await;
         }

@@ -108,6 +108,14 @@ impl Alarms for FakeCloudWatch {
     }
 }
 
+struct Held;
+
+impl Holder for Held {
+    async fn still_held(&self) -> crate::error::Result<()> {
+        Ok(())
+    }
+}
+
 struct World {
     clock: Arc<FakeClock>,
     prober: FakeProber,
@@ -152,8 +160,9 @@ fn limits(min_requests: u64) -> MonitorConfig {
 }
 
 impl World {
-    fn watch(&self, bake_seconds: u64) -> Watch<'_, FakeCloudWatch, FakeProber, FakeClock> {
+    fn watch(&self, bake_seconds: u64) -> Watch<'_, FakeCloudWatch, FakeProber, FakeClock, Held> {
         Watch {
+            holder: &Held,
             metrics: &self.cloudwatch,
             prober: &self.prober,
             clock: &self.clock,
@@ -168,7 +177,7 @@ impl World {
 
     async fn slice(&self, bake_seconds: u64, figures: &mut BakeFigures) -> SliceEnd {
         let until = slice_end(self.clock.now(), None, &self.limits);
-        self.watch(bake_seconds).run(figures, until).await
+        self.watch(bake_seconds).run(figures, until).await.unwrap()
     }
 }
 

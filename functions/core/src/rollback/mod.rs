@@ -371,8 +371,10 @@ where
     }
 
     let lock_released = match &holder {
-        // Taken over above; released when the rollback ends.
-        Some(_) if stopped_execution.is_some() => true,
+        // Taken over above; released when the rollback ends. (Not taken
+        // over: the stopped execution still counted as running; if it has
+        // ended since, its lock is stale and released below.)
+        Some(_) if *took_lock => true,
         Some(l)
             if Some(&l.holder) == request.caller_execution.as_ref()
                 || store.is_stale(l, now, &ports.executions).await? =>

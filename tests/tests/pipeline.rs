@@ -447,3 +447,92 @@ async fn the_same_release_left_healthy_is_watched_for_its_whole_bake_and_promote
     );
     assert_eq!(served_version(&app).await, "v2");
 }
+
+/// The benchmark behind `scripts/bench-transitions` (ignored in the test
+/// run): a 4-step weighted release with its bakes compressed, counted from
+/// the execution history. Prints one `BENCH {json}` line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a benchmark: run through scripts/bench-transitions"]
+async fn bench_transitions_of_a_four_step_release() {
+    let bake: u64 = std::env::var("BENCH_BAKE_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    // The slice keeps its proportion to what a 10-minute bake needs on AWS
+    // (840 s to 600 s of bake plus 220 s for the last metric minute; local
+    // mode has no metric wait), plus the 6 s a last round may take here
+    // (probe timeout and read allowance), which a slice keeps free.
+    let slice = (bake * 840).div_ceil(820) + 6;
+    let (local, _app) = local_with_app().await;
+    let overrides = json!({
+        "strategy": {"type": "weighted", "steps": [10, 25, 50, 100], "bake_seconds": bake},
+        "monitor": {"probe_interval_seconds": 1, "slice_seconds": slice}
+    });
+    let (arn, ending) = {
+        let arn = local
+            .start_release(APP, "v2", 1, Some(overrides))
+            .await
+            .expect("start");
+        let timeout = Duration::from_secs(60 + 8 * bake);
+        let ending = follow(&local.sfn, &arn, timeout, false, |_, _| {})
+            .await
+            .expect("follow");
+        (arn, ending)
+    };
+    assert!(ending.succeeded(), "{ending:?}");
+    // Wait for the end (the warm window and scale-down follow the release).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let d = local
+            .sfn
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        if d.status != aws_sdk_sfn::types::ExecutionStatus::Running {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let history = local
+        .sfn
+        .get_execution_history()
+        .execution_arn(&arn)
+        .max_results(1000)
+        .send()
+        .await
+        .unwrap();
+    let mut entered = vec![];
+    // Per Lambda task: seconds from scheduled to succeeded.
+    let mut lambda_seconds: Vec<(String, f64)> = vec![];
+    let mut current: Option<(String, f64)> = None;
+    for e in history.events() {
+        let t = e.timestamp.as_secs_f64();
+        if let Some(d) = &e.state_entered_event_details {
+            entered.push(d.name.clone());
+            current = Some((d.name.clone(), t));
+        }
+        if matches!(
+            e.r#type,
+            aws_sdk_sfn::types::HistoryEventType::LambdaFunctionSucceeded
+                | aws_sdk_sfn::types::HistoryEventType::TaskSucceeded
+        ) && let Some((name, started)) = current.take()
+        {
+            lambda_seconds.push((name, t - started));
+        }
+    }
+    let count = |s: &str| entered.iter().filter(|n| *n == s).count();
+    let report = json!({
+        "steps": 4,
+        "bake_seconds": bake,
+        "slice_seconds": slice,
+        "transitions": entered.len(),
+        "monitor_calls": count("Monitor"),
+        "switch_calls": count("Switch"),
+        "states": entered,
+        "lambda_seconds": lambda_seconds,
+    });
+    println!("BENCH {report}");
+}

@@ -5,6 +5,7 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
     AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StateValue,
 };
+use bluegreen_core::monitor::checks::MetricQuery;
 use bluegreen_core::monitor::{AlarmState, Alarms};
 use bluegreen_core::ports::{MetricWindow, Metrics, PortResult};
 use time::OffsetDateTime;
@@ -90,6 +91,22 @@ impl Metrics for CloudWatchMetrics {
                 target_group,
                 period,
             ))
+            .metric_data_queries(query(
+                "p95",
+                "TargetResponseTime",
+                "p95",
+                load_balancer,
+                target_group,
+                period,
+            ))
+            .metric_data_queries(query(
+                "p50",
+                "TargetResponseTime",
+                "p50",
+                load_balancer,
+                target_group,
+                period,
+            ))
             .send()
             .await
             .map_err(|e| port_error("cloudwatch:GetMetricData", e))?;
@@ -100,13 +117,81 @@ impl Metrics for CloudWatchMetrics {
                 .map(|r| r.values().to_vec())
                 .unwrap_or_default()
         };
-        let p99 = values("p99");
+        // TargetResponseTime is in seconds; one bucket spans the window.
+        let ms = |id: &str| values(id).into_iter().reduce(f64::max).map(|s| s * 1000.0);
         Ok(MetricWindow {
             requests: values("requests").iter().fold(0.0, |a, b| a + b),
             target_5xx: values("errors").iter().fold(0.0, |a, b| a + b),
-            // TargetResponseTime is in seconds.
-            p99_ms: p99.iter().cloned().reduce(f64::max).map(|s| s * 1000.0),
+            p99_ms: ms("p99"),
+            p50_ms: ms("p50"),
+            p95_ms: ms("p95"),
         })
+    }
+
+    async fn metric_values(
+        &self,
+        queries: &[MetricQuery],
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> PortResult<Vec<Option<f64>>> {
+        if queries.is_empty() {
+            return Ok(vec![]);
+        }
+        let (from, to, period) = window(start, end);
+        let mut request = self
+            .client
+            .get_metric_data()
+            .start_time(DateTime::from_secs(from))
+            .end_time(DateTime::from_secs(to))
+            .scan_by(ScanBy::TimestampAscending);
+        for (i, q) in queries.iter().enumerate() {
+            let mut metric = Metric::builder()
+                .namespace(&q.namespace)
+                .metric_name(&q.metric);
+            for (name, value) in &q.dimensions {
+                metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
+            }
+            request = request.metric_data_queries(
+                MetricDataQuery::builder()
+                    .id(format!("c{i}"))
+                    .metric_stat(
+                        MetricStat::builder()
+                            .metric(metric.build())
+                            .period(period)
+                            .stat(&q.statistic)
+                            .build(),
+                    )
+                    .return_data(true)
+                    .build(),
+            );
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| port_error("cloudwatch:GetMetricData", e))?;
+        // One bucket spans the window; a server that splits it anyway gets
+        // its buckets summed for counts and the extreme taken otherwise.
+        Ok(queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let id = format!("c{i}");
+                let values: Vec<f64> = out
+                    .metric_data_results()
+                    .iter()
+                    .find(|r| r.id.as_deref() == Some(id.as_str()))
+                    .map(|r| r.values().to_vec())
+                    .unwrap_or_default();
+                match q.statistic.as_str() {
+                    "Sum" | "SampleCount" => values.into_iter().reduce(|a, b| a + b),
+                    "Minimum" => values.into_iter().reduce(f64::min),
+                    "Average" if values.len() > 1 => {
+                        Some(values.iter().sum::<f64>() / values.len() as f64)
+                    }
+                    _ => values.into_iter().reduce(f64::max),
+                }
+            })
+            .collect())
     }
 
     async fn alarms_in_alarm(&self, names: &[String]) -> PortResult<Vec<String>> {

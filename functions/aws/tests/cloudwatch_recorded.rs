@@ -22,6 +22,12 @@ const GET_METRIC_DATA: &str = r#"<GetMetricDataResponse xmlns="http://monitoring
       <member><Id>p99</Id><Label>TargetResponseTime</Label><StatusCode>Complete</StatusCode>
         <Timestamps><member>2026-11-22T10:00:00Z</member></Timestamps>
         <Values><member>1.25</member></Values></member>
+      <member><Id>p95</Id><Label>TargetResponseTime</Label><StatusCode>Complete</StatusCode>
+        <Timestamps><member>2026-11-22T10:00:00Z</member></Timestamps>
+        <Values><member>0.4</member></Values></member>
+      <member><Id>p50</Id><Label>TargetResponseTime</Label><StatusCode>Complete</StatusCode>
+        <Timestamps><member>2026-11-22T10:00:00Z</member></Timestamps>
+        <Values><member>0.085</member></Values></member>
     </MetricDataResults>
     <Messages/>
   </GetMetricDataResult>
@@ -111,6 +117,8 @@ async fn reads_sums_and_p99_for_the_target_group_over_whole_minutes() {
     assert_eq!(window.requests, 1200.0);
     assert_eq!(window.target_5xx, 36.0);
     assert_eq!(window.p99_ms, Some(1250.0));
+    assert_eq!(window.p95_ms, Some(400.0));
+    assert_eq!(window.p50_ms, Some(85.0));
 
     let request = seen.lock().unwrap()[0].clone();
     let decoded = request.replace("%2F", "/");
@@ -120,6 +128,8 @@ async fn reads_sums_and_p99_for_the_target_group_over_whole_minutes() {
         "MetricName=HTTPCode_Target_5XX_Count",
         "MetricName=TargetResponseTime",
         "Stat=p99",
+        "Stat=p95",
+        "Stat=p50",
         "Value=app/shop/50dc6c495c0c9188",
         "Value=targetgroup/shop-green/73e2d6bc24d8a067",
         "Namespace=AWS/ApplicationELB",
@@ -195,5 +205,73 @@ async fn reads_the_state_of_every_named_alarm_of_both_kinds() {
         "AlarmNames.member.4=checkout-typo",
     ] {
         assert!(request.contains(part), "request lacks {part}: {request}");
+    }
+}
+
+/// An app's business metrics as CloudWatch answers for them: orders (a
+/// count, summed over the window's one bucket) and checkout latency (a
+/// percentile); a metric with no data point has no value.
+const CHECKS_METRIC_DATA: &str = r#"<GetMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/">
+  <GetMetricDataResult>
+    <MetricDataResults>
+      <member><Id>c0</Id><Label>Orders</Label><StatusCode>Complete</StatusCode>
+        <Timestamps><member>2026-11-22T10:00:00Z</member></Timestamps>
+        <Values><member>240.0</member></Values></member>
+      <member><Id>c1</Id><Label>CheckoutLatency</Label><StatusCode>Complete</StatusCode>
+        <Timestamps><member>2026-11-22T10:00:00Z</member></Timestamps>
+        <Values><member>812.5</member></Values></member>
+      <member><Id>c2</Id><Label>Refunds</Label><StatusCode>Complete</StatusCode>
+        <Timestamps/><Values/></member>
+    </MetricDataResults>
+    <Messages/>
+  </GetMetricDataResult>
+  <ResponseMetadata><RequestId>4f0b8a6e-0000-4000-8000-000000000003</RequestId></ResponseMetadata>
+</GetMetricDataResponse>"#;
+
+#[tokio::test]
+async fn reads_the_apps_own_metrics_with_their_dimensions_and_statistics_in_one_request() {
+    use bluegreen_core::monitor::checks::MetricQuery;
+    let (url, seen) = recorded(CHECKS_METRIC_DATA).await;
+    let cw = adapter(&url).await;
+    let at = |s: i64| time::OffsetDateTime::from_unix_timestamp(s).unwrap();
+    let q = |metric: &str, stat: &str| MetricQuery {
+        namespace: "Shop".into(),
+        metric: metric.into(),
+        dimensions: vec![
+            ("Color".into(), "green".into()),
+            ("Service".into(), "checkout".into()),
+        ],
+        statistic: stat.into(),
+    };
+    let values = cw
+        .metric_values(
+            &[
+                q("Orders", "Sum"),
+                q("CheckoutLatency", "p95"),
+                q("Refunds", "Sum"),
+            ],
+            at(1_800_000_000),
+            at(1_800_000_180),
+        )
+        .await
+        .expect("metrics");
+    assert_eq!(values, vec![Some(240.0), Some(812.5), None]);
+
+    let request = seen.lock().unwrap()[0].clone();
+    let decoded = request.replace("%2F", "/");
+    for part in [
+        "Action=GetMetricData",
+        "Namespace=Shop",
+        "MetricName=Orders",
+        "MetricName=CheckoutLatency",
+        "Stat=Sum",
+        "Stat=p95",
+        "Name=Color",
+        "Value=green",
+        "Name=Service",
+        "Value=checkout",
+        "Period=180",
+    ] {
+        assert!(decoded.contains(part), "request lacks {part}: {decoded}");
     }
 }

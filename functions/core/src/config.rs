@@ -226,8 +226,19 @@ pub struct MonitorConfig {
     /// Highest tolerated share of target 5xx responses, 0.0 to 1.0.
     #[serde(default = "default_5xx_rate")]
     pub max_5xx_rate: f64,
+    /// Highest tolerated p99 response time: CloudWatch's `TargetResponseTime`
+    /// over the bake, and the probes' own once they are enough to tell.
     #[serde(default = "default_p99")]
     pub max_p99_ms: u64,
+    /// Highest tolerated p50 (median) response time, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_p50_ms: Option<u64>,
+    /// Highest tolerated p95 response time, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_p95_ms: Option<u64>,
+    /// Checks on any CloudWatch metric the app names (orders per minute...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::monitor::checks::MetricCheck>,
     /// Below this many requests no verdict other than "continue" is given.
     #[serde(default = "default_min_requests")]
     pub min_requests: u64,
@@ -321,6 +332,28 @@ impl MonitorConfig {
         if self.max_p99_ms == 0 {
             return bad("max_p99_ms", "0 would fail every request".into());
         }
+        for (field, limit) in [
+            ("max_p50_ms", self.max_p50_ms),
+            ("max_p95_ms", self.max_p95_ms),
+        ] {
+            if limit == Some(0) {
+                return bad(field, "0 would fail every request".into());
+            }
+        }
+        if let (Some(p50), Some(p95)) = (self.max_p50_ms, self.max_p95_ms)
+            && p50 > p95
+        {
+            return bad("max_p50_ms", format!("{p50} is above max_p95_ms {p95}"));
+        }
+        if let Some(p95) = self.max_p95_ms
+            && p95 > self.max_p99_ms
+        {
+            return bad(
+                "max_p95_ms",
+                format!("{p95} is above max_p99_ms {}", self.max_p99_ms),
+            );
+        }
+        crate::monitor::checks::validate_all(&self.checks, source, &format!("{at}.checks"))?;
         if let Some(url) = &self.probe_url {
             check_url(source, &format!("{at}.probe_url"), url)?;
         }
@@ -474,6 +507,9 @@ impl Default for MonitorConfig {
         MonitorConfig {
             max_5xx_rate: default_5xx_rate(),
             max_p99_ms: default_p99(),
+            max_p50_ms: None,
+            max_p95_ms: None,
+            checks: Vec::new(),
             min_requests: default_min_requests(),
             alarm_names: Vec::new(),
             probe_url: None,

@@ -362,6 +362,11 @@ pub struct MetricWindow {
     pub target_5xx: f64,
     /// `TargetResponseTime` p99 in milliseconds; `None` when there were no data.
     pub p99_ms: Option<f64>,
+    /// `TargetResponseTime` p50 and p95 in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<f64>,
 }
 
 /// Metrics and alarms (CloudWatch).
@@ -375,6 +380,14 @@ pub trait Metrics: Send + Sync {
         start: time::OffsetDateTime,
         end: time::OffsetDateTime,
     ) -> impl Future<Output = PortResult<MetricWindow>> + Send;
+    /// Each query's statistic over the whole window, in one request;
+    /// `None` for a metric with no data point in it.
+    fn metric_values(
+        &self,
+        queries: &[crate::monitor::checks::MetricQuery],
+        start: time::OffsetDateTime,
+        end: time::OffsetDateTime,
+    ) -> impl Future<Output = PortResult<Vec<Option<f64>>>> + Send;
     /// The names among `names` whose alarm is in the ALARM state.
     fn alarms_in_alarm(
         &self,

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::checks::CheckResult;
+use super::verdict::Latency;
 use crate::ports::{MetricWindow, ProbeResult};
 
 /// The probes of one minute of the bake.
@@ -68,6 +70,16 @@ pub struct BakeFigures {
     pub probe_minutes: Vec<ProbeMinute>,
     /// Whether probes have seen the new version during this bake.
     pub version_seen: bool,
+    /// The probes' latency percentiles over the last minutes of the
+    /// latest call (a percentile appears once enough probes tell it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe_latency: Option<Latency>,
+    /// The app's metric checks as last judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckResult>,
+    /// The checks' values before the switch (normalised), read once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_baselines: Option<Vec<Option<f64>>>,
 }
 
 /// The start of the minute `t` falls in, in seconds since the epoch.

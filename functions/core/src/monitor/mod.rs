@@ -5,6 +5,7 @@
 //! figures so far, which the next call carries on.
 
 pub mod bake;
+pub mod checks;
 pub mod dimensions;
 pub mod reads;
 pub mod slice;
@@ -136,6 +137,7 @@ where
         bake_started_at,
         bake_seconds: switch.bake_seconds,
         weight: switch.weight,
+        colors: (switch.target_color, switch.target_color.other()),
     };
     let end = watch
         .run(&mut figures, slice::slice_end(started, deadline, &limits))

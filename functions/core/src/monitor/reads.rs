@@ -7,7 +7,9 @@ use time::{Duration, OffsetDateTime};
 use tracing::warn;
 
 use super::bake::BakeFigures;
+use super::checks::{self, BASELINE_MINUTES, MetricCheck, MetricQuery};
 use super::watch::{self, Alarms};
+use crate::color::Color;
 use crate::config::MonitorConfig;
 use crate::ports::Metrics;
 
@@ -65,27 +67,27 @@ pub async fn read<M: Metrics + Alarms>(
     metrics: &M,
     dims: &Dimensions,
     limits: &MonitorConfig,
+    colors: (Color, Color),
     bake_started_at: OffsetDateTime,
     now: OffsetDateTime,
     figures: &mut BakeFigures,
 ) {
     let mut unread: Vec<String> = vec![];
+    // Only whole minutes that ended `metrics_delay_seconds` ago are complete
+    // in CloudWatch; the minute the bake began in counts whole (its requests
+    // before the switch went to the other color).
+    let from = minute_of(bake_started_at);
+    let until = complete_until(now, limits.metrics_delay_seconds);
+    let mut window_read = until > from;
     match (&dims.load_balancer, &dims.new_target_group) {
         (Some(lb), Some(tg)) => {
-            // Only whole minutes that ended `metrics_delay_seconds` ago are
-            // complete in CloudWatch; the minute the bake began in counts
-            // whole (its requests before the switch went to the other color).
-            let from = minute_of(bake_started_at);
-            let until = complete_until(now, limits.metrics_delay_seconds);
             if until > from {
                 match metrics.target_group_window(lb, tg, from, until).await {
-                    Ok(window) => {
-                        figures.metrics = Some(window);
-                        figures.metrics_until = Some(until);
-                    }
+                    Ok(window) => figures.metrics = Some(window),
                     Err(e) => {
                         warn!(error = %e, "could not read metrics");
                         unread.push(format!("metrics: {e}"));
+                        window_read = false;
                     }
                 }
             }
@@ -108,10 +110,30 @@ pub async fn read<M: Metrics + Alarms>(
                 }
             }
         }
-        _ => unread.push(format!(
-            "metrics: no CloudWatch dimensions in {}",
-            dims.described
-        )),
+        _ => {
+            unread.push(format!(
+                "metrics: no CloudWatch dimensions in {}",
+                dims.described
+            ));
+            window_read = false;
+        }
+    }
+    if !limits.checks.is_empty()
+        && let Err(e) = read_checks(
+            metrics,
+            limits,
+            colors,
+            bake_started_at,
+            (from, until),
+            figures,
+        )
+        .await
+    {
+        unread.push(e);
+        window_read = false;
+    }
+    if window_read {
+        figures.metrics_until = Some(until);
     }
     if !limits.alarm_names.is_empty() {
         match metrics.alarm_states(&limits.alarm_names).await {
@@ -141,4 +163,55 @@ pub async fn read<M: Metrics + Alarms>(
         figures.failed_reads + 1
     };
     figures.unread = unread;
+}
+
+/// The app's metric checks over the bake's complete minutes (and, once,
+/// over the five minutes before the switch), judged into `figures.checks`.
+async fn read_checks<M: Metrics>(
+    metrics: &M,
+    limits: &MonitorConfig,
+    (new, previous): (Color, Color),
+    bake_started_at: OffsetDateTime,
+    (from, until): (OffsetDateTime, OffsetDateTime),
+    figures: &mut BakeFigures,
+) -> Result<(), String> {
+    let checks = &limits.checks;
+    if figures.check_baselines.is_none() && checks.iter().any(MetricCheck::compares_with_baseline) {
+        let before = bake_started_at - Duration::minutes(BASELINE_MINUTES);
+        let queries: Vec<MetricQuery> = checks.iter().map(|c| c.query(previous)).collect();
+        let raw = metrics
+            .metric_values(&queries, before, bake_started_at)
+            .await
+            .map_err(|e| format!("checks before the switch: {e}"))?;
+        figures.check_baselines = Some(
+            checks
+                .iter()
+                .zip(raw)
+                .map(|(c, v)| checks::normalise(c, v, BASELINE_MINUTES as f64))
+                .collect(),
+        );
+    }
+    if until <= from {
+        return Ok(());
+    }
+    let queries: Vec<MetricQuery> = checks.iter().map(|c| c.query(new)).collect();
+    let raw = metrics
+        .metric_values(&queries, from, until)
+        .await
+        .map_err(|e| format!("checks: {e}"))?;
+    let minutes = (until - from).whole_minutes() as f64;
+    let baselines = figures.check_baselines.clone().unwrap_or_default();
+    figures.checks = checks
+        .iter()
+        .zip(raw)
+        .enumerate()
+        .map(|(i, (c, v))| {
+            checks::judge(
+                c,
+                checks::normalise(c, v, minutes),
+                baselines.get(i).copied().flatten(),
+            )
+        })
+        .collect();
+    Ok(())
 }

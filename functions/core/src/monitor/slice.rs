@@ -7,8 +7,9 @@ use time::{Duration, OffsetDateTime};
 
 use super::bake::BakeFigures;
 use super::reads::{self, Dimensions};
-use super::verdict::{Signals, Timing, Verdict, judge};
+use super::verdict::{Latency, Signals, Timing, Verdict, judge};
 use super::watch::{Alarms, Clock, VersionCheck, VersionProber};
+use crate::color::Color;
 use crate::config::MonitorConfig;
 use crate::error::Result;
 use crate::ports::Metrics;
@@ -45,7 +46,12 @@ pub struct Watch<'a, M, Pr, C, H> {
     pub bake_seconds: u64,
     /// Percent of production traffic on the new color.
     pub weight: u8,
+    /// The color being judged and the one before it (for baselines).
+    pub colors: (Color, Color),
 }
+
+/// Probe latencies are judged over this many recent minutes.
+const LATENCY_WINDOW: Duration = Duration::minutes(5);
 
 /// How a slice ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +93,7 @@ where
     pub async fn run(&self, figures: &mut BakeFigures, until: OffsetDateTime) -> Result<SliceEnd> {
         let mut last_read: Option<OffsetDateTime> = None;
         let mut lock_checked = self.clock.now();
+        let mut recent: std::collections::VecDeque<(OffsetDateTime, u64)> = Default::default();
         loop {
             let round_started = self.clock.now();
             if round_started - lock_checked >= LOCK_CHECK_EVERY {
@@ -107,6 +114,7 @@ where
                     self.metrics,
                     self.dims,
                     self.limits,
+                    self.colors,
                     self.bake_started_at,
                     round_started,
                     figures,
@@ -125,6 +133,18 @@ where
             };
             let version_seen_before = figures.version_seen;
             figures.add_probes(round_started, &probes);
+            recent.extend(probes.iter().map(|p| (round_started, p.latency_ms)));
+            while recent
+                .front()
+                .is_some_and(|(t, _)| round_started - *t > LATENCY_WINDOW)
+            {
+                recent.pop_front();
+            }
+            let latencies: Vec<u64> = recent.iter().map(|(_, l)| *l).collect();
+            let probe_latency = Latency::of(&latencies);
+            if probe_latency.samples > 0 {
+                figures.probe_latency = Some(probe_latency);
+            }
 
             let now = self.clock.now();
             let signals = Signals {
@@ -143,6 +163,8 @@ where
                     .map_or(0, |until| figures.probes_counted_before(until)),
                 read_errors: figures.unread.clone(),
                 failed_reads: figures.failed_reads,
+                probe_latency,
+                checks: figures.checks.clone(),
             };
             let timing = Timing {
                 elapsed_seconds: (now - self.bake_started_at).whole_seconds().max(0) as u64,

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
 
 use super::*;
+use crate::monitor::checks::MetricQuery;
 use crate::monitor::watch::AlarmState;
 use crate::ports::{MetricWindow, PortResult, ProbeResult};
 
@@ -70,6 +71,8 @@ impl VersionProber for FakeProber {
 /// probe sent in the window (all traffic is on the new color here).
 struct FakeCloudWatch {
     users_per_minute: f64,
+    /// Orders per minute before the switch and after it.
+    orders: (f64, f64),
     sent: Arc<Mutex<Vec<OffsetDateTime>>>,
     reads: Mutex<u32>,
 }
@@ -95,7 +98,26 @@ impl Metrics for FakeCloudWatch {
             requests: self.users_per_minute * minutes + probes,
             target_5xx: 0.0,
             p99_ms: Some(80.0),
+            p50_ms: None,
+            p95_ms: None,
         })
+    }
+    async fn metric_values(
+        &self,
+        queries: &[MetricQuery],
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> PortResult<Vec<Option<f64>>> {
+        let minutes = (end - start).whole_minutes() as f64;
+        let per_minute = if end <= t0() {
+            self.orders.0
+        } else {
+            self.orders.1
+        };
+        Ok(queries
+            .iter()
+            .map(|q| (q.metric == "Orders").then_some(per_minute * minutes))
+            .collect())
     }
     async fn alarms_in_alarm(&self, _names: &[String]) -> PortResult<Vec<String>> {
         Ok(vec![])
@@ -136,6 +158,7 @@ fn world(users_per_minute: f64, bad_after: Option<i64>, limits: MonitorConfig) -
         },
         cloudwatch: FakeCloudWatch {
             users_per_minute,
+            orders: (100.0, 100.0),
             sent,
             reads: Mutex::new(0),
         },
@@ -172,6 +195,7 @@ impl World {
             bake_started_at: t0(),
             bake_seconds,
             weight: 100,
+            colors: (Color::Green, Color::Blue),
         }
     }
 
@@ -299,4 +323,40 @@ fn a_slice_never_outlives_the_function() {
         slice_end(t0(), None, &l),
         t0() + Duration::seconds(l.slice_seconds as i64)
     );
+}
+
+#[test]
+fn orders_per_minute_falling_by_more_than_a_fifth_breaches_at_the_first_complete_minute() {
+    run(async {
+        let mut l = limits(50);
+        l.checks = vec![
+            serde_json::from_value(serde_json::json!({
+                "name": "orders per minute", "namespace": "Shop", "metric": "Orders",
+                "dimensions": {"Color": "{{color}}"}, "max_drop": 0.2
+            }))
+            .unwrap(),
+        ];
+        let mut w = world(100.0, None, l.clone());
+        w.cloudwatch.orders = (100.0, 70.0);
+        let mut figures = BakeFigures::default();
+        let end = w.slice(600, &mut figures).await;
+        assert_eq!(end.verdict, Verdict::Breach, "{:?}", end.reasons);
+        assert!(
+            end.reasons[0].starts_with("orders per minute: 70 is 30% below the 100"),
+            "{:?}",
+            end.reasons
+        );
+        // The bake's first minute is complete 220 s in (20 s into it, plus
+        // 180 s for CloudWatch).
+        let at = (end.at - t0()).whole_seconds();
+        assert!((220..=226).contains(&at), "{at} s");
+        assert_eq!(figures.checks[0].baseline, Some(100.0));
+
+        // Orders holding up: promoted as usual.
+        let w = world(100.0, None, l);
+        let mut figures = BakeFigures::default();
+        let end = w.slice(600, &mut figures).await;
+        assert_eq!(end.verdict, Verdict::Promote, "{:?}", end.reasons);
+        assert_eq!(figures.checks[0].value, Some(100.0));
+    });
 }

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::checks::{CheckResult, CheckState};
 use crate::config::MonitorConfig;
 use crate::ports::{MetricWindow, ProbeResult};
 
@@ -41,6 +42,73 @@ pub struct Signals {
     pub read_errors: Vec<String>,
     /// Consecutive reads, the latest included, with something unreadable.
     pub failed_reads: u32,
+    /// The probes' latencies over the last minutes.
+    pub probe_latency: Latency,
+    /// The app's metric checks as last judged (empty before the first
+    /// complete minute).
+    pub checks: Vec<CheckResult>,
+}
+
+/// Latency percentiles of a set of probes, each only once the set is large
+/// enough to tell it (a p99 of ten probes is their slowest).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub samples: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99_ms: Option<u64>,
+}
+
+/// A percentile `q` is told by at least `5 / (1 - q)` samples (100 for p95,
+/// 500 for p99); the median, by 3.
+fn enough(samples: usize, q: f64) -> bool {
+    let needed = if q <= 0.5 { 3.0 } else { 5.0 / (1.0 - q) };
+    samples as f64 >= needed.round()
+}
+
+impl Latency {
+    pub fn of(latencies_ms: &[u64]) -> Latency {
+        let mut sorted = latencies_ms.to_vec();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        let at =
+            |q: f64| enough(n, q).then(|| sorted[((q * n as f64).ceil() as usize).clamp(1, n) - 1]);
+        Latency {
+            samples: n,
+            p50_ms: at(0.5),
+            p95_ms: at(0.95),
+            p99_ms: at(0.99),
+        }
+    }
+
+    /// The probes' percentiles against the limits; without `max_p50_ms`,
+    /// a median above the p99 limit is a breach all the same.
+    fn breaches(&self, limits: &MonitorConfig) -> Vec<String> {
+        let checks = [
+            (
+                "p50",
+                self.p50_ms,
+                Some(limits.max_p50_ms.unwrap_or(limits.max_p99_ms)),
+            ),
+            ("p95", self.p95_ms, limits.max_p95_ms),
+            ("p99", self.p99_ms, Some(limits.max_p99_ms)),
+        ];
+        checks
+            .into_iter()
+            .filter_map(|(name, value, limit)| {
+                let (v, l) = (value?, limit?);
+                (v > l).then(|| {
+                    format!(
+                        "probes: {name} latency {v} ms > {l} ms (over {} probes)",
+                        self.samples
+                    )
+                })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +126,8 @@ pub const MAX_BAKES_WITHOUT_TRAFFIC: u64 = 3;
 pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verdict, Vec<String>) {
     let mut breaches = vec![];
     let mut waits = vec![];
+    // Traffic figures or metric checks need complete metric minutes.
+    let needs_minutes = limits.min_requests > 0 || !limits.checks.is_empty();
 
     // Probes: a server error or a failed request is a breach at once.
     let bad: Vec<&ProbeResult> = signals
@@ -78,17 +148,7 @@ pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verd
             signals.probes.len()
         ));
     }
-    if !signals.probes.is_empty() {
-        let mut latencies: Vec<u64> = signals.probes.iter().map(|p| p.latency_ms).collect();
-        latencies.sort_unstable();
-        let median = latencies[latencies.len() / 2];
-        if median > limits.max_p99_ms {
-            breaches.push(format!(
-                "probes: median latency {median} ms > {} ms",
-                limits.max_p99_ms
-            ));
-        }
-    }
+    breaches.extend(signals.probe_latency.breaches(limits));
     // At 100% the probes must see the new version; the ALB change is not
     // immediate, so allow `version_timeout_seconds` for it.
     let version_seen = signals.version_seen_before || signals.probes.iter().any(|p| p.has_marker);
@@ -153,10 +213,17 @@ pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verd
                         limits.max_5xx_rate * 100.0
                     ));
                 }
-                if let Some(p99) = m.p99_ms
-                    && p99 > limits.max_p99_ms as f64
-                {
-                    breaches.push(format!("p99 {p99:.0} ms > {} ms", limits.max_p99_ms));
+                let percentiles = [
+                    ("p50", m.p50_ms, limits.max_p50_ms),
+                    ("p95", m.p95_ms, limits.max_p95_ms),
+                    ("p99", m.p99_ms, Some(limits.max_p99_ms)),
+                ];
+                for (name, value, limit) in percentiles {
+                    if let (Some(v), Some(l)) = (value, limit)
+                        && v > l as f64
+                    {
+                        breaches.push(format!("{name} {v:.0} ms > {l} ms"));
+                    }
                 }
                 if let Some(base) = &signals.baseline {
                     breaches.extend(compare(m, base, limits));
@@ -165,7 +232,7 @@ pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verd
         }
         // Counted among `read_errors` above.
         Some(Err(_)) => {}
-        None if signals.metrics_expected && limits.min_requests > 0 => waits.push(format!(
+        None if signals.metrics_expected && needs_minutes => waits.push(format!(
             "no complete metric minute yet (ALB metrics are judged {} s after their minute ends)",
             limits.metrics_delay_seconds
         )),
@@ -174,8 +241,19 @@ pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verd
     // Promote only once the minute holding the end of the bake is complete
     // and judged: metrics arrive late, and that minute may hold the trouble.
     // With `min_requests: 0` the app asked for no traffic evidence at all.
+    for check in &signals.checks {
+        let line = format!("{}: {}", check.name, check.detail);
+        match check.state {
+            CheckState::Breach => breaches.push(line),
+            CheckState::Waiting => waits.push(line),
+            CheckState::Ok => {}
+        }
+    }
+    if !limits.checks.is_empty() && signals.checks.is_empty() && signals.metrics.is_some() {
+        waits.push("checks: not read yet".to_string());
+    }
     if signals.metrics_expected
-        && limits.min_requests > 0
+        && needs_minutes
         && matches!(signals.metrics, Some(Ok(_)))
         && !signals.metrics_cover_bake
     {
@@ -198,7 +276,7 @@ pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verd
         return (Verdict::Promote, vec![]);
     }
     let mut cap = timing.bake_seconds.max(60) * MAX_BAKES_WITHOUT_TRAFFIC;
-    if signals.metrics_expected && limits.min_requests > 0 {
+    if signals.metrics_expected && needs_minutes {
         // The minute covering the bake's end is judged this much later.
         cap += limits.metrics_delay_seconds + 60;
     }
@@ -263,6 +341,8 @@ mod tests {
             requests,
             target_5xx,
             p99_ms: Some(p99_ms),
+            p50_ms: None,
+            p95_ms: None,
         }))
     }
 
@@ -486,6 +566,8 @@ mod tests {
                 requests: 1000.0,
                 target_5xx: 0.0,
                 p99_ms: Some(200.0),
+                p50_ms: None,
+                p95_ms: None,
             }),
             ..Signals::default()
         };
@@ -515,5 +597,115 @@ mod tests {
         assert_eq!(short(250, false), Verdict::Continue);
         assert_eq!(short(300, true), Verdict::Promote);
         assert_eq!(short(3 * 60 + 180 + 60, false), Verdict::Breach);
+    }
+
+    #[test]
+    fn each_percentile_is_held_to_its_own_limit() {
+        let l = MonitorConfig {
+            max_p50_ms: Some(100),
+            max_p95_ms: Some(400),
+            ..limits()
+        };
+        let mut m = MetricWindow {
+            requests: 5000.0,
+            target_5xx: 0.0,
+            p99_ms: Some(900.0),
+            p50_ms: Some(80.0),
+            p95_ms: Some(350.0),
+        };
+        let s = |m: MetricWindow| Signals {
+            metrics: Some(Ok(m)),
+            ..Signals::default()
+        };
+        assert_eq!(judge(&s(m), &l, baked()).0, Verdict::Promote);
+        m.p95_ms = Some(450.0);
+        assert_eq!(
+            judge(&s(m), &l, baked()),
+            (Verdict::Breach, vec!["p95 450 ms > 400 ms".to_string()])
+        );
+    }
+
+    #[test]
+    fn probe_percentiles_are_judged_only_once_enough_probes_tell_them() {
+        // 99 fast probes and one slow: no p95 from 99 samples, and the
+        // median is fine.
+        let mut latencies = vec![20; 99];
+        let few = Latency::of(&latencies);
+        assert_eq!((few.p50_ms, few.p95_ms, few.p99_ms), (Some(20), None, None));
+        latencies.extend([900; 10]);
+        let enough = Latency::of(&latencies);
+        assert_eq!(enough.p95_ms, Some(900));
+        let l = MonitorConfig {
+            max_p95_ms: Some(500),
+            ..limits()
+        };
+        let s = Signals {
+            metrics: metrics(5000.0, 0.0, 100.0),
+            probe_latency: enough,
+            ..Signals::default()
+        };
+        let (v, reasons) = judge(&s, &l, baked());
+        assert_eq!(v, Verdict::Breach);
+        assert_eq!(
+            reasons,
+            vec!["probes: p95 latency 900 ms > 500 ms (over 109 probes)"]
+        );
+        // Without a p50 limit, a median over the p99 limit still breaches.
+        let slow = Latency::of(&[1500, 1600, 1700]);
+        let s = Signals {
+            probe_latency: slow,
+            ..s
+        };
+        assert!(judge(&s, &limits(), baked()).1[0].contains("p50 latency 1600 ms > 1000 ms"));
+    }
+
+    #[test]
+    fn metric_checks_breach_and_wait_by_name() {
+        use crate::monitor::checks::{CheckResult, CheckState};
+        let check = |state, detail: &str| CheckResult {
+            name: "orders per minute".into(),
+            state,
+            value: Some(70.0),
+            baseline: Some(100.0),
+            detail: detail.into(),
+        };
+        let l = MonitorConfig {
+            checks: vec![serde_json::from_value(serde_json::json!({
+                "name": "orders per minute", "namespace": "Shop", "metric": "Orders", "max_drop": 0.2
+            }))
+            .unwrap()],
+            ..limits()
+        };
+        let s = |c| Signals {
+            metrics: metrics(5000.0, 0.0, 100.0),
+            metrics_expected: true,
+            metrics_cover_bake: true,
+            checks: vec![c],
+            ..Signals::default()
+        };
+        let (v, r) = judge(
+            &s(check(CheckState::Breach, "70 is 30% below")),
+            &l,
+            baked(),
+        );
+        assert_eq!(
+            (v, r),
+            (
+                Verdict::Breach,
+                vec!["orders per minute: 70 is 30% below".to_string()]
+            )
+        );
+        let (v, _) = judge(&s(check(CheckState::Waiting, "no data yet")), &l, baked());
+        assert_eq!(v, Verdict::Continue);
+        assert_eq!(
+            judge(&s(check(CheckState::Ok, "")), &l, baked()).0,
+            Verdict::Promote
+        );
+        // Declared but not read yet: no promote.
+        let unread = Signals {
+            checks: vec![],
+            ..s(check(CheckState::Ok, ""))
+        };
+        assert_eq!(judge(&unread, &l, baked()).0, Verdict::Continue);
     }
 }

@@ -356,14 +356,28 @@ fn summary(state: &str, doc: &Value) -> Option<String> {
             format!("blue {}% / green {}%", w["blue"], w["green"])
         }
         "Monitor" => {
-            let m = &doc["monitor"];
-            let reasons: Vec<String> = m["reasons"]
-                .as_array()
-                .map(|r| r.iter().map(s).collect())
+            // The core's own type: a renamed field fails here, loudly,
+            // rather than blanking the line.
+            let m: bluegreen_core::monitor::MonitorOutcome =
+                match serde_json::from_value(doc["monitor"].clone()) {
+                    Ok(m) => m,
+                    Err(e) => return Some(format!("(monitor result unreadable: {e})")),
+                };
+            let verdict = serde_json::to_value(m.verdict)
+                .map(|v| s(&v))
                 .unwrap_or_default();
-            format!("{} {}", s(&m["verdict"]), reasons.join("; "))
-                .trim_end()
-                .to_string()
+            let mut line = format!("{verdict} {}", m.reasons.join("; "));
+            let checks: Vec<String> = m
+                .figures
+                .checks
+                .iter()
+                .filter(|c| c.state == bluegreen_core::monitor::checks::CheckState::Ok)
+                .filter_map(|c| Some(format!("{} {:.0}", c.name, c.value?)))
+                .collect();
+            if m.verdict != bluegreen_core::monitor::Verdict::Breach && !checks.is_empty() {
+                line.push_str(&format!(" ({})", checks.join(", ")));
+            }
+            line.trim_end().to_string()
         }
         "Rollback" => {
             let r = &doc["rollback"];

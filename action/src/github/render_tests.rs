@@ -65,9 +65,33 @@ fn switch(target: &str, step: u64, steps: &[u64]) -> Value {
            "weight": steps[step as usize]})
 }
 
+/// A monitor result as the monitor Lambda writes it.
 fn monitor(step: u64, verdict: &str, reasons: &[&str]) -> Value {
-    json!({"step": step, "weight": 50, "verdict": verdict, "reasons": reasons,
-           "elapsed_seconds": 60, "bake_seconds": 300})
+    monitor_at(step, 50, verdict, reasons, 60, 300)
+}
+
+fn monitor_at(
+    step: u64,
+    weight: u8,
+    verdict: &str,
+    reasons: &[&str],
+    elapsed: u64,
+    bake: u64,
+) -> Value {
+    let outcome = bluegreen_core::monitor::MonitorOutcome {
+        verdict: serde_json::from_value(json!(verdict)).unwrap(),
+        reasons: reasons.iter().map(|r| r.to_string()).collect(),
+        step: step as usize,
+        weight,
+        bake_started_at: time::OffsetDateTime::UNIX_EPOCH,
+        elapsed_seconds: elapsed,
+        bake_seconds: bake,
+        slices: 1,
+        decided_at: time::OffsetDateTime::UNIX_EPOCH,
+        figures: Default::default(),
+        execution_arn: None,
+    };
+    serde_json::to_value(outcome).unwrap()
 }
 
 #[test]
@@ -76,8 +100,7 @@ fn a_release_that_went_live() {
         "deploy": deploy("blue"),
         "smoke": report(vec![test("Health", true, 200, None)]),
         "switch": switch("blue", 1, &[50, 100]),
-        "monitor": {"step": 1, "weight": 100, "verdict": "promote", "reasons": [],
-                    "elapsed_seconds": 300, "bake_seconds": 300},
+        "monitor": monitor_at(1, 100, "promote", &[], 300, 300),
     });
     let steps = [
         step(0.3, "DeployIdle", "v4 on blue (2 task(s))"),
@@ -345,5 +368,33 @@ fn the_smoke_section_says_whether_the_tests_reached_the_release() {
     assert!(
         md.contains("Never reached the release: http://idle:8081/version did not answer with v4 in 40 request(s) (last: 200 without the marker); no test ran"),
         "{md}"
+    );
+}
+
+#[test]
+fn each_metric_check_and_the_probes_figures_are_shown() {
+    let mut m = monitor(
+        0,
+        "breach",
+        &["orders per minute: 70 is 30% below the 100 before the switch"],
+    );
+    m["checks"] = json!([{"name": "orders per minute", "state": "breach", "value": 70.0,
+                          "baseline": 100.0, "detail": "70 is 30% below the 100 before the switch"},
+                         {"name": "sign-ups", "state": "ok", "value": 12.5, "detail": "floor 5"}]);
+    m["probes"] = json!({"sent": 120, "ok": 120, "new_version": 60, "max_latency_ms": 90});
+    m["probe_latency"] = json!({"samples": 120, "p50_ms": 21, "p95_ms": 64});
+    let doc = json!({"switch": switch("blue", 0, &[50, 100]), "monitor": m});
+    let section = super::monitor::section(&doc).expect("a monitor section");
+    assert!(
+        section.contains("| orders per minute | 70 | 100 | 🔥 breach | 70 is 30% below the 100 before the switch |"),
+        "{section}"
+    );
+    assert!(
+        section.contains("| sign-ups | 12.50 | – | ✅ ok | floor 5 |"),
+        "{section}"
+    );
+    assert!(
+        section.contains("Probes: 120 sent, 120 answered below 500, 60 by the release; latency p50 21 ms · p95 64 ms · p99 – (last 120 probes)"),
+        "{section}"
     );
 }

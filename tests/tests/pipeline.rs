@@ -536,3 +536,69 @@ async fn bench_transitions_of_a_four_step_release() {
     });
     println!("BENCH {report}");
 }
+
+/// Puts `value` orders for `color` at `at` into the emulator's CloudWatch,
+/// as the app would publish them.
+async fn publish_orders(local: &Local, color: &str, value: f64, at: time::OffsetDateTime) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    aws_sdk_cloudwatch::Client::new(&local.sdk)
+        .put_metric_data()
+        .namespace("Shop")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("Orders")
+                .dimensions(Dimension::builder().name("Color").value(color).build())
+                .value(value)
+                .timestamp(aws_sdk_cloudwatch::primitives::DateTime::from_secs(
+                    at.unix_timestamp(),
+                ))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("put metric data");
+}
+
+/// A business metric through the monitor's real CloudWatch reads: orders
+/// per minute on the new color fall by half against the previous color's
+/// five minutes before the switch, where the check allows a fifth. The
+/// release passes every probe, and is rolled back on the first complete
+/// minute, naming the check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orders_falling_by_half_roll_the_release_back_naming_the_check() {
+    let (local, app) = local_with_app().await;
+    let now = time::OffsetDateTime::now_utc();
+    for minutes_ago in 1..=5 {
+        let at = now - time::Duration::seconds(60 * minutes_ago - 30);
+        publish_orders(&local, "blue", 100.0, at).await;
+    }
+    let overrides = json!({
+        "strategy": {"type": "all-at-once", "bake_seconds": 5},
+        "monitor": {"probe_interval_seconds": 1, "metrics_delay_seconds": 0,
+                    "checks": [{"name": "orders per minute", "namespace": "Shop", "metric": "Orders",
+                                "dimensions": {"Color": "{{color}}"}, "max_drop": 0.2}]}
+    });
+    let arn = local
+        .start_release(APP, "v2", 1, Some(overrides))
+        .await
+        .expect("start");
+    until_baking(&local, &arn).await;
+    publish_orders(&local, "green", 50.0, time::OffsetDateTime::now_utc()).await;
+    let ending = follow(&local.sfn, &arn, Duration::from_secs(120), false, |_, _| {})
+        .await
+        .expect("follow");
+    assert_eq!(
+        (ending.status.as_str(), ending.error.as_deref()),
+        ("FAILED", Some("RolledBack")),
+        "{ending:?}"
+    );
+    let doc = ending.document.expect("the document");
+    let monitor: MonitorOutcome = serde_json::from_value(doc["monitor"].clone()).unwrap();
+    assert!(
+        monitor.reasons[0].starts_with("orders per minute: 50 is 50% below the 100"),
+        "{:?}",
+        monitor.reasons
+    );
+    assert_eq!(monitor.figures.checks[0].baseline, Some(100.0));
+    assert_eq!(served_version(&app).await, "v1");
+}

@@ -18,10 +18,29 @@ export interface MonitorThresholds {
   /** Highest tolerated share of target 5xx responses, 0 to 1. @default 0.01 */
   readonly max5xxRate?: number;
   /**
-   * Highest tolerated p99 target response time (and median probe latency);
-   * whole milliseconds. @default 1 second
+   * Highest tolerated p99 target response time (CloudWatch's and, once 500
+   * probes tell it, the probes'; without `maxP50` also their median); whole
+   * milliseconds. @default 1 second
    */
   readonly maxP99?: Duration;
+  /**
+   * Highest tolerated p50 (median) target response time, CloudWatch's and the
+   * probes' (once 3 probes tell it); whole milliseconds, above zero, at most
+   * `maxP95`. @default none (the probes' median is held to `maxP99`)
+   */
+  readonly maxP50?: Duration;
+  /**
+   * Highest tolerated p95 target response time, CloudWatch's and the probes'
+   * (once 100 probes tell it); whole milliseconds, above zero, at most
+   * `maxP99`. @default none
+   */
+  readonly maxP95?: Duration;
+  /**
+   * Checks on any CloudWatch metric the app names (orders per minute,
+   * sign-ups, queue depth), judged over the bake's complete metric minutes;
+   * at most 10, with unique names. @default none
+   */
+  readonly checks?: MetricCheck[];
   /** Below this many requests no verdict other than "continue" is given. @default 50 */
   readonly minRequests?: number;
   /** CloudWatch alarms that breach the bake while in ALARM. @default none */
@@ -79,6 +98,48 @@ export interface MonitorThresholds {
    * be read before the bake is a breach (until then it waits), 1 to 20. @default 3
    */
   readonly maxFailedReads?: number;
+}
+
+/**
+ * A check on a CloudWatch metric the app names (`monitor.checks[]` in the
+ * document), judged over the bake's complete metric minutes. It needs at least
+ * one of `floor`, `ceiling`, `maxDrop`, `maxRise`.
+ */
+export interface MetricCheck {
+  /** What the PR comment and the timeline call it, e.g. "orders per minute"; 1 to 100 characters, unique among the checks. */
+  readonly name: string;
+  /** The metric's CloudWatch namespace, e.g. `Shop`; 1 to 255 characters. */
+  readonly namespace: string;
+  /** The metric's name, e.g. `Orders`; 1 to 255 characters. */
+  readonly metric: string;
+  /**
+   * Dimension name to value, at most 30. `{{color}}` in a value stands for the
+   * color judged (the new color during the bake, the previous color for the
+   * value before the switch); nothing else may be filled in. @default none
+   */
+  readonly dimensions?: Record<string, string>;
+  /**
+   * `Sum` or `SampleCount` (counts: judged per minute, and a minute without
+   * data counts 0), `Average`, `Minimum`, `Maximum`, or a percentile such as
+   * `p95` or `p99.9` (these wait while there is no data). @default 'Sum'
+   */
+  readonly statistic?: string;
+  /** The value may not fall below this. @default none */
+  readonly floor?: number;
+  /** The value may not rise above this; at least `floor`. @default none */
+  readonly ceiling?: number;
+  /**
+   * The value may fall at most this fraction below its value in the 5 minutes
+   * before the switch (on the previous color): 0.2 is "by no more than 20%";
+   * above 0, at most 1. @default none
+   */
+  readonly maxDrop?: number;
+  /**
+   * The value may rise at most this fraction above its value in the 5 minutes
+   * before the switch (on the previous color): 0.5 is "by no more than 50%";
+   * above 0. @default none
+   */
+  readonly maxRise?: number;
 }
 
 /** Everything the document holds, as plain strings (or tokens) and numbers. */
@@ -205,9 +266,24 @@ function monitor(m: MonitorThresholds): Record<string, unknown> {
   if (slice !== undefined && !(slice >= 1 && slice <= 840)) {
     throw new Error(`monitor.slice_seconds: ${slice} is not between 1 and 840 (the function's timeout is 900 s)`);
   }
+  const p99 = m.maxP99?.toMilliseconds();
+  const p50 = m.maxP50?.toMilliseconds();
+  const p95 = m.maxP95?.toMilliseconds();
+  if (p50 === 0) throw new Error('monitor.max_p50_ms: 0 would fail every request');
+  if (p95 === 0) throw new Error('monitor.max_p95_ms: 0 would fail every request');
+  if (p50 !== undefined && p95 !== undefined && p50 > p95) {
+    throw new Error(`monitor.max_p50_ms: ${p50} is above max_p95_ms ${p95}`);
+  }
+  // An unset max_p99_ms is the Lambdas' default, 1000, and p95 is held to it all the same.
+  if (p95 !== undefined && p95 > (p99 ?? 1000)) {
+    throw new Error(`monitor.max_p95_ms: ${p95} is above max_p99_ms ${p99 ?? '1000 (the default)'}`);
+  }
   return compact({
     max_5xx_rate: m.max5xxRate,
-    max_p99_ms: m.maxP99?.toMilliseconds(),
+    max_p99_ms: p99,
+    max_p50_ms: p50,
+    max_p95_ms: p95,
+    checks: m.checks && metricChecks(m.checks, 'monitor.checks'),
     min_requests: m.minRequests === undefined ? undefined : count(m.minRequests, 'monitor.min_requests'),
     alarm_names: m.alarmNames,
     probe_url: url(m.probeUrl, 'monitor.probe_url'),
@@ -226,6 +302,89 @@ function monitor(m: MonitorThresholds): Record<string, unknown> {
     max_failed_reads:
       m.maxFailedReads === undefined ? undefined : count(m.maxFailedReads, 'monitor.max_failed_reads', 1, 20),
   });
+}
+
+/** CloudWatch's statistics a check may name (as `cloudwatch.Stats` writes them). */
+const STATISTICS = ['Sum', 'SampleCount', 'Average', 'Minimum', 'Maximum'];
+const COLOR_PLACEHOLDER = '{{color}}';
+
+function metricChecks(checks: MetricCheck[], at: string): Record<string, unknown>[] {
+  if (checks.length > 10) throw new Error(`${at}: ${checks.length} checks; at most 10`);
+  return checks.map((c, i) => {
+    const here = `${at}[${i}]`;
+    const doc = metricCheck(c, here);
+    if (checks.slice(0, i).some((other) => other.name === c.name)) {
+      throw new Error(`${here}.name: \`${c.name}\` names two checks`);
+    }
+    return doc;
+  });
+}
+
+function metricCheck(c: MetricCheck, at: string): Record<string, unknown> {
+  const bad = (field: string, problem: string) => new Error(`${at}.${field}: ${problem}`);
+  // Lengths in bytes, as the Lambdas count them; tokens are checked by the Lambdas.
+  const resolved = (s: string) => !Token.isUnresolved(s);
+  const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+  if (resolved(c.name) && (c.name.trim() === '' || bytes(c.name) > 100)) {
+    throw bad('name', 'must be 1 to 100 characters');
+  }
+  for (const [field, value] of [['namespace', c.namespace], ['metric', c.metric]]) {
+    if (resolved(value) && (value.trim() === '' || bytes(value) > 255)) {
+      throw bad(field, `\`${value}\` is not 1 to 255 characters`);
+    }
+  }
+  const dimensions = Object.entries(c.dimensions ?? {});
+  if (dimensions.length > 30) {
+    throw bad('dimensions', `${dimensions.length} dimensions; CloudWatch takes at most 30`);
+  }
+  for (const [name, value] of dimensions) {
+    if ((resolved(name) && name.trim() === '') || (resolved(value) && value.trim() === '')) {
+      throw bad(`dimensions.${name}`, 'dimension names and values must not be empty');
+    }
+    // A token's text never holds `{{`, so a literal part that does is refused.
+    if (value.split(COLOR_PLACEHOLDER).join('').includes('{{')) {
+      throw bad(`dimensions.${name}`, `\`${value}\`: only ${COLOR_PLACEHOLDER} may be filled in`);
+    }
+  }
+  if (c.statistic !== undefined && !validStatistic(c.statistic)) {
+    throw bad(
+      'statistic',
+      `\`${c.statistic}\` is not Sum, SampleCount, Average, Minimum, Maximum or a percentile such as p95 or p99.9`,
+    );
+  }
+  if (c.floor === undefined && c.ceiling === undefined && c.maxDrop === undefined && c.maxRise === undefined) {
+    throw bad('floor', 'a check needs at least one of floor, ceiling, max_drop, max_rise');
+  }
+  for (const [field, v] of [['floor', c.floor], ['ceiling', c.ceiling]] as const) {
+    if (v !== undefined && !Number.isFinite(v)) throw bad(field, 'must be a finite number');
+  }
+  if (c.floor !== undefined && c.ceiling !== undefined && c.floor > c.ceiling) {
+    throw bad('floor', `${c.floor} is above the ceiling ${c.ceiling}`);
+  }
+  if (c.maxDrop !== undefined && !(c.maxDrop > 0 && c.maxDrop <= 1)) {
+    throw bad('max_drop', `${c.maxDrop} is not a fraction above 0 and at most 1`);
+  }
+  if (c.maxRise !== undefined && !(Number.isFinite(c.maxRise) && c.maxRise > 0)) {
+    throw bad('max_rise', `${c.maxRise} is not a fraction above 0`);
+  }
+  return compact({
+    name: c.name,
+    namespace: c.namespace,
+    metric: c.metric,
+    dimensions: c.dimensions && { ...c.dimensions },
+    statistic: c.statistic,
+    floor: c.floor,
+    ceiling: c.ceiling,
+    max_drop: c.maxDrop,
+    max_rise: c.maxRise,
+  });
+}
+
+/** One of STATISTICS, or a percentile `pNN` / `pNN.N` strictly between 0 and 100. */
+function validStatistic(s: string): boolean {
+  if (STATISTICS.includes(s)) return true;
+  const m = /^p(\d+(?:\.\d+)?)$/.exec(s);
+  return m !== null && Number(m[1]) > 0 && Number(m[1]) < 100;
 }
 
 function container(name: string | undefined): string | undefined {

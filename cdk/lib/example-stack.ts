@@ -171,6 +171,11 @@ export class ExampleStack extends Stack {
         versionTimeout: Duration.minutes(2),
         compareWithPrevious: true,
         maxP99Regression: 1.5,
+        // A metric of the app's own, here orders per minute, which may fall
+        // at most 20% below the 5 minutes before the switch. The placeholder
+        // image publishes none, so the example leaves it out:
+        // checks: [{ name: 'orders per minute', namespace: 'Shop', metric: 'Orders',
+        //            dimensions: { Color: '{{color}}' }, maxDrop: 0.2 }],
       },
       warmWindow: Duration.hours(24),
       idleCapacityAfterWindow: 0,

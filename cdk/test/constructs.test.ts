@@ -2,8 +2,10 @@
 // route, the config document's validation, and props that must be refused.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -20,8 +22,9 @@ import {
   BlueGreenSwitcher,
   BlueGreenSwitcherProps,
   FunctionKey,
+  MetricCheck,
 } from '../lib';
-import { keyPaths, logicalId, offlineApp, render, resourcesFor, rustConfigFields, statementsOf } from './helpers';
+import { keyPaths, logicalId, offlineApp, render, resourcesFor, rustCheckFields, rustConfigFields, statementsOf } from './helpers';
 
 const ARN = {
   cluster: 'arn:aws:ecs:us-east-1:123456789012:cluster/prod',
@@ -427,6 +430,21 @@ describe('the config document', () => {
       monitor: {
         max5xxRate: 0.02,
         maxP99: Duration.millis(800),
+        maxP50: Duration.millis(200),
+        maxP95: Duration.millis(500),
+        checks: [
+          {
+            name: 'orders per minute',
+            namespace: 'Shop',
+            metric: 'Orders',
+            dimensions: { Color: '{{color}}', Region: 'eu' },
+            statistic: 'Sum',
+            floor: 1,
+            ceiling: 10_000,
+            maxDrop: 0.2,
+            maxRise: 3,
+          },
+        ],
         minRequests: 10,
         alarmNames: ['cart-5xx'],
         probeUrl: 'https://cart.example.com/version',
@@ -449,6 +467,55 @@ describe('the config document', () => {
       minHealthyFraction: 0.5,
     });
     assert.deepEqual(keyPaths(doc).sort(), rustConfigFields().sort());
+    // A list is one field to keyPaths: its elements hold exactly Rust's MetricCheck.
+    const [check] = (doc.monitor as any).checks;
+    assert.deepEqual(Object.keys(check).sort(), rustCheckFields().sort());
+    assert.equal(check.max_drop, 0.2);
+    assert.deepEqual(check.dimensions, { Color: '{{color}}', Region: 'eu' });
+  });
+
+  test('writes a check with only what was set, and percentile limits in whole milliseconds', () => {
+    const doc = appConfigDocument({
+      ...base,
+      monitor: {
+        maxP50: Duration.millis(150),
+        maxP95: Duration.seconds(1),
+        checks: [{ name: 'sign-ups', namespace: 'Shop', metric: 'SignUps', statistic: 'p99.9', ceiling: 5 }],
+      },
+    });
+    assert.deepEqual(doc.monitor, {
+      max_p50_ms: 150,
+      max_p95_ms: 1000,
+      checks: [{ name: 'sign-ups', namespace: 'Shop', metric: 'SignUps', statistic: 'p99.9', ceiling: 5 }],
+    });
+  });
+
+  test('leaves the tokens in a check for the Lambdas to check', () => {
+    const lb = Token.asString({ 'Fn::GetAtt': ['Alb', 'LoadBalancerFullName'] });
+    const doc = appConfigDocument({
+      ...base,
+      monitor: {
+        checks: [{ name: 'orders', namespace: 'Shop', metric: Token.asString({ Ref: 'Metric' }), dimensions: { LoadBalancer: lb }, floor: 1 }],
+      },
+    });
+    assert.equal((doc.monitor as any).checks[0].dimensions.LoadBalancer, lb);
+  });
+
+  test('docs/config.md has a row for every field of a check, and only those', () => {
+    const doc = readFileSync(path.join(__dirname, '..', '..', 'docs', 'config.md'), 'utf8');
+    const rows = doc.split('\n# State')[0].split('\n').filter((l) => l.startsWith('| `monitor.checks[].'));
+    const named = rows.flatMap((l) => [...l.split('|')[1].matchAll(/`monitor\.checks\[\]\.([a-z0-9_]+)`/g)].map((m) => m[1]));
+    assert.deepEqual(named.sort(), rustCheckFields().sort());
+  });
+
+  /** A valid check, changed by `change`. */
+  const check = (change: Partial<MetricCheck> = {}): MetricCheck => ({
+    name: 'orders',
+    namespace: 'Shop',
+    metric: 'Orders',
+    dimensions: { Color: '{{color}}' },
+    maxDrop: 0.2,
+    ...change,
   });
 
   const refused: [string, Partial<AppConfigValues>, RegExp][] = [
@@ -473,6 +540,71 @@ describe('the config document', () => {
     ['a p99 regression of 0', { monitor: { maxP99Regression: 0 } }, /monitor.max_p99_regression: 0/],
     ['a p99 regression JSON cannot hold', { monitor: { maxP99Regression: Infinity } }, /monitor.max_p99_regression/],
     ['a probe URL that is not http(s)', { monitor: { probeUrl: 'cart.example.com' } }, /monitor.probe_url/],
+    [
+      'a p95 limit above p99',
+      { monitor: { maxP95: Duration.millis(900), maxP99: Duration.millis(800) } },
+      /monitor\.max_p95_ms: 900 is above max_p99_ms 800/,
+    ],
+    [
+      'a p95 limit above the default p99',
+      { monitor: { maxP95: Duration.seconds(2) } },
+      /monitor\.max_p95_ms: 2000 is above max_p99_ms 1000 \(the default\)/,
+    ],
+    [
+      'a p50 limit above p95',
+      { monitor: { maxP50: Duration.millis(300), maxP95: Duration.millis(200) } },
+      /monitor\.max_p50_ms: 300 is above max_p95_ms 200/,
+    ],
+    ['a p50 limit of 0', { monitor: { maxP50: Duration.millis(0) } }, /monitor\.max_p50_ms: 0 would fail every request/],
+    [
+      'a check without any limit',
+      { monitor: { checks: [check(), { name: 'bare', namespace: 'Shop', metric: 'Orders' }] } },
+      /monitor\.checks\[1\]\.floor: a check needs at least one of floor, ceiling, max_drop, max_rise/,
+    ],
+    [
+      'a check with max_drop 1.5',
+      { monitor: { checks: [check(), check({ name: 'b', maxDrop: 1.5 })] } },
+      /monitor\.checks\[1\]\.max_drop: 1\.5 is not a fraction above 0 and at most 1/,
+    ],
+    ['a check with max_rise 0', { monitor: { checks: [check({ maxRise: 0 })] } }, /monitor\.checks\[0\]\.max_rise: 0/],
+    [
+      'a check whose floor is above its ceiling',
+      { monitor: { checks: [check({ floor: 5, ceiling: 1 })] } },
+      /monitor\.checks\[0\]\.floor: 5 is above the ceiling 1/,
+    ],
+    [
+      'two checks with one name',
+      { monitor: { checks: [check(), check({ maxRise: 1 })] } },
+      /monitor\.checks\[1\]\.name: `orders` names two checks/,
+    ],
+    [
+      'a check statistic `Median`',
+      { monitor: { checks: [check({ statistic: 'Median' })] } },
+      /monitor\.checks\[0\]\.statistic: `Median` is not Sum, SampleCount/,
+    ],
+    ['a check percentile of 100', { monitor: { checks: [check({ statistic: 'p100' })] } }, /monitor\.checks\[0\]\.statistic/],
+    [
+      'a dimension value with {{app}}',
+      { monitor: { checks: [check({ dimensions: { Color: '{{color}}', App: '{{app}}' } })] } },
+      /monitor\.checks\[0\]\.dimensions\.App: `\{\{app\}\}`: only \{\{color\}\} may be filled in/,
+    ],
+    [
+      'an empty dimension value',
+      { monitor: { checks: [check({ dimensions: { Color: ' ' } })] } },
+      /monitor\.checks\[0\]\.dimensions\.Color: dimension names and values must not be empty/,
+    ],
+    ['a check name over 100 characters', { monitor: { checks: [check({ name: 'x'.repeat(101) })] } }, /monitor\.checks\[0\]\.name/],
+    ['a check without a namespace', { monitor: { checks: [check({ namespace: '' })] } }, /monitor\.checks\[0\]\.namespace/],
+    [
+      'more than 10 checks',
+      { monitor: { checks: Array.from({ length: 11 }, (_, i) => check({ name: `c${i}` })) } },
+      /monitor\.checks: 11 checks; at most 10/,
+    ],
+    [
+      'more than 30 dimensions',
+      { monitor: { checks: [check({ dimensions: Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`D${i}`, 'v'])) })] } },
+      /monitor\.checks\[0\]\.dimensions: 31 dimensions/,
+    ],
     ['an empty container name', { container: '' }, /container: must not be empty/],
     ['a deploy timeout in fractions of a second', { deployTimeout: Duration.millis(1500) }, /whole number/],
     [

@@ -51,34 +51,61 @@ export function resourcesFor(statements: Statement[], action: string, effect = '
     .flatMap((s) => list(s.Resource).map(render));
 }
 
+const rustSource = (file: string) => readFileSync(path.join(__dirname, '..', '..', 'functions', 'core', 'src', file), 'utf8');
+
+/** The lines of `pub struct|enum <name> { ... }` in `source` that declare fields (no doc comments or attributes). */
+function rustBody(source: string, file: string, kind: 'struct' | 'enum', name: string): string[] {
+  const m = source.match(new RegExp(`pub ${kind} ${name} \\{\\n([\\s\\S]*?)\\n\\}`));
+  if (!m) throw new Error(`no ${kind} ${name} in ${file}`);
+  return m[1].split('\n').filter((l) => !/^\s*(\/\/|#\[)/.test(l));
+}
+
+/** A Rust struct's `pub` fields and their types. */
+function rustStructFields(source: string, file: string, name: string): { field: string; type: string }[] {
+  return rustBody(source, file, 'struct', name).flatMap((l) => {
+    const m = l.match(/^\s*pub ([a-z_][a-z0-9_]*): (.+),\s*$/);
+    return m ? [{ field: m[1], type: m[2] }] : [];
+  });
+}
+
 /**
  * Every field path of the Rust config schema (`functions/core/src/config.rs`),
  * such as `monitor.probe_url`: the fields of `AppConfig` and of the structs it
  * nests, and of the `Strategy` variants plus their `type` tag. Read from the
  * source, so a field added or renamed there shows here without a Rust build.
+ * A list is one field (`monitor.checks`); the fields of its elements are
+ * `rustCheckFields()`.
  */
 export function rustConfigFields(): string[] {
-  const source = readFileSync(path.join(__dirname, '..', '..', 'functions', 'core', 'src', 'config.rs'), 'utf8');
-  const body = (kind: 'struct' | 'enum', name: string) => {
-    const m = source.match(new RegExp(`pub ${kind} ${name} \\{\\n([\\s\\S]*?)\\n\\}`));
-    if (!m) throw new Error(`no ${kind} ${name} in config.rs`);
-    // Field lines only: no doc comments or attributes.
-    return m[1].split('\n').filter((l) => !/^\s*(\/\/|#\[)/.test(l));
-  };
+  const file = 'config.rs';
+  const source = rustSource(file);
   const fields = (name: string, prefix: string): string[] => {
     if (name === 'Strategy') {
-      const names = body('enum', name).flatMap((l) => [...l.matchAll(/\b([a-z_][a-z0-9_]*):\s/g)].map((m) => m[1]));
+      const names = rustBody(source, file, 'enum', name).flatMap((l) =>
+        [...l.matchAll(/\b([a-z_][a-z0-9_]*):\s/g)].map((m) => m[1]),
+      );
       return ['type', ...new Set(names)].map((n) => `${prefix}${n}`);
     }
-    return body('struct', name).flatMap((l) => {
-      const m = l.match(/^\s*pub ([a-z_][a-z0-9_]*): (.+),\s*$/);
-      if (!m) return [];
-      const nested = m[2].match(/\b(ColorConfig|RouteConfig|TestRouteConfig|Strategy|MonitorConfig)\b/);
-      const p = `${prefix}${m[1]}`;
+    return rustStructFields(source, file, name).flatMap(({ field, type }) => {
+      const nested = type.match(/\b(ColorConfig|RouteConfig|TestRouteConfig|Strategy|MonitorConfig)\b/);
+      const p = `${prefix}${field}`;
       return nested ? [p, ...fields(nested[1], `${p}.`)] : [p];
     });
   };
   return fields('AppConfig', '');
+}
+
+/**
+ * The fields of one element of `monitor.checks`: Rust's `MetricCheck`
+ * (`functions/core/src/monitor/checks.rs`), read from the source.
+ */
+export function rustCheckFields(): string[] {
+  const config = rustStructFields(rustSource('config.rs'), 'config.rs', 'MonitorConfig').find((f) => f.field === 'checks');
+  if (!config || !/\bVec<[\w:]*MetricCheck>/.test(config.type)) {
+    throw new Error('MonitorConfig in config.rs has no `checks: Vec<MetricCheck>`');
+  }
+  const file = 'monitor/checks.rs';
+  return rustStructFields(rustSource(file), file, 'MetricCheck').map((f) => f.field);
 }
 
 /** `a`, `a.b`, ... for every object key (arrays are leaves). */

@@ -147,8 +147,7 @@ fn live_doc(version: &str) -> Value {
         "deploy": {"version": version, "idle_color": "blue", "already_live": false},
         "smoke": smoke(vec![("Health", true, 200, None)]),
         "switch": {"version": version, "target_color": "blue", "step": 0, "steps": [100], "weight": 100},
-        "monitor": {"step": 0, "weight": 100, "verdict": "promote", "reasons": [],
-                    "elapsed_seconds": 300, "bake_seconds": 300},
+        "monitor": monitor(100, "promote", &[], 300),
     })
 }
 
@@ -587,9 +586,7 @@ async fn a_rolled_back_release_leaves_the_previous_deployment_active() {
     let doc = json!({
         "deploy": {"version": "v4", "idle_color": "blue", "already_live": false},
         "switch": {"version": "v4", "target_color": "blue", "step": 0, "steps": [50, 100], "weight": 50},
-        "monitor": {"step": 0, "weight": 50, "verdict": "breach",
-                    "reasons": ["probes: 3 of 6 failed (first: HTTP 500)"],
-                    "elapsed_seconds": 10, "bake_seconds": 300},
+        "monitor": monitor(50, "breach", &["probes: 3 of 6 failed (first: HTTP 500)"], 10),
         "rollback": {"from": {"color": "blue", "version": "v4"}, "to": {"color": "green", "version": "v2"},
                      "reason": "monitor breach"},
     });
@@ -1123,4 +1120,22 @@ async fn a_rollback_marks_the_deployment_of_the_release_it_rolled_back() {
         .await;
     let description = posted[1]["description"].as_str().unwrap();
     assert_eq!(description.chars().count(), 140, "{description}");
+}
+
+/// The first step's monitor result, as the monitor Lambda writes it.
+fn monitor(weight: u8, verdict: &str, reasons: &[&str], elapsed: u64) -> Value {
+    serde_json::to_value(bluegreen_core::monitor::MonitorOutcome {
+        verdict: serde_json::from_value(json!(verdict)).unwrap(),
+        reasons: reasons.iter().map(|r| r.to_string()).collect(),
+        step: 0,
+        weight,
+        bake_started_at: time::OffsetDateTime::UNIX_EPOCH,
+        elapsed_seconds: elapsed,
+        bake_seconds: 300,
+        slices: 1,
+        decided_at: time::OffsetDateTime::UNIX_EPOCH,
+        figures: Default::default(),
+        execution_arn: None,
+    })
+    .unwrap()
 }

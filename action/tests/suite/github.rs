@@ -4,8 +4,7 @@
 //! from, marking a rolled-back deployment, retries on server errors and rate
 //! limits, and the token kept out of every error.
 
-#[path = "support/github.rs"]
-mod fake;
+use crate::github_fake as fake;
 
 use std::future::Future;
 use std::path::PathBuf;

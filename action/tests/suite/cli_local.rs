@@ -8,12 +8,7 @@ use bluegreen_action::local::{Local, LocalApp};
 use bluegreen_core::{Color, Split};
 use serde_json::{Value, json};
 
-#[path = "support/github.rs"]
-#[allow(dead_code)]
-mod github_fake;
-
-#[path = "cli/commands_offline.rs"]
-mod commands_offline;
+use crate::github_fake;
 
 const APP: &str = "web";
 

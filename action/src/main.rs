@@ -95,9 +95,10 @@ enum Command {
         environment: String,
     },
     /// What is live for an app: colors, versions, weights, lock.
+    /// What serves an app; without --app, one line for every app under the prefix.
     Status {
         #[arg(long, env = "BLUEGREEN_APP")]
-        app: String,
+        app: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -302,7 +303,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Status { app, json } => {
             let sdk = bluegreen_aws::sdk_config().await;
-            let ports = bluegreen_aws::ports(&sdk, cli.prefix);
+            let ssm = aws_sdk_ssm::Client::new(&sdk);
+            let ports = bluegreen_aws::ports(&sdk, cli.prefix.clone());
+            let Some(app) = app else {
+                let apps = status::apps(&ssm, &cli.prefix)
+                    .await
+                    .map_err(|e| anyhow!(e))?;
+                let all = status::status_all(&ports, &apps).await;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&all)?);
+                } else if all.is_empty() {
+                    println!("no apps under {}", cli.prefix);
+                } else {
+                    print!("{}", status::render_all(&all));
+                }
+                return Ok(ExitCode::SUCCESS);
+            };
             let s = status::status(&ports, &app).await.map_err(|e| anyhow!(e))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);

@@ -480,3 +480,61 @@ async fn a_push_deploy_comments_on_its_pull_request_and_a_cli_rollback_marks_its
     assert!(!again.stdout.contains("ghs_wrong"), "{}", again.stdout);
     assert_eq!(gh.states(deployed).len(), 3);
 }
+
+/// `bluegreen status` without `--app`: every app under the prefix, one line
+/// each, and `--json` an array of the per-app documents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn status_without_an_app_lists_every_app_under_the_prefix() {
+    let (local, _web) = setup().await;
+    let _api = local
+        .app(
+            "api",
+            AppOptions {
+                strategy: json!({"type": "all-at-once", "bake_seconds": 2}),
+                monitor: json!({"min_requests": 0, "probe_requests": 2, "probe_timeout_ms": 1000}),
+                ..AppOptions::default()
+            },
+        )
+        .await
+        .expect("second app");
+    let run = deploy(&local, "v2", "401").await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    wait_for_executions_to_end(&local).await;
+
+    let all = bluegreen(&local, &["status"], "402").await;
+    assert_eq!(all.code, 0, "{}", all.stdout);
+    let lines: Vec<&str> = all.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("APP"),
+        "a header first: {}",
+        all.stdout
+    );
+    let api = lines
+        .iter()
+        .find(|l| l.starts_with("api "))
+        .expect("api listed");
+    let web = lines
+        .iter()
+        .find(|l| l.starts_with("web "))
+        .expect("web listed");
+    assert!(
+        api.contains("blue") && api.contains("v1") && api.contains("100/0"),
+        "{api}"
+    );
+    assert!(
+        web.contains("green") && web.contains("v2") && web.contains("0/100"),
+        "{web}"
+    );
+    assert!(web.contains("free"), "no lock held: {web}");
+
+    let json = bluegreen(&local, &["status", "--json"], "403").await;
+    let apps: Value = serde_json::from_str(&json.stdout).expect("json");
+    let names: Vec<&str> = apps
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|a| a["app"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["api", "web"]);
+    assert_eq!(apps[1]["state"]["active_version"], "v2");
+}

@@ -168,6 +168,20 @@ enum LocalCommand {
         #[arg(long)]
         fast: bool,
     },
+    /// Start a local AWS (emulator, Lambdas, state machine, emergency topic)
+    /// and example apps, print what to export, and keep them up until
+    /// Ctrl-C: then `bluegreen deploy`, `status` and `rollback` work against
+    /// it as on AWS.
+    Up {
+        /// An example app to run (repeatable); default: one named `web`.
+        #[arg(long = "app", value_name = "NAME")]
+        apps: Vec<String>,
+        /// Serve a color with your own app instead of a sample, so smoke
+        /// tests and probes hit real code: `[APP/]COLOR=URL`, e.g.
+        /// `green=http://127.0.0.1:8080` (repeatable).
+        #[arg(long = "color-url", value_name = "[APP/]COLOR=URL")]
+        color_urls: Vec<bluegreen_action::local::up::ColorUrl>,
+    },
 }
 
 #[tokio::main]
@@ -389,6 +403,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::from(commands::EXIT_BAD_INPUT)
             })
+        }
+        Command::Local {
+            command: LocalCommand::Up { apps, color_urls },
+        } => {
+            bluegreen_action::local::up::run(&apps, &color_urls)
+                .await
+                .map_err(|e| anyhow!("bluegreen local up: {e}"))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Local {
             command: LocalCommand::Demo { fast },

@@ -19,8 +19,8 @@ pub async fn run(fast: bool) -> Result<(), String> {
     let local = Local::start(fast).await?;
     let options = AppOptions {
         strategy: json!({"type": "weighted", "steps": [50, 100], "bake_seconds": 3}),
-        monitor: json!({"min_requests": 0, "probe_requests": 6, "probe_timeout_ms": 1000,
-                        "version_timeout_seconds": 10}),
+        monitor: json!({"min_requests": 0, "probe_requests": 3, "probe_interval_seconds": 1,
+                        "probe_timeout_ms": 1000, "version_timeout_seconds": 10}),
         warm_window_seconds: 2,
         extra_config: json!({"deploy_timeout_seconds": 60}),
         ..AppOptions::default()

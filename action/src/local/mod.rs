@@ -12,10 +12,13 @@ pub mod inspect;
 pub mod lambda_host;
 pub mod sample;
 pub mod stops;
+pub mod up;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use bluegreen_core::Color;
 use serde_json::{Value, json};
 
 use dataplane::{Listener, LocalCluster, LocalListener};
@@ -98,7 +101,18 @@ impl Local {
 
     /// Provisions an app whose two colors run as local sample apps behind
     /// local production and test listeners.
-    pub async fn app(&self, name: &str, mut options: AppOptions) -> Result<LocalApp, String> {
+    pub async fn app(&self, name: &str, options: AppOptions) -> Result<LocalApp, String> {
+        self.app_with(name, options, HashMap::new()).await
+    }
+
+    /// As [`Local::app`], with some colors served by the user's own app at
+    /// a URL instead of sample apps.
+    pub async fn app_with(
+        &self,
+        name: &str,
+        mut options: AppOptions,
+        own: HashMap<Color, String>,
+    ) -> Result<LocalApp, String> {
         let production = LocalListener::bind().await.map_err(|e| e.to_string())?;
         let test = LocalListener::bind().await.map_err(|e| e.to_string())?;
         options.test_url = test.1.clone();
@@ -123,7 +137,7 @@ impl Local {
             .send()
             .await
             .map_err(|e| format!("store smoke tests: {e:?}"))?;
-        let (cluster, cluster_task) = LocalCluster::start(app.clone());
+        let (cluster, cluster_task) = LocalCluster::start_with(app.clone(), own);
         cluster.reconcile_now().await;
         let hook = cluster.clone();
         self.host.on_service_update(Arc::new(move || {

@@ -602,3 +602,25 @@ async fn orders_falling_by_half_roll_the_release_back_naming_the_check() {
     assert_eq!(monitor.figures.checks[0].baseline, Some(100.0));
     assert_eq!(served_version(&app).await, "v1");
 }
+
+/// `local up --color-url green=URL`: a color served by the user's own app.
+/// A release whose version that app reports passes the smoke tests' route
+/// check and the probes against real code, and goes live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_color_served_by_the_users_own_app_takes_a_release_through_to_live() {
+    let own =
+        bluegreen_action::local::sample::SampleApp::start("v9-mine", Behaviour::Healthy).await;
+    let local = Local::start(true).await.unwrap_or_else(|e| panic!("{e}"));
+    let options = AppOptions {
+        strategy: json!({"type": "all-at-once", "bake_seconds": 2}),
+        monitor: json!({"min_requests": 0, "probe_requests": 3, "probe_timeout_ms": 1000}),
+        warm_window_seconds: 1,
+        ..AppOptions::default()
+    };
+    let own_colors = std::collections::HashMap::from([(Color::Green, own.url.clone())]);
+    let app = local.app_with(APP, options, own_colors).await.expect("app");
+    let (_, ending) = release(&local, "v9-mine", 1, None).await;
+    assert!(ending.succeeded(), "{ending:?}");
+    assert_eq!(served_version(&app).await, "v9-mine");
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
+}

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ssm::config::Credentials;
 
-/// The moto version the tests are written against. 5.2.1 fails a second Step
-/// Functions execution on one server; see shared/notes/aws-emulator.md.
+/// The moto version the tests are written against. 5.2.1 (what some machine
+/// images ship) fails the second Step Functions execution on one server.
 pub const MOTO_VERSION: &str = "5.2.5";
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";

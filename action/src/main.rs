@@ -258,7 +258,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let active_version = live_field("active_version");
             let result = match &deployed.ending {
                 None => "started".to_string(),
-                Some(e) if e.live => "succeeded".to_string(),
+                Some(e) if e.succeeded() => "succeeded".to_string(),
                 Some(e) => e.status.to_lowercase(),
             };
             ci::set_outputs(&[

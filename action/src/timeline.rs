@@ -32,14 +32,34 @@ pub struct Ending {
 }
 
 impl Ending {
+    /// Whether the release went live: the one definition, shared with the
+    /// GitHub report (a release whose scale-down failed afterwards is live).
     pub fn succeeded(&self) -> bool {
-        self.status == "SUCCEEDED" || self.live
+        crate::github::Outcome::of(&[], Some(self)) == crate::github::Outcome::Succeeded
     }
 }
 
 /// The state after which a release is live and nothing about it can change
 /// any more; what follows is the warm window (a day by default).
 pub const LIVE_AFTER: &str = "ReleaseLock";
+
+/// Every state name the CLI reads from an execution's history (the
+/// timeline's summaries, the live point), and the errors of the Fail states
+/// it tells apart; a test holds them to the checked-in ASL.
+pub const STATES_READ: [&str; 11] = [
+    "DeployIdle",
+    "CheckIdle",
+    "SmokeTest",
+    "Switch",
+    "Monitor",
+    "Rollback",
+    "ScaleDown",
+    LIVE_AFTER,
+    "ReleaseLockDone",
+    "ReleaseLockAfterRollback",
+    "Abort",
+];
+pub const FAIL_ERRORS_READ: [&str; 3] = ["RolledBack", "ScaleDownFailed", "ReleaseLockFailed"];
 
 /// History is read quickly while steps happen and ever less often while
 /// nothing does (a bake takes minutes), so that following a deployment costs

@@ -146,3 +146,59 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod names {
+    use crate::timeline::{Ending, FAIL_ERRORS_READ, STATES_READ};
+
+    use super::*;
+
+    fn asl() -> serde_json::Value {
+        serde_json::from_str(crate::local::STATE_MACHINE).expect("the checked-in ASL")
+    }
+
+    #[test]
+    fn every_state_and_error_the_cli_reads_is_in_the_state_machine() {
+        let asl = asl();
+        let states = asl["States"].as_object().unwrap();
+        for name in STATES_READ {
+            assert!(states.contains_key(name), "the ASL has no state `{name}`");
+        }
+        for error in FAIL_ERRORS_READ.iter().chain(AFTER_LIVE.iter()) {
+            assert!(
+                states
+                    .values()
+                    .any(|s| s["Type"] == "Fail" && s["Error"] == *error),
+                "no Fail state raises `{error}`"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cli_and_the_report_agree_on_what_went_live() {
+        let ending = |status: &str, error: Option<&str>, live| Ending {
+            status: status.into(),
+            error: error.map(str::to_string),
+            cause: None,
+            output: None,
+            live,
+            document: None,
+        };
+        for (e, live) in [
+            (ending("SUCCEEDED", None, false), true),
+            (ending("RUNNING", None, true), true),
+            (ending("FAILED", Some("ScaleDownFailed"), false), true),
+            (ending("FAILED", Some("ReleaseLockFailed"), false), true),
+            (ending("FAILED", Some("RolledBack"), false), false),
+            (ending("FAILED", Some("Aborted"), false), false),
+            (ending("ABORTED", None, false), false),
+        ] {
+            assert_eq!(e.succeeded(), live, "{e:?}");
+            assert_eq!(
+                Outcome::of(&[], Some(&e)) == Outcome::Succeeded,
+                live,
+                "{e:?}"
+            );
+        }
+    }
+}

@@ -100,14 +100,18 @@ where
                 self.holder.still_held().await?;
                 lock_checked = round_started;
             }
+            // A new complete minute is read at once; a read that failed is
+            // tried again a minute later, so that `max_failed_reads` counts
+            // minutes, not rounds.
             let read_due = last_read.is_none_or(|t| {
                 round_started - t >= READ_EVERY
-                    || reads::new_minute_complete(
-                        figures,
-                        self.bake_started_at,
-                        round_started,
-                        self.limits,
-                    )
+                    || (figures.unread.is_empty()
+                        && reads::new_minute_complete(
+                            figures,
+                            self.bake_started_at,
+                            round_started,
+                            self.limits,
+                        ))
             });
             if read_due {
                 reads::read(

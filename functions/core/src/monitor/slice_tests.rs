@@ -70,6 +70,8 @@ impl VersionProber for FakeProber {
 /// CloudWatch as it would count: `users_per_minute` user requests plus every
 /// probe sent in the window (all traffic is on the new color here).
 struct FakeCloudWatch {
+    /// Every metric read fails (throttled, say).
+    failing: bool,
     users_per_minute: f64,
     /// Orders per minute before the switch and after it.
     orders: (f64, f64),
@@ -86,6 +88,13 @@ impl Metrics for FakeCloudWatch {
         end: OffsetDateTime,
     ) -> PortResult<MetricWindow> {
         *self.reads.lock().unwrap() += 1;
+        if self.failing {
+            return Err(crate::ports::PortError {
+                operation: "cloudwatch:GetMetricData",
+                kind: crate::ports::PortErrorKind::Throttled,
+                message: "Rate exceeded".into(),
+            });
+        }
         let minutes = (end - start).whole_minutes() as f64;
         let probes = self
             .sent
@@ -157,6 +166,7 @@ fn world(users_per_minute: f64, bad_after: Option<i64>, limits: MonitorConfig) -
             sent: sent.clone(),
         },
         cloudwatch: FakeCloudWatch {
+            failing: false,
             users_per_minute,
             orders: (100.0, 100.0),
             sent,
@@ -358,5 +368,26 @@ fn orders_per_minute_falling_by_more_than_a_fifth_breaches_at_the_first_complete
         let end = w.slice(600, &mut figures).await;
         assert_eq!(end.verdict, Verdict::Promote, "{:?}", end.reasons);
         assert_eq!(figures.checks[0].value, Some(100.0));
+    });
+}
+
+#[test]
+fn unreadable_metrics_are_retried_once_a_minute_and_breach_after_three_minutes_not_three_rounds() {
+    run(async {
+        let mut w = world(100.0, None, limits(50));
+        w.cloudwatch.failing = true;
+        let mut figures = BakeFigures::default();
+        let end = w.slice(600, &mut figures).await;
+        assert_eq!(end.verdict, Verdict::Breach, "{:?}", end.reasons);
+        assert!(
+            end.reasons[0].contains("unreadable in 3 read(s) in a row"),
+            "{:?}",
+            end.reasons
+        );
+        // The first complete minute is there 220 s in; two retries a
+        // minute apart make the third failed read.
+        let at = (end.at - t0()).whole_seconds();
+        assert!((330..=350).contains(&at), "breached {at} s in");
+        assert_eq!(*w.cloudwatch.reads.lock().unwrap(), 3);
     });
 }

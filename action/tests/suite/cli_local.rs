@@ -19,11 +19,17 @@ struct Run {
 }
 
 async fn setup() -> (Local, LocalApp) {
+    setup_warm_for(1).await
+}
+
+/// With the previous color kept warm this long after a release (a rollback
+/// after that finds it scaled down, and must scale it up first).
+async fn setup_warm_for(warm_window_seconds: u64) -> (Local, LocalApp) {
     let local = Local::start(true).await.unwrap_or_else(|e| panic!("{e}"));
     let options = AppOptions {
         strategy: json!({"type": "all-at-once", "bake_seconds": 2}),
         monitor: json!({"min_requests": 0, "probe_requests": 4, "probe_timeout_ms": 1000}),
-        warm_window_seconds: 1,
+        warm_window_seconds,
         ..AppOptions::default()
     };
     let app = local.app(APP, options).await.expect("app");
@@ -235,7 +241,10 @@ async fn bad_input_fails_before_anything_starts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rollback_through_the_emergency_topic() {
-    let (local, app) = setup().await;
+    // Within the warm window, as an on-call engineer rolling back a fresh
+    // release is: the rollback is instant (a second's window raced a loaded
+    // CI machine's scale-down, and found the previous color cold).
+    let (local, app) = setup_warm_for(120).await;
     let run = deploy(&local, "v2", "401").await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     let topic = local.emergency_topic_arn.clone();
@@ -397,7 +406,8 @@ async fn reconcile_records_what_really_serves_after_a_move_by_hand() {
 /// with the reason, and a GitHub that refuses it does not fail the rollback.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_push_deploy_comments_on_its_pull_request_and_a_cli_rollback_marks_its_deployment() {
-    let (local, app) = setup().await;
+    // Rolled back within the warm window (see rollback_through_the_emergency_topic).
+    let (local, app) = setup_warm_for(120).await;
     let gh = github_fake::FakeGitHub::start().await;
     gh.seed_pull("3f2c1ab", 46, "closed", true);
     let github_env = |token: &str| {

@@ -1,8 +1,9 @@
-//! The `bluegreen` CLI's library: following executions (`timeline`) and the
-//! local mode (`local`), shared by the binary and the end-to-end tests.
+//! The `bluegreen` CLI's library: the commands, following executions
+//! (`timeline`) and GitHub reporting, shared by the binary, the local mode
+//! (`bluegreen-local`) and the end-to-end tests.
 
 pub mod ci;
 pub mod commands;
 pub mod github;
-pub mod local;
+pub mod results;
 pub mod timeline;

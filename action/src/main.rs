@@ -151,36 +151,13 @@ enum Command {
         #[arg(long, value_name = "JSON")]
         overrides: Option<String>,
     },
-    /// Everything on this machine, no AWS account.
+    /// Everything on this machine, no AWS account: `local demo`, `local up`.
+    /// Runs `bluegreen-local` (the local mode is a binary of its own, so
+    /// this one links no Lambda handler and no emulator).
+    #[command(disable_help_flag = true)]
     Local {
-        #[command(subcommand)]
-        command: LocalCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum LocalCommand {
-    /// Run four releases through the real state machine in a local AWS
-    /// emulator and tell each as a timeline: good, caught by smoke tests,
-    /// caught in production, and rolled back through SNS.
-    Demo {
-        /// Shorten the state machine's fixed waits to one second.
-        #[arg(long)]
-        fast: bool,
-    },
-    /// Start a local AWS (emulator, Lambdas, state machine, emergency topic)
-    /// and example apps, print what to export, and keep them up until
-    /// Ctrl-C: then `bluegreen deploy`, `status` and `rollback` work against
-    /// it as on AWS.
-    Up {
-        /// An example app to run (repeatable); default: one named `web`.
-        #[arg(long = "app", value_name = "NAME")]
-        apps: Vec<String>,
-        /// Serve a color with your own app instead of a sample, so smoke
-        /// tests and probes hit real code: `[APP/]COLOR=URL`, e.g.
-        /// `green=http://127.0.0.1:8080` (repeatable).
-        #[arg(long = "color-url", value_name = "[APP/]COLOR=URL")]
-        color_urls: Vec<bluegreen_action::local::up::ColorUrl>,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
     },
 }
 
@@ -247,15 +224,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .await
                 .map_err(|e| anyhow!(e))?;
             let ports = bluegreen_aws::ports(&sdk, cli.prefix);
-            let live = status::status(&ports, &args.app).await.ok();
-            let live_field = |name: &str| {
-                live.as_ref()
-                    .and_then(|s| s["state"][name].as_str())
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            let active_color = live_field("active_color");
-            let active_version = live_field("active_version");
+            let (active_color, active_version) = status::status(&ports, &args.app)
+                .await
+                .map(|s| s.serving())
+                .unwrap_or_default();
             let result = match &deployed.ending {
                 None => "started".to_string(),
                 Some(e) if e.succeeded() => "succeeded".to_string(),
@@ -404,22 +376,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(commands::EXIT_BAD_INPUT)
             })
         }
-        Command::Local {
-            command: LocalCommand::Up { apps, color_urls },
-        } => {
-            bluegreen_action::local::up::run(&apps, &color_urls)
-                .await
-                .map_err(|e| anyhow!("bluegreen local up: {e}"))?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Local {
-            command: LocalCommand::Demo { fast },
-        } => {
-            bluegreen_action::local::demo::run(fast)
-                .await
-                .map_err(|e| anyhow!("the local demo failed: {e}"))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Local { args } => commands::local::run(&args),
     }
 }
 

@@ -6,7 +6,12 @@ use std::time::Duration;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
 use aws_smithy_types::error::display::DisplayErrorContext;
+use bluegreen_core::monitor::checks::CheckState;
+use bluegreen_core::monitor::{MonitorOutcome, Verdict};
+use bluegreen_smoke::report::REPORT_MARKER;
 use serde_json::Value;
+
+use crate::results::Results;
 
 /// One line of the story.
 #[derive(Debug, Clone, PartialEq)]
@@ -269,7 +274,7 @@ fn describe(event: &HistoryEvent, at_seconds: f64) -> Option<Step> {
                 .ok()
                 .and_then(|v| v["errorMessage"].as_str().map(str::to_string))
                 .unwrap_or(cause);
-            let cause = message.split("\nreport: ").next().unwrap_or_default();
+            let cause = message.split(REPORT_MARKER).next().unwrap_or_default();
             step(
                 "",
                 format!(
@@ -304,122 +309,83 @@ fn first_line(s: &str, max: usize) -> String {
     }
 }
 
-/// What a state's result says, in a few words.
+/// What a state's result says, in a few words, read as the core's types
+/// ([`Results`]): a result of another shape says so instead of a blank.
 fn summary(state: &str, doc: &Value) -> Option<String> {
-    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let results = Results::of(doc);
     // A state that failed and was caught has no result of its own.
-    let key = match state {
-        "DeployIdle" => "deploy",
-        "CheckIdle" => "ready",
-        "SmokeTest" => "smoke",
-        "Switch" => "switch",
-        "Monitor" => "monitor",
-        "Rollback" => "rollback",
-        "ScaleDown" => "scale_down",
-        _ => "",
-    };
-    if !key.is_empty() && doc[key].is_null() {
-        return None;
-    }
-    Some(match state {
-        "DeployIdle" => {
-            let d = &doc["deploy"];
-            if d["already_live"] == true {
-                format!(
-                    "{} already serves production",
-                    s(&doc["release"]["version"])
-                )
+    let line = match state {
+        "DeployIdle" => results.deploy()?.map(|d| {
+            if d.already_live {
+                format!("{} already serves production", d.version)
             } else {
+                let again = if d.changed { "" } else { ", already there" };
                 format!(
-                    "{} on {} ({} task(s)){}",
-                    s(&d["version"]),
-                    s(&d["idle_color"]),
-                    d["desired_count"],
-                    if d["changed"] == true {
-                        ""
-                    } else {
-                        ", already there"
-                    }
+                    "{} on {} ({} task(s)){again}",
+                    d.version, d.idle_color, d.desired_count
                 )
             }
-        }
-        "CheckIdle" => {
-            let r = &doc["ready"];
+        }),
+        "CheckIdle" => results.ready()?.map(|r| {
             format!(
                 "{}: {}/{} running, {} healthy target(s)",
-                if r["ready"] == true {
-                    "ready"
-                } else {
-                    "not ready"
-                },
-                r["running"],
-                r["desired"],
-                r["healthy_targets"]
+                if r.ready { "ready" } else { "not ready" },
+                r.running,
+                r.desired,
+                r.healthy_targets
             )
-        }
-        "SmokeTest" => {
-            let smoke = &doc["smoke"];
-            let t = &smoke["totals"];
-            let tests = format!("{} passed, {} failed", t["passed"], t["failed"]);
-            match smoke["route"]["verified"].as_bool() {
+        }),
+        "SmokeTest" => results.smoke()?.map(|smoke| {
+            let t = &smoke.totals;
+            let tests = format!("{} passed, {} failed", t.passed, t.failed);
+            match smoke.route {
                 // The proof that the tests reached the release, not production.
-                Some(true) => format!(
+                Some(route) if route.verified => format!(
                     "{tests} (test route served {} after {} request(s))",
-                    s(&smoke["route"]["marker"]),
-                    smoke["route"]["requests"]
+                    route.marker, route.requests
                 ),
                 _ => tests,
             }
-        }
-        "Switch" => {
-            let w = &doc["switch"]["split"];
-            format!("blue {}% / green {}%", w["blue"], w["green"])
-        }
-        "Monitor" => {
-            // The core's own type: a renamed field fails here, loudly,
-            // rather than blanking the line.
-            let m: bluegreen_core::monitor::MonitorOutcome =
-                match serde_json::from_value(doc["monitor"].clone()) {
-                    Ok(m) => m,
-                    Err(e) => return Some(format!("(monitor result unreadable: {e})")),
-                };
-            let verdict = serde_json::to_value(m.verdict)
-                .map(|v| s(&v))
-                .unwrap_or_default();
-            let mut line = format!("{verdict} {}", m.reasons.join("; "));
-            let checks: Vec<String> = m
-                .figures
-                .checks
-                .iter()
-                .filter(|c| c.state == bluegreen_core::monitor::checks::CheckState::Ok)
-                .filter_map(|c| Some(format!("{} {:.0}", c.name, c.value?)))
-                .collect();
-            if m.verdict != bluegreen_core::monitor::Verdict::Breach && !checks.is_empty() {
-                line.push_str(&format!(" ({})", checks.join(", ")));
-            }
-            line.trim_end().to_string()
-        }
-        "Rollback" => {
-            let r = &doc["rollback"];
-            match r["note"].as_str() {
-                Some(note) if r["changed"] == false => note.to_string(),
-                _ => format!(
-                    "all traffic back on {} ({})",
-                    s(&r["to"]["color"]),
-                    s(&r["to"]["version"])
-                ),
-            }
-        }
+        }),
+        "Switch" => results
+            .switch()?
+            .map(|w| format!("blue {}% / green {}%", w.split.blue, w.split.green)),
+        "Monitor" => results.monitor()?.map(|m| monitor_line(&m)),
+        "Rollback" => results.rollback()?.map(|r| match r.note {
+            Some(note) if !r.changed => note,
+            _ => format!(
+                "all traffic back on {} ({})",
+                r.to.color,
+                r.to.version.unwrap_or_default()
+            ),
+        }),
         "ReleaseLock" | "ReleaseLockDone" | "ReleaseLockAfterRollback" | "Abort" => {
-            "lock released".to_string()
+            Ok("lock released".to_string())
         }
-        "ScaleDown" => {
-            let d = &doc["scale_down"];
-            match d["skipped"].as_str() {
-                Some(why) => format!("skipped: {why}"),
-                None => format!("{} scaled to {}", s(&d["service"]), d["desired"]),
-            }
-        }
+        "ScaleDown" => results.scale_down()?.map(|d| match d.skipped {
+            Some(why) => format!("skipped: {why}"),
+            None => format!("{} scaled to {}", d.service, d.desired),
+        }),
         _ => return None,
-    })
+    };
+    Some(line.unwrap_or_else(|unreadable| unreadable.to_string()))
+}
+
+fn monitor_line(m: &MonitorOutcome) -> String {
+    let verdict = serde_json::to_value(m.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let mut line = format!("{verdict} {}", m.reasons.join("; "));
+    let checks: Vec<String> = m
+        .figures
+        .checks
+        .iter()
+        .filter(|c| c.state == CheckState::Ok)
+        .filter_map(|c| Some(format!("{} {:.0}", c.name, c.value?)))
+        .collect();
+    if m.verdict != Verdict::Breach && !checks.is_empty() {
+        line.push_str(&format!(" ({})", checks.join(", ")));
+    }
+    line.trim_end().to_string()
 }

@@ -193,6 +193,33 @@ describe('emergency topic', () => {
     });
   });
 
+  test('only the emergency topic and the state machine may invoke the rollback function', () => {
+    const rollback = logicalId(switcher.functions.rollback);
+    const targetsRollback = (r: unknown) => {
+      const text = render(r);
+      return text === '*' || text.startsWith(`<${rollback}.Arn>`) || text.startsWith('arn:*:lambda');
+    };
+    // Resource policies: one, for SNS, from the emergency topic only.
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).filter((p) =>
+      targetsRollback(p.Properties.FunctionName),
+    );
+    assert.equal(permissions.length, 1, JSON.stringify(permissions));
+    assert.equal(permissions[0].Properties.Principal, 'sns.amazonaws.com');
+    assert.deepEqual(permissions[0].Properties.SourceArn, { Ref: topic });
+    // Identity policies in the stack: only the state machine's role.
+    const invokers = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) =>
+        p.Properties.PolicyDocument.Statement.some(
+          (s: any) =>
+            s.Effect === 'Allow' &&
+            list(s.Action).some((a: string) => ['lambda:InvokeFunction', 'lambda:*', '*'].includes(a)) &&
+            list(s.Resource).some(targetsRollback),
+        ),
+      )
+      .flatMap((p) => p.Properties.Roles.map((r: any) => r.Ref));
+    assert.deepEqual(invokers, [logicalId(switcher.stateMachine.role)]);
+  });
+
   test('outputs name the state machine, the topic and the rollback function', () => {
     const outputs = Object.values(template.toJSON().Outputs).map((o: any) => render(o.Value));
     assert.ok(outputs.includes(`<${logicalId(switcher.stateMachine)}>`));

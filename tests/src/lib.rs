@@ -3,9 +3,9 @@
 
 use std::sync::OnceLock;
 
-pub use bluegreen_action::local::emulator::{Emulator, EmulatorOptions};
-pub use bluegreen_action::local::example::{AppOptions, ExampleApp, PREFIX};
-pub use bluegreen_action::local::sample::{Behaviour, SampleApp};
+pub use bluegreen_local::emulator::{Emulator, EmulatorOptions};
+pub use bluegreen_local::example::{AppOptions, ExampleApp, PREFIX};
+pub use bluegreen_local::sample::{Behaviour, SampleApp};
 
 static EMULATOR: OnceLock<Emulator> = OnceLock::new();
 

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
 use bluegreen_aws::AwsPorts;
-use bluegreen_core::state::Phase;
+use bluegreen_core::rollback::RollbackOutcome;
+use bluegreen_core::state::{AppState, Phase};
 use bluegreen_core::store::AppStore;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::{ci, github};
@@ -29,6 +31,15 @@ pub struct RollbackArgs {
     pub environment: String,
 }
 
+/// What the command prints: the rollback function's answer (direct), or
+/// the rolled-back state it left (through the topic, which answers nothing).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum RolledBack {
+    Answered(Box<RollbackOutcome>),
+    Left(Box<AppState>),
+}
+
 fn message(args: &RollbackArgs) -> Value {
     let mut m = json!({"app": args.app, "reason": args.reason});
     if let Some(who) = &args.requested_by {
@@ -43,7 +54,7 @@ pub async fn run(
     sdk: &aws_config::SdkConfig,
     ports: &AwsPorts,
     args: &RollbackArgs,
-) -> Result<Value, String> {
+) -> Result<RolledBack, String> {
     let out = roll_back(sdk, ports, args).await?;
     if std::env::var("GITHUB_TOKEN").is_ok_and(|v| !v.trim().is_empty())
         && std::env::var("GITHUB_REPOSITORY").is_ok_and(|v| !v.trim().is_empty())
@@ -58,7 +69,7 @@ async fn roll_back(
     sdk: &aws_config::SdkConfig,
     ports: &AwsPorts,
     args: &RollbackArgs,
-) -> Result<Value, String> {
+) -> Result<RolledBack, String> {
     match &args.via {
         Via::Function(name) => {
             let out = aws_sdk_lambda::Client::new(sdk)
@@ -84,7 +95,12 @@ async fn roll_back(
                     body["errorMessage"].as_str().unwrap_or("no message")
                 ));
             }
-            Ok(body)
+            // The core's own type: an answer of another shape is an error
+            // that says so, not a blank line in the report.
+            let outcome: RollbackOutcome = serde_json::from_value(body.clone()).map_err(|e| {
+                format!("the rollback function answered something unreadable ({e}): {body}")
+            })?;
+            Ok(RolledBack::Answered(Box::new(outcome)))
         }
         Via::Topic(topic) => {
             aws_sdk_sns::Client::new(sdk)
@@ -109,21 +125,20 @@ async fn roll_back(
 /// function's `from` when it changed something, else the `previous_version`
 /// of the rolled-back state (what a rollback through the topic returns, and
 /// what an earlier rollback left when this one found nothing to do).
-async fn rolled_back_version(ports: &AwsPorts, app: &str, out: &Value) -> Option<String> {
-    if out["changed"] == true {
-        return out["from"]["version"].as_str().map(str::to_string);
-    }
-    let rolled_back = |state: &Value| {
-        (state["phase"] == "rolled-back")
-            .then(|| state["previous_version"].as_str().map(str::to_string))
+async fn rolled_back_version(ports: &AwsPorts, app: &str, out: &RolledBack) -> Option<String> {
+    let rolled_back = |state: &AppState| {
+        (state.phase == Phase::RolledBack)
+            .then(|| state.previous_version.clone())
             .flatten()
     };
-    if out.get("phase").is_some() {
-        return rolled_back(out);
+    match out {
+        RolledBack::Answered(outcome) if outcome.changed => outcome.from.version.clone(),
+        RolledBack::Left(state) => rolled_back(state),
+        RolledBack::Answered(_) => {
+            let store = AppStore::new(&ports.params, &ports.prefix).ok()?;
+            rolled_back(&store.state(app).await.ok()??)
+        }
     }
-    let store = AppStore::new(&ports.params, &ports.prefix).ok()?;
-    let state = store.state(app).await.ok()??;
-    rolled_back(&serde_json::to_value(state).ok()?)
 }
 
 /// Marks the rolled-back release's GitHub deployment failed, with the reason.
@@ -167,15 +182,15 @@ async fn wait_for_rolled_back(
     ports: &AwsPorts,
     app: &str,
     limit: Duration,
-) -> Result<Value, String> {
+) -> Result<RolledBack, String> {
     let store = AppStore::new(&ports.params, &ports.prefix).map_err(|e| e.to_string())?;
     let started = Instant::now();
     loop {
         let state = store.state(app).await.map_err(|e| e.to_string())?;
-        if let Some(s) = &state
+        if let Some(s) = state
             && s.phase == Phase::RolledBack
         {
-            return Ok(serde_json::to_value(s).unwrap_or(Value::Null));
+            return Ok(RolledBack::Left(Box::new(s)));
         }
         if started.elapsed() > limit {
             return Err(format!(

@@ -5,56 +5,142 @@
 use bluegreen_aws::AwsPorts;
 use bluegreen_core::ports::{ExecutionStatus, Executions};
 use bluegreen_core::routing::read_weights;
+use bluegreen_core::state::AppState;
 use bluegreen_core::store::AppStore;
-use serde_json::{Value, json};
+use bluegreen_core::{Color, Split};
+use serde::Serialize;
+use time::OffsetDateTime;
 
-pub async fn status(ports: &AwsPorts, app: &str) -> Result<Value, String> {
+/// One app's status: what `--json` prints and the rendering reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AppStatus {
+    pub app: String,
+    /// Seconds the previous color stays at full size (the window in which a
+    /// rollback is instant); `None` before any switch.
+    pub warm_window_left_seconds: Option<i64>,
+    /// The stored record; `None` before bluegreen first switched the app.
+    pub state: Option<AppState>,
+    /// What the production listener really does.
+    pub listener: Shares,
+    pub state_matches_listener: bool,
+    pub lock: Option<LockStatus>,
+    /// The last deployment a rollback stopped, and why.
+    pub last_stopped_by_rollback: Option<Stopped>,
+}
+
+impl AppStatus {
+    /// The color serving production and its release: the color the listener
+    /// sends all traffic to (the world), with the version the record gives
+    /// that color; the record's active color while traffic is split.
+    pub fn serving(&self) -> (String, String) {
+        let whole = match self.listener {
+            Shares::Percent(split) if split.blue == 100 => Some(Color::Blue),
+            Shares::Percent(split) if split.green == 100 => Some(Color::Green),
+            _ => None,
+        };
+        let state = self.state.as_ref();
+        let Some(color) = whole.or(state.map(|s| s.active_color)) else {
+            return Default::default();
+        };
+        let version = state.and_then(|s| {
+            if s.active_color == color {
+                s.active_version.clone()
+            } else {
+                // A release deployed onto the previous color replaced what
+                // it ran before.
+                s.previous_color_replaced_by
+                    .clone()
+                    .or_else(|| s.previous_version.clone())
+            }
+        });
+        (color.to_string(), version.unwrap_or_default())
+    }
+}
+
+/// The listener's split in percent, or its raw weights when they are not
+/// percentages (1/999 is shown as such, never rounded to 0/100).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Shares {
+    Percent(Split),
+    Weights { blue_weight: u32, green_weight: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockStatus {
+    pub holder: String,
+    pub expires_at: String,
+    pub holder_running: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stopped {
+    pub execution: String,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// An app of `status` without `--app`: its status, or why it is unreadable
+/// (one bad app is a line, not the end of the list).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Listed {
+    Read(Box<AppStatus>),
+    Unreadable { app: String, error: String },
+}
+
+pub async fn status(ports: &AwsPorts, app: &str) -> Result<AppStatus, String> {
     let store = AppStore::new(&ports.params, &ports.prefix).map_err(|e| e.to_string())?;
     let config = store.config(app).await.map_err(|e| e.to_string())?;
     let state = store.state(app).await.map_err(|e| e.to_string())?;
     let weights = read_weights(&ports.lb, &config)
         .await
         .map_err(|e| e.to_string())?;
-    // Exact weights: 1/999 is shown as such, never rounded to 0/100.
-    let split = bluegreen_core::Split::from_weights(weights.blue, weights.green);
-    let listener = match split {
-        Some(split) => serde_json::to_value(split).unwrap_or(Value::Null),
-        None => json!({"blue_weight": weights.blue, "green_weight": weights.green}),
+    let listener = match Split::from_weights(weights.blue, weights.green) {
+        Some(split) => Shares::Percent(split),
+        None => Shares::Weights {
+            blue_weight: weights.blue,
+            green_weight: weights.green,
+        },
     };
-    let lock = store.lock(app).await.map_err(|e| e.to_string())?;
-    let lock = match lock {
+    let lock = match store.lock(app).await.map_err(|e| e.to_string())? {
         Some(l) => {
             let running = ports
                 .executions
                 .status(&l.holder)
                 .await
                 .map_err(|e| e.to_string())?;
-            json!({"holder": l.holder, "expires_at": l.expires_at.to_string(),
-                   "holder_running": running == ExecutionStatus::Running})
+            Some(LockStatus {
+                holder: l.holder,
+                expires_at: l.expires_at.to_string(),
+                holder_running: running == ExecutionStatus::Running,
+            })
         }
-        None => Value::Null,
+        None => None,
     };
-    // The last deployment a rollback stopped, and why.
-    let stopped = store.fence(app).await.map_err(|e| e.to_string())?.map(|f| {
-        // The fence's own serialisation writes `at` as RFC 3339.
-        let at = serde_json::to_value(&f).map_or(Value::Null, |v| v["at"].clone());
-        json!({"execution": f.holder, "reason": f.reason, "at": at})
-    });
-    // The previous color stays at full size this long after the switch:
-    // the window in which a rollback is instant.
+    let stopped = store
+        .fence(app)
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|f| Stopped {
+            execution: f.holder,
+            reason: f.reason,
+            at: f.at,
+        });
     let warm_window_left = state.as_ref().and_then(|s| {
-        let elapsed = (time::OffsetDateTime::now_utc() - s.switched_at?).whole_seconds();
+        let elapsed = (OffsetDateTime::now_utc() - s.switched_at?).whole_seconds();
         Some((config.warm_window_seconds as i64 - elapsed).max(0))
     });
-    Ok(json!({
-        "app": app,
-        "warm_window_left_seconds": warm_window_left,
-        "state": state,
-        "listener": listener,
-        "state_matches_listener": state.as_ref().is_none_or(|s| weights.matches(s.weights)),
-        "lock": lock,
-        "last_stopped_by_rollback": stopped,
-    }))
+    Ok(AppStatus {
+        app: app.to_string(),
+        warm_window_left_seconds: warm_window_left,
+        state_matches_listener: state.as_ref().is_none_or(|s| weights.matches(s.weights)),
+        state,
+        listener,
+        lock,
+        last_stopped_by_rollback: stopped,
+    })
 }
 
 /// The apps under `prefix`: those with a config document.
@@ -83,23 +169,35 @@ pub async fn apps(ssm: &aws_sdk_ssm::Client, prefix: &str) -> Result<Vec<String>
     Ok(names)
 }
 
-/// Every app's status, in name order; an app that cannot be read is a
-/// document with its `error`, not the end of the list.
-pub async fn status_all(ports: &AwsPorts, apps: &[String]) -> Vec<Value> {
+/// Every app's status, in name order.
+pub async fn status_all(ports: &AwsPorts, apps: &[String]) -> Vec<Listed> {
     let mut out = Vec::with_capacity(apps.len());
     for app in apps {
         out.push(match status(ports, app).await {
-            Ok(s) => s,
-            Err(e) => json!({"app": app, "error": e}),
+            Ok(s) => Listed::Read(Box::new(s)),
+            Err(error) => Listed::Unreadable {
+                app: app.clone(),
+                error,
+            },
         });
     }
     out
 }
 
+fn phase(state: &AppState) -> String {
+    serde_json::to_value(state.phase)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn version(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "-".to_string())
+}
+
 /// One line per app: active color and version, weights, phase, lock, and
 /// how long the instant rollback stays instant.
-pub fn render_all(statuses: &[Value]) -> String {
-    let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
+pub fn render_all(statuses: &[Listed]) -> String {
     let mut rows = vec![[
         "APP".to_string(),
         "ACTIVE".into(),
@@ -109,54 +207,62 @@ pub fn render_all(statuses: &[Value]) -> String {
         "LOCK".into(),
         "WARM".into(),
     ]];
-    for st in statuses {
-        if let Some(e) = st["error"].as_str() {
-            rows.push([
-                s(&st["app"]),
-                "?".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                format!("unreadable: {e}"),
-            ]);
-            continue;
-        }
-        let state = &st["state"];
-        let l = &st["listener"];
-        let weights = if l.get("blue").is_some() {
-            format!("{}/{}", l["blue"], l["green"])
-        } else {
-            format!("{}/{} (weights)", l["blue_weight"], l["green_weight"])
+    for listed in statuses {
+        let st = match listed {
+            Listed::Read(st) => st,
+            Listed::Unreadable { app, error } => {
+                rows.push([
+                    app.clone(),
+                    "?".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    format!("unreadable: {error}"),
+                ]);
+                continue;
+            }
         };
-        let lock = match st["lock"].as_object() {
+        let weights = match st.listener {
+            Shares::Percent(split) => format!("{}/{}", split.blue, split.green),
+            Shares::Weights {
+                blue_weight,
+                green_weight,
+            } => format!("{blue_weight}/{green_weight} (weights)"),
+        };
+        let lock = match &st.lock {
             None => "free".to_string(),
             Some(lock) => {
-                let holder = s(&lock["holder"]);
-                let short = holder.rsplit(':').next().unwrap_or(&holder).to_string();
-                if lock["holder_running"] == true {
-                    short
+                let short = lock.holder.rsplit(':').next().unwrap_or(&lock.holder);
+                if lock.holder_running {
+                    short.to_string()
                 } else {
                     format!("{short} (stale)")
                 }
             }
         };
-        let warm =
-            st["warm_window_left_seconds"]
-                .as_i64()
-                .map_or("-".to_string(), |secs| match secs {
-                    0 => "over".to_string(),
-                    s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-                    s => format!("{}m{:02}s", s / 60, s % 60),
-                });
-        let mut phase = s(&state["phase"]);
-        if st["state_matches_listener"] == false {
+        let warm = st
+            .warm_window_left_seconds
+            .map_or("-".to_string(), |secs| match secs {
+                0 => "over".to_string(),
+                s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+                s => format!("{}m{:02}s", s / 60, s % 60),
+            });
+        let (active, active_version, mut phase) = match &st.state {
+            Some(state) => (
+                state.active_color.to_string(),
+                version(&state.active_version),
+                phase(state),
+            ),
+            None => ("-".to_string(), "-".to_string(), "-".to_string()),
+        };
+        if !st.state_matches_listener {
             phase.push_str(" (DRIFT)");
         }
         rows.push([
-            s(&st["app"]),
-            s(&state["active_color"]),
-            s(&state["active_version"]),
+            st.app.clone(),
+            active,
+            active_version,
             weights,
             phase,
             lock,
@@ -179,60 +285,59 @@ pub fn render_all(statuses: &[Value]) -> String {
 }
 
 /// The status as a few lines for people.
-pub fn render(status: &Value) -> String {
-    let s = |v: &Value| v.as_str().unwrap_or("-").to_string();
-    let state = &status["state"];
-    let mut out = format!("app       {}\n", s(&status["app"]));
-    if state.is_null() {
-        out.push_str("state     none recorded yet (bluegreen has not switched this app)\n");
-    } else {
-        out.push_str(&format!(
-            "active    {} {} ({})\nprevious  {} {}\n",
-            s(&state["active_color"]),
-            s(&state["active_version"]),
-            s(&state["phase"]),
-            s(&state["previous_color"]),
-            s(&state["previous_version"]),
-        ));
-        if let Some(release) = state["previous_color_replaced_by"].as_str() {
+pub fn render(status: &AppStatus) -> String {
+    let mut out = format!("app       {}\n", status.app);
+    match &status.state {
+        None => out.push_str("state     none recorded yet (bluegreen has not switched this app)\n"),
+        Some(state) => {
             out.push_str(&format!(
-                "          {} now runs {release}: no rollback target\n",
-                s(&state["previous_color"])
+                "active    {} {} ({})\nprevious  {} {}\n",
+                state.active_color,
+                version(&state.active_version),
+                phase(state),
+                state.previous_color,
+                version(&state.previous_version),
             ));
+            if let Some(release) = &state.previous_color_replaced_by {
+                out.push_str(&format!(
+                    "          {} now runs {release}: no rollback target\n",
+                    state.previous_color
+                ));
+            }
         }
     }
-    let l = &status["listener"];
-    let shares = if l.get("blue").is_some() {
-        format!("blue {}% / green {}%", l["blue"], l["green"])
-    } else {
-        format!(
-            "blue weight {} / green weight {}",
-            l["blue_weight"], l["green_weight"]
-        )
+    let shares = match status.listener {
+        Shares::Percent(split) => format!("blue {}% / green {}%", split.blue, split.green),
+        Shares::Weights {
+            blue_weight,
+            green_weight,
+        } => format!("blue weight {blue_weight} / green weight {green_weight}"),
     };
     out.push_str(&format!(
         "listener  {shares}{}\n",
-        if status["state_matches_listener"] == true {
+        if status.state_matches_listener {
             ""
         } else {
             "  (DIFFERS from the stored state)"
         }
     ));
-    if let Some(stopped) = status["last_stopped_by_rollback"].as_object() {
+    if let Some(stopped) = &status.last_stopped_by_rollback {
+        let at = stopped
+            .at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
         out.push_str(&format!(
-            "stopped   {} at {} by a rollback: {}\n",
-            stopped["execution"].as_str().unwrap_or("-"),
-            stopped["at"].as_str().unwrap_or("-"),
-            stopped["reason"].as_str().unwrap_or("-"),
+            "stopped   {} at {at} by a rollback: {}\n",
+            stopped.execution, stopped.reason,
         ));
     }
-    match status["lock"].as_object() {
+    match &status.lock {
         None => out.push_str("lock      free\n"),
         Some(lock) => out.push_str(&format!(
             "lock      held by {} until {}{}\n",
-            lock["holder"].as_str().unwrap_or("-"),
-            lock["expires_at"].as_str().unwrap_or("-"),
-            if lock["holder_running"] == true {
+            lock.holder,
+            lock.expires_at,
+            if lock.holder_running {
                 " (running)"
             } else {
                 " (not running: reclaimable)"
@@ -245,20 +350,33 @@ pub fn render(status: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn renders_what_serves_what_is_no_target_and_what_a_rollback_stopped() {
-        let status = json!({
-            "app": "checkout",
-            "state": {"active_color": "green", "active_version": "v2", "phase": "stable",
-                      "previous_color": "blue", "previous_version": "v1",
-                      "previous_color_replaced_by": "v3"},
-            "listener": {"blue": 0, "green": 100},
-            "state_matches_listener": true,
-            "lock": null,
-            "last_stopped_by_rollback": {"execution": "arn:aws:states:…:execution:sm:checkout-v3",
-                                         "reason": "5xx", "at": "2026-11-22T10:00:00Z"},
-        });
+        let state: AppState = serde_json::from_value(json!({
+            "active_color": "green", "active_version": "v2", "phase": "stable",
+            "previous_color": "blue", "previous_version": "v1",
+            "previous_color_replaced_by": "v3", "weights": {"blue": 0, "green": 100},
+            "last_execution_arn": null, "switched_at": null,
+        }))
+        .unwrap();
+        let status = AppStatus {
+            app: "checkout".into(),
+            warm_window_left_seconds: None,
+            state: Some(state),
+            listener: Shares::Percent(Split {
+                blue: 0,
+                green: 100,
+            }),
+            state_matches_listener: true,
+            lock: None,
+            last_stopped_by_rollback: Some(Stopped {
+                execution: "arn:aws:states:…:execution:sm:checkout-v3".into(),
+                reason: "5xx".into(),
+                at: time::macros::datetime!(2026-11-22 10:00:00 UTC),
+            }),
+        };
         let text = render(&status);
         assert!(text.contains("active    green v2 (stable)"), "{text}");
         assert!(
@@ -270,5 +388,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("lock      free"), "{text}");
+        // The JSON is the same document `--json` printed before it was typed.
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["listener"], json!({"blue": 0, "green": 100}));
+        assert_eq!(
+            json["last_stopped_by_rollback"]["at"],
+            "2026-11-22T10:00:00Z"
+        );
+        assert_eq!(json["state"]["active_color"], "green");
     }
 }

@@ -9,16 +9,14 @@ use bluegreen_core::monitor::{MonitorOutcome, Verdict};
 use serde_json::Value;
 
 use super::markdown::cell;
+use crate::results::{Results, readable};
 
 pub(crate) fn section(doc: &Value) -> Option<String> {
-    let switch = &doc["switch"];
-    let weights: Vec<u64> = switch["steps"]
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_u64)
-        .collect();
-    let current = switch["step"].as_u64()? as usize;
-    let monitor: Option<MonitorOutcome> = serde_json::from_value(doc["monitor"].clone()).ok();
+    let results = Results::of(doc);
+    let switch = readable(results.switch())?;
+    let weights = switch.steps;
+    let current = switch.step;
+    let monitor: Option<MonitorOutcome> = readable(results.monitor());
     let mut out = String::from(
         "#### Monitor\n\n| step | weight | verdict | bake | reasons |\n|---:|---:|---|---|---|\n",
     );

@@ -154,7 +154,8 @@ mod names {
     use super::*;
 
     fn asl() -> serde_json::Value {
-        serde_json::from_str(crate::local::STATE_MACHINE).expect("the checked-in ASL")
+        serde_json::from_str(include_str!("../../../cdk/state-machine.asl.json"))
+            .expect("the checked-in ASL")
     }
 
     #[test]

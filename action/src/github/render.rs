@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::results::{Results, readable};
 use crate::timeline::{Ending, Step};
 
 use super::markdown::{cell, code, inline};
@@ -72,41 +73,35 @@ pub fn render_report(
 
 /// Which color serves production, and what.
 fn production(doc: &Value, outcome: Outcome) -> Option<String> {
-    let s = |v: &Value| v.as_str().map(str::to_string);
-    let rollback = &doc["rollback"];
-    if let Some(color) = s(&rollback["to"]["color"]) {
-        let version = s(&rollback["to"]["version"]).map_or_else(String::new, |v| code(&v));
-        return Some(format!("**{color}** {version} (rolled back)"));
+    let results = Results::of(doc);
+    if let Some(rollback) = readable(results.rollback()) {
+        let version = rollback.to.version.map_or_else(String::new, |v| code(&v));
+        return Some(format!("**{}** {version} (rolled back)", rollback.to.color));
     }
-    let switch = &doc["switch"];
-    if let Some(target) = s(&switch["target_color"]) {
-        let other = other_color(&target);
+    if let Some(switch) = readable(results.switch()) {
+        let target = switch.target_color;
+        let other = target.other();
         // An emergency rollback stops the execution from outside: the
         // document still shows the last switch, but traffic went back.
         if outcome == Outcome::RolledBack {
             return Some(format!("**{other}** (the previous release; rolled back)"));
         }
-        let version = code(&s(&switch["version"]).unwrap_or_default());
-        let weight = switch["weight"].as_u64().unwrap_or_default();
+        let version = code(&switch.version);
+        let weight = switch.weight;
         return Some(if weight >= 100 {
             format!("**{target}** {version} (100%)")
         } else {
             format!("{target} {version} {weight}% / {other} {}%", 100 - weight)
         });
     }
-    let deploy = &doc["deploy"];
-    let idle = s(&deploy["idle_color"])?;
-    let active = other_color(&idle);
-    Some(if deploy["already_live"] == true {
-        let version = code(&s(&deploy["version"]).unwrap_or_default());
-        format!("**{active}** {version} (already live)")
+    let deploy = readable(results.deploy())?;
+    let idle = deploy.idle_color;
+    let active = idle.other();
+    Some(if deploy.already_live {
+        format!("**{active}** {} (already live)", code(&deploy.version))
     } else {
         format!("**{active}** (unchanged; the release went to {idle}, which gets no traffic)")
     })
-}
-
-fn other_color(color: &str) -> &'static str {
-    if color == "blue" { "green" } else { "blue" }
 }
 
 /// What went wrong, one line each: how the execution ended, then each

@@ -1,3 +1,7 @@
+use bluegreen_core::deploy::DeployOutcome;
+use bluegreen_core::rollback::{ColorVersion, RollbackOutcome, RollbackSource};
+use bluegreen_core::switch::SwitchOutcome;
+use bluegreen_core::{Color, Split};
 use bluegreen_smoke::{SmokeReport, TestReport, Totals};
 use serde_json::{Value, json};
 
@@ -56,13 +60,68 @@ fn ending(status: &str, error: Option<&str>, cause: Option<&str>) -> Ending {
     }
 }
 
-fn deploy(idle: &str) -> Value {
-    json!({"version": "v4", "idle_color": idle, "already_live": false})
+fn color(name: &str) -> Color {
+    serde_json::from_value(json!(name)).unwrap()
 }
 
-fn switch(target: &str, step: u64, steps: &[u64]) -> Value {
-    json!({"version": "v4", "target_color": target, "step": step, "steps": steps,
-           "weight": steps[step as usize]})
+/// Step results as the Lambdas write them: the core's own types.
+fn deploy(idle: &str) -> Value {
+    serde_json::to_value(DeployOutcome {
+        app: "checkout".into(),
+        version: "v4".into(),
+        idle_color: color(idle),
+        service: format!("checkout-{idle}"),
+        task_definition_arn: "arn:aws:ecs:us-east-1:1:task-definition/checkout:4".into(),
+        desired_count: 2,
+        serving_task_definition: None,
+        changed: true,
+        already_live: false,
+        started_at: time::OffsetDateTime::UNIX_EPOCH,
+        warm_window_seconds: 60,
+    })
+    .unwrap()
+}
+
+fn switch(target: &str, step: u64, steps: &[u8]) -> Value {
+    let target_color = color(target);
+    let weight = steps[step as usize];
+    serde_json::to_value(SwitchOutcome {
+        app: "checkout".into(),
+        version: "v4".into(),
+        target_color,
+        step: step as usize,
+        steps: steps.to_vec(),
+        weight,
+        split: Split::with(target_color, weight),
+        changed: true,
+        done: weight == 100,
+        bake_seconds: 300,
+        execution_arn: None,
+    })
+    .unwrap()
+}
+
+fn rollback(to: &str, to_version: &str, from_version: &str) -> Value {
+    serde_json::to_value(RollbackOutcome {
+        app: "checkout".into(),
+        changed: true,
+        from: ColorVersion {
+            color: color(to).other(),
+            version: Some(from_version.into()),
+        },
+        to: ColorVersion {
+            color: color(to),
+            version: Some(to_version.into()),
+        },
+        split: Split::all(color(to)),
+        reason: "monitor breach".into(),
+        source: RollbackSource::StateMachine,
+        stopped_execution: None,
+        lock_released: false,
+        alert_error: None,
+        note: None,
+    })
+    .unwrap()
 }
 
 /// A monitor result as the monitor Lambda writes it.
@@ -231,8 +290,7 @@ fn a_breach_that_rolled_back() {
         "deploy": deploy("blue"),
         "switch": switch("blue", 0, &[50, 100]),
         "monitor": monitor(0, "breach", &["probes: 3 of 6 failed (first: HTTP 500)"]),
-        "rollback": {"to": {"color": "green", "version": "v2"}, "from": {"color": "blue", "version": "v4"},
-                     "reason": "monitor breach"},
+        "rollback": rollback("green", "v2", "v4"),
     });
     let md = render_report(
         "checkout",

@@ -3,14 +3,15 @@
 //! caught error's cause (`$.error.Cause`), after the summary and a marker.
 
 use bluegreen_smoke::SmokeReport;
-use bluegreen_smoke_test::REPORT_MARKER;
+use bluegreen_smoke::report::REPORT_MARKER;
 use serde_json::Value;
 
 use super::markdown::{cell, inline};
+use crate::results::{Results, readable};
 
 /// The smoke report in an execution document, wherever it is.
 pub(crate) fn smoke_report(doc: &Value) -> Option<SmokeReport> {
-    if let Ok(report) = serde_json::from_value(doc["smoke"].clone()) {
+    if let Some(report) = readable(Results::of(doc).smoke()) {
         return Some(report);
     }
     let message = error_message(doc["error"]["Cause"].as_str()?);

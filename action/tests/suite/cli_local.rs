@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use bluegreen_action::local::example::AppOptions;
-use bluegreen_action::local::{Local, LocalApp};
 use bluegreen_core::{Color, Split};
+use bluegreen_local::example::AppOptions;
+use bluegreen_local::{Local, LocalApp};
 use serde_json::{Value, json};
 
 use crate::github_fake;

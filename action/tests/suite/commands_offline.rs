@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bluegreen_action::local::sample::{Behaviour, SampleApp};
+use bluegreen_local::sample::{Behaviour, SampleApp};
 use serde_json::Value;
 
 struct Out {
@@ -296,7 +296,7 @@ tests:
 /// SSM before any request, decrypted, and masked; a missing one is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_reads_ssm_placeholders_from_ssm_when_aws_is_configured() {
-    use bluegreen_action::local::emulator::{Emulator, EmulatorOptions, REGION};
+    use bluegreen_local::emulator::{Emulator, EmulatorOptions, REGION};
     let emulator = Emulator::start(EmulatorOptions::default()).unwrap_or_else(|e| panic!("{e}"));
     let ssm = aws_sdk_ssm::Client::new(&emulator.sdk_config().await);
     ssm.put_parameter()
@@ -514,5 +514,31 @@ async fn validate_needs_at_least_one_input() {
         out.stderr.contains("/nonexistent/smoke.yml"),
         "{}",
         out.all()
+    );
+}
+
+/// The released binary leaves the local mode out: `bluegreen local ...` on a
+/// runner without `bluegreen-local` says how to get it, and changes nothing.
+#[tokio::test]
+async fn local_without_the_local_binary_says_how_to_run_it() {
+    let dir = scratch("lean-cli");
+    let lean = dir.join("bluegreen");
+    std::fs::copy(env!("CARGO_BIN_EXE_bluegreen"), &lean).unwrap();
+    let out = tokio::process::Command::new(&lean)
+        .args(["local", "up", "--app", "web"])
+        .env_clear()
+        .env("PATH", &dir)
+        .output()
+        .await
+        .expect("run bluegreen");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cargo run -q -p bluegreen-local -- up --app web"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cargo install --locked --path local"),
+        "{stderr}"
     );
 }

@@ -8,6 +8,9 @@ use std::time::Duration;
 use aws_sdk_sfn::config::retry::RetryConfig;
 use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
 use bluegreen_action::timeline::follow;
+
+use crate::results;
+use bluegreen_core::Color;
 use serde_json::json;
 use wiremock::matchers::{header, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -49,7 +52,7 @@ async fn two_failed_reads_in_a_row_do_not_end_the_follow() {
         .with_priority(1)
         .mount(&server)
         .await;
-    let doc = json!({"app": "web", "switch": {"split": {"blue": 0, "green": 100}}});
+    let doc = json!({"app": "web", "switch": results::switch("v2", Color::Green, 0, &[100])});
     Mock::given(method("POST"))
         .and(target("GetExecutionHistory"))
         .respond_with(json_answer(json!({"events": [

@@ -5,6 +5,7 @@
 //! limits, and the token kept out of every error.
 
 use crate::github_fake as fake;
+use crate::results;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use bluegreen_action::github::{
     Sleeper, Token, console_url, marker,
 };
 use bluegreen_action::timeline::{Ending, Step};
+use bluegreen_core::Color;
 use bluegreen_smoke::{SmokeReport, TestReport, Totals};
 use fake::{FakeGitHub, OWNER, REPO, TOKEN};
 use serde_json::{Value, json};
@@ -143,9 +145,9 @@ fn smoke(tests: Vec<(&str, bool, u16, Option<&str>)>) -> SmokeReport {
 
 fn live_doc(version: &str) -> Value {
     json!({
-        "deploy": {"version": version, "idle_color": "blue", "already_live": false},
+        "deploy": results::deploy(version, Color::Blue),
         "smoke": smoke(vec![("Health", true, 200, None)]),
-        "switch": {"version": version, "target_color": "blue", "step": 0, "steps": [100], "weight": 100},
+        "switch": results::switch(version, Color::Blue, 0, &[100]),
         "monitor": monitor(100, "promote", &[], 300),
     })
 }
@@ -499,7 +501,7 @@ async fn a_failed_release_gets_a_failure_status_and_the_comment_says_why() {
         serde_json::to_string(&failing).unwrap()
     );
     let doc = json!({
-        "deploy": {"version": "v4", "idle_color": "blue", "already_live": false},
+        "deploy": results::deploy("v4", Color::Blue),
         "error": {"Error": "SmokeTestFailed",
                   "Cause": json!({"errorType": "SmokeTestFailed", "errorMessage": message}).to_string()},
     });
@@ -583,11 +585,10 @@ async fn a_rolled_back_release_leaves_the_previous_deployment_active() {
     let id = reporter.deployment_id();
     reporter.started(ARN).await.unwrap();
     let doc = json!({
-        "deploy": {"version": "v4", "idle_color": "blue", "already_live": false},
-        "switch": {"version": "v4", "target_color": "blue", "step": 0, "steps": [50, 100], "weight": 50},
+        "deploy": results::deploy("v4", Color::Blue),
+        "switch": results::switch("v4", Color::Blue, 0, &[50, 100]),
         "monitor": monitor(50, "breach", &["probes: 3 of 6 failed (first: HTTP 500)"], 10),
-        "rollback": {"from": {"color": "blue", "version": "v4"}, "to": {"color": "green", "version": "v2"},
-                     "reason": "monitor breach"},
+        "rollback": results::rollback(Color::Green, "v2", "v4", "monitor breach"),
     });
     let steps = [
         step(0.6, "Switch", "blue 50% / green 50%"),

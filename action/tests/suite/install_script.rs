@@ -76,12 +76,21 @@ fn action_checkout(dir: &Path, checksum: &str) -> PathBuf {
 }
 
 fn install(server: &MockServer, dir: &Path, arch: &str) -> (Output, PathBuf) {
+    install_with_path(server, dir, arch, &std::env::var("PATH").unwrap())
+}
+
+fn install_with_path(
+    server: &MockServer,
+    dir: &Path,
+    arch: &str,
+    search_path: &str,
+) -> (Output, PathBuf) {
     let checkout = dir.join("action");
     let github_path = dir.join("github-path");
     let out = Command::new("bash")
         .arg(script())
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap())
+        .env("PATH", search_path)
         .env("RUNNER_OS", "Linux")
         .env("RUNNER_ARCH", arch)
         .env("RUNNER_TEMP", dir.join("runner-temp"))
@@ -168,7 +177,27 @@ async fn without_a_committed_digest_nothing_is_downloaded() {
     // cargo when it is missing).
     let server = MockServer::start().await;
     let dir = scratch("nodigest");
-    let (out, _) = install(&server, &dir, "X64");
+    // A stand-in cargo that records how it was asked to build, and installs
+    // a stand-in binary where `cargo install --root` would.
+    let fake_bin = dir.join("fake-bin");
+    std::fs::create_dir_all(&fake_bin).unwrap();
+    let args_file = dir.join("cargo-args");
+    let cargo = fake_bin.join("cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\necho \"$@\" > '{}'\n\
+             while [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=\"$2\"; shift; done\n\
+             mkdir -p \"$root/bin\"\n\
+             printf '#!/bin/sh\\necho bluegreen 0.1.0 from source\\n' > \"$root/bin/bluegreen\"\n\
+             chmod +x \"$root/bin/bluegreen\"\n",
+            args_file.display()
+        ),
+    )
+    .unwrap();
+    run(Command::new("chmod").arg("+x").arg(&cargo));
+    let search_path = format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap());
+    let (out, _) = install_with_path(&server, &dir, "X64", &search_path);
     let all = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -179,4 +208,12 @@ async fn without_a_committed_digest_nothing_is_downloaded() {
         server.received_requests().await.unwrap().is_empty(),
         "nothing was downloaded"
     );
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("bluegreen 0.1.0 from source"), "{all}");
+    // The lean CLI alone, with the profile that builds in minutes.
+    let args = std::fs::read_to_string(&args_file).expect("cargo was run");
+    assert!(args.contains("install --locked"), "{args}");
+    assert!(args.contains("--bin bluegreen"), "{args}");
+    assert!(args.contains("--profile cli"), "{args}");
+    assert!(args.contains("/action/action"), "the action crate: {args}");
 }

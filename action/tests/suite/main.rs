@@ -10,4 +10,4 @@ mod github;
 #[allow(dead_code)]
 mod github_fake;
 mod install_script;
-mod local_up;
+mod results;

@@ -5,8 +5,7 @@ use bluegreen_smoke::SmokeReport;
 use bluegreen_smoke::mask::shorten;
 use tracing::error;
 
-/// Separates the summary from the report JSON in the error message.
-pub const REPORT_MARKER: &str = "\nreport: ";
+pub use bluegreen_smoke::report::REPORT_MARKER;
 
 // Step Functions keeps at most 32 768 characters of an error's cause; these
 // leave room for the rest of it.

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 use crate::mask::{Masker, shorten};
 use crate::route::RouteReport;
 
+/// Separates the summary from the report JSON in the smoke-test Lambda's
+/// error message (the CLI splits it off to show the report).
+pub const REPORT_MARKER: &str = "\nreport: ";
+
 /// How much of a failing response's body the report keeps.
 pub const MAX_SNIPPET_CHARS: usize = 200;
 

@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use bluegreen_action::local::example::AppOptions;
-use bluegreen_action::local::sample::Behaviour;
-use bluegreen_action::local::{Local, LocalApp};
 use bluegreen_action::timeline::{Ending, follow};
 use bluegreen_core::monitor::{MonitorOutcome, Verdict};
 use bluegreen_core::state::{AppState, Phase};
 use bluegreen_core::{Color, Split};
+use bluegreen_local::example::AppOptions;
+use bluegreen_local::sample::Behaviour;
+use bluegreen_local::{Local, LocalApp};
 use serde_json::{Value, json};
 
 const APP: &str = "shop";
@@ -608,8 +608,7 @@ async fn orders_falling_by_half_roll_the_release_back_naming_the_check() {
 /// check and the probes against real code, and goes live.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_color_served_by_the_users_own_app_takes_a_release_through_to_live() {
-    let own =
-        bluegreen_action::local::sample::SampleApp::start("v9-mine", Behaviour::Healthy).await;
+    let own = bluegreen_local::sample::SampleApp::start("v9-mine", Behaviour::Healthy).await;
     let local = Local::start(true).await.unwrap_or_else(|e| panic!("{e}"));
     let options = AppOptions {
         strategy: json!({"type": "all-at-once", "bake_seconds": 2}),

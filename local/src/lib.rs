@@ -28,7 +28,7 @@ use lambda_host::LambdaHost;
 
 /// The state machine exactly as CDK synthesizes it (checked in; a CDK test
 /// fails when it drifts).
-pub const STATE_MACHINE: &str = include_str!("../../../cdk/state-machine.asl.json");
+pub const STATE_MACHINE: &str = include_str!("../../cdk/state-machine.asl.json");
 
 /// The emulator, the Lambda host and the state machine, ready for releases.
 pub struct Local {

@@ -3,12 +3,28 @@
 //! process), then stopped with Ctrl-C (SIGINT), leaving no port open.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+
+/// The released CLI, `bluegreen`, built beside this crate's binary (a
+/// workspace build or test builds both; `cargo test -p bluegreen-local`
+/// alone does not build it).
+fn cli() -> PathBuf {
+    let local = PathBuf::from(env!("CARGO_BIN_EXE_bluegreen-local"));
+    let cli = local.with_file_name("bluegreen");
+    assert!(
+        cli.is_file(),
+        "{} is missing: build it first with `cargo build -p bluegreen-action` \
+         (`cargo test --workspace` builds it)",
+        cli.display()
+    );
+    cli
+}
 
 /// The `export K=V ...` lines up to `# ready`, and the comment lines.
 async fn read_until_ready(
@@ -37,7 +53,7 @@ async fn read_until_ready(
 }
 
 async fn bluegreen(env: &HashMap<String, String>, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_bluegreen"))
+    let out = Command::new(cli())
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -64,7 +80,7 @@ fn port_of(url: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn local_up_serves_deploy_status_and_rollback_and_stops_clean_on_ctrl_c() {
-    let mut up = Command::new(env!("CARGO_BIN_EXE_bluegreen"))
+    let mut up = Command::new(cli())
         .args(["local", "up", "--app", "web"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::example::AppOptions;
 use super::{Local, LocalApp};
-use crate::timeline::{Ending, follow};
+use bluegreen_action::timeline::{Ending, follow};
 
 const APP: &str = "checkout";
 

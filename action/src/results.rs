@@ -1,0 +1,134 @@
+//! The step results in an execution document, read as the core's own types.
+//! The timeline, the PR comment and the job summary read them only here: a
+//! field renamed in the core fails to deserialize and the reader says the
+//! result is unreadable, instead of printing a blank.
+
+use bluegreen_core::deploy::DeployOutcome;
+use bluegreen_core::monitor::MonitorOutcome;
+use bluegreen_core::ready::Readiness;
+use bluegreen_core::rollback::RollbackOutcome;
+use bluegreen_core::scale_down::ScaleDownOutcome;
+use bluegreen_core::switch::SwitchOutcome;
+use bluegreen_smoke::SmokeReport;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A step's result: absent (the step has not run, or failed and was
+/// caught), read, or there but not of the core's shape.
+pub type Read<T> = Option<Result<T, Unreadable>>;
+
+/// A result that is there but does not have the core's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub key: &'static str,
+    pub error: String,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "({} result unreadable: {})", self.key, self.error)
+    }
+}
+
+/// Where each state's result lives in the document (its `ResultPath`).
+pub struct Results<'a> {
+    doc: &'a Value,
+}
+
+impl<'a> Results<'a> {
+    pub fn of(doc: &'a Value) -> Self {
+        Self { doc }
+    }
+
+    pub fn deploy(&self) -> Read<DeployOutcome> {
+        self.read("deploy")
+    }
+
+    pub fn ready(&self) -> Read<Readiness> {
+        self.read("ready")
+    }
+
+    pub fn smoke(&self) -> Read<SmokeReport> {
+        self.read("smoke")
+    }
+
+    pub fn switch(&self) -> Read<SwitchOutcome> {
+        self.read("switch")
+    }
+
+    pub fn monitor(&self) -> Read<MonitorOutcome> {
+        self.read("monitor")
+    }
+
+    pub fn rollback(&self) -> Read<RollbackOutcome> {
+        self.read("rollback")
+    }
+
+    pub fn scale_down(&self) -> Read<ScaleDownOutcome> {
+        self.read("scale_down")
+    }
+
+    fn read<T: DeserializeOwned>(&self, key: &'static str) -> Read<T> {
+        let value = self.doc.get(key).filter(|v| !v.is_null())?;
+        Some(T::deserialize(value).map_err(|e| Unreadable {
+            key,
+            error: e.to_string(),
+        }))
+    }
+}
+
+/// The result when it was read; `None` when absent or unreadable (for a
+/// reader that falls back to other evidence).
+pub fn readable<T>(read: Read<T>) -> Option<T> {
+    read.and_then(Result::ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bluegreen_core::{Color, Split};
+    use serde_json::json;
+
+    fn switch() -> SwitchOutcome {
+        SwitchOutcome {
+            app: "web".into(),
+            version: "v2".into(),
+            target_color: Color::Blue,
+            step: 0,
+            steps: vec![50, 100],
+            weight: 50,
+            split: Split {
+                blue: 50,
+                green: 50,
+            },
+            changed: true,
+            done: false,
+            bake_seconds: 60,
+            execution_arn: None,
+        }
+    }
+
+    #[test]
+    fn a_result_the_core_wrote_reads_back_as_the_core_type() {
+        let doc = json!({"switch": switch()});
+        assert_eq!(Results::of(&doc).switch(), Some(Ok(switch())));
+    }
+
+    #[test]
+    fn absent_and_null_results_are_absent() {
+        let doc = json!({"switch": null});
+        assert_eq!(Results::of(&doc).switch(), None);
+        assert_eq!(Results::of(&doc).deploy(), None);
+    }
+
+    #[test]
+    fn a_renamed_field_is_unreadable_and_says_which_result_and_why() {
+        let mut value = serde_json::to_value(switch()).unwrap();
+        let split = value.as_object_mut().unwrap().remove("split").unwrap();
+        value["weights"] = split;
+        let doc = json!({ "switch": value });
+        let err = Results::of(&doc).switch().unwrap().unwrap_err();
+        assert_eq!(err.key, "switch");
+        assert!(err.to_string().contains("missing field `split`"), "{err}");
+    }
+}

@@ -21,7 +21,7 @@ use bluegreen_aws::{
     CloudWatchMetrics, EcsServices, Elbv2, SfnExecutions, SnsAlerts, SsmParameters,
 };
 use bluegreen_core::ports::Ports;
-use bluegreen_lambda::HandlerError;
+use bluegreen_lambda::{Acting, Function, HandlerError};
 use bluegreen_monitor::{HttpProber, Signals, SystemClock};
 use lambda_runtime::{Context, LambdaEvent};
 use serde::Serialize;
@@ -48,10 +48,18 @@ pub struct Invocation {
 pub type ServiceUpdateHook =
     Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
 
-struct Host {
+/// What a hosted handler acts with for one app.
+struct Adapters {
     ports: HostPorts,
-    in_flight: InFlight,
     signals: Signals<CloudWatchMetrics, HttpProber>,
+}
+
+struct Host {
+    /// Per function, as the deployed functions do: the adapters act for the
+    /// app a request names, with the role its config names (own credentials
+    /// when none, as the example apps' configs).
+    acting: Vec<(&'static str, Acting<Adapters>)>,
+    in_flight: InFlight,
     http: reqwest::Client,
     moto: String,
     proxy: reqwest::Client,
@@ -87,25 +95,50 @@ impl LambdaHost {
         let (tx, rx) = mpsc::unbounded_channel();
         let hooks: Arc<std::sync::Mutex<Vec<ServiceUpdateHook>>> = Arc::default();
         let in_flight = InFlight::default();
-        let aws = bluegreen_aws::ports(sdk, prefix);
+        let prober = HttpProber::new();
+        let adapters = {
+            let (prefix, in_flight) = (prefix.to_string(), in_flight.clone());
+            move |config: &aws_config::SdkConfig| {
+                let aws = bluegreen_aws::ports(config, prefix.clone());
+                Adapters {
+                    ports: Ports {
+                        params: aws.params,
+                        lb: aws.lb,
+                        services: aws.services,
+                        alerts: aws.alerts,
+                        executions: StoppingExecutions {
+                            inner: aws.executions,
+                            in_flight: in_flight.clone(),
+                        },
+                        prefix: aws.prefix,
+                    },
+                    signals: Signals {
+                        metrics: bluegreen_aws::metrics(config),
+                        prober: prober.clone(),
+                        clock: SystemClock,
+                    },
+                }
+            }
+        };
+        let acting = [
+            ("bluegreen-deploy-idle", Function::DeployIdle),
+            ("bluegreen-smoke-test", Function::SmokeTest),
+            ("bluegreen-switch", Function::Switch),
+            ("bluegreen-monitor", Function::Monitor),
+            ("bluegreen-rollback", Function::Rollback),
+        ]
+        .into_iter()
+        .map(|(name, function)| {
+            let build = adapters.clone();
+            (
+                name,
+                Acting::new(function, sdk.clone(), prefix.to_string(), build),
+            )
+        })
+        .collect();
         let host = Arc::new(Host {
-            ports: Ports {
-                params: aws.params,
-                lb: aws.lb,
-                services: aws.services,
-                alerts: aws.alerts,
-                executions: StoppingExecutions {
-                    inner: aws.executions,
-                    in_flight: in_flight.clone(),
-                },
-                prefix: aws.prefix,
-            },
+            acting,
             in_flight,
-            signals: Signals {
-                metrics: bluegreen_aws::metrics(sdk),
-                prober: HttpProber::new(),
-                clock: SystemClock,
-            },
             http: bluegreen_smoke::http_client().map_err(std::io::Error::other)?,
             moto: moto_endpoint.trim_end_matches('/').to_string(),
             proxy: reqwest::Client::new(),
@@ -144,29 +177,39 @@ fn answer<T: Serialize>(result: Result<T, HandlerError>) -> Result<Value, (Strin
 /// last `:` segment, e.g. `bluegreen-switch`.
 async fn run(host: &Host, name: &str, payload: Value) -> Result<Value, (String, String)> {
     let function = name.rsplit(':').next().unwrap_or(name);
+    let Some((_, acting)) = host.acting.iter().find(|(n, _)| *n == function) else {
+        return Err((
+            "ResourceNotFoundException".to_string(),
+            format!("no function {function} in the local Lambda host"),
+        ));
+    };
+    // As each function's main does: the app first, then its adapters.
+    let app = if function == "bluegreen-rollback" {
+        bluegreen_rollback::app_of(&payload).map_err(HandlerError::from)
+    } else {
+        bluegreen_lambda::app_of(&payload)
+    };
+    let adapters = match app {
+        Ok(app) => acting.for_app(&app).await,
+        Err(e) => Err(e),
+    };
+    let adapters = match adapters {
+        Ok(adapters) => adapters,
+        Err(e) => return answer::<Value>(Err(e)),
+    };
+    let (ports, signals) = (&adapters.ports, &adapters.signals);
     let event = LambdaEvent::new(payload, Context::default());
     match function {
         // As deployed: deploy-idle refuses alarms that do not exist.
         "bluegreen-deploy-idle" => answer(
-            bluegreen_deploy_idle::handler_checking_alarms(
-                &host.ports,
-                &host.signals.metrics,
-                event,
-            )
-            .await,
+            bluegreen_deploy_idle::handler_checking_alarms(ports, &signals.metrics, event).await,
         ),
         "bluegreen-smoke-test" => {
-            answer(bluegreen_smoke_test::handler(&host.ports, &host.http, event).await)
+            answer(bluegreen_smoke_test::handler(ports, &host.http, event).await)
         }
-        "bluegreen-switch" => answer(bluegreen_switch::handler(&host.ports, event).await),
-        "bluegreen-monitor" => {
-            answer(bluegreen_monitor::handler(&host.ports, &host.signals, event).await)
-        }
-        "bluegreen-rollback" => answer(bluegreen_rollback::handler(&host.ports, event).await),
-        other => Err((
-            "ResourceNotFoundException".to_string(),
-            format!("no function {other} in the local Lambda host"),
-        )),
+        "bluegreen-switch" => answer(bluegreen_switch::handler(ports, event).await),
+        "bluegreen-monitor" => answer(bluegreen_monitor::handler(ports, signals, event).await),
+        _ => answer(bluegreen_rollback::handler(ports, event).await),
     }
 }
 

@@ -38,8 +38,10 @@ pub struct Local {
     /// local cluster sees every `UpdateService`.
     pub sdk: SdkConfig,
     pub sfn: aws_sdk_sfn::Client,
-    pub state_machine_arn: String,
     pub emergency_topic_arn: String,
+    /// Each app's own state machine (as `BlueGreenApp` makes one per app).
+    state_machines: std::sync::Mutex<HashMap<String, String>>,
+    fast: bool,
 }
 
 impl Local {
@@ -59,17 +61,6 @@ impl Local {
         let host = LambdaHost::start(socket, &sdk, PREFIX, &emulator.endpoint)
             .map_err(|e| format!("lambda host: {e}"))?;
         let sfn = aws_sdk_sfn::Client::new(&sdk);
-
-        let definition = state_machine_definition(fast)?;
-        let state_machine_arn = sfn
-            .create_state_machine()
-            .name("bluegreen")
-            .role_arn("arn:aws:iam::123456789012:role/bluegreen-state-machine")
-            .definition(definition)
-            .send()
-            .await
-            .map_err(|e| format!("create state machine: {e:?}"))?
-            .state_machine_arn;
 
         // The emergency topic, delivering to the rollback Lambda as SNS would.
         let sns = aws_sdk_sns::Client::new(&sdk);
@@ -94,9 +85,20 @@ impl Local {
             host,
             sdk,
             sfn,
-            state_machine_arn,
             emergency_topic_arn,
+            state_machines: Default::default(),
+            fast,
         })
+    }
+
+    /// The app's own state machine (created with the app).
+    pub fn state_machine_arn(&self, app: &str) -> String {
+        self.state_machines
+            .lock()
+            .expect("state machines")
+            .get(app)
+            .cloned()
+            .unwrap_or_else(|| panic!("no local app `{app}`: create it with Local::app first"))
     }
 
     /// Provisions an app whose two colors run as local sample apps behind
@@ -128,6 +130,20 @@ impl Local {
         options.healthy_blue = false;
         options.healthy_green = false;
         let app = Arc::new(ExampleApp::provision(&self.sdk, name, options).await);
+        let state_machine_arn = self
+            .sfn
+            .create_state_machine()
+            .name(format!("bluegreen-{name}"))
+            .role_arn("arn:aws:iam::123456789012:role/bluegreen-state-machine")
+            .definition(state_machine_definition(name, self.fast)?)
+            .send()
+            .await
+            .map_err(|e| format!("create the state machine of {name}: {e:?}"))?
+            .state_machine_arn;
+        self.state_machines
+            .lock()
+            .expect("state machines")
+            .insert(name.to_string(), state_machine_arn.clone());
         app.ssm
             .put_parameter()
             .name(format!("{PREFIX}/{name}/smoke-tests"))
@@ -154,6 +170,7 @@ impl Local {
         let test = LocalListener::serve(test, app.clone(), Listener::Test, cluster.running.clone());
         Ok(LocalApp {
             app,
+            state_machine_arn,
             cluster,
             production,
             test,
@@ -178,7 +195,7 @@ impl Local {
         }
         self.sfn
             .start_execution()
-            .state_machine_arn(&self.state_machine_arn)
+            .state_machine_arn(self.state_machine_arn(app))
             .name(format!("{app}-{version}-{attempt}"))
             .input(input.to_string())
             .send()
@@ -206,6 +223,8 @@ impl Local {
 /// and listeners that serve its traffic.
 pub struct LocalApp {
     pub app: Arc<ExampleApp>,
+    /// The app's own state machine: it releases this app only.
+    pub state_machine_arn: String,
     pub cluster: LocalCluster,
     pub production: LocalListener,
     pub test: LocalListener,
@@ -240,10 +259,21 @@ pub fn release_input(app: &str, version: &str) -> Value {
     })
 }
 
-/// The checked-in definition; with `fast`, fixed waits become one second.
-pub fn state_machine_definition(fast: bool) -> Result<String, String> {
+/// The checked-in definition (the example app's state machine) for `app`:
+/// its first state admits inputs naming `app` only, as each app's state
+/// machine on AWS does. With `fast`, fixed waits become one second.
+pub fn state_machine_definition(app: &str, fast: bool) -> Result<String, String> {
     let mut asl: Value =
         serde_json::from_str(STATE_MACHINE).map_err(|e| format!("state machine JSON: {e}"))?;
+    let guard = asl["States"]["ForApp"]["Choices"][0]["And"][1]
+        .as_object_mut()
+        .filter(|rule| rule.contains_key("StringEquals"))
+        .ok_or("state machine JSON: no ForApp state comparing $.app")?;
+    guard.insert("StringEquals".into(), json!(app));
+    asl["States"]["ForApp"]["Comment"] = json!(format!("releases {app} only"));
+    asl["States"]["NotThisApp"]["Cause"] = json!(format!(
+        "this state machine releases {app} only: start the state machine of the app the input names"
+    ));
     if fast && let Some(states) = asl["States"].as_object_mut() {
         for state in states.values_mut() {
             if state["Type"] == "Wait" && state.get("Seconds").is_some() {

@@ -95,9 +95,10 @@ pub async fn run(apps: &[String], color_urls: &[ColorUrl]) -> Result<(), String>
     println!("export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1");
     println!("export AWS_EC2_METADATA_DISABLED=true");
     println!("export BLUEGREEN_PREFIX={PREFIX}");
+    // Each app has its own state machine: the first app's is the default.
     println!(
         "export BLUEGREEN_STATE_MACHINE_ARN={}",
-        local.state_machine_arn
+        running[0].1.state_machine_arn
     );
     println!(
         "export BLUEGREEN_EMERGENCY_TOPIC_ARN={}",
@@ -105,9 +106,9 @@ pub async fn run(apps: &[String], color_urls: &[ColorUrl]) -> Result<(), String>
     );
     for (name, app) in &running {
         println!(
-            "# app {name}: production {}  test {}  (release images example/{name}:<version>; \
-             versions ending -broken-health or -broken-checkout misbehave)",
-            app.production_url, app.test.url
+            "# app {name}: production {}  test {}  state machine {}  (release images \
+             example/{name}:<version>; versions ending -broken-health or -broken-checkout misbehave)",
+            app.production_url, app.test.url, app.state_machine_arn
         );
     }
     println!("# ready");

@@ -40,7 +40,7 @@ async fn execution_count(local: &Local) -> usize {
     let out = local
         .sfn
         .list_executions()
-        .state_machine_arn(&local.state_machine_arn)
+        .state_machine_arn(local.state_machine_arn(APP))
         .send()
         .await
         .expect("list executions");
@@ -53,7 +53,7 @@ async fn wait_for_executions_to_end(local: &Local) {
         let out = local
             .sfn
             .list_executions()
-            .state_machine_arn(&local.state_machine_arn)
+            .state_machine_arn(local.state_machine_arn(APP))
             .send()
             .await
             .expect("list executions");
@@ -117,7 +117,7 @@ async fn bluegreen_with(
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("BLUEGREEN_STATE_MACHINE_ARN", &local.state_machine_arn)
+        .env("BLUEGREEN_STATE_MACHINE_ARN", local.state_machine_arn(APP))
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_RUN_ID", run_id)
         .env("GITHUB_RUN_ATTEMPT", "1")

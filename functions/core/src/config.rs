@@ -45,6 +45,70 @@ pub struct AppConfig {
     /// 1 means as many as serve now.
     #[serde(default = "default_min_healthy_fraction")]
     pub min_healthy_fraction: f64,
+    /// The IAM role each function assumes to act for this app (the CDK
+    /// construct creates them, scoped to this app's resources). Without it a
+    /// function acts with its own credentials (local mode, tests).
+    #[serde(default)]
+    pub roles: Option<AppRoles>,
+}
+
+/// The role each shared function assumes for one app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppRoles {
+    pub deploy_idle: String,
+    pub smoke_test: String,
+    pub switch: String,
+    pub monitor: String,
+    pub rollback: String,
+}
+
+/// One of the five shared functions, which act for an app through its role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    DeployIdle,
+    SmokeTest,
+    Switch,
+    Monitor,
+    Rollback,
+}
+
+impl Function {
+    /// The function's binary (and Lambda) name suffix, e.g. `deploy-idle`.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Function::DeployIdle => "deploy-idle",
+            Function::SmokeTest => "smoke-test",
+            Function::Switch => "switch",
+            Function::Monitor => "monitor",
+            Function::Rollback => "rollback",
+        }
+    }
+}
+
+impl AppRoles {
+    pub fn of(&self, function: Function) -> &str {
+        match function {
+            Function::DeployIdle => &self.deploy_idle,
+            Function::SmokeTest => &self.smoke_test,
+            Function::Switch => &self.switch,
+            Function::Monitor => &self.monitor,
+            Function::Rollback => &self.rollback,
+        }
+    }
+
+    fn validate(&self, source: &str) -> Result<()> {
+        for (field, arn) in [
+            ("roles.deploy_idle", &self.deploy_idle),
+            ("roles.smoke_test", &self.smoke_test),
+            ("roles.switch", &self.switch),
+            ("roles.monitor", &self.monitor),
+            ("roles.rollback", &self.rollback),
+        ] {
+            check_arn(source, field, arn, "iam", ":role/")?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -709,6 +773,9 @@ impl AppConfig {
         }
         if let Some(topic) = &self.alert_topic_arn {
             check_arn(source, "alert_topic_arn", topic, "sns", ":")?;
+        }
+        if let Some(roles) = &self.roles {
+            roles.validate(source)?;
         }
         Ok(())
     }

@@ -1,20 +1,31 @@
-use bluegreen_lambda::{Unused, ports_with};
-use lambda_runtime::{Error, service_fn};
+use bluegreen_lambda::{Acting, Function, Unused, app_of, ports_with};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     bluegreen_lambda::init_tracing();
-    let config = bluegreen_aws::sdk_config().await;
-    let ports = ports_with(
-        bluegreen_aws::ssm(&config),
-        bluegreen_aws::elbv2(&config),
-        bluegreen_aws::ecs(&config),
-        Unused,
-        bluegreen_aws::sfn(&config),
+    // Per app, with the role the app made for this function.
+    let acting = Acting::new(
+        Function::DeployIdle,
+        bluegreen_aws::sdk_config().await,
+        bluegreen_lambda::prefix(),
+        |config| {
+            let ports = ports_with(
+                bluegreen_aws::ssm(config),
+                bluegreen_aws::elbv2(config),
+                bluegreen_aws::ecs(config),
+                Unused,
+                bluegreen_aws::sfn(config),
+            );
+            (ports, bluegreen_aws::metrics(config))
+        },
     );
-    let alarms = bluegreen_aws::metrics(&config);
-    lambda_runtime::run(service_fn(|event| {
-        bluegreen_deploy_idle::handler_checking_alarms(&ports, &alarms, event)
+    let acting = &acting;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        let app = acting.for_app(&app_of(&event.payload)?).await?;
+        let (ports, alarms) = &*app;
+        bluegreen_deploy_idle::handler_checking_alarms(ports, alarms, event).await
     }))
     .await
 }

@@ -1,10 +1,15 @@
 //! What every bluegreen Lambda shares: JSON logs, stable error types for the
 //! state machine's `Retry`/`Catch`, and the AWS adapters built once per process.
 
+mod acting;
+
+pub use acting::{Acting, app_of};
+
 use lambda_runtime::Diagnostic;
 use tracing_subscriber::filter::LevelFilter;
 
 pub use bluegreen_aws::AwsPorts;
+pub use bluegreen_core::config::Function;
 pub use bluegreen_core::ports::{Ports, Unused};
 pub use bluegreen_core::store::DEFAULT_PREFIX;
 

@@ -75,6 +75,27 @@ pub enum RollbackResponse {
     },
 }
 
+/// The app an event is about (the emergency message's, the state machine
+/// document's, or a failed rollback's), read before anything is done for it.
+/// SNS delivers one record per invocation; records naming two apps are refused.
+pub fn app_of(event: &Value) -> Result<String, Error> {
+    if let Some(doc) = event.get("rollback_failed") {
+        let doc: RollbackFailedDoc = parse::value("rollback_failed", doc.clone())?;
+        return Ok(doc.app);
+    }
+    let requests = requests(event.clone())?;
+    let mut apps = requests.iter().map(|r| r.app.as_str());
+    let first = apps.next().unwrap_or_default().to_string();
+    if apps.any(|app| app != first) {
+        return Err(Error::bad_input(
+            "SNS event",
+            "Records",
+            "names more than one app: send one emergency message per app",
+        ));
+    }
+    Ok(first)
+}
+
 /// Sorts an event into rollback requests, or says what is wrong with it.
 pub fn requests(event: Value) -> Result<Vec<RollbackRequest>, Error> {
     let Some(object) = event.as_object() else {

@@ -1,11 +1,26 @@
-use lambda_runtime::{Error, service_fn};
+use bluegreen_lambda::{Acting, Function, HandlerError};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     bluegreen_lambda::init_tracing();
-    let ports = bluegreen_lambda::aws_ports().await;
-    lambda_runtime::run(service_fn(|event| {
-        bluegreen_rollback::handler(&ports, event)
+    // Per app, with the role the app made for this function: the first
+    // rollback of an app in a warm function reads its config and assumes the
+    // role once; later ones reuse both.
+    let acting = Acting::new(
+        Function::Rollback,
+        bluegreen_aws::sdk_config().await,
+        bluegreen_lambda::prefix(),
+        |config| bluegreen_aws::ports(config, bluegreen_lambda::prefix()),
+    );
+    // The emergency path's connections, opened before anyone waits.
+    acting.warm_up().await;
+    let acting = &acting;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        let app = bluegreen_rollback::app_of(&event.payload).map_err(HandlerError::from)?;
+        let ports = acting.for_app(&app).await?;
+        bluegreen_rollback::handler(&*ports, event).await
     }))
     .await
 }

@@ -3,6 +3,7 @@
 //! Lambda's real handler behind its event shape, and the real state machine
 //! end to end.
 
+mod acting;
 mod deploy_idle;
 mod lock;
 mod monitor;

@@ -623,3 +623,54 @@ async fn a_color_served_by_the_users_own_app_takes_a_release_through_to_live() {
     assert_eq!(served_version(&app).await, "v9-mine");
     assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
 }
+
+/// Each app's state machine releases that app only: an input naming another
+/// app ends `WrongApp` in its first state, before any function runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_apps_state_machine_refuses_a_release_of_another_app() {
+    let (local, app) = local_with_app().await;
+    let arn = local
+        .sfn
+        .start_execution()
+        .state_machine_arn(&app.state_machine_arn)
+        .name("payments-v2-1")
+        .input(bluegreen_local::release_input("payments", "v2").to_string())
+        .send()
+        .await
+        .expect("start")
+        .execution_arn;
+    let ending = follow(&local.sfn, &arn, Duration::from_secs(30), false, |_, _| {})
+        .await
+        .expect("follow");
+    assert_eq!(ending.status, "FAILED");
+    assert_eq!(ending.error.as_deref(), Some("WrongApp"));
+    assert_eq!(states_entered(&local, &arn).await, ["ForApp", "NotThisApp"]);
+    assert_eq!(served_version(&app).await, "v1", "production untouched");
+}
+
+/// On AWS every function acts for an app with the role the app's config
+/// names for it (`roles`). Here the emulator's STS hands out those roles'
+/// credentials, and a whole release runs on them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_whose_config_names_roles_is_released_with_them() {
+    let local = Local::start(true).await.unwrap_or_else(|e| panic!("{e}"));
+    let role = |f: &str| format!("arn:aws:iam::123456789012:role/bluegreen/test/{APP}-{f}");
+    let options = AppOptions {
+        strategy: json!({"type": "all-at-once", "bake_seconds": 2}),
+        monitor: json!({"min_requests": 0, "probe_requests": 3, "probe_timeout_ms": 1000,
+                        "version_timeout_seconds": 10}),
+        warm_window_seconds: 1,
+        extra_config: json!({
+            "deploy_timeout_seconds": 30,
+            "roles": {
+                "deploy_idle": role("deploy-idle"), "smoke_test": role("smoke-test"),
+                "switch": role("switch"), "monitor": role("monitor"), "rollback": role("rollback"),
+            },
+        }),
+        ..AppOptions::default()
+    };
+    let app = local.app(APP, options).await.expect("app");
+    let (_, ending) = release(&local, "v2", 1, None).await;
+    assert!(ending.succeeded(), "{ending:?}");
+    assert_eq!(served_version(&app).await, "v2");
+}

@@ -169,6 +169,17 @@ export interface AppConfigValues {
   readonly alertTopicArn?: string;
   /** Share of the serving color's running tasks a color needs healthy before it takes production traffic (0 < f <= 1). */
   readonly minHealthyFraction?: number;
+  /** The role each function assumes to act for this app (role ARNs). */
+  readonly roles?: AppRoleArns;
+}
+
+/** The role ARN each shared function assumes for one app (`roles` in the config). */
+export interface AppRoleArns {
+  readonly deployIdle: string;
+  readonly smokeTest: string;
+  readonly switch: string;
+  readonly monitor: string;
+  readonly rollback: string;
 }
 
 export interface ColorValues {
@@ -215,6 +226,13 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
       v.idleCapacityAfterWindow === undefined ? undefined : count(v.idleCapacityAfterWindow, 'idle_capacity_after_window', 0, U32_MAX),
     alert_topic_arn: v.alertTopicArn,
     min_healthy_fraction: v.minHealthyFraction === undefined ? undefined : healthyFraction(v.minHealthyFraction),
+    roles: v.roles && {
+      deploy_idle: v.roles.deployIdle,
+      smoke_test: v.roles.smokeTest,
+      switch: v.roles.switch,
+      monitor: v.roles.monitor,
+      rollback: v.roles.rollback,
+    },
   });
 }
 

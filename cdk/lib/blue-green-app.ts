@@ -1,18 +1,23 @@
 // The per-app half of bluegreen: one per app (one ECS service pair behind one
-// ALB). It writes the app's config document and grants the shared switcher's
-// functions exactly what they need for THIS app's resources, each function
-// only what it calls.
+// ALB). It writes the app's config document; creates, for each of the
+// switcher's five functions, the role that function assumes to act for THIS
+// app (exactly what it calls, on this app's resources); and the app's own
+// state machine, which releases this app only, so a deployer can be allowed
+// to release one app and no other.
 
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { appConfigDocument, MonitorThresholds, Strategy } from './app-config';
 import { acknowledgeWildcards } from './nag';
-import { BlueGreenSwitcher, FunctionKey } from './switcher';
+import { appWorkflow } from './state-machine';
+import { binaryOf, BlueGreenSwitcher, FUNCTION_KEYS, FunctionKey } from './switcher';
 
 /** A listener rule by ARN; an `ApplicationListenerRule` is one. */
 export type ListenerRuleRef = Pick<elbv2.ApplicationListenerRule, 'listenerRuleArn'>;
@@ -97,13 +102,22 @@ export interface BlueGreenAppProps {
 export class BlueGreenApp extends Construct {
   public readonly appName: string;
   public readonly configParameter: ssm.StringParameter;
+  /** Releases this app only: an execution whose input names another app fails at once. */
+  public readonly stateMachine: sfn.StateMachine;
+  /** The role each of the switcher's functions assumes to act for this app. */
+  public readonly roles: Record<FunctionKey, iam.Role>;
+  private readonly prefix: string;
 
   constructor(scope: Construct, id: string, props: BlueGreenAppProps) {
     super(scope, id);
     const { switcher, appName } = props;
     this.appName = appName;
+    this.prefix = switcher.prefix;
     switcher.registerApp(appName);
     const alertTopic = props.alertTopic ?? switcher.alertTopic;
+
+    this.stateMachine = this.createStateMachine(switcher);
+    this.roles = this.createRoles(props, alertTopic);
 
     const document = appConfigDocument({
       app: appName,
@@ -130,6 +144,13 @@ export class BlueGreenApp extends Construct {
       idleCapacityAfterWindow: props.idleCapacityAfterWindow,
       minHealthyFraction: props.minHealthyFraction,
       alertTopicArn: alertTopic.topicArn,
+      roles: {
+        deployIdle: this.roles.deployIdle.roleArn,
+        smokeTest: this.roles.smokeTest.roleArn,
+        switch: this.roles.switch.roleArn,
+        monitor: this.roles.monitor.roleArn,
+        rollback: this.roles.rollback.roleArn,
+      },
     });
     this.configParameter = new ssm.StringParameter(this, 'Config', {
       parameterName: `${switcher.prefix}/${appName}/config`,
@@ -139,25 +160,86 @@ export class BlueGreenApp extends Construct {
 
     // At synth, when every container has been added.
     this.node.addValidation({ validate: () => containerProblems(props) });
-    this.grant(props, alertTopic);
+    new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
   }
 
-  private grant(props: BlueGreenAppProps, alertTopic: sns.ITopic): void {
+  /**
+   * Lets `grantee` (a deploy pipeline's role) release this app and follow its
+   * releases, and read what `bluegreen status` and `deploy` read about it:
+   * nothing of any other app, and none of this app's secrets.
+   */
+  public grantRelease(grantee: iam.IGrantable): iam.Grant {
+    const start = this.stateMachine.grantStartExecution(grantee);
+    this.stateMachine.grantExecution(grantee, 'states:DescribeExecution', 'states:GetExecutionHistory');
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ssm:GetParameter', 'ssm:GetParameters'],
+      resourceArns: ['config', 'state', 'lock', 'rollback-fence', 'active-environment'].map((leaf) =>
+        this.parameterArn(leaf),
+      ),
+    });
+    // `status` reads the weights the listener really has; ELB scopes no
+    // Describe call to resources.
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['elasticloadbalancing:DescribeListeners', 'elasticloadbalancing:DescribeRules'],
+      resourceArns: ['*'],
+    });
+    return start;
+  }
+
+  private parameterArn(leaf: string): string {
+    return Stack.of(this).formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: `${this.prefix.slice(1)}/${this.appName}/${leaf}`,
+    });
+  }
+
+  /** The workflow, behind a first state that admits this app only. */
+  private createStateMachine(switcher: BlueGreenSwitcher): sfn.StateMachine {
+    const machine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        appWorkflow(this, this.appName, switcher.functions, switcher.pollInterval),
+      ),
+      logs: {
+        destination: new logs.LogGroup(this, 'StateMachineLogs', { retention: switcher.logRetention }),
+        level: sfn.LogLevel.ALL,
+        includeExecutionData: true,
+      },
+      tracingEnabled: true,
+    });
+    // CDK's LambdaInvoke grant also names each function's versions and
+    // aliases; X-Ray and log delivery take `*`.
+    acknowledgeWildcards(
+      machine.role,
+      { resources: Object.values(switcher.functions).map((f) => `${f.functionArn}:*`) },
+      'lambda:InvokeFunction on the versions and aliases (`<arn>:*`) of the five bluegreen functions only, ' +
+        'as CDK grants it for a LambdaInvoke task',
+    );
+    acknowledgeWildcards(
+      machine.role,
+      { resources: ['*'] },
+      'X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) and ' +
+        'CloudWatch Logs log delivery (logs:CreateLogDelivery and its Get/Update/Delete/List/Describe calls) ' +
+        'support no resource-level permissions; CDK adds them for tracing and logging, which the workflow needs',
+    );
+    return machine;
+  }
+
+  private createRoles(props: BlueGreenAppProps, alertTopic: sns.ITopic): Record<FunctionKey, iam.Role> {
+    const { switcher } = props;
     const stack = Stack.of(this);
-    const parameters = (leaf: string) =>
-      stack.formatArn({
-        service: 'ssm',
-        resource: 'parameter',
-        resourceName: `${props.switcher.prefix.slice(1)}/${props.appName}/${leaf}`,
-      });
+    const parameters = this.parameterArn('*');
     // Every function reads the app's parameters; some also write them.
     const ssmGrants = (...writes: string[]) => [
-      new iam.PolicyStatement({ actions: ['ssm:GetParameter', ...writes], resources: [parameters('*')] }),
+      new iam.PolicyStatement({ actions: ['ssm:GetParameter', ...writes], resources: [parameters] }),
       // State, lock and active-environment are the Lambdas' to write; the
       // config is CloudFormation's. This keeps a function from re-pointing
-      // an app at other target groups.
+      // an app at other target groups or roles.
       ...(writes.length > 0
-        ? [new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: writes, resources: [parameters('config')] })]
+        ? [new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: writes, resources: [this.parameterArn('config')] })]
         : []),
     ];
     const services = [props.blue.service.serviceArn, props.green.service.serviceArn];
@@ -180,18 +262,34 @@ export class BlueGreenApp extends Construct {
     const production = modifyRoute(props.production);
     // The steps that decide from the world read config, state, lock and fence
     // in one call.
-    const readRecords = new iam.PolicyStatement({ actions: ['ssm:GetParameters'], resources: [parameters('*')] });
+    const readRecords = new iam.PolicyStatement({ actions: ['ssm:GetParameters'], resources: [parameters] });
     // ECS says what each color runs: the switch checks it before moving traffic.
     const describeServices = new iam.PolicyStatement({ actions: ['ecs:DescribeServices'], resources: services });
+    // ELB Describe* calls support no resource-level permissions.
+    const describeLoadBalancers = new iam.PolicyStatement({ actions: ['elasticloadbalancing:Describe*'], resources: ['*'] });
+    // deploy-idle refuses a release whose config names an alarm that does not
+    // exist (it would never fire), before it takes the lock.
+    const describeAlarms = new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] });
+    // This app's releases: deploy-idle asks whether a lock's holder still
+    // runs; rollback also stops it.
+    const executions = stack.formatArn({
+      service: 'states',
+      resource: 'execution',
+      resourceName: `${this.stateMachine.stateMachineName}:*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    const taskDefinitions = stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: '*' });
     const passRoles = taskRoles(props);
 
     const grants: Record<FunctionKey, iam.PolicyStatement[]> = {
-      switch: [...ssmGrants('ssm:PutParameter'), readRecords, production, describeServices],
+      switch: [...ssmGrants('ssm:PutParameter'), readRecords, production, describeServices, describeLoadBalancers],
       rollback: [
         ...ssmGrants('ssm:PutParameter', 'ssm:DeleteParameter'),
         readRecords,
         production,
         scaleServices,
+        describeLoadBalancers,
+        new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [executions] }),
         ...publishAlerts,
       ],
       deployIdle: [
@@ -200,6 +298,20 @@ export class BlueGreenApp extends Construct {
         // deploy-idle points the test route at the idle color.
         ...(props.test ? [modifyRoute(props.test)] : []),
         scaleServices,
+        describeLoadBalancers,
+        describeAlarms,
+        new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
+        new iam.PolicyStatement({
+          actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions'],
+          resources: ['*'], // task-definition calls support no resource-level permissions
+        }),
+        // A new revision carries the current one's tags, and ECS authorizes
+        // tags on create as ecs:TagResource: only for registering.
+        new iam.PolicyStatement({
+          actions: ['ecs:TagResource'],
+          resources: [taskDefinitions],
+          conditions: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
+        }),
         ...(passRoles.length > 0
           ? [
               new iam.PolicyStatement({
@@ -211,23 +323,74 @@ export class BlueGreenApp extends Construct {
           : []),
       ],
       smokeTest: ssmGrants(),
-      monitor: ssmGrants(),
+      monitor: [
+        ...ssmGrants(),
+        describeLoadBalancers,
+        new iam.PolicyStatement({
+          actions: ['cloudwatch:GetMetricData', 'cloudwatch:DescribeAlarms'],
+          resources: ['*'], // GetMetricData supports no resource-level permissions
+        }),
+      ],
     };
-    // One policy per function and app: the shared roles' default policies
-    // stay app-free, and removing the app removes exactly its grants.
-    for (const [key, statements] of Object.entries(grants) as [FunctionKey, iam.PolicyStatement[]][]) {
-      const policy = new iam.Policy(this, `${key[0].toUpperCase()}${key.slice(1)}Grants`, {
-        roles: [props.switcher.role(key)],
-        statements,
+    const onStar: Record<FunctionKey, string | undefined> = {
+      deployIdle:
+        'ELB Describe*, ECS RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions and CloudWatch DescribeAlarms',
+      switch: 'ELB Describe*',
+      monitor: 'ELB Describe* and CloudWatch GetMetricData, DescribeAlarms',
+      rollback: 'ELB Describe*',
+      smokeTest: undefined,
+    };
+    const roles = {} as Record<FunctionKey, iam.Role>;
+    for (const key of FUNCTION_KEYS) {
+      const name = key[0].toUpperCase() + key.slice(1);
+      // Only the switcher's function for this key may assume it.
+      const role = new iam.Role(this, `${name}Role`, {
+        path: switcher.appRolePath,
+        assumedBy: new iam.ArnPrincipal(switcher.role(key).roleArn),
+        description: `bluegreen ${binaryOf(key)} acting for ${this.appName}`,
       });
+      // One policy per role: removing the app removes exactly its grants.
+      const policy = new iam.Policy(this, `${name}Grants`, { roles: [role], statements: grants[key] });
       acknowledgeWildcards(
         policy,
-        { resources: [parameters('*')] },
-        `only this app's parameters (${props.switcher.prefix}/${props.appName}/…: state, lock, ` +
+        { resources: [parameters] },
+        `only this app's parameters (${switcher.prefix}/${this.appName}/…: state, lock, ` +
           'active-environment and the others the Lambdas keep per app, which they create and delete as ' +
           'deployments run); writing the config parameter is explicitly denied',
       );
+      const star = onStar[key];
+      if (star) {
+        acknowledgeWildcards(
+          policy,
+          { resources: ['*'] },
+          `only ${star} on \`*\`: AWS supports no resource-level permissions for them. Every other call ` +
+            'is granted on this app\'s resources (tested: no mutating action on `*` except RegisterTaskDefinition)',
+        );
+        acknowledgeWildcards(
+          policy,
+          { actions: ['elasticloadbalancing:Describe*'] },
+          'read-only calls (listeners, rules, target groups, target health) that ELB does not scope to ' +
+            'resources; naming each would add no protection, only the risk of missing one the code calls',
+        );
+      }
+      if (key === 'deployIdle') {
+        acknowledgeWildcards(
+          policy,
+          { resources: [taskDefinitions] },
+          'ecs:TagResource only with ecs:CreateAction = RegisterTaskDefinition: tags of a revision being ' +
+            'registered, whose ARN is not known beforehand',
+        );
+      }
+      if (key === 'deployIdle' || key === 'rollback') {
+        acknowledgeWildcards(
+          policy,
+          { resources: [executions] },
+          'the executions of this app\'s own state machine, whose names are chosen per deployment',
+        );
+      }
+      roles[key] = role;
     }
+    return roles;
   }
 }
 

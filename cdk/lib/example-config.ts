@@ -93,6 +93,12 @@ export function resolveAppConfig(template: Template, parameterLogicalId: string,
   const attributes: Record<string, (id: string) => string> = {
     'AWS::ECS::Service.Name': (id) =>
       once(`${id}.Name`, 'service', (n) => literal(resources[id].Properties?.ServiceName) ?? `${app}-service-${n}`),
+    // A role's ARN as IAM writes it: its path, then a name CloudFormation made up.
+    'AWS::IAM::Role.Arn': (id) =>
+      once(`${id}.Arn`, 'role', (n) => {
+        const path = literal(resources[id].Properties?.Path) ?? '/';
+        return `arn:${partition}:iam::${account}:role${path}${app}-role-${n}`;
+      }),
     'AWS::ElasticLoadBalancingV2::LoadBalancer.DNSName': (id) => {
       const lb = loadBalancer(id);
       return `${lb.name}-${String(lb.n).padStart(10, '0')}.${region}.elb.amazonaws.com`;

@@ -233,3 +233,29 @@ export function deploymentWorkflow(
   });
   return init.next(deployIdle);
 }
+
+/**
+ * One app's workflow: a first state that admits an input naming this app
+ * only, then the deployment workflow. An app's deployers may start its state
+ * machine; the functions act for the app the input names, so this is what
+ * keeps them from releasing (or rolling back) another app through it.
+ */
+export function appWorkflow(
+  scope: Construct,
+  app: string,
+  fns: WorkflowFunctions,
+  pollInterval: Duration,
+): sfn.IChainable {
+  const guard = new Construct(scope, 'Guard');
+  return new sfn.Choice(guard, 'ForApp', { comment: `releases ${app} only` })
+    .when(
+      sfn.Condition.and(sfn.Condition.isPresent('$.app'), sfn.Condition.stringEquals('$.app', app)),
+      deploymentWorkflow(scope, fns, pollInterval),
+    )
+    .otherwise(
+      new sfn.Fail(guard, 'NotThisApp', {
+        error: 'WrongApp',
+        cause: `this state machine releases ${app} only: start the state machine of the app the input names`,
+      }),
+    );
+}

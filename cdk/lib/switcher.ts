@@ -1,10 +1,12 @@
 // The shared half of bluegreen: one per account and region, serving every app.
-// It owns the five Rust Lambdas, the deployment state machine and the
-// emergency topic. It grants nothing about any app: each BlueGreenApp adds
-// its own least-privilege grants to these functions' roles.
+// It owns the five Rust Lambdas and the emergency topic. Its functions' own
+// roles may do nothing to any app: they read an app's config and assume the
+// role that app's BlueGreenApp created for that function, scoped to that
+// app's resources. So the switcher's policies do not grow with the number of
+// apps, and one app's release cannot touch another's resources.
 
 import * as path from 'path';
-import { ArnFormat, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -12,11 +14,9 @@ import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
-import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { RustFunction, RustFunctionProps } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 import { acknowledgeWildcards } from './nag';
-import { deploymentWorkflow } from './state-machine';
 
 /** The Cargo workspace root: the asset root must see every member crate. */
 const WORKSPACE_MANIFEST = path.join(__dirname, '..', '..', 'Cargo.toml');
@@ -59,6 +59,14 @@ const FUNCTIONS = {
 } as const;
 
 export type FunctionKey = keyof typeof FUNCTIONS;
+
+/** The five functions, in the order of a release. */
+export const FUNCTION_KEYS: FunctionKey[] = ['deployIdle', 'smokeTest', 'switch', 'monitor', 'rollback'];
+
+/** The Rust binary (and the config's `roles` key, with `_`) of a function. */
+export function binaryOf(key: FunctionKey): string {
+  return FUNCTIONS[key].binary;
+}
 
 /** Memory of the four workflow functions: they wait on AWS calls, not the CPU. */
 const DEFAULT_MEMORY_MB = 256;
@@ -123,8 +131,17 @@ export interface BlueGreenSwitcherProps {
 export class BlueGreenSwitcher extends Construct {
   public readonly prefix: string;
   public readonly functions: Record<FunctionKey, lambda.Function>;
-  public readonly stateMachine: sfn.StateMachine;
   public readonly emergencyTopic: sns.Topic;
+  /**
+   * The IAM path of the roles apps create for these functions: the functions
+   * may assume roles under it (each role's trust policy names the one
+   * function it is for).
+   */
+  public readonly appRolePath: string;
+  /** Pause between two readiness checks of the idle color, in every app's state machine. */
+  public readonly pollInterval: Duration;
+  /** Retention of the functions' log groups and of every app's state machine logs. */
+  public readonly logRetention: logs.RetentionDays;
   public readonly alertTopic: sns.ITopic;
   private readonly appNames = new Set<string>();
 
@@ -136,6 +153,10 @@ export class BlueGreenSwitcher extends Construct {
       throw new Error(`prefix \`${this.prefix}\` must start with \`/\` and not end with one, e.g. \`/bluegreen\``);
     }
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    this.logRetention = retention;
+    this.pollInterval = props.pollInterval ?? Duration.seconds(15);
+    // Unique to this switcher (its construct path, which includes the stack).
+    this.appRolePath = `/bluegreen/${this.node.addr.slice(0, 16)}/`;
     const reserved = props.rollbackReservedConcurrency ?? DEFAULT_ROLLBACK_RESERVED_CONCURRENCY;
     if (!Number.isInteger(reserved) || reserved < 1) {
       throw new Error(
@@ -206,41 +227,10 @@ export class BlueGreenSwitcher extends Construct {
           'GenerateDataKey variants, on that topic\'s key only',
       );
     }
-    this.grantAppIndependent();
-
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(
-        deploymentWorkflow(this, this.functions, props.pollInterval ?? Duration.seconds(15)),
-      ),
-      logs: {
-        destination: new logs.LogGroup(this, 'StateMachineLogs', { retention }),
-        level: sfn.LogLevel.ALL,
-        includeExecutionData: true,
-      },
-      tracingEnabled: true,
-    });
-    this.grantOwnExecutions();
-    // The state machine's role: CDK's LambdaInvoke grant also names each
-    // function's versions and aliases; X-Ray and log delivery take `*`.
-    const smRole = this.stateMachine.role;
-    acknowledgeWildcards(
-      smRole,
-      { resources: Object.values(this.functions).map((f) => `${f.functionArn}:*`) },
-      'lambda:InvokeFunction on the versions and aliases (`<arn>:*`) of the five bluegreen functions only, ' +
-        'as CDK grants it for a LambdaInvoke task',
-    );
-    acknowledgeWildcards(
-      smRole,
-      { resources: ['*'] },
-      'X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets) and ' +
-        'CloudWatch Logs log delivery (logs:CreateLogDelivery and its Get/Update/Delete/List/Describe calls) ' +
-        'support no resource-level permissions; CDK adds them for tracing and logging, which the workflow needs',
-    );
+    this.grantActingForApps();
 
     this.emergencyTopic = this.createEmergencyTopic(props.emergencyPublishers, props.topicKey);
 
-    new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'EmergencyTopicArn', { value: this.emergencyTopic.topicArn });
     new CfnOutput(this, 'RollbackFunctionName', { value: this.functions.rollback.functionName });
   }
@@ -260,105 +250,39 @@ export class BlueGreenSwitcher extends Construct {
     return role;
   }
 
-  // Calls that AWS does not scope to resources, or that concern no app.
-  private grantAppIndependent(): void {
-    const describeLoadBalancers = new iam.PolicyStatement({
-      actions: ['elasticloadbalancing:Describe*'],
-      resources: ['*'], // ELB Describe* calls support no resource-level permissions
+  /**
+   * All a function's own role may do about apps: read an app's config (which
+   * names the roles) and assume the role an app created for it. Everything
+   * else is in those per-app roles (BlueGreenApp).
+   */
+  private grantActingForApps(): void {
+    const stack = Stack.of(this);
+    const configs = stack.formatArn({
+      service: 'ssm',
+      resource: 'parameter',
+      resourceName: `${this.prefix.slice(1)}/*/config`,
     });
-    for (const key of ['deployIdle', 'switch', 'monitor', 'rollback'] as const) {
-      this.functions[key].addToRolePolicy(describeLoadBalancers);
-    }
-    this.functions.deployIdle.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions'],
-        resources: ['*'], // task-definition calls support no resource-level permissions
-      }),
-    );
-    // A new revision carries the current one's tags, and ECS authorizes tags
-    // on create as ecs:TagResource: only for registering, only task definitions.
-    this.functions.deployIdle.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['ecs:TagResource'],
-        resources: [
-          Stack.of(this).formatArn({ service: 'ecs', resource: 'task-definition', resourceName: '*' }),
-        ],
-        conditions: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
-      }),
-    );
-    this.functions.monitor.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['cloudwatch:GetMetricData', 'cloudwatch:DescribeAlarms'],
-        resources: ['*'], // GetMetricData supports no resource-level permissions
-      }),
-    );
-    // deploy-idle refuses a release whose config names an alarm that does not
-    // exist (it would never fire), before it takes the lock.
-    this.functions.deployIdle.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['cloudwatch:DescribeAlarms'], resources: ['*'] }),
-    );
-
-    const onStar: Record<'deployIdle' | 'switch' | 'monitor' | 'rollback', string> = {
-      deployIdle:
-        'ELB Describe*, ECS RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions and CloudWatch DescribeAlarms',
-      switch: 'ELB Describe*',
-      monitor: 'ELB Describe* and CloudWatch GetMetricData, DescribeAlarms',
-      rollback: 'ELB Describe*',
-    };
-    for (const [key, actions] of Object.entries(onStar) as [keyof typeof onStar, string][]) {
+    const appRoles = stack.formatArn({
+      service: 'iam',
+      region: '',
+      resource: 'role',
+      resourceName: `${this.appRolePath.slice(1)}*`,
+    });
+    for (const key of FUNCTION_KEYS) {
+      const role = this.role(key);
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [configs] }));
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [appRoles] }));
       acknowledgeWildcards(
-        this.role(key),
-        { resources: ['*'] },
-        `only ${actions} on \`*\`: AWS supports no resource-level permissions for them. Every other call ` +
-          'of this function is granted per app on that app\'s resources (BlueGreenApp; tested: no mutating ' +
-          'action on `*` except RegisterTaskDefinition)',
+        role,
+        { resources: [configs] },
+        'reads the config document of the app a request names (`<prefix>/<app>/config`: ARNs and thresholds, ' +
+          'no secret), which says which role to assume for that app; nothing else under the prefix',
       );
       acknowledgeWildcards(
-        this.role(key),
-        { actions: ['elasticloadbalancing:Describe*'] },
-        'read-only calls (listeners, rules, target groups, target health) that ELB does not scope to ' +
-          'resources; naming each would add no protection, only the risk of missing one the code calls',
-      );
-    }
-    acknowledgeWildcards(
-      this.role('deployIdle'),
-      { resources: [Stack.of(this).formatArn({ service: 'ecs', resource: 'task-definition', resourceName: '*' })] },
-      'ecs:TagResource only with ecs:CreateAction = RegisterTaskDefinition: tags of a revision being ' +
-        'registered, whose ARN is not known beforehand',
-    );
-  }
-
-  // deploy-idle asks whether a lock's holder still runs; rollback also stops it.
-  // A separate policy rather than the roles' default ones: the functions
-  // depend on their default policies and the state machine on the functions,
-  // so naming the state machine there would be a dependency cycle.
-  private grantOwnExecutions(): void {
-    const executions = Stack.of(this).formatArn({
-      service: 'states',
-      resource: 'execution',
-      resourceName: `${this.stateMachine.stateMachineName}:*`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    });
-    const describe = new iam.Policy(this, 'DescribeExecutions', {
-      roles: [this.role('deployIdle')],
-      statements: [
-        new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
-      ],
-    });
-    const stop = new iam.Policy(this, 'StopExecutions', {
-      roles: [this.role('rollback')],
-      statements: [
-        new iam.PolicyStatement({
-          actions: ['states:DescribeExecution', 'states:StopExecution'],
-          resources: [executions],
-        }),
-      ],
-    });
-    for (const policy of [describe, stop]) {
-      acknowledgeWildcards(
-        policy,
-        { resources: [executions] },
-        'the executions of this switcher\'s own state machine, whose names are chosen per deployment',
+        role,
+        { resources: [appRoles] },
+        'assumes the roles apps create for the switcher\'s functions, all under this switcher\'s own IAM path; ' +
+          'each role\'s trust policy admits this one function, and its policy only that app\'s resources',
       );
     }
   }

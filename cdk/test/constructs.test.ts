@@ -24,7 +24,7 @@ import {
   FunctionKey,
   MetricCheck,
 } from '../lib';
-import { keyPaths, logicalId, offlineApp, render, resourcesFor, rustCheckFields, rustConfigFields, statementsOf } from './helpers';
+import { keyPaths, list, logicalId, offlineApp, render, resourcesFor, rustCheckFields, rustConfigFields, statementsOf } from './helpers';
 
 const ARN = {
   cluster: 'arn:aws:ecs:us-east-1:123456789012:cluster/prod',
@@ -74,19 +74,23 @@ describe('an app on imported resources with rule routes', () => {
 
   test('switch and rollback may modify only the production rule; deploy-idle only the test rule', () => {
     for (const key of ['switch', 'rollback'] as const) {
-      const s = statementsOf(template, logicalId(switcher.role(key)));
+      const s = statementsOf(template, logicalId(app.roles[key]));
       assert.deepEqual(resourcesFor(s, 'elasticloadbalancing:ModifyRule'), [ARN.rule], key);
       assert.deepEqual(resourcesFor(s, 'elasticloadbalancing:ModifyListener'), [], key);
     }
-    const s = statementsOf(template, logicalId(switcher.role('deployIdle')));
+    const s = statementsOf(template, logicalId(app.roles.deployIdle));
     assert.deepEqual(resourcesFor(s, 'elasticloadbalancing:ModifyRule'), [ARN.testRule]);
     assert.deepEqual(resourcesFor(s, 'iam:PassRole'), [ARN.taskRole]);
   });
 
   test('the prefix is the functions’ and the grants’', () => {
-    const s = statementsOf(template, logicalId(switcher.role('monitor')));
+    const s = statementsOf(template, logicalId(app.roles.monitor));
     assert.deepEqual(resourcesFor(s, 'ssm:GetParameter'), [
       'arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/deploys/cart/*',
+    ]);
+    const own = statementsOf(template, logicalId(switcher.role('monitor')));
+    assert.deepEqual(resourcesFor(own, 'ssm:GetParameter'), [
+      'arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/deploys/*/config',
     ]);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Environment: { Variables: { BLUEGREEN_PREFIX: '/deploys' } },
@@ -113,11 +117,31 @@ test('rollback may use the key of an encrypted alert topic', () => {
   const { stack, switcher } = importedApp();
   const key = new kms.Key(stack, 'Key');
   const topic = new sns.Topic(stack, 'Alerts', { masterKey: key });
-  new BlueGreenApp(stack, 'Shop', { ...importedProps(stack, switcher), appName: 'shop', alertTopic: topic });
-  const s = statementsOf(Template.fromStack(stack), logicalId(switcher.role('rollback')));
+  const shop = new BlueGreenApp(stack, 'Shop', { ...importedProps(stack, switcher), appName: 'shop', alertTopic: topic });
+  const s = statementsOf(Template.fromStack(stack), logicalId(shop.roles.rollback));
   assert.ok(resourcesFor(s, 'sns:Publish').includes(`<${logicalId(topic)}>`));
   assert.deepEqual(resourcesFor(s, 'kms:GenerateDataKey'), [`<${logicalId(key)}.Arn>`]);
   assert.deepEqual(resourcesFor(s, 'kms:Decrypt'), [`<${logicalId(key)}.Arn>`]);
+});
+
+test('a deployer granted one app may release that app only, and read none of its secrets', () => {
+  const { stack, switcher, app } = importedApp();
+  const shop = new BlueGreenApp(stack, 'Shop', { ...importedProps(stack, switcher), appName: 'shop' });
+  const deployer = new iam.Role(stack, 'Deployer', { assumedBy: new iam.AccountRootPrincipal() });
+  app.grantRelease(deployer);
+  const template = Template.fromStack(stack);
+  const s = statementsOf(template, logicalId(deployer));
+  assert.deepEqual(resourcesFor(s, 'states:StartExecution'), [`<${logicalId(app.stateMachine)}>`]);
+  assert.ok(!JSON.stringify(s).includes(logicalId(shop.stateMachine)), 'nothing of the other app');
+  const parameters = resourcesFor(s, 'ssm:GetParameter');
+  assert.equal(parameters.length, 5);
+  for (const p of parameters) assert.match(p, /parameter\/deploys\/cart\/(config|state|lock|rollback-fence|active-environment)$/);
+  // CDK writes the executions' ARN from the state machine's (a Select of a Split).
+  const executions = s.filter((x) => list(x.Action).includes('states:GetExecutionHistory'));
+  assert.equal(executions.length, 1);
+  assert.deepEqual(list(executions[0].Action).sort(), ['states:DescribeExecution', 'states:GetExecutionHistory']);
+  const text = JSON.stringify(executions[0].Resource);
+  assert.ok(text.includes(':execution:') && text.includes(logicalId(app.stateMachine)), text);
 });
 
 /** A stack holding only a switcher, its publisher a role of this stack. */
@@ -195,7 +219,7 @@ describe('logs', () => {
   test('every function logs to its own group, kept one month by default', () => {
     const { switcher, template } = switcherOnly();
     const groups = template.findResources('AWS::Logs::LogGroup');
-    assert.equal(Object.keys(groups).length, 6, 'five functions and the state machine');
+    assert.equal(Object.keys(groups).length, 5, 'five functions (each app has its state machine\'s)');
     for (const [id, g] of Object.entries(groups)) assert.equal(g.Properties.RetentionInDays, 30, id);
     const used = KEYS.map((key) => {
       const config = template.toJSON().Resources[logicalId(switcher.functions[key])].Properties.LoggingConfig;
@@ -465,6 +489,13 @@ describe('the config document', () => {
       idleCapacityAfterWindow: 1,
       alertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts',
       minHealthyFraction: 0.5,
+      roles: {
+        deployIdle: 'arn:aws:iam::123456789012:role/bluegreen/x/cart-deploy-idle',
+        smokeTest: 'arn:aws:iam::123456789012:role/bluegreen/x/cart-smoke-test',
+        switch: 'arn:aws:iam::123456789012:role/bluegreen/x/cart-switch',
+        monitor: 'arn:aws:iam::123456789012:role/bluegreen/x/cart-monitor',
+        rollback: 'arn:aws:iam::123456789012:role/bluegreen/x/cart-rollback',
+      },
     });
     assert.deepEqual(keyPaths(doc).sort(), rustConfigFields().sort());
     // A list is one field to keyPaths: its elements hold exactly Rust's MetricCheck.

@@ -18,7 +18,10 @@ const app = stack.node.findChild('App') as BlueGreenApp;
 const find = (p: string) => p.split('/').reduce<IConstruct>((c, part) => c.node.findChild(part), stack);
 const id = (p: string) => logicalId(find(p));
 const ref = (p: string) => `<${id(p)}>`;
-const statements = (key: FunctionKey) => statementsOf(template, logicalId(switcher.role(key)));
+/** What a function may do for the app: the statements of the role it assumes for it. */
+const statements = (key: FunctionKey) => statementsOf(template, logicalId(app.roles[key]));
+/** What a function may do on its own: its execution role's statements. */
+const ownStatements = (key: FunctionKey) => statementsOf(template, logicalId(switcher.role(key)));
 const KEYS: FunctionKey[] = ['deployIdle', 'smokeTest', 'switch', 'monitor', 'rollback'];
 const doc = readFileSync(path.join(__dirname, '..', '..', 'docs', 'config.md'), 'utf8');
 const PARAMETERS = '<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/bluegreen/checkout/';
@@ -75,15 +78,53 @@ describe('IAM', () => {
         'cloudwatch:DescribeAlarms',
       ],
     };
-    const logs = ['logs:CreateLogStream', 'logs:PutLogEvents'];
-    for (const key of KEYS) assert.deepEqual(allowed(key), [...expected[key], ...logs].sort(), key);
+    for (const key of KEYS) assert.deepEqual(allowed(key), expected[key].sort(), key);
+  });
+
+  test('a function on its own may only log, read app configs and assume the roles apps made for it', () => {
+    const configs = 'arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/bluegreen/*/config';
+    const appRoles = `arn:<AWS::Partition>:iam::<AWS::AccountId>:role${switcher.appRolePath.slice(0)}*`;
+    for (const key of KEYS) {
+      const own = ownStatements(key);
+      const actions = [...new Set(own.filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action)))].sort();
+      // The rollback's on-failure destination publishes to the alert topic.
+      const destination = key === 'rollback' ? ['sns:Publish'] : [];
+      assert.deepEqual(
+        actions,
+        ['logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'sts:AssumeRole', ...destination].sort(),
+        key,
+      );
+      assert.deepEqual(resourcesFor(own, 'ssm:GetParameter'), [configs], key);
+      assert.deepEqual(resourcesFor(own, 'sts:AssumeRole'), [appRoles], key);
+    }
+  });
+
+  test('each app role is under the switcher\'s path and may be assumed by its one function only', () => {
+    for (const key of KEYS) {
+      const role = template.toJSON().Resources[logicalId(app.roles[key])].Properties;
+      assert.equal(role.Path, switcher.appRolePath, key);
+      assert.deepEqual(role.AssumeRolePolicyDocument.Statement, [
+        {
+          Action: 'sts:AssumeRole',
+          Effect: 'Allow',
+          Principal: { AWS: { 'Fn::GetAtt': [logicalId(switcher.role(key)), 'Arn'] } },
+        },
+      ]);
+    }
+  });
+
+  test('the config names each function\'s role for the app', () => {
+    const config = template.toJSON().Resources[id('App/Config')].Properties.Value;
+    const text = JSON.stringify(config);
+    for (const key of KEYS) assert.ok(text.includes(logicalId(app.roles[key])), key);
   });
 
   test('each function writes logs only to its own group, and no role has a managed policy', () => {
     for (const key of KEYS) {
       const group = template.toJSON().Resources[logicalId(switcher.functions[key])].Properties.LoggingConfig.LogGroup.Ref;
       for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents']) {
-        assert.deepEqual(resourcesFor(statements(key), action), [`<${group}.Arn>`], key);
+        assert.deepEqual(resourcesFor(ownStatements(key), action), [`<${group}.Arn>`], key);
+        assert.deepEqual(resourcesFor(statements(key), action), [], key);
       }
       const role = template.toJSON().Resources[logicalId(switcher.role(key))].Properties;
       assert.equal(role.ManagedPolicyArns, undefined, `${key}: no AWSLambdaBasicExecutionRole`);
@@ -130,8 +171,8 @@ describe('IAM', () => {
     assert.deepEqual(pass[0].Condition, { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } });
   });
 
-  test('rollback may stop only executions of the switcher state machine', () => {
-    const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalId(switcher.stateMachine)}.Name>:*`;
+  test('rollback may stop only executions of the app\'s own state machine', () => {
+    const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalId(app.stateMachine)}.Name>:*`;
     assert.deepEqual(resourcesFor(statements('rollback'), 'states:StopExecution'), [executions]);
     assert.deepEqual(resourcesFor(statements('deployIdle'), 'states:DescribeExecution'), [executions]);
     for (const key of ['deployIdle', 'switch', 'monitor', 'smokeTest'] as const) {
@@ -140,10 +181,13 @@ describe('IAM', () => {
   });
 
   test('alerts go only from rollback, only to the alert topic', () => {
-    // Twice: the app's grant, and the on-failure destination's.
-    assert.deepEqual([...new Set(resourcesFor(statements('rollback'), 'sns:Publish'))], [`<${logicalId(switcher.alertTopic)}>`]);
+    const alerts = [`<${logicalId(switcher.alertTopic)}>`];
+    assert.deepEqual(resourcesFor(statements('rollback'), 'sns:Publish'), alerts);
+    // The on-failure destination's grant, on the function's own role.
+    assert.deepEqual(resourcesFor(ownStatements('rollback'), 'sns:Publish'), alerts);
     for (const key of ['deployIdle', 'switch', 'monitor', 'smokeTest'] as const) {
       assert.deepEqual(resourcesFor(statements(key), 'sns:Publish'), [], key);
+      assert.deepEqual(resourcesFor(ownStatements(key), 'sns:Publish'), [], key);
     }
   });
 });
@@ -217,12 +261,12 @@ describe('emergency topic', () => {
         ),
       )
       .flatMap((p) => p.Properties.Roles.map((r: any) => r.Ref));
-    assert.deepEqual(invokers, [logicalId(switcher.stateMachine.role)]);
+    assert.deepEqual(invokers, [logicalId(app.stateMachine.role)]);
   });
 
-  test('outputs name the state machine, the topic and the rollback function', () => {
+  test('outputs name the app\'s state machine, the topic and the rollback function', () => {
     const outputs = Object.values(template.toJSON().Outputs).map((o: any) => render(o.Value));
-    assert.ok(outputs.includes(`<${logicalId(switcher.stateMachine)}>`));
+    assert.ok(outputs.includes(`<${logicalId(app.stateMachine)}>`));
     assert.ok(outputs.includes(`<${topic}>`));
     assert.ok(outputs.includes(`<${logicalId(switcher.functions.rollback)}>`));
   });
@@ -311,6 +355,13 @@ describe('config parameter', () => {
       warm_window_seconds: 86400,
       idle_capacity_after_window: 0,
       alert_topic_arn: `<${logicalId(switcher.alertTopic)}>`,
+      roles: {
+        deploy_idle: `<${logicalId(app.roles.deployIdle)}.Arn>`,
+        smoke_test: `<${logicalId(app.roles.smokeTest)}.Arn>`,
+        switch: `<${logicalId(app.roles.switch)}.Arn>`,
+        monitor: `<${logicalId(app.roles.monitor)}.Arn>`,
+        rollback: `<${logicalId(app.roles.rollback)}.Arn>`,
+      },
     });
   });
 

@@ -87,7 +87,7 @@ export function rustConfigFields(): string[] {
       return ['type', ...new Set(names)].map((n) => `${prefix}${n}`);
     }
     return rustStructFields(source, file, name).flatMap(({ field, type }) => {
-      const nested = type.match(/\b(ColorConfig|RouteConfig|TestRouteConfig|Strategy|MonitorConfig)\b/);
+      const nested = type.match(/\b(ColorConfig|RouteConfig|TestRouteConfig|Strategy|MonitorConfig|AppRoles)\b/);
       const p = `${prefix}${field}`;
       return nested ? [p, ...fields(nested[1], `${p}.`)] : [p];
     });

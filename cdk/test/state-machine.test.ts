@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { exampleTemplate, resolveDefinition } from '../lib/asl';
 import { RETRYABLE_ERRORS } from '../lib/state-machine';
-import { Asl, LambdaError, Lambdas, walk } from './walk';
+import { Asl, LambdaError, Lambdas, Walk, walk } from './walk';
 
 const asl = resolveDefinition(exampleTemplate()) as Asl;
 const tasks = Object.entries(asl.States).filter(([, s]) => s.Type === 'Task');
@@ -162,9 +162,28 @@ const fails = (errorType: string) => () => {
   throw new LambdaError(errorType);
 };
 
+/** A walk of an input for the example app: it passes the app guard, which the paths below leave out. */
+function release(l: Lambdas, i: object = input): Walk {
+  const w = walk(asl, l, i);
+  assert.equal(w.path[0], 'ForApp');
+  return { ...w, path: w.path.slice(1) };
+}
+
+describe('the app guard', () => {
+  test('an input naming another app fails at once, before any function runs', () => {
+    for (const other of [{ ...input, app: 'payments' }, { release: input.release }]) {
+      const called: string[] = [];
+      const w = walk(asl, (binary) => { called.push(binary); return {}; }, other);
+      assert.deepEqual(w.path, ['ForApp', 'NotThisApp']);
+      assert.deepEqual(called, []);
+      assert.equal(asl.States.NotThisApp.Error, 'WrongApp');
+    }
+  });
+});
+
 describe('paths', () => {
   test('all at once with a 10-minute bake: one monitor call', () => {
-    const w = walk(asl, lambdas({}), input);
+    const w = release(lambdas({}), input);
     assert.equal(w.end, 'Released');
     assert.equal(w.path.filter((s) => s === 'Monitor').length, 1);
     assert.equal(w.doc.execution.arn, 'arn:aws:states:us-east-1:123456789012:execution:sm:e1');
@@ -173,12 +192,12 @@ describe('paths', () => {
   });
 
   test('an idle color that is ready at once is not waited for', () => {
-    const w = walk(asl, lambdas({ polls: 1 }), input);
+    const w = release(lambdas({ polls: 1 }), input);
     assert.deepEqual(w.path.slice(3, 6), ['CheckIdle', 'IdleReady?', 'SmokeTest']);
   });
 
   test('weighted: one switch per step, each baked', () => {
-    const w = walk(asl, lambdas({ steps: 4, bakeSeconds: 60 }), input);
+    const w = release(lambdas({ steps: 4, bakeSeconds: 60 }), input);
     assert.equal(w.end, 'Released');
     assert.equal(w.path.filter((s) => s === 'Switch').length, 4);
   });
@@ -190,19 +209,19 @@ describe('paths', () => {
   });
 
   test('a slice that ends before the bake is followed at once by the next call', () => {
-    const w = walk(asl, lambdas({ sliceSeconds: 300 }), input);
+    const w = release(lambdas({ sliceSeconds: 300 }), input);
     assert.equal(w.end, 'Released');
     const i = w.path.indexOf('Monitor');
     assert.deepEqual(w.path.slice(i, i + 7), ['Monitor', 'Verdict', 'Monitor', 'Verdict', 'Monitor', 'Verdict', 'LastStep?']);
   });
 
   test('a release already live releases the lock and succeeds', () => {
-    const w = walk(asl, lambdas({ override: { 'deploy-idle': () => ({ already_live: true }) } }), input);
+    const w = release(lambdas({ override: { 'deploy-idle': () => ({ already_live: true }) } }), input);
     assert.deepEqual(w.path, ['Init', 'DeployIdle', 'AlreadyLive?', 'ReleaseLockDone', 'NothingToDo']);
   });
 
   test('a held lock is refused without releasing it', () => {
-    const w = walk(asl, lambdas({ override: { 'deploy-idle': fails('LockHeld') } }), input);
+    const w = release(lambdas({ override: { 'deploy-idle': fails('LockHeld') } }), input);
     assert.deepEqual(w.path, ['Init', 'DeployIdle', 'Refused']);
   });
 
@@ -212,7 +231,7 @@ describe('paths', () => {
     ['smoke-test', 'SmokeTest'],
   ]) {
     test(`${at} failing aborts: lock released, traffic untouched`, () => {
-      const w = walk(asl, lambdas({ override: { [failing]: fails('SmokeTestFailed') } }), input);
+      const w = release(lambdas({ override: { [failing]: fails('SmokeTestFailed') } }), input);
       assert.deepEqual(w.path.slice(-3), [at, 'Abort', 'Aborted']);
       assert.ok(!w.path.includes('Switch') && !w.path.includes('Rollback'));
       assert.equal(w.doc.error.Error, 'SmokeTestFailed');
@@ -221,7 +240,7 @@ describe('paths', () => {
 
   test('aborting still ends Aborted when the release fails too', () => {
     const override = { 'smoke-test': fails('SmokeTestFailed'), 'deploy-idle:release': fails('AwsCallFailed') };
-    assert.deepEqual(walk(asl, lambdas({ override }), input).path.slice(-3), ['SmokeTest', 'Abort', 'Aborted']);
+    assert.deepEqual(release(lambdas({ override }), input).path.slice(-3), ['SmokeTest', 'Abort', 'Aborted']);
   });
 
   for (const [failing, at] of [
@@ -229,7 +248,7 @@ describe('paths', () => {
     ['monitor', 'Monitor'],
   ]) {
     test(`${at} failing rolls back`, () => {
-      const w = walk(asl, lambdas({ override: { [failing]: fails('ReadBackMismatch') } }), input);
+      const w = release(lambdas({ override: { [failing]: fails('ReadBackMismatch') } }), input);
       assert.deepEqual(w.path.slice(-4), [at, 'Rollback', 'ReleaseLockAfterRollback', 'RolledBack']);
     });
   }
@@ -237,7 +256,7 @@ describe('paths', () => {
   test('a breach rolls back, and so does a verdict nobody knows', () => {
     for (const verdict of ['breach', 'maybe']) {
       const monitor = () => ({ verdict, reasons: ['5xx 12%'], });
-      const w = walk(asl, lambdas({ override: { monitor } }), input);
+      const w = release(lambdas({ override: { monitor } }), input);
       assert.deepEqual(w.path.slice(-4), ['Verdict', 'Rollback', 'ReleaseLockAfterRollback', 'RolledBack'], verdict);
     }
   });
@@ -248,7 +267,7 @@ describe('paths', () => {
       if (++calls <= 3) throw new LambdaError('PreviousColorCold');
       return { changed: true };
     };
-    const w = walk(asl, lambdas({ override: { monitor: fails('AwsCallFailed'), rollback } }), input);
+    const w = release(lambdas({ override: { monitor: fails('AwsCallFailed'), rollback } }), input);
     assert.deepEqual(w.path.slice(-4), ['Monitor', 'Rollback', 'ReleaseLockAfterRollback', 'RolledBack']);
     assert.deepEqual(w.retries, Array(3).fill('Rollback: PreviousColorCold'));
     assert.equal(w.retryWaitSeconds, 60);
@@ -265,7 +284,7 @@ describe('paths', () => {
         return { alerted: true };
       },
     };
-    const w = walk(asl, lambdas({ override }), input);
+    const w = release(lambdas({ override }), input);
     assert.deepEqual(w.path.slice(-4), ['Rollback', 'AlertRollbackFailed', 'ReleaseLockAfterFailedRollback', 'RollbackFailed']);
     assert.equal(w.retries.length, 9);
     assert.equal(w.retryWaitSeconds, 180);
@@ -279,7 +298,7 @@ describe('paths', () => {
 
   test('a rollback failing otherwise is not retried', () => {
     const override = { monitor: fails('AwsCallFailed'), rollback: fails('Drift') };
-    const w = walk(asl, lambdas({ override }), input);
+    const w = release(lambdas({ override }), input);
     assert.deepEqual(w.retries, []);
     assert.deepEqual(w.path.slice(-4), ['Rollback', 'AlertRollbackFailed', 'ReleaseLockAfterFailedRollback', 'RollbackFailed']);
   });
@@ -290,26 +309,26 @@ describe('paths', () => {
       rollback: fails('AwsCallFailed'),
       'rollback:alert': fails('AwsCallFailed'),
     };
-    const w = walk(asl, lambdas({ override }), input);
+    const w = release(lambdas({ override }), input);
     assert.deepEqual(w.path.slice(-3), ['AlertRollbackFailed', 'ReleaseLockAfterFailedRollback', 'RollbackFailed']);
     assert.equal(w.doc.rollback_alert_error.Error, 'AwsCallFailed');
     assert.equal(w.doc.release_lock.released, true);
   });
 
   test('a transient error is retried 4 times, then caught', () => {
-    const w = walk(asl, lambdas({ override: { 'smoke-test': fails('Transient') } }), input);
+    const w = release(lambdas({ override: { 'smoke-test': fails('Transient') } }), input);
     assert.deepEqual(w.retries, Array(4).fill('SmokeTest: Transient'));
     assert.equal(w.retryWaitSeconds, 2 + 4 + 8 + 16);
     assert.deepEqual(w.path.slice(-3), ['SmokeTest', 'Abort', 'Aborted']);
   });
 
   test('a failed scale-down is reported, after the release went live', () => {
-    const w = walk(asl, lambdas({ override: { 'deploy-idle:scale-down': fails('AwsCallFailed') } }), input);
+    const w = release(lambdas({ override: { 'deploy-idle:scale-down': fails('AwsCallFailed') } }), input);
     assert.deepEqual(w.path.slice(-3), ['WarmWindow', 'ScaleDown', 'ScaleDownFailed']);
   });
 
   test('a lock that cannot be released ends the execution instead of holding it through the warm window', () => {
-    const w = walk(asl, lambdas({ override: { 'deploy-idle:release': fails('AwsCallFailed') } }), input);
+    const w = release(lambdas({ override: { 'deploy-idle:release': fails('AwsCallFailed') } }), input);
     assert.deepEqual(w.path.slice(-2), ['ReleaseLock', 'ReleaseLockFailed']);
   });
 });

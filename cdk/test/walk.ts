@@ -76,10 +76,7 @@ export function walk(asl: Asl, lambdas: Lambdas, input: object, maxSteps = 1000)
         break;
       }
       case 'Choice': {
-        const hit = s.Choices.find((c: any) => {
-          const v = at(doc, c.Variable);
-          return 'BooleanEquals' in c ? v === c.BooleanEquals : v === c.StringEquals;
-        });
+        const hit = s.Choices.find((c: any) => holds(c, doc));
         name = hit ? hit.Next : s.Default;
         break;
       }
@@ -94,6 +91,16 @@ export function walk(asl: Asl, lambdas: Lambdas, input: object, maxSteps = 1000)
     }
   }
   throw new Error(`no end after ${maxSteps} steps: ${path.slice(-10).join(' → ')}`);
+}
+
+/** A Choice rule: the comparisons the workflow uses, and `And`. */
+function holds(c: any, doc: any): boolean {
+  if (c.And) return c.And.every((r: any) => holds(r, doc));
+  const v = at(doc, c.Variable);
+  if ('IsPresent' in c) return (v !== undefined) === c.IsPresent;
+  if ('BooleanEquals' in c) return v === c.BooleanEquals;
+  if ('StringEquals' in c) return v === c.StringEquals;
+  throw new Error(`choice rule ${JSON.stringify(c)} is not modelled`);
 }
 
 function matches(errorEquals: string[], error: string): boolean {

@@ -363,6 +363,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 config,
                 smoke_tests,
                 overrides,
+                prefix: cli.prefix.clone(),
             });
             for line in &checked.ok {
                 println!("{line}");

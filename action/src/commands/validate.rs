@@ -23,6 +23,9 @@ pub struct ValidateArgs {
     pub smoke_tests: Option<PathBuf>,
     /// The overrides as JSON text.
     pub overrides: Option<String>,
+    /// The parameter path apps live under: with a config, the spec's
+    /// `{{ssm:NAME}}` must be under `<prefix>/<app>/`, as the Lambda demands.
+    pub prefix: String,
 }
 
 /// What each input came to: one line per valid input, one error per invalid
@@ -54,7 +57,16 @@ pub fn validate(args: &ValidateArgs) -> Validated {
         }
     }
     if let Some(path) = &args.smoke_tests {
-        match super::smoke::read_spec(path) {
+        let spec = super::smoke::read_spec(path).and_then(|spec| match &config {
+            Some(c) => {
+                let own = format!("{}/{}/", args.prefix.trim_end_matches('/'), c.app);
+                spec.own_parameters_only(&own, &path.display())
+                    .map(|()| spec)
+                    .map_err(|e| e.to_string())
+            }
+            None => Ok(spec),
+        });
+        match spec {
             Ok(spec) => out.ok.push(format!(
                 "ok  smoke tests {} ({} test{}{})",
                 path.display(),

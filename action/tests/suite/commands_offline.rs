@@ -151,7 +151,7 @@ async fn smoke_with_a_malformed_spec_exits_2_naming_file_and_field() {
     .await;
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains(&spec), "{}", out.all());
-    assert!(out.stderr.contains("`tests[0].url`"), "{}", out.all());
+    assert!(out.stderr.contains("at `tests[0]`"), "{}", out.all());
     assert!(out.stderr.contains("line "), "{}", out.all());
 
     let missing = dir.join("nope.yml").display().to_string();
@@ -425,6 +425,41 @@ async fn validate_a_bad_config_names_file_and_field() {
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains(&broken), "{}", out.all());
     assert!(out.stderr.contains("line 2"), "{}", out.all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_refuses_a_spec_reading_another_apps_parameters_as_the_lambda_would() {
+    let dir = scratch("validate-ssm-prefix");
+    let spec = |name: &str| {
+        format!(
+            "tests:\n  - name: Health\n    url: \"{{{{base_url}}}}/health?t={{{{ssm:{name}}}}}\"\n"
+        )
+    };
+    let other = write(&dir, "other.yml", &spec("/bluegreen/payments/token"));
+    let out = offline(
+        &["validate", "--config", CONFIG_FILE, "--smoke-tests", &other],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains(&other), "{}", out.all());
+    assert!(
+        out.stderr
+            .contains("reads outside this app's parameters: use a name under /bluegreen/checkout/"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stderr.contains("at `tests[0]`"), "{}", out.all());
+    // Its own parameters are fine; without a config there is no app to check against.
+    let own = write(&dir, "own.yml", &spec("/bluegreen/checkout/token"));
+    let out = offline(
+        &["validate", "--config", CONFIG_FILE, "--smoke-tests", &own],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let out = offline(&["validate", "--smoke-tests", &other], &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,32 +29,6 @@ pub use failure::REPORT_MARKER;
 use failure::smoke_test_failed;
 use secrets::SsmSecrets;
 
-/// `{{ssm:NAME}}` reads only the app's own parameters (`<prefix>/<app>/…`):
-/// a spec comes with the execution input, and must not read another app's
-/// secrets through this shared function (its IAM says the same). Checked
-/// before any request or parameter read.
-fn own_parameters_only(
-    spec: &bluegreen_smoke::Spec,
-    own: &str,
-    from: &impl std::fmt::Display,
-) -> Result<(), bluegreen_core::Error> {
-    for (field, name) in spec.parameters() {
-        let inside = name.starts_with(own)
-            && name.len() > own.len()
-            && !name.split('/').any(|segment| segment == "..");
-        if !inside {
-            return Err(bluegreen_core::Error::bad_input(
-                format!("smoke-test spec ({from})"),
-                field,
-                format!(
-                    "`{{{{ssm:{name}}}}}` reads outside this app's parameters: use a name under {own}"
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Runs the app's smoke tests against its idle color. Only the parameter
 /// store is used: for the config, the stored spec and `{{ssm:*}}` values.
 pub async fn handler<P, L, S, A, E>(
@@ -73,7 +47,7 @@ where
     let base_url = target::base_url(&config, deploy.idle_color, &store.parameter(app, "config"))?;
     let (text, from) = source::spec_text(&input, &store, &ports.params).await?;
     let spec = bluegreen_smoke::parse(&text)?;
-    own_parameters_only(&spec, &store.parameter(app, ""), &from)?;
+    spec.own_parameters_only(&store.parameter(app, ""), &from)?;
     info!(app, version = %deploy.version, color = %deploy.idle_color, base_url, spec = %from,
           tests = spec.tests.len(), "running smoke tests");
 

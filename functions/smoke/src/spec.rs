@@ -209,6 +209,33 @@ pub struct Capture {
 impl Spec {
     /// Every `{{ssm:NAME}}` the spec reads, with where: `(field, name)`, the
     /// field as `tests[i]` or `warmup`.
+    /// Refuses a `{{ssm:NAME}}` outside `own` (the app's `<prefix>/<app>/`):
+    /// a spec comes with the execution input and must not read another
+    /// app's secrets through the shared smoke-test function (its IAM says the
+    /// same). The smoke-test Lambda checks it before any request or read;
+    /// `bluegreen validate` checks it in the pull request.
+    pub fn own_parameters_only(
+        &self,
+        own: &str,
+        from: &impl std::fmt::Display,
+    ) -> Result<(), bluegreen_core::Error> {
+        for (field, name) in self.parameters() {
+            let inside = name.starts_with(own)
+                && name.len() > own.len()
+                && !name.split('/').any(|segment| segment == "..");
+            if !inside {
+                return Err(bluegreen_core::Error::bad_input(
+                    format!("smoke-test spec ({from})"),
+                    field,
+                    format!(
+                        "`{{{{ssm:{name}}}}}` reads outside this app's parameters: use a name under {own}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn parameters(&self) -> Vec<(String, &str)> {
         let mut out = Vec::new();
         if let Some(w) = &self.warmup {

@@ -150,6 +150,10 @@ enum Command {
         /// checked against --config's monitor thresholds, else the defaults.
         #[arg(long, value_name = "JSON")]
         overrides: Option<String>,
+        /// The app the smoke tests are for, when no --config names it: their
+        /// `{{ssm:NAME}}` must be under <prefix>/<app>/.
+        #[arg(long, env = "BLUEGREEN_APP")]
+        app: Option<String>,
     },
     /// Everything on this machine, no AWS account: `local demo`, `local up`.
     /// Runs `bluegreen-local` (the local mode is a binary of its own, so
@@ -358,12 +362,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             config,
             smoke_tests,
             overrides,
+            app,
         } => {
             let checked = validate::validate(&validate::ValidateArgs {
                 config,
                 smoke_tests,
                 overrides,
                 prefix: cli.prefix.clone(),
+                app,
             });
             for line in &checked.ok {
                 println!("{line}");

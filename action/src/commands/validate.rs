@@ -26,6 +26,8 @@ pub struct ValidateArgs {
     /// The parameter path apps live under: with a config, the spec's
     /// `{{ssm:NAME}}` must be under `<prefix>/<app>/`, as the Lambda demands.
     pub prefix: String,
+    /// The app the spec is for when no config names it (`--app`).
+    pub app: Option<String>,
 }
 
 /// What each input came to: one line per valid input, one error per invalid
@@ -57,9 +59,10 @@ pub fn validate(args: &ValidateArgs) -> Validated {
         }
     }
     if let Some(path) = &args.smoke_tests {
-        let spec = super::smoke::read_spec(path).and_then(|spec| match &config {
-            Some(c) => {
-                let own = format!("{}/{}/", args.prefix.trim_end_matches('/'), c.app);
+        let app = config.as_ref().map(|c| &c.app).or(args.app.as_ref());
+        let spec = super::smoke::read_spec(path).and_then(|spec| match app {
+            Some(app) => {
+                let own = format!("{}/{app}/", args.prefix.trim_end_matches('/'));
                 spec.own_parameters_only(&own, &path.display())
                     .map(|()| spec)
                     .map_err(|e| e.to_string())

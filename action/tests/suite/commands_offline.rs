@@ -460,6 +460,14 @@ async fn validate_refuses_a_spec_reading_another_apps_parameters_as_the_lambda_w
     assert_eq!(out.code, 0, "{}", out.all());
     let out = offline(&["validate", "--smoke-tests", &other], &[]).await;
     assert_eq!(out.code, 0, "{}", out.all());
+    // As the action runs it: the app from its input, no config.
+    let out = offline(
+        &["validate", "--smoke-tests", &other],
+        &[("BLUEGREEN_APP", "checkout")],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("/bluegreen/checkout/"), "{}", out.all());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

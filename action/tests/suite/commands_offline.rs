@@ -151,7 +151,7 @@ async fn smoke_with_a_malformed_spec_exits_2_naming_file_and_field() {
     .await;
     assert_eq!(out.code, 2, "{}", out.all());
     assert!(out.stderr.contains(&spec), "{}", out.all());
-    assert!(out.stderr.contains("at `tests[0]`"), "{}", out.all());
+    assert!(out.stderr.contains("`tests[0].url`"), "{}", out.all());
     assert!(out.stderr.contains("line "), "{}", out.all());
 
     let missing = dir.join("nope.yml").display().to_string();

@@ -207,8 +207,6 @@ pub struct Capture {
 }
 
 impl Spec {
-    /// Every `{{ssm:NAME}}` the spec reads, with where: `(field, name)`, the
-    /// field as `tests[i]` or `warmup`.
     /// Refuses a `{{ssm:NAME}}` outside `own` (the app's `<prefix>/<app>/`):
     /// a spec comes with the execution input and must not read another
     /// app's secrets through the shared smoke-test function (its IAM says the
@@ -236,6 +234,8 @@ impl Spec {
         Ok(())
     }
 
+    /// Every `{{ssm:NAME}}` the spec reads, with where: `(field, name)`, the
+    /// field as `tests[i]` or `warmup`.
     pub fn parameters(&self) -> Vec<(String, &str)> {
         let mut out = Vec::new();
         if let Some(w) = &self.warmup {

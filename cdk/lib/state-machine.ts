@@ -122,9 +122,11 @@ export function deploymentWorkflow(
   });
   const released = new sfn.Succeed(states, 'Released');
 
-  // Abort: nothing moved, so only the lock is given back; the execution is
-  // `Aborted` whether or not that works (a dead execution's lock is reclaimable).
-  const abort = deployIdlePhase('Abort', 'release', '$.release_lock');
+  // Abort: nothing moved, so what the release took is given back (the
+  // scalable targets' bounds of an app that autoscales, then the lock); the
+  // execution is `Aborted` whether or not that works (a dead execution's lock
+  // is reclaimable).
+  const abort = deployIdlePhase('Abort', 'abort', '$.release_lock');
   abort.addCatch(aborted, { errors: ALL, resultPath: '$.release_lock_error' });
   abort.next(aborted);
 

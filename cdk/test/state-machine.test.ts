@@ -238,8 +238,12 @@ describe('paths', () => {
     });
   }
 
-  test('aborting still ends Aborted when the release fails too', () => {
-    const override = { 'smoke-test': fails('SmokeTestFailed'), 'deploy-idle:release': fails('AwsCallFailed') };
+  test('aborting calls deploy-idle\'s abort phase (bounds, then lock), and still ends Aborted when it fails', () => {
+    const phases: string[] = [];
+    const seen = { 'smoke-test': fails('SmokeTestFailed'), 'deploy-idle:abort': () => (phases.push('abort'), { released: true }) };
+    assert.deepEqual(release(lambdas({ override: seen }), input).path.slice(-3), ['SmokeTest', 'Abort', 'Aborted']);
+    assert.deepEqual(phases, ['abort']);
+    const override = { 'smoke-test': fails('SmokeTestFailed'), 'deploy-idle:abort': fails('AwsCallFailed') };
     assert.deepEqual(release(lambdas({ override }), input).path.slice(-3), ['SmokeTest', 'Abort', 'Aborted']);
   });
 

@@ -1,21 +1,25 @@
 //! [`Services`] on ECS.
 
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
     SortOrder, Tag, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
 };
-use bluegreen_core::ports::{ContainerImage, PortError, PortResult, ServiceInfo, Services};
+use bluegreen_core::ports::{Bounds, ContainerImage, PortError, PortResult, ServiceInfo, Services};
+use bluegreen_core::scaling::cluster_name;
 
 use crate::error::port_error;
 
 #[derive(Clone)]
 pub struct EcsServices {
     client: Client,
+    /// The services' scalable targets (Application Auto Scaling).
+    scaling: aws_sdk_applicationautoscaling::Client,
 }
 
 impl EcsServices {
-    pub fn new(client: Client) -> Self {
-        EcsServices { client }
+    pub fn new(client: Client, scaling: aws_sdk_applicationautoscaling::Client) -> Self {
+        EcsServices { client, scaling }
     }
 
     async fn task_definition(&self, arn: &str) -> PortResult<TaskDefinition> {
@@ -182,6 +186,65 @@ impl Services for EcsServices {
             .map_err(|e| port_error("ecs:UpdateService", e))?;
         Ok(())
     }
+
+    async fn scaling_bounds(
+        &self,
+        cluster: &str,
+        services: &[&str],
+    ) -> PortResult<Vec<Option<Bounds>>> {
+        let ids: Vec<String> = services
+            .iter()
+            .map(|s| scalable_resource_id(cluster, s))
+            .collect();
+        let out = self
+            .scaling
+            .describe_scalable_targets()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .set_resource_ids(Some(ids.clone()))
+            .send()
+            .await
+            .map_err(|e| port_error("application-autoscaling:DescribeScalableTargets", e))?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                out.scalable_targets()
+                    .iter()
+                    .find(|t| t.resource_id() == id)
+                    .map(|t| Bounds {
+                        min: t.min_capacity(),
+                        max: t.max_capacity(),
+                    })
+            })
+            .collect())
+    }
+
+    async fn set_scaling_bounds(
+        &self,
+        cluster: &str,
+        service: &str,
+        bounds: Bounds,
+    ) -> PortResult<()> {
+        // On an existing target, RegisterScalableTarget changes only what it
+        // is given: its policies, role and suspended state stay.
+        self.scaling
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(scalable_resource_id(cluster, service))
+            .min_capacity(bounds.min)
+            .max_capacity(bounds.max)
+            .send()
+            .await
+            .map_err(|e| port_error("application-autoscaling:RegisterScalableTarget", e))?;
+        Ok(())
+    }
+}
+
+/// `service/<cluster name>/<service name>`: how Application Auto Scaling
+/// names an ECS service.
+fn scalable_resource_id(cluster: &str, service: &str) -> String {
+    format!("service/{}/{service}", cluster_name(cluster))
 }
 
 /// Whether two revisions agree on everything a new revision carries over

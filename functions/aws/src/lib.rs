@@ -32,7 +32,10 @@ pub fn elbv2(config: &SdkConfig) -> Elbv2 {
 
 /// The ECS adapter.
 pub fn ecs(config: &SdkConfig) -> EcsServices {
-    EcsServices::new(aws_sdk_ecs::Client::new(config))
+    EcsServices::new(
+        aws_sdk_ecs::Client::new(config),
+        aws_sdk_applicationautoscaling::Client::new(config),
+    )
 }
 
 /// The Step Functions adapter.

@@ -38,6 +38,11 @@ pub struct AppConfig {
     /// Desired count of the previous color once the warm window has passed.
     #[serde(default)]
     pub idle_capacity_after_window: u32,
+    /// Both services scale with Application Auto Scaling (a scalable target
+    /// each): the steps hold, hand over and restore their min/max as a
+    /// release goes (see `scaling`). Off: bluegreen never calls it.
+    #[serde(default)]
+    pub autoscaling: bool,
     #[serde(default)]
     pub alert_topic_arn: Option<String>,
     /// The share of the serving color's running tasks a color must have

@@ -17,10 +17,11 @@ use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Por
 use crate::reconcile::repair_record;
 use crate::requests::DeployRequest;
 use crate::routing::{read_weights, weights_of, write_split};
+use crate::scaling::{self, ScalingRecord};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
 use crate::store::AppStore;
-use crate::world::{World, observe};
+use crate::world::{PerColor, World, observe};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployOutcome {
@@ -74,6 +75,10 @@ where
     let store = AppStore::new(&ports.params, &ports.prefix)?;
     let config = store.config(app).await?;
     let strategy = request.strategy.as_ref().unwrap_or(&config.strategy);
+    // An app that autoscales needs a scalable target per color: refused
+    // before the lock or anything else (the targets are read again, under
+    // the lock, before they change).
+    scaling::read(&ports.services, &config).await?;
     let acquired = store
         .acquire_lock(
             app,
@@ -206,6 +211,7 @@ where
             ),
         });
     }
+    hold_both_colors(ports, &store, &config, &me, idle, desired, &world).await?;
     if update_needed {
         ports
             .services
@@ -228,6 +234,49 @@ where
         started_at: now,
         warm_window_seconds: config.warm_window_seconds,
     })
+}
+
+/// An app that autoscales: the bounds before this release are recorded
+/// (once), then each color's minimum is held at the task count the release
+/// needs of it: the idle color at the active one's desired count, the active
+/// color at its own (see `scaling`).
+async fn hold_both_colors<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    config: &AppConfig,
+    me: &str,
+    idle: Color,
+    desired: i32,
+    world: &World,
+) -> Result<()>
+where
+    P: ParameterStore,
+    S: Services,
+{
+    let Some(now) = scaling::read(&ports.services, config).await? else {
+        return Ok(());
+    };
+    let active = idle.other();
+    scaling::remember(
+        store,
+        &config.app,
+        ScalingRecord {
+            execution: me.to_string(),
+            idle_color: idle,
+            serving: *now.get(active),
+            idle: *now.get(idle),
+        },
+    )
+    .await?;
+    let held = PerColor::from_fn(|c| {
+        let count = if c == idle {
+            desired
+        } else {
+            world.services.get(active).desired
+        };
+        scaling::hold(*now.get(c), count)
+    });
+    scaling::apply_both(&ports.services, config, idle, &now, &held).await
 }
 
 /// Before the idle color's release is replaced, the state says so: from then

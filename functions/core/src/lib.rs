@@ -1,6 +1,7 @@
 //! The blue-green domain. Everything here is free of the AWS SDK: the outside
 //! world is reached through the traits in [`ports`].
 
+pub mod abort;
 pub mod color;
 pub mod config;
 pub mod deploy;
@@ -17,6 +18,7 @@ pub mod requests;
 pub mod rollback;
 pub mod routing;
 pub mod scale_down;
+pub mod scaling;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod split;

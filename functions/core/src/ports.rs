@@ -262,7 +262,21 @@ pub struct ContainerImage {
     pub image: String,
 }
 
-/// The container services (ECS).
+/// The minimum and maximum task count of a service's scalable target
+/// (Application Auto Scaling): its scaling policies stay within them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Bounds {
+    pub min: i32,
+    pub max: i32,
+}
+
+impl std::fmt::Display for Bounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "min {} max {}", self.min, self.max)
+    }
+}
+
+/// The container services (ECS) and their task-count scaling.
 pub trait Services: Send + Sync {
     fn describe(
         &self,
@@ -290,6 +304,31 @@ pub trait Services: Send + Sync {
         task_definition: Option<&str>,
         desired: Option<i32>,
     ) -> impl Future<Output = PortResult<()>> + Send;
+    /// The bounds of each service's scalable target, in the order asked;
+    /// `None` for a service without one. A host that knows no autoscaling
+    /// (tests of other concerns) reports none.
+    fn scaling_bounds(
+        &self,
+        _cluster: &str,
+        services: &[&str],
+    ) -> impl Future<Output = PortResult<Vec<Option<Bounds>>>> + Send {
+        let none = vec![None; services.len()];
+        async move { Ok(none) }
+    }
+    /// Sets the bounds of the service's (existing) scalable target.
+    fn set_scaling_bounds(
+        &self,
+        _cluster: &str,
+        _service: &str,
+        _bounds: Bounds,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        async {
+            Err(PortError::failed(
+                "application-autoscaling:RegisterScalableTarget",
+                "this host has no Application Auto Scaling",
+            ))
+        }
+    }
 }
 
 /// Alerts to people (SNS).

@@ -9,8 +9,9 @@ use crate::color::Color;
 use crate::config::AppConfig;
 use crate::error::{Error, Result};
 use crate::fence::rolled_back_meanwhile;
-use crate::ports::{Executions, ParameterStore, Ports, Services};
+use crate::ports::{Bounds, Executions, ParameterStore, Ports, Services};
 use crate::requests::DeployedRequest;
+use crate::scaling;
 use crate::state::Phase;
 use crate::store::AppStore;
 
@@ -127,7 +128,21 @@ where
             )),
         ));
     }
-    if current.desired <= target {
+    // An app that autoscales: the old color's minimum goes to the idle
+    // capacity too, or its policies would scale it straight back up.
+    let bounds = crate::scaling::read(&ports.services, config).await?;
+    let rest = bounds.as_ref().map(|b| {
+        let now = *b.get(old);
+        Bounds {
+            min: target,
+            max: now.max.max(target),
+        }
+    });
+    let bounds_at_rest = bounds
+        .as_ref()
+        .zip(rest)
+        .is_none_or(|(b, rest)| *b.get(old) == rest);
+    if current.desired <= target && bounds_at_rest {
         return Ok((
             current.desired,
             Some(format!(
@@ -142,13 +157,21 @@ where
             Some(rolled_back_meanwhile(app, &fence).to_string()),
         ));
     }
-    ports
-        .services
-        .update(&config.cluster, service, None, Some(target))
-        .await?;
+    if let (Some(b), Some(rest)) = (&bounds, rest) {
+        scaling::apply(&ports.services, config, old, *b.get(old), rest).await?;
+    }
+    if current.desired > target {
+        ports
+            .services
+            .update(&config.cluster, service, None, Some(target))
+            .await?;
+    }
     if let Some(fence) = store.fence_against(app, me).await? {
         // A rollback stopped this execution while it shrank the color the
         // rollback may be sending production to: give the tasks back at once.
+        if let (Some(b), Some(rest)) = (&bounds, rest) {
+            scaling::apply(&ports.services, config, old, rest, *b.get(old)).await?;
+        }
         ports
             .services
             .update(&config.cluster, service, None, Some(current.desired))
@@ -159,5 +182,5 @@ where
             Some(rolled_back_meanwhile(app, &fence).to_string()),
         ));
     }
-    Ok((target, None))
+    Ok((target.min(current.desired), None))
 }

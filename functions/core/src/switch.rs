@@ -21,7 +21,7 @@ use crate::routing::{healthy_needed, weights_of, write_split};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
 use crate::store::{AppStore, lock_held};
-use crate::world::{World, observe};
+use crate::world::{PerColor, World, observe};
 
 /// What one switch call did; the state machine stores it under `$.switch` and
 /// hands it back to the next call.
@@ -299,6 +299,11 @@ where
             );
             return Err(rolled_back_meanwhile(app, &fence));
         }
+    }
+
+    if plan.weight == 100 {
+        let desired = PerColor::from_fn(|c| world.services.get(c).desired);
+        crate::scaling::hand_over(&store, &ports.services, config, plan.target, &desired).await?;
     }
 
     Ok(SwitchOutcome {

@@ -22,6 +22,13 @@ pub struct PerColor<T> {
 }
 
 impl<T> PerColor<T> {
+    pub fn from_fn(mut f: impl FnMut(Color) -> T) -> PerColor<T> {
+        PerColor {
+            blue: f(Color::Blue),
+            green: f(Color::Green),
+        }
+    }
+
     pub fn get(&self, color: Color) -> &T {
         match color {
             Color::Blue => &self.blue,

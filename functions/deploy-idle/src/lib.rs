@@ -1,12 +1,15 @@
-//! The `deploy-idle` Lambda. One function, four phases. The state machine
+//! The `deploy-idle` Lambda. One function, five phases. The state machine
 //! calls it with the execution document itself (phase `deploy`) or wrapped as
 //! `{"phase": "...", "input": <document>}`:
 //! - `deploy`: put the release on the idle color (result under `$.deploy`);
 //! - `check`: is the idle color stable and healthy yet (for a Wait loop);
 //! - `release`: release this execution's deployment lock;
+//! - `abort`: the release failed before traffic moved: restore the scalable
+//!   targets' bounds (an app that autoscales) and release the lock;
 //! - `scale-down`: after the warm window, shrink the previous color.
 
 use bluegreen_core::Error;
+use bluegreen_core::abort::{Aborted, abort};
 use bluegreen_core::deploy::{DeployOutcome, deploy};
 use bluegreen_core::input::{ExecutionInput, SOURCE};
 use bluegreen_core::monitor::{Alarms, check_alarms_exist, thresholds};
@@ -24,6 +27,7 @@ pub enum Phase {
     Deploy,
     Check,
     Release,
+    Abort,
     ScaleDown,
 }
 
@@ -44,13 +48,14 @@ impl Phase {
             Some("deploy") => Phase::Deploy,
             Some("check") => Phase::Check,
             Some("release") => Phase::Release,
+            Some("abort") => Phase::Abort,
             Some("scale-down") => Phase::ScaleDown,
             _ => {
                 return Err(Error::bad_input(
                     "deploy-idle event",
                     "phase",
                     format!(
-                        "{phase} is not a phase: use \"deploy\", \"check\", \"release\" or \"scale-down\""
+                        "{phase} is not a phase: use \"deploy\", \"check\", \"release\", \"abort\" or \"scale-down\""
                     ),
                 ));
             }
@@ -86,6 +91,7 @@ pub enum DeployIdleResponse {
     Deployed(DeployOutcome),
     Checked(Readiness),
     Released(Released),
+    Aborted(Aborted),
     ScaledDown(ScaleDownOutcome),
 }
 
@@ -196,6 +202,9 @@ where
             let store = AppStore::new(&ports.params, &ports.prefix)?;
             let released = store.release_lock(&input.app, &holder).await?;
             DeployIdleResponse::Released(Released { holder, released })
+        }
+        Phase::Abort => {
+            DeployIdleResponse::Aborted(abort(ports, &input.deploy_request().caller).await?)
         }
         Phase::ScaleDown => DeployIdleResponse::ScaledDown(
             scale_down(ports, &input.deployed_request("scale-down")?, now).await?,

@@ -4,6 +4,7 @@
 //! end to end.
 
 mod acting;
+mod autoscaling;
 mod deploy_idle;
 mod lock;
 mod monitor;

@@ -287,6 +287,18 @@ where
     };
     let plan = match decision {
         Decision::Untouched { note, serving } => {
+            // The release never got traffic: like an abort, its colors get
+            // the bounds from before it (its own record only), then the lock goes.
+            if let Some(caller) = &request.caller_execution {
+                crate::scaling::settle(
+                    store,
+                    &ports.services,
+                    world.config(),
+                    serving.color,
+                    Some(caller),
+                )
+                .await?;
+            }
             let lock_released = match (&holder, &request.caller_execution) {
                 (Some(l), Some(caller)) if &l.holder == caller => {
                     store.release_lock(app, caller).await?
@@ -319,6 +331,18 @@ where
         });
         let scaling = match cold.scale_to {
             Some(n) => {
+                // Its policies must not scale it back in before traffic comes.
+                if let Some(bounds) = crate::scaling::read(&ports.services, config).await? {
+                    let now = *bounds.get(plan.target);
+                    crate::scaling::apply(
+                        &ports.services,
+                        config,
+                        plan.target,
+                        now,
+                        crate::scaling::hold(now, n),
+                    )
+                    .await?;
+                }
                 ports
                     .services
                     .update(&config.cluster, service, None, Some(n))
@@ -403,6 +427,10 @@ where
         (Some(topic), true) => alert::alert(&ports.alerts, topic, &outcome, request, now).await,
         _ => None,
     };
+    // After traffic, record and alert: the serving color takes the serving
+    // bounds, the other its idle ones. A failure here is retried like any
+    // (the retry finds traffic moved and finishes this; people were told).
+    crate::scaling::settle(store, &ports.services, config, plan.target, None).await?;
     Ok(RollbackOutcome {
         alert_error,
         ..outcome

@@ -1,0 +1,63 @@
+//! A release that failed before any traffic moved: give back what it took.
+//! Traffic was never touched; an app that autoscales gets the bounds the
+//! release recorded before it held them (see `scaling`); the lock goes last,
+//! so no other deployment can start on half-restored bounds.
+
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::error::Result;
+use crate::ports::{ParameterStore, Ports, Services};
+use crate::requests::Caller;
+use crate::scaling;
+use crate::store::AppStore;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aborted {
+    pub holder: String,
+    /// Whether this call released the lock (false: it was not held by it).
+    pub released: bool,
+    /// Whether the scalable targets got their bounds from before the release.
+    #[serde(default)]
+    pub scaling_restored: bool,
+}
+
+pub async fn abort<P, L, S, A, E>(ports: &Ports<P, L, S, A, E>, caller: &Caller) -> Result<Aborted>
+where
+    P: ParameterStore,
+    S: Services,
+{
+    let app = caller.app.as_str();
+    let me = caller.holder();
+    let store = AppStore::new(&ports.params, &ports.prefix)?;
+    // Only while this deployment holds the lock: a rollback that took it
+    // over restores the bounds itself, for the color it sends traffic to.
+    let holds_lock = store.lock(app).await?.is_some_and(|l| l.holder == me);
+    let mut scaling_restored = false;
+    if holds_lock {
+        let config = store.config(app).await?;
+        if config.autoscaling
+            && let Some(record) = scaling::record(&store, app).await?
+            && record.execution == me
+        {
+            scaling_restored = scaling::settle(
+                &store,
+                &ports.services,
+                &config,
+                record.idle_color.other(),
+                Some(&me),
+            )
+            .await?;
+            info!(
+                app,
+                "aborted: the scalable targets have their bounds from before the release"
+            );
+        }
+    }
+    let released = store.release_lock(app, &me).await?;
+    Ok(Aborted {
+        holder: me,
+        released,
+        scaling_restored,
+    })
+}

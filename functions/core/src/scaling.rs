@@ -1,0 +1,274 @@
+//! Services that autoscale (config `autoscaling`): a scaling policy moves a
+//! service's desired count between its scalable target's min and max, so it
+//! would undo what a release does by desired count alone — an idle color
+//! with no traffic scales in to its minimum before the switch, and a
+//! scaled-down color scales back up to it. Instead, the bounds themselves
+//! follow the release:
+//!
+//! - deploy: both colors' bounds are recorded (`<prefix>/<app>/scaling`, once
+//!   per execution, before anything changes), then each color's minimum is
+//!   held at its task count: the idle one at the active one's (it must carry
+//!   production), the active one at its own (it must take everything back on
+//!   a rollback while traffic shifts);
+//! - the last switch step: the new color takes the recorded serving bounds,
+//!   so its policies size it by real traffic from then on; the old color
+//!   stays held through the warm window;
+//! - scale-down: the old color's minimum goes to `idle_capacity_after_window`;
+//! - abort and any rollback: the color that serves takes the recorded serving
+//!   bounds back, the other its recorded idle bounds.
+//!
+//! Decisions are pure functions of what was read ([`hold`], [`settled`]);
+//! [`apply`] changes a target only where it differs, so every step may run
+//! twice.
+
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use crate::color::Color;
+use crate::config::AppConfig;
+use crate::error::{Error, Result};
+use crate::parse;
+use crate::ports::{Bounds, ParameterStore, PutMode, Services};
+use crate::store::AppStore;
+use crate::world::PerColor;
+
+/// What each color's bounds were before a release changed any: written by
+/// deploy-idle before its first change, kept for the whole release (a rerun
+/// of the same execution finds it and keeps the originals).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingRecord {
+    /// The deployment that wrote it (its lock holder).
+    pub execution: String,
+    /// The color the release was deployed to.
+    pub idle_color: Color,
+    /// The serving color's bounds: what production runs with.
+    pub serving: Bounds,
+    /// The idle color's bounds at rest.
+    pub idle: Bounds,
+}
+
+impl ScalingRecord {
+    /// The bounds for a world where `serving` serves all traffic.
+    pub fn settled(&self, serving: Color) -> PerColor<Bounds> {
+        let of = |c: Color| {
+            if c == serving {
+                self.serving
+            } else {
+                self.idle
+            }
+        };
+        PerColor {
+            blue: of(Color::Blue),
+            green: of(Color::Green),
+        }
+    }
+}
+
+/// `bounds` with the minimum raised to `count` (and the maximum, if below):
+/// policies may scale out, never in below what the release needs.
+pub fn hold(bounds: Bounds, count: i32) -> Bounds {
+    let count = count.max(0);
+    Bounds {
+        min: bounds.min.max(count),
+        max: bounds.max.max(count),
+    }
+}
+
+/// Each color's bounds now; `None` when the app does not autoscale. A color
+/// without a scalable target while the config says it autoscales is a config
+/// error: a release would leave production without its policies.
+pub async fn read(
+    services: &impl Services,
+    config: &AppConfig,
+) -> Result<Option<PerColor<Bounds>>> {
+    if !config.autoscaling {
+        return Ok(None);
+    }
+    let names = [config.blue.service.as_str(), config.green.service.as_str()];
+    let found = services.scaling_bounds(&config.cluster, &names).await?;
+    let get = |i: usize| {
+        found.get(i).copied().flatten().ok_or_else(|| {
+            Error::bad_input(
+                format!("config of `{}`", config.app),
+                "autoscaling",
+                format!(
+                    "is on, but ECS service `{}` has no scalable target (register one: \
+                     `aws application-autoscaling register-scalable-target --service-namespace ecs \
+                     --scalable-dimension ecs:service:DesiredCount --resource-id service/{}/{} \
+                     --min-capacity N --max-capacity M`), or turn `autoscaling` off",
+                    names[i],
+                    cluster_name(&config.cluster),
+                    names[i]
+                ),
+            )
+        })
+    };
+    Ok(Some(PerColor {
+        blue: get(0)?,
+        green: get(1)?,
+    }))
+}
+
+/// The cluster's name, from a name or an ARN (`…:cluster/<name>`).
+pub fn cluster_name(cluster: &str) -> &str {
+    cluster.rsplit_once(":cluster/").map_or(cluster, |(_, n)| n)
+}
+
+/// Sets `color`'s bounds to `wanted` unless they are already; whether it changed.
+pub async fn apply(
+    services: &impl Services,
+    config: &AppConfig,
+    color: Color,
+    now: Bounds,
+    wanted: Bounds,
+) -> Result<bool> {
+    if now == wanted {
+        return Ok(false);
+    }
+    let service = &config.color(color).service;
+    services
+        .set_scaling_bounds(&config.cluster, service, wanted)
+        .await?;
+    info!(app = %config.app, %service, from = %now, to = %wanted, "set the scalable target's bounds");
+    Ok(true)
+}
+
+/// Sets both colors' bounds (the one taking traffic first).
+pub async fn apply_both(
+    services: &impl Services,
+    config: &AppConfig,
+    first: Color,
+    now: &PerColor<Bounds>,
+    wanted: &PerColor<Bounds>,
+) -> Result<()> {
+    for color in [first, first.other()] {
+        apply(services, config, color, *now.get(color), *wanted.get(color)).await?;
+    }
+    Ok(())
+}
+
+/// The app's scaling record, if any.
+pub async fn record<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    app: &str,
+) -> Result<Option<ScalingRecord>> {
+    let name = store.parameter(app, "scaling");
+    match store.params().get(&name).await? {
+        Some(p) => parse::json(&format!("scaling record {name}"), &p.value).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Records `record` unless this execution already has (a rerun keeps the
+/// bounds read before its first attempt changed any). Returns the record in
+/// force.
+pub async fn remember<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    app: &str,
+    record: ScalingRecord,
+) -> Result<ScalingRecord> {
+    if let Some(kept) = self::record(store, app).await?
+        && kept.execution == record.execution
+    {
+        return Ok(kept);
+    }
+    let json = serde_json::to_string(&record).expect("scaling record serialises");
+    store
+        .params()
+        .put(&store.parameter(app, "scaling"), &json, PutMode::Overwrite)
+        .await?;
+    Ok(record)
+}
+
+/// Abort and rollback: `serving` takes the recorded serving bounds back, the
+/// other color its idle bounds. Without a record (no release since the app
+/// autoscales) nothing is known to restore, and nothing is changed; with
+/// `of_execution`, only that execution's record is applied.
+pub async fn settle<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    services: &impl Services,
+    config: &AppConfig,
+    serving: Color,
+    of_execution: Option<&str>,
+) -> Result<bool> {
+    if !config.autoscaling {
+        return Ok(false);
+    }
+    let Some(record) = record(store, &config.app).await? else {
+        tracing::warn!(app = %config.app, "no scaling record: the scalable targets are left as they are");
+        return Ok(false);
+    };
+    if of_execution.is_some_and(|e| e != record.execution) {
+        return Ok(false);
+    }
+    let Some(now) = read(services, config).await? else {
+        return Ok(false);
+    };
+    apply_both(services, config, serving, &now, &record.settled(serving)).await?;
+    Ok(true)
+}
+
+/// The last switch step: `new` serves everything, and takes the recorded
+/// serving bounds (its policies size it by real traffic from now on); the
+/// other color's minimum stays held at its task count through the warm
+/// window, ready for a rollback.
+pub async fn hand_over<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    services: &impl Services,
+    config: &AppConfig,
+    new: Color,
+    desired: &PerColor<i32>,
+) -> Result<bool> {
+    let Some(now) = read(services, config).await? else {
+        return Ok(false);
+    };
+    let record = record(store, &config.app).await?;
+    let wanted = PerColor::from_fn(|c| match &record {
+        Some(r) if c == new => r.serving,
+        _ => hold(*now.get(c), *desired.get(c)),
+    });
+    apply_both(services, config, new, &now, &wanted).await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVING: Bounds = Bounds { min: 2, max: 10 };
+    const IDLE: Bounds = Bounds { min: 0, max: 10 };
+
+    #[test]
+    fn holding_raises_the_minimum_and_never_lowers_anything() {
+        assert_eq!(hold(IDLE, 4), Bounds { min: 4, max: 10 });
+        assert_eq!(hold(SERVING, 1), SERVING);
+        assert_eq!(
+            hold(Bounds { min: 0, max: 3 }, 5),
+            Bounds { min: 5, max: 5 }
+        );
+    }
+
+    #[test]
+    fn settling_gives_the_serving_color_the_serving_bounds() {
+        let r = ScalingRecord {
+            execution: "e".into(),
+            idle_color: Color::Green,
+            serving: SERVING,
+            idle: IDLE,
+        };
+        let after_rollback = r.settled(Color::Blue);
+        assert_eq!((after_rollback.blue, after_rollback.green), (SERVING, IDLE));
+        let promoted = r.settled(Color::Green);
+        assert_eq!((promoted.blue, promoted.green), (IDLE, SERVING));
+    }
+
+    #[test]
+    fn a_cluster_arn_names_its_cluster() {
+        assert_eq!(
+            cluster_name("arn:aws:ecs:us-east-1:123456789012:cluster/prod"),
+            "prod"
+        );
+        assert_eq!(cluster_name("prod"), "prod");
+    }
+}

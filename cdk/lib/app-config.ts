@@ -166,6 +166,8 @@ export interface AppConfigValues {
   readonly monitor?: MonitorThresholds;
   readonly warmWindow?: Duration;
   readonly idleCapacityAfterWindow?: number;
+  /** Both services scale with Application Auto Scaling (a scalable target each). */
+  readonly autoscaling?: boolean;
   readonly alertTopicArn?: string;
   /** Share of the serving color's running tasks a color needs healthy before it takes production traffic (0 < f <= 1). */
   readonly minHealthyFraction?: number;
@@ -224,6 +226,7 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
     warm_window_seconds: v.warmWindow?.toSeconds(),
     idle_capacity_after_window:
       v.idleCapacityAfterWindow === undefined ? undefined : count(v.idleCapacityAfterWindow, 'idle_capacity_after_window', 0, U32_MAX),
+    autoscaling: v.autoscaling || undefined,
     alert_topic_arn: v.alertTopicArn,
     min_healthy_fraction: v.minHealthyFraction === undefined ? undefined : healthyFraction(v.minHealthyFraction),
     roles: v.roles && {

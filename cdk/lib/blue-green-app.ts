@@ -5,7 +5,7 @@
 // state machine, which releases this app only, so a deployer can be allowed
 // to release one app and no other.
 
-import { ArnFormat, CfnOutput, Duration, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -13,11 +13,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { appConfigDocument, MonitorThresholds, Strategy } from './app-config';
 import { acknowledgeWildcards } from './nag';
 import { appWorkflow } from './state-machine';
 import { binaryOf, BlueGreenSwitcher, FUNCTION_KEYS, FunctionKey } from './switcher';
+
+/** The tag that marks an app's two scalable targets as bluegreen's to change. */
+export const SCALING_TAG = 'bluegreen:app';
 
 /** A listener rule by ARN; an `ApplicationListenerRule` is one. */
 export type ListenerRuleRef = Pick<elbv2.ApplicationListenerRule, 'listenerRuleArn'>;
@@ -79,8 +82,23 @@ export interface BlueGreenAppProps {
   readonly monitor?: MonitorThresholds;
   /** How long the previous color stays at full size after a switch. @default 24 hours */
   readonly warmWindow?: Duration;
-  /** Desired count of the previous color after the warm window. @default 0 */
+  /**
+   * Desired count of the previous color after the warm window (with
+   * `autoscaling`, also its scalable target's minimum). @default 0
+   */
   readonly idleCapacityAfterWindow?: number;
+  /**
+   * Both services scale with Application Auto Scaling: the constructs that
+   * hold their scalable targets (what `service.autoScaleTaskCount()`
+   * returns, or a `ScalableTarget`). During a release the functions hold
+   * each target's minimum at the task count the release needs, give the new
+   * color the serving color's min/max at the switch, lower the old color's
+   * minimum at scale-down and restore them on abort and rollback. Both are
+   * tagged `bluegreen:app=<appName>`: the functions may change no scalable
+   * target without that tag (tag imported targets the same way).
+   * @default the services do not autoscale; bluegreen sets desired counts only
+   */
+  readonly autoscaling?: { readonly blue: IConstruct; readonly green: IConstruct };
   /**
    * The share of the serving color's running tasks a color must have healthy
    * (and desired) before production traffic moves onto it, by a switch or a
@@ -118,6 +136,11 @@ export class BlueGreenApp extends Construct {
 
     this.stateMachine = this.createStateMachine(switcher);
     this.roles = this.createRoles(props, alertTopic);
+    if (props.autoscaling) {
+      for (const target of [props.autoscaling.blue, props.autoscaling.green]) {
+        Tags.of(target).add(SCALING_TAG, appName);
+      }
+    }
 
     const document = appConfigDocument({
       app: appName,
@@ -142,6 +165,7 @@ export class BlueGreenApp extends Construct {
       monitor: props.monitor,
       warmWindow: props.warmWindow,
       idleCapacityAfterWindow: props.idleCapacityAfterWindow,
+      autoscaling: props.autoscaling !== undefined,
       minHealthyFraction: props.minHealthyFraction,
       alertTopicArn: alertTopic.topicArn,
       roles: {
@@ -186,6 +210,15 @@ export class BlueGreenApp extends Construct {
       resourceArns: ['*'],
     });
     return start;
+  }
+
+  /** Every scalable target of this account and region (narrowed by tag where granted). */
+  private scalableTargets(): string {
+    return Stack.of(this).formatArn({
+      service: 'application-autoscaling',
+      resource: 'scalable-target',
+      resourceName: '*',
+    });
   }
 
   private parameterArn(leaf: string): string {
@@ -281,8 +314,37 @@ export class BlueGreenApp extends Construct {
     const taskDefinitions = stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: '*' });
     const passRoles = taskRoles(props);
 
+    // Autoscaling: Application Auto Scaling names no scalable target ARN a
+    // template can know (CloudFormation returns none), so the two targets
+    // are told apart by their tag; DescribeScalableTargets takes no resource.
+    const scaling = props.autoscaling
+      ? [
+          new iam.PolicyStatement({ actions: ['application-autoscaling:DescribeScalableTargets'], resources: ['*'] }),
+          new iam.PolicyStatement({
+            actions: ['application-autoscaling:RegisterScalableTarget'],
+            resources: [this.scalableTargets()],
+            conditions: {
+              StringEquals: {
+                [`aws:ResourceTag/${SCALING_TAG}`]: this.appName,
+                'application-autoscaling:service-namespace': 'ecs',
+                'application-autoscaling:scalable-dimension': 'ecs:service:DesiredCount',
+              },
+            },
+          }),
+          // Registering an ECS service's bounds is authorized on the service too.
+          scaleServices,
+        ]
+      : [];
+
     const grants: Record<FunctionKey, iam.PolicyStatement[]> = {
-      switch: [...ssmGrants('ssm:PutParameter'), readRecords, production, describeServices, describeLoadBalancers],
+      switch: [
+        ...ssmGrants('ssm:PutParameter'),
+        readRecords,
+        production,
+        describeServices,
+        describeLoadBalancers,
+        ...scaling,
+      ],
       rollback: [
         ...ssmGrants('ssm:PutParameter', 'ssm:DeleteParameter'),
         readRecords,
@@ -291,6 +353,7 @@ export class BlueGreenApp extends Construct {
         describeLoadBalancers,
         new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [executions] }),
         ...publishAlerts,
+        ...scaling,
       ],
       deployIdle: [
         ...ssmGrants('ssm:PutParameter', 'ssm:DeleteParameter'),
@@ -321,6 +384,7 @@ export class BlueGreenApp extends Construct {
               }),
             ]
           : []),
+        ...scaling,
       ],
       smokeTest: ssmGrants(),
       monitor: [
@@ -332,12 +396,14 @@ export class BlueGreenApp extends Construct {
         }),
       ],
     };
+    const describeTargets = props.autoscaling ? ', Application Auto Scaling DescribeScalableTargets' : '';
     const onStar: Record<FunctionKey, string | undefined> = {
       deployIdle:
-        'ELB Describe*, ECS RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions and CloudWatch DescribeAlarms',
-      switch: 'ELB Describe*',
+        'ELB Describe*, ECS RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions and CloudWatch ' +
+        `DescribeAlarms${describeTargets}`,
+      switch: `ELB Describe*${describeTargets}`,
       monitor: 'ELB Describe* and CloudWatch GetMetricData, DescribeAlarms',
-      rollback: 'ELB Describe*',
+      rollback: `ELB Describe*${describeTargets}`,
       smokeTest: undefined,
     };
     const roles = {} as Record<FunctionKey, iam.Role>;
@@ -379,6 +445,14 @@ export class BlueGreenApp extends Construct {
           { resources: [taskDefinitions] },
           'ecs:TagResource only with ecs:CreateAction = RegisterTaskDefinition: tags of a revision being ' +
             'registered, whose ARN is not known beforehand',
+        );
+      }
+      if (props.autoscaling && (key === 'deployIdle' || key === 'switch' || key === 'rollback')) {
+        acknowledgeWildcards(
+          policy,
+          { resources: [this.scalableTargets()] },
+          `RegisterScalableTarget only on scalable targets tagged ${SCALING_TAG}=${this.appName} (this app's two), ` +
+            'ECS service-count targets only: their ARNs carry an ID AWS assigns, which no template can name',
         );
       }
       if (key === 'deployIdle' || key === 'rollback') {

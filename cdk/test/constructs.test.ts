@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { Duration, Stack, Token } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -142,6 +143,84 @@ test('a deployer granted one app may release that app only, and read none of its
   assert.deepEqual(list(executions[0].Action).sort(), ['states:DescribeExecution', 'states:GetExecutionHistory']);
   const text = JSON.stringify(executions[0].Resource);
   assert.ok(text.includes(':execution:') && text.includes(logicalId(app.stateMachine)), text);
+});
+
+/** Each color's scalable target, as a team's IaC registers it. */
+function scalableTargets(stack: Stack, app: string) {
+  const target = (color: string) =>
+    new appscaling.ScalableTarget(stack, `${app}${color}Scaling`, {
+      serviceNamespace: appscaling.ServiceNamespace.ECS,
+      resourceId: `service/prod/${app}-${color}`,
+      scalableDimension: 'ecs:service:DesiredCount',
+      minCapacity: 1,
+      maxCapacity: 10,
+    });
+  return { blue: target('blue'), green: target('green') };
+}
+
+describe('an app whose services autoscale', () => {
+  const REGISTER = 'application-autoscaling:RegisterScalableTarget';
+  function twoApps() {
+    const { stack, switcher, app } = importedApp({ autoscaling: undefined });
+    const cartTargets = scalableTargets(stack, 'cart');
+    const shopTargets = scalableTargets(stack, 'shop');
+    const cart = new BlueGreenApp(stack, 'CartScaled', {
+      ...importedProps(stack, switcher),
+      appName: 'cart-scaled',
+      autoscaling: cartTargets,
+    });
+    const shop = new BlueGreenApp(stack, 'ShopScaled', {
+      ...importedProps(stack, switcher),
+      appName: 'shop-scaled',
+      autoscaling: shopTargets,
+    });
+    return { stack, plain: app, cart, shop, cartTargets, shopTargets, template: Template.fromStack(stack) };
+  }
+
+  test('the config says so', () => {
+    const { template, cart, plain } = twoApps();
+    const config = (app: BlueGreenApp) =>
+      JSON.parse(render(template.toJSON().Resources[logicalId(app.configParameter)].Properties.Value));
+    assert.equal(config(cart).autoscaling, true);
+    assert.equal(config(plain).autoscaling, undefined, 'an app that does not autoscale leaves it out');
+  });
+
+  test("each app's two scalable targets carry its tag, and its roles may change only targets with that tag", () => {
+    const { template, cart, shop, cartTargets, shopTargets } = twoApps();
+    const tags = (t: appscaling.ScalableTarget) =>
+      template.toJSON().Resources[logicalId(t)].Properties.Tags as { Key: string; Value: string }[];
+    for (const t of [cartTargets.blue, cartTargets.green]) assert.deepEqual(tags(t), [{ Key: 'bluegreen:app', Value: 'cart-scaled' }]);
+    for (const t of [shopTargets.blue, shopTargets.green]) assert.deepEqual(tags(t), [{ Key: 'bluegreen:app', Value: 'shop-scaled' }]);
+    for (const [app, name] of [[cart, 'cart-scaled'], [shop, 'shop-scaled']] as const) {
+      for (const key of ['deployIdle', 'switch', 'rollback'] as FunctionKey[]) {
+        const s = statementsOf(template, logicalId(app.roles[key]));
+        const register = s.filter((x) => x.Effect === 'Allow' && list(x.Action).includes(REGISTER));
+        assert.equal(register.length, 1, `${name} ${key}`);
+        assert.deepEqual(list(register[0].Action), [REGISTER], 'nothing else on the targets: no deregistering, no policies');
+        assert.match(render(register[0].Resource), /^arn:<AWS::Partition>:application-autoscaling:<AWS::Region>:<AWS::AccountId>:scalable-target\/\*$/);
+        assert.deepEqual(register[0].Condition, {
+          StringEquals: {
+            'aws:ResourceTag/bluegreen:app': name,
+            'application-autoscaling:service-namespace': 'ecs',
+            'application-autoscaling:scalable-dimension': 'ecs:service:DesiredCount',
+          },
+        });
+        assert.deepEqual(resourcesFor(s, 'application-autoscaling:DescribeScalableTargets'), ['*']);
+      }
+      for (const key of ['smokeTest', 'monitor'] as FunctionKey[]) {
+        const text = JSON.stringify(statementsOf(template, logicalId(app.roles[key])));
+        assert.ok(!text.includes('application-autoscaling'), `${name} ${key} touches no scalable target`);
+      }
+    }
+  });
+
+  test('an app that does not autoscale grants nothing of Application Auto Scaling', () => {
+    const { template, plain } = twoApps();
+    for (const key of KEYS) {
+      const text = JSON.stringify(statementsOf(template, logicalId(plain.roles[key])));
+      assert.ok(!text.includes('application-autoscaling'), key);
+    }
+  });
 });
 
 /** A stack holding only a switcher, its publisher a role of this stack. */
@@ -487,6 +566,7 @@ describe('the config document', () => {
       },
       warmWindow: Duration.hours(1),
       idleCapacityAfterWindow: 1,
+      autoscaling: true,
       alertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts',
       minHealthyFraction: 0.5,
       roles: {

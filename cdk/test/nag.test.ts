@@ -10,6 +10,7 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -29,8 +30,18 @@ function findings(stack: Stack): string[] {
   );
 }
 
+function scalableTarget(stack: Stack, service: string) {
+  return new appscaling.ScalableTarget(stack, `${service}Scaling`, {
+    serviceNamespace: appscaling.ServiceNamespace.ECS,
+    resourceId: `service/prod/${service}`,
+    scalableDimension: 'ecs:service:DesiredCount',
+    minCapacity: 1,
+    maxCapacity: 10,
+  });
+}
+
 /** A switcher and an app on imported resources: the constructs and nothing else. */
-function constructsOnly(id: string, switcherProps: Partial<BlueGreenSwitcherProps> = {}) {
+function constructsOnly(id: string, switcherProps: Partial<BlueGreenSwitcherProps> = {}, autoscaling = false) {
   const stack = new Stack(offlineApp(), id);
   const onCall = iam.Role.fromRoleArn(stack, 'OnCall', 'arn:aws:iam::123456789012:role/on-call');
   const switcher = new BlueGreenSwitcher(stack, 'Switcher', { emergencyPublishers: [onCall], ...switcherProps });
@@ -53,6 +64,12 @@ function constructsOnly(id: string, switcherProps: Partial<BlueGreenSwitcherProp
     production: { listener },
     test: { listener, rule: { listenerRuleArn: `${listener.listenerArn.replace('listener/', 'listener-rule/')}/3` }, url: 'https://lb.internal' },
     taskRoles: [iam.Role.fromRoleArn(stack, 'TaskRole', 'arn:aws:iam::123456789012:role/cart-task')],
+    autoscaling: autoscaling
+      ? {
+          blue: scalableTarget(stack, 'cart-blue'),
+          green: scalableTarget(stack, 'cart-green'),
+        }
+      : undefined,
   });
   return stack;
 }
@@ -65,6 +82,10 @@ describe('cdk-nag AwsSolutions', () => {
 
   test('only the constructs, with defaults: no finding left unacknowledged', () => {
     assert.deepEqual(findings(constructsOnly('Constructs')), []);
+  });
+
+  test('only the constructs, services that autoscale: no finding left unacknowledged', () => {
+    assert.deepEqual(findings(constructsOnly('Autoscaling', {}, true)), []);
   });
 
   test('only the constructs, topics encrypted with a key: no finding left unacknowledged', () => {

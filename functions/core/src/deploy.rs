@@ -219,6 +219,14 @@ where
             .await?;
         info!(app, version, service = %idle_name, %task_definition, desired, "updated the idle service");
     }
+    if config.autoscaling
+        && let Some(fence) = store.fence_against(app, &me).await?
+    {
+        // A rollback fenced this deployment while it held the bounds: once
+        // it has decided, its bounds are put back (see `scaling`).
+        scaling::honour_fence(&store, &ports.services, &config, &fence).await?;
+        return Err(rolled_back_meanwhile(app, &fence));
+    }
     let test_route_moved = point_test_route(&ports.lb, &config, idle).await?;
 
     Ok(DeployOutcome {

@@ -169,7 +169,12 @@ where
     if let Some(fence) = store.fence_against(app, me).await? {
         // A rollback stopped this execution while it shrank the color the
         // rollback may be sending production to: give the tasks back at once.
-        if let (Some(b), Some(rest)) = (&bounds, rest) {
+        // Bounds: what the rollback decided, if it has (it may have settled
+        // them before this step's change landed); else the bounds as they
+        // were, which the rollback settles after it moves traffic.
+        if fence.split.is_some() {
+            scaling::honour_fence(store, &ports.services, config, &fence).await?;
+        } else if let (Some(b), Some(rest)) = (&bounds, rest) {
             scaling::apply(&ports.services, config, old, rest, *b.get(old)).await?;
         }
         ports

@@ -27,6 +27,7 @@ use tracing::info;
 use crate::color::Color;
 use crate::config::AppConfig;
 use crate::error::{Error, Result};
+use crate::fence::Fence;
 use crate::parse;
 use crate::ports::{Bounds, ParameterStore, PutMode, Services};
 use crate::store::AppStore;
@@ -209,10 +210,66 @@ pub async fn settle<P: ParameterStore>(
     Ok(true)
 }
 
+/// The record a rollback to `target` settles by: the app's, or, when there
+/// is none (no release since the app autoscales), one made now from the
+/// bounds the colors have before the rollback changes any: the color it
+/// leaves serves with the serving bounds, `target` idles with the idle ones.
+pub async fn record_for_rollback<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    config: &AppConfig,
+    me: &str,
+    target: Color,
+    now: &PerColor<Bounds>,
+) -> Result<ScalingRecord> {
+    if let Some(kept) = record(store, &config.app).await? {
+        return Ok(kept);
+    }
+    let first = ScalingRecord {
+        execution: me.to_string(),
+        idle_color: target,
+        serving: *now.get(target.other()),
+        idle: *now.get(target),
+    };
+    remember(store, &config.app, first).await
+}
+
+/// A rollback to `target`: it serves with the serving bounds, the color left
+/// idles with the idle ones (see [`record_for_rollback`]).
+pub async fn settle_rollback<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    services: &impl Services,
+    config: &AppConfig,
+    me: &str,
+    target: Color,
+) -> Result<bool> {
+    let Some(now) = read(services, config).await? else {
+        return Ok(false);
+    };
+    let record = record_for_rollback(store, config, me, target, &now).await?;
+    apply_both(services, config, target, &now, &record.settled(target)).await?;
+    Ok(true)
+}
+
+/// A step of a deployment that a rollback fenced off may have changed bounds
+/// after the rollback settled them: once the rollback has decided, its
+/// decision is applied again. (While it is pending, the rollback has yet to
+/// settle them, and does so last.)
+pub async fn honour_fence<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    services: &impl Services,
+    config: &AppConfig,
+    fence: &Fence,
+) -> Result<()> {
+    if let Some(serving) = fence.split.and_then(|s| s.sole()) {
+        settle(store, services, config, serving, None).await?;
+    }
+    Ok(())
+}
+
 /// The last switch step: `new` serves everything, and takes the recorded
 /// serving bounds (its policies size it by real traffic from now on); the
 /// other color's minimum stays held at its task count through the warm
-/// window, ready for a rollback.
+/// window, ready for a rollback. Returns whether any bounds changed.
 pub async fn hand_over<P: ParameterStore>(
     store: &AppStore<'_, P>,
     services: &impl Services,
@@ -228,8 +285,11 @@ pub async fn hand_over<P: ParameterStore>(
         Some(r) if c == new => r.serving,
         _ => hold(*now.get(c), *desired.get(c)),
     });
-    apply_both(services, config, new, &now, &wanted).await?;
-    Ok(true)
+    let mut changed = false;
+    for color in [new, new.other()] {
+        changed |= apply(services, config, color, *now.get(color), *wanted.get(color)).await?;
+    }
+    Ok(changed)
 }
 
 #[cfg(test)]

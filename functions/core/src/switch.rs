@@ -278,7 +278,16 @@ where
     if state != Some(&new_state) {
         store.save_state(app, &new_state).await?;
     }
-    if changed || state != Some(&new_state) {
+    // The last step: the new color takes the serving bounds (an app that
+    // autoscales). Before the fence check below, so that a rollback deciding
+    // meanwhile has its bounds put back too.
+    let bounds_changed = if plan.weight == 100 {
+        let desired = PerColor::from_fn(|c| world.services.get(c).desired);
+        crate::scaling::hand_over(&store, &ports.services, config, plan.target, &desired).await?
+    } else {
+        false
+    };
+    if changed || state != Some(&new_state) || bounds_changed {
         // A rollback may have stopped this deployment while this step ran
         // (see `fence`): if so, put back what the rollback decided.
         if let Some(fence) = store.fence_against(app, &me).await? {
@@ -301,11 +310,6 @@ where
         }
     }
 
-    if plan.weight == 100 {
-        let desired = PerColor::from_fn(|c| world.services.get(c).desired);
-        crate::scaling::hand_over(&store, &ports.services, config, plan.target, &desired).await?;
-    }
-
     Ok(SwitchOutcome {
         app: app.to_string(),
         version: version.to_string(),
@@ -322,7 +326,8 @@ where
 }
 
 /// Puts back what a rollback that fenced this deployment decided (nothing
-/// while it is still pending): its split on the listener, its state.
+/// while it is still pending): its split on the listener, its state, and
+/// the scalable targets' bounds of an app that autoscales.
 async fn honour_fence<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     store: &AppStore<'_, P>,
@@ -332,6 +337,7 @@ async fn honour_fence<P, L, S, A, E>(
 where
     P: ParameterStore,
     L: LoadBalancer,
+    S: Services,
 {
     let (Some(split), Some(state)) = (fence.split, &fence.state) else {
         return Ok(());
@@ -344,7 +350,7 @@ where
     if store.state(&config.app).await?.as_ref() != Some(state) {
         store.save_state(&config.app, state).await?;
     }
-    Ok(())
+    crate::scaling::honour_fence(store, &ports.services, config, fence).await
 }
 
 /// Invariant 1: a color takes more production traffic only with as many

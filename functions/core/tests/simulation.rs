@@ -19,7 +19,7 @@ use bluegreen_core::color::Color;
 use bluegreen_core::input::ExecutionInput;
 use bluegreen_core::lock::Lock;
 use bluegreen_core::ports::{
-    ExecutionStatus, ForeignAction, Forward, Ports, RouteAction, RouteActions, ServiceInfo,
+    Bounds, ExecutionStatus, ForeignAction, Forward, Ports, RouteAction, RouteActions, ServiceInfo,
     WeightedTarget,
 };
 use bluegreen_core::rollback::{
@@ -41,6 +41,9 @@ const GREEN_TG: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-green/2";
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:shop-alerts";
 const DEFAULT_SEEDS: u64 = 500;
+/// The serving color's scalable target before any release, and the idle one's.
+const SERVING_BOUNDS: Bounds = Bounds { min: 1, max: 6 };
+const IDLE_BOUNDS: Bounds = Bounds { min: 0, max: 6 };
 
 type World = Arc<Mutex<Model>>;
 type SimP = Ports<SimPorts, SimPorts, SimPorts, SimPorts, SimPorts>;
@@ -137,7 +140,14 @@ fn setup(seed: u64, rng: &mut fastrand::Rng) -> World {
     } else {
         json!({"type": "weighted", "steps": [10, 50, 100], "bake_seconds": 1})
     };
+    // Half the seeds: both services autoscale, and an autoscaler acts.
+    let autoscaling = rng.bool();
+    if autoscaling {
+        m.scaling.insert(format!("{APP}-blue"), SERVING_BOUNDS);
+        m.scaling.insert(format!("{APP}-green"), IDLE_BOUNDS);
+    }
     let config = json!({
+        "autoscaling": autoscaling,
         "app": APP, "cluster": "c",
         "blue": {"service": "shop-blue", "target_group_arn": BLUE_TG},
         "green": {"service": "shop-green", "target_group_arn": GREEN_TG},
@@ -214,6 +224,12 @@ struct Run {
     /// A rollback that still failed after every retry and every press of the
     /// button (the alert asks for one): the record may lag the listener.
     gave_up: bool,
+    /// An abort that still failed after its retries (the execution ends
+    /// `Aborted` with an error): the bounds it held stay held.
+    abort_gave_up: bool,
+    /// A switch refused because the color it moves traffic to had too few
+    /// healthy targets.
+    starved_switch: Option<String>,
 }
 
 fn running(world: &World, arn: &str) -> bool {
@@ -259,6 +275,26 @@ async fn deployment(
         }
     };
 
+    // The state machine's Abort state: deploy-idle's abort phase.
+    let abort_doc = input.clone();
+    let abort = |world: &World, run: &Arc<Mutex<Run>>| {
+        let world = world.clone();
+        let run = run.clone();
+        let doc = abort_doc.clone();
+        async move {
+            let p = ports(&world, &doc.lock_holder());
+            let out = task!(
+                &world,
+                &doc.lock_holder(),
+                "Abort",
+                [""; 0],
+                bluegreen_core::abort::abort(&p, &doc.deploy_request().caller).await
+            );
+            if out.is_err() {
+                run.lock().unwrap().abort_gave_up = true;
+            }
+        }
+    };
     let deployed = task!(
         &world,
         &arn,
@@ -269,7 +305,7 @@ async fn deployment(
     let deployed = match deployed {
         Ok(d) => d,
         Err(Error::LockHeld { .. }) => return,
-        Err(_) => return release(&world).await,
+        Err(_) => return abort(&world, &run).await,
     };
     if !running(&world, &arn) {
         return;
@@ -292,7 +328,7 @@ async fn deployment(
     let smoke_ok = rng.u8(..100) >= 10;
     if !matches!(ready, Ok(r) if r.ready) || !smoke_ok {
         note(&world, format!("  {arn}: aborted before any traffic moved"));
-        return release(&world).await;
+        return abort(&world, &run).await;
     }
     // Switch, bake, next step; any failure or breach goes to Rollback.
     let mut failed = false;
@@ -307,9 +343,15 @@ async fn deployment(
             [""; 0],
             bluegreen_core::switch::switch(&p, &input.switch_request(), now(&world)).await
         );
-        let Ok(out) = out else {
-            failed = true;
-            break;
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => {
+                if let Error::NoHealthyTargets { target_group, .. } = &e {
+                    run.lock().unwrap().starved_switch = Some(target_group.clone());
+                }
+                failed = true;
+                break;
+            }
         };
         input.switch = Some(out.clone());
         yield_now().await;
@@ -432,6 +474,29 @@ async fn emergency(world: World, delay: usize, run: Arc<Mutex<Run>>) {
         }
     }
     run.lock().unwrap().gave_up = true;
+}
+
+/// Application Auto Scaling's policies: a color with no production traffic
+/// has no load and scales in to its minimum; a serving one stays within its
+/// bounds. (What would undo a release that set desired counts alone.)
+async fn autoscaler(world: World, seed: u64) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    for _ in 0..rng.usize(100..400) {
+        yield_now().await;
+        let mut m = world.lock().unwrap();
+        let w = weights(&m);
+        for color in Color::BOTH {
+            let service = format!("{APP}-{color}");
+            let Some(desired) = m.services.get(&service).map(|s| s.desired) else {
+                continue;
+            };
+            let wanted = if w.weight(color) == 0 { 0 } else { desired };
+            if let Some(n) = m.clamp_to_bounds(&service, wanted) {
+                m.trace
+                    .push(format!("autoscaler: {service} desired {desired} -> {n}"));
+            }
+        }
+    }
 }
 
 /// People acting on the world by hand, outside bluegreen.
@@ -606,6 +671,28 @@ impl Checker {
                 ));
             }
         }
+        // 10. Autoscaling: no release is starved by its own policies (each
+        // color held at what the release needs of it), and when all is done
+        // the color serving production has the serving bounds it had before
+        // (handed over by the switch, given back by abort and rollback).
+        if !m.scaling.is_empty() && !self.operator_acted {
+            if let Some(tg) = &run.starved_switch {
+                return Err(format!(
+                    "invariant 10: a switch found too few healthy targets in {tg}: the autoscaler scaled it in"
+                ));
+            }
+            if !run.gave_up
+                && !run.abort_gave_up
+                && let Some(serving) = w.sole()
+            {
+                let bounds = m.scaling[&format!("{APP}-{serving}")];
+                if bounds != SERVING_BOUNDS {
+                    return Err(format!(
+                        "invariant 10: {serving} serves production with bounds {bounds}, not the serving bounds {SERVING_BOUNDS}"
+                    ));
+                }
+            }
+        }
         // 7. A completed rollback's report says what really served after it,
         // and never names the failed release.
         for (o, failed) in &run.rolled_back {
@@ -649,6 +736,8 @@ fn simulate(seed: u64) -> Outcome {
     let run = Arc::new(Mutex::new(Run {
         rolled_back: vec![],
         gave_up: false,
+        abort_gave_up: false,
+        starved_switch: None,
     }));
     let e1 = "arn:aws:states:us-east-1:123456789012:execution:deploy:e1".to_string();
     let e2 = "arn:aws:states:us-east-1:123456789012:execution:deploy:e2".to_string();
@@ -682,6 +771,9 @@ fn simulate(seed: u64) -> Outcome {
             "sns",
             emergency(world.clone(), rng.usize(0..60), run.clone()),
         );
+    }
+    if world.lock().unwrap().scaling.len() == 2 {
+        sched.spawn("autoscaler", autoscaler(world.clone(), rng.u64(..)));
     }
     if rng.u8(..100) < 50 {
         sched.spawn("operator", operator(world.clone(), rng.u64(..), execs));

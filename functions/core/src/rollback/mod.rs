@@ -282,6 +282,18 @@ where
                     other => other,
                 });
             }
+            // An earlier attempt stopped a deployment and fenced it, then
+            // failed before its bounds were settled: finish that.
+            if let (Some(fence), Some(serving)) = (&world.records.fence, world.weights.sole()) {
+                crate::scaling::settle(
+                    store,
+                    &ports.services,
+                    world.config(),
+                    serving,
+                    Some(&fence.holder),
+                )
+                .await?;
+            }
             return Err(e);
         }
     };
@@ -289,13 +301,21 @@ where
         Decision::Untouched { note, serving } => {
             // The release never got traffic: like an abort, its colors get
             // the bounds from before it (its own record only), then the lock goes.
-            if let Some(caller) = &request.caller_execution {
+            // (The state machine's own release, or the one an emergency
+            // rollback stopped before it moved traffic, now or in an earlier
+            // attempt that failed before this.)
+            if let Some(release) = request
+                .caller_execution
+                .as_ref()
+                .or(stopped_execution.as_ref())
+                .or(world.records.fence.as_ref().map(|f| &f.holder))
+            {
                 crate::scaling::settle(
                     store,
                     &ports.services,
                     world.config(),
                     serving.color,
-                    Some(caller),
+                    Some(release),
                 )
                 .await?;
             }
@@ -333,6 +353,15 @@ where
             Some(n) => {
                 // Its policies must not scale it back in before traffic comes.
                 if let Some(bounds) = crate::scaling::read(&ports.services, config).await? {
+                    // Recorded first, if nothing is: the bounds to settle by.
+                    crate::scaling::record_for_rollback(
+                        store,
+                        config,
+                        &mine.holder,
+                        plan.target,
+                        &bounds,
+                    )
+                    .await?;
                     let now = *bounds.get(plan.target);
                     crate::scaling::apply(
                         &ports.services,
@@ -430,7 +459,8 @@ where
     // After traffic, record and alert: the serving color takes the serving
     // bounds, the other its idle ones. A failure here is retried like any
     // (the retry finds traffic moved and finishes this; people were told).
-    crate::scaling::settle(store, &ports.services, config, plan.target, None).await?;
+    crate::scaling::settle_rollback(store, &ports.services, config, &mine.holder, plan.target)
+        .await?;
     Ok(RollbackOutcome {
         alert_error,
         ..outcome
@@ -451,6 +481,7 @@ async fn keep_production_as_is<P, L, S, A, E>(
 where
     P: ParameterStore,
     L: LoadBalancer,
+    S: Services,
 {
     let (Some(state), Some(split)) = (
         world.state(),
@@ -474,6 +505,17 @@ where
         false,
     )
     .await?;
+    // The stopped deployment may have held both colors' bounds.
+    if let Some(serving) = split.sole() {
+        crate::scaling::settle(
+            store,
+            &ports.services,
+            world.config(),
+            serving,
+            Some(holder),
+        )
+        .await?;
+    }
     Ok(())
 }
 

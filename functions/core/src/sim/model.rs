@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::color::Color;
 use crate::ports::{
-    Alerts, ContainerImage, ExecutionInfo, ExecutionStatus, Executions, LoadBalancer, Parameter,
-    ParameterStore, PortError, PortErrorKind, PortResult, PutMode, PutOutcome, Route, RouteAction,
-    RouteActions, ServiceInfo, Services,
+    Alerts, Bounds, ContainerImage, ExecutionInfo, ExecutionStatus, Executions, LoadBalancer,
+    Parameter, ParameterStore, PortError, PortErrorKind, PortResult, PutMode, PutOutcome, Route,
+    RouteAction, RouteActions, ServiceInfo, Services,
 };
 
 use super::scheduler::yield_now;
@@ -47,6 +47,8 @@ pub struct Model {
     pub task_defs: Vec<TaskDef>,
     pub executions: BTreeMap<String, (ExecutionStatus, String)>,
     pub alerts: Vec<(String, String)>,
+    /// The services' scalable targets (Application Auto Scaling), by service.
+    pub scaling: BTreeMap<String, Bounds>,
     pub rng: fastrand::Rng,
     /// Chance of a fault at each call, in percent.
     pub fault_percent: u8,
@@ -71,6 +73,7 @@ impl Model {
             task_defs: Vec::new(),
             executions: BTreeMap::new(),
             alerts: Vec::new(),
+            scaling: BTreeMap::new(),
             rng: fastrand::Rng::with_seed(seed),
             fault_percent,
             faults_injected: 0,
@@ -118,6 +121,35 @@ impl Model {
                 s.running = s.running.min(s.desired);
             }
         }
+    }
+
+    /// ECS's answer to a new desired count: tasks start at once (as in the
+    /// emulator), tasks scaled in drain for a while before they stop.
+    pub fn set_desired(&mut self, service: &str, n: i32) {
+        let at = self.calls;
+        let Some(s) = self.services.get_mut(service) else {
+            return;
+        };
+        s.desired = n;
+        if n >= s.running {
+            s.running = n;
+            self.draining.remove(service);
+        } else {
+            self.draining.insert(service.to_string(), at);
+        }
+    }
+
+    /// Application Auto Scaling keeps a desired count within its target's
+    /// bounds: what it does at once when the bounds change, and what a
+    /// policy's next scaling activity does.
+    pub fn clamp_to_bounds(&mut self, service: &str, wanted: i32) -> Option<i32> {
+        let b = *self.scaling.get(service)?;
+        let n = wanted.clamp(b.min, b.max.max(b.min));
+        let desired = self.services.get(service)?.desired;
+        (n != desired).then(|| {
+            self.set_desired(service, n);
+            n
+        })
     }
 
     fn draw_fault(&mut self) -> Option<Fault> {
@@ -372,16 +404,45 @@ impl Services for SimPorts {
                 s.task_definition = td.to_string();
             }
             if let Some(n) = desired {
-                s.desired = n;
-                if n >= s.running {
-                    // New tasks start at once in this world (as in the emulator).
-                    s.running = n;
-                    m.draining.remove(service);
-                } else {
-                    let at = m.calls;
-                    m.draining.insert(service.to_string(), at);
-                }
+                m.set_desired(service, n);
             }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn scaling_bounds(
+        &self,
+        _cluster: &str,
+        services: &[&str],
+    ) -> PortResult<Vec<Option<Bounds>>> {
+        self.call("application-autoscaling:DescribeScalableTargets", |m| {
+            Ok(services
+                .iter()
+                .map(|s| m.scaling.get(*s).copied())
+                .collect())
+        })
+        .await
+    }
+
+    async fn set_scaling_bounds(
+        &self,
+        _cluster: &str,
+        service: &str,
+        bounds: Bounds,
+    ) -> PortResult<()> {
+        self.call("application-autoscaling:RegisterScalableTarget", |m| {
+            if !m.scaling.contains_key(service) {
+                return Err(PortError::failed(
+                    "application-autoscaling:RegisterScalableTarget",
+                    "no such scalable target",
+                ));
+            }
+            m.scaling.insert(service.to_string(), bounds);
+            m.trace.push(format!("    bounds of {service} := {bounds}"));
+            // New bounds take effect at once on the desired count.
+            let desired = m.services.get(service).map_or(0, |s| s.desired);
+            m.clamp_to_bounds(service, desired);
             Ok(())
         })
         .await

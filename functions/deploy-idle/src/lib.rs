@@ -223,6 +223,8 @@ mod tests {
         assert_eq!((p, doc), (Phase::Deploy, json!({"app": "a"})));
         let (p, doc) = Phase::split(json!({"phase": "scale-down", "input": {"app": "a"}})).unwrap();
         assert_eq!((p, doc), (Phase::ScaleDown, json!({"app": "a"})));
+        let (p, _) = Phase::split(json!({"phase": "abort", "input": {"app": "a"}})).unwrap();
+        assert_eq!(p, Phase::Abort);
     }
 
     #[test]

@@ -159,39 +159,24 @@ where
     let desired = active_service.desired.max(1);
     let replaces_release = idle_service.task_definition != task_definition;
     let update_needed = replaces_release || idle_service.desired != desired;
-    if replaces_release {
-        mark_previous_color_replaced(&store, app, state.as_ref(), idle, version).await?;
+    if replaces_release
+        && let Err(e) =
+            mark_previous_color_replaced(&store, app, state.as_ref(), idle, version).await
+    {
+        // The mark may have landed with its answer lost, on top of the state
+        // of a rollback that fenced this deployment: put that back first.
+        if let (_, Some(fence)) = store.lock_and_fence(app).await?
+            && fence.holder == me
+        {
+            put_back_rollbacks_state(ports, &store, &config, &fence).await?;
+        }
+        return Err(e);
     }
     // A rollback that stopped this deployment may be deciding right now where
     // production goes: leave the idle color alone (see `fence`).
     let (lock, fence) = store.lock_and_fence(app).await?;
     if let Some(fence) = fence.filter(|f| f.holder == me) {
-        if let (Some(decided), Some(split)) = (&fence.state, fence.split) {
-            // Our mark may have landed on top of the rollback's state. Put
-            // the rollback's state back only once the listener shows its
-            // decision: before that, the rollback itself still writes it (or
-            // failed, and the record must not claim what did not happen).
-            // A stopped execution retries nothing: a few attempts here.
-            let mut attempt = 0;
-            loop {
-                let restored = async {
-                    if read_weights(&ports.lb, &config).await?.matches(split) {
-                        store.save_state(app, decided).await?;
-                    }
-                    Ok::<(), Error>(())
-                }
-                .await;
-                match restored {
-                    Ok(()) => break,
-                    Err(e)
-                        if attempt < 4 && matches!(e.error_type(), "Throttled" | "Transient") =>
-                    {
-                        attempt += 1;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        }
+        put_back_rollbacks_state(ports, &store, &config, &fence).await?;
         warn!(
             app,
             version, "rolled back while deploying; the idle service is left as it was"
@@ -244,6 +229,43 @@ where
     })
 }
 
+/// Our mark may have landed on top of the state of the rollback that fenced
+/// this deployment. Put the rollback's state back only once the listener
+/// shows its decision: before that, the rollback itself still writes it (or
+/// failed, and the record must not claim what did not happen). A stopped
+/// execution retries nothing: a few attempts here.
+async fn put_back_rollbacks_state<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    config: &AppConfig,
+    fence: &crate::fence::Fence,
+) -> Result<()>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+{
+    let (Some(decided), Some(split)) = (&fence.state, fence.split) else {
+        return Ok(());
+    };
+    let mut attempt = 0;
+    loop {
+        let restored = async {
+            if read_weights(&ports.lb, config).await?.matches(split) {
+                store.save_state(&config.app, decided).await?;
+            }
+            Ok::<(), Error>(())
+        }
+        .await;
+        match restored {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 4 && matches!(e.error_type(), "Throttled" | "Transient") => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// An app that autoscales: the bounds before this release are recorded
 /// (once), then each color's minimum is held at the task count the release
 /// needs of it: the idle color at the active one's desired count, the active
@@ -273,6 +295,7 @@ where
             idle_color: idle,
             serving: *now.get(active),
             idle: *now.get(idle),
+            settled: false,
         },
     )
     .await?;

@@ -47,6 +47,13 @@ pub struct ScalingRecord {
     pub serving: Bounds,
     /// The idle color's bounds at rest.
     pub idle: Bounds,
+    /// Set once the bounds were settled by it (handed over at the switch,
+    /// or given back by abort or rollback). A record left unsettled belongs
+    /// to a deployment stopped while it held the bounds: the bounds the
+    /// targets have then are held ones, and the next release keeps this
+    /// record's instead of reading them.
+    #[serde(default)]
+    pub settled: bool,
 }
 
 impl ScalingRecord {
@@ -169,17 +176,46 @@ pub async fn remember<P: ParameterStore>(
     app: &str,
     record: ScalingRecord,
 ) -> Result<ScalingRecord> {
-    if let Some(kept) = self::record(store, app).await?
-        && kept.execution == record.execution
-    {
-        return Ok(kept);
-    }
+    let record = match self::record(store, app).await? {
+        Some(kept) if kept.execution == record.execution => return Ok(kept),
+        Some(unsettled) if !unsettled.settled => ScalingRecord {
+            serving: unsettled.serving,
+            idle: unsettled.idle,
+            ..record
+        },
+        _ => record,
+    };
+    save(store, app, &record).await?;
+    Ok(record)
+}
+
+async fn save<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    app: &str,
+    record: &ScalingRecord,
+) -> Result<()> {
     let json = serde_json::to_string(&record).expect("scaling record serialises");
     store
         .params()
         .put(&store.parameter(app, "scaling"), &json, PutMode::Overwrite)
         .await?;
-    Ok(record)
+    Ok(())
+}
+
+/// Marks `record` settled (after its bounds were applied).
+async fn mark_settled<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    app: &str,
+    record: &ScalingRecord,
+) -> Result<()> {
+    if record.settled {
+        return Ok(());
+    }
+    let settled = ScalingRecord {
+        settled: true,
+        ..record.clone()
+    };
+    save(store, app, &settled).await
 }
 
 /// Abort and rollback: `serving` takes the recorded serving bounds back, the
@@ -207,6 +243,7 @@ pub async fn settle<P: ParameterStore>(
         return Ok(false);
     };
     apply_both(services, config, serving, &now, &record.settled(serving)).await?;
+    mark_settled(store, &config.app, &record).await?;
     Ok(true)
 }
 
@@ -229,6 +266,7 @@ pub async fn record_for_rollback<P: ParameterStore>(
         idle_color: target,
         serving: *now.get(target.other()),
         idle: *now.get(target),
+        settled: false,
     };
     remember(store, &config.app, first).await
 }
@@ -247,6 +285,7 @@ pub async fn settle_rollback<P: ParameterStore>(
     };
     let record = record_for_rollback(store, config, me, target, &now).await?;
     apply_both(services, config, target, &now, &record.settled(target)).await?;
+    mark_settled(store, &config.app, &record).await?;
     Ok(true)
 }
 
@@ -289,6 +328,9 @@ pub async fn hand_over<P: ParameterStore>(
     for color in [new, new.other()] {
         changed |= apply(services, config, color, *now.get(color), *wanted.get(color)).await?;
     }
+    if let Some(r) = &record {
+        mark_settled(store, &config.app, r).await?;
+    }
     Ok(changed)
 }
 
@@ -316,6 +358,7 @@ mod tests {
             idle_color: Color::Green,
             serving: SERVING,
             idle: IDLE,
+            settled: false,
         };
         let after_rollback = r.settled(Color::Blue);
         assert_eq!((after_rollback.blue, after_rollback.green), (SERVING, IDLE));

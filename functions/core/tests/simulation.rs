@@ -282,6 +282,10 @@ async fn deployment(
         let run = run.clone();
         let doc = abort_doc.clone();
         async move {
+            // A stopped execution runs no further state.
+            if !running(&world, &doc.lock_holder()) {
+                return;
+            }
             let p = ports(&world, &doc.lock_holder());
             let out = task!(
                 &world,

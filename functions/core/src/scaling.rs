@@ -221,7 +221,7 @@ async fn mark_settled<P: ParameterStore>(
 /// Abort and rollback: `serving` takes the recorded serving bounds back, the
 /// other color its idle bounds. Without a record (no release since the app
 /// autoscales) nothing is known to restore, and nothing is changed; with
-/// `of_execution`, only that execution's record is applied.
+/// `of_execution`, only that execution's record, or one left unsettled.
 pub async fn settle<P: ParameterStore>(
     store: &AppStore<'_, P>,
     services: &impl Services,
@@ -236,7 +236,11 @@ pub async fn settle<P: ParameterStore>(
         tracing::warn!(app = %config.app, "no scaling record: the scalable targets are left as they are");
         return Ok(false);
     };
-    if of_execution.is_some_and(|e| e != record.execution) {
+    // Another execution's record is applied only while unsettled: then it
+    // belongs to a deployment stopped while it held the bounds, whose
+    // originals it keeps. A settled one may be a finished release whose old
+    // color is held warm on purpose.
+    if record.settled && of_execution.is_some_and(|e| e != record.execution) {
         return Ok(false);
     }
     let Some(now) = read(services, config).await? else {

@@ -403,6 +403,7 @@ mod tests {
                 state,
                 lock: None,
                 fence: None,
+                scaling: None,
             },
             production: RouteActions::forward_only(Forward {
                 targets: vec![

@@ -44,6 +44,8 @@ pub struct Records {
     pub state: Option<AppState>,
     pub lock: Option<Lock>,
     pub fence: Option<Fence>,
+    /// The scaling record of an app that autoscales (see `scaling`).
+    pub scaling: Option<crate::scaling::ScalingRecord>,
 }
 
 /// The world as read now, beside the records.
@@ -92,7 +94,7 @@ pub async fn read_records<P: ParameterStore>(
     store: &AppStore<'_, P>,
     app: &str,
 ) -> Result<Records> {
-    let names: Vec<String> = ["config", "state", "lock", "rollback-fence"]
+    let names: Vec<String> = ["config", "state", "lock", "rollback-fence", "scaling"]
         .iter()
         .map(|leaf| store.parameter(app, leaf))
         .collect();
@@ -127,11 +129,15 @@ fn records_from<P: ParameterStore>(
     let fence = next()
         .map(|p| parse::json(&format!("rollback fence {}", names[3]), &p.value))
         .transpose()?;
+    let scaling = next()
+        .map(|p| parse::json(&format!("scaling record {}", names[4]), &p.value))
+        .transpose()?;
     Ok(Records {
         config,
         state,
         lock,
         fence,
+        scaling,
     })
 }
 

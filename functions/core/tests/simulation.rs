@@ -474,6 +474,12 @@ async fn emergency(world: World, delay: usize, run: Arc<Mutex<Run>>) {
                 return;
             }
             Err(e) if matches!(e.error_type(), "Throttled" | "Transient") => continue,
+            // "Run the rollback again once they are healthy": on-call does.
+            Err(e) if e.error_type() == "PreviousColorCold" => {
+                for _ in 0..30 {
+                    yield_now().await;
+                }
+            }
             Err(_) => return,
         }
     }

@@ -378,6 +378,7 @@ mod tests {
                 state: Some(state),
                 lock: None,
                 fence: None,
+                scaling: None,
             },
             production: RouteActions::forward_only(Forward {
                 targets: vec![

@@ -411,6 +411,19 @@ where
             )
             .await?;
     }
+    // An app that autoscales and has no scaling record yet (no release
+    // since): the bounds are recorded before traffic moves, so that a
+    // retry of a rollback that moved it and then failed still knows which
+    // bounds served. (Read with the other records in the first round; the
+    // bounds are read only in this once-per-app case.)
+    if plan.move_traffic
+        && config.autoscaling
+        && world.records.scaling.is_none()
+        && let Some(bounds) = crate::scaling::read(&ports.services, config).await?
+    {
+        crate::scaling::record_for_rollback(store, config, &mine.holder, plan.target, &bounds)
+            .await?;
+    }
     if plan.move_traffic {
         let route = config.production.route();
         write_split(&ports.lb, config, &route, &world.production, wanted, false).await?;

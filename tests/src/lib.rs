@@ -109,3 +109,36 @@ pub fn sns_event_sent_at(message: &str, timestamp: &str) -> Value {
         }
     }]})
 }
+
+/// The EventBridge event AWS sends when an execution of a state machine ends
+/// with `status` (FAILED, TIMED_OUT, ABORTED), as the rollback Lambda
+/// receives it from the app's rule; `input` is the execution's input.
+pub fn execution_ended_event(execution_arn: &str, status: &str, input: &Value) -> Value {
+    let machine = execution_arn
+        .replacen(":execution:", ":stateMachine:", 1)
+        .rsplit_once(':')
+        .map(|(m, _)| m.to_string())
+        .unwrap_or_default();
+    json!({
+        "version": "0",
+        "id": "315c1398-40ff-a850-213b-158f73e60175",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-12-06T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [execution_arn],
+        "detail": {
+            "executionArn": execution_arn,
+            "stateMachineArn": machine,
+            "name": execution_arn.rsplit(':').next().unwrap_or_default(),
+            "status": status,
+            "startDate": 1_796_464_800_000_i64,
+            "stopDate": 1_796_465_100_000_i64,
+            "input": input.to_string(),
+            "output": null,
+            "inputDetails": {"included": true},
+            "outputDetails": null
+        }
+    })
+}

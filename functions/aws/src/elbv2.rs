@@ -131,16 +131,32 @@ fn sdk_actions(actions: &RouteActions) -> PortResult<Vec<Action>> {
         .iter()
         .map(|a| match a {
             RouteAction::Forward { order, forward } => Ok(forward_action(*order, forward)),
-            RouteAction::Foreign(f) => {
-                f.opaque.downcast_ref::<Action>().cloned().ok_or_else(|| {
+            RouteAction::Foreign(f) => f
+                .opaque
+                .downcast_ref::<Action>()
+                .cloned()
+                .map(keep_client_secret)
+                .ok_or_else(|| {
                     PortError::failed(
                         "elbv2:write actions",
                         format!("action {} was not read from ELBv2", f.kind),
                     )
-                })
-            }
+                }),
         })
         .collect()
+}
+
+/// DescribeListeners/DescribeRules never return an OIDC action's client
+/// secret; written back without it, ModifyListener/ModifyRule fail unless the
+/// action says to keep the stored one (`UseExistingClientSecret`, AWS API
+/// reference). The emulator echoes the secret, so it would never tell.
+fn keep_client_secret(mut action: Action) -> Action {
+    if let Some(oidc) = action.authenticate_oidc_config.as_mut()
+        && oidc.client_secret.is_none()
+    {
+        oidc.use_existing_client_secret = Some(true);
+    }
+    action
 }
 
 impl LoadBalancer for Elbv2 {

@@ -38,6 +38,11 @@ pub fn ecs(config: &SdkConfig) -> EcsServices {
     )
 }
 
+/// The alerts adapter (SNS).
+pub fn sns(config: &SdkConfig) -> SnsAlerts {
+    SnsAlerts::new(aws_sdk_sns::Client::new(config))
+}
+
 /// The Step Functions adapter.
 pub fn sfn(config: &SdkConfig) -> SfnExecutions {
     SfnExecutions::new(aws_sdk_sfn::Client::new(config))
@@ -50,7 +55,7 @@ pub fn ports(config: &SdkConfig, prefix: impl Into<String>) -> AwsPorts {
         params: ssm(config),
         lb: elbv2(config),
         services: ecs(config),
-        alerts: SnsAlerts::new(aws_sdk_sns::Client::new(config)),
+        alerts: sns(config),
         executions: sfn(config),
         prefix: prefix.into(),
     }

@@ -6,10 +6,12 @@
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
+use crate::config::AppConfig;
 use crate::error::Result;
 use crate::ports::{ParameterStore, Ports, Services};
 use crate::requests::Caller;
 use crate::scaling;
+use crate::state::AppState;
 use crate::store::AppStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +38,7 @@ where
     let mut scaling_restored = false;
     if holds_lock {
         let config = store.config(app).await?;
+        clear_own_mark(ports, &store, &config, caller).await?;
         if config.autoscaling
             && let Some(record) = scaling::record(&store, app).await?
             && record.execution == me
@@ -60,4 +63,40 @@ where
         released,
         scaling_restored,
     })
+}
+
+/// deploy-idle marks the idle color as being replaced before it updates the
+/// service. A release that failed in between leaves a mark ECS contradicts
+/// (the color still runs the release recorded before it): the abort, still
+/// holding the lock, takes it away, so that a later rollback can go there.
+async fn clear_own_mark<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    config: &AppConfig,
+    caller: &Caller,
+) -> Result<()>
+where
+    P: ParameterStore,
+    S: Services,
+{
+    let app = caller.app.as_str();
+    let Some(state) = store.state(app).await? else {
+        return Ok(());
+    };
+    if state.previous_color_replaced_by.as_deref() != Some(caller.version.as_str()) {
+        return Ok(());
+    }
+    let service = &config.color(state.previous_color).service;
+    let runs = ports.services.describe(&config.cluster, service).await?;
+    if state.previous_task_definition.as_deref() != Some(runs.task_definition.as_str()) {
+        // The release did reach the color: the mark is true.
+        return Ok(());
+    }
+    let unmarked = AppState {
+        previous_color_replaced_by: None,
+        ..state
+    };
+    store.save_state(app, &unmarked).await?;
+    info!(app, color = %unmarked.previous_color, "aborted before the service changed: the color is a rollback target again");
+    Ok(())
 }

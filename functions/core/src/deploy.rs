@@ -137,13 +137,13 @@ where
         }
         return Err(e);
     }
-    let (task_definition, registered) = match (&request.task_definition, &request.image) {
-        (Some(arn), _) => (arn.clone(), false),
+    let task_definition = match (&request.task_definition, &request.image) {
+        (Some(arn), _) => arn.clone(),
         (None, Some(image)) => {
             release_task_definition(
                 &ports.services,
                 &config,
-                &idle_service.task_definition,
+                &active_service.task_definition,
                 image,
             )
             .await?
@@ -222,7 +222,7 @@ where
         task_definition_arn: task_definition,
         desired_count: desired,
         serving_task_definition: Some(active_service.task_definition),
-        changed: registered || update_needed || test_route_moved,
+        changed: update_needed || test_route_moved,
         already_live: false,
         started_at: now,
         warm_window_seconds: config.warm_window_seconds,
@@ -343,27 +343,31 @@ fn lock_ttl(config: &AppConfig, strategy: &Strategy) -> Duration {
     )
 }
 
-/// The task definition that runs `image`: the idle service's current one if it
-/// already does (a rerun), else a new revision of it with only the image changed.
+/// The task definition that runs `image`: a revision of what production runs
+/// now (`current`, the serving color's) with only the image changed. Not the
+/// idle color's: it may be older, and a release shipped since as a task
+/// definition (environment, CPU, secrets) would be silently undone. A rerun
+/// finds the revision its first run registered (the adapter reuses the
+/// family's latest revision when it is the same), so nothing new is added.
 async fn release_task_definition(
     services: &impl Services,
     config: &AppConfig,
     current: &str,
     image: &str,
-) -> Result<(String, bool)> {
+) -> Result<String> {
     let images = services.images(current).await?;
     let container = pick_container(config, current, &images)?;
     if images
         .iter()
         .any(|c| c.container == container && c.image == image)
     {
-        return Ok((current.to_string(), false));
+        return Ok(current.to_string());
     }
     let arn = services
         .register_with_image(current, &container, image)
         .await?;
-    info!(app = %config.app, %arn, %container, image, "registered a task definition for the release");
-    Ok((arn, true))
+    info!(app = %config.app, %arn, %container, image, "the release's task definition");
+    Ok(arn)
 }
 
 fn pick_container(

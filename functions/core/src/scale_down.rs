@@ -9,11 +9,12 @@ use crate::color::Color;
 use crate::config::AppConfig;
 use crate::error::{Error, Result};
 use crate::fence::rolled_back_meanwhile;
-use crate::ports::{Bounds, Executions, ParameterStore, Ports, Services};
+use crate::ports::{Alerts, Bounds, Executions, LoadBalancer, ParameterStore, Ports, Services};
 use crate::requests::DeployedRequest;
 use crate::scaling;
 use crate::state::Phase;
 use crate::store::AppStore;
+use crate::world::observe;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScaleDownOutcome {
@@ -36,7 +37,9 @@ pub async fn scale_down<P, L, S, A, E>(
 ) -> Result<ScaleDownOutcome>
 where
     P: ParameterStore,
+    L: LoadBalancer,
     S: Services,
+    A: Alerts,
     E: Executions,
 {
     let deploy = &request.deployed;
@@ -73,7 +76,8 @@ where
         }
         Err(e) => return Err(e),
     }
-    let result = shrink(ports, &store, request, &config, old, &me, now).await;
+    // Boxed: the observation makes this future large for a Lambda's stack.
+    let result = Box::pin(shrink(ports, &store, request, &config, old, &me, now)).await;
     store.release_lock(app, &me).await?;
     result.map(|(desired, why)| match why {
         Some(why) => skip(why, desired),
@@ -98,19 +102,24 @@ async fn shrink<P, L, S, A, E>(
     config: &AppConfig,
     old: Color,
     me: &str,
-    _now: OffsetDateTime,
+    now: OffsetDateTime,
 ) -> Result<(i32, Option<String>)>
 where
     P: ParameterStore,
+    L: LoadBalancer,
     S: Services,
+    A: Alerts,
 {
     let deploy = &request.deployed;
     let app = request.caller.app.as_str();
     let execution_arn = request.caller.execution_arn.as_deref();
     let service = &config.color(old).service;
-    let current = ports.services.describe(&config.cluster, service).await?;
+    // The listener says where traffic goes, not the record: on-call may have
+    // moved production back by hand during the warm window.
+    let world = observe(store, &ports.lb, &ports.services, app, Some(config)).await?;
+    let current = world.services.get(old).clone();
     let target = config.idle_capacity_after_window as i32;
-    let state = store.state(app).await?;
+    let state = world.records.state.clone();
     let still_ours = state.as_ref().is_some_and(|s| {
         s.active_color == deploy.idle_color
             && s.active_version.as_deref() == Some(deploy.version.as_str())
@@ -119,6 +128,21 @@ where
             // execution, whose warm window this one must not cut short.
             && (execution_arn.is_none() || s.last_execution_arn.as_deref() == execution_arn)
     });
+    if world.weights.serves(old) {
+        // Never shrink a color with production weight. When the record says
+        // the release is live, the two disagree: people must hear of it.
+        let why = format!(
+            "{old} ({service}) has production traffic: the listener sends {}",
+            world.weights
+        );
+        if still_ours {
+            alert_drift(ports, config, app, deploy.version.as_str(), &why, now).await;
+        }
+        return Ok((
+            current.desired,
+            Some(format!("{why}; nothing was scaled down")),
+        ));
+    }
     if !still_ours {
         return Ok((
             current.desired,
@@ -188,4 +212,42 @@ where
         ));
     }
     Ok((target.min(current.desired), None))
+}
+
+/// Tells the app's team that the warm window ended with production where the
+/// record does not say it is. A failure to send is logged: the step changed
+/// nothing, and its outcome says why.
+async fn alert_drift<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    config: &AppConfig,
+    app: &str,
+    version: &str,
+    why: &str,
+    now: OffsetDateTime,
+) where
+    A: Alerts,
+{
+    let Some(topic) = &config.alert_topic_arn else {
+        warn!(app, %why, "drift at scale-down, and the app has no alert topic");
+        return;
+    };
+    let summary = format!(
+        "bluegreen did not scale down {app} after the warm window of release {version}: {why}, \
+         but the record says {version} serves. Nothing was changed; see `bluegreen status --app {app}` \
+         and move the listener (or deploy) on purpose"
+    );
+    let message = serde_json::json!({
+        "summary": summary,
+        "app": app,
+        "version": version,
+        "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
+    });
+    let subject = format!("bluegreen: {app} drifted; old color kept");
+    if let Err(e) = ports
+        .alerts
+        .publish(topic, &subject, &message.to_string())
+        .await
+    {
+        warn!(app, error = %e, "could not send the drift alert");
+    }
 }

@@ -78,6 +78,22 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
         Ok(state)
     }
 
+    /// Whether the stored state and the active-environment value are both
+    /// `state` already (one read of the two).
+    pub async fn state_is(&self, app: &str, state: &AppState) -> Result<bool> {
+        let names = [
+            self.parameter(app, "state"),
+            self.parameter(app, "active-environment"),
+        ];
+        let got = self.params.get_many(&names).await?;
+        let stored = match &got[0] {
+            Some(p) => Some(self.parse_state(&names[0], &p.value)?),
+            None => None,
+        };
+        let active = got[1].as_ref().map(|p| p.value.as_str());
+        Ok(stored.as_ref() == Some(state) && active == Some(state.active_color.as_str()))
+    }
+
     /// Writes the plain active-environment value, then the state document.
     /// In this order a failure between the two leaves the state unwritten, so
     /// a rerun sees it differ and writes both again.

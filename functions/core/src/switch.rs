@@ -275,7 +275,7 @@ where
         state.and_then(|s| s.switched_at).unwrap_or(now)
     };
     let new_state = state_after(&world, plan, version, wanted, execution_arn, switched_at);
-    if state != Some(&new_state) {
+    if !world.records.state_is(&new_state) {
         store.save_state(app, &new_state).await?;
     }
     // The last step: the new color takes the serving bounds (an app that
@@ -347,7 +347,7 @@ where
     if !weights_of(config, &route, &actions)?.matches(split) {
         write_split(&ports.lb, config, &route, &actions, split, true).await?;
     }
-    if store.state(&config.app).await?.as_ref() != Some(state) {
+    if !store.state_is(&config.app, state).await? {
         store.save_state(&config.app, state).await?;
     }
     crate::scaling::honour_fence(store, &ports.services, config, fence).await
@@ -404,6 +404,7 @@ mod tests {
                 lock: None,
                 fence: None,
                 scaling: None,
+                active_environment: None,
             },
             production: RouteActions::forward_only(Forward {
                 targets: vec![

@@ -46,6 +46,17 @@ pub struct Records {
     pub fence: Option<Fence>,
     /// The scaling record of an app that autoscales (see `scaling`).
     pub scaling: Option<crate::scaling::ScalingRecord>,
+    /// The plain active-environment value scripts read.
+    pub active_environment: Option<String>,
+}
+
+impl Records {
+    /// Whether the stored state and the active-environment value are both
+    /// `state` already: a step writes them only when either differs.
+    pub fn state_is(&self, state: &AppState) -> bool {
+        self.state.as_ref() == Some(state)
+            && self.active_environment.as_deref() == Some(state.active_color.as_str())
+    }
 }
 
 /// The world as read now, beside the records.
@@ -94,10 +105,17 @@ pub async fn read_records<P: ParameterStore>(
     store: &AppStore<'_, P>,
     app: &str,
 ) -> Result<Records> {
-    let names: Vec<String> = ["config", "state", "lock", "rollback-fence", "scaling"]
-        .iter()
-        .map(|leaf| store.parameter(app, leaf))
-        .collect();
+    let names: Vec<String> = [
+        "config",
+        "state",
+        "lock",
+        "rollback-fence",
+        "scaling",
+        "active-environment",
+    ]
+    .iter()
+    .map(|leaf| store.parameter(app, leaf))
+    .collect();
     crate::config::validate_app_name("request", "app", app)?;
     let got = store.params().get_many(&names).await?;
     records_from(store, app, &names, got)
@@ -132,12 +150,14 @@ fn records_from<P: ParameterStore>(
     let scaling = next()
         .map(|p| parse::json(&format!("scaling record {}", names[4]), &p.value))
         .transpose()?;
+    let active_environment = next().map(|p| p.value);
     Ok(Records {
         config,
         state,
         lock,
         fence,
         scaling,
+        active_environment,
     })
 }
 

@@ -13,7 +13,7 @@ use bluegreen_core::abort::{Aborted, abort};
 use bluegreen_core::deploy::{DeployOutcome, deploy};
 use bluegreen_core::input::{ExecutionInput, SOURCE};
 use bluegreen_core::monitor::{Alarms, check_alarms_exist, thresholds};
-use bluegreen_core::ports::{Executions, LoadBalancer, ParameterStore, Ports, Services};
+use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
 use bluegreen_core::ready::{Readiness, check};
 use bluegreen_core::scale_down::{ScaleDownOutcome, scale_down};
 use bluegreen_core::store::AppStore;
@@ -105,6 +105,7 @@ where
     P: ParameterStore,
     L: LoadBalancer,
     S: Services,
+    A: Alerts,
     E: Executions,
 {
     run(ports, None::<&NoAlarms>, event).await
@@ -124,6 +125,7 @@ where
     P: ParameterStore,
     L: LoadBalancer,
     S: Services,
+    A: Alerts,
     E: Executions,
     W: Alarms,
 {
@@ -176,6 +178,7 @@ where
     P: ParameterStore,
     L: LoadBalancer,
     S: Services,
+    A: Alerts,
     E: Executions,
     W: Alarms,
 {

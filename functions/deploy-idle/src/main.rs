@@ -1,4 +1,4 @@
-use bluegreen_lambda::{Acting, Function, Unused, app_of, ports_with};
+use bluegreen_lambda::{Acting, Function, app_of, ports_with};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -15,7 +15,8 @@ async fn main() -> Result<(), Error> {
                 bluegreen_aws::ssm(config),
                 bluegreen_aws::elbv2(config),
                 bluegreen_aws::ecs(config),
-                Unused,
+                // Scale-down alerts when the warm window ends on drift.
+                bluegreen_aws::sns(config),
                 bluegreen_aws::sfn(config),
             );
             (ports, bluegreen_aws::metrics(config))

@@ -127,6 +127,9 @@ pub fn requests(event: Value) -> Result<Vec<RollbackRequest>, Error> {
             })
             .collect();
     }
+    if object.get("detail-type").and_then(Value::as_str) == Some(EXECUTION_STATUS_CHANGE) {
+        return Ok(vec![execution_ended(event)?]);
+    }
     if object.contains_key("release") {
         let reason = state_machine_reason(object);
         // Only what the rollback needs is read: a malformed result of some
@@ -153,6 +156,7 @@ pub fn requests(event: Value) -> Result<Vec<RollbackRequest>, Error> {
             source: RollbackSource::StateMachine,
             requested_by: None,
             sent_at: None,
+            ended_execution: None,
         };
         request.validate()?;
         return Ok(vec![request]);
@@ -160,6 +164,79 @@ pub fn requests(event: Value) -> Result<Vec<RollbackRequest>, Error> {
     let source = "rollback request";
     let msg: EmergencyMessage = parse::value(source, event)?;
     Ok(vec![emergency(source, msg, RollbackSource::Direct)?])
+}
+
+/// The `detail-type` of Step Functions' status change events.
+const EXECUTION_STATUS_CHANGE: &str = "Step Functions Execution Status Change";
+
+/// The EventBridge event of an execution of the app's state machine that
+/// ended without succeeding (the app's rule sends FAILED, TIMED_OUT and
+/// ABORTED here).
+#[derive(Debug, Deserialize)]
+struct ExecutionEndedEvent {
+    source: String,
+    detail: ExecutionEndedDetail,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecutionEndedDetail {
+    execution_arn: String,
+    status: String,
+    /// The execution's input document, as text; AWS leaves it out when it
+    /// is over 256 KB (`inputDetails.included: false`): then the app cannot
+    /// be known from the event, and it is refused.
+    #[serde(default)]
+    input: Option<String>,
+}
+
+fn execution_ended(event: Value) -> Result<RollbackRequest, Error> {
+    let source = "execution-ended event";
+    let event: ExecutionEndedEvent = parse::value(source, event)?;
+    if event.source != "aws.states" {
+        return Err(Error::bad_input(source, "source", "must be aws.states"));
+    }
+    let status = event.detail.status.as_str();
+    if !matches!(status, "FAILED" | "TIMED_OUT" | "ABORTED") {
+        return Err(Error::bad_input(
+            source,
+            "detail.status",
+            format!("{status}: only an execution that ended without succeeding is rolled back"),
+        ));
+    }
+    let input = event.detail.input.as_deref().ok_or_else(|| {
+        Error::bad_input(
+            source,
+            "detail.input",
+            "is missing: the app cannot be known",
+        )
+    })?;
+    let doc: StateMachineDoc = parse::json(&format!("{source} detail.input"), input)?;
+    bluegreen_core::config::validate_app_name(source, "detail.input.app", &doc.app)?;
+    let arn = event.detail.execution_arn;
+    let request = RollbackRequest {
+        reason: bluegreen_core::rollback::machine_reason(
+            &format!(
+                "release {}'s execution ended {status} without releasing ",
+                doc.release.version
+            ),
+            &[&format!("({arn})")],
+        ),
+        app: doc.app,
+        source: RollbackSource::ExecutionEnded,
+        requested_by: None,
+        caller_execution: None,
+        release: Some(ReleaseRef {
+            version: doc.release.version,
+            color: None,
+            task_definition: None,
+            serving_task_definition: None,
+        }),
+        sent_at: None,
+        ended_execution: Some(arn),
+    };
+    request.validate()?;
+    Ok(request)
 }
 
 fn emergency(
@@ -175,6 +252,7 @@ fn emergency(
         caller_execution: None,
         release: None,
         sent_at: None,
+        ended_execution: None,
     };
     request.validate().map_err(|e| match e {
         Error::BadInput { field, problem, .. } => Error::bad_input(source, field, problem),
@@ -189,8 +267,7 @@ fn state_machine_reason(doc: &serde_json::Map<String, Value>) -> String {
     if let Some(err) = doc.get("error").and_then(Value::as_object) {
         let name = err.get("Error").and_then(Value::as_str).unwrap_or("error");
         let cause = err.get("Cause").and_then(Value::as_str).unwrap_or("");
-        let text = format!("{name}: {cause}");
-        return text.chars().take(1000).collect();
+        return bluegreen_core::rollback::machine_reason(&format!("{name}: "), &[cause]);
     }
     if let Some(reasons) = doc
         .get("monitor")
@@ -199,7 +276,7 @@ fn state_machine_reason(doc: &serde_json::Map<String, Value>) -> String {
         && !reasons.is_empty()
     {
         let list: Vec<&str> = reasons.iter().filter_map(Value::as_str).collect();
-        return format!("monitor breach: {}", list.join("; "));
+        return bluegreen_core::rollback::machine_reason("monitor breach: ", &list);
     }
     "rolled back by the state machine".to_string()
 }
@@ -313,6 +390,48 @@ mod tests {
         assert_eq!(r[0].source, RollbackSource::StateMachine);
         assert_eq!(r[0].reason, "Breach: 5xx 12%");
         assert!(r[0].caller_execution.is_some());
+    }
+
+    /// A breach with many long reasons (every alarm in ALARM, each probe's
+    /// error) must still roll back: a machine-made reason is summarised to
+    /// fit, never refused as bad input.
+    #[test]
+    fn a_long_machine_made_reason_is_summarised_not_refused() {
+        let alarm = |i: usize| format!("alarm checkout-{i}-{} is in ALARM", "x".repeat(120));
+        let reasons: Vec<String> = (0..8).map(alarm).collect();
+        let r = requests(json!({
+            "app": "checkout", "release": {"version": "v2", "image": "i"},
+            "monitor": {"verdict": "breach", "reasons": reasons}
+        }))
+        .expect("a breach's rollback is never refused for its reason's length");
+        let reason = &r[0].reason;
+        assert!(
+            reason.chars().count() <= bluegreen_core::rollback::MAX_REASON,
+            "{reason}"
+        );
+        assert!(
+            reason.starts_with("monitor breach: alarm checkout-0-"),
+            "{reason}"
+        );
+        assert!(
+            reason.ends_with("more)"),
+            "says how many were left out: {reason}"
+        );
+
+        let cause = "y".repeat(5000);
+        let r = requests(json!({
+            "app": "checkout", "release": {"version": "v2", "image": "i"},
+            "error": {"Error": "States.TaskFailed", "Cause": cause}
+        }))
+        .expect("a caught error's rollback is never refused");
+        assert!(r[0].reason.chars().count() <= bluegreen_core::rollback::MAX_REASON);
+        assert!(r[0].reason.starts_with("States.TaskFailed: yyy"));
+
+        // People's reasons are still refused for length, saying where.
+        let e = requests(json!({"app": "checkout", "reason": "z".repeat(1001)}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`reason`") && e.contains("at most 1000"), "{e}");
     }
 
     #[test]

@@ -124,6 +124,79 @@ async fn a_given_task_definition_is_used_as_is() {
     assert_eq!(app.task_definition_revisions().await, revisions);
 }
 
+/// A release shipped as a task definition (a new environment variable, more
+/// CPU) goes live; the next image-only release must start from what
+/// production runs now, not from the idle color's older revision.
+#[tokio::test]
+async fn an_image_release_starts_from_the_task_definition_production_runs() {
+    let app = bluegreen_e2e::provision("di-td-then-image", AppOptions::default()).await;
+    let v1 = app
+        .task_definition(&app.service_task_definition(Color::Blue).await)
+        .await;
+    let mut container = v1.container_definitions()[0].clone();
+    container.image = Some("example/di-td-then-image:v2".into());
+    container.environment.get_or_insert_with(Vec::new).push(
+        aws_sdk_ecs::types::KeyValuePair::builder()
+            .name("FEATURE_FLAGS")
+            .value("checkout-v2")
+            .build(),
+    );
+    let v2_td = app
+        .ecs
+        .register_task_definition()
+        .set_family(v1.family.clone())
+        .set_network_mode(v1.network_mode.clone())
+        .set_requires_compatibilities(v1.requires_compatibilities.clone())
+        .cpu("512")
+        .set_memory(v1.memory.clone())
+        .set_execution_role_arn(v1.execution_role_arn.clone())
+        .container_definitions(container)
+        .send()
+        .await
+        .unwrap()
+        .task_definition
+        .unwrap()
+        .task_definition_arn
+        .unwrap();
+
+    // v2 goes live on green as a task definition.
+    let mut doc = release_input(&app.name, "v2");
+    doc["release"] = json!({"version": "v2", "task_definition": v2_td});
+    let out = deploy(&app, &doc).await.expect("deploy v2");
+    doc["deploy"] = serde_json::to_value(&out).unwrap();
+    bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
+        .await
+        .expect("switch v2");
+    let holder = bluegreen_core::input::ExecutionInput::from_value(doc)
+        .unwrap()
+        .lock_holder();
+    ports_release(&app, &holder).await;
+
+    // v3 is an image only: it goes to blue, which still runs v1's revision.
+    let v3 = deploy(&app, &release_input(&app.name, "v3"))
+        .await
+        .expect("deploy v3");
+    assert_eq!(v3.idle_color, Color::Blue);
+    let td = app.task_definition(&v3.task_definition_arn).await;
+    let c = &td.container_definitions()[0];
+    assert_eq!(c.image.as_deref(), Some("example/di-td-then-image:v3"));
+    let env: Vec<_> = c
+        .environment()
+        .iter()
+        .map(|kv| {
+            (
+                kv.name().unwrap_or_default(),
+                kv.value().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        env.contains(&("FEATURE_FLAGS", "checkout-v2")),
+        "v2's environment is kept: {env:?}"
+    );
+    assert_eq!(td.cpu(), Some("512"), "v2's CPU is kept");
+}
+
 #[tokio::test]
 async fn refuses_while_production_is_split_or_locked_and_changes_nothing() {
     let app = bluegreen_e2e::provision("di-refuse", AppOptions::default()).await;
@@ -265,10 +338,71 @@ async fn scale_down_shrinks_the_old_color_unless_the_release_was_rolled_back() {
     app.put_state(&state).await;
     let s = scale_down(&app, &doc).await;
     assert!(
-        !s.scaled && s.skipped.as_deref().unwrap().contains("rolled back"),
+        !s.scaled
+            && s.skipped
+                .as_deref()
+                .unwrap()
+                .contains("has production traffic"),
         "{s:?}"
     );
     assert_eq!(app.desired_count(Color::Blue).await, 2);
+    assert!(
+        app.alerts().await.is_empty(),
+        "no drift: the record says blue serves"
+    );
+}
+
+/// On-call moved production back by hand during the warm window (the drift
+/// the README describes): the warm window's scale-down must not shrink the
+/// color that now serves, and must tell people instead of reporting success.
+#[tokio::test]
+async fn scale_down_never_shrinks_the_color_production_was_moved_back_to() {
+    let app = bluegreen_e2e::provision("di-scale-drift", AppOptions::default()).await;
+    let mut doc = release_input(&app.name, "v2");
+    let out = deploy(&app, &doc).await.expect("deploy");
+    doc["deploy"] = serde_json::to_value(&out).unwrap();
+    bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
+        .await
+        .expect("switch");
+    let holder = bluegreen_core::input::ExecutionInput::from_value(doc.clone())
+        .unwrap()
+        .lock_holder();
+    ports_release(&app, &holder).await;
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+
+    // On-call moves the listener back to blue by hand; the record still
+    // says green v2 is live.
+    app.move_production_by_hand(Color::Blue).await;
+    let s = scale_down(&app, &doc).await;
+    assert!(!s.scaled, "{s:?}");
+    let why = s.skipped.as_deref().unwrap_or_default();
+    assert!(
+        why.contains("blue") && why.contains("100%"),
+        "names the listener's side: {why}"
+    );
+    assert_eq!(
+        app.desired_count(Color::Blue).await,
+        2,
+        "the serving color keeps its tasks"
+    );
+    assert_eq!(
+        app.desired_count(Color::Green).await,
+        2,
+        "nothing was changed"
+    );
+    let alerts = app.alerts().await;
+    assert_eq!(alerts.len(), 1, "people hear of the drift: {alerts:?}");
+    assert!(
+        alerts[0]["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("did not scale"),
+        "{alerts:?}"
+    );
+    assert!(
+        app.parameter("lock").await.is_none(),
+        "the lock is not kept"
+    );
 }
 
 async fn ports_release(app: &ExampleApp, holder: &str) {
@@ -308,10 +442,11 @@ async fn a_task_definition_with_several_containers_needs_the_config_to_name_one(
         .unwrap()
         .task_definition_arn
         .unwrap();
+    // Production runs it: a release starts from what production runs.
     app.ecs
         .update_service()
         .cluster(&app.cluster)
-        .service(app.service(Color::Green))
+        .service(app.service(Color::Blue))
         .task_definition(&td)
         .send()
         .await
@@ -428,6 +563,7 @@ async fn scale_down_of_an_older_execution_leaves_a_newer_releases_warm_color() {
     state.last_execution_arn =
         Some("arn:aws:states:us-east-1:123456789012:execution:bluegreen:newer".into());
     app.put_state(&state).await;
+    app.move_production_by_hand(Color::Green).await;
     ports_release(&app, &older).await;
     let desired = app.desired_count(Color::Blue).await;
     let s = scale_down(&app, &doc).await;

@@ -191,6 +191,91 @@ async fn from_the_state_machine_the_caller_is_not_stopped_and_its_lock_is_releas
     app.assert_state_matches_listener().await;
 }
 
+/// A release stopped from the console at 50/50 (or timed out, or failed
+/// outside a Catch) must not leave production split with nobody watching:
+/// the app's rule hands the ended execution to the rollback function, which
+/// rolls the release back, takes the dead execution's lock away, and alerts.
+#[tokio::test]
+async fn an_execution_that_ended_with_production_split_is_rolled_back() {
+    let app = bluegreen_e2e::provision("rb-ended", AppOptions::default()).await;
+    let execution = app.start_running_execution("release-v2").await;
+    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let mut doc = release_input(&app.name, "v2");
+    doc["execution"] = json!({"arn": execution});
+    doc["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
+    bluegreen_switch::handler(&app.ports(), lambda_event(doc))
+        .await
+        .expect("switch to 50%");
+    assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
+
+    // While it runs, the event is refused: nothing has ended.
+    let input = release_input(&app.name, "v2");
+    let event = bluegreen_e2e::execution_ended_event(&execution, "ABORTED", &input);
+    let e = rollback(&app, event.clone()).await.unwrap_err();
+    assert_eq!(e.error_type(), "BadInput", "{e}");
+    assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
+
+    // Someone stops it from the console.
+    app.sfn
+        .stop_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    let out = one(rollback(&app, event.clone()).await.expect("rolled back"));
+    assert!(out.changed);
+    assert_eq!(
+        (out.to.color, out.to.version.as_deref()),
+        (Color::Blue, Some("v1"))
+    );
+    assert!(out.reason.contains("ABORTED"), "{}", out.reason);
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    app.assert_state_matches_listener().await;
+    assert!(
+        app.parameter("lock").await.is_none(),
+        "no lock outlives its holder"
+    );
+    let alerts = app.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["source"], json!("execution-ended"));
+
+    // EventBridge delivers at least once: the same event again changes nothing.
+    let again = one(rollback(&app, event).await.expect("again"));
+    assert!(!again.changed);
+    assert!(app.alerts().await.is_empty(), "one rollback, one alert");
+}
+
+/// An execution that ended after its own rollback, or before any traffic
+/// moved, leaves nothing to do: no change, no alert.
+#[tokio::test]
+async fn an_execution_that_ended_without_traffic_on_its_release_changes_nothing() {
+    let app = bluegreen_e2e::provision("rb-ended-quiet", AppOptions::default()).await;
+    let execution = app.start_running_execution("release-v2").await;
+    app.sfn
+        .stop_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    let before = app.snapshot().await;
+    let event =
+        bluegreen_e2e::execution_ended_event(&execution, "FAILED", &release_input(&app.name, "v2"));
+    let out = one(rollback(&app, event).await.expect("nothing to do"));
+    assert!(!out.changed);
+    assert_eq!(app.snapshot().await, before);
+    assert!(app.alerts().await.is_empty());
+
+    // An event naming another app's execution is refused.
+    let other = release_input("someone-else", "v2");
+    let e = rollback(
+        &app,
+        bluegreen_e2e::execution_ended_event(&execution, "FAILED", &other),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e.error_type(), "BadInput" | "UnknownApp"), "{e}");
+}
+
 #[tokio::test]
 async fn bad_messages_change_nothing_and_name_the_problem() {
     let app = bluegreen_e2e::provision("rb-bad", AppOptions::default()).await;
@@ -477,6 +562,50 @@ async fn never_sends_traffic_to_a_color_a_newer_release_was_deployed_onto() {
         (out.to.color, out.to.version.as_deref()),
         (Color::Green, Some("v2"))
     );
+}
+
+/// A release of v3 marked blue as being replaced, then failed before it
+/// updated the service and was aborted: blue still runs v1 as ECS says. The
+/// abort clears the mark, and an emergency rollback with a mark left over
+/// (an abort that never ran) trusts ECS over it: production goes back to v1.
+#[tokio::test]
+async fn a_mark_left_by_an_aborted_deploy_does_not_outrank_ecs() {
+    let app = bluegreen_e2e::provision("rb-stale-mark", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let live = app.stored_state().await.unwrap();
+    let marked = AppState {
+        previous_color_replaced_by: Some("v3".into()),
+        ..live.clone()
+    };
+
+    // The abort of v3's execution, holding the lock, clears its own mark.
+    app.put_state(&marked).await;
+    let holder = bluegreen_e2e::manual_holder(&app, "v3");
+    bluegreen_e2e::hold_lock(&app, &holder).await;
+    let aborted = bluegreen_deploy_idle::handler(
+        &app.ports(),
+        lambda_event(json!({"phase": "abort", "input": release_input(&app.name, "v3")})),
+    )
+    .await
+    .expect("abort");
+    assert!(matches!(
+        aborted,
+        bluegreen_deploy_idle::DeployIdleResponse::Aborted(_)
+    ));
+    assert_eq!(app.stored_state().await.unwrap(), live, "the mark is gone");
+    assert!(app.parameter("lock").await.is_none());
+
+    // A mark nobody cleared: ECS says blue runs v1, so blue is the target.
+    app.put_state(&marked).await;
+    let out = one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
+        .await
+        .expect("rolled back to v1"));
+    assert_eq!(
+        (out.to.color, out.to.version.as_deref()),
+        (Color::Blue, Some("v1"))
+    );
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    app.assert_state_matches_listener().await;
 }
 
 /// Lets a switch step change the listener and read it back, then holds it

@@ -58,6 +58,20 @@ pub fn decide(
     now: OffsetDateTime,
 ) -> Result<Decision> {
     let app = request.app.as_str();
+    let unmarked;
+    let world = match stale_mark(world, stopped) {
+        Some(state) => {
+            unmarked = World {
+                records: crate::world::Records {
+                    state: Some(state),
+                    ..world.records.clone()
+                },
+                ..world.clone()
+            };
+            &unmarked
+        }
+        None => world,
+    };
     let state = world.state();
     if let (Some(sent), Some(switched)) = (request.sent_at, state.and_then(|s| s.switched_at))
         && sent < switched
@@ -241,6 +255,31 @@ pub fn decide(
     })))
 }
 
+/// The state without its "previous color replaced" mark when ECS says the
+/// mark is false: the marked color still runs the release recorded before it
+/// (the deployment that marked it failed before it updated the service), and
+/// no deployment can still act on it (none was stopped by this rollback and
+/// none holds the lock). A deployment in flight keeps its mark: it may be
+/// between its fence check and its service update.
+fn stale_mark(world: &World, stopped: bool) -> Option<AppState> {
+    let s = world.state()?;
+    s.previous_color_replaced_by.as_ref()?;
+    let deployment_may_act = stopped
+        || world
+            .records
+            .lock
+            .as_ref()
+            .is_some_and(|l| !l.holder.starts_with("rollback:"));
+    let still_runs = s
+        .previous_task_definition
+        .as_deref()
+        .is_some_and(|td| td == world.task_definition(s.previous_color));
+    (still_runs && !deployment_may_act).then(|| AppState {
+        previous_color_replaced_by: None,
+        ..s.clone()
+    })
+}
+
 /// Invariants 1 and 4: the target takes production only with as many healthy
 /// targets as production needs.
 fn cold(world: &World, target: Color) -> Option<Cold> {
@@ -379,6 +418,7 @@ mod tests {
                 lock: None,
                 fence: None,
                 scaling: None,
+                active_environment: None,
             },
             production: RouteActions::forward_only(Forward {
                 targets: vec![
@@ -413,6 +453,7 @@ mod tests {
             caller_execution: None,
             release: None,
             sent_at: None,
+            ended_execution: None,
         }
     }
 
@@ -524,16 +565,69 @@ mod tests {
         assert_eq!(e.error_type(), "StaleRequest");
     }
 
+    /// v3 was deployed onto blue: the state marks it, ECS runs v3's revision.
+    fn replaced(blue: u32, green: u32) -> World {
+        let mut w = world(blue, green);
+        w.records.state.as_mut().unwrap().previous_color_replaced_by = Some("v3".into());
+        w.services.blue = service("arn:aws:ecs:us-east-1:1:task-definition/a:3", 2);
+        w
+    }
+
     #[test]
     fn a_replaced_previous_color_is_no_target_unless_it_already_serves() {
-        let mut w = world(0, 100);
-        w.records.state.as_mut().unwrap().previous_color_replaced_by = Some("v3".into());
-        let e = decide(&w, &emergency(), false, now()).unwrap_err();
+        let e = decide(&replaced(0, 100), &emergency(), false, now()).unwrap_err();
         assert_eq!(e.error_type(), "NothingToRollBack");
         // v3's switch moved traffic without recording it: back to green.
-        let mut w = world(50, 50);
-        w.records.state.as_mut().unwrap().previous_color_replaced_by = Some("v3".into());
-        let p = roll(decide(&w, &emergency(), false, now()).unwrap());
+        let p = roll(decide(&replaced(50, 50), &emergency(), false, now()).unwrap());
         assert_eq!(p.target, Color::Green);
+    }
+
+    fn lock(holder: &str) -> Option<crate::lock::Lock> {
+        Some(crate::lock::Lock {
+            holder: holder.into(),
+            acquired_at: now(),
+            expires_at: now() + time::Duration::hours(1),
+        })
+    }
+
+    #[test]
+    fn a_mark_ecs_contradicts_counts_only_while_a_deployment_may_act() {
+        // The mark, but blue still runs v1's revision (td:1).
+        let marked = || {
+            let mut w = world(0, 100);
+            w.records.state.as_mut().unwrap().previous_color_replaced_by = Some("v3".into());
+            w
+        };
+        let rows: [(Option<crate::lock::Lock>, bool, Option<Color>); 4] = [
+            // Nobody can still act: ECS is right, blue is the target.
+            (None, false, Some(Color::Blue)),
+            (lock("rollback:1"), false, Some(Color::Blue)),
+            // A deployment holds the lock, or this rollback stopped one: its
+            // deploy-idle may be between the fence check and the update.
+            (
+                lock("arn:aws:states:us-east-1:1:execution:sm:v3"),
+                false,
+                None,
+            ),
+            (None, true, None),
+        ];
+        for (held, stopped, target) in rows {
+            let mut w = marked();
+            w.records.lock = held.clone();
+            let got = decide(&w, &emergency(), stopped, now());
+            match target {
+                Some(color) => {
+                    let p = roll(got.unwrap());
+                    assert_eq!(p.target, color, "{held:?} {stopped}");
+                    assert_eq!(p.to.version.as_deref(), Some("v1"));
+                    assert_eq!(p.new_state.previous_color_replaced_by, None);
+                }
+                None => assert_eq!(
+                    got.unwrap_err().error_type(),
+                    "NothingToRollBack",
+                    "{held:?} {stopped}"
+                ),
+            }
+        }
     }
 }

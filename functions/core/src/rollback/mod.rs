@@ -37,6 +37,9 @@ pub enum RollbackSource {
     StateMachine,
     Sns,
     Direct,
+    /// The app's state machine ended without releasing (stopped from the
+    /// console, timed out, failed outside a Catch): its status change event.
+    ExecutionEnded,
 }
 
 /// The release a state-machine rollback is about, from deploy-idle's result.
@@ -55,6 +58,46 @@ pub struct ReleaseRef {
 /// Step Functions stop cause, all of which have limits.
 pub const MAX_REASON: usize = 1000;
 
+/// A machine-made reason (a caught error, the monitor's breach reasons) made
+/// to fit [`MAX_REASON`]: `head` then as many whole `parts` as fit, joined by
+/// `; `, and how many were left out. A first part too long on its own is cut.
+/// Only people's reasons are refused for length: a breach with eight alarms
+/// in ALARM must still roll back.
+pub fn machine_reason(head: &str, parts: &[&str]) -> String {
+    let mut out = head.to_string();
+    let mut len = out.chars().count();
+    // Room kept for the longest possible tail, " … (and 9999 more)".
+    const TAIL: usize = 20;
+    for (i, part) in parts.iter().enumerate() {
+        let sep = if i == 0 { "" } else { "; " };
+        let part_len = sep.chars().count() + part.chars().count();
+        let left = parts.len() - i - 1;
+        let room = if left == 0 {
+            MAX_REASON
+        } else {
+            MAX_REASON - TAIL
+        };
+        if len + part_len <= room {
+            out.push_str(sep);
+            out.push_str(part);
+            len += part_len;
+            continue;
+        }
+        if i == 0 {
+            let keep = (MAX_REASON - TAIL).saturating_sub(len + 1);
+            out.extend(part.chars().take(keep));
+            out.push('…');
+            if left > 0 {
+                out.push_str(&format!(" (and {left} more)"));
+            }
+        } else {
+            out.push_str(&format!(" … (and {} more)", parts.len() - i));
+        }
+        return out;
+    }
+    out
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollbackRequest {
     pub app: String,
@@ -70,6 +113,10 @@ pub struct RollbackRequest {
     /// When the request was sent (SNS `Timestamp`): older than the last
     /// traffic change, it is refused as stale.
     pub sent_at: Option<OffsetDateTime>,
+    /// The execution that ended without releasing (execution-ended path):
+    /// it must really have ended, and be a release of this app. Its lock, if
+    /// it still holds one, is fenced and taken over like a stopped one's.
+    pub ended_execution: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +162,9 @@ where
     E: Executions,
 {
     request.validate()?;
+    if let Some(ended) = &request.ended_execution {
+        check_ended(&ports.executions, request, ended).await?;
+    }
     let app = request.app.as_str();
     let store = AppStore::new(&ports.params, &ports.prefix)?;
     let me = format!("rollback:{}", now.unix_timestamp_nanos());
@@ -319,6 +369,15 @@ where
                 )
                 .await?;
             }
+            // A step that died between the two writes of a state (or an
+            // earlier attempt of this rollback) may have left the plain
+            // active-environment value naming the other color.
+            if let Some(state) = world.state()
+                && world.weights.sole() == Some(state.active_color)
+                && !world.records.state_is(state)
+            {
+                store.save_state(app, state).await?;
+            }
             let lock_released = match (&holder, &request.caller_execution) {
                 (Some(l), Some(caller)) if &l.holder == caller => {
                     store.release_lock(app, caller).await?
@@ -432,7 +491,7 @@ where
         info!(app, color = %plan.target, "production already on the release before; listener agrees");
     }
     let changed = plan.move_traffic;
-    if world.state() != Some(&plan.new_state) {
+    if !world.records.state_is(&plan.new_state) {
         store.save_state(app, &plan.new_state).await?;
     }
 
@@ -574,6 +633,48 @@ async fn check_caller(
     ))
 }
 
+/// An execution-ended event acts only for an execution that has ended and
+/// was a release of this app and version, as Step Functions says (not the
+/// event): a misdelivered or hand-made event changes nothing.
+async fn check_ended<E: Executions>(
+    executions: &E,
+    request: &RollbackRequest,
+    ended: &str,
+) -> Result<()> {
+    let info = executions.describe(ended).await?;
+    let input: Option<serde_json::Value> = info
+        .input
+        .as_deref()
+        .and_then(|t| serde_json::from_str(t).ok());
+    let field = |pointer: &str| {
+        input
+            .as_ref()
+            .and_then(|i| i.pointer(pointer))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let (app, version) = (field("/app"), field("/release/version"));
+    let wanted_version = request.release.as_ref().map(|r| r.version.clone());
+    if info.status == ExecutionStatus::Finished
+        && app.as_deref() == Some(request.app.as_str())
+        && version == wanted_version
+    {
+        return Ok(());
+    }
+    Err(Error::bad_input(
+        "execution-ended event",
+        "detail.executionArn",
+        format!(
+            "{ended} is not an ended execution of app `{}` release {} (Step Functions says: {:?}, app {:?}, release {:?})",
+            request.app,
+            wanted_version.as_deref().unwrap_or("?"),
+            info.status,
+            app,
+            version
+        ),
+    ))
+}
+
 impl RollbackRequest {
     /// Everything about the request is checked before the first effect.
     pub fn validate(&self) -> Result<()> {
@@ -632,6 +733,7 @@ pub async fn alert_rollback_failed<P: ParameterStore, A: Alerts>(
         caller_execution: None,
         release: None,
         sent_at: None,
+        ended_execution: None,
     };
     alert::alert_failed(alerts, topic, app, error, &request, now).await;
     Ok(true)

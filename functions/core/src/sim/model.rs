@@ -24,6 +24,8 @@ const DRAIN_CALLS: usize = 20;
 pub struct TaskDef {
     pub arn: String,
     pub image: String,
+    /// The revision it was registered from, with only the image changed.
+    pub from: Option<String>,
 }
 
 /// How a call went wrong, when it did.
@@ -370,11 +372,19 @@ impl Services for SimPorts {
 
     async fn register_with_image(
         &self,
-        _task_definition_arn: &str,
+        task_definition_arn: &str,
         _container: &str,
         image: &str,
     ) -> PortResult<String> {
         self.call("ecs:RegisterTaskDefinition", |m| {
+            // As the adapter: the family's latest revision is reused when it
+            // is the same (a rerun after a registration whose answer was lost).
+            if let Some(latest) = m.task_defs.last()
+                && latest.image == image
+                && latest.from.as_deref() == Some(task_definition_arn)
+            {
+                return Ok(latest.arn.clone());
+            }
             let arn = format!(
                 "arn:aws:ecs:us-east-1:123456789012:task-definition/app:{}",
                 m.task_defs.len() + 1
@@ -382,6 +392,7 @@ impl Services for SimPorts {
             m.task_defs.push(TaskDef {
                 arn: arn.clone(),
                 image: image.to_string(),
+                from: Some(task_definition_arn.to_string()),
             });
             Ok(arn)
         })

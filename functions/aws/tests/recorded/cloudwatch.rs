@@ -2,13 +2,9 @@
 //! served over HTTP by a local stand-in: the emulator cannot serve
 //! percentiles, so this is where the p99 path is proven.
 
-use std::sync::{Arc, Mutex};
-
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_ssm::config::Credentials;
 use bluegreen_core::ports::Metrics;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+
+use crate::support::{recorded, sdk_config};
 
 const GET_METRIC_DATA: &str = r#"<GetMetricDataResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/">
   <GetMetricDataResult>
@@ -47,57 +43,8 @@ const DESCRIBE_ALARMS: &str = r#"<DescribeAlarmsResponse xmlns="http://monitorin
   <ResponseMetadata><RequestId>4f0b8a6e-0000-4000-8000-000000000002</RequestId></ResponseMetadata>
 </DescribeAlarmsResponse>"#;
 
-/// Serves `body` to every request and keeps the request bodies.
-async fn recorded(body: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(vec![]));
-    let keep = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            // Read head and body (Content-Length) of one request.
-            loop {
-                let n = s.read(&mut chunk).await.unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                let text = String::from_utf8_lossy(&buf).to_string();
-                if let Some(head_end) = text.find("\r\n\r\n") {
-                    let len = text[..head_end]
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if buf.len() >= head_end + 4 + len {
-                        keep.lock().unwrap().push(text[head_end + 4..].to_string());
-                        break;
-                    }
-                }
-            }
-            let resp = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = s.write_all(resp.as_bytes()).await;
-        }
-    });
-    (url, seen)
-}
-
 async fn adapter(url: &str) -> bluegreen_aws::CloudWatchMetrics {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("k", "s", None, None, "test"))
-        .load()
-        .await;
-    bluegreen_aws::metrics(&config)
+    bluegreen_aws::metrics(&sdk_config(url).await)
 }
 
 #[tokio::test]

@@ -1,0 +1,6 @@
+//! The adapters against recorded AWS answers served by a local stand-in
+//! (one test binary: each links the SDK).
+
+mod cloudwatch;
+mod elbv2;
+mod support;

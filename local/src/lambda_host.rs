@@ -184,6 +184,11 @@ async fn run(host: &Host, name: &str, payload: Value) -> Result<Value, (String, 
         ));
     };
     // As each function's main does: the app first, then its adapters.
+    if function == "bluegreen-rollback" && bluegreen_rollback::ignored(&payload) {
+        return answer(Ok::<_, HandlerError>(
+            bluegreen_rollback::RollbackResponse::Many(vec![]),
+        ));
+    }
     let app = if function == "bluegreen-rollback" {
         bluegreen_rollback::app_of(&payload).map_err(HandlerError::from)
     } else {
@@ -302,10 +307,14 @@ async fn forward(
 ) -> Response {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     tracing::debug!(%method, path, "passing through to the emulator");
-    let service_update = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.ends_with(".UpdateService"));
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let service_update = target.is_some_and(|t| t.ends_with(".UpdateService"));
+    // A StopExecution from anyone (the console, the CLI) ends the
+    // execution's calls in flight here at once, as on AWS (see `stops`).
+    let stopped_execution = target
+        .filter(|t| t.ends_with(".StopExecution"))
+        .and_then(|_| serde_json::from_slice::<Value>(&body).ok())
+        .and_then(|b| b["executionArn"].as_str().map(str::to_string));
     let mut request = host
         .proxy
         .request(method, format!("{}{path}", host.moto))
@@ -320,6 +329,11 @@ async fn forward(
             let status = resp.status();
             let headers = resp.headers().clone();
             let body = resp.bytes().await.unwrap_or_default();
+            if let Some(execution) = &stopped_execution
+                && status.is_success()
+            {
+                host.in_flight.stop(execution);
+            }
             if service_update && status.is_success() {
                 let hooks: Vec<ServiceUpdateHook> = host.hooks.lock().unwrap().clone();
                 for hook in hooks {

@@ -7,6 +7,7 @@
 pub mod dataplane;
 pub mod demo;
 pub mod emulator;
+pub mod ended;
 pub mod example;
 pub mod inspect;
 pub mod lambda_host;
@@ -153,6 +154,12 @@ impl Local {
             .send()
             .await
             .map_err(|e| format!("store smoke tests: {e:?}"))?;
+        // The app's rule for executions that end without releasing.
+        let rule_task = tokio::spawn(ended::play_rule(
+            self.sfn.clone(),
+            state_machine_arn.clone(),
+            self.host.port,
+        ));
         let (cluster, cluster_task) = LocalCluster::start_with(app.clone(), own);
         cluster.reconcile_now().await;
         let hook = cluster.clone();
@@ -176,6 +183,7 @@ impl Local {
             test,
             production_url,
             _cluster_task: AbortOnDrop(cluster_task),
+            _rule_task: AbortOnDrop(rule_task),
         })
     }
 
@@ -230,6 +238,7 @@ pub struct LocalApp {
     pub test: LocalListener,
     pub production_url: String,
     _cluster_task: AbortOnDrop,
+    _rule_task: AbortOnDrop,
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

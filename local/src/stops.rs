@@ -27,7 +27,7 @@ impl InFlight {
             .clone()
     }
 
-    fn stop(&self, execution: &str) {
+    pub(crate) fn stop(&self, execution: &str) {
         if let Some(signal) = self.0.lock().unwrap().remove(execution) {
             signal.notify_waiters();
         }

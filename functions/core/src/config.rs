@@ -258,6 +258,18 @@ impl Strategy {
 
     /// Checks the steps; `field` is where the strategy sits in its document.
     pub fn validate(&self, source: &str, field: &str) -> Result<()> {
+        // A bake is watched by Lambda slices and held under the lock: one
+        // day per step at most (a longer wait is a warm window, not a bake).
+        if self.bake_seconds() > MAX_BAKE_SECONDS {
+            return Err(Error::bad_input(
+                source,
+                format!("{field}.bake_seconds"),
+                format!(
+                    "{} s is longer than a day ({MAX_BAKE_SECONDS} s): bake each step for at most a day",
+                    self.bake_seconds()
+                ),
+            ));
+        }
         let Strategy::Weighted { steps, .. } = self else {
             return Ok(());
         };
@@ -287,6 +299,9 @@ impl Strategy {
         Ok(())
     }
 }
+
+/// The longest bake of one step.
+pub const MAX_BAKE_SECONDS: u64 = 86_400;
 
 /// Thresholds for the bake after each switch step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -916,6 +931,15 @@ mod tests {
 
         let m = problem(&with(&["strategy", "steps"], serde_json::json!([10, 50])));
         assert!(m.contains("last step must be 100"), "{m}");
+
+        let m = problem(&with(
+            &["strategy", "bake_seconds"],
+            serde_json::json!(86_401),
+        ));
+        assert!(
+            m.contains("`strategy.bake_seconds`") && m.contains("longer than a day"),
+            "{m}"
+        );
 
         let m = problem(&with(&["strategy", "type"], "yolo".into()));
         assert!(m.contains("unknown variant `yolo`"), "{m}");

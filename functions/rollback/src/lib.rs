@@ -75,6 +75,17 @@ pub enum RollbackResponse {
     },
 }
 
+/// Whether the event asks nothing of any app: an execution the state
+/// machine's first state refused (`WrongApp`: its input names another app,
+/// whose release never started here). Answered before any role is assumed.
+pub fn ignored(event: &Value) -> bool {
+    event.get("detail-type").and_then(Value::as_str) == Some(EXECUTION_STATUS_CHANGE)
+        && event.pointer("/detail/error").and_then(Value::as_str) == Some(WRONG_APP)
+}
+
+/// The error of the state machine's `NotThisApp` state.
+const WRONG_APP: &str = "WrongApp";
+
 /// The app an event is about (the emergency message's, the state machine
 /// document's, or a failed rollback's), read before anything is done for it.
 /// SNS delivers one record per invocation; records naming two apps are refused.
@@ -128,6 +139,9 @@ pub fn requests(event: Value) -> Result<Vec<RollbackRequest>, Error> {
             .collect();
     }
     if object.get("detail-type").and_then(Value::as_str) == Some(EXECUTION_STATUS_CHANGE) {
+        if ignored(&event) {
+            return Ok(vec![]);
+        }
         return Ok(vec![execution_ended(event)?]);
     }
     if object.contains_key("release") {
@@ -344,7 +358,7 @@ where
                 .insert(request.app.clone(), config);
         }
     }
-    Ok(if is_sns {
+    Ok(if is_sns || outcomes.len() != 1 {
         RollbackResponse::Many(outcomes)
     } else {
         RollbackResponse::One(outcomes.remove(0))
@@ -432,6 +446,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("`reason`") && e.contains("at most 1000"), "{e}");
+    }
+
+    fn ended(status: &str, error: Option<&str>) -> Value {
+        json!({
+            "version": "0", "id": "e-1",
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states", "account": "123456789012",
+            "time": "2026-12-06T10:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:states:us-east-1:123456789012:execution:bluegreen-checkout:x"],
+            "detail": {
+                "executionArn": "arn:aws:states:us-east-1:123456789012:execution:bluegreen-checkout:x",
+                "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:bluegreen-checkout",
+                "name": "x", "status": status, "error": error,
+                "input": r#"{"app": "checkout", "release": {"version": "v2", "image": "i"}}"#
+            }
+        })
+    }
+
+    #[test]
+    fn an_ended_execution_is_a_request_about_its_release() {
+        let r = requests(ended("ABORTED", None)).unwrap();
+        assert_eq!(r[0].source, RollbackSource::ExecutionEnded);
+        assert_eq!(r[0].app, "checkout");
+        assert_eq!(r[0].release.as_ref().unwrap().version, "v2");
+        assert!(r[0].reason.contains("ended ABORTED"), "{}", r[0].reason);
+        assert_eq!(app_of(&ended("TIMED_OUT", None)).unwrap(), "checkout");
+
+        // The state machine refused a release naming another app: that app's
+        // release never started here, and nothing is asked of it.
+        assert!(ignored(&ended("FAILED", Some("WrongApp"))));
+        assert!(
+            requests(ended("FAILED", Some("WrongApp")))
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!ignored(&ended("FAILED", Some("States.TaskFailed"))));
+
+        let e = requests(ended("SUCCEEDED", None)).unwrap_err().to_string();
+        assert!(e.contains("detail.status"), "{e}");
     }
 
     #[test]

@@ -18,6 +18,9 @@ async fn main() -> Result<(), Error> {
     acting.warm_up().await;
     let acting = &acting;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
+        if bluegreen_rollback::ignored(&event.payload) {
+            return Ok(bluegreen_rollback::RollbackResponse::Many(vec![]));
+        }
         let app = bluegreen_rollback::app_of(&event.payload).map_err(HandlerError::from)?;
         let ports = acting.for_app(&app).await?;
         bluegreen_rollback::handler(&*ports, event).await

@@ -251,6 +251,58 @@ async fn an_emergency_rollback_through_sns_stops_the_release_and_restores_produc
     );
 }
 
+/// Stopped from the console at 50/50, a release would leave production split
+/// with nobody watching. The app's rule (played locally as on AWS) hands the
+/// ended execution to the rollback function: production is back on v1 within
+/// seconds, the stopped execution's lock is gone, and the team is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_stopped_from_the_console_mid_split_is_rolled_back() {
+    let (local, app) = local_with_app().await;
+    let slow = json!({"strategy": {"type": "weighted", "steps": [50, 100], "bake_seconds": 120}});
+    let arn = local.start_release(APP, "v2", 1, Some(slow)).await.unwrap();
+    until_baking(&local, &arn).await;
+    assert_eq!(
+        app.app.listener_split().await,
+        Split::with(Color::Green, 50)
+    );
+
+    local
+        .sfn
+        .stop_execution()
+        .execution_arn(&arn)
+        .cause("stopped from the console")
+        .send()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while app.app.listener_split().await != Split::all(Color::Blue) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "production left split after the stop: {}",
+            app.app.listener_split().await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let state = app.app.stored_state().await.unwrap();
+    assert_eq!(
+        (state.active_version.as_deref(), state.phase),
+        (Some("v1"), Phase::RolledBack)
+    );
+    app.app.assert_state_matches_listener().await;
+    assert!(
+        app.app.parameter("lock").await.is_none(),
+        "no lock outlives its holder"
+    );
+    assert_eq!(served_version(&app).await, "v1");
+    let alerts = app.app.alerts().await;
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["source"] == json!("execution-ended")),
+        "the team hears of it: {alerts:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_second_execution_for_the_app_is_refused_and_the_first_is_unaffected() {
     let (local, app) = local_with_app().await;

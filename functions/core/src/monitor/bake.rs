@@ -65,9 +65,15 @@ pub struct BakeFigures {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probes: Option<ProbeSummary>,
     /// The probes per minute, to take them off the request count of the
-    /// minutes they fell in.
+    /// minutes they fell in: the last [`KEPT_MINUTES`] minutes only, older
+    /// ones summed into `earlier_probes`, so that the execution document does
+    /// not grow with the bake (Step Functions fails one over 256 KB, outside
+    /// any Catch).
     #[serde(default)]
     pub probe_minutes: Vec<ProbeMinute>,
+    /// The probes of the minutes before `probe_minutes`, summed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earlier_probes: Option<ProbeMinute>,
     /// Whether probes have seen the new version during this bake.
     pub version_seen: bool,
     /// The probes' latency percentiles over the last minutes of the
@@ -81,6 +87,10 @@ pub struct BakeFigures {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check_baselines: Option<Vec<Option<f64>>>,
 }
+
+/// Minutes of probes kept one by one: more than any metrics delay, so that a
+/// window's end always falls after the minutes summed up.
+pub const KEPT_MINUTES: usize = 15;
 
 /// The start of the minute `t` falls in, in seconds since the epoch.
 pub fn minute_start(t: OffsetDateTime) -> i64 {
@@ -123,6 +133,18 @@ impl BakeFigures {
                 on_new,
             }),
         }
+        while self.probe_minutes.len() > KEPT_MINUTES {
+            let oldest = self.probe_minutes.remove(0);
+            let earlier = self.earlier_probes.get_or_insert(ProbeMinute {
+                minute: oldest.minute,
+                sent: 0,
+                on_new: 0,
+            });
+            // `minute`: the last minute summed.
+            earlier.minute = oldest.minute;
+            earlier.sent += oldest.sent;
+            earlier.on_new += oldest.on_new;
+        }
     }
 
     /// Our probes that the request count up to `until` may include: they went
@@ -132,8 +154,9 @@ impl BakeFigures {
     /// version), every probe is assumed to have reached the new color.
     pub fn probes_counted_before(&self, until: OffsetDateTime) -> u64 {
         let until = until.unix_timestamp();
-        self.probe_minutes
+        self.earlier_probes
             .iter()
+            .chain(&self.probe_minutes)
             .filter(|m| m.minute < until)
             .map(|m| if self.version_seen { m.on_new } else { m.sent })
             .sum()

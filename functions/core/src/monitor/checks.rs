@@ -233,6 +233,26 @@ pub fn normalise(check: &MetricCheck, raw: Option<f64>, minutes: f64) -> Option<
     }
 }
 
+/// A count of what one color serves (`{{color}}` in a dimension) follows
+/// its share of production traffic: at 10 % the new color counts a tenth of
+/// the orders the previous color counted with all of it. Such a value is
+/// judged as if the color took all the traffic (divided by its share), so
+/// that floors, ceilings and the baseline, all of them full-traffic figures,
+/// compare like with like. Other values (averages, percentiles, counts over
+/// both colors) do not depend on the share and are judged as read.
+pub fn at_full_traffic(check: &MetricCheck, value: Option<f64>, weight: u8) -> Option<f64> {
+    let per_color = check
+        .dimensions
+        .values()
+        .any(|v| v.contains(COLOR_PLACEHOLDER));
+    match value {
+        Some(v) if check.per_minute() && per_color && weight > 0 && weight < 100 => {
+            Some(v * 100.0 / f64::from(weight))
+        }
+        other => other,
+    }
+}
+
 fn fmt(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e12 {
         format!("{v:.0}")

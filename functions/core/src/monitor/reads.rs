@@ -62,12 +62,21 @@ pub fn next_minute_complete_at(
     judged + Duration::seconds(60 + limits.metrics_delay_seconds as i64)
 }
 
+/// The step being judged: the new color at `weight` percent of production
+/// traffic, and the color before it (for baselines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Judged {
+    pub new: Color,
+    pub previous: Color,
+    pub weight: u8,
+}
+
 /// Reads everything CloudWatch tells about the bake at `now` into `figures`.
 pub async fn read<M: Metrics + Alarms>(
     metrics: &M,
     dims: &Dimensions,
     limits: &MonitorConfig,
-    colors: (Color, Color),
+    judged: Judged,
     bake_started_at: OffsetDateTime,
     now: OffsetDateTime,
     figures: &mut BakeFigures,
@@ -122,7 +131,7 @@ pub async fn read<M: Metrics + Alarms>(
         && let Err(e) = read_checks(
             metrics,
             limits,
-            colors,
+            judged,
             bake_started_at,
             (from, until),
             figures,
@@ -170,11 +179,16 @@ pub async fn read<M: Metrics + Alarms>(
 async fn read_checks<M: Metrics>(
     metrics: &M,
     limits: &MonitorConfig,
-    (new, previous): (Color, Color),
+    judged: Judged,
     bake_started_at: OffsetDateTime,
     (from, until): (OffsetDateTime, OffsetDateTime),
     figures: &mut BakeFigures,
 ) -> Result<(), String> {
+    let Judged {
+        new,
+        previous,
+        weight,
+    } = judged;
     let checks = &limits.checks;
     if figures.check_baselines.is_none() && checks.iter().any(MetricCheck::compares_with_baseline) {
         let before = bake_started_at - Duration::minutes(BASELINE_MINUTES);
@@ -208,7 +222,7 @@ async fn read_checks<M: Metrics>(
         .map(|(i, (c, v))| {
             checks::judge(
                 c,
-                checks::normalise(c, v, minutes),
+                checks::at_full_traffic(c, checks::normalise(c, v, minutes), weight),
                 baselines.get(i).copied().flatten(),
             )
         })

@@ -118,7 +118,11 @@ where
                     self.metrics,
                     self.dims,
                     self.limits,
-                    self.colors,
+                    reads::Judged {
+                        new: self.colors.0,
+                        previous: self.colors.1,
+                        weight: self.weight,
+                    },
                     self.bake_started_at,
                     round_started,
                     figures,

@@ -73,8 +73,11 @@ struct FakeCloudWatch {
     /// Every metric read fails (throttled, say).
     failing: bool,
     users_per_minute: f64,
-    /// Orders per minute before the switch and after it.
+    /// Orders per minute before the switch and after it, at full traffic.
     orders: (f64, f64),
+    /// The new color's share of production traffic after the switch: what
+    /// it counts of the orders (a `Color` dimension names one color).
+    new_share: f64,
     sent: Arc<Mutex<Vec<OffsetDateTime>>>,
     reads: Mutex<u32>,
 }
@@ -123,9 +126,20 @@ impl Metrics for FakeCloudWatch {
         } else {
             self.orders.1
         };
+        let share = |q: &MetricQuery| {
+            let new_color = q
+                .dimensions
+                .iter()
+                .any(|(k, v)| k == "Color" && v == "green");
+            if end > t0() && new_color {
+                self.new_share
+            } else {
+                1.0
+            }
+        };
         Ok(queries
             .iter()
-            .map(|q| (q.metric == "Orders").then_some(per_minute * minutes))
+            .map(|q| (q.metric == "Orders").then_some(per_minute * minutes * share(q)))
             .collect())
     }
     async fn alarms_in_alarm(&self, _names: &[String]) -> PortResult<Vec<String>> {
@@ -148,6 +162,8 @@ impl Holder for Held {
 }
 
 struct World {
+    /// Percent of production traffic on the new color.
+    weight: u8,
     clock: Arc<FakeClock>,
     prober: FakeProber,
     cloudwatch: FakeCloudWatch,
@@ -160,6 +176,7 @@ fn world(users_per_minute: f64, bad_after: Option<i64>, limits: MonitorConfig) -
     let clock = Arc::new(FakeClock(Mutex::new(t0())));
     let sent = Arc::new(Mutex::new(vec![]));
     World {
+        weight: 100,
         prober: FakeProber {
             clock: clock.clone(),
             bad_from: bad_after.map(|s| t0() + Duration::milliseconds(s)),
@@ -169,6 +186,7 @@ fn world(users_per_minute: f64, bad_after: Option<i64>, limits: MonitorConfig) -
             failing: false,
             users_per_minute,
             orders: (100.0, 100.0),
+            new_share: 1.0,
             sent,
             reads: Mutex::new(0),
         },
@@ -204,7 +222,7 @@ impl World {
             check: &self.check,
             bake_started_at: t0(),
             bake_seconds,
-            weight: 100,
+            weight: self.weight,
             colors: (Color::Green, Color::Blue),
         }
     }
@@ -368,6 +386,74 @@ fn orders_per_minute_falling_by_more_than_a_fifth_breaches_at_the_first_complete
         let end = w.slice(600, &mut figures).await;
         assert_eq!(end.verdict, Verdict::Promote, "{:?}", end.reasons);
         assert_eq!(figures.checks[0].value, Some(100.0));
+    });
+}
+
+/// At a weighted step the new color counts only its share of the orders;
+/// the baseline is the previous color's count with all the traffic. A
+/// healthy release is compared like with like at every step, and one whose
+/// orders really fall is still caught at 10 %.
+#[test]
+fn orders_checks_compare_like_with_like_at_every_weight() {
+    run(async {
+        let mut l = limits(50);
+        l.checks = vec![
+            serde_json::from_value(serde_json::json!({
+                "name": "orders per minute", "namespace": "Shop", "metric": "Orders",
+                "dimensions": {"Color": "{{color}}"}, "max_drop": 0.2
+            }))
+            .unwrap(),
+        ];
+        for weight in [10u8, 50, 100] {
+            let mut w = world(100.0, None, l.clone());
+            w.weight = weight;
+            w.cloudwatch.new_share = f64::from(weight) / 100.0;
+            let mut figures = BakeFigures::default();
+            let end = w.slice(600, &mut figures).await;
+            assert_eq!(
+                end.verdict,
+                Verdict::Promote,
+                "at {weight}%: {:?}",
+                end.reasons
+            );
+            assert_eq!(figures.checks[0].value, Some(100.0), "at {weight}%");
+        }
+        // A real fall (orders down by 30 % on the new color) at 10 %.
+        let mut w = world(100.0, None, l);
+        w.weight = 10;
+        w.cloudwatch.new_share = 0.1;
+        w.cloudwatch.orders = (100.0, 70.0);
+        let mut figures = BakeFigures::default();
+        let end = w.slice(600, &mut figures).await;
+        assert_eq!(end.verdict, Verdict::Breach, "{:?}", end.reasons);
+    });
+}
+
+/// A day-long bake watched slice after slice: what the monitor hands to the
+/// next call (and the execution document keeps) stays small. Step Functions
+/// fails a document over 256 KB outside any Catch, mid-split.
+#[test]
+fn a_24_hour_bake_keeps_the_monitors_figures_under_32_kb() {
+    run(async {
+        let day = 24 * 3600;
+        let w = world(100.0, None, limits(50));
+        let mut figures = BakeFigures::default();
+        let mut slices = 0;
+        let end = loop {
+            let end = w.slice(day, &mut figures).await;
+            slices += 1;
+            if end.verdict != Verdict::Continue {
+                break end;
+            }
+        };
+        assert_eq!(end.verdict, Verdict::Promote, "{:?}", end.reasons);
+        assert!(slices > 100, "watched in {slices} slices");
+        let size = serde_json::to_string(&figures).unwrap().len();
+        assert!(
+            size < 32 * 1024,
+            "the figures take {size} bytes after a day"
+        );
+        assert!(figures.probes.as_ref().unwrap().sent > 10_000);
     });
 }
 

@@ -167,6 +167,12 @@ where
     }
     let app = request.app.as_str();
     let store = AppStore::new(&ports.params, &ports.prefix)?;
+    if let Some(ended) = &request.ended_execution
+        && let Some(quiet) =
+            Box::pin(nothing_left(ports, &store, request, ended, known, now)).await?
+    {
+        return Ok(quiet);
+    }
     let me = format!("rollback:{}", now.unix_timestamp_nanos());
     let mine = Lock {
         holder: me.clone(),
@@ -190,7 +196,8 @@ where
     );
     let mut took = took? == PutOutcome::Written;
     let result = match world {
-        Ok(world) => run(ports, &store, request, world, &mine, &mut took, now).await,
+        // Boxed: a large future, kept off the caller's stack.
+        Ok(world) => Box::pin(run(ports, &store, request, world, &mine, &mut took, now)).await,
         Err(e) => Err(e),
     };
     if took {
@@ -631,6 +638,58 @@ async fn check_caller(
             version
         ),
     ))
+}
+
+/// Most executions that end without succeeding left nothing to undo: their
+/// own rollback or abort ran, or no traffic ever moved. That is answered from
+/// one look, without taking the lock, so that a release started right after
+/// a failed one is not refused while this runs. Anything else (the ended
+/// execution still holds the lock, a pending fence, or its release has
+/// weight) goes the whole way.
+async fn nothing_left<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    request: &RollbackRequest,
+    ended: &str,
+    known: Option<&AppConfig>,
+    now: OffsetDateTime,
+) -> Result<Option<RollbackOutcome>>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+{
+    let world = observe(store, &ports.lb, &ports.services, &request.app, known).await?;
+    let holds_lock = world
+        .records
+        .lock
+        .as_ref()
+        .is_some_and(|l| l.holder == ended);
+    let fence_pending = world
+        .records
+        .fence
+        .as_ref()
+        .is_some_and(|f| f.split.is_none());
+    if holds_lock || fence_pending {
+        return Ok(None);
+    }
+    let Ok(Decision::Untouched { note, serving }) = decide(&world, request, false, now) else {
+        return Ok(None);
+    };
+    info!(app = %request.app, execution = ended, %note, "an ended execution left nothing to roll back");
+    Ok(Some(RollbackOutcome {
+        app: request.app.clone(),
+        changed: false,
+        from: serving.clone(),
+        split: Split::all(serving.color),
+        to: serving,
+        reason: request.reason.clone(),
+        source: request.source,
+        stopped_execution: None,
+        lock_released: false,
+        alert_error: None,
+        note: Some(note),
+    }))
 }
 
 /// An execution-ended event acts only for an execution that has ended and

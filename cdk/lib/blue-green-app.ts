@@ -3,24 +3,42 @@
 // switcher's five functions, the role that function assumes to act for THIS
 // app (exactly what it calls, on this app's resources); and the app's own
 // state machine, which releases this app only, so a deployer can be allowed
-// to release one app and no other.
+// to release one app and no other; and the rule that hands that state
+// machine's failed, timed-out and stopped executions to the rollback function.
 
 import { ArnFormat, CfnOutput, Duration, Stack, Tags, Token } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
-import { appConfigDocument, MonitorThresholds, Strategy } from './app-config';
+import { APP_NAME, appConfigDocument, MonitorThresholds, Strategy } from './app-config';
 import { acknowledgeWildcards } from './nag';
 import { appWorkflow } from './state-machine';
 import { binaryOf, BlueGreenSwitcher, FUNCTION_KEYS, FunctionKey } from './switcher';
 
 /** The tag that marks an app's two scalable targets as bluegreen's to change. */
 export const SCALING_TAG = 'bluegreen:app';
+
+/**
+ * The statuses of an execution that ended without succeeding, as Step
+ * Functions sends them to EventBridge: the rollback function hears of these.
+ */
+export const UNSUCCESSFUL_END_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+
+/**
+ * How EventBridge retries handing an app's end event to the rollback
+ * function: 4 times within the hour (see `createUnsuccessfulEndRule`).
+ */
+export const END_RULE_RETRY_POLICY = {
+  maximumRetryAttempts: 4,
+  maximumEventAgeInSeconds: Duration.hours(1).toSeconds(),
+};
 
 /** A listener rule by ARN; an `ApplicationListenerRule` is one. */
 export type ListenerRuleRef = Pick<elbv2.ApplicationListenerRule, 'listenerRuleArn'>;
@@ -124,6 +142,17 @@ export class BlueGreenApp extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   /** The role each of the switcher's functions assumes to act for this app. */
   public readonly roles: Record<FunctionKey, iam.Role>;
+  /**
+   * Hears this app's executions that end without succeeding (failed,
+   * timed out or stopped) and hands each event, unchanged, to the switcher's
+   * rollback function.
+   */
+  public readonly unsuccessfulEndRule: events.Rule;
+  /**
+   * The end rule's name: the switcher's `endRulePrefix` and this app's name
+   * (`BlueGreenSwitcher.endRuleName`).
+   */
+  public readonly unsuccessfulEndRuleName: string;
   private readonly prefix: string;
 
   constructor(scope: Construct, id: string, props: BlueGreenAppProps) {
@@ -131,11 +160,18 @@ export class BlueGreenApp extends Construct {
     const { switcher, appName } = props;
     this.appName = appName;
     this.prefix = switcher.prefix;
-    switcher.registerApp(appName);
+    if (Token.isUnresolved(appName)) {
+      throw new Error('appName: a plain string, known at synth (it names the app\'s parameters and its end rule), not a token');
+    }
+    if (!APP_NAME.test(appName)) {
+      throw new Error(`app: \`${appName}\` is not an app name: use 1 to 64 letters, digits, \`-\`, \`_\` or \`.\``);
+    }
+    this.unsuccessfulEndRuleName = switcher.registerApp(appName);
     const alertTopic = props.alertTopic ?? switcher.alertTopic;
 
     this.stateMachine = this.createStateMachine(switcher);
     this.roles = this.createRoles(props, alertTopic);
+    this.unsuccessfulEndRule = this.createUnsuccessfulEndRule(switcher);
     if (props.autoscaling) {
       for (const target of [props.autoscaling.blue, props.autoscaling.green]) {
         Tags.of(target).add(SCALING_TAG, appName);
@@ -261,6 +297,45 @@ export class BlueGreenApp extends Construct {
     return machine;
   }
 
+  /**
+   * A release stopped from the console, timed out, or failed outside the
+   * workflow's catches runs no rollback state: it may leave production split
+   * with nobody watching. Step Functions reports such an end to EventBridge;
+   * this rule hands the event, unchanged (no input transformer: the function
+   * parses the raw event), to the rollback function, which confirms the end
+   * with this app's rollback role (`states:DescribeExecution` on its own
+   * executions, already granted), rolls back a release left with production
+   * weight unless an emergency rollback fenced it, and alerts.
+   */
+  private createUnsuccessfulEndRule(switcher: BlueGreenSwitcher): events.Rule {
+    const rule = new events.Rule(this, 'UnsuccessfulEndRule', {
+      // Under the switcher's prefix: its one permission on the rollback
+      // function admits every rule so named (no statement per app).
+      ruleName: this.unsuccessfulEndRuleName,
+      description: `bluegreen: releases of ${this.appName} that end without succeeding, to the rollback function`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        // This app's state machine only: each app has its own rule.
+        detail: {
+          stateMachineArn: [this.stateMachine.stateMachineArn],
+          status: [...UNSUCCESSFUL_END_STATUSES],
+        },
+      },
+    });
+    // No dead-letter queue: the project has no such pattern (no SQS at all).
+    // EventBridge invokes the function asynchronously, so this retry policy
+    // covers only handing the event to Lambda (the Invoke call failing):
+    // 4 retries within the hour instead of EventBridge's 185 over 24 hours,
+    // since an event that waited longer would more likely find production
+    // changed since (the function keeps its own queued events an hour too).
+    // Once Lambda has the event, the function's asynchronous settings apply
+    // (the switcher's: 2 retries within an hour, then the invocation record
+    // to the alert topic), as for the emergency topic's messages.
+    rule.addTarget(new UngrantedLambdaTarget(switcher.functions.rollback));
+    return rule;
+  }
+
   private createRoles(props: BlueGreenAppProps, alertTopic: sns.ITopic): Record<FunctionKey, iam.Role> {
     const { switcher } = props;
     const stack = Stack.of(this);
@@ -363,6 +438,9 @@ export class BlueGreenApp extends Construct {
         scaleServices,
         describeLoadBalancers,
         describeAlarms,
+        // Scale-down alerts when the warm window ends on drift (production
+        // moved by hand): it keeps the old color and tells the team.
+        ...publishAlerts,
         new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
         new iam.PolicyStatement({
           actions: ['ecs:RegisterTaskDefinition', 'ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions'],
@@ -465,6 +543,20 @@ export class BlueGreenApp extends Construct {
       roles[key] = role;
     }
     return roles;
+  }
+}
+
+/**
+ * A Lambda function as a rule's target, with the retry policy of the end
+ * rules, and WITHOUT the resource-policy statement per rule that CDK's
+ * `targets.LambdaFunction` always adds: the switcher's one permission for
+ * rules under its `endRulePrefix` covers every app's rule.
+ */
+class UngrantedLambdaTarget implements events.IRuleTarget {
+  constructor(private readonly fn: lambda.IFunction) {}
+
+  public bind(): events.RuleTargetConfig {
+    return { arn: this.fn.functionArn, retryPolicy: END_RULE_RETRY_POLICY };
   }
 }
 

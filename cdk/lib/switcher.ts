@@ -3,10 +3,13 @@
 // roles may do nothing to any app: they read an app's config and assume the
 // role that app's BlueGreenApp created for that function, scoped to that
 // app's resources. So the switcher's policies do not grow with the number of
-// apps, and one app's release cannot touch another's resources.
+// apps, and one app's release cannot touch another's resources. Likewise the
+// rollback function's resource policy: one statement admits every app's end
+// rule, all named under the switcher's `endRulePrefix`.
 
+import { createHash } from 'crypto';
 import * as path from 'path';
-import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -67,6 +70,9 @@ export const FUNCTION_KEYS: FunctionKey[] = ['deployIdle', 'smokeTest', 'switch'
 export function binaryOf(key: FunctionKey): string {
   return FUNCTIONS[key].binary;
 }
+
+/** EventBridge's longest rule name. */
+const MAX_RULE_NAME = 64;
 
 /** Memory of the four workflow functions: they wait on AWS calls, not the CPU. */
 const DEFAULT_MEMORY_MB = 256;
@@ -143,7 +149,19 @@ export class BlueGreenSwitcher extends Construct {
   /** Retention of the functions' log groups and of every app's state machine logs. */
   public readonly logRetention: logs.RetentionDays;
   public readonly alertTopic: sns.ITopic;
+  /**
+   * What the name of every app's end rule (the EventBridge rule that hands
+   * the rollback function the releases that end without succeeding) starts
+   * with: `bluegreen-` and 8 hex digits of this switcher's construct address
+   * (unique to its construct path, like `appRolePath`), then `-`. The rollback
+   * function's one EventBridge permission admits rules under this prefix, so
+   * its resource policy does not grow with the apps. Every switcher's prefix
+   * has this length, so none is the start of another's.
+   */
+  public readonly endRulePrefix: string;
   private readonly appNames = new Set<string>();
+  /** The end rule names given out, and the app each is for. */
+  private readonly endRuleNames = new Map<string, string>();
 
   constructor(scope: Construct, id: string, props: BlueGreenSwitcherProps) {
     super(scope, id);
@@ -157,6 +175,7 @@ export class BlueGreenSwitcher extends Construct {
     this.pollInterval = props.pollInterval ?? Duration.seconds(15);
     // Unique to this switcher (its construct path, which includes the stack).
     this.appRolePath = `/bluegreen/${this.node.addr.slice(0, 16)}/`;
+    this.endRulePrefix = `bluegreen-${this.node.addr.slice(0, 8)}-`;
     const reserved = props.rollbackReservedConcurrency ?? DEFAULT_ROLLBACK_RESERVED_CONCURRENCY;
     if (!Number.isInteger(reserved) || reserved < 1) {
       throw new Error(
@@ -228,6 +247,7 @@ export class BlueGreenSwitcher extends Construct {
       );
     }
     this.grantActingForApps();
+    this.admitEndRules();
 
     this.emergencyTopic = this.createEmergencyTopic(props.emergencyPublishers, props.topicKey);
 
@@ -235,12 +255,42 @@ export class BlueGreenSwitcher extends Construct {
     new CfnOutput(this, 'RollbackFunctionName', { value: this.functions.rollback.functionName });
   }
 
-  /** Claims an app name: two apps with one name would share one config. */
-  public registerApp(name: string): void {
+  /**
+   * Claims an app name: two apps with one name would share one config. Also
+   * claims the app's end rule name (`endRuleName`), which it returns.
+   */
+  public registerApp(name: string): string {
     if (this.appNames.has(name)) {
       throw new Error(`app \`${name}\` is already served by switcher ${this.node.path}`);
     }
+    const rule = this.endRuleName(name);
+    const other = this.endRuleNames.get(rule);
+    if (other !== undefined) {
+      throw new Error(`apps \`${other}\` and \`${name}\` would both name their end rule ${rule}: rename one`);
+    }
     this.appNames.add(name);
+    this.endRuleNames.set(rule, name);
+    return rule;
+  }
+
+  /**
+   * The name of an app's end rule: `endRulePrefix` and the app name when the
+   * two fit EventBridge's 64 characters with one to spare (app names of up to
+   * 44 characters); for a longer name, its first 36 characters, `-` and 8 hex
+   * digits of the whole name's SHA-256, exactly 64 characters. A name kept
+   * whole is at most 63 characters long, a shortened one 64: the two kinds
+   * never meet, and two shortened names meet only if they start alike and
+   * their hashes agree (`registerApp` refuses that).
+   */
+  public endRuleName(appName: string): string {
+    if (Token.isUnresolved(appName) || !/^[A-Za-z0-9._-]+$/.test(appName)) {
+      throw new Error(`endRuleName: \`${appName}\` is not a plain app name (letters, digits, \`.\`, \`-\`, \`_\`)`);
+    }
+    const whole = `${this.endRulePrefix}${appName}`;
+    if (whole.length < MAX_RULE_NAME) return whole;
+    const hash = createHash('sha256').update(appName).digest('hex').slice(0, 8);
+    const kept = MAX_RULE_NAME - this.endRulePrefix.length - hash.length - 1;
+    return `${this.endRulePrefix}${appName.slice(0, kept)}-${hash}`;
   }
 
   /** The execution role of one of the five functions. */
@@ -285,6 +335,25 @@ export class BlueGreenSwitcher extends Construct {
           'each role\'s trust policy admits this one function, and its policy only that app\'s resources',
       );
     }
+  }
+
+  /**
+   * One permission for every app's end rule: EventBridge may invoke the
+   * rollback function for a rule of this account and region whose name
+   * starts with `endRulePrefix`. CDK's `LambdaFunction` target would add a
+   * statement per rule, and Lambda caps a function's resource policy at
+   * 20 KB (about 40 apps). Any rule under the prefix may invoke the function;
+   * it acts only on what Step Functions confirms, with the named app's own
+   * role, was a release of that app that ended (cdk/README.md).
+   */
+  private admitEndRules(): void {
+    const stack = Stack.of(this);
+    this.functions.rollback.addPermission('AppEndRules', {
+      principal: new iam.ServicePrincipal('events.amazonaws.com'),
+      action: 'lambda:InvokeFunction',
+      sourceAccount: stack.account,
+      sourceArn: stack.formatArn({ service: 'events', resource: 'rule', resourceName: `${this.endRulePrefix}*` }),
+    });
   }
 
   private createEmergencyTopic(publishers: iam.IPrincipal[], key?: kms.IKey): sns.Topic {

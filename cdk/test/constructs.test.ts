@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -25,7 +25,19 @@ import {
   FunctionKey,
   MetricCheck,
 } from '../lib';
-import { keyPaths, list, logicalId, offlineApp, render, resourcesFor, rustCheckFields, rustConfigFields, statementsOf } from './helpers';
+import {
+  arnLike,
+  inUsEast1,
+  keyPaths,
+  list,
+  logicalId,
+  offlineApp,
+  render,
+  resourcesFor,
+  rustCheckFields,
+  rustConfigFields,
+  statementsOf,
+} from './helpers';
 
 const ARN = {
   cluster: 'arn:aws:ecs:us-east-1:123456789012:cluster/prod',
@@ -143,6 +155,166 @@ test('a deployer granted one app may release that app only, and read none of its
   assert.deepEqual(list(executions[0].Action).sort(), ['states:DescribeExecution', 'states:GetExecutionHistory']);
   const text = JSON.stringify(executions[0].Resource);
   assert.ok(text.includes(':execution:') && text.includes(logicalId(app.stateMachine)), text);
+});
+
+describe('two apps on one switcher: a rule each for releases that end without succeeding', () => {
+  const { stack, switcher, app: cart } = importedApp();
+  const shop = new BlueGreenApp(stack, 'Shop', { ...importedProps(stack, switcher), appName: 'shop' });
+  const template = Template.fromStack(stack);
+  const resources = template.toJSON().Resources;
+  const rollbackArn = { 'Fn::GetAtt': [logicalId(switcher.functions.rollback), 'Arn'] };
+  const endRules = `arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/${switcher.endRulePrefix}*`;
+
+  test('each app\'s rule names only its own state machine, and exactly FAILED, TIMED_OUT and ABORTED', () => {
+    const rules = Object.keys(template.findResources('AWS::Events::Rule')).sort();
+    assert.deepEqual(rules, [logicalId(cart.unsuccessfulEndRule), logicalId(shop.unsuccessfulEndRule)].sort());
+    for (const [app, other] of [[cart, shop], [shop, cart]] as const) {
+      const rule = resources[logicalId(app.unsuccessfulEndRule)].Properties;
+      assert.deepEqual(rule.EventPattern, {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { stateMachineArn: [{ Ref: logicalId(app.stateMachine) }], status: ['FAILED', 'TIMED_OUT', 'ABORTED'] },
+      });
+      assert.ok(!JSON.stringify(rule).includes(logicalId(other.stateMachine)), `${app.appName}: nothing of the other app`);
+      assert.deepEqual(
+        rule.Targets,
+        [{ Arn: rollbackArn, Id: 'Target0', RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 3600 } }],
+        `${app.appName}: the shared rollback function, the one target, with the retry policy and no input`,
+      );
+    }
+  });
+
+  test('each rule is named under the switcher\'s prefix, after its app', () => {
+    assert.match(switcher.endRulePrefix, /^bluegreen-[0-9a-f]{8}-$/);
+    for (const app of [cart, shop]) {
+      const name = resources[logicalId(app.unsuccessfulEndRule)].Properties.Name;
+      assert.equal(name, `${switcher.endRulePrefix}${app.appName}`);
+      assert.equal(name, app.unsuccessfulEndRuleName);
+      assert.ok(arnLike(inUsEast1(endRules), `arn:aws:events:us-east-1:123456789012:rule/${name}`), name);
+    }
+  });
+
+  test('two rules, still one EventBridge permission on the rollback function: for every rule under the prefix', () => {
+    const fromEvents = Object.values(template.findResources('AWS::Lambda::Permission')).filter(
+      (p) => p.Properties.Principal === 'events.amazonaws.com',
+    );
+    assert.equal(fromEvents.length, 1, JSON.stringify(fromEvents));
+    const [p] = fromEvents;
+    assert.deepEqual(p.Properties.FunctionName, rollbackArn);
+    assert.equal(p.Properties.Action, 'lambda:InvokeFunction');
+    assert.equal(render(p.Properties.SourceArn), endRules);
+    assert.deepEqual(p.Properties.SourceAccount, { Ref: 'AWS::AccountId' });
+    // The switcher's, on its rollback function, not an app's.
+    const fromEventsIds = template.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'events.amazonaws.com' } });
+    const [id] = Object.keys(fromEventsIds);
+    assert.equal(id, logicalId(switcher.functions.rollback.node.findChild('AppEndRules')));
+  });
+
+  test('with the switcher in another stack: the permission in the switcher\'s, the app\'s rule and no permission in the app\'s', () => {
+    const app = offlineApp();
+    const shared = new Stack(app, 'Shared');
+    const sharedSwitcher = new BlueGreenSwitcher(shared, 'Switcher', {
+      emergencyPublishers: [new iam.ArnPrincipal('arn:aws:iam::123456789012:role/on-call')],
+    });
+    const service = new Stack(app, 'Service');
+    const listener = elbv2.ApplicationListener.fromApplicationListenerAttributes(service, 'Listener', {
+      listenerArn: ARN.listener,
+      securityGroup: ec2.SecurityGroup.fromSecurityGroupId(service, 'Sg', 'sg-1'),
+    });
+    const tg = (id: string, arn: string) => elbv2.ApplicationTargetGroup.fromTargetGroupAttributes(service, id, { targetGroupArn: arn });
+    const cartApp = new BlueGreenApp(service, 'Cart', {
+      switcher: sharedSwitcher,
+      appName: 'cart',
+      cluster: ecs.Cluster.fromClusterArn(service, 'Cluster', ARN.cluster),
+      blue: { service: ecs.FargateService.fromServiceArnWithCluster(service, 'Blue', ARN.blue), targetGroup: tg('BlueTg', ARN.blueTg) },
+      green: { service: ecs.FargateService.fromServiceArnWithCluster(service, 'Green', ARN.green), targetGroup: tg('GreenTg', ARN.greenTg) },
+      production: { listener },
+      taskRoles: [],
+    });
+    const sharedTemplate = Template.fromStack(shared);
+    const serviceTemplate = Template.fromStack(service);
+    sharedTemplate.resourceCountIs('AWS::Events::Rule', 0);
+    const fromEvents = Object.values(sharedTemplate.findResources('AWS::Lambda::Permission')).filter(
+      (p) => p.Properties.Principal === 'events.amazonaws.com',
+    );
+    assert.equal(fromEvents.length, 1, 'the switcher\'s one permission for the end rules');
+    assert.equal(
+      render(fromEvents[0].Properties.SourceArn),
+      `arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/${sharedSwitcher.endRulePrefix}*`,
+    );
+    serviceTemplate.resourceCountIs('AWS::Events::Rule', 1);
+    serviceTemplate.resourceCountIs('AWS::Lambda::Permission', 0);
+    const rule = serviceTemplate.toJSON().Resources[logicalId(cartApp.unsuccessfulEndRule)].Properties;
+    assert.equal(rule.Name, `${sharedSwitcher.endRulePrefix}cart`);
+    // The rollback function's ARN comes from the switcher's stack (an import).
+    assert.match(JSON.stringify(rule.Targets[0].Arn), /Fn::ImportValue/);
+  });
+});
+
+describe('end rule names', () => {
+  const RULE_NAME = /^[.\-_A-Za-z0-9]{1,64}$/;
+  const { switcher } = importedApp();
+
+  test('each switcher has its own prefix, all of one length, so none starts another\'s', () => {
+    const app = offlineApp();
+    const publishers = [new iam.ArnPrincipal('arn:aws:iam::123456789012:role/on-call')];
+    const a = new Stack(app, 'A');
+    const b = new Stack(app, 'B');
+    const prefixes = [
+      new BlueGreenSwitcher(a, 'Switcher', { emergencyPublishers: publishers }),
+      new BlueGreenSwitcher(a, 'Other', { emergencyPublishers: publishers, prefix: '/other' }),
+      new BlueGreenSwitcher(b, 'Switcher', { emergencyPublishers: publishers }),
+      switcher,
+    ].map((s) => s.endRulePrefix);
+    assert.equal(new Set(prefixes).size, prefixes.length, prefixes.join(' '));
+    for (const p of prefixes) {
+      assert.match(p, /^bluegreen-[0-9a-f]{8}-$/);
+      assert.ok(!prefixes.some((q) => q !== p && q.startsWith(p)), p);
+    }
+  });
+
+  test('an app name of up to 44 characters is kept whole; a longer one is shortened to 64 with a hash', () => {
+    const prefix = switcher.endRulePrefix;
+    assert.equal(switcher.endRuleName('a'), `${prefix}a`);
+    const longest = 'x'.repeat(64 - prefix.length - 1);
+    assert.equal(longest.length, 44);
+    assert.equal(switcher.endRuleName(longest), `${prefix}${longest}`);
+    const names = ['y'.repeat(45), 'y'.repeat(46), 'y'.repeat(64), `${'y'.repeat(63)}z`, `${'y'.repeat(36)}-${'y'.repeat(8)}`];
+    const ruleNames = names.map((n) => switcher.endRuleName(n));
+    for (const [i, r] of ruleNames.entries()) {
+      assert.match(r, RULE_NAME, r);
+      assert.equal(r.length, 64, r);
+      assert.ok(r.startsWith(`${prefix}${'y'.repeat(36)}-`), r);
+      assert.match(r.slice(-9), /^-[0-9a-f]{8}$/, r);
+      assert.equal(switcher.endRuleName(names[i]), r, 'the same name every synth');
+    }
+    assert.equal(new Set([...ruleNames, `${prefix}${longest}`]).size, names.length + 1, ruleNames.join('\n'));
+  });
+
+  test('an app of a 64-character name synthesizes, its rule named under the prefix', () => {
+    const { stack, switcher: s } = importedApp();
+    const name = `${'long-app-name.'.repeat(4)}${'z'.repeat(8)}`;
+    assert.equal(name.length, 64);
+    const long = new BlueGreenApp(stack, 'Long', { ...importedProps(stack, s), appName: name });
+    const rule = Template.fromStack(stack).toJSON().Resources[logicalId(long.unsuccessfulEndRule)].Properties;
+    assert.equal(rule.Name, s.endRuleName(name));
+    assert.equal(rule.Name.length, 64);
+    assert.ok(rule.Name.startsWith(s.endRulePrefix));
+  });
+
+  test('two apps whose shortened rule names would meet are refused', () => {
+    // Same first 36 characters and the same first 8 hex digits of SHA-256
+    // (found by a birthday search).
+    const first = `${'x'.repeat(36)}-00001g4i`;
+    const second = `${'x'.repeat(36)}-00002cfy`;
+    assert.equal(switcher.endRuleName(first), switcher.endRuleName(second));
+    const { stack, switcher: s } = importedApp();
+    new BlueGreenApp(stack, 'First', { ...importedProps(stack, s), appName: first });
+    assert.throws(
+      () => new BlueGreenApp(stack, 'Second', { ...importedProps(stack, s), appName: second }),
+      /would both name their end rule/,
+    );
+  });
 });
 
 /** Each color's scalable target, as a team's IaC registers it. */
@@ -366,6 +538,17 @@ describe('refused props', () => {
   test('two apps of one name on one switcher', () => {
     const { stack, switcher } = importedApp();
     assert.throws(() => new BlueGreenApp(stack, 'CartAgain', importedProps(stack, switcher)), /app `cart` is already served/);
+  });
+
+  test('an app name that is a token, or not an app name', () => {
+    const { stack, switcher } = importedApp();
+    const token = new CfnParameter(stack, 'AppName').valueAsString;
+    assert.throws(() => new BlueGreenApp(stack, 'Token', { ...importedProps(stack, switcher), appName: token }), /appName: a plain string/);
+    assert.throws(() => new BlueGreenApp(stack, 'Slash', { ...importedProps(stack, switcher), appName: 'a/b' }), /`a\/b` is not an app name/);
+    assert.throws(
+      () => new BlueGreenApp(stack, 'Long', { ...importedProps(stack, switcher), appName: 'a'.repeat(65) }),
+      /is not an app name/,
+    );
   });
 
   test('a publisher without an ARN, or none at all', () => {

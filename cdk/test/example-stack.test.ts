@@ -9,7 +9,20 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
 import { BINARY_METADATA_KEY, BlueGreenApp, BlueGreenSwitcher, FunctionKey } from '../lib';
 import { ExampleStack } from '../lib/example-stack';
-import { keyPaths, list, logicalId, offlineApp, render, resourcesFor, rustConfigFields, statementsOf } from './helpers';
+import {
+  arnLike,
+  executionStatusChange,
+  inUsEast1,
+  keyPaths,
+  list,
+  logicalId,
+  matchesPattern,
+  offlineApp,
+  render,
+  resourcesFor,
+  rustConfigFields,
+  statementsOf,
+} from './helpers';
 
 const stack = new ExampleStack(offlineApp(), 'BlueGreenExample');
 const template = Template.fromStack(stack);
@@ -25,6 +38,8 @@ const ownStatements = (key: FunctionKey) => statementsOf(template, logicalId(swi
 const KEYS: FunctionKey[] = ['deployIdle', 'smokeTest', 'switch', 'monitor', 'rollback'];
 const doc = readFileSync(path.join(__dirname, '..', '..', 'docs', 'config.md'), 'utf8');
 const PARAMETERS = '<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/bluegreen/checkout/';
+/** The rules the rollback function's one EventBridge permission admits. */
+const END_RULES = `arn:<AWS::Partition>:events:<AWS::Region>:<AWS::AccountId>:rule/${switcher.endRulePrefix}*`;
 
 describe('IAM', () => {
   test('switch may modify only the production listener', () => {
@@ -76,6 +91,7 @@ describe('IAM', () => {
         'iam:PassRole',
         'states:DescribeExecution',
         'cloudwatch:DescribeAlarms',
+        'sns:Publish',
       ],
     };
     for (const key of KEYS) assert.deepEqual(allowed(key), expected[key].sort(), key);
@@ -180,12 +196,14 @@ describe('IAM', () => {
     }
   });
 
-  test('alerts go only from rollback, only to the alert topic', () => {
+  test('alerts go only from rollback and deploy-idle (scale-down on drift), only to the alert topic', () => {
     const alerts = [`<${logicalId(switcher.alertTopic)}>`];
     assert.deepEqual(resourcesFor(statements('rollback'), 'sns:Publish'), alerts);
+    assert.deepEqual(resourcesFor(statements('deployIdle'), 'sns:Publish'), alerts);
     // The on-failure destination's grant, on the function's own role.
     assert.deepEqual(resourcesFor(ownStatements('rollback'), 'sns:Publish'), alerts);
-    for (const key of ['deployIdle', 'switch', 'monitor', 'smokeTest'] as const) {
+    assert.deepEqual(resourcesFor(ownStatements('deployIdle'), 'sns:Publish'), []);
+    for (const key of ['switch', 'monitor', 'smokeTest'] as const) {
       assert.deepEqual(resourcesFor(statements(key), 'sns:Publish'), [], key);
       assert.deepEqual(resourcesFor(ownStatements(key), 'sns:Publish'), [], key);
     }
@@ -237,19 +255,26 @@ describe('emergency topic', () => {
     });
   });
 
-  test('only the emergency topic and the state machine may invoke the rollback function', () => {
+  test('only the emergency topic, the state machine and rules under the switcher\'s prefix may invoke the rollback function', () => {
     const rollback = logicalId(switcher.functions.rollback);
     const targetsRollback = (r: unknown) => {
       const text = render(r);
       return text === '*' || text.startsWith(`<${rollback}.Arn>`) || text.startsWith('arn:*:lambda');
     };
-    // Resource policies: one, for SNS, from the emergency topic only.
-    const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).filter((p) =>
-      targetsRollback(p.Properties.FunctionName),
+    // Resource policies: two, for SNS from the emergency topic only and for
+    // EventBridge from rules of this account named under the switcher's
+    // prefix only (see "a release that ends without succeeding").
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission'))
+      .filter((p) => targetsRollback(p.Properties.FunctionName))
+      .map((p) => [p.Properties.Principal, render(p.Properties.SourceArn), render(p.Properties.SourceAccount ?? '')]);
+    assert.deepEqual(
+      permissions.sort(),
+      [
+        ['events.amazonaws.com', END_RULES, '<AWS::AccountId>'],
+        ['sns.amazonaws.com', `<${topic}>`, ''],
+      ],
+      JSON.stringify(permissions),
     );
-    assert.equal(permissions.length, 1, JSON.stringify(permissions));
-    assert.equal(permissions[0].Properties.Principal, 'sns.amazonaws.com');
-    assert.deepEqual(permissions[0].Properties.SourceArn, { Ref: topic });
     // Identity policies in the stack: only the state machine's role.
     const invokers = Object.values(template.findResources('AWS::IAM::Policy'))
       .filter((p) =>
@@ -269,6 +294,102 @@ describe('emergency topic', () => {
     assert.ok(outputs.includes(`<${logicalId(app.stateMachine)}>`));
     assert.ok(outputs.includes(`<${topic}>`));
     assert.ok(outputs.includes(`<${logicalId(switcher.functions.rollback)}>`));
+  });
+});
+
+describe('a release that ends without succeeding', () => {
+  const rollback = logicalId(switcher.functions.rollback);
+  const ruleId = logicalId(app.unsuccessfulEndRule);
+  const rule = () => {
+    assert.deepEqual(Object.keys(template.findResources('AWS::Events::Rule')), [ruleId], 'one rule');
+    return template.toJSON().Resources[ruleId].Properties;
+  };
+  const MACHINE = 'arn:aws:states:us-east-1:123456789012:stateMachine:AppStateMachine-1';
+  /** The rule's pattern with MACHINE in place of the state machine's Ref. */
+  const pattern = () => {
+    const text = JSON.stringify(rule().EventPattern);
+    return JSON.parse(text.split(JSON.stringify({ Ref: logicalId(app.stateMachine) })).join(JSON.stringify(MACHINE)));
+  };
+  const input = { app: 'checkout', release: { version: 'v2', image: 'example/checkout:v2' } };
+
+  test('the rule hears the app\'s own state machine end FAILED, TIMED_OUT or ABORTED, on the default bus', () => {
+    assert.deepEqual(rule().EventPattern, {
+      source: ['aws.states'],
+      'detail-type': ['Step Functions Execution Status Change'],
+      detail: {
+        stateMachineArn: [{ Ref: logicalId(app.stateMachine) }],
+        status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+      },
+    });
+    assert.equal(rule().State, 'ENABLED');
+    assert.equal(rule().EventBusName, undefined, 'Step Functions sends to the default bus');
+  });
+
+  test('matches the event of an execution stopped, timed out or failed; not one that succeeded or runs, nor another machine\'s', () => {
+    for (const status of ['FAILED', 'TIMED_OUT', 'ABORTED']) {
+      assert.ok(matchesPattern(pattern(), executionStatusChange(MACHINE, status, input)), status);
+    }
+    for (const status of ['SUCCEEDED', 'RUNNING', 'PENDING_REDRIVE']) {
+      assert.ok(!matchesPattern(pattern(), executionStatusChange(MACHINE, status, input)), status);
+    }
+    const other = 'arn:aws:states:us-east-1:123456789012:stateMachine:OtherStateMachine-1';
+    assert.ok(!matchesPattern(pattern(), executionStatusChange(other, 'ABORTED', input)));
+  });
+
+  test('hands the raw event to the rollback function: no input transformer, 4 retries within an hour, no role', () => {
+    // Exactly these keys: no Input, InputPath, InputTransformer, RoleArn or
+    // DeadLetterConfig.
+    assert.deepEqual(rule().Targets, [
+      {
+        Arn: { 'Fn::GetAtt': [rollback, 'Arn'] },
+        Id: 'Target0',
+        RetryPolicy: { MaximumRetryAttempts: 4, MaximumEventAgeInSeconds: 3600 },
+      },
+    ]);
+  });
+
+  test('the rule is named under the switcher\'s prefix: the switcher\'s one permission admits it, and it adds none', () => {
+    assert.match(switcher.endRulePrefix, /^bluegreen-[0-9a-f]{8}-$/);
+    assert.equal(rule().Name, `${switcher.endRulePrefix}checkout`);
+    assert.equal(rule().Name, app.unsuccessfulEndRuleName);
+    const fromEvents = Object.values(template.findResources('AWS::Lambda::Permission')).filter(
+      (p) => p.Properties.Principal === 'events.amazonaws.com',
+    );
+    assert.equal(fromEvents.length, 1);
+    assert.deepEqual(fromEvents[0].Properties, {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [rollback, 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+      SourceArn: {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':events:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            `:rule/${switcher.endRulePrefix}*`,
+          ],
+        ],
+      },
+    });
+    // What Lambda's ArnLike makes of the pattern: the rule's ARN matches it.
+    const ruleArn = `arn:aws:events:us-east-1:123456789012:rule/${rule().Name}`;
+    assert.ok(arnLike(inUsEast1(END_RULES), ruleArn), ruleArn);
+    assert.ok(!arnLike(inUsEast1(END_RULES), 'arn:aws:events:us-east-1:123456789012:rule/checkout-end'));
+    assert.ok(!arnLike(inUsEast1(END_RULES), ruleArn.replace('123456789012', '210987654321')), 'another account');
+  });
+
+  test('the rollback function confirms the end only with the app\'s rollback role, on the app\'s own executions', () => {
+    // What keeps an event of app A's state machine whose input names app B
+    // (refused by A's first state) from acting on B: B's role cannot describe
+    // A's executions.
+    const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<${logicalId(app.stateMachine)}.Name>:*`;
+    assert.deepEqual(resourcesFor(statements('rollback'), 'states:DescribeExecution'), [executions]);
+    assert.deepEqual(resourcesFor(ownStatements('rollback'), 'states:DescribeExecution'), [], 'not on its own role');
   });
 });
 

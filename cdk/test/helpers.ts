@@ -115,3 +115,74 @@ export function keyPaths(o: object, prefix = ''): string[] {
     return v && typeof v === 'object' && !Array.isArray(v) ? [p, ...keyPaths(v, `${p}.`)] : [p];
   });
 }
+
+/**
+ * Whether an EventBridge event pattern matches an event, for patterns made
+ * only of exact values (what bluegreen's rules use): every key of the pattern
+ * is in the event; a list names the values it accepts, an object nests.
+ * Tokens in the pattern must be resolved (or substituted) first.
+ */
+export function matchesPattern(pattern: Record<string, unknown>, event: Record<string, unknown>): boolean {
+  return Object.entries(pattern).every(([key, want]) => {
+    const got = event[key];
+    if (Array.isArray(want)) return want.some((w) => w === got);
+    if (want && typeof want === 'object') {
+      return !!got && typeof got === 'object' && matchesPattern(want as Record<string, unknown>, got as Record<string, unknown>);
+    }
+    throw new Error(`pattern value of ${key} is neither a list nor an object: ${JSON.stringify(want)}`);
+  });
+}
+
+/**
+ * The event Step Functions sends to EventBridge when an execution changes
+ * status, in the shape the rollback function parses (as AWS documents it).
+ */
+export function executionStatusChange(stateMachineArn: string, status: string, input: object): Record<string, unknown> {
+  const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:release-1`;
+  return {
+    version: '0',
+    id: '315c1398-40ff-a850-213b-158f73e60175',
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    account: '123456789012',
+    time: '2026-12-06T10:00:00Z',
+    region: 'us-east-1',
+    resources: [executionArn],
+    detail: {
+      executionArn,
+      stateMachineArn,
+      name: 'release-1',
+      status,
+      startDate: 1796464800000,
+      stopDate: 1796465100000,
+      input: JSON.stringify(input),
+      output: null,
+      inputDetails: { included: true },
+      outputDetails: null,
+    },
+  };
+}
+
+/**
+ * IAM's `ArnLike`: each of an ARN's six colon-separated parts matches the
+ * pattern's, where `*` stands for any characters (`/` too) and `?` for one.
+ */
+export function arnLike(pattern: string, arn: string): boolean {
+  const parts = (a: string) => {
+    const p = a.split(':');
+    return [...p.slice(0, 5), p.slice(5).join(':')];
+  };
+  const escape = (x: string) => x.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  const glob = (p: string) => new RegExp(`^${p.split('*').map((x) => x.split('?').map(escape).join('.')).join('.*')}$`);
+  const want = parts(pattern);
+  const got = parts(arn);
+  return got.length === 6 && want.every((p, i) => glob(p).test(got[i]));
+}
+
+/** A rendered value with the pseudo parameters of account 123456789012 in us-east-1 (partition aws). */
+export function inUsEast1(rendered: string): string {
+  return rendered
+    .replaceAll('<AWS::Partition>', 'aws')
+    .replaceAll('<AWS::Region>', 'us-east-1')
+    .replaceAll('<AWS::AccountId>', '123456789012');
+}

@@ -1,7 +1,9 @@
 // A hundred apps on one switcher: each app in its own stack (as services
 // usually are), the switcher in a shared one. CloudFormation's and IAM's
 // limits hold, the switcher does not grow with the apps, and each app's roles
-// and state machine name only that app's resources.
+// and state machine name only that app's resources. Nor does the rollback
+// function's resource policy (Lambda caps it at 20 KB): one statement admits
+// every app's end rule, named under the switcher's prefix.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -21,6 +23,7 @@ const MAX_RESOURCES_PER_STACK = 500;
 const MAX_TEMPLATE_BYTES = 1_000_000; // via S3, as `cdk deploy` uploads it
 const MAX_ROLE_INLINE_POLICY_CHARS = 10_240; // all inline policies of a role, whitespace excluded
 const MAX_TRUST_POLICY_CHARS = 2_048; // default; adjustable to 4,096
+const MAX_FUNCTION_POLICY_BYTES = 20_480; // Lambda: a function's resource-based policy; not adjustable
 
 /** Account-wide names an app of index `i` owns. */
 function arns(i: number) {
@@ -69,7 +72,7 @@ function organization(n: number) {
   const apps = Array.from({ length: n }, (_, i) => appStack(app, switcher, i));
   const assembly = app.synth();
   const template = (stack: Stack) => assembly.getStackArtifact(stack.artifactId).template;
-  return { shared: template(shared), apps: apps.map((a) => ({ app: a, template: template(Stack.of(a)) })) };
+  return { switcher, shared: template(shared), apps: apps.map((a) => ({ app: a, template: template(Stack.of(a)) })) };
 }
 
 /**
@@ -91,6 +94,25 @@ function policyChars(document: unknown): number {
 }
 
 type Template = { Resources: Record<string, { Type: string; Properties?: any }> };
+
+/**
+ * The statement an `AWS::Lambda::Permission` adds to its function's policy,
+ * as Lambda keeps it (tokens at 128 characters, as above; the statement ID
+ * CloudFormation generates at 100, the most Lambda takes): an upper bound.
+ */
+function permissionStatement(p: { Principal: string; Action: string; FunctionName: unknown; SourceArn: unknown; SourceAccount?: unknown }) {
+  return {
+    Sid: 'x'.repeat(100),
+    Effect: 'Allow',
+    Principal: { Service: p.Principal },
+    Action: p.Action,
+    Resource: p.FunctionName,
+    Condition: {
+      ...(p.SourceAccount ? { StringEquals: { 'AWS:SourceAccount': p.SourceAccount } } : {}),
+      ArnLike: { 'AWS:SourceArn': p.SourceArn },
+    },
+  };
+}
 
 function ofType(t: Template, type: string) {
   return Object.entries(t.Resources).filter(([, r]) => r.Type === type);
@@ -146,6 +168,53 @@ describe('a hundred apps on one switcher', () => {
         `${perApp} resources (so at most ${Math.floor(MAX_RESOURCES_PER_STACK / perApp)} apps fit one stack); ` +
         `largest role policy ${largestPolicy} of ${MAX_ROLE_INLINE_POLICY_CHARS} characters, ` +
         `largest trust policy ${largestTrust} of ${MAX_TRUST_POLICY_CHARS}`,
+    );
+  });
+
+  test('each app\'s stack holds one end rule, named under the switcher\'s prefix, and no permission', () => {
+    const fn = hundred.switcher.functions.rollback;
+    const rollback = Stack.of(fn).getLogicalId(fn.node.defaultChild as CfnElement);
+    const prefix = hundred.switcher.endRulePrefix;
+    const names = new Set<string>();
+    for (const [i, { app, template }] of hundred.apps.entries()) {
+      const rules = ofType(template, 'AWS::Events::Rule');
+      assert.equal(rules.length, 1, `app${i}: one rule`);
+      const [ruleId, rule] = rules[0];
+      assert.equal(ruleId, Stack.of(app).getLogicalId(app.unsuccessfulEndRule.node.defaultChild as CfnElement));
+      assert.equal(rule.Properties.Name, `${prefix}app${i}`);
+      names.add(rule.Properties.Name);
+      const machine = Stack.of(app).getLogicalId(app.stateMachine.node.defaultChild as CfnElement);
+      assert.deepEqual(rule.Properties.EventPattern.detail, {
+        stateMachineArn: [{ Ref: machine }],
+        status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+      });
+      assert.equal(rule.Properties.Targets.length, 1);
+      assert.ok(JSON.stringify(rule.Properties.Targets[0].Arn).includes(rollback), `app${i}: to the rollback function`);
+      assert.deepEqual(ofType(template, 'AWS::Lambda::Permission'), [], `app${i}: no permission`);
+    }
+    assert.equal(names.size, 100);
+  });
+
+  test('the rollback function\'s resource policy does not grow with the apps', () => {
+    // Every AWS::Lambda::Permission on the rollback function, in every stack:
+    // the emergency topic's and the one for the end rules, for 1 app as for 100.
+    const permissions = (org: ReturnType<typeof organization>) => {
+      const fn = org.switcher.functions.rollback;
+      const rollback = Stack.of(fn).getLogicalId(fn.node.defaultChild as CfnElement);
+      return [org.shared, ...org.apps.map((a) => a.template)].flatMap((t) =>
+        ofType(t, 'AWS::Lambda::Permission')
+          .filter(([, p]) => JSON.stringify(p.Properties.FunctionName).includes(rollback))
+          .map(([, p]) => p.Properties),
+      );
+    };
+    const many = permissions(hundred);
+    assert.deepEqual(many, permissions(one));
+    assert.deepEqual(many.map((p) => p.Principal).sort(), ['events.amazonaws.com', 'sns.amazonaws.com']);
+    const size = policyChars({ Version: '2012-10-17', Id: 'default', Statement: many.map(permissionStatement) });
+    assert.ok(size <= MAX_FUNCTION_POLICY_BYTES, `${size} bytes`);
+    console.log(
+      `rollback function's resource policy, for 1 app as for 100: ${many.length} statements, ` +
+        `at most ${size} of ${MAX_FUNCTION_POLICY_BYTES} bytes`,
     );
   });
 

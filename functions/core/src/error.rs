@@ -105,7 +105,7 @@ pub enum Error {
     /// (Lambda retries asynchronous events for hours), it must not undo a
     /// newer release.
     #[error(
-        "refusing a stale rollback of `{app}`: the request was sent at {sent_at}, before traffic last moved at {switched_at}; send a new one if it still applies"
+        "refusing a stale rollback of `{app}`: the request was sent at {sent_at}, before the release serving now got traffic at {switched_at}; send a new one if it still applies"
     )]
     StaleRequest {
         app: String,

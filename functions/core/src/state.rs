@@ -50,6 +50,16 @@ pub struct AppState {
     /// is nothing to roll back to.
     #[serde(with = "time::serde::rfc3339::option")]
     pub switched_at: Option<OffsetDateTime>,
+    /// When the active release first got production traffic (its first
+    /// weight step, or the rollback that made it active). An emergency
+    /// message sent before this was about an earlier release: stale. Later
+    /// weight steps of the same release do not move it.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub live_since: Option<OffsetDateTime>,
 }
 
 impl AppState {
@@ -68,6 +78,7 @@ impl AppState {
             phase: Phase::Stable,
             last_execution_arn: None,
             switched_at: None,
+            live_since: None,
         }
     }
 

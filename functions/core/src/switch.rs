@@ -177,6 +177,14 @@ pub fn state_after(
             .map(str::to_string)
             .or_else(|| before.and_then(|s| s.last_execution_arn.clone())),
         switched_at: Some(switched_at),
+        // The release keeps the moment it first got traffic through its
+        // later weight steps.
+        live_since: before
+            .filter(|s| {
+                s.active_color == plan.target && s.active_version.as_deref() == Some(version)
+            })
+            .and_then(|s| s.live_since)
+            .or(Some(switched_at)),
     }
 }
 

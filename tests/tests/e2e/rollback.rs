@@ -970,6 +970,93 @@ async fn a_late_rollback_message_older_than_the_last_switch_is_refused() {
     );
 }
 
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// SNS retries: a message sent while v2 had 10 % arrives after the next step
+/// moved it to 50 %. It was about v2, which still has weight: rolled back.
+#[tokio::test]
+async fn a_message_sent_at_10_percent_still_rolls_back_after_the_step_to_50() {
+    let app = bluegreen_e2e::provision("rb-stale-step", AppOptions::default()).await;
+    let holder = bluegreen_e2e::manual_holder(&app, "v2");
+    bluegreen_e2e::hold_lock(&app, &holder).await;
+    let mut input = release_input(&app.name, "v2");
+    input["overrides"] = json!({"strategy": {"type": "weighted", "steps": [10, 50, 100]}});
+    let out = bluegreen_switch::handler(&app.ports(), lambda_event(input.clone()))
+        .await
+        .expect("10%");
+    let sent = rfc3339(time::OffsetDateTime::now_utc());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    input["switch"] = serde_json::to_value(&out).unwrap();
+    bluegreen_switch::handler(&app.ports(), lambda_event(input))
+        .await
+        .expect("50%");
+    bluegreen_e2e::release_lock(&app, &holder).await;
+    assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
+
+    let event = bluegreen_e2e::sns_event_sent_at(&message(&app.name, "errors at 10%"), &sent);
+    let out = one(rollback(&app, event.clone()).await.expect("not stale"));
+    assert!(out.changed);
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.alerts().await.len(), 1);
+
+    // SNS delivers it once more: one rollback, one alert, no "could NOT".
+    let again = one(rollback(&app, event).await.expect("a no-op"));
+    assert!(!again.changed, "{again:?}");
+    assert!(app.alerts().await.is_empty(), "no second alert");
+    app.assert_state_matches_listener().await;
+}
+
+/// A message about v2, delivered late while v3's deployment moves traffic:
+/// refused before anything is fenced or stopped.
+#[tokio::test]
+async fn a_late_message_never_stops_a_newer_deployment() {
+    let app = bluegreen_e2e::provision("rb-stale-newer", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let sent = rfc3339(time::OffsetDateTime::now_utc());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // v3 goes to blue and takes 10 % under a running execution.
+    let execution = app.start_running_execution("release-v3").await;
+    let mut v3 = release_input(&app.name, "v3");
+    v3["execution"] = json!({"arn": execution});
+    let deployed = bluegreen_deploy_idle::handler(&app.ports(), lambda_event(v3.clone()))
+        .await
+        .expect("deploy v3");
+    v3["deploy"] = serde_json::to_value(match deployed {
+        bluegreen_deploy_idle::DeployIdleResponse::Deployed(d) => d,
+        other => panic!("{other:?}"),
+    })
+    .unwrap();
+    v3["overrides"] = json!({"strategy": {"type": "weighted", "steps": [10, 100]}});
+    bluegreen_switch::handler(&app.ports(), lambda_event(v3))
+        .await
+        .expect("v3 at 10%");
+    let before = app.snapshot().await;
+
+    let e = rollback(
+        &app,
+        bluegreen_e2e::sns_event_sent_at(&message(&app.name, "v2 errors"), &sent),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.error_type(), "StaleRequest", "{e}");
+    assert_eq!(
+        app.execution_status(&execution).await,
+        "RUNNING",
+        "not stopped"
+    );
+    assert!(
+        app.parameter("rollback-fence").await.is_none(),
+        "not fenced"
+    );
+    assert_eq!(
+        app.snapshot().await.listener_default,
+        before.listener_default
+    );
+}
+
 /// Anyone allowed to invoke the function could send the state machine's
 /// document shape to skip the stop and the fence: the execution it names
 /// must really be running this app's release.

@@ -73,14 +73,8 @@ pub fn decide(
         None => world,
     };
     let state = world.state();
-    if let (Some(sent), Some(switched)) = (request.sent_at, state.and_then(|s| s.switched_at))
-        && sent < switched
-    {
-        return Err(Error::StaleRequest {
-            app: app.to_string(),
-            sent_at: rfc3339(sent),
-            switched_at: rfc3339(switched),
-        });
+    if let Some(stale) = stale(world, request) {
+        return Err(stale);
     }
 
     // Where the release went: deploy-idle's result says; without it, the
@@ -244,6 +238,14 @@ pub fn decide(
         } else {
             Some(now)
         },
+        live_since: if world.weights.sole() == Some(target) {
+            state
+                .filter(|s| s.active_color == target)
+                .and_then(|s| s.live_since.or(s.switched_at))
+                .or(Some(now))
+        } else {
+            Some(now)
+        },
     };
     Ok(Decision::Roll(Box::new(RollPlan {
         target,
@@ -253,6 +255,29 @@ pub fn decide(
         to,
         cold,
     })))
+}
+
+/// A message sent before the release that serves now first got traffic was
+/// about an earlier release (a late SNS delivery, a Lambda retry hours
+/// later): it must not roll this one back. Weight steps of the same release
+/// after the message do not make it stale: it was sent about this release.
+pub fn stale(world: &World, request: &RollbackRequest) -> Option<Error> {
+    let sent = request.sent_at?;
+    let since = world.state().and_then(|s| s.live_since.or(s.switched_at))?;
+    (sent < since).then(|| Error::StaleRequest {
+        app: request.app.clone(),
+        sent_at: rfc3339(sent),
+        switched_at: rfc3339(since),
+    })
+}
+
+/// Whether production already is where a rollback would put it: the record
+/// says the last release was rolled back and the listener agrees. A copy of
+/// the message that did it, delivered again, has nothing left to do.
+pub fn already_rolled_back(world: &World) -> bool {
+    world.state().is_some_and(|s| {
+        s.phase == Phase::RolledBack && world.weights.sole() == Some(s.active_color)
+    })
 }
 
 /// The state without its "previous color replaced" mark when ECS says the

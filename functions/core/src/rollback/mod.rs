@@ -237,6 +237,37 @@ where
     if let Some(caller) = &request.caller_execution {
         check_caller(&ports.executions, request, caller).await?;
     }
+    // A stale message is recognised from the first round, before anything
+    // is fenced or stopped: a late copy never stops a newer deployment. A
+    // copy of the message that already rolled production back has nothing
+    // left to do, and says so without a "could not roll back" alert.
+    if let Some(stale) = decide::stale(&world, request) {
+        if decide::already_rolled_back(&world) {
+            let state = world.state().expect("a rolled-back state");
+            let here = ColorVersion {
+                color: state.active_color,
+                version: state.active_version.clone(),
+            };
+            info!(
+                app,
+                "a copy of a message that already rolled back: nothing to do"
+            );
+            return Ok(RollbackOutcome {
+                app: app.to_string(),
+                changed: false,
+                from: here.clone(),
+                to: here,
+                split: Split::all(state.active_color),
+                reason: request.reason.clone(),
+                source: request.source,
+                stopped_execution: None,
+                lock_released: false,
+                alert_error: None,
+                note: Some("already rolled back since this message was sent".to_string()),
+            });
+        }
+        return Err(stale);
+    }
     // Who else holds the lock? A running deployment is stopped first so that
     // it cannot move traffic again, and fenced off before the world is read
     // again (its Lambdas may still be running).

@@ -38,9 +38,7 @@ pub fn record_of(world: &World, active: Color) -> AppState {
         },
         last_execution_arn: before.and_then(|s| s.last_execution_arn.clone()),
         switched_at: before.and_then(|s| s.switched_at),
-        live_since: before
-            .filter(|_| same_active)
-            .and_then(|s| s.live_since.or(s.switched_at)),
+        live_since: before.filter(|_| same_active).and_then(|s| s.live_since),
     }
 }
 

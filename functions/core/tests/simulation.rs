@@ -185,23 +185,94 @@ fn note(world: &World, line: String) {
     world.lock().unwrap().trace.push(line);
 }
 
-/// What Step Functions does with a Task: retry `Throttled`/`Transient` (and
-/// a few more) up to 3 times, then hand the error to the Catch.
+/// The checked-in state machine (what `cdk synth` writes and production
+/// runs): each Task's retries and catches are taken from it, so a change to
+/// the ASL changes what is simulated.
+const ASL: &str = include_str!("../../../cdk/state-machine.asl.json");
+
+/// A Task state's `Retry` and `Catch` as the ASL declares them.
+struct TaskPolicy {
+    /// Each retrier: the errors it matches and its `MaxAttempts`.
+    retriers: Vec<(Vec<String>, u32)>,
+    /// Each catcher: the errors it matches and the state it goes to.
+    catchers: Vec<(Vec<String>, String)>,
+    /// Attempts used per retrier (Step Functions counts them apart).
+    used: Vec<u32>,
+}
+
+fn matches(errors: &[String], error: &str) -> bool {
+    errors.iter().any(|e| e == error || e == "States.ALL")
+}
+
+impl TaskPolicy {
+    fn of(state: &str) -> TaskPolicy {
+        static ASL_JSON: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+        let asl = ASL_JSON.get_or_init(|| serde_json::from_str(ASL).expect("the ASL parses"));
+        let task = &asl["States"][state];
+        assert_eq!(task["Type"], "Task", "the ASL has no Task state {state}");
+        let errors = |v: &serde_json::Value| -> Vec<String> {
+            v["ErrorEquals"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e.as_str().unwrap().to_string())
+                .collect()
+        };
+        let list = |key: &str| task[key].as_array().cloned().unwrap_or_default();
+        let retriers: Vec<(Vec<String>, u32)> = list("Retry")
+            .iter()
+            // Step Functions' default MaxAttempts is 3.
+            .map(|r| (errors(r), r["MaxAttempts"].as_u64().unwrap_or(3) as u32))
+            .collect();
+        TaskPolicy {
+            used: vec![0; retriers.len()],
+            retriers,
+            catchers: list("Catch")
+                .iter()
+                .map(|c| (errors(c), c["Next"].as_str().unwrap().to_string()))
+                .collect(),
+        }
+    }
+
+    /// Whether Step Functions retries `error` now: the first retrier that
+    /// matches it decides, until its attempts are used up.
+    fn retry(&mut self, error: &str) -> bool {
+        let Some(i) = self.retriers.iter().position(|(e, _)| matches(e, error)) else {
+            return false;
+        };
+        if self.used[i] < self.retriers[i].1 {
+            self.used[i] += 1;
+            return true;
+        }
+        false
+    }
+
+    /// The state the first matching catcher goes to, if any.
+    fn catch(&self, error: &str) -> Option<&str> {
+        self.catchers
+            .iter()
+            .find(|(e, _)| matches(e, error))
+            .map(|(_, next)| next.as_str())
+    }
+}
+
+/// The state `state`'s Catch sends `error` to, as the ASL says.
+fn caught(state: &str, error: &Error) -> String {
+    TaskPolicy::of(state)
+        .catch(error.error_type())
+        .unwrap_or("(uncaught: the execution fails)")
+        .to_string()
+}
+
+/// What Step Functions does with a Task: its `Retry` from the ASL (a
+/// stopped execution retries nothing), then the error goes to its `Catch`.
 macro_rules! task {
-    ($world:expr, $arn:expr, $name:expr, $retry_also:expr, $call:expr) => {{
-        let mut attempt = 0;
+    ($world:expr, $arn:expr, $name:expr, $call:expr) => {{
+        let mut policy = TaskPolicy::of($name);
         loop {
             let r = $call;
             match r {
-                // A stopped execution retries nothing.
-                Err(e)
-                    if attempt < 3
-                        && running($world, $arn)
-                        && (matches!(e.error_type(), "Throttled" | "Transient")
-                            || $retry_also.contains(&e.error_type())) =>
-                {
-                    attempt += 1;
-                }
+                Err(e) if running($world, $arn) && policy.retry(e.error_type()) => {}
                 other => {
                     note(
                         $world,
@@ -261,7 +332,9 @@ async fn deployment(
     let mut input = ExecutionInput::from_value(doc).unwrap();
     let store = AppStore::new(&p.params, PREFIX).unwrap();
     let holder = arn.clone();
-    let release = |world: &World| {
+    // `state`: ReleaseLock, ReleaseLockAfterRollback or ReleaseLockDone,
+    // each with its own retries in the ASL.
+    let release = |world: &World, state: &'static str| {
         let world = world.clone();
         let holder = holder.clone();
         async move {
@@ -270,8 +343,7 @@ async fn deployment(
             let _ = task!(
                 &world,
                 &holder,
-                "ReleaseLock",
-                [""; 0],
+                state,
                 store.release_lock(APP, &holder).await
             );
         }
@@ -293,7 +365,6 @@ async fn deployment(
                 &world,
                 &doc.lock_holder(),
                 "Abort",
-                [""; 0],
                 bluegreen_core::abort::abort(&p, &doc.deploy_request().caller).await
             );
             if out.is_err() {
@@ -305,26 +376,28 @@ async fn deployment(
         &world,
         &arn,
         "DeployIdle",
-        [""; 0],
         bluegreen_core::deploy::deploy(&p, &input.deploy_request(), now(&world)).await
     );
     let deployed = match deployed {
         Ok(d) => d,
-        Err(Error::LockHeld { .. }) => return,
-        Err(_) => return abort(&world, &run).await,
+        // As the ASL's Catch says: `Refused` (the lock is held) ends the
+        // execution; anything else goes to `Abort`.
+        Err(e) => match caught("DeployIdle", &e).as_str() {
+            "Abort" => return abort(&world, &run).await,
+            _ => return,
+        },
     };
     if !running(&world, &arn) {
         return;
     }
     if deployed.already_live {
-        return release(&world).await;
+        return release(&world, "ReleaseLockDone").await;
     }
     input.deploy = Some(deployed.clone());
     let ready = task!(
         &world,
         &arn,
         "CheckIdle",
-        [""; 0],
         bluegreen_core::ready::check(&p, &input.deployed_request("check").unwrap(), now(&world))
             .await
     );
@@ -346,7 +419,6 @@ async fn deployment(
             &world,
             &arn,
             "Switch",
-            [""; 0],
             bluegreen_core::switch::switch(&p, &input.switch_request(), now(&world)).await
         );
         let out = match out {
@@ -355,6 +427,7 @@ async fn deployment(
                 if let Error::NoHealthyTargets { target_group, .. } = &e {
                     run.lock().unwrap().starved_switch = Some(target_group.clone());
                 }
+                assert_eq!(caught("Switch", &e), "Rollback", "the ASL's Switch catch");
                 failed = true;
                 break;
             }
@@ -397,7 +470,6 @@ async fn deployment(
             &world,
             &arn,
             "Rollback",
-            ["PreviousColorCold"],
             rollback(&p, &request, now(&world), None).await
         );
         match out {
@@ -408,14 +480,15 @@ async fn deployment(
                 .push((o, Some(version.clone()))),
             // AlertRollbackFailed: the team is told to roll back by hand.
             Err(e) if matches!(e.error_type(), "Throttled" | "Transient") => {
-                release(&world).await;
+                assert_eq!(caught("Rollback", &e), "AlertRollbackFailed");
+                release(&world, "ReleaseLockAfterFailedRollback").await;
                 return emergency(world, 0, run).await;
             }
             Err(_) => {}
         }
-        return release(&world).await;
+        return release(&world, "ReleaseLockAfterRollback").await;
     }
-    release(&world).await;
+    release(&world, "ReleaseLock").await;
     // The warm window.
     for _ in 0..rng.usize(0..60) {
         yield_now().await;
@@ -427,7 +500,6 @@ async fn deployment(
         &world,
         &arn,
         "ScaleDown",
-        [""; 0],
         bluegreen_core::scale_down::scale_down(
             &p,
             &input.deployed_request("scale-down").unwrap(),

@@ -162,15 +162,7 @@ async fn an_image_release_starts_from_the_task_definition_production_runs() {
     // v2 goes live on green as a task definition.
     let mut doc = release_input(&app.name, "v2");
     doc["release"] = json!({"version": "v2", "task_definition": v2_td});
-    let out = deploy(&app, &doc).await.expect("deploy v2");
-    doc["deploy"] = serde_json::to_value(&out).unwrap();
-    bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
-        .await
-        .expect("switch v2");
-    let holder = bluegreen_core::input::ExecutionInput::from_value(doc)
-        .unwrap()
-        .lock_holder();
-    ports_release(&app, &holder).await;
+    live(&app, doc).await;
 
     // v3 is an image only: it goes to blue, which still runs v1's revision.
     let v3 = deploy(&app, &release_input(&app.name, "v3"))
@@ -358,16 +350,7 @@ async fn scale_down_shrinks_the_old_color_unless_the_release_was_rolled_back() {
 #[tokio::test]
 async fn scale_down_never_shrinks_the_color_production_was_moved_back_to() {
     let app = bluegreen_e2e::provision("di-scale-drift", AppOptions::default()).await;
-    let mut doc = release_input(&app.name, "v2");
-    let out = deploy(&app, &doc).await.expect("deploy");
-    doc["deploy"] = serde_json::to_value(&out).unwrap();
-    bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
-        .await
-        .expect("switch");
-    let holder = bluegreen_core::input::ExecutionInput::from_value(doc.clone())
-        .unwrap()
-        .lock_holder();
-    ports_release(&app, &holder).await;
+    let doc = live(&app, release_input(&app.name, "v2")).await;
     assert_eq!(app.listener_split().await, Split::all(Color::Green));
 
     // On-call moves the listener back to blue by hand; the record still
@@ -403,6 +386,22 @@ async fn scale_down_never_shrinks_the_color_production_was_moved_back_to() {
         app.parameter("lock").await.is_none(),
         "the lock is not kept"
     );
+}
+
+/// Deploys `doc`'s release, switches all traffic to it and releases the
+/// lock, as a finished execution leaves it; returns the document with the
+/// deploy result.
+async fn live(app: &ExampleApp, mut doc: Value) -> Value {
+    let out = deploy(app, &doc).await.expect("deploy");
+    doc["deploy"] = serde_json::to_value(&out).unwrap();
+    bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
+        .await
+        .expect("switch");
+    let holder = bluegreen_core::input::ExecutionInput::from_value(doc.clone())
+        .unwrap()
+        .lock_holder();
+    ports_release(app, &holder).await;
+    doc
 }
 
 async fn ports_release(app: &ExampleApp, holder: &str) {

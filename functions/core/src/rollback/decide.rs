@@ -238,11 +238,11 @@ pub fn decide(
         } else {
             Some(now)
         },
+        // Kept when production already was there (a rerun), as the record had it.
         live_since: if world.weights.sole() == Some(target) {
             state
                 .filter(|s| s.active_color == target)
-                .and_then(|s| s.live_since.or(s.switched_at))
-                .or(Some(now))
+                .and_then(|s| s.live_since)
         } else {
             Some(now)
         },

@@ -637,33 +637,53 @@ async fn check_caller(
     request: &RollbackRequest,
     caller: &str,
 ) -> Result<()> {
-    let info = executions.describe(caller).await?;
+    check_execution(
+        executions,
+        request,
+        caller,
+        ExecutionStatus::Running,
+        ("rollback request", "execution.arn", "a running"),
+    )
+    .await
+}
+
+/// Whether Step Functions (not the event or document naming it) says
+/// `execution` is in `status` and releases this request's app and version;
+/// `(document, field, what)` name the refusal.
+async fn check_execution(
+    executions: &impl Executions,
+    request: &RollbackRequest,
+    execution: &str,
+    status: ExecutionStatus,
+    (document, field, what): (&str, &str, &str),
+) -> Result<()> {
+    let info = executions.describe(execution).await?;
     let input: Option<serde_json::Value> = info
         .input
         .as_deref()
         .and_then(|t| serde_json::from_str(t).ok());
-    let app = input
-        .as_ref()
-        .and_then(|i| i.get("app"))
-        .and_then(|a| a.as_str());
-    let version = input
-        .as_ref()
-        .and_then(|i| i.pointer("/release/version"))
-        .and_then(|v| v.as_str());
-    let wanted_version = request.release.as_ref().map(|r| r.version.as_str());
-    let ok = info.status == ExecutionStatus::Running
-        && app == Some(request.app.as_str())
-        && version == wanted_version;
-    if ok {
+    let text = |pointer: &str| {
+        input
+            .as_ref()
+            .and_then(|i| i.pointer(pointer))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let (app, version) = (text("/app"), text("/release/version"));
+    let wanted_version = request.release.as_ref().map(|r| r.version.clone());
+    if info.status == status
+        && app.as_deref() == Some(request.app.as_str())
+        && version == wanted_version
+    {
         return Ok(());
     }
     Err(Error::bad_input(
-        "rollback request",
-        "execution.arn",
+        document,
+        field,
         format!(
-            "{caller} is not a running execution of app `{}` release {} (Step Functions says: {:?}, app {:?}, release {:?})",
+            "{execution} is not {what} execution of app `{}` release {} (Step Functions says: {:?}, app {:?}, release {:?})",
             request.app,
-            wanted_version.unwrap_or("?"),
+            wanted_version.as_deref().unwrap_or("?"),
             info.status,
             app,
             version
@@ -731,38 +751,14 @@ async fn check_ended<E: Executions>(
     request: &RollbackRequest,
     ended: &str,
 ) -> Result<()> {
-    let info = executions.describe(ended).await?;
-    let input: Option<serde_json::Value> = info
-        .input
-        .as_deref()
-        .and_then(|t| serde_json::from_str(t).ok());
-    let field = |pointer: &str| {
-        input
-            .as_ref()
-            .and_then(|i| i.pointer(pointer))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
-    let (app, version) = (field("/app"), field("/release/version"));
-    let wanted_version = request.release.as_ref().map(|r| r.version.clone());
-    if info.status == ExecutionStatus::Finished
-        && app.as_deref() == Some(request.app.as_str())
-        && version == wanted_version
-    {
-        return Ok(());
-    }
-    Err(Error::bad_input(
-        "execution-ended event",
-        "detail.executionArn",
-        format!(
-            "{ended} is not an ended execution of app `{}` release {} (Step Functions says: {:?}, app {:?}, release {:?})",
-            request.app,
-            wanted_version.as_deref().unwrap_or("?"),
-            info.status,
-            app,
-            version
-        ),
-    ))
+    check_execution(
+        executions,
+        request,
+        ended,
+        ExecutionStatus::Finished,
+        ("execution-ended event", "detail.executionArn", "an ended"),
+    )
+    .await
 }
 
 impl RollbackRequest {

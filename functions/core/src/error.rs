@@ -140,6 +140,13 @@ impl Error {
     }
 
     /// The stable name the state machine and the action match on.
+    /// Whether trying the same call again may succeed: a throttled or
+    /// transient failure of a call to the outside (what the state machine's
+    /// `Retry` names `Throttled` and `Transient`).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Port(e) if e.kind != crate::ports::PortErrorKind::Failed)
+    }
+
     pub fn error_type(&self) -> &'static str {
         match self {
             Error::BadInput { .. } => "BadInput",

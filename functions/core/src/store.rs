@@ -138,6 +138,45 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
         now: OffsetDateTime,
         executions: &impl Executions,
     ) -> Result<Acquired> {
+        let acquired = self.take_lock(app, holder, ttl, now, executions).await?;
+        if !is_execution_arn(holder) {
+            return Ok(acquired);
+        }
+        // A step still running for an execution stopped meanwhile (Step
+        // Functions does not stop a Lambda in flight) must not leave the app
+        // held by nobody: the rule for ended executions may have looked
+        // already. So a lock taken for an execution is kept only while that
+        // execution runs; when that cannot be told, a lock just taken is
+        // given back (the step's retry takes it again).
+        let status = match executions.status(holder).await {
+            Ok(status) => status,
+            Err(e) => {
+                if acquired != Acquired::AlreadyHeld {
+                    let _ = self.release_lock(app, holder).await;
+                }
+                return Err(e.into());
+            }
+        };
+        if status != ExecutionStatus::Running {
+            // Nothing will retry this step: retry the release here.
+            self.release_lock_retrying(app, holder).await?;
+            return Err(Error::NotLockHolder {
+                app: app.to_string(),
+                me: holder.to_string(),
+                found: "its execution is no longer running (stopped, timed out or failed): the lock it took was given back".to_string(),
+            });
+        }
+        Ok(acquired)
+    }
+
+    async fn take_lock(
+        &self,
+        app: &str,
+        holder: &str,
+        ttl: Duration,
+        now: OffsetDateTime,
+        executions: &impl Executions,
+    ) -> Result<Acquired> {
         let name = self.parameter(app, "lock");
         let mine = Lock {
             holder: holder.to_string(),
@@ -248,6 +287,20 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
         // check above.
         self.params.delete(&claim_name).await?;
         Ok(true)
+    }
+
+    /// [`AppStore::release_lock`], with throttled and transient failures
+    /// tried again a few times: for callers that nothing will retry (a
+    /// stopped execution's step, a rollback whose later attempts have
+    /// another name).
+    pub async fn release_lock_retrying(&self, app: &str, holder: &str) -> Result<bool> {
+        let mut attempt = 1;
+        loop {
+            match self.release_lock(app, holder).await {
+                Err(e) if attempt < 4 && e.is_retryable() => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     /// Releases the lock if `holder` holds it. Returns whether it was deleted;

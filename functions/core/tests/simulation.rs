@@ -303,6 +303,11 @@ struct Run {
     /// A switch refused because the color it moves traffic to had too few
     /// healthy targets.
     starved_switch: Option<String>,
+    /// An emergency rollback attempt failed part-way and was pressed again:
+    /// a lock claim its attempt left can block the next attempt's takeover
+    /// until the claim expires (issue 17's defect 11, open), so the dead
+    /// execution's lock may be left for the next deployment to reclaim.
+    emergency_retried: bool,
 }
 
 fn running(world: &World, arn: &str) -> bool {
@@ -310,12 +315,145 @@ fn running(world: &World, arn: &str) -> bool {
 }
 
 /// One execution of the state machine for `version`, as the ASL runs it.
+/// An execution: its states, then how it ended. One that ended without
+/// succeeding (abort, rollback, refusal) is FAILED, and its status change
+/// goes to the rollback function as the app's EventBridge rule sends it.
 async fn deployment(
     world: World,
     arn: String,
     version: String,
     run: Arc<Mutex<Run>>,
     rng_seed: u64,
+    active: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let succeeded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    states(
+        world.clone(),
+        arn.clone(),
+        version,
+        run,
+        rng_seed,
+        succeeded.clone(),
+    )
+    .await;
+    let mut m = world.lock().unwrap();
+    if !succeeded.load(std::sync::atomic::Ordering::SeqCst)
+        && let Some(e) = m.executions.get_mut(&arn)
+        && e.0 == ExecutionStatus::Running
+    {
+        e.0 = ExecutionStatus::Finished;
+        m.ended.push(arn.clone());
+    }
+    active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// The app's EventBridge rule and the rollback function it invokes: each
+/// execution that ended without succeeding is handed over, retried as
+/// Lambda retries an asynchronous invoke (twice) and EventBridge redelivers.
+async fn ended_executions(
+    world: World,
+    run: Arc<Mutex<Run>>,
+    active: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let p = ports(&world, "ended-rule");
+    loop {
+        yield_now().await;
+        let next = {
+            let mut m = world.lock().unwrap();
+            if m.ended.is_empty() {
+                None
+            } else {
+                Some(m.ended.remove(0))
+            }
+        };
+        let Some(arn) = next else {
+            if active.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            continue;
+        };
+        let version = {
+            let m = world.lock().unwrap();
+            let doc: serde_json::Value =
+                serde_json::from_str(&m.executions[&arn].1).unwrap_or_default();
+            doc["release"]["version"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let request = RollbackRequest {
+            app: APP.into(),
+            reason: bluegreen_core::rollback::machine_reason(
+                &format!("release {version}'s execution ended without releasing "),
+                &[&format!("({arn})")],
+            ),
+            source: RollbackSource::ExecutionEnded,
+            requested_by: None,
+            caller_execution: None,
+            release: Some(ReleaseRef {
+                version: version.clone(),
+                color: None,
+                task_definition: None,
+                serving_task_definition: None,
+            }),
+            sent_at: None,
+            ended_execution: Some(arn.clone()),
+        };
+        let mut delivered = false;
+        for _ in 0..6 {
+            let out = rollback(&p, &request, now(&world), None).await;
+            note(
+                &world,
+                format!(
+                    "  ended {arn} -> {}",
+                    out.as_ref().map_or_else(
+                        |e| e.error_type().to_string(),
+                        |o| format!("to {} (changed: {})", o.to.color, o.changed)
+                    )
+                ),
+            );
+            match out {
+                Ok(o) => {
+                    if o.changed {
+                        run.lock()
+                            .unwrap()
+                            .rolled_back
+                            .push((o, Some(version.clone())));
+                    }
+                    delivered = true;
+                    break;
+                }
+                Err(e)
+                    if e.is_retryable()
+                        || matches!(e.error_type(), "PreviousColorCold" | "LockHeld") =>
+                {
+                    for _ in 0..10 {
+                        yield_now().await;
+                    }
+                }
+                // Refused (drift, nothing to roll back): the alert says why.
+                Err(_) => {
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        if !delivered {
+            // The on-failure destination alerts the team to act by hand.
+            run.lock().unwrap().gave_up = true;
+        }
+    }
+}
+
+/// One execution's states, as the ASL runs them; sets `succeeded` when it
+/// ends in a Succeed state.
+async fn states(
+    world: World,
+    arn: String,
+    version: String,
+    run: Arc<Mutex<Run>>,
+    rng_seed: u64,
+    succeeded: Arc<std::sync::atomic::AtomicBool>,
 ) {
     let mut rng = fastrand::Rng::with_seed(rng_seed);
     let doc = json!({
@@ -496,7 +634,7 @@ async fn deployment(
     if !running(&world, &arn) {
         return;
     }
-    let _ = task!(
+    let scaled = task!(
         &world,
         &arn,
         "ScaleDown",
@@ -508,11 +646,14 @@ async fn deployment(
         .await
     );
     drop(store);
-    world
-        .lock()
-        .unwrap()
-        .executions
-        .insert(arn.clone(), (ExecutionStatus::Finished, String::new()));
+    // ScaleDownFailed is a Fail state: the execution ends FAILED.
+    if scaled.is_err() {
+        return;
+    }
+    succeeded.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(e) = world.lock().unwrap().executions.get_mut(&arn) {
+        e.0 = ExecutionStatus::Finished;
+    }
 }
 
 async fn emergency(world: World, delay: usize, run: Arc<Mutex<Run>>) {
@@ -549,7 +690,10 @@ async fn emergency(world: World, delay: usize, run: Arc<Mutex<Run>>) {
                 run.lock().unwrap().rolled_back.push((o, None));
                 return;
             }
-            Err(e) if matches!(e.error_type(), "Throttled" | "Transient") => continue,
+            Err(e) if matches!(e.error_type(), "Throttled" | "Transient") => {
+                run.lock().unwrap().emergency_retried = true;
+                continue;
+            }
             // "Run the rollback again once they are healthy": on-call does.
             Err(e) if e.error_type() == "PreviousColorCold" => {
                 for _ in 0..30 {
@@ -632,8 +776,11 @@ async fn operator(world: World, seed: u64, executions: Vec<String>) {
             }
             _ => {
                 if let Some(arn) = executions.get(rng.usize(..executions.len().max(1))) {
-                    if let Some(e) = m.executions.get_mut(arn) {
+                    if let Some(e) = m.executions.get_mut(arn)
+                        && e.0 == ExecutionStatus::Running
+                    {
                         e.0 = ExecutionStatus::Finished;
+                        m.ended.push(arn.clone());
                     }
                     m.trace
                         .push(format!("operator: stopped {arn} in the console"));
@@ -827,6 +974,31 @@ impl Checker {
                 }
             }
         }
+        // 12. Liveness: when everything has ended, production is not left
+        // split with nobody watching, and no lock outlives its holder
+        // (unless a rollback failed for good: people were told to act).
+        if !run.gave_up && !run.abort_gave_up {
+            if w.sole().is_none() {
+                return Err(format!(
+                    "invariant 12: every execution ended, and production is left split ({w})"
+                ));
+            }
+            let lock: Option<Lock> = m
+                .param(&param("lock"))
+                .and_then(|v| serde_json::from_str(v).ok());
+            // A rollback's own hold is governed by its expiry (5 minutes):
+            // it may outlive a release call that kept failing, not longer.
+            if let Some(l) = lock
+                && !run.emergency_retried
+                && l.holder.starts_with("arn:")
+                && m.executions.get(&l.holder).map(|e| e.0) != Some(ExecutionStatus::Running)
+            {
+                return Err(format!(
+                    "invariant 12: the lock outlived its holder {}",
+                    l.holder
+                ));
+            }
+        }
         // 7. A completed rollback's report says what really served after it,
         // and never names the failed release.
         for (o, failed) in &run.rolled_back {
@@ -872,10 +1044,12 @@ fn simulate(seed: u64) -> Outcome {
         gave_up: false,
         abort_gave_up: false,
         starved_switch: None,
+        emergency_retried: false,
     }));
     let e1 = "arn:aws:states:us-east-1:123456789012:execution:deploy:e1".to_string();
     let e2 = "arn:aws:states:us-east-1:123456789012:execution:deploy:e2".to_string();
     let mut sched = Scheduler::default();
+    let active = Arc::new(std::sync::atomic::AtomicUsize::new(1));
     sched.spawn(
         "e1",
         deployment(
@@ -884,10 +1058,12 @@ fn simulate(seed: u64) -> Outcome {
             "v2".into(),
             run.clone(),
             rng.u64(..),
+            active.clone(),
         ),
     );
     let mut execs = vec![e1];
     if rng.u8(..100) < 40 {
+        active.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         sched.spawn(
             "e2",
             deployment(
@@ -896,10 +1072,15 @@ fn simulate(seed: u64) -> Outcome {
                 "v3".into(),
                 run.clone(),
                 rng.u64(..),
+                active.clone(),
             ),
         );
         execs.push(e2);
     }
+    sched.spawn(
+        "ended-rule",
+        ended_executions(world.clone(), run.clone(), active.clone()),
+    );
     if rng.u8(..100) < 50 {
         sched.spawn(
             "sns",

@@ -274,11 +274,23 @@ async fn a_release_stopped_from_the_console_mid_split_is_rolled_back() {
         .send()
         .await
         .unwrap();
+    // The rollback moves traffic first, then records, alerts and gives the
+    // lock back: wait for all of it.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while app.app.listener_split().await != Split::all(Color::Blue) {
+    loop {
+        let moved = app.app.listener_split().await == Split::all(Color::Blue);
+        let recorded = app
+            .app
+            .stored_state()
+            .await
+            .is_some_and(|s| s.phase == Phase::RolledBack);
+        let unlocked = app.app.parameter("lock").await.is_none();
+        if moved && recorded && unlocked {
+            break;
+        }
         assert!(
             std::time::Instant::now() < deadline,
-            "production left split after the stop: {}",
+            "after the stop: production {}, recorded {recorded}, unlocked {unlocked}",
             app.app.listener_split().await
         );
         tokio::time::sleep(Duration::from_millis(200)).await;

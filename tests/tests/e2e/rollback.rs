@@ -245,6 +245,50 @@ async fn an_execution_that_ended_with_production_split_is_rolled_back() {
     assert!(app.alerts().await.is_empty(), "one rollback, one alert");
 }
 
+/// An execution stopped during its last bake (or whose scale-down failed)
+/// leaves its release serving all traffic: that is not rolled back, but its
+/// lock is given back and the team hears that nobody gave it a verdict.
+#[tokio::test]
+async fn an_execution_that_ended_with_its_release_serving_all_traffic_is_left_live() {
+    let app = bluegreen_e2e::provision("rb-ended-live", AppOptions::default()).await;
+    let execution = app.start_running_execution("release-v2").await;
+    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let mut doc = release_input(&app.name, "v2");
+    doc["execution"] = json!({"arn": execution});
+    bluegreen_switch::handler(&app.ports(), lambda_event(doc))
+        .await
+        .expect("switch to 100%");
+    app.sfn
+        .stop_execution()
+        .execution_arn(&execution)
+        .send()
+        .await
+        .unwrap();
+    let event = bluegreen_e2e::execution_ended_event(
+        &execution,
+        "ABORTED",
+        &release_input(&app.name, "v2"),
+    );
+    let out = one(rollback(&app, event).await.expect("left live"));
+    assert!(!out.changed, "{out:?}");
+    assert!(out.lock_released);
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    assert!(
+        app.parameter("lock").await.is_none(),
+        "no lock outlives its holder"
+    );
+    let alerts = app.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["rolled_back"], json!(false));
+    assert!(
+        alerts[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("serves all production traffic"),
+        "{alerts:?}"
+    );
+}
+
 /// An execution that ended after its own rollback, or before any traffic
 /// moved, leaves nothing to do: no change, no alert.
 #[tokio::test]

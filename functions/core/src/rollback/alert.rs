@@ -111,3 +111,40 @@ pub(super) async fn alert(
         }
     }
 }
+
+/// The alert for a release that serves all production traffic while its
+/// execution ended before it finished (stopped during its last bake, or its
+/// scale-down failed): nobody gave it a verdict, and nothing was rolled back.
+pub(super) async fn alert_unfinished(
+    alerts: &impl Alerts,
+    topic: &str,
+    app: &str,
+    execution: &str,
+    outcome: &RollbackOutcome,
+    now: OffsetDateTime,
+) -> Option<String> {
+    let version = outcome.to.version.as_deref().unwrap_or("its release");
+    let summary = format!(
+        "{app}: release {version} serves all production traffic, but its execution {execution} ended before it finished (no verdict on its last bake, or its scale-down failed). Nothing was rolled back; roll back through the emergency topic if it misbehaves"
+    );
+    let message = serde_json::json!({
+        "summary": summary,
+        "app": app,
+        "reason": outcome.reason,
+        "source": outcome.source,
+        "to": outcome.to,
+        "rolled_back": false,
+        "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
+    });
+    let subject: String = format!("bluegreen: {app} {version} live without a verdict")
+        .chars()
+        .take(100)
+        .collect();
+    match alerts.publish(topic, &subject, &message.to_string()).await {
+        Ok(()) => None,
+        Err(e) => {
+            error!(app, error = %e, "the alert for an unfinished release failed");
+            Some(e.to_string())
+        }
+    }
+}

@@ -194,7 +194,15 @@ where
         observe(&store, &ports.lb, &ports.services, app, known),
         take_lock
     );
-    let mut took = took? == PutOutcome::Written;
+    let mut took = match took {
+        Ok(outcome) => outcome == PutOutcome::Written,
+        Err(e) => {
+            // The lock may be ours with the answer lost: give it back (only
+            // if it is ours) so that it does not outlive this attempt.
+            release_own_lock(&store, app, &me).await;
+            return Err(e.into());
+        }
+    };
     let result = match world {
         // Boxed: a large future, kept off the caller's stack.
         Ok(world) => Box::pin(run(ports, &store, request, world, &mine, &mut took, now)).await,
@@ -202,9 +210,7 @@ where
     };
     if took {
         // The rollback's own hold ends with it, whatever happened.
-        if let Err(e) = store.release_lock(app, &me).await {
-            warn!(app, error = %e, "could not release the rollback's own lock; it expires in 5 minutes");
-        }
+        release_own_lock(&store, app, &me).await;
     }
     if let Err(e) = &result
         && request.source != RollbackSource::StateMachine
@@ -352,7 +358,10 @@ where
         Err(e) => {
             if let Some(holder) = &stopped_execution {
                 keep_production_as_is(ports, store, &world, holder, request, now).await?;
-                // Its lock is the rollback's now, released when it ends.
+                // Its lock is the rollback's now, released when it ends; or,
+                // if taking it over failed in every attempt, still the
+                // stopped execution's: give it back, it outlives its holder.
+                store.release_lock_retrying(app, holder).await?;
                 let released = true;
                 let why = format!(
                     "{e}; stopped the running deployment {holder}{}",
@@ -629,6 +638,15 @@ where
     Ok(())
 }
 
+/// Releases the rollback's own hold on the app's lock (a later attempt of
+/// this rollback has another name and cannot; until it expires, in 5
+/// minutes, no deployment may start). A failure is logged.
+async fn release_own_lock<P: ParameterStore>(store: &AppStore<'_, P>, app: &str, me: &str) {
+    if let Err(e) = store.release_lock_retrying(app, me).await {
+        warn!(app, error = %e, "could not release the rollback's own lock; it expires in 5 minutes");
+    }
+}
+
 /// The state machine's document names an execution: it must really be a
 /// running execution of this app and release, or anyone allowed to invoke
 /// the function could skip the stop and the fence for that execution.
@@ -691,12 +709,16 @@ async fn check_execution(
     ))
 }
 
-/// Most executions that end without succeeding left nothing to undo: their
-/// own rollback or abort ran, or no traffic ever moved. That is answered from
-/// one look, without taking the lock, so that a release started right after
-/// a failed one is not refused while this runs. Anything else (the ended
-/// execution still holds the lock, a pending fence, or its release has
-/// weight) goes the whole way.
+/// What an execution that ended without succeeding leaves, from one look:
+/// - its release serves all production traffic (it went live, and ended
+///   during its last bake or in its scale-down): it is not rolled back. If
+///   the execution still held the app, its lock is released and the team is
+///   told that the release serves without a verdict;
+/// - nothing to undo (its own rollback or abort ran, or no traffic moved) and
+///   no lock or pending fence of it: answered without taking the lock, so
+///   that a release started right after a failed one is not refused;
+/// - anything else (production split, its lock still held, a pending fence)
+///   goes the whole way (`None`).
 async fn nothing_left<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     store: &AppStore<'_, P>,
@@ -709,27 +731,49 @@ where
     P: ParameterStore,
     L: LoadBalancer,
     S: Services,
+    A: Alerts,
 {
     let world = observe(store, &ports.lb, &ports.services, &request.app, known).await?;
+    let app = request.app.as_str();
+    // Another rollback at work (an on-call press, say) decides for the app:
+    // this event waits for it (Lambda retries the asynchronous invoke), so
+    // that two rollbacks never settle the app two ways at once.
+    if let Some(l) = &world.records.lock
+        && l.holder.starts_with("rollback:")
+        && !l.is_expired(now)
+    {
+        return Err(crate::store::lock_held(app, l));
+    }
     let holds_lock = world
         .records
         .lock
         .as_ref()
         .is_some_and(|l| l.holder == ended);
-    let fence_pending = world
+    let pending = world.records.fence.as_ref().filter(|f| f.split.is_none());
+    // A pending fence of another execution: a rollback stopped it and is
+    // deciding now. Its work is not this event's to finish: wait for it.
+    if let Some(f) = pending
+        && f.holder != ended
+    {
+        return Err(Error::Port(crate::ports::PortError {
+            operation: "rollback",
+            kind: crate::ports::PortErrorKind::Transient,
+            message: format!(
+                "another rollback of `{app}` is deciding (it fenced {}); this event is retried after it",
+                f.holder
+            ),
+        }));
+    }
+    let fence_pending = pending.is_some();
+    // A fence of this execution made by another rollback (an on-call press
+    // that stopped it): that rollback owns the way back, and said so.
+    let fenced_by_another = world
         .records
         .fence
         .as_ref()
-        .is_some_and(|f| f.split.is_none());
-    if holds_lock || fence_pending {
-        return Ok(None);
-    }
-    let Ok(Decision::Untouched { note, serving }) = decide(&world, request, false, now) else {
-        return Ok(None);
-    };
-    info!(app = %request.app, execution = ended, %note, "an ended execution left nothing to roll back");
-    Ok(Some(RollbackOutcome {
-        app: request.app.clone(),
+        .is_some_and(|f| f.holder == ended && f.reason != request.reason);
+    let outcome = |serving: ColorVersion, note: String| RollbackOutcome {
+        app: app.to_string(),
         changed: false,
         from: serving.clone(),
         split: Split::all(serving.color),
@@ -740,7 +784,64 @@ where
         lock_released: false,
         alert_error: None,
         note: Some(note),
-    }))
+    };
+    let version = request.release.as_ref().map(|r| r.version.as_str());
+    if let Some(s) = world.state()
+        && world.weights.sole() == Some(s.active_color)
+        && s.phase != crate::state::Phase::RolledBack
+        && s.active_version.as_deref() == version
+        && !fence_pending
+    {
+        let serving = ColorVersion {
+            color: s.active_color,
+            version: s.active_version.clone(),
+        };
+        let note = format!(
+            "release {} serves all production traffic; its execution ended before it finished (its last bake's verdict or its scale-down); nothing was rolled back",
+            version.unwrap_or("?")
+        );
+        let mut out = outcome(serving, note);
+        if holds_lock {
+            out.lock_released = store.release_lock(app, ended).await?;
+            if let Some(topic) = &world.config().alert_topic_arn {
+                out.alert_error =
+                    alert::alert_unfinished(&ports.alerts, topic, app, ended, &out, now).await;
+            }
+        }
+        warn!(
+            app,
+            execution = ended,
+            "an ended execution's release serves all traffic: left live"
+        );
+        return Ok(Some(out));
+    }
+    if fenced_by_another {
+        let serving = world.weights.sole().unwrap_or(Color::Blue);
+        let serving = ColorVersion {
+            color: serving,
+            version: world
+                .state()
+                .filter(|s| s.active_color == serving)
+                .and_then(|s| s.active_version.clone()),
+        };
+        let note = format!(
+            "an emergency rollback stopped {ended} and owns the way back: nothing done here"
+        );
+        info!(
+            app,
+            execution = ended,
+            "fenced by an emergency rollback: left to it"
+        );
+        return Ok(Some(outcome(serving, note)));
+    }
+    if holds_lock || fence_pending {
+        return Ok(None);
+    }
+    let Ok(Decision::Untouched { note, serving }) = decide(&world, request, false, now) else {
+        return Ok(None);
+    };
+    info!(app, execution = ended, %note, "an ended execution left nothing to roll back");
+    Ok(Some(outcome(serving, note)))
 }
 
 /// An execution-ended event acts only for an execution that has ended and

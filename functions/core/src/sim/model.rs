@@ -48,6 +48,9 @@ pub struct Model {
     pub unhealthy: BTreeSet<String>,
     pub task_defs: Vec<TaskDef>,
     pub executions: BTreeMap<String, (ExecutionStatus, String)>,
+    /// Executions that ended without succeeding (stopped, failed), in order:
+    /// the status change events EventBridge delivers to the rollback function.
+    pub ended: Vec<String>,
     pub alerts: Vec<(String, String)>,
     /// The services' scalable targets (Application Auto Scaling), by service.
     pub scaling: BTreeMap<String, Bounds>,
@@ -74,6 +77,7 @@ impl Model {
             unhealthy: BTreeSet::new(),
             task_defs: Vec::new(),
             executions: BTreeMap::new(),
+            ended: Vec::new(),
             alerts: Vec::new(),
             scaling: BTreeMap::new(),
             rng: fastrand::Rng::with_seed(seed),
@@ -489,8 +493,11 @@ impl Executions for SimPorts {
 
     async fn stop(&self, execution_arn: &str, _cause: &str) -> PortResult<()> {
         self.call("states:StopExecution", |m| {
-            if let Some((status, _)) = m.executions.get_mut(execution_arn) {
+            if let Some((status, _)) = m.executions.get_mut(execution_arn)
+                && *status == ExecutionStatus::Running
+            {
                 *status = ExecutionStatus::Finished;
+                m.ended.push(execution_arn.to_string());
             }
             Ok(())
         })

@@ -43,6 +43,27 @@ fn query(id: &str, metric: &str, stat: &str, lb: &str, tg: &str, period: i32) ->
         .build()
 }
 
+/// A count of the whole load balancer (`Sum`): the metrics CloudWatch has
+/// per load balancer only, such as `HTTPCode_ELB_5XX_Count`.
+fn load_balancer_query(id: &str, name: &str, lb: &str, period: i32) -> MetricDataQuery {
+    let metric = Metric::builder()
+        .namespace("AWS/ApplicationELB")
+        .metric_name(name)
+        .dimensions(Dimension::builder().name("LoadBalancer").value(lb).build())
+        .build();
+    MetricDataQuery::builder()
+        .id(id)
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(period)
+                .stat("Sum")
+                .build(),
+        )
+        .return_data(true)
+        .build()
+}
+
 /// ALB metrics come in 60-second buckets: widen the window to whole minutes
 /// and ask for one bucket spanning all of it.
 fn window(start: OffsetDateTime, end: OffsetDateTime) -> (i64, i64, i32) {
@@ -107,6 +128,18 @@ impl Metrics for CloudWatchMetrics {
                 target_group,
                 period,
             ))
+            .metric_data_queries(load_balancer_query(
+                "lbrequests",
+                "RequestCount",
+                load_balancer,
+                period,
+            ))
+            .metric_data_queries(load_balancer_query(
+                "elb5xx",
+                "HTTPCode_ELB_5XX_Count",
+                load_balancer,
+                period,
+            ))
             .send()
             .await
             .map_err(|e| port_error("cloudwatch:GetMetricData", e))?;
@@ -125,6 +158,8 @@ impl Metrics for CloudWatchMetrics {
             p99_ms: ms("p99"),
             p50_ms: ms("p50"),
             p95_ms: ms("p95"),
+            lb_requests: values("lbrequests").iter().fold(0.0, |a, b| a + b),
+            elb_5xx: values("elb5xx").iter().fold(0.0, |a, b| a + b),
         })
     }
 

@@ -393,7 +393,7 @@ pub struct Ports<P, L, S, A, E> {
 
 /// Load-balancer metrics of one target group over a window, as CloudWatch
 /// reports them (`AWS/ApplicationELB`).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetricWindow {
     /// `RequestCount`, summed.
     pub requests: f64,
@@ -406,6 +406,15 @@ pub struct MetricWindow {
     pub p50_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p95_ms: Option<f64>,
+    /// The whole load balancer's `RequestCount` and `HTTPCode_ELB_5XX_Count`,
+    /// summed: the 502/503/504s the load balancer makes itself when a target
+    /// hangs, resets connections or is missing. CloudWatch reports them per
+    /// load balancer only (no target group dimension), so they are judged
+    /// as a rise against the same figures before the switch.
+    #[serde(default)]
+    pub lb_requests: f64,
+    #[serde(default)]
+    pub elb_5xx: f64,
 }
 
 /// Metrics and alarms (CloudWatch).

@@ -395,6 +395,47 @@ async fn nothing_to_roll_back_before_the_first_switch() {
     assert!(err.to_string().contains("no state is recorded"), "{err}");
 }
 
+/// The state machine's rollback of a release onto a cold previous color
+/// retries for minutes (PreviousColorCold) while production serves the
+/// breached release: the team hears at the first refusal what it waits for,
+/// and not again at every retry.
+#[tokio::test]
+async fn a_state_machine_rollback_waiting_for_a_cold_color_alerts_at_the_first_refusal() {
+    let app = bluegreen_e2e::provision("rb-cold-sfn", AppOptions::default()).await;
+    let execution = app.start_running_execution("release-v2").await;
+    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let mut doc = release_input(&app.name, "v2");
+    doc["execution"] = json!({"arn": execution});
+    bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
+        .await
+        .expect("switch");
+    app.set_desired_count(Color::Blue, 0).await;
+    app.set_healthy(Color::Blue, false).await;
+    doc["monitor"] = json!({"verdict": "breach", "reasons": ["5xx rate 12% > 1%"]});
+
+    let e = rollback(&app, doc.clone()).await.unwrap_err();
+    assert_eq!(e.error_type(), "PreviousColorCold");
+    let alerts = app.alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let summary = alerts[0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("waits for blue") && summary.contains("0 healthy"),
+        "says what it waits for: {summary}"
+    );
+    assert_eq!(alerts[0]["rolled_back"], json!(false));
+
+    // The state machine's retry, still cold: no second alert.
+    let e = rollback(&app, doc.clone()).await.unwrap_err();
+    assert_eq!(e.error_type(), "PreviousColorCold");
+    assert!(app.alerts().await.is_empty(), "one alert while it waits");
+
+    // Healthy at last: rolled back, and the usual alert.
+    app.set_healthy(Color::Blue, true).await;
+    let out = one(rollback(&app, doc).await.expect("rolled back"));
+    assert!(out.changed);
+    assert_eq!(app.alerts().await.len(), 1);
+}
+
 #[tokio::test]
 async fn after_the_warm_window_rollback_scales_the_previous_color_up_first() {
     let app = bluegreen_e2e::provision("rb-cold", AppOptions::default()).await;

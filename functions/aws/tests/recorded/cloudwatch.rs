@@ -24,6 +24,12 @@ const GET_METRIC_DATA: &str = r#"<GetMetricDataResponse xmlns="http://monitoring
       <member><Id>p50</Id><Label>TargetResponseTime</Label><StatusCode>Complete</StatusCode>
         <Timestamps><member>2026-11-22T10:00:00Z</member></Timestamps>
         <Values><member>0.085</member></Values></member>
+      <member><Id>lbrequests</Id><Label>RequestCount</Label><StatusCode>Complete</StatusCode>
+        <Timestamps><member>2026-11-22T10:00:00Z</member><member>2026-11-22T10:01:00Z</member></Timestamps>
+        <Values><member>1400.0</member><member>1000.0</member></Values></member>
+      <member><Id>elb5xx</Id><Label>HTTPCode_ELB_5XX_Count</Label><StatusCode>Complete</StatusCode>
+        <Timestamps><member>2026-11-22T10:00:00Z</member></Timestamps>
+        <Values><member>48.0</member></Values></member>
     </MetricDataResults>
     <Messages/>
   </GetMetricDataResult>
@@ -66,6 +72,9 @@ async fn reads_sums_and_p99_for_the_target_group_over_whole_minutes() {
     assert_eq!(window.p99_ms, Some(1250.0));
     assert_eq!(window.p95_ms, Some(400.0));
     assert_eq!(window.p50_ms, Some(85.0));
+    // The load balancer's own 5xx (502/504 of a hanging target), per load balancer.
+    assert_eq!(window.lb_requests, 2400.0);
+    assert_eq!(window.elb_5xx, 48.0);
 
     let request = seen.lock().unwrap()[0].clone();
     let decoded = request.replace("%2F", "/");
@@ -77,6 +86,9 @@ async fn reads_sums_and_p99_for_the_target_group_over_whole_minutes() {
         "Stat=p99",
         "Stat=p95",
         "Stat=p50",
+        "MetricName=HTTPCode_ELB_5XX_Count",
+        "Id=elb5xx",
+        "Id=lbrequests",
         "Value=app/shop/50dc6c495c0c9188",
         "Value=targetgroup/shop-green/73e2d6bc24d8a067",
         "Namespace=AWS/ApplicationELB",

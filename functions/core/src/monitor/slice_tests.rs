@@ -110,8 +110,7 @@ impl Metrics for FakeCloudWatch {
             requests: self.users_per_minute * minutes + probes,
             target_5xx: 0.0,
             p99_ms: Some(80.0),
-            p50_ms: None,
-            p95_ms: None,
+            ..MetricWindow::default()
         })
     }
     async fn metric_values(

@@ -226,7 +226,7 @@ pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verd
                     }
                 }
                 if let Some(base) = &signals.baseline {
-                    breaches.extend(compare(m, base, limits));
+                    breaches.extend(compare(m, base, limits, timing.weight));
                 }
             }
         }
@@ -287,8 +287,36 @@ pub fn judge(signals: &Signals, limits: &MonitorConfig, timing: Timing) -> (Verd
     (Verdict::Continue, waits)
 }
 
-fn compare(new: &MetricWindow, base: &MetricWindow, limits: &MonitorConfig) -> Vec<String> {
+/// The bake's figures against the previous color's before the switch; the
+/// new color has `weight` percent of production traffic.
+fn compare(
+    new: &MetricWindow,
+    base: &MetricWindow,
+    limits: &MonitorConfig,
+    weight: u8,
+) -> Vec<String> {
     let mut out = vec![];
+    // 5xx the load balancer made itself (a target that hangs or resets
+    // connections gives 502/504, not target 5xx): judged for the whole load
+    // balancer, whose rate during the bake mixes both colors. The rise over
+    // the rate before the switch is the new color's, at its share.
+    if base.lb_requests >= limits.min_requests as f64
+        && base.lb_requests > 0.0
+        && new.lb_requests > 0.0
+        && weight > 0
+    {
+        let new_rate = new.elb_5xx / new.lb_requests;
+        let base_rate = base.elb_5xx / base.lb_requests;
+        let on_new_color = (new_rate - base_rate) * 100.0 / f64::from(weight);
+        if on_new_color > limits.max_5xx_rate {
+            out.push(format!(
+                "load balancer 5xx (502/503/504: targets hanging, resetting or missing) {:.2}% of requests vs {:.2}% before the switch: about {:.2}% of the new color's",
+                new_rate * 100.0,
+                base_rate * 100.0,
+                on_new_color * 100.0
+            ));
+        }
+    }
     if base.requests >= limits.min_requests as f64 && base.requests > 0.0 {
         let new_rate = new.target_5xx / new.requests.max(1.0);
         let base_rate = base.target_5xx / base.requests;
@@ -341,8 +369,7 @@ mod tests {
             requests,
             target_5xx,
             p99_ms: Some(p99_ms),
-            p50_ms: None,
-            p95_ms: None,
+            ..MetricWindow::default()
         }))
     }
 
@@ -566,8 +593,7 @@ mod tests {
                 requests: 1000.0,
                 target_5xx: 0.0,
                 p99_ms: Some(200.0),
-                p50_ms: None,
-                p95_ms: None,
+                ..MetricWindow::default()
             }),
             ..Signals::default()
         };
@@ -599,6 +625,41 @@ mod tests {
         assert_eq!(short(3 * 60 + 180 + 60, false), Verdict::Breach);
     }
 
+    /// A new color that hangs or resets connections makes the load balancer
+    /// answer 502/504 itself: the targets' own 5xx stay at zero. The rise of
+    /// the load balancer's 5xx over the rate before the switch, at the new
+    /// color's share, breaches; the same rate as before does not.
+    #[test]
+    fn load_balancer_5xx_rising_with_the_new_color_breaches() {
+        let window = |lb_requests: f64, elb_5xx: f64| MetricWindow {
+            requests: 500.0,
+            target_5xx: 0.0,
+            p99_ms: Some(80.0),
+            lb_requests,
+            elb_5xx,
+            ..MetricWindow::default()
+        };
+        let signals = |bake: MetricWindow| Signals {
+            metrics: Some(Ok(bake)),
+            baseline: Some(window(1000.0, 2.0)),
+            ..Signals::default()
+        };
+        let at = |weight: u8| Timing { weight, ..baked() };
+        // Half the traffic on a color that hangs: about half its requests end in a 504.
+        let (v, reasons) = judge(&signals(window(1000.0, 250.0)), &limits(), at(50));
+        assert_eq!(v, Verdict::Breach, "{reasons:?}");
+        assert!(
+            reasons[0].starts_with("load balancer 5xx (502/503/504"),
+            "{reasons:?}"
+        );
+        // 10 % of the traffic on it: the same fault shows as 5 % of all requests.
+        let (v, _) = judge(&signals(window(1000.0, 52.0)), &limits(), at(10));
+        assert_eq!(v, Verdict::Breach);
+        // The load balancer's usual rate, before and after: no breach.
+        let (v, reasons) = judge(&signals(window(1000.0, 2.0)), &limits(), at(50));
+        assert_eq!(v, Verdict::Promote, "{reasons:?}");
+    }
+
     #[test]
     fn each_percentile_is_held_to_its_own_limit() {
         let l = MonitorConfig {
@@ -612,6 +673,7 @@ mod tests {
             p99_ms: Some(900.0),
             p50_ms: Some(80.0),
             p95_ms: Some(350.0),
+            ..MetricWindow::default()
         };
         let s = |m: MetricWindow| Signals {
             metrics: Some(Ok(m)),

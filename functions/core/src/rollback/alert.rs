@@ -23,6 +23,21 @@ pub(super) async fn alert_refused(
     not_rolled_back(alerts, topic, app, &summary, &subject, request, now).await;
 }
 
+/// The alert for a rollback that waits for a cold color (the state machine
+/// retries it): production still serves the release it is leaving.
+pub(super) async fn alert_waiting(
+    alerts: &impl Alerts,
+    topic: &str,
+    app: &str,
+    why: &str,
+    request: &RollbackRequest,
+    now: OffsetDateTime,
+) {
+    let summary = format!("bluegreen has not rolled back {app} yet: {why}");
+    let subject = format!("bluegreen: {app} rollback waits for a cold color");
+    not_rolled_back(alerts, topic, app, &summary, &subject, request, now).await;
+}
+
 /// The alert for a rollback that failed: production may still be on the
 /// release it was meant to leave.
 pub(super) async fn alert_failed(

@@ -493,6 +493,23 @@ where
             }
             None => String::new(),
         };
+        // The state machine retries this for minutes while production
+        // serves the release being rolled back: the team hears at the first
+        // refusal (the one that started the scale-up) what it waits for.
+        // People who pressed the button hear of each refusal anyway.
+        if request.source == RollbackSource::StateMachine
+            && cold.scale_to.is_some()
+            && let Some(topic) = &config.alert_topic_arn
+        {
+            let why = format!(
+                "the rollback waits for {} to carry production: {} healthy target(s) of {} needed{scaling}; the state machine retries for about 3 minutes, and production serves {} until then",
+                plan.target,
+                cold.healthy,
+                cold.needed,
+                plan.from.version.as_deref().unwrap_or("the release"),
+            );
+            alert::alert_waiting(&ports.alerts, topic, app, &why, request, now).await;
+        }
         return Err(Error::PreviousColorCold {
             app: app.to_string(),
             color: plan.target,
@@ -834,7 +851,13 @@ where
         );
         return Ok(Some(outcome(serving, note)));
     }
-    if holds_lock || fence_pending {
+    // A record to repair (`active-environment` left naming the other color
+    // by a write that failed half-way) is repaired the whole way, under the
+    // lock.
+    let record_to_repair = world.state().is_some_and(|s| {
+        world.weights.sole() == Some(s.active_color) && !world.records.state_is(s)
+    });
+    if holds_lock || fence_pending || record_to_repair {
         return Ok(None);
     }
     let Ok(Decision::Untouched { note, serving }) = decide(&world, request, false, now) else {

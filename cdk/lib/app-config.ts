@@ -260,6 +260,12 @@ function strategy(s: Strategy): Record<string, unknown> {
       throw new Error('strategy.steps: the last step must be 100');
     }
   }
+  // As the Lambdas refuse it: a bake is watched in Lambda slices under the
+  // app's lock, at most a day per step.
+  const bake = s.bake?.toSeconds();
+  if (bake !== undefined && bake > 86_400) {
+    throw new Error(`strategy.bake_seconds: ${bake} s is longer than a day (86400 s): bake each step for at most a day`);
+  }
   return compact({
     type: s.type,
     steps: s.type === 'weighted' ? s.steps : undefined,

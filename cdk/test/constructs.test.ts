@@ -817,6 +817,7 @@ describe('the config document', () => {
     ['decreasing steps', { strategy: { type: 'weighted', steps: [10, 5, 100] } }, /strategy.steps\[1\]: steps must increase/],
     ['steps not ending at 100', { strategy: { type: 'weighted', steps: [10, 50] } }, /the last step must be 100/],
     ['a weight over 100', { strategy: { type: 'weighted', steps: [10, 150] } }, /strategy.steps\[1\]: 150 is not a weight/],
+    ['a bake longer than a day', { strategy: { type: 'all-at-once', bake: Duration.hours(25) } }, /strategy.bake_seconds: 90000 s is longer than a day/],
     ['a 5xx rate over 1', { monitor: { max5xxRate: 5 } }, /monitor.max_5xx_rate/],
     ['stickiness over 7 days', { production: { listenerArn: ARN.listener, stickiness: Duration.days(8) } }, /stickiness_seconds/],
     ['a test URL that is not http(s)', { test: { listenerArn: ARN.listener, ruleArn: ARN.rule, url: 'lb:8080' } }, /test.url/],

@@ -23,12 +23,25 @@ impl CloudWatchMetrics {
     }
 }
 
-fn query(id: &str, metric: &str, stat: &str, lb: &str, tg: &str, period: i32) -> MetricDataQuery {
+/// One `AWS/ApplicationELB` metric of the target group `tg` behind `lb`, or
+/// of the whole load balancer with `tg` `None` (the metrics CloudWatch has
+/// per load balancer only, such as `HTTPCode_ELB_5XX_Count`).
+fn query(
+    id: &str,
+    metric: &str,
+    stat: &str,
+    lb: &str,
+    tg: Option<&str>,
+    period: i32,
+) -> MetricDataQuery {
+    let mut dimensions = vec![Dimension::builder().name("LoadBalancer").value(lb).build()];
+    if let Some(tg) = tg {
+        dimensions.push(Dimension::builder().name("TargetGroup").value(tg).build());
+    }
     let metric = Metric::builder()
         .namespace("AWS/ApplicationELB")
         .metric_name(metric)
-        .dimensions(Dimension::builder().name("LoadBalancer").value(lb).build())
-        .dimensions(Dimension::builder().name("TargetGroup").value(tg).build())
+        .set_dimensions(Some(dimensions))
         .build();
     MetricDataQuery::builder()
         .id(id)
@@ -37,27 +50,6 @@ fn query(id: &str, metric: &str, stat: &str, lb: &str, tg: &str, period: i32) ->
                 .metric(metric)
                 .period(period)
                 .stat(stat)
-                .build(),
-        )
-        .return_data(true)
-        .build()
-}
-
-/// A count of the whole load balancer (`Sum`): the metrics CloudWatch has
-/// per load balancer only, such as `HTTPCode_ELB_5XX_Count`.
-fn load_balancer_query(id: &str, name: &str, lb: &str, period: i32) -> MetricDataQuery {
-    let metric = Metric::builder()
-        .namespace("AWS/ApplicationELB")
-        .metric_name(name)
-        .dimensions(Dimension::builder().name("LoadBalancer").value(lb).build())
-        .build();
-    MetricDataQuery::builder()
-        .id(id)
-        .metric_stat(
-            MetricStat::builder()
-                .metric(metric)
-                .period(period)
-                .stat("Sum")
                 .build(),
         )
         .return_data(true)
@@ -93,7 +85,7 @@ impl Metrics for CloudWatchMetrics {
                 "RequestCount",
                 "Sum",
                 load_balancer,
-                target_group,
+                Some(target_group),
                 period,
             ))
             .metric_data_queries(query(
@@ -101,7 +93,7 @@ impl Metrics for CloudWatchMetrics {
                 "HTTPCode_Target_5XX_Count",
                 "Sum",
                 load_balancer,
-                target_group,
+                Some(target_group),
                 period,
             ))
             .metric_data_queries(query(
@@ -109,7 +101,7 @@ impl Metrics for CloudWatchMetrics {
                 "TargetResponseTime",
                 "p99",
                 load_balancer,
-                target_group,
+                Some(target_group),
                 period,
             ))
             .metric_data_queries(query(
@@ -117,7 +109,7 @@ impl Metrics for CloudWatchMetrics {
                 "TargetResponseTime",
                 "p95",
                 load_balancer,
-                target_group,
+                Some(target_group),
                 period,
             ))
             .metric_data_queries(query(
@@ -125,19 +117,23 @@ impl Metrics for CloudWatchMetrics {
                 "TargetResponseTime",
                 "p50",
                 load_balancer,
-                target_group,
+                Some(target_group),
                 period,
             ))
-            .metric_data_queries(load_balancer_query(
+            .metric_data_queries(query(
                 "lbrequests",
                 "RequestCount",
+                "Sum",
                 load_balancer,
+                None,
                 period,
             ))
-            .metric_data_queries(load_balancer_query(
+            .metric_data_queries(query(
                 "elb5xx",
                 "HTTPCode_ELB_5XX_Count",
+                "Sum",
                 load_balancer,
+                None,
                 period,
             ))
             .send()

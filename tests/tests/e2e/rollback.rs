@@ -44,6 +44,23 @@ async fn deploy_v2(app: &ExampleApp, strategy: Value, take: usize) {
     bluegreen_e2e::release_lock(app, &bluegreen_e2e::manual_holder(app, "v2")).await;
 }
 
+/// v2 released by a running execution that holds the app's lock, its first
+/// switch step done (`strategy` overrides the app's); returns the execution
+/// and its document.
+async fn switched_by_execution(app: &ExampleApp, strategy: Option<Value>) -> (String, Value) {
+    let execution = app.start_running_execution("release-v2").await;
+    bluegreen_e2e::hold_lock(app, &execution).await;
+    let mut doc = release_input(&app.name, "v2");
+    doc["execution"] = json!({"arn": execution});
+    if let Some(strategy) = strategy {
+        doc["overrides"] = json!({"strategy": strategy});
+    }
+    bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
+        .await
+        .expect("switch");
+    (execution, doc)
+}
+
 fn message(app: &str, reason: &str) -> String {
     json!({"app": app, "reason": reason, "requested_by": "oncall@example.com"}).to_string()
 }
@@ -198,14 +215,8 @@ async fn from_the_state_machine_the_caller_is_not_stopped_and_its_lock_is_releas
 #[tokio::test]
 async fn an_execution_that_ended_with_production_split_is_rolled_back() {
     let app = bluegreen_e2e::provision("rb-ended", AppOptions::default()).await;
-    let execution = app.start_running_execution("release-v2").await;
-    bluegreen_e2e::hold_lock(&app, &execution).await;
-    let mut doc = release_input(&app.name, "v2");
-    doc["execution"] = json!({"arn": execution});
-    doc["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
-    bluegreen_switch::handler(&app.ports(), lambda_event(doc))
-        .await
-        .expect("switch to 50%");
+    let strategy = json!({"type": "weighted", "steps": [50, 100]});
+    let (execution, _) = switched_by_execution(&app, Some(strategy)).await;
     assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
 
     // While it runs, the event is refused: nothing has ended.
@@ -251,13 +262,7 @@ async fn an_execution_that_ended_with_production_split_is_rolled_back() {
 #[tokio::test]
 async fn an_execution_that_ended_with_its_release_serving_all_traffic_is_left_live() {
     let app = bluegreen_e2e::provision("rb-ended-live", AppOptions::default()).await;
-    let execution = app.start_running_execution("release-v2").await;
-    bluegreen_e2e::hold_lock(&app, &execution).await;
-    let mut doc = release_input(&app.name, "v2");
-    doc["execution"] = json!({"arn": execution});
-    bluegreen_switch::handler(&app.ports(), lambda_event(doc))
-        .await
-        .expect("switch to 100%");
+    let (execution, _) = switched_by_execution(&app, None).await;
     app.sfn
         .stop_execution()
         .execution_arn(&execution)
@@ -402,13 +407,7 @@ async fn nothing_to_roll_back_before_the_first_switch() {
 #[tokio::test]
 async fn a_state_machine_rollback_waiting_for_a_cold_color_alerts_at_the_first_refusal() {
     let app = bluegreen_e2e::provision("rb-cold-sfn", AppOptions::default()).await;
-    let execution = app.start_running_execution("release-v2").await;
-    bluegreen_e2e::hold_lock(&app, &execution).await;
-    let mut doc = release_input(&app.name, "v2");
-    doc["execution"] = json!({"arn": execution});
-    bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
-        .await
-        .expect("switch");
+    let (_, mut doc) = switched_by_execution(&app, None).await;
     app.set_desired_count(Color::Blue, 0).await;
     app.set_healthy(Color::Blue, false).await;
     doc["monitor"] = json!({"verdict": "breach", "reasons": ["5xx rate 12% > 1%"]});

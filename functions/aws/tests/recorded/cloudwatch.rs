@@ -78,6 +78,21 @@ async fn reads_sums_and_p99_for_the_target_group_over_whole_minutes() {
 
     let request = seen.lock().unwrap()[0].clone();
     let decoded = request.replace("%2F", "/");
+    // The load balancer's own 5xx are asked for the whole load balancer:
+    // CloudWatch has them with no target group dimension.
+    let member = decoded
+        .split('&')
+        .find_map(|kv| {
+            kv.strip_suffix(".Id=elb5xx")
+                .and_then(|k| k.strip_prefix("MetricDataQueries.member."))
+        })
+        .expect("an elb5xx query");
+    let dims = format!("MetricDataQueries.member.{member}.MetricStat.Metric.Dimensions.member.");
+    assert!(
+        decoded.contains(&format!("{dims}1.Name=LoadBalancer")),
+        "{decoded}"
+    );
+    assert!(!decoded.contains(&format!("{dims}2.")), "{decoded}");
     for part in [
         "Action=GetMetricData",
         "MetricName=RequestCount",

@@ -143,6 +143,30 @@ pub struct RollbackOutcome {
     pub note: Option<String>,
 }
 
+impl RollbackOutcome {
+    /// The answer of a rollback that moved nothing: production stays on
+    /// `serving`, and `note` says why.
+    fn unchanged(
+        request: &RollbackRequest,
+        serving: ColorVersion,
+        note: String,
+    ) -> RollbackOutcome {
+        RollbackOutcome {
+            app: request.app.clone(),
+            changed: false,
+            from: serving.clone(),
+            split: Split::all(serving.color),
+            to: serving,
+            reason: request.reason.clone(),
+            source: request.source,
+            stopped_execution: None,
+            lock_released: false,
+            alert_error: None,
+            note: Some(note),
+        }
+    }
+}
+
 /// How long a rollback's own hold on the app's lock lasts if it dies.
 const ROLLBACK_LOCK_TTL: time::Duration = time::Duration::minutes(5);
 
@@ -258,19 +282,11 @@ where
                 app,
                 "a copy of a message that already rolled back: nothing to do"
             );
-            return Ok(RollbackOutcome {
-                app: app.to_string(),
-                changed: false,
-                from: here.clone(),
-                to: here,
-                split: Split::all(state.active_color),
-                reason: request.reason.clone(),
-                source: request.source,
-                stopped_execution: None,
-                lock_released: false,
-                alert_error: None,
-                note: Some("already rolled back since this message was sent".to_string()),
-            });
+            return Ok(RollbackOutcome::unchanged(
+                request,
+                here,
+                "already rolled back since this message was sent".to_string(),
+            ));
         }
         return Err(stale);
     }
@@ -433,17 +449,9 @@ where
             };
             info!(app, %note, "nothing to roll back");
             return Ok(RollbackOutcome {
-                app: app.to_string(),
-                changed: false,
-                from: serving.clone(),
-                split: Split::all(serving.color),
-                to: serving,
-                reason: request.reason.clone(),
-                source: request.source,
                 stopped_execution,
                 lock_released,
-                alert_error: None,
-                note: Some(note),
+                ..RollbackOutcome::unchanged(request, serving, note)
             });
         }
         Decision::Roll(plan) => *plan,
@@ -789,19 +797,8 @@ where
         .fence
         .as_ref()
         .is_some_and(|f| f.holder == ended && f.reason != request.reason);
-    let outcome = |serving: ColorVersion, note: String| RollbackOutcome {
-        app: app.to_string(),
-        changed: false,
-        from: serving.clone(),
-        split: Split::all(serving.color),
-        to: serving,
-        reason: request.reason.clone(),
-        source: request.source,
-        stopped_execution: None,
-        lock_released: false,
-        alert_error: None,
-        note: Some(note),
-    };
+    let outcome =
+        |serving: ColorVersion, note: String| RollbackOutcome::unchanged(request, serving, note);
     let version = request.release.as_ref().map(|r| r.version.as_str());
     if let Some(s) = world.state()
         && world.weights.sole() == Some(s.active_color)

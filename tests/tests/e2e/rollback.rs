@@ -955,6 +955,56 @@ async fn deployed(app: &ExampleApp, name: &str, version: &str) -> Value {
     doc
 }
 
+/// A console Redrive replays an old execution days later: v2's execution
+/// was rolled back by on-call, v4 has gone live on v2's color since. The
+/// replayed rollback is about a release that no longer runs anywhere: it
+/// must not move production from v4 back to v1.
+#[tokio::test]
+async fn a_replayed_rollback_of_a_release_no_longer_running_changes_nothing() {
+    let app = bluegreen_e2e::provision("rb-redrive", AppOptions::default()).await;
+    let mut v2 = deployed(&app, "release-v2", "v2").await;
+    bluegreen_switch::handler(&app.ports(), lambda_event(v2.clone()))
+        .await
+        .expect("v2 live on green");
+    let e2 = v2["execution"]["arn"].as_str().unwrap().to_string();
+    bluegreen_e2e::release_lock(&app, &e2).await;
+    one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
+        .await
+        .expect("on-call rolls v2 back"));
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+
+    // v4 goes live on green.
+    let v4 = deployed(&app, "release-v4", "v4").await;
+    bluegreen_switch::handler(&app.ports(), lambda_event(v4.clone()))
+        .await
+        .expect("v4 live on green");
+    let e4 = v4["execution"]["arn"].as_str().unwrap().to_string();
+    bluegreen_e2e::release_lock(&app, &e4).await;
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    let before = app.snapshot().await;
+
+    // v2's execution, redriven, reaches its Rollback state again.
+    v2["monitor"] = json!({"verdict": "breach", "reasons": ["5xx rate 12% > 1%"]});
+    let out = one(rollback(&app, v2).await.expect("nothing to do"));
+    assert!(!out.changed, "{out:?}");
+    assert!(
+        out.note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no longer runs on green"),
+        "{out:?}"
+    );
+    assert_eq!(
+        app.listener_split().await,
+        Split::all(Color::Green),
+        "v4 keeps production"
+    );
+    assert_eq!(
+        app.snapshot().await.listener_default,
+        before.listener_default
+    );
+}
+
 /// Scenario 2: the switch changed the listener, then could not record it (an
 /// SSM outage). The state machine's Catch hands the document to the rollback,
 /// which must see from the load balancer that the release got traffic.

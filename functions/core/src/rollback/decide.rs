@@ -108,6 +108,25 @@ pub fn decide(
     let target = match (&request.release, state) {
         (Some(release), _) => {
             let color = release_color.expect("checked");
+            // A replay (a console Redrive days later, a late retry) of a
+            // release whose color has run another release since: the world
+            // moved on, and this request is about nothing that still runs.
+            if let Some(td) = &release.task_definition
+                && world.task_definition(color) != td
+            {
+                let serving = world.weights.sole().unwrap_or(color.other());
+                return Ok(Decision::Untouched {
+                    note: format!(
+                        "release {} no longer runs on {color} (ECS runs {}): the world moved on since this request was made; nothing was changed",
+                        release.version,
+                        world.task_definition(color)
+                    ),
+                    serving: ColorVersion {
+                        color: serving,
+                        version: label(world, serving, None),
+                    },
+                });
+            }
             // The record claims the release went live, yet it has no traffic:
             // a rollback whose answer was lost already moved it (or someone
             // did by hand). Roll back all the same, to record it.
@@ -564,6 +583,21 @@ mod tests {
         let w = world(100, 0);
         let p = roll(decide(&w, &from_state_machine(Color::Green), false, now()).unwrap());
         assert_eq!((p.target, p.move_traffic), (Color::Blue, false));
+    }
+
+    /// A console Redrive of an old execution asks to roll back a release
+    /// whose color has run a newer one since: nothing moves.
+    #[test]
+    fn a_replay_about_a_release_no_longer_running_changes_nothing() {
+        let mut w = world(0, 100);
+        w.services.green = service("arn:aws:ecs:us-east-1:1:task-definition/a:3", 2);
+        match decide(&w, &from_state_machine(Color::Green), false, now()).unwrap() {
+            Decision::Untouched { note, serving } => {
+                assert!(note.contains("no longer runs on green"), "{note}");
+                assert_eq!(serving.color, Color::Green);
+            }
+            other => panic!("expected nothing to move, got {other:?}"),
+        }
     }
 
     #[test]

@@ -69,6 +69,22 @@ impl Fence {
     }
 }
 
+impl Fence {
+    /// Whether the world still is what this fence's decision was made
+    /// about: each color runs the task definition the decided state names
+    /// for it (where it names one). A fence found again after the world moved
+    /// on (a console Redrive of the stopped execution, days later) must not
+    /// put an old split back.
+    pub fn still_current(&self, runs: impl Fn(crate::color::Color) -> String) -> bool {
+        let Some(s) = &self.state else {
+            return true;
+        };
+        let holds = |color, td: &Option<String>| td.as_deref().is_none_or(|td| runs(color) == td);
+        holds(s.active_color, &s.active_task_definition)
+            && holds(s.previous_color, &s.previous_task_definition)
+    }
+}
+
 impl<P: ParameterStore> AppStore<'_, P> {
     pub async fn fence(&self, app: &str) -> Result<Option<Fence>> {
         let name = self.parameter(app, LEAF);

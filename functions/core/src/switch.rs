@@ -229,7 +229,7 @@ where
     // earlier attempt of this step was still restoring what the rollback
     // decided when it failed, finish that first.
     if let Some(fence) = world.records.fence.as_ref().filter(|f| f.holder == me) {
-        honour_fence(ports, &store, config, fence).await?;
+        Box::pin(honour_fence(ports, &store, config, fence)).await?;
         return Err(rolled_back_meanwhile(app, fence));
     }
     // Only the lock holder may move traffic (invariant 3).
@@ -304,7 +304,7 @@ where
             // rollback's writes, and nobody else will put them back (a stopped
             // execution retries nothing), so a few attempts are made here.
             let mut attempt = 0;
-            while let Err(e) = honour_fence(ports, &store, config, &fence).await {
+            while let Err(e) = Box::pin(honour_fence(ports, &store, config, &fence)).await {
                 attempt += 1;
                 if attempt >= 5 || !matches!(e.error_type(), "Throttled" | "Transient") {
                     return Err(e);
@@ -350,6 +350,27 @@ where
     let (Some(split), Some(state)) = (fence.split, &fence.state) else {
         return Ok(());
     };
+    let (blue, green) = tokio::join!(
+        ports
+            .services
+            .describe(&config.cluster, &config.blue.service),
+        ports
+            .services
+            .describe(&config.cluster, &config.green.service),
+    );
+    let runs = PerColor {
+        blue: blue?.task_definition,
+        green: green?.task_definition,
+    };
+    if !fence.still_current(|c| runs.get(c).clone()) {
+        warn!(
+            app = %config.app,
+            holder = %fence.holder,
+            "a rollback's fence from {} no longer describes what ECS runs: nothing put back",
+            fence.at
+        );
+        return Ok(());
+    }
     let route = config.production.route();
     let actions = ports.lb.read_actions(&route).await?;
     if !weights_of(config, &route, &actions)?.matches(split) {

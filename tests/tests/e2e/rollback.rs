@@ -1005,6 +1005,50 @@ async fn a_replayed_rollback_of_a_release_no_longer_running_changes_nothing() {
     );
 }
 
+/// An emergency rollback fenced v2's execution at 50 %; v4 went live on
+/// green since. A console Redrive of v2's execution runs its Switch again:
+/// the old fence no longer describes what ECS runs, so it puts nothing back
+/// (before, it wrote the old split: production went back to v1).
+#[tokio::test]
+async fn a_redriven_switch_does_not_put_an_old_fence_back() {
+    let app = bluegreen_e2e::provision("rb-redrive-fence", AppOptions::default()).await;
+    let mut v2 = deployed(&app, "release-v2", "v2").await;
+    v2["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
+    bluegreen_switch::handler(&app.ports(), lambda_event(v2.clone()))
+        .await
+        .expect("v2 at 50%");
+    one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
+        .await
+        .expect("on-call rolls v2 back, fencing its execution"));
+    assert!(app.parameter("rollback-fence").await.is_some());
+    let v4 = deployed(&app, "release-v4", "v4").await;
+    bluegreen_switch::handler(&app.ports(), lambda_event(v4.clone()))
+        .await
+        .expect("v4 live on green");
+    bluegreen_e2e::release_lock(&app, v4["execution"]["arn"].as_str().unwrap()).await;
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    let before = app.snapshot().await;
+
+    // Boxed: a debug build's handler future is large for a test thread's stack.
+    let e = Box::pin(bluegreen_switch::handler(&app.ports(), lambda_event(v2)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
+    assert_eq!(
+        app.listener_split().await,
+        Split::all(Color::Green),
+        "v4 keeps production"
+    );
+    assert_eq!(
+        app.snapshot().await.listener_default,
+        before.listener_default
+    );
+    assert_eq!(
+        app.stored_state().await.unwrap().active_version.as_deref(),
+        Some("v4")
+    );
+}
+
 /// Scenario 2: the switch changed the listener, then could not record it (an
 /// SSM outage). The state machine's Catch hands the document to the rollback,
 /// which must see from the load balancer that the release got traffic.

@@ -167,6 +167,7 @@ where
         // of a rollback that fenced this deployment: put that back first.
         if let (_, Some(fence)) = store.lock_and_fence(app).await?
             && fence.holder == me
+            && fence.still_current(|c| world.task_definition(c).to_string())
         {
             put_back_rollbacks_state(ports, &store, &config, &fence).await?;
         }
@@ -176,7 +177,11 @@ where
     // production goes: leave the idle color alone (see `fence`).
     let (lock, fence) = store.lock_and_fence(app).await?;
     if let Some(fence) = fence.filter(|f| f.holder == me) {
-        put_back_rollbacks_state(ports, &store, &config, &fence).await?;
+        // Only while ECS still runs what the fence's decision names: a
+        // replay days later (a console Redrive) finds an old fence.
+        if fence.still_current(|c| world.task_definition(c).to_string()) {
+            put_back_rollbacks_state(ports, &store, &config, &fence).await?;
+        }
         warn!(
             app,
             version, "rolled back while deploying; the idle service is left as it was"

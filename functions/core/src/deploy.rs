@@ -252,23 +252,13 @@ where
     let (Some(decided), Some(split)) = (&fence.state, fence.split) else {
         return Ok(());
     };
-    let mut attempt = 0;
-    loop {
-        let restored = async {
-            if read_weights(&ports.lb, config).await?.matches(split) {
-                store.save_state(&config.app, decided).await?;
-            }
-            Ok::<(), Error>(())
+    crate::retry::retrying(5, || async {
+        if read_weights(&ports.lb, config).await?.matches(split) {
+            store.save_state(&config.app, decided).await?;
         }
-        .await;
-        match restored {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt < 4 && matches!(e.error_type(), "Throttled" | "Transient") => {
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+        Ok(())
+    })
+    .await
 }
 
 /// An app that autoscales: the bounds before this release are recorded

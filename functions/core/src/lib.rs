@@ -15,6 +15,7 @@ pub mod ports;
 pub mod ready;
 pub mod reconcile;
 pub mod requests;
+pub mod retry;
 pub mod rollback;
 pub mod routing;
 pub mod scale_down;

@@ -294,13 +294,7 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
     /// stopped execution's step, a rollback whose later attempts have
     /// another name).
     pub async fn release_lock_retrying(&self, app: &str, holder: &str) -> Result<bool> {
-        let mut attempt = 1;
-        loop {
-            match self.release_lock(app, holder).await {
-                Err(e) if attempt < 4 && e.is_retryable() => attempt += 1,
-                other => return other,
-            }
-        }
+        crate::retry::retrying(4, || self.release_lock(app, holder)).await
     }
 
     /// Releases the lock if `holder` holds it. Returns whether it was deleted;

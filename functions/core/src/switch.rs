@@ -303,13 +303,8 @@ where
             // Decided: what this step wrote may have landed after the
             // rollback's writes, and nobody else will put them back (a stopped
             // execution retries nothing), so a few attempts are made here.
-            let mut attempt = 0;
-            while let Err(e) = Box::pin(honour_fence(ports, &store, config, &fence)).await {
-                attempt += 1;
-                if attempt >= 5 || !matches!(e.error_type(), "Throttled" | "Transient") {
-                    return Err(e);
-                }
-            }
+            crate::retry::retrying(5, || Box::pin(honour_fence(ports, &store, config, &fence)))
+                .await?;
             warn!(
                 app,
                 version, "rolled back while switching; restored the rollback's decision"

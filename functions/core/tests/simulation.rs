@@ -617,7 +617,7 @@ async fn states(
                 .rolled_back
                 .push((o, Some(version.clone()))),
             // AlertRollbackFailed: the team is told to roll back by hand.
-            Err(e) if matches!(e.error_type(), "Throttled" | "Transient") => {
+            Err(e) if e.is_retryable() => {
                 assert_eq!(caught("Rollback", &e), "AlertRollbackFailed");
                 release(&world, "ReleaseLockAfterFailedRollback").await;
                 return emergency(world, 0, run).await;
@@ -690,7 +690,7 @@ async fn emergency(world: World, delay: usize, run: Arc<Mutex<Run>>) {
                 run.lock().unwrap().rolled_back.push((o, None));
                 return;
             }
-            Err(e) if matches!(e.error_type(), "Throttled" | "Transient") => {
+            Err(e) if e.is_retryable() => {
                 run.lock().unwrap().emergency_retried = true;
                 continue;
             }

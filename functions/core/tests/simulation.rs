@@ -620,7 +620,7 @@ async fn states(
             Err(e) if e.is_retryable() => {
                 assert_eq!(caught("Rollback", &e), "AlertRollbackFailed");
                 release(&world, "ReleaseLockAfterFailedRollback").await;
-                return emergency(world, 0, run).await;
+                return emergency(world, 0, run, Arc::default(), false, 0).await;
             }
             Err(_) => {}
         }
@@ -656,24 +656,53 @@ async fn states(
     }
 }
 
-async fn emergency(world: World, delay: usize, run: Arc<Mutex<Run>>) {
+/// When on-call published the message an SNS delivery carries (its
+/// `Timestamp`), shared by the copies SNS delivers of it.
+type SentAt = Arc<Mutex<Option<OffsetDateTime>>>;
+
+/// On-call presses the button: a message is published after `delay`, and
+/// SNS delivers it to the rollback function `lateness` steps later. A
+/// `copy` is the same message delivered once more (SNS is at-least-once): it
+/// waits for the first delivery's publication and carries its timestamp.
+async fn emergency(
+    world: World,
+    delay: usize,
+    run: Arc<Mutex<Run>>,
+    sent: SentAt,
+    copy: bool,
+    lateness: usize,
+) {
     for _ in 0..delay {
         yield_now().await;
     }
-    let p = ports(&world, "sns-rollback");
-    let request = RollbackRequest {
-        app: APP.into(),
-        reason: "on-call pressed the button".into(),
-        source: RollbackSource::Sns,
-        requested_by: Some("oncall".into()),
-        caller_execution: None,
-        release: None,
-        sent_at: None,
-        ended_execution: None,
+    let mut sent_at = loop {
+        if !copy {
+            let at = now(&world);
+            *sent.lock().unwrap() = Some(at);
+            break at;
+        }
+        if let Some(at) = *sent.lock().unwrap() {
+            break at;
+        }
+        yield_now().await;
     };
+    for _ in 0..lateness {
+        yield_now().await;
+    }
+    let p = ports(&world, if copy { "sns-copy" } else { "sns-rollback" });
     // SNS → Lambda retries an asynchronous invoke twice; then the alert asks
-    // on-call to press the button again, which they do, twice.
+    // on-call to press the button again (a new message), which they do.
     for _ in 0..9 {
+        let request = RollbackRequest {
+            app: APP.into(),
+            reason: "on-call pressed the button".into(),
+            source: RollbackSource::Sns,
+            requested_by: Some("oncall".into()),
+            caller_execution: None,
+            release: None,
+            sent_at: Some(sent_at),
+            ended_execution: None,
+        };
         let out = rollback(&p, &request, now(&world), None).await;
         note(
             &world,
@@ -694,12 +723,15 @@ async fn emergency(world: World, delay: usize, run: Arc<Mutex<Run>>) {
                 run.lock().unwrap().emergency_retried = true;
                 continue;
             }
-            // "Run the rollback again once they are healthy": on-call does.
+            // "Run the rollback again once they are healthy": on-call does,
+            // with a new message.
             Err(e) if e.error_type() == "PreviousColorCold" => {
                 for _ in 0..30 {
                     yield_now().await;
                 }
+                sent_at = now(&world);
             }
+            // Refused with an alert that says why (stale, nothing to roll back).
             Err(_) => return,
         }
     }
@@ -1082,10 +1114,34 @@ fn simulate(seed: u64) -> Outcome {
         ended_executions(world.clone(), run.clone(), active.clone()),
     );
     if rng.u8(..100) < 50 {
+        let sent: SentAt = Arc::default();
+        let delay = rng.usize(0..60);
+        // A quarter of the messages arrive late (a retried delivery, hours
+        // later on AWS: here, after other actors moved on).
+        let lateness = if rng.u8(..100) < 25 {
+            rng.usize(0..200)
+        } else {
+            0
+        };
         sched.spawn(
             "sns",
-            emergency(world.clone(), rng.usize(0..60), run.clone()),
+            emergency(
+                world.clone(),
+                delay,
+                run.clone(),
+                sent.clone(),
+                false,
+                lateness,
+            ),
         );
+        // A third are delivered twice, at once or one after the other.
+        if rng.u8(..100) < 33 {
+            let copy_lateness = lateness + rng.usize(0..80);
+            sched.spawn(
+                "sns-copy",
+                emergency(world.clone(), delay, run.clone(), sent, true, copy_lateness),
+            );
+        }
     }
     if world.lock().unwrap().scaling.len() == 2 {
         sched.spawn("autoscaler", autoscaler(world.clone(), rng.u64(..)));

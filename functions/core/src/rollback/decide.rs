@@ -73,9 +73,6 @@ pub fn decide(
         None => world,
     };
     let state = world.state();
-    if let Some(stale) = stale(world, request) {
-        return Err(stale);
-    }
 
     // Where the release went: deploy-idle's result says; without it, the
     // record's mark (deploy-idle marks the color before it replaces it) or
@@ -620,7 +617,8 @@ mod tests {
             sent_at: Some(OffsetDateTime::UNIX_EPOCH),
             ..emergency()
         };
-        let e = decide(&world(0, 100), &request, false, now()).unwrap_err();
+        // Decided from the first round, before the decision (see `rollback`).
+        let e = stale(&world(0, 100), &request).unwrap();
         assert_eq!(e.error_type(), "StaleRequest");
     }
 

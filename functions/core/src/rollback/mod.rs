@@ -271,23 +271,19 @@ where
     // is fenced or stopped: a late copy never stops a newer deployment. A
     // copy of the message that already rolled production back has nothing
     // left to do, and says so without a "could not roll back" alert.
-    if let Some(stale) = decide::stale(&world, request) {
-        if decide::already_rolled_back(&world) {
-            let state = world.state().expect("a rolled-back state");
-            let here = ColorVersion {
-                color: state.active_color,
-                version: state.active_version.clone(),
-            };
-            info!(
-                app,
-                "a copy of a message that already rolled back: nothing to do"
-            );
-            return Ok(RollbackOutcome::unchanged(
-                request,
-                here,
-                "already rolled back since this message was sent".to_string(),
-            ));
-        }
+    // Not for a retry of this message whose earlier attempt already fenced
+    // a deployment: that attempt acted on it, and its work must be finished
+    // (the deployment's in-flight step may have recorded traffic since).
+    let started_by_this_message = world.records.fence.as_ref().is_some_and(|f| {
+        f.reason == request.reason && request.sent_at.is_some_and(|sent| f.at >= sent)
+    });
+    // A copy of a message whose rollback is done (production already where
+    // it sent it) goes on: the rest is idempotent (nothing moves, no second
+    // alert) and finishes any bookkeeping an earlier attempt left undone.
+    if !started_by_this_message
+        && !decide::already_rolled_back(&world)
+        && let Some(stale) = decide::stale(&world, request)
+    {
         return Err(stale);
     }
     // Who else holds the lock? A running deployment is stopped first so that

@@ -310,7 +310,7 @@ fn stale_mark(world: &World, stopped: bool) -> Option<AppState> {
             .records
             .lock
             .as_ref()
-            .is_some_and(|l| !l.holder.starts_with("rollback:"));
+            .is_some_and(|l| !super::is_rollback_holder(&l.holder));
     let still_runs = s
         .previous_task_definition
         .as_deref()

@@ -167,6 +167,14 @@ impl RollbackOutcome {
     }
 }
 
+/// How a rollback names itself when it holds the app's lock.
+const HOLDER_PREFIX: &str = "rollback:";
+
+/// Whether a lock holder is a rollback (not a deployment).
+pub(crate) fn is_rollback_holder(holder: &str) -> bool {
+    holder.starts_with(HOLDER_PREFIX)
+}
+
 /// How long a rollback's own hold on the app's lock lasts if it dies.
 const ROLLBACK_LOCK_TTL: time::Duration = time::Duration::minutes(5);
 
@@ -197,7 +205,7 @@ where
     {
         return Ok(quiet);
     }
-    let me = format!("rollback:{}", now.unix_timestamp_nanos());
+    let me = format!("{HOLDER_PREFIX}{}", now.unix_timestamp_nanos());
     let mine = Lock {
         holder: me.clone(),
         acquired_at: now,
@@ -268,18 +276,15 @@ where
         check_caller(&ports.executions, request, caller).await?;
     }
     // A stale message is recognised from the first round, before anything
-    // is fenced or stopped: a late copy never stops a newer deployment. A
-    // copy of the message that already rolled production back has nothing
-    // left to do, and says so without a "could not roll back" alert.
-    // Not for a retry of this message whose earlier attempt already fenced
-    // a deployment: that attempt acted on it, and its work must be finished
-    // (the deployment's in-flight step may have recorded traffic since).
+    // is fenced or stopped: a late copy never stops a newer deployment. Two
+    // exceptions go on: a retry of this message whose earlier attempt
+    // already fenced a deployment (its work must be finished: that
+    // deployment's in-flight step may have recorded traffic since), and a
+    // copy of a message whose rollback is done (the rest is idempotent:
+    // nothing moves, no second alert, bookkeeping left undone is finished).
     let started_by_this_message = world.records.fence.as_ref().is_some_and(|f| {
         f.reason == request.reason && request.sent_at.is_some_and(|sent| f.at >= sent)
     });
-    // A copy of a message whose rollback is done (production already where
-    // it sent it) goes on: the rest is idempotent (nothing moves, no second
-    // alert) and finishes any bookkeeping an earlier attempt left undone.
     if !started_by_this_message
         && !decide::already_rolled_back(&world)
         && let Some(stale) = decide::stale(&world, request)
@@ -760,7 +765,7 @@ where
     // this event waits for it (Lambda retries the asynchronous invoke), so
     // that two rollbacks never settle the app two ways at once.
     if let Some(l) = &world.records.lock
-        && l.holder.starts_with("rollback:")
+        && is_rollback_holder(&l.holder)
         && !l.is_expired(now)
     {
         return Err(crate::store::lock_held(app, l));
@@ -793,8 +798,6 @@ where
         .fence
         .as_ref()
         .is_some_and(|f| f.holder == ended && f.reason != request.reason);
-    let outcome =
-        |serving: ColorVersion, note: String| RollbackOutcome::unchanged(request, serving, note);
     let version = request.release.as_ref().map(|r| r.version.as_str());
     if let Some(s) = world.state()
         && world.weights.sole() == Some(s.active_color)
@@ -810,7 +813,7 @@ where
             "release {} serves all production traffic; its execution ended before it finished (its last bake's verdict or its scale-down); nothing was rolled back",
             version.unwrap_or("?")
         );
-        let mut out = outcome(serving, note);
+        let mut out = RollbackOutcome::unchanged(request, serving, note);
         if holds_lock {
             out.lock_released = store.release_lock(app, ended).await?;
             if let Some(topic) = &world.config().alert_topic_arn {
@@ -842,7 +845,7 @@ where
             execution = ended,
             "fenced by an emergency rollback: left to it"
         );
-        return Ok(Some(outcome(serving, note)));
+        return Ok(Some(RollbackOutcome::unchanged(request, serving, note)));
     }
     // A record to repair (`active-environment` left naming the other color
     // by a write that failed half-way) is repaired the whole way, under the
@@ -857,7 +860,7 @@ where
         return Ok(None);
     };
     info!(app, execution = ended, %note, "an ended execution left nothing to roll back");
-    Ok(Some(outcome(serving, note)))
+    Ok(Some(RollbackOutcome::unchanged(request, serving, note)))
 }
 
 /// An execution-ended event acts only for an execution that has ended and

@@ -916,7 +916,7 @@ impl Checker {
                 // Giving back a hold (down to the team's serving minimum)
                 // is not shrinking; going below it is. (Once an operator has
                 // moved traffic by hand, the recorded bounds are per role and
-                // may have swapped colors: see the README's note; the desired
+                // may have swapped colors: see docs/invariants.md (11); the desired
                 // count is checked all the same.)
                 let min_lowered =
                     !self.operator_acted && is_min < was_min && is_min < Some(SERVING_BOUNDS.min);
@@ -1182,7 +1182,7 @@ fn simulate(seed: u64) -> Outcome {
 }
 
 /// Seeds beyond the default range that once found a bug (each fixed, see
-/// the README's simulation section), replayed every run. A change to the
+/// docs/simulation.md), replayed every run. A change to the
 /// simulation's actors moves what a seed plays, so these guard less than
 /// they did when found; they cost little.
 const FOUND_BUGS: &[u64] = &[1157, 1368, 2654, 2667, 9649, 12263, 13285, 19010, 27561];

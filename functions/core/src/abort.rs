@@ -1,15 +1,17 @@
 //! A release that failed before any traffic moved: give back what it took.
 //! Traffic was never touched; an app that autoscales gets the bounds the
-//! release recorded before it held them (see `scaling`); the lock goes last,
+//! release recorded before it held them (see `scaling`), by the role each
+//! color has on the listener now; the lock goes last,
 //! so no other deployment can start on half-restored bounds.
 
 use serde::{Deserialize, Serialize};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::AppConfig;
 use crate::error::Result;
-use crate::ports::{ParameterStore, Ports, Services};
+use crate::ports::{LoadBalancer, ParameterStore, Ports, Services};
 use crate::requests::Caller;
+use crate::routing::read_weights;
 use crate::scaling;
 use crate::state::AppState;
 use crate::store::AppStore;
@@ -27,6 +29,7 @@ pub struct Aborted {
 pub async fn abort<P, L, S, A, E>(ports: &Ports<P, L, S, A, E>, caller: &Caller) -> Result<Aborted>
 where
     P: ParameterStore,
+    L: LoadBalancer,
     S: Services,
 {
     let app = caller.app.as_str();
@@ -34,27 +37,19 @@ where
     let store = AppStore::new(&ports.params, &ports.prefix)?;
     // Only while this deployment holds the lock: a rollback that took it
     // over restores the bounds itself, for the color it sends traffic to.
-    let holds_lock = store.lock(app).await?.is_some_and(|l| l.holder == me);
+    let (lock, fence) = store.lock_and_fence(app).await?;
+    let holds_lock = lock.is_some_and(|l| l.holder == me);
+    let fenced = fence.is_some_and(|f| f.holder == me);
     let mut scaling_restored = false;
     if holds_lock {
         let config = store.config(app).await?;
         clear_own_mark(ports, &store, &config, caller).await?;
         if config.autoscaling
+            && !fenced
             && let Some(record) = scaling::record(&store, app).await?
             && record.execution == me
         {
-            scaling_restored = scaling::settle(
-                &store,
-                &ports.services,
-                &config,
-                record.idle_color.other(),
-                Some(&me),
-            )
-            .await?;
-            info!(
-                app,
-                "aborted: the scalable targets have their bounds from before the release"
-            );
+            scaling_restored = give_back_bounds(ports, &store, &config, &me).await?;
         }
     }
     let released = store.release_lock(app, &me).await?;
@@ -63,6 +58,37 @@ where
         released,
         scaling_restored,
     })
+}
+
+/// The recorded bounds, by the role each color has on the listener now (not
+/// the one the release assumed: on-call may have moved production onto the
+/// color it deployed to). A split leaves both held: each color carries
+/// production, and lowering either minimum could shrink it (invariant 11).
+/// A rollback that fenced this deployment meanwhile owns the bounds: its
+/// decision is applied again after ours (as deploy-idle and switch do).
+async fn give_back_bounds<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    config: &AppConfig,
+    me: &str,
+) -> Result<bool>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+{
+    let weights = read_weights(&ports.lb, config).await?;
+    let Some(serving) = weights.sole() else {
+        warn!(app = %config.app, %weights, "aborted with production split: both colors keep their held bounds");
+        return Ok(false);
+    };
+    let restored = scaling::settle(store, &ports.services, config, serving, Some(me)).await?;
+    if let Some(fence) = store.fence_against(&config.app, me).await? {
+        scaling::honour_fence(store, &ports.services, config, &fence).await?;
+        return Ok(false);
+    }
+    info!(app = %config.app, %serving, "aborted: the scalable targets have their bounds from before the release");
+    Ok(restored)
 }
 
 /// deploy-idle marks the idle color as being replaced before it updates the

@@ -203,6 +203,18 @@ where
     }
     hold_both_colors(ports, &store, &config, &me, idle, desired, &world).await?;
     if update_needed {
+        // The listener again, just before the idle color changes: someone
+        // may have moved production onto it by hand since the first look
+        // (invariant 11: never resize a color with production weight).
+        let weights = read_weights(&ports.lb, &config).await?;
+        if weights.serves(idle) {
+            return Err(Error::Drift {
+                app: app.to_string(),
+                record: format!("deploy-idle read {idle} as the idle color"),
+                world: format!("the load balancer now sends {weights}"),
+                fix: "Production was moved while deploying; start the release again once it is where you want it".to_string(),
+            });
+        }
         ports
             .services
             .update(cluster, &idle_name, Some(&task_definition), Some(desired))

@@ -246,7 +246,14 @@ pub async fn settle<P: ParameterStore>(
     let Some(now) = read(services, config).await? else {
         return Ok(false);
     };
-    apply_both(services, config, serving, &now, &record.settled(serving)).await?;
+    apply_both(
+        services,
+        config,
+        serving,
+        &now,
+        &after_rollback(&record, serving, &now),
+    )
+    .await?;
     mark_settled(store, &config.app, &record).await?;
     Ok(true)
 }
@@ -288,9 +295,32 @@ pub async fn settle_rollback<P: ParameterStore>(
         return Ok(false);
     };
     let record = record_for_rollback(store, config, me, target, &now).await?;
-    apply_both(services, config, target, &now, &record.settled(target)).await?;
+    let wanted = after_rollback(&record, target, &now);
+    apply_both(services, config, target, &now, &wanted).await?;
     mark_settled(store, &config.app, &record).await?;
     Ok(true)
+}
+
+/// The bounds after a rollback (or an abort) to `target`: the recorded ones by role, except
+/// that production's maximum is never lowered. The record may be weeks old
+/// (taken before the release that is rolled back), and the team may have
+/// raised production's maximum since, on the color that served it: the color
+/// taking production back keeps the highest maximum either color has. (Only
+/// the maximum: minimums are held at task counts during a release, and a
+/// held minimum kept forever would stop the policies from scaling in.)
+/// Pure, and the same on a retry: the colors' maximums only rise under it.
+pub fn after_rollback(
+    record: &ScalingRecord,
+    target: Color,
+    now: &PerColor<Bounds>,
+) -> PerColor<Bounds> {
+    let mut wanted = record.settled(target);
+    let serving = wanted.get_mut(target);
+    serving.max = serving
+        .max
+        .max(now.get(Color::Blue).max)
+        .max(now.get(Color::Green).max);
+    wanted
 }
 
 /// A step of a deployment that a rollback fenced off may have changed bounds
@@ -368,6 +398,35 @@ mod tests {
         assert_eq!((after_rollback.blue, after_rollback.green), (SERVING, IDLE));
         let promoted = r.settled(Color::Green);
         assert_eq!((promoted.blue, promoted.green), (IDLE, SERVING));
+    }
+
+    #[test]
+    fn a_rollback_never_lowers_productions_maximum_and_is_the_same_when_retried() {
+        let r = ScalingRecord {
+            execution: "e".into(),
+            idle_color: Color::Green,
+            serving: SERVING,
+            idle: IDLE,
+            settled: true,
+        };
+        let b = |min, max| Bounds { min, max };
+        // (blue now, green now) -> (blue after, green after), rolling back to blue.
+        let rows = [
+            // Mid-release: green held at blue's 4 tasks; the record as is.
+            ((b(4, 10), b(4, 10)), (SERVING, IDLE)),
+            // Weeks later: the team raised green's (production's) maximum.
+            ((b(4, 10), b(2, 30)), (b(2, 30), IDLE)),
+            // A retry after the first attempt applied both.
+            ((b(2, 30), IDLE), (b(2, 30), IDLE)),
+        ];
+        for ((blue, green), (want_blue, want_green)) in rows {
+            let after = after_rollback(&r, Color::Blue, &PerColor { blue, green });
+            assert_eq!(
+                (after.blue, after.green),
+                (want_blue, want_green),
+                "from {blue} / {green}"
+            );
+        }
     }
 
     #[test]

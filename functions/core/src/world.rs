@@ -35,6 +35,13 @@ impl<T> PerColor<T> {
             Color::Green => &self.green,
         }
     }
+
+    pub fn get_mut(&mut self, color: Color) -> &mut T {
+        match color {
+            Color::Blue => &mut self.blue,
+            Color::Green => &mut self.green,
+        }
+    }
 }
 
 /// The stored records of an app.

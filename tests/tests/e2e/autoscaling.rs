@@ -166,6 +166,62 @@ async fn the_new_color_takes_the_serving_bounds_at_the_switch_and_a_rollback_giv
 }
 
 #[tokio::test]
+async fn a_rollback_weeks_later_never_caps_production_below_the_maximum_set_since() {
+    let app = provisioned("as-weeks-later").await;
+    let arn = app.start_running_execution("v2").await;
+    let doc = deployed(&app, &arn).await;
+    let out = bluegreen_switch::handler(&app.ports(), lambda_event(doc))
+        .await
+        .expect("switch");
+    assert!(out.done);
+    bluegreen_e2e::release_lock(&app, &arn).await;
+    // Weeks pass: the team's IaC raises production's maximum for the season.
+    register(&app, Color::Green, 1, 30).await;
+
+    let message = json!({"app": app.name, "reason": "checkout errors"}).to_string();
+    bluegreen_rollback::handler(&app.ports(), lambda_event(sns_event(&message)))
+        .await
+        .expect("rollback");
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(
+        both(&app).await,
+        [(1, 30), (0, 8)],
+        "blue takes production back with the recorded serving minimum and the maximum \
+         production had (the record's max 10, from before the release, would cap it); \
+         green idles with the recorded idle bounds"
+    );
+    // Pressing the button twice changes nothing.
+    bluegreen_rollback::handler(&app.ports(), lambda_event(sns_event(&message)))
+        .await
+        .expect("rollback again");
+    assert_eq!(both(&app).await, [(1, 30), (0, 8)]);
+}
+
+#[tokio::test]
+async fn an_abort_after_production_was_moved_by_hand_never_lowers_the_serving_colors_minimum() {
+    let app = provisioned("as-abort-moved").await;
+    let arn = app.start_running_execution("v2").await;
+    let doc = deployed(&app, &arn).await;
+    assert_eq!(both(&app).await, [(2, 10), (2, 8)]);
+    // On-call moves production onto green by hand while the smoke tests run.
+    app.move_production_by_hand(Color::Green).await;
+
+    let out = deploy_idle(&app, json!({"phase": "abort", "input": doc}))
+        .await
+        .expect("abort");
+    let DeployIdleResponse::Aborted(aborted) = out else {
+        panic!("expected an abort, got {out:?}");
+    };
+    assert!(aborted.released, "{aborted:?}");
+    assert_eq!(
+        both(&app).await,
+        [(0, 8), (1, 10)],
+        "green serves now, so it takes the serving bounds; blue, idle now, the idle ones \
+         (before: green, read as idle, went to min 0 while it carried production)"
+    );
+}
+
+#[tokio::test]
 async fn scale_down_lowers_the_old_colors_minimum_to_the_idle_capacity() {
     let app = provisioned("as-scale-down").await;
     let arn = app.start_running_execution("v2").await;

@@ -218,6 +218,64 @@ impl ExecutionInput {
     }
 }
 
+/// deploy-idle's phases: the state machine calls it with the execution
+/// document itself (`deploy`) or wrapped as `{"phase": "...", "input": <document>}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeployIdlePhase {
+    Deploy,
+    Check,
+    Release,
+    Abort,
+    ScaleDown,
+}
+
+impl DeployIdlePhase {
+    /// Splits an event into its phase and the execution document.
+    pub fn split(event: serde_json::Value) -> Result<(DeployIdlePhase, serde_json::Value)> {
+        let serde_json::Value::Object(mut object) = event else {
+            return Err(Error::bad_input(
+                SOURCE,
+                "(document)",
+                "must be a JSON object",
+            ));
+        };
+        let Some(phase) = object.remove("phase") else {
+            return Ok((DeployIdlePhase::Deploy, serde_json::Value::Object(object)));
+        };
+        let phase = match phase.as_str() {
+            Some("deploy") => DeployIdlePhase::Deploy,
+            Some("check") => DeployIdlePhase::Check,
+            Some("release") => DeployIdlePhase::Release,
+            Some("abort") => DeployIdlePhase::Abort,
+            Some("scale-down") => DeployIdlePhase::ScaleDown,
+            _ => {
+                return Err(Error::bad_input(
+                    "deploy-idle event",
+                    "phase",
+                    format!(
+                        "{phase} is not a phase: use \"deploy\", \"check\", \"release\", \"abort\" or \"scale-down\""
+                    ),
+                ));
+            }
+        };
+        let input = object.remove("input").ok_or_else(|| {
+            Error::bad_input(
+                "deploy-idle event",
+                "input",
+                "a phase goes with the execution document under `input`",
+            )
+        })?;
+        if let Some(extra) = object.keys().next() {
+            return Err(Error::bad_input(
+                "deploy-idle event",
+                extra.as_str(),
+                "unknown field: expected only `phase` and `input`",
+            ));
+        }
+        Ok((phase, input))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

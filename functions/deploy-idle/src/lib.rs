@@ -22,61 +22,9 @@ use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Deploy,
-    Check,
-    Release,
-    Abort,
-    ScaleDown,
-}
-
-impl Phase {
-    /// Splits an event into its phase and the execution document.
-    pub fn split(event: Value) -> Result<(Phase, Value), Error> {
-        let Value::Object(mut object) = event else {
-            return Err(Error::bad_input(
-                SOURCE,
-                "(document)",
-                "must be a JSON object",
-            ));
-        };
-        let Some(phase) = object.remove("phase") else {
-            return Ok((Phase::Deploy, Value::Object(object)));
-        };
-        let phase = match phase.as_str() {
-            Some("deploy") => Phase::Deploy,
-            Some("check") => Phase::Check,
-            Some("release") => Phase::Release,
-            Some("abort") => Phase::Abort,
-            Some("scale-down") => Phase::ScaleDown,
-            _ => {
-                return Err(Error::bad_input(
-                    "deploy-idle event",
-                    "phase",
-                    format!(
-                        "{phase} is not a phase: use \"deploy\", \"check\", \"release\", \"abort\" or \"scale-down\""
-                    ),
-                ));
-            }
-        };
-        let input = object.remove("input").ok_or_else(|| {
-            Error::bad_input(
-                "deploy-idle event",
-                "input",
-                "a phase goes with the execution document under `input`",
-            )
-        })?;
-        if let Some(extra) = object.keys().next() {
-            return Err(Error::bad_input(
-                "deploy-idle event",
-                extra.as_str(),
-                "unknown field: expected only `phase` and `input`",
-            ));
-        }
-        Ok((phase, input))
-    }
-}
+/// The phases, as the state machine names them (parsed in the core, so
+/// that the simulation reads the state machine's events the same way).
+pub use bluegreen_core::input::DeployIdlePhase as Phase;
 
 /// What the `release` phase did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

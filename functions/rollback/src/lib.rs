@@ -11,15 +11,18 @@
 
 use aws_lambda_events::sns::SnsEvent;
 use bluegreen_core::error::Error;
-use bluegreen_core::input::{ExecutionContext, SOURCE};
 use bluegreen_core::parse;
 use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use bluegreen_core::config::AppConfig;
+pub use bluegreen_core::rollback::events::ignored;
+use bluegreen_core::rollback::events::{
+    execution_ended_request, is_execution_ended, state_machine_request,
+};
 use bluegreen_core::rollback::{
-    ReleaseRef, RollbackOutcome, RollbackRequest, RollbackSource, alert_rollback_failed, rollback,
+    RollbackOutcome, RollbackRequest, RollbackSource, alert_rollback_failed, rollback,
 };
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
@@ -37,30 +40,12 @@ pub struct EmergencyMessage {
     pub requested_by: Option<String>,
 }
 
-/// The parts of the execution document the rollback reads.
-#[derive(Debug, Deserialize)]
-struct StateMachineDoc {
-    app: String,
-    release: ReleaseVersion,
-    #[serde(default)]
-    execution: Option<ExecutionContext>,
-    /// deploy-idle's result: where the release went and what served before.
-    /// Read leniently: a malformed result must not block the rollback.
-    #[serde(default)]
-    deploy: Option<Value>,
-}
-
 /// The state machine's last resort when its rollback failed: alert the team.
 #[derive(Debug, Deserialize)]
 struct RollbackFailedDoc {
     app: String,
     #[serde(default)]
     rollback_error: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ReleaseVersion {
-    version: String,
 }
 
 /// The answer: one outcome, or one per SNS record.
@@ -74,17 +59,6 @@ pub enum RollbackResponse {
         alerted: bool,
     },
 }
-
-/// Whether the event asks nothing of any app: an execution the state
-/// machine's first state refused (`WrongApp`: its input names another app,
-/// whose release never started here). Answered before any role is assumed.
-pub fn ignored(event: &Value) -> bool {
-    event.get("detail-type").and_then(Value::as_str) == Some(EXECUTION_STATUS_CHANGE)
-        && event.pointer("/detail/error").and_then(Value::as_str) == Some(WRONG_APP)
-}
-
-/// The error of the state machine's `NotThisApp` state.
-const WRONG_APP: &str = "WrongApp";
 
 /// The app an event is about (the emergency message's, the state machine
 /// document's, or a failed rollback's), read before anything is done for it.
@@ -138,119 +112,18 @@ pub fn requests(event: Value) -> Result<Vec<RollbackRequest>, Error> {
             })
             .collect();
     }
-    if object.get("detail-type").and_then(Value::as_str) == Some(EXECUTION_STATUS_CHANGE) {
+    if is_execution_ended(&event) {
         if ignored(&event) {
             return Ok(vec![]);
         }
-        return Ok(vec![execution_ended(event)?]);
+        return Ok(vec![execution_ended_request(event)?]);
     }
     if object.contains_key("release") {
-        let reason = state_machine_reason(object);
-        // Only what the rollback needs is read: a malformed result of some
-        // other step must never stand between production and its rollback.
-        let doc: StateMachineDoc = parse::value(SOURCE, event)?;
-        bluegreen_core::config::validate_app_name(SOURCE, "app", &doc.app)?;
-        let deploy = doc.deploy.as_ref();
-        let text = |key: &str| {
-            deploy
-                .and_then(|d| d.get(key))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        let request = RollbackRequest {
-            caller_execution: doc.execution.map(|e| e.arn),
-            release: Some(ReleaseRef {
-                version: doc.release.version,
-                color: text("idle_color").and_then(|c| c.parse().ok()),
-                task_definition: text("task_definition_arn"),
-                serving_task_definition: text("serving_task_definition"),
-            }),
-            app: doc.app,
-            reason,
-            source: RollbackSource::StateMachine,
-            requested_by: None,
-            sent_at: None,
-            ended_execution: None,
-        };
-        request.validate()?;
-        return Ok(vec![request]);
+        return Ok(vec![state_machine_request(event)?]);
     }
     let source = "rollback request";
     let msg: EmergencyMessage = parse::value(source, event)?;
     Ok(vec![emergency(source, msg, RollbackSource::Direct)?])
-}
-
-/// The `detail-type` of Step Functions' status change events.
-const EXECUTION_STATUS_CHANGE: &str = "Step Functions Execution Status Change";
-
-/// The EventBridge event of an execution of the app's state machine that
-/// ended without succeeding (the app's rule sends FAILED, TIMED_OUT and
-/// ABORTED here).
-#[derive(Debug, Deserialize)]
-struct ExecutionEndedEvent {
-    source: String,
-    detail: ExecutionEndedDetail,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ExecutionEndedDetail {
-    execution_arn: String,
-    status: String,
-    /// The execution's input document, as text; AWS leaves it out when it
-    /// is over 256 KB (`inputDetails.included: false`): then the app cannot
-    /// be known from the event, and it is refused.
-    #[serde(default)]
-    input: Option<String>,
-}
-
-fn execution_ended(event: Value) -> Result<RollbackRequest, Error> {
-    let source = "execution-ended event";
-    let event: ExecutionEndedEvent = parse::value(source, event)?;
-    if event.source != "aws.states" {
-        return Err(Error::bad_input(source, "source", "must be aws.states"));
-    }
-    let status = event.detail.status.as_str();
-    if !matches!(status, "FAILED" | "TIMED_OUT" | "ABORTED") {
-        return Err(Error::bad_input(
-            source,
-            "detail.status",
-            format!("{status}: only an execution that ended without succeeding is rolled back"),
-        ));
-    }
-    let input = event.detail.input.as_deref().ok_or_else(|| {
-        Error::bad_input(
-            source,
-            "detail.input",
-            "is missing: the app cannot be known",
-        )
-    })?;
-    let doc: StateMachineDoc = parse::json(&format!("{source} detail.input"), input)?;
-    bluegreen_core::config::validate_app_name(source, "detail.input.app", &doc.app)?;
-    let arn = event.detail.execution_arn;
-    let request = RollbackRequest {
-        reason: bluegreen_core::rollback::machine_reason(
-            &format!(
-                "release {}'s execution ended {status} without releasing ",
-                doc.release.version
-            ),
-            &[&format!("({arn})")],
-        ),
-        app: doc.app,
-        source: RollbackSource::ExecutionEnded,
-        requested_by: None,
-        caller_execution: None,
-        release: Some(ReleaseRef {
-            version: doc.release.version,
-            color: None,
-            task_definition: None,
-            serving_task_definition: None,
-        }),
-        sent_at: None,
-        ended_execution: Some(arn),
-    };
-    request.validate()?;
-    Ok(request)
 }
 
 fn emergency(
@@ -273,26 +146,6 @@ fn emergency(
         other => other,
     })?;
     Ok(request)
-}
-
-/// Why the state machine rolls back: the caught error, or the monitor's
-/// verdict, whichever the document carries.
-fn state_machine_reason(doc: &serde_json::Map<String, Value>) -> String {
-    if let Some(err) = doc.get("error").and_then(Value::as_object) {
-        let name = err.get("Error").and_then(Value::as_str).unwrap_or("error");
-        let cause = err.get("Cause").and_then(Value::as_str).unwrap_or("");
-        return bluegreen_core::rollback::machine_reason(&format!("{name}: "), &[cause]);
-    }
-    if let Some(reasons) = doc
-        .get("monitor")
-        .and_then(|m| m.get("reasons"))
-        .and_then(Value::as_array)
-        && !reasons.is_empty()
-    {
-        let list: Vec<&str> = reasons.iter().filter_map(Value::as_str).collect();
-        return bluegreen_core::rollback::machine_reason("monitor breach: ", &list);
-    }
-    "rolled back by the state machine".to_string()
 }
 
 /// Configs read by earlier invocations of this warm Lambda: with one known,
@@ -346,7 +199,9 @@ where
             .expect("config cache")
             .get(&request.app)
             .cloned();
-        outcomes.push(rollback(ports, request, now, known.as_ref()).await?);
+        // Boxed: the rollback's future is large, and callers (the runtime,
+        // tests on a 2 MB thread in a debug build) keep only a pointer.
+        outcomes.push(Box::pin(rollback(ports, request, now, known.as_ref())).await?);
         if known.is_none()
             && let Ok(config) = bluegreen_core::store::AppStore::new(&ports.params, &ports.prefix)?
                 .config(&request.app)

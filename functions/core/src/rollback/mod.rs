@@ -9,6 +9,7 @@
 //! first (see [`crate::fence`]) and the world is read again.
 
 mod alert;
+pub mod events;
 pub mod decide;
 
 use serde::{Deserialize, Serialize};

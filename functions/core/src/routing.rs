@@ -115,6 +115,9 @@ pub async fn read_weights(lb: &impl LoadBalancer, config: &AppConfig) -> Result<
     weights_of(config, &route, &actions)
 }
 
+/// How many reads confirm a change before a stale answer counts as a mismatch.
+const STALE_READS: usize = 4;
+
 /// Sets `split` on `route`, keeping every action of `current` that is not the
 /// forward's weights, and verifies the whole list the load balancer reports.
 /// `confirm_with_read` adds a separate read after the change; without it the
@@ -130,8 +133,16 @@ pub async fn write_split(
 ) -> Result<RouteActions> {
     let wanted = current.with_weights(&targets_for(config, split));
     let mut reported = lb.write_actions(route, &wanted).await?;
-    if confirm_with_read {
-        reported = lb.read_actions(route).await?;
+    if confirm_with_read && weights_of(config, route, &reported)?.matches(split) {
+        // The change's own answer agrees. A describe right after a modify
+        // may still answer the actions from before (the API is eventually
+        // consistent): read again a few times before calling it a mismatch.
+        for _ in 0..STALE_READS {
+            reported = lb.read_actions(route).await?;
+            if weights_of(config, route, &reported)?.matches(split) {
+                break;
+            }
+        }
     }
     let actual = weights_of(config, route, &reported)?;
     if !actual.matches(split) {

@@ -10,4 +10,5 @@ mod lock;
 mod monitor;
 mod pipeline;
 mod rollback;
+mod stale_reads;
 mod switch;

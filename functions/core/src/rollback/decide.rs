@@ -16,7 +16,7 @@ use crate::split::Split;
 use crate::state::{AppState, Phase};
 use crate::world::World;
 
-use super::{ColorVersion, ReleaseRef, RollbackRequest};
+use super::{ColorVersion, ReleaseRef, RollbackRequest, RollbackSource};
 
 /// What the rollback will do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,8 +34,12 @@ pub enum Decision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollPlan {
     pub target: Color,
-    /// False when the listener already sends everything to `target`.
+    /// Whether the split is written: false when the listener already sends
+    /// everything to `target` (but see `confirm_only`).
     pub move_traffic: bool,
+    /// The listener read as already there, and the split is written all the
+    /// same to be sure: nothing is said to have changed.
+    pub confirm_only: bool,
     pub new_state: AppState,
     pub from: ColorVersion,
     pub to: ColorVersion,
@@ -221,7 +225,20 @@ pub fn decide(
         }
     };
 
-    let move_traffic = world.weights.sole() != Some(target) || stopped;
+    let there = world.weights.sole() == Some(target);
+    // A release's own rollback (its state machine's, or its ended
+    // execution's) writes even when the listener reads as already there:
+    // the release may have just changed it, and a describe right after a
+    // modify may still answer the actions from before (the load balancer's
+    // API is eventually consistent). The write is idempotent; its answer is
+    // the load balancer's own word.
+    let confirm_only = there
+        && !stopped
+        && matches!(
+            request.source,
+            RollbackSource::StateMachine | RollbackSource::ExecutionEnded
+        );
+    let move_traffic = !there || stopped || confirm_only;
     let cold = if world.weights.sole() == Some(target) {
         None
     } else {
@@ -266,6 +283,7 @@ pub fn decide(
     Ok(Decision::Roll(Box::new(RollPlan {
         target,
         move_traffic,
+        confirm_only,
         new_state,
         from,
         to,
@@ -576,10 +594,21 @@ mod tests {
             Decision::Untouched { .. }
         ));
         // The record names the release live, the listener gives it nothing:
-        // a rollback whose answer was lost already moved it. Record it.
+        // a rollback whose answer was lost already moved it. Record it, and
+        // write the split again all the same (the read may be stale), without
+        // saying anything changed.
         let w = world(100, 0);
         let p = roll(decide(&w, &from_state_machine(Color::Green), false, now()).unwrap());
-        assert_eq!((p.target, p.move_traffic), (Color::Blue, false));
+        assert_eq!(
+            (p.target, p.move_traffic, p.confirm_only),
+            (Color::Blue, true, true)
+        );
+        // An emergency message finds it there and writes nothing.
+        let p = roll(decide(&w, &emergency(), false, now()).unwrap());
+        assert_eq!(
+            (p.target, p.move_traffic, p.confirm_only),
+            (Color::Blue, false, false)
+        );
     }
 
     /// A console Redrive of an old execution asks to roll back a release

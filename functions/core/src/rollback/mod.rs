@@ -9,8 +9,8 @@
 //! first (see [`crate::fence`]) and the world is read again.
 
 mod alert;
-pub mod events;
 pub mod decide;
+pub mod events;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -303,6 +303,18 @@ where
             None => store.lock(app).await?,
         }
     };
+    // Another rollback holds the app (a second message, or another copy of
+    // this one: SNS delivers at least once): it finishes first, and this
+    // request is retried after it, so that two rollbacks never decide and
+    // settle the app two ways at once. (Its hold lasts seconds; if it died,
+    // it expires in minutes.)
+    if let Some(l) = &holder
+        && is_rollback_holder(&l.holder)
+        && !l.is_expired(now)
+        && request.caller_execution.is_none()
+    {
+        return Err(crate::store::lock_held(app, l));
+    }
     // An execution holding the lock (running, or stopped moments ago with a
     // step still in flight) is fenced off first, then stopped if it runs; the
     // rollback then holds the lock itself (no deployment can reclaim it
@@ -371,6 +383,16 @@ where
         stopped_execution = Some(fence.holder.clone());
     }
 
+    // This message's rollback has decided already (an earlier attempt, or
+    // an earlier copy): its decision is finished, never made again. The
+    // world it would decide from now is the one it made: deciding again
+    // would roll back the release it rolled back to.
+    if stopped_execution.is_none()
+        && started_by_this_message
+        && let Some(fence) = world.records.fence.as_ref().filter(|f| f.split.is_some())
+    {
+        return Box::pin(finish_as_decided(ports, store, &world, fence, request)).await;
+    }
     let decision = match decide(&world, request, stopped_execution.is_some(), now) {
         Ok(d) => d,
         Err(e) => {
@@ -414,6 +436,29 @@ where
     };
     let plan = match decision {
         Decision::Untouched { note, serving } => {
+            // A release's own rollback writes production's split again even
+            // so: the release may have just changed the listener, and a
+            // describe right after a modify may still answer the actions
+            // from before (see `decide`). Idempotent; nothing is said to move.
+            if matches!(
+                request.source,
+                RollbackSource::StateMachine | RollbackSource::ExecutionEnded
+            ) && world.weights.sole() == Some(serving.color)
+            {
+                let config = world.config();
+                let route = config.production.route();
+                let all = Split::all(serving.color);
+                // Boxed: keeps `run`'s own future small.
+                Box::pin(write_split(
+                    &ports.lb,
+                    config,
+                    &route,
+                    &world.production,
+                    all,
+                    false,
+                ))
+                .await?;
+            }
             // The release never got traffic: like an abort, its colors get
             // the bounds from before it (its own record only), then the lock goes.
             // (The state machine's own release, or the one an emergency
@@ -560,11 +605,15 @@ where
     if plan.move_traffic {
         let route = config.production.route();
         write_split(&ports.lb, config, &route, &world.production, wanted, false).await?;
-        warn!(app, to = %plan.target, reason = %request.reason, "rolled back production traffic");
+        if plan.confirm_only {
+            info!(app, color = %plan.target, "production read as already on the release before; written again to be sure");
+        } else {
+            warn!(app, to = %plan.target, reason = %request.reason, "rolled back production traffic");
+        }
     } else {
         info!(app, color = %plan.target, "production already on the release before; listener agrees");
     }
-    let changed = plan.move_traffic;
+    let changed = plan.move_traffic && !plan.confirm_only;
     if !world.records.state_is(&plan.new_state) {
         store.save_state(app, &plan.new_state).await?;
     }
@@ -611,6 +660,82 @@ where
         alert_error,
         ..outcome
     })
+}
+
+/// The rest of a decision this message's rollback made earlier (see
+/// `run`): production's split written if the listener differs, the state
+/// recorded, the bounds settled; nothing when the world has moved on since
+/// (the color it sends production to runs another release than it named). Says it changed
+/// something only if the listener did.
+async fn finish_as_decided<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    world: &World,
+    fence: &Fence,
+    request: &RollbackRequest,
+) -> Result<RollbackOutcome>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+{
+    let app = request.app.as_str();
+    let config = world.config();
+    let split = fence.split.expect("a decided fence");
+    let serving = if split.blue >= split.green {
+        Color::Blue
+    } else {
+        Color::Green
+    };
+    let version = fence.state.as_ref().and_then(|s| s.active_version.clone());
+    let outcome = |changed: bool, note: &str| RollbackOutcome {
+        changed,
+        split,
+        ..RollbackOutcome::unchanged(
+            request,
+            ColorVersion {
+                color: serving,
+                version: version.clone(),
+            },
+            note.to_string(),
+        )
+    };
+    // Moved on: the color the decision sends production to runs another
+    // release now. (The other color may have been changed by a step of the
+    // stopped deployment still in flight: that is what the fence is for.)
+    let serving_td = fence
+        .state
+        .as_ref()
+        .filter(|s| s.active_color == serving)
+        .and_then(|s| s.active_task_definition.as_deref());
+    if serving_td.is_some_and(|td| td != world.task_definition(serving)) {
+        info!(
+            app,
+            "this message's rollback was done; the app has moved on since"
+        );
+        return Ok(outcome(
+            false,
+            "this message's rollback was done; the app has moved on since",
+        ));
+    }
+    let changed = !world.weights.matches(split);
+    if changed {
+        let route = config.production.route();
+        write_split(&ports.lb, config, &route, &world.production, split, false).await?;
+        warn!(app, %split, "finished this message's rollback: production traffic moved");
+    }
+    if let Some(state) = &fence.state
+        && !world.records.state_is(state)
+    {
+        store.save_state(app, state).await?;
+    }
+    if config.autoscaling {
+        crate::scaling::honour_fence(store, &ports.services, config, fence).await?;
+    }
+    Ok(outcome(
+        changed,
+        "this message's rollback had decided; its decision is finished",
+    ))
 }
 
 /// A rollback that stopped a deployment but moves nothing still fences it:

@@ -65,6 +65,15 @@ pub struct Model {
     /// What happened, one line per call or operator action: the trace
     /// printed for a failing seed.
     pub trace: Vec<String>,
+    /// Chance, in percent, that a listener change reads back stale: a
+    /// describe by the caller right after its modify may still answer the
+    /// actions from before (the load balancer's API is eventually
+    /// consistent; bluegreen reads back each change it makes).
+    pub stale_percent: u8,
+    /// Per route and caller: the actions a describe still answers, until
+    /// which of the world's calls (a moment: a retry seconds later reads
+    /// the change).
+    stale: BTreeMap<(String, String), (RouteActions, usize)>,
 }
 
 impl Model {
@@ -86,6 +95,8 @@ impl Model {
             calls: 0,
             draining: BTreeMap::new(),
             trace: Vec::new(),
+            stale_percent: 0,
+            stale: BTreeMap::new(),
         }
     }
 
@@ -308,8 +319,23 @@ impl ParameterStore for SimPorts {
 impl LoadBalancer for SimPorts {
     async fn read_actions(&self, route: &Route) -> PortResult<RouteActions> {
         self.call("elbv2:Describe", |m| {
+            let key = route_key(route);
+            let mine = (key.clone(), self.actor.clone());
+            match m.stale.get(&mine) {
+                Some((old, until)) if m.calls <= *until => {
+                    let old = old.clone();
+                    m.trace.push(
+                        "    (the describe answers the actions from before the last modify)".into(),
+                    );
+                    return Ok(old);
+                }
+                Some(_) => {
+                    m.stale.remove(&mine);
+                }
+                None => {}
+            }
             m.routes
-                .get(&route_key(route))
+                .get(&key)
                 .cloned()
                 .ok_or_else(|| PortError::failed("elbv2:Describe", "no such route"))
         })
@@ -333,7 +359,16 @@ impl LoadBalancer for SimPorts {
                 RouteAction::Foreign(f) => f.order.unwrap_or(i32::MAX),
             });
             let new = RouteActions(sorted);
-            m.routes.insert(key, new.clone());
+            let old = m.routes.insert(key.clone(), new.clone());
+            let mine = (key, self.actor.clone());
+            if m.stale_percent > 0 && m.rng.u8(..100) < m.stale_percent {
+                let until = m.calls + m.rng.usize(2..=6);
+                if let Some(old) = old {
+                    m.stale.insert(mine, (old, until));
+                }
+            } else {
+                m.stale.remove(&mine);
+            }
             Ok(new)
         })
         .await

@@ -1,0 +1,133 @@
+//! The load balancer's API is eventually consistent: a describe right after
+//! a modify may still answer the actions from before. The real ELB adapter
+//! against the emulator, wrapped so that after each change the next reads
+//! answer what was there before (the emulator itself is never stale).
+
+use std::sync::Mutex;
+
+use bluegreen_aws::{EcsServices, Elbv2, SfnExecutions, SnsAlerts, SsmParameters};
+use bluegreen_core::ports::{LoadBalancer, PortResult, Ports, Route, RouteActions};
+use bluegreen_core::{Color, Split};
+use bluegreen_deploy_idle::DeployIdleResponse;
+use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input};
+use serde_json::{Value, json};
+
+/// After each change, the next `reads` describes answer the actions from
+/// before it.
+struct StaleAfterModify<L> {
+    inner: L,
+    reads: usize,
+    stale: Mutex<Option<(RouteActions, usize)>>,
+}
+
+impl<L: LoadBalancer> LoadBalancer for StaleAfterModify<L> {
+    async fn read_actions(&self, route: &Route) -> PortResult<RouteActions> {
+        let stale = {
+            let mut stale = self.stale.lock().unwrap();
+            match stale.as_mut() {
+                Some((old, left)) if *left > 0 => {
+                    *left -= 1;
+                    Some(old.clone())
+                }
+                _ => None,
+            }
+        };
+        match stale {
+            Some(old) => Ok(old),
+            None => self.inner.read_actions(route).await,
+        }
+    }
+
+    async fn write_actions(
+        &self,
+        route: &Route,
+        actions: &RouteActions,
+    ) -> PortResult<RouteActions> {
+        let before = self.inner.read_actions(route).await?;
+        let answer = self.inner.write_actions(route, actions).await?;
+        *self.stale.lock().unwrap() = Some((before, self.reads));
+        Ok(answer)
+    }
+
+    async fn healthy_targets(&self, target_group_arn: &str) -> PortResult<usize> {
+        self.inner.healthy_targets(target_group_arn).await
+    }
+}
+
+/// v2 deployed to green; the document as the state machine has it then.
+async fn deployed(app: &ExampleApp) -> Value {
+    let arn = app.start_running_execution("v2").await;
+    let mut doc = release_input(&app.name, "v2");
+    doc["execution"] = json!({"arn": arn});
+    match bluegreen_deploy_idle::handler(&app.ports(), lambda_event(doc.clone()))
+        .await
+        .expect("deploy-idle")
+    {
+        DeployIdleResponse::Deployed(d) => doc["deploy"] = serde_json::to_value(d).unwrap(),
+        other => panic!("{other:?}"),
+    }
+    doc
+}
+
+fn weighted(mut doc: Value) -> Value {
+    doc["overrides"] =
+        json!({"strategy": {"type": "weighted", "steps": [10, 100], "bake_seconds": 30}});
+    doc
+}
+
+type StalePorts =
+    Ports<SsmParameters, StaleAfterModify<Elbv2>, EcsServices, SnsAlerts, SfnExecutions>;
+
+/// The app's ports, with a load balancer whose describes lag `reads` behind
+/// each change.
+fn stale(app: &ExampleApp, reads: usize) -> StalePorts {
+    let p = app.ports();
+    Ports {
+        params: p.params,
+        lb: StaleAfterModify {
+            inner: p.lb,
+            reads,
+            stale: Mutex::new(None),
+        },
+        services: p.services,
+        alerts: p.alerts,
+        executions: p.executions,
+        prefix: p.prefix,
+    }
+}
+
+#[tokio::test]
+async fn a_switch_whose_change_reads_back_late_for_a_moment_succeeds() {
+    let app = bluegreen_e2e::provision("stale-switch", AppOptions::default()).await;
+    let doc = weighted(deployed(&app).await);
+    let out = bluegreen_switch::handler(&stale(&app, 2), lambda_event(doc))
+        .await
+        .expect("the change's own answer agrees; the describes catch up");
+    assert_eq!(out.weight, 10);
+    assert_eq!(app.listener_split().await, Split::with(Color::Green, 10));
+}
+
+#[tokio::test]
+async fn a_rollback_is_not_fooled_by_a_listener_that_reads_as_already_back() {
+    let app = bluegreen_e2e::provision("stale-rollback", AppOptions::default()).await;
+    let mut doc = weighted(deployed(&app).await);
+    let ports = stale(&app, 8);
+    // The switch moves 10% to green, and its read-back stays stale: the
+    // state machine's Catch sends the release to Rollback.
+    let e = bluegreen_switch::handler(&ports, lambda_event(doc.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "ReadBackMismatch");
+    assert_eq!(app.listener_split().await, Split::with(Color::Green, 10));
+    doc["error"] = json!({"Error": e.error_type(), "Cause": e.to_string()});
+    // The rollback reads the listener as all blue (stale): it writes all
+    // blue again all the same, and says nothing moved.
+    let out = bluegreen_rollback::handler(&ports, lambda_event(doc))
+        .await
+        .expect("rollback");
+    assert_eq!(
+        app.listener_split().await,
+        Split::all(Color::Blue),
+        "before: production stayed 90/10 while the rollback said it already was back ({out:?})"
+    );
+}

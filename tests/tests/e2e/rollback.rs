@@ -1298,3 +1298,37 @@ async fn a_failed_state_machine_rollback_alerts_the_team() {
         "{alerts:?}"
     );
 }
+
+/// A release driven by direct invokes (a script calling the Lambdas, the
+/// lock held as `manual:<app>:<version>`) has no execution to stop: the
+/// emergency rollback fences it, so that its next step cannot move
+/// production back onto the release just rolled back (issue 17, defect 11).
+#[tokio::test]
+async fn a_release_driven_by_direct_invokes_is_fenced_by_an_emergency_rollback() {
+    let app = bluegreen_e2e::provision("rb-manual-fence", AppOptions::default()).await;
+    bluegreen_e2e::hold_lock(&app, &bluegreen_e2e::manual_holder(&app, "v2")).await;
+    let mut doc = release_input(&app.name, "v2");
+    doc["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
+    let out = bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
+        .await
+        .expect("the script's first step: 50%");
+    doc["switch"] = serde_json::to_value(&out).unwrap();
+    assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
+
+    let out = one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
+        .await
+        .expect("on-call rolls v2 back"));
+    assert_eq!(out.to.color, Color::Blue);
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+
+    // The script goes on with its next step, unaware.
+    let e = Box::pin(bluegreen_switch::handler(&app.ports(), lambda_event(doc)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
+    assert_eq!(
+        app.listener_split().await,
+        Split::all(Color::Blue),
+        "before: the script's next step moved production back onto v2"
+    );
+}

@@ -325,7 +325,15 @@ where
     let mut current = holder.clone();
     for _ in 0..4 {
         let Some(lock) = current.filter(|l| {
-            is_execution_arn(&l.holder) && Some(&l.holder) != request.caller_execution.as_ref()
+            !is_rollback_holder(&l.holder)
+                && Some(&l.holder) != request.caller_execution.as_ref()
+                // An ended execution's reaction handles that execution's
+                // lock only: another release holding the app now is none of
+                // its business (it is no emergency).
+                && request
+                    .ended_execution
+                    .as_ref()
+                    .is_none_or(|ended| ended == &l.holder)
         }) else {
             break;
         };
@@ -338,6 +346,14 @@ where
             store
                 .save_fence(app, &Fence::pending(&lock.holder, &request.reason, now))
                 .await?;
+        }
+        if !is_execution_arn(&lock.holder) {
+            // A release driven by direct invokes (`manual:` holder): nothing
+            // to stop, and its lock stays its own until it is released or
+            // expires; the fence stops its next step (switch and deploy-idle
+            // check it) and puts this rollback's decision back.
+            stopped_execution.get_or_insert_with(|| lock.holder.clone());
+            break;
         }
         if ports.executions.status(&lock.holder).await? == ExecutionStatus::Running {
             let cause = format!("rolled back ({:?}): {}", request.source, request.reason);

@@ -70,10 +70,10 @@ pub struct Model {
     /// actions from before (the load balancer's API is eventually
     /// consistent; bluegreen reads back each change it makes).
     pub stale_percent: u8,
-    /// Per route and caller: the actions a describe still answers, until
-    /// which of the world's calls (a moment: a retry seconds later reads
-    /// the change).
-    stale: BTreeMap<(String, String), (RouteActions, usize)>,
+    /// Per route and caller: the actions a describe still answers, how many
+    /// more describes answer them, and until which of the world's calls (a
+    /// moment: a retry seconds later reads the change).
+    stale: BTreeMap<(String, String), (RouteActions, usize, usize)>,
 }
 
 impl Model {
@@ -321,8 +321,9 @@ impl LoadBalancer for SimPorts {
         self.call("elbv2:Describe", |m| {
             let key = route_key(route);
             let mine = (key.clone(), self.actor.clone());
-            match m.stale.get(&mine) {
-                Some((old, until)) if m.calls <= *until => {
+            match m.stale.get_mut(&mine) {
+                Some((old, left, until)) if *left > 0 && m.calls <= *until => {
+                    *left -= 1;
                     let old = old.clone();
                     m.trace.push(
                         "    (the describe answers the actions from before the last modify)".into(),
@@ -362,9 +363,9 @@ impl LoadBalancer for SimPorts {
             let old = m.routes.insert(key.clone(), new.clone());
             let mine = (key, self.actor.clone());
             if m.stale_percent > 0 && m.rng.u8(..100) < m.stale_percent {
-                let until = m.calls + m.rng.usize(2..=6);
+                let (reads, until) = (m.rng.usize(1..=2), m.calls + m.rng.usize(2..=6));
                 if let Some(old) = old {
-                    m.stale.insert(mine, (old, until));
+                    m.stale.insert(mine, (old, reads, until));
                 }
             } else {
                 m.stale.remove(&mine);

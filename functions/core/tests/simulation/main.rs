@@ -633,6 +633,87 @@ async fn invoke(
     }
 }
 
+/// A team's script releasing v4 by invoking the Lambdas directly: no
+/// execution, the lock held as `manual:checkout:v4`. It retries a call that
+/// failed for a passing reason a few times, gives up at any other error (and
+/// rolls back with a direct invoke if a switch step failed), and releases its
+/// lock when done.
+async fn script(world: World, delay: usize, run: Arc<Mutex<Run>>) {
+    for _ in 0..delay {
+        yield_now().await;
+    }
+    let p = ports(&world, "script");
+    let mut input = ExecutionInput::from_value(json!({
+        "app": APP,
+        "release": {"version": "v4", "image": "checkout:v4"},
+        "overrides": {"strategy": {"type": "weighted", "steps": [50, 100], "bake_seconds": 30}},
+    }))
+    .unwrap();
+    let holder = input.lock_holder();
+    macro_rules! attempt {
+        ($call:expr) => {{
+            let mut tries = 0;
+            loop {
+                match $call {
+                    Err(e) if e.is_retryable() && tries < 4 => tries += 1,
+                    other => break other,
+                }
+            }
+        }};
+    }
+    let deployed =
+        attempt!(bluegreen_core::deploy::deploy(&p, &input.deploy_request(), now(&world)).await);
+    note(&world, format!("  script deploy -> {}", outcome(&deployed)));
+    let Ok(deployed) = deployed else { return };
+    input.deploy = Some(deployed);
+    loop {
+        let out = attempt!(
+            bluegreen_core::switch::switch(&p, &input.switch_request(), now(&world)).await
+        );
+        note(&world, format!("  script switch -> {}", outcome(&out)));
+        match out {
+            Ok(out) => {
+                let done = out.done;
+                input.switch = Some(out);
+                if done {
+                    break;
+                }
+            }
+            Err(e) => {
+                // A failed step may have moved traffic before it failed.
+                if !matches!(e.error_type(), "RolledBackMeanwhile" | "NotLockHolder") {
+                    let request = RollbackRequest {
+                        app: APP.into(),
+                        reason: format!("the release script failed: {}", e.error_type()),
+                        source: RollbackSource::Direct,
+                        requested_by: Some("release script".into()),
+                        caller_execution: None,
+                        release: None,
+                        sent_at: None,
+                        ended_execution: None,
+                    };
+                    let out = attempt!(rollback(&p, &request, now(&world), None).await);
+                    note(&world, format!("  script rollback -> {}", outcome(&out)));
+                    match out {
+                        Ok(o) => run.lock().unwrap().rolled_back.push((o, Some("v4".into()))),
+                        Err(_) => run.lock().unwrap().gave_up = true,
+                    }
+                }
+                break;
+            }
+        }
+    }
+    let store = AppStore::new(&p.params, PREFIX).unwrap();
+    let _ = attempt!(store.release_lock(APP, &holder).await);
+}
+
+fn outcome<T>(out: &Result<T, Error>) -> String {
+    match out {
+        Ok(_) => "ok".to_string(),
+        Err(e) => e.error_type().to_string(),
+    }
+}
+
 /// When on-call published the message an SNS delivery carries (its
 /// `Timestamp`), shared by the copies SNS delivers of it.
 type SentAt = Arc<Mutex<Option<OffsetDateTime>>>;
@@ -1091,6 +1172,13 @@ fn simulate(seed: u64) -> Outcome {
             ),
         );
         execs.push(e2);
+    }
+    // A quarter of the worlds have a team releasing by script as well.
+    if rng.u8(..100) < 25 {
+        sched.spawn(
+            "script",
+            script(world.clone(), rng.usize(0..80), run.clone()),
+        );
     }
     sched.spawn(
         "ended-rule",

@@ -72,7 +72,8 @@ impl Fence {
 impl Fence {
     /// Whether the world still is what this fence's decision was made
     /// about: each color runs the task definition the decided state names
-    /// for it (where it names one). A fence found again after the world moved
+    /// for it (where it names one; not a previous color it marks as being
+    /// replaced). A fence found again after the world moved
     /// on (a console Redrive of the stopped execution, days later) must not
     /// put an old split back.
     pub fn still_current(&self, runs: impl Fn(crate::color::Color) -> String) -> bool {
@@ -80,8 +81,11 @@ impl Fence {
             return true;
         };
         let holds = |color, td: &Option<String>| td.as_deref().is_none_or(|td| runs(color) == td);
+        // A previous color the state marks as being replaced is not asked:
+        // the deployment the fence stopped was putting its release there.
         holds(s.active_color, &s.active_task_definition)
-            && holds(s.previous_color, &s.previous_task_definition)
+            && (s.previous_color_replaced_by.is_some()
+                || holds(s.previous_color, &s.previous_task_definition))
     }
 }
 

@@ -716,15 +716,9 @@ where
             note.to_string(),
         )
     };
-    // Moved on: the color the decision sends production to runs another
-    // release now. (The other color may have been changed by a step of the
-    // stopped deployment still in flight: that is what the fence is for.)
-    let serving_td = fence
-        .state
-        .as_ref()
-        .filter(|s| s.active_color == serving)
-        .and_then(|s| s.active_task_definition.as_deref());
-    if serving_td.is_some_and(|td| td != world.task_definition(serving)) {
+    // Moved on: a color the decision sends production to runs another
+    // release now (see `Fence::still_current`).
+    if !fence.still_current(|c| world.task_definition(c).to_string()) {
         info!(
             app,
             "this message's rollback was done; the app has moved on since"
@@ -792,6 +786,12 @@ where
         false,
     )
     .await?;
+    // A step of the stopped deployment may have died between the two
+    // writes of a state (`active-environment` first): the record is made
+    // whole again, as production is.
+    if split.sole() == Some(state.active_color) && !world.records.state_is(state) {
+        store.save_state(&request.app, state).await?;
+    }
     // The stopped deployment may have held both colors' bounds.
     if let Some(serving) = split.sole() {
         crate::scaling::settle(

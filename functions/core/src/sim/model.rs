@@ -299,6 +299,23 @@ impl ParameterStore for SimPorts {
                     name.rsplit('/').next().unwrap_or(name),
                     holder.unwrap_or(value)
                 ));
+            } else if name.ends_with("/active-environment") {
+                m.trace.push(format!("    active-environment := {value}"));
+            } else if name.ends_with("/state") {
+                let field = |key: &str| {
+                    value
+                        .split(&format!("\"{key}\":"))
+                        .nth(1)
+                        .and_then(|v| v.split([',', '}']).next())
+                        .unwrap_or("?")
+                        .to_string()
+                };
+                m.trace.push(format!(
+                    "    state := {} {} ({})",
+                    field("active_color"),
+                    field("active_version"),
+                    field("phase")
+                ));
             }
             Ok(PutOutcome::Written)
         })

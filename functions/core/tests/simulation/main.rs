@@ -231,16 +231,47 @@ async fn deployment(
     rng_seed: u64,
     active: Arc<std::sync::atomic::AtomicUsize>,
 ) {
+    let mut rng = fastrand::Rng::with_seed(rng_seed);
     let succeeded = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    states(
-        world.clone(),
-        arn.clone(),
-        version,
-        run,
-        rng_seed,
-        succeeded.clone(),
-    )
-    .await;
+    // Some releases are bad: their smoke tests fail more often than not,
+    // and their bake breaches; a good one breaches now and then too (a
+    // noisy neighbour, a flaky dependency).
+    let bad = rng.u8(..100) < 25;
+    let mut resume = None;
+    let mut redriven = false;
+    loop {
+        let stopped_at = states(
+            world.clone(),
+            arn.clone(),
+            version.clone(),
+            run.clone(),
+            rng.u64(..),
+            succeeded.clone(),
+            bad,
+            resume.take(),
+        )
+        .await;
+        // Stopped (by a rollback or in the console): a third of them are
+        // redriven from the console later, once (same ARN, same document,
+        // from the state they were stopped in).
+        match stopped_at {
+            Some(point) if !redriven && rng.u8(..100) < 33 => {
+                for _ in 0..rng.usize(20..200) {
+                    yield_now().await;
+                }
+                let mut m = world.lock().unwrap();
+                if let Some(e) = m.executions.get_mut(&arn) {
+                    e.0 = ExecutionStatus::Running;
+                }
+                m.trace
+                    .push(format!("operator: redrives {arn} from {}", point.0));
+                drop(m);
+                resume = Some(point);
+                redriven = true;
+            }
+            _ => break,
+        }
+    }
     let mut m = world.lock().unwrap();
     if !succeeded.load(std::sync::atomic::Ordering::SeqCst)
         && let Some(e) = m.executions.get_mut(&arn)
@@ -350,8 +381,9 @@ async fn ended_executions(
     }
 }
 
-/// One execution's states, as the checked-in ASL runs them (see `asl`);
-/// sets `succeeded` when it ends in a Succeed state.
+/// One execution's states, as the checked-in ASL runs them (see `asl`),
+/// from the start or from where a Redrive resumes it; sets `succeeded` when
+/// it ends in a Succeed state, and returns where it was when it was stopped.
 async fn states(
     world: World,
     arn: String,
@@ -359,30 +391,30 @@ async fn states(
     run: Arc<Mutex<Run>>,
     rng_seed: u64,
     succeeded: Arc<std::sync::atomic::AtomicBool>,
-) {
+    bad: bool,
+    resume: Option<(String, serde_json::Value)>,
+) -> Option<(String, serde_json::Value)> {
     let mut rng = fastrand::Rng::with_seed(rng_seed);
-    // What the action starts the execution with.
-    let mut doc = json!({
-        "app": APP,
-        "release": {"version": version, "image": format!("checkout:{version}")},
-    });
-    world
-        .lock()
-        .unwrap()
-        .executions
-        .insert(arn.clone(), (ExecutionStatus::Running, doc.to_string()));
-    let context = json!({"Execution": {"Id": arn}});
-    // Some releases are bad: their smoke tests fail more often than not,
-    // and their bake breaches; a good one breaches now and then too (a
-    // noisy neighbour, a flaky dependency).
-    let bad = rng.u8(..100) < 25;
     let machine = asl::Machine::checked_in();
-    let mut at = machine.start();
+    // What the action starts the execution with, or where a Redrive resumes.
+    let (mut at, mut doc) = resume.unwrap_or_else(|| {
+        let doc = json!({
+            "app": APP,
+            "release": {"version": version, "image": format!("checkout:{version}")},
+        });
+        world
+            .lock()
+            .unwrap()
+            .executions
+            .insert(arn.clone(), (ExecutionStatus::Running, doc.to_string()));
+        (machine.start(), doc)
+    });
+    let context = json!({"Execution": {"Id": arn}});
     let mut alerted_rollback_failed = false;
     let ending = loop {
         // A stopped execution runs no further state.
         if !running(&world, &arn) {
-            return;
+            return Some((at, doc));
         }
         let state = machine.state(&at);
         let next = match state["Type"].as_str().unwrap() {
@@ -501,6 +533,7 @@ async fn states(
         }
         _ => {}
     }
+    None
 }
 
 /// A function's answer, as Lambda hands it to Step Functions.
@@ -635,9 +668,9 @@ async fn invoke(
 
 /// A team's script releasing v4 by invoking the Lambdas directly: no
 /// execution, the lock held as `manual:checkout:v4`. It retries a call that
-/// failed for a passing reason a few times, gives up at any other error (and
-/// rolls back with a direct invoke if a switch step failed), and releases its
-/// lock when done.
+/// failed for a passing reason a few times, gives up at any other error
+/// (aborting if the deploy failed, rolling back with a direct invoke if a
+/// switch step did), and releases its lock when done.
 async fn script(world: World, delay: usize, run: Arc<Mutex<Run>>) {
     for _ in 0..delay {
         yield_now().await;
@@ -664,7 +697,16 @@ async fn script(world: World, delay: usize, run: Arc<Mutex<Run>>) {
     let deployed =
         attempt!(bluegreen_core::deploy::deploy(&p, &input.deploy_request(), now(&world)).await);
     note(&world, format!("  script deploy -> {}", outcome(&deployed)));
-    let Ok(deployed) = deployed else { return };
+    let Ok(deployed) = deployed else {
+        // As the state machine does: give back what the release took.
+        let caller = input.deploy_request().caller;
+        let out = attempt!(bluegreen_core::abort::abort(&p, &caller).await);
+        note(&world, format!("  script abort -> {}", outcome(&out)));
+        if out.is_err() {
+            run.lock().unwrap().abort_gave_up = true;
+        }
+        return;
+    };
     input.deploy = Some(deployed);
     loop {
         let out = attempt!(

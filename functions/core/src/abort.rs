@@ -41,11 +41,14 @@ where
     let holds_lock = lock.is_some_and(|l| l.holder == me);
     let fenced = fence.is_some_and(|f| f.holder == me);
     let mut scaling_restored = false;
-    if holds_lock {
+    // A rollback that fenced this deployment owns the record and the bounds
+    // (it may have moved production and written its state meanwhile): only
+    // the lock is given back. (A release driven by direct invokes keeps its
+    // lock through a rollback: nobody can stop it.)
+    if holds_lock && !fenced {
         let config = store.config(app).await?;
         clear_own_mark(ports, &store, &config, caller).await?;
         if config.autoscaling
-            && !fenced
             && let Some(record) = scaling::record(&store, app).await?
             && record.execution == me
         {

@@ -351,8 +351,11 @@ where
             // A release driven by direct invokes (`manual:` holder): nothing
             // to stop, and its lock stays its own until it is released or
             // expires; the fence stops its next step (switch and deploy-idle
-            // check it) and puts this rollback's decision back.
+            // check it) and puts this rollback's decision back. The world is
+            // read again after the fence, as after a stop: a deploy step of
+            // that release that saw no fence marked its color before this.
             stopped_execution.get_or_insert_with(|| lock.holder.clone());
+            world = observe(store, &ports.lb, &ports.services, app, None).await?;
             break;
         }
         if ports.executions.status(&lock.holder).await? == ExecutionStatus::Running {

@@ -20,11 +20,14 @@ use bluegreen_core::Error;
 use bluegreen_core::color::Color;
 use bluegreen_core::input::{DeployIdlePhase, ExecutionInput};
 use bluegreen_core::lock::Lock;
-use bluegreen_core::monitor::{MonitorOutcome, Verdict};
+use bluegreen_core::monitor::{
+    AlarmState, Alarms, Clock, Sources, VersionCheck, VersionProber, monitor,
+};
 use bluegreen_core::ports::{
     Bounds, ExecutionStatus, ForeignAction, Forward, Ports, RouteAction, RouteActions, ServiceInfo,
     WeightedTarget,
 };
+use bluegreen_core::ports::{MetricWindow, Metrics, PortResult, ProbeResult};
 use bluegreen_core::rollback::events::state_machine_request;
 use bluegreen_core::rollback::{
     ReleaseRef, RollbackOutcome, RollbackRequest, RollbackSource, rollback,
@@ -167,6 +170,13 @@ fn setup(seed: u64, rng: &mut fastrand::Rng) -> World {
         "warm_window_seconds": 60,
         "idle_capacity_after_window": rng.u32(0..=1),
         "alert_topic_arn": TOPIC,
+        "monitor": {
+            "probe_url": "https://checkout.example.com/health",
+            "probe_requests": 2,
+            "probe_interval_seconds": 5,
+            "metrics_delay_seconds": 60,
+            "min_requests": 10,
+        },
     });
     let state = AppState {
         active_task_definition: Some(td(2)),
@@ -536,6 +546,127 @@ async fn states(
     None
 }
 
+/// What the monitor reads, simulated from the world: production's requests
+/// split between the colors by the listener's weights (at the moment the
+/// monitor reads, a coarse stand-in for a minute's mix), a bad release's
+/// color answering 5xx and slowly, the other color healthy; the probes land
+/// on a color picked by the weights. Its clock is the world's, and sleeping
+/// moves it on.
+struct SimSignals {
+    world: World,
+    /// The color the release runs on, and whether it is bad.
+    release: Color,
+    bad: bool,
+    rng: Mutex<fastrand::Rng>,
+}
+
+impl SimSignals {
+    fn color_of(dimension: &str) -> Color {
+        if dimension.contains("checkout-blue") {
+            Color::Blue
+        } else {
+            Color::Green
+        }
+    }
+
+    fn sick(&self, color: Color) -> bool {
+        self.bad && color == self.release
+    }
+}
+
+impl Metrics for SimSignals {
+    async fn target_group_window(
+        &self,
+        _load_balancer: &str,
+        target_group: &str,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> PortResult<MetricWindow> {
+        yield_now().await;
+        let color = Self::color_of(target_group);
+        let w = weights(&self.world.lock().unwrap());
+        let total_weight = f64::from(w.blue + w.green).max(1.0);
+        let seconds = (end - start).as_seconds_f64().max(0.0);
+        let all = 20.0 * seconds;
+        let requests = all * f64::from(w.weight(color)) / total_weight;
+        let sick = self.sick(color);
+        Ok(MetricWindow {
+            requests,
+            target_5xx: requests * if sick { 0.2 } else { 0.001 },
+            p99_ms: (requests > 0.0).then_some(if sick { 2500.0 } else { 120.0 }),
+            p50_ms: None,
+            p95_ms: None,
+            lb_requests: all,
+            elb_5xx: 0.0,
+        })
+    }
+
+    async fn metric_values(
+        &self,
+        queries: &[bluegreen_core::monitor::checks::MetricQuery],
+        _start: OffsetDateTime,
+        _end: OffsetDateTime,
+    ) -> PortResult<Vec<Option<f64>>> {
+        Ok(vec![None; queries.len()])
+    }
+
+    async fn alarms_in_alarm(&self, _names: &[String]) -> PortResult<Vec<String>> {
+        Ok(vec![])
+    }
+}
+
+impl Alarms for SimSignals {
+    async fn alarm_states(&self, _names: &[String]) -> PortResult<Vec<AlarmState>> {
+        Ok(vec![])
+    }
+}
+
+impl VersionProber for SimSignals {
+    async fn probe_version(
+        &self,
+        _url: &str,
+        count: u32,
+        _timeout: std::time::Duration,
+        _check: &VersionCheck,
+    ) -> Vec<ProbeResult> {
+        yield_now().await;
+        let w = weights(&self.world.lock().unwrap());
+        let mut rng = self.rng.lock().unwrap();
+        (0..count)
+            .map(|_| {
+                let total = w.blue + w.green;
+                let color = if total == 0 || rng.u32(..total) < w.blue {
+                    Color::Blue
+                } else {
+                    Color::Green
+                };
+                let sick = self.sick(color);
+                ProbeResult {
+                    status: Some(if sick { 500 } else { 200 }),
+                    latency_ms: if sick { 900 } else { 20 },
+                    has_marker: color == self.release,
+                    error: None,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Clock for SimSignals {
+    fn now(&self) -> OffsetDateTime {
+        now(&self.world)
+    }
+
+    /// Time passes for the sleeper: the world's clock moves on a second
+    /// per turn it yields.
+    async fn sleep_until(&self, t: OffsetDateTime) {
+        while now(&self.world) < t {
+            self.world.lock().unwrap().calls += 1;
+            yield_now().await;
+        }
+    }
+}
+
 /// A function's answer, as Lambda hands it to Step Functions.
 fn value<T: serde::Serialize>(out: Result<T, Error>) -> Result<serde_json::Value, Error> {
     out.map(|v| serde_json::to_value(v).expect("an outcome serialises"))
@@ -611,39 +742,22 @@ async fn invoke(
         }
         "monitor" => {
             let input = ExecutionInput::from_value(payload)?;
-            let switched = input
+            let release = input
                 .switch
                 .as_ref()
-                .expect("the monitor runs after a switch");
-            let breach = if bad {
-                rng.u8(..100) < 60
-            } else {
-                rng.u8(..100) < 5
+                .map_or(Color::Green, |s| s.target_color);
+            let signals = SimSignals {
+                world: world.clone(),
+                release,
+                bad,
+                rng: Mutex::new(fastrand::Rng::with_seed(rng.u64(..))),
             };
-            let outcome = MonitorOutcome {
-                verdict: if breach {
-                    Verdict::Breach
-                } else if rng.u8(..100) < 30 {
-                    Verdict::Continue
-                } else {
-                    Verdict::Promote
-                },
-                reasons: if breach {
-                    vec!["5xx rate 12% over 1%".to_string()]
-                } else {
-                    vec![]
-                },
-                step: switched.step,
-                weight: switched.weight,
-                bake_started_at: now,
-                elapsed_seconds: 0,
-                bake_seconds: 60,
-                slices: 1,
-                decided_at: now,
-                figures: Default::default(),
-                execution_arn: Some(arn.to_string()),
+            let sources = Sources {
+                metrics: &signals,
+                prober: &signals,
+                clock: &signals,
             };
-            value(Ok(outcome))
+            value(Box::pin(monitor(&p.params, PREFIX, sources, &input, None)).await)
         }
         "rollback" => {
             if let Some(failed) = payload.get("rollback_failed") {

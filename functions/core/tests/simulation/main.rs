@@ -205,6 +205,8 @@ fn note(world: &World, line: String) {
 }
 
 struct Run {
+    /// Executions whose end the app's rule is reacting to now.
+    reacting: std::collections::BTreeSet<String>,
     /// A step refused the document the state machine handed it: the
     /// simulation's mistake or a real one, a violation either way.
     bad_input: Option<String>,
@@ -218,11 +220,6 @@ struct Run {
     /// A switch refused because the color it moves traffic to had too few
     /// healthy targets.
     starved_switch: Option<String>,
-    /// An emergency rollback attempt failed part-way and was pressed again:
-    /// a lock claim its attempt left can block the next attempt's takeover
-    /// until the claim expires (issue 17's defect 11, open), so the dead
-    /// execution's lock may be left for the next deployment to reclaim.
-    emergency_retried: bool,
 }
 
 fn running(world: &World, arn: &str) -> bool {
@@ -269,6 +266,16 @@ async fn deployment(
                 for _ in 0..rng.usize(20..200) {
                     yield_now().await;
                 }
+                // A person looks at the console for minutes before pressing
+                // Redrive; the app's rule reacts to the stop within seconds.
+                // (A Redrive racing that reaction is not played: the lock
+                // names the execution, not its run, so the reaction could take
+                // the redriven run's lock for the stopped one's.)
+                while world.lock().unwrap().ended.contains(&arn)
+                    || run.lock().unwrap().reacting.contains(&arn)
+                {
+                    yield_now().await;
+                }
                 let mut m = world.lock().unwrap();
                 if let Some(e) = m.executions.get_mut(&arn) {
                     e.0 = ExecutionStatus::Running;
@@ -312,6 +319,9 @@ async fn ended_executions(
                 Some(m.ended.remove(0))
             }
         };
+        if let Some(arn) = &next {
+            run.lock().unwrap().reacting.insert(arn.clone());
+        }
         let Some(arn) = next else {
             if active.load(std::sync::atomic::Ordering::SeqCst) == 0 {
                 return;
@@ -388,6 +398,7 @@ async fn ended_executions(
             // The on-failure destination alerts the team to act by hand.
             run.lock().unwrap().gave_up = true;
         }
+        run.lock().unwrap().reacting.remove(&arn);
     }
 }
 
@@ -934,7 +945,6 @@ async fn emergency(
                 return;
             }
             Err(e) if e.is_retryable() => {
-                run.lock().unwrap().emergency_retried = true;
                 continue;
             }
             // "Run the rollback again once they are healthy": on-call does,
@@ -1240,7 +1250,6 @@ impl Checker {
             // A rollback's own hold is governed by its expiry (5 minutes):
             // it may outlive a release call that kept failing, not longer.
             if let Some(l) = lock
-                && !run.emergency_retried
                 && l.holder.starts_with("arn:")
                 && m.executions.get(&l.holder).map(|e| e.0) != Some(ExecutionStatus::Running)
             {
@@ -1291,12 +1300,12 @@ fn simulate(seed: u64) -> Outcome {
     let mut rng = fastrand::Rng::with_seed(seed);
     let world = setup(seed, &mut rng);
     let run = Arc::new(Mutex::new(Run {
+        reacting: Default::default(),
         bad_input: None,
         rolled_back: vec![],
         gave_up: false,
         abort_gave_up: false,
         starved_switch: None,
-        emergency_retried: false,
     }));
     let e1 = "arn:aws:states:us-east-1:123456789012:execution:deploy:e1".to_string();
     let e2 = "arn:aws:states:us-east-1:123456789012:execution:deploy:e2".to_string();

@@ -92,10 +92,17 @@ where
     // The listener, not the stored state, decides which color is idle: what
     // serves production must never be touched.
     let world = observe(&store, &ports.lb, &ports.services, app, None).await?;
-    let active = world.weights.sole().ok_or_else(|| Error::ProductionSplit {
-        app: app.to_string(),
-        split: world.weights.to_string(),
-    })?;
+    let Some(active) = world.weights.sole() else {
+        if let Some(resumed) = resume(&world, &config, request, now) {
+            info!(app, version, color = %resumed.idle_color, split = %world.weights,
+                  "a rerun picks up the release left part-way");
+            return Ok(resumed);
+        }
+        return Err(Error::ProductionSplit {
+            app: app.to_string(),
+            split: world.weights.to_string(),
+        });
+    };
     let idle = active.other();
     let state = repair_record(&store, &world, active).await?;
     let cluster = config.cluster.as_str();
@@ -453,4 +460,43 @@ fn own_family(world: &World, arn: &str) -> Result<()> {
                 .join(" and ")
         ),
     ))
+}
+
+/// A release left part-way: its execution stopped, timed out or failed while
+/// production was split, and nothing rolled it back (the reaction to its end
+/// was refused, or people chose to finish it). A rerun of the same release
+/// picks it up: production is split between the color that ran before and
+/// one that runs this version, as the record says, with the task definition
+/// the record names (and the one this request names, if it names one).
+/// Nothing is redeployed or resized; the state machine checks the color, runs
+/// the smoke tests and goes through the switch steps again.
+fn resume(
+    world: &crate::world::World,
+    config: &crate::config::AppConfig,
+    request: &DeployRequest,
+    now: OffsetDateTime,
+) -> Option<DeployOutcome> {
+    let state = world.state()?;
+    let color = state.active_color;
+    let runs = world.task_definition(color);
+    let same_release = state.phase == Phase::Shifting
+        && state.active_version.as_deref() == Some(request.caller.version.as_str())
+        && state.active_task_definition.as_deref() == Some(runs)
+        && request.task_definition.as_deref().is_none_or(|td| td == runs);
+    if !same_release || !world.weights.serves(color) || !world.weights.serves(color.other()) {
+        return None;
+    }
+    Some(DeployOutcome {
+        app: request.caller.app.clone(),
+        version: request.caller.version.clone(),
+        idle_color: color,
+        service: config.color(color).service.clone(),
+        task_definition_arn: runs.to_string(),
+        desired_count: world.services.get(color).desired,
+        serving_task_definition: Some(world.task_definition(color.other()).to_string()),
+        changed: false,
+        already_live: false,
+        started_at: now,
+        warm_window_seconds: config.warm_window_seconds,
+    })
 }

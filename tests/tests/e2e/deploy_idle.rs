@@ -598,3 +598,46 @@ async fn a_task_definition_of_another_family_is_refused_before_anything_changes(
     assert_eq!(app.snapshot().await, before);
     assert_eq!(app.task_definition_revisions().await, revisions);
 }
+
+/// A release left half-way (its execution stopped at 50/50 and nothing
+/// rolled it back: the reaction to its end was refused, say) is picked up
+/// by a rerun of the same release, instead of being refused as
+/// `ProductionSplit`: nothing is redeployed, and the switch goes through
+/// the steps again (issue 17, defect 15).
+#[tokio::test]
+async fn a_rerun_of_a_release_left_split_picks_it_up() {
+    let app = bluegreen_e2e::provision("di-resume", AppOptions::default()).await;
+    let strategy = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
+    let first = app.start_running_execution("first-v2").await;
+    let mut doc = with_execution(release_input(&app.name, "v2"), &first);
+    doc["overrides"] = strategy.clone();
+    doc["deploy"] = serde_json::to_value(deploy(&app, &doc).await.expect("deploy")).unwrap();
+    bluegreen_switch::handler(&app.ports(), lambda_event(doc))
+        .await
+        .expect("50%");
+    // Stopped there; its lock given back; production left split.
+    bluegreen_e2e::release_lock(&app, &first).await;
+    let green_runs = app.snapshot().await;
+    let revisions = app.task_definition_revisions().await;
+
+    let rerun = app.start_running_execution("rerun-v2").await;
+    let mut doc = with_execution(release_input(&app.name, "v2"), &rerun);
+    doc["overrides"] = strategy;
+    let out = deploy(&app, &doc)
+        .await
+        .expect("before: refused with ProductionSplit");
+    assert_eq!((out.idle_color, out.changed), (Color::Green, false), "{out:?}");
+    assert_eq!(app.task_definition_revisions().await, revisions, "nothing registered");
+    assert_eq!(app.snapshot().await.listener_default, green_runs.listener_default);
+    assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
+
+    doc["deploy"] = serde_json::to_value(&out).unwrap();
+    for _ in 0..2 {
+        let step = bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
+            .await
+            .expect("switch");
+        doc["switch"] = serde_json::to_value(&step).unwrap();
+    }
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    app.assert_state_matches_listener().await;
+}

@@ -205,6 +205,11 @@ fn note(world: &World, line: String) {
 }
 
 struct Run {
+    /// Emergency messages still being delivered or pressed again.
+    pressing: usize,
+    /// Executions whose last state alerted that their rollback failed: the
+    /// alert asks on-call to roll back by hand.
+    page_oncall: std::collections::BTreeSet<String>,
     /// Executions whose end the app's rule is reacting to now.
     reacting: std::collections::BTreeSet<String>,
     /// A step refused the document the state machine handed it: the
@@ -267,12 +272,14 @@ async fn deployment(
                     yield_now().await;
                 }
                 // A person looks at the console for minutes before pressing
-                // Redrive; the app's rule reacts to the stop within seconds.
-                // (A Redrive racing that reaction is not played: the lock
-                // names the execution, not its run, so the reaction could take
-                // the redriven run's lock for the stopped one's.)
+                // Redrive; the app's rule reacts to the stop within seconds,
+                // and an emergency rollback's retries end within minutes.
+                // (A Redrive racing them is not played: the lock names the
+                // execution, not its run, so a rollback that found the
+                // execution stopped could take the redriven run's lock.)
                 while world.lock().unwrap().ended.contains(&arn)
                     || run.lock().unwrap().reacting.contains(&arn)
+                    || run.lock().unwrap().pressing > 0
                 {
                     yield_now().await;
                 }
@@ -289,13 +296,19 @@ async fn deployment(
             _ => break,
         }
     }
-    let mut m = world.lock().unwrap();
-    if !succeeded.load(std::sync::atomic::Ordering::SeqCst)
-        && let Some(e) = m.executions.get_mut(&arn)
-        && e.0 == ExecutionStatus::Running
     {
-        e.0 = ExecutionStatus::Finished;
-        m.ended.push(arn.clone());
+        let mut m = world.lock().unwrap();
+        if !succeeded.load(std::sync::atomic::Ordering::SeqCst)
+            && let Some(e) = m.executions.get_mut(&arn)
+            && e.0 == ExecutionStatus::Running
+        {
+            e.0 = ExecutionStatus::Finished;
+            m.ended.push(arn.clone());
+        }
+    }
+    let paged = run.lock().unwrap().page_oncall.remove(&arn);
+    if paged {
+        emergency(world, 0, run, Arc::default(), false, 0).await;
     }
     active.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
 }
@@ -549,8 +562,8 @@ async fn states(
         }
         _ if alerted_rollback_failed => {
             // The alert asks on-call to roll back by hand: they press the
-            // button.
-            emergency(world, 0, run, Arc::default(), false, 0).await;
+            // button once the execution has ended (see `deployment`).
+            run.lock().unwrap().page_oncall.insert(arn.clone());
         }
         _ => {}
     }
@@ -890,6 +903,20 @@ type SentAt = Arc<Mutex<Option<OffsetDateTime>>>;
 /// `copy` is the same message delivered once more (SNS is at-least-once): it
 /// waits for the first delivery's publication and carries its timestamp.
 async fn emergency(
+    world: World,
+    delay: usize,
+    run: Arc<Mutex<Run>>,
+    sent: SentAt,
+    copy: bool,
+    lateness: usize,
+) {
+    run.lock().unwrap().pressing += 1;
+    Box::pin(presses(world, delay, run.clone(), sent, copy, lateness)).await;
+    run.lock().unwrap().pressing -= 1;
+}
+
+/// One emergency message and on-call's presses after it (see `emergency`).
+async fn presses(
     world: World,
     delay: usize,
     run: Arc<Mutex<Run>>,
@@ -1300,6 +1327,8 @@ fn simulate(seed: u64) -> Outcome {
     let mut rng = fastrand::Rng::with_seed(seed);
     let world = setup(seed, &mut rng);
     let run = Arc::new(Mutex::new(Run {
+        pressing: 0,
+        page_oncall: Default::default(),
         reacting: Default::default(),
         bad_input: None,
         rolled_back: vec![],

@@ -982,6 +982,14 @@ async fn presses(
                 }
                 sent_at = now(&world);
             }
+            // Another rollback holds the app (or this message's earlier
+            // attempt left its hold behind, until it expires): Lambda
+            // retries the asynchronous invoke a minute later, then two.
+            Err(e) if e.error_type() == "LockHeld" => {
+                for _ in 0..60 {
+                    yield_now().await;
+                }
+            }
             // Refused with an alert that says why (stale, nothing to roll back).
             Err(_) => return,
         }

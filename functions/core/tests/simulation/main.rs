@@ -252,14 +252,17 @@ async fn deployment(
     let mut resume = None;
     let mut redriven = false;
     loop {
+        let release = Release {
+            arn: arn.clone(),
+            version: version.clone(),
+            bad,
+        };
         let stopped_at = states(
             world.clone(),
-            arn.clone(),
-            version.clone(),
+            &release,
             run.clone(),
             rng.u64(..),
             succeeded.clone(),
-            bad,
             resume.take(),
         )
         .await;
@@ -415,19 +418,27 @@ async fn ended_executions(
     }
 }
 
+/// One execution of the state machine: its ARN, the version it releases,
+/// and whether that release is bad.
+#[derive(Clone)]
+struct Release {
+    arn: String,
+    version: String,
+    bad: bool,
+}
+
 /// One execution's states, as the checked-in ASL runs them (see `asl`),
 /// from the start or from where a Redrive resumes it; sets `succeeded` when
 /// it ends in a Succeed state, and returns where it was when it was stopped.
 async fn states(
     world: World,
-    arn: String,
-    version: String,
+    release: &Release,
     run: Arc<Mutex<Run>>,
     rng_seed: u64,
     succeeded: Arc<std::sync::atomic::AtomicBool>,
-    bad: bool,
     resume: Option<(String, serde_json::Value)>,
 ) -> Option<(String, serde_json::Value)> {
+    let Release { arn, version, bad } = release.clone();
     let mut rng = fastrand::Rng::with_seed(rng_seed);
     let machine = asl::Machine::checked_in();
     // What the action starts the execution with, or where a Redrive resumes.

@@ -482,7 +482,10 @@ fn resume(
     let same_release = state.phase == Phase::Shifting
         && state.active_version.as_deref() == Some(request.caller.version.as_str())
         && state.active_task_definition.as_deref() == Some(runs)
-        && request.task_definition.as_deref().is_none_or(|td| td == runs);
+        && request
+            .task_definition
+            .as_deref()
+            .is_none_or(|td| td == runs);
     if !same_release || !world.weights.serves(color) || !world.weights.serves(color.other()) {
         return None;
     }

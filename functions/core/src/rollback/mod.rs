@@ -990,7 +990,14 @@ where
             execution = ended,
             "fenced by an emergency rollback: left to it"
         );
-        return Ok(Some(RollbackOutcome::unchanged(request, serving, note)));
+        let mut out = RollbackOutcome::unchanged(request, serving, note);
+        // That rollback has decided (the fence is not pending): the lock the
+        // ended execution still holds (a step of a redriven run took it
+        // again, say) would outlive its holder. Given back.
+        if holds_lock && !fence_pending {
+            out.lock_released = store.release_lock(app, ended).await?;
+        }
+        return Ok(Some(out));
     }
     // A record to repair (`active-environment` left naming the other color
     // by a write that failed half-way) is repaired the whole way, under the

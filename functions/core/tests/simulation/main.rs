@@ -380,7 +380,12 @@ async fn ended_executions(
                     "  ended {arn} -> {}",
                     out.as_ref().map_or_else(
                         |e| e.error_type().to_string(),
-                        |o| format!("to {} (changed: {})", o.to.color, o.changed)
+                        |o| format!(
+                            "to {} (changed: {}; {})",
+                            o.to.color,
+                            o.changed,
+                            o.note.as_deref().unwrap_or("")
+                        )
                     )
                 ),
             );

@@ -626,9 +626,20 @@ async fn a_rerun_of_a_release_left_split_picks_it_up() {
     let out = deploy(&app, &doc)
         .await
         .expect("before: refused with ProductionSplit");
-    assert_eq!((out.idle_color, out.changed), (Color::Green, false), "{out:?}");
-    assert_eq!(app.task_definition_revisions().await, revisions, "nothing registered");
-    assert_eq!(app.snapshot().await.listener_default, green_runs.listener_default);
+    assert_eq!(
+        (out.idle_color, out.changed),
+        (Color::Green, false),
+        "{out:?}"
+    );
+    assert_eq!(
+        app.task_definition_revisions().await,
+        revisions,
+        "nothing registered"
+    );
+    assert_eq!(
+        app.snapshot().await.listener_default,
+        green_runs.listener_default
+    );
     assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
 
     doc["deploy"] = serde_json::to_value(&out).unwrap();

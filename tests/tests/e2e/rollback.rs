@@ -1332,3 +1332,49 @@ async fn a_release_driven_by_direct_invokes_is_fenced_by_an_emergency_rollback()
         "before: the script's next step moved production back onto v2"
     );
 }
+
+/// An emergency rollback stopped and fenced a release; the release was
+/// redriven from the console, its step took the app's lock again, and it
+/// ended once more. The reaction to that end leaves the way back to the
+/// rollback (it decided), and gives back the lock the ended execution still
+/// holds: no lock outlives its holder (found by the simulation).
+#[tokio::test]
+async fn an_ended_execution_fenced_by_an_emergency_rollback_leaves_no_lock_behind() {
+    let app = bluegreen_e2e::provision("rb-ended-fenced", AppOptions::default()).await;
+    let strategy = json!({"type": "weighted", "steps": [50, 100]});
+    let (execution, _) = switched_by_execution(&app, Some(strategy)).await;
+    one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
+        .await
+        .expect("on-call rolls v2 back, stopping and fencing its execution"));
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    // The redriven run's step took the lock again (while the run was
+    // running); then the run ended.
+    assert!(app.parameter("lock").await.is_none());
+    let now = time::OffsetDateTime::now_utc();
+    let lock = bluegreen_core::lock::Lock {
+        holder: execution.clone(),
+        acquired_at: now,
+        expires_at: now + time::Duration::hours(1),
+    };
+    let ports = app.ports();
+    ports
+        .params
+        .put(
+            &format!("{}/{}/lock", ports.prefix, app.name),
+            &serde_json::to_string(&lock).unwrap(),
+            bluegreen_core::ports::PutMode::CreateOnly,
+        )
+        .await
+        .expect("the redriven run's lock");
+    let event =
+        bluegreen_e2e::execution_ended_event(&execution, "FAILED", &release_input(&app.name, "v2"));
+    let out = one(rollback(&app, event)
+        .await
+        .expect("left to the emergency rollback"));
+    assert!(!out.changed, "{out:?}");
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert!(
+        app.parameter("lock").await.is_none(),
+        "before: the ended execution's lock stayed until someone removed it by hand"
+    );
+}

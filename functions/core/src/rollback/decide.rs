@@ -341,7 +341,7 @@ fn stale_mark(world: &World, stopped: bool) -> Option<AppState> {
 
 /// Invariants 1 and 4: the target takes production only with as many healthy
 /// targets as production needs.
-fn cold(world: &World, target: Color) -> Option<Cold> {
+pub(crate) fn cold(world: &World, target: Color) -> Option<Cold> {
     let serving = world.serving_running_except(target);
     let needed = healthy_needed(world.config(), serving);
     let healthy = *world.healthy.get(target);

@@ -409,8 +409,10 @@ where
     if stopped_execution.is_none()
         && started_by_this_message
         && let Some(fence) = world.records.fence.as_ref().filter(|f| f.split.is_some())
+        && let Some(done) =
+            Box::pin(finish_as_decided(ports, store, &world, fence, request)).await?
     {
-        return Box::pin(finish_as_decided(ports, store, &world, fence, request)).await;
+        return Ok(done);
     }
     let decision = match decide(&world, request, stopped_execution.is_some(), now) {
         Ok(d) => d,
@@ -684,15 +686,16 @@ where
 /// The rest of a decision this message's rollback made earlier (see
 /// `run`): production's split written if the listener differs, the state
 /// recorded, the bounds settled; nothing when the world has moved on since
-/// (the color it sends production to runs another release than it named). Says it changed
-/// something only if the listener did.
+/// (the color it sends production to runs another release than it named).
+/// Says it changed something only if the listener did. `None` when traffic
+/// must move onto a color no longer fit to carry it: decided again.
 async fn finish_as_decided<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     store: &AppStore<'_, P>,
     world: &World,
     fence: &Fence,
     request: &RollbackRequest,
-) -> Result<RollbackOutcome>
+) -> Result<Option<RollbackOutcome>>
 where
     P: ParameterStore,
     L: LoadBalancer,
@@ -726,12 +729,22 @@ where
             app,
             "this message's rollback was done; the app has moved on since"
         );
-        return Ok(outcome(
+        return Ok(Some(outcome(
             false,
             "this message's rollback was done; the app has moved on since",
-        ));
+        )));
     }
     let changed = !world.weights.matches(split);
+    // Traffic moved since (by hand, say) onto a color no longer fit to carry
+    // production: decided again, the way any rollback is (the cold color is
+    // scaled up first, and people told).
+    if changed
+        && Color::BOTH
+            .into_iter()
+            .any(|c| split.weight(c) > 0 && decide::cold(world, c).is_some())
+    {
+        return Ok(None);
+    }
     if changed {
         let route = config.production.route();
         write_split(&ports.lb, config, &route, &world.production, split, false).await?;
@@ -745,10 +758,10 @@ where
     if config.autoscaling {
         crate::scaling::honour_fence(store, &ports.services, config, fence).await?;
     }
-    Ok(outcome(
+    Ok(Some(outcome(
         changed,
         "this message's rollback had decided; its decision is finished",
-    ))
+    )))
 }
 
 /// A rollback that stopped a deployment but moves nothing still fences it:

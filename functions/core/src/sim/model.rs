@@ -16,8 +16,11 @@ use crate::ports::{
 
 use super::scheduler::yield_now;
 
-/// How many calls a scaled-in service's tasks keep serving.
-const DRAIN_CALLS: usize = 20;
+/// How many calls a scaled-in service's tasks keep serving: the target
+/// group's deregistration delay (300 s by default) is long next to one
+/// step's reads and writes (a fraction of a second), however many calls of
+/// other actors the scheduler puts between them.
+const DRAIN_CALLS: usize = 60;
 
 /// A registered task definition: its ARN and the image it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -457,14 +457,25 @@ where
     };
     let plan = match decision {
         Decision::Untouched { note, serving } => {
+            // Another release holds the app now (an ended execution's
+            // reaction, after a new release started): its listener and its
+            // bounds are its own.
+            let another_release_holds = world.records.lock.as_ref().is_some_and(|l| {
+                !is_rollback_holder(&l.holder)
+                    && Some(&l.holder) != request.caller_execution.as_ref()
+                    && Some(&l.holder) != request.ended_execution.as_ref()
+                    && Some(&l.holder) != stopped_execution.as_ref()
+            });
             // A release's own rollback writes production's split again even
             // so: the release may have just changed the listener, and a
             // describe right after a modify may still answer the actions
             // from before (see `decide`). Idempotent; nothing is said to move.
-            if matches!(
-                request.source,
-                RollbackSource::StateMachine | RollbackSource::ExecutionEnded
-            ) && world.weights.sole() == Some(serving.color)
+            if !another_release_holds
+                && matches!(
+                    request.source,
+                    RollbackSource::StateMachine | RollbackSource::ExecutionEnded
+                )
+                && world.weights.sole() == Some(serving.color)
             {
                 let config = world.config();
                 let route = config.production.route();
@@ -485,11 +496,12 @@ where
             // (The state machine's own release, or the one an emergency
             // rollback stopped before it moved traffic, now or in an earlier
             // attempt that failed before this.)
-            if let Some(release) = request
-                .caller_execution
-                .as_ref()
-                .or(stopped_execution.as_ref())
-                .or(world.records.fence.as_ref().map(|f| &f.holder))
+            if !another_release_holds
+                && let Some(release) = request
+                    .caller_execution
+                    .as_ref()
+                    .or(stopped_execution.as_ref())
+                    .or(world.records.fence.as_ref().map(|f| &f.holder))
             {
                 crate::scaling::settle(
                     store,
@@ -504,6 +516,7 @@ where
             // earlier attempt of this rollback) may have left the plain
             // active-environment value naming the other color.
             if let Some(state) = world.state()
+                && !another_release_holds
                 && world.weights.sole() == Some(state.active_color)
                 && !world.records.state_is(state)
             {

@@ -123,6 +123,7 @@ where
     }
     let unmarked = AppState {
         previous_color_replaced_by: None,
+        previous_color_replaced_with: None,
         ..state
     };
     store.save_state(app, &unmarked).await?;

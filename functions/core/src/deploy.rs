@@ -167,8 +167,15 @@ where
     let replaces_release = idle_service.task_definition != task_definition;
     let update_needed = replaces_release || idle_service.desired != desired;
     if replaces_release
-        && let Err(e) =
-            mark_previous_color_replaced(&store, app, state.as_ref(), idle, version).await
+        && let Err(e) = mark_previous_color_replaced(
+            &store,
+            app,
+            state.as_ref(),
+            idle,
+            version,
+            &task_definition,
+        )
+        .await
     {
         // The mark may have landed with its answer lost, on top of the state
         // of a rollback that fenced this deployment: put that back first.
@@ -334,15 +341,19 @@ async fn mark_previous_color_replaced(
     state: Option<&AppState>,
     idle: Color,
     version: &str,
+    task_definition: &str,
 ) -> Result<()> {
     let Some(state) = state.filter(|s| s.previous_color == idle) else {
         return Ok(());
     };
-    if state.previous_color_replaced_by.as_deref() == Some(version) {
+    if state.previous_color_replaced_by.as_deref() == Some(version)
+        && state.previous_color_replaced_with.as_deref() == Some(task_definition)
+    {
         return Ok(());
     }
     let marked = AppState {
         previous_color_replaced_by: Some(version.to_string()),
+        previous_color_replaced_with: Some(task_definition.to_string()),
         ..state.clone()
     };
     store.save_state(app, &marked).await

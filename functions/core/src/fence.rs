@@ -81,11 +81,15 @@ impl Fence {
             return true;
         };
         let holds = |color, td: &Option<String>| td.as_deref().is_none_or(|td| runs(color) == td);
-        // A previous color the state marks as being replaced is not asked:
-        // the deployment the fence stopped was putting its release there.
+        // A previous color the state marks as being replaced may run either
+        // release: the deployment the fence stopped was putting its own there.
+        let replaced_with = s
+            .previous_color_replaced_with
+            .as_deref()
+            .filter(|_| s.previous_color_replaced_by.is_some());
         holds(s.active_color, &s.active_task_definition)
-            && (s.previous_color_replaced_by.is_some()
-                || holds(s.previous_color, &s.previous_task_definition))
+            && (holds(s.previous_color, &s.previous_task_definition)
+                || replaced_with.is_some_and(|td| runs(s.previous_color) == td))
     }
 }
 

@@ -31,6 +31,9 @@ pub fn record_of(world: &World, active: Color) -> AppState {
         previous_color_replaced_by: before
             .filter(|_| same_active)
             .and_then(|s| s.previous_color_replaced_by.clone()),
+        previous_color_replaced_with: before
+            .filter(|_| same_active)
+            .and_then(|s| s.previous_color_replaced_with.clone()),
         weights: Split::all(active),
         phase: match before {
             Some(s) if same_active && s.phase == Phase::RolledBack => Phase::RolledBack,

@@ -43,6 +43,10 @@ pub struct AppState {
     /// that makes that color active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_color_replaced_by: Option<String>,
+    /// The task definition that release puts there (with the mark): a
+    /// rollback's fence is still current while the color runs either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_color_replaced_with: Option<String>,
     pub weights: Split,
     pub phase: Phase,
     pub last_execution_arn: Option<String>,
@@ -74,6 +78,7 @@ impl AppState {
             active_task_definition: None,
             previous_task_definition: None,
             previous_color_replaced_by: None,
+            previous_color_replaced_with: None,
             weights: Split::all(color),
             phase: Phase::Stable,
             last_execution_arn: None,

@@ -167,6 +167,7 @@ pub fn state_after(
         active_task_definition: Some(world.task_definition(plan.target).to_string()),
         previous_task_definition: Some(world.task_definition(other).to_string()),
         previous_color_replaced_by: None,
+        previous_color_replaced_with: None,
         weights: split,
         phase: if split.weight(plan.target) == 100 {
             Phase::Stable

@@ -176,8 +176,13 @@ async fn a_release_failing_its_smoke_tests_never_gets_traffic() {
         after_state,
         AppState {
             previous_color_replaced_by: Some("v2-broken-health".into()),
+            previous_color_replaced_with: after_state.previous_color_replaced_with.clone(),
             ..before_state
         }
+    );
+    assert!(
+        after_state.previous_color_replaced_with.is_some(),
+        "the mark names the task definition put there"
     );
     assert!(app.app.parameter("lock").await.is_none(), "lock released");
 }

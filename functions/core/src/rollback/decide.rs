@@ -260,6 +260,7 @@ pub fn decide(
         active_task_definition: Some(world.task_definition(target).to_string()),
         previous_task_definition: Some(world.task_definition(target.other()).to_string()),
         previous_color_replaced_by: None,
+        previous_color_replaced_with: None,
         weights: Split::all(target),
         phase: Phase::RolledBack,
         last_execution_arn: request
@@ -335,6 +336,7 @@ fn stale_mark(world: &World, stopped: bool) -> Option<AppState> {
         .is_some_and(|td| td == world.task_definition(s.previous_color));
     (still_runs && !deployment_may_act).then(|| AppState {
         previous_color_replaced_by: None,
+        previous_color_replaced_with: None,
         ..s.clone()
     })
 }

@@ -1378,3 +1378,48 @@ async fn an_ended_execution_fenced_by_an_emergency_rollback_leaves_no_lock_behin
         "before: the ended execution's lock stayed until someone removed it by hand"
     );
 }
+
+/// Two rollbacks of one app never decide at once: a message that finds
+/// another rollback holding the app (its own hold, seconds long) is refused
+/// with `LockHeld` and changes nothing; Lambda retries it after a minute,
+/// when the first has finished (found by the simulation: a copy of a
+/// message decided again from the world the first had just made).
+#[tokio::test]
+async fn a_second_rollback_waits_for_the_one_at_work() {
+    let app = bluegreen_e2e::provision("rb-one-at-a-time", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let now = time::OffsetDateTime::now_utc();
+    let at_work = bluegreen_core::lock::Lock {
+        holder: "rollback:1796464800000000000".into(),
+        acquired_at: now,
+        expires_at: now + time::Duration::minutes(5),
+    };
+    let ports = app.ports();
+    ports
+        .params
+        .put(
+            &format!("{}/{}/lock", ports.prefix, app.name),
+            &serde_json::to_string(&at_work).unwrap(),
+            PutMode::CreateOnly,
+        )
+        .await
+        .expect("the first rollback's hold");
+    let before = app.snapshot().await;
+    let e = rollback(&app, sns_event(&message(&app.name, "v2 errors")))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "LockHeld", "{e}");
+    assert_eq!(
+        app.snapshot().await.listener_default,
+        before.listener_default
+    );
+    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+
+    // The first one finishes (its hold goes); the retry rolls back.
+    bluegreen_e2e::release_lock(&app, &at_work.holder).await;
+    let out = one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
+        .await
+        .expect("retried after the first"));
+    assert_eq!(out.to.color, Color::Blue);
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+}

@@ -114,7 +114,12 @@ fn resolve(template: &Value, doc: &Value, context: &Value) -> Value {
                             Some(rest) if rest.starts_with('$') => get(context, rest),
                             _ => get(doc, path),
                         };
-                        out.insert(key.to_string(), found.cloned().unwrap_or(Value::Null));
+                        // Step Functions fails the execution (`States.Runtime`)
+                        // on a path that matches nothing: so does the simulation.
+                        let found = found.cloned().unwrap_or_else(|| {
+                            panic!("the ASL's path {path} matches nothing in {doc}")
+                        });
+                        out.insert(key.to_string(), found);
                     }
                     None => {
                         out.insert(key.clone(), resolve(value, doc, context));

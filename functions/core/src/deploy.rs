@@ -195,6 +195,18 @@ where
         // replay days later (a console Redrive) finds an old fence.
         if fence.still_current(|c| world.task_definition(c).to_string()) {
             put_back_rollbacks_state(ports, &store, &config, &fence).await?;
+            // An earlier attempt of this step may have held the bounds after
+            // the rollback settled them: its decision is applied again.
+            if config.autoscaling {
+                // Boxed: keeps deploy's own future small.
+                Box::pin(scaling::honour_fence(
+                    &store,
+                    &ports.services,
+                    &config,
+                    &fence,
+                ))
+                .await?;
+            }
         }
         warn!(
             app,

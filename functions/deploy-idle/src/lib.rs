@@ -142,9 +142,11 @@ where
         }
     }
     Ok(match phase {
-        Phase::Deploy => {
-            DeployIdleResponse::Deployed(deploy(ports, &input.deploy_request(), now).await?)
-        }
+        // Boxed: the deploy's future is large, and callers (the runtime,
+        // tests on a 2 MB thread in a debug build) keep only a pointer.
+        Phase::Deploy => DeployIdleResponse::Deployed(
+            Box::pin(deploy(ports, &input.deploy_request(), now)).await?,
+        ),
         Phase::Check => DeployIdleResponse::Checked(
             check(ports, &input.deployed_request("the readiness check")?, now).await?,
         ),

@@ -72,8 +72,9 @@ impl Fence {
 impl Fence {
     /// Whether the world still is what this fence's decision was made
     /// about: each color runs the task definition the decided state names
-    /// for it (where it names one; not a previous color it marks as being
-    /// replaced). A fence found again after the world moved
+    /// for it (where it names one; a previous color it marks as being
+    /// replaced may also run the task definition the mark names). A fence
+    /// found again after the world moved
     /// on (a console Redrive of the stopped execution, days later) must not
     /// put an old split back.
     pub fn still_current(&self, runs: impl Fn(crate::color::Color) -> String) -> bool {

@@ -692,6 +692,54 @@ async fn a_mark_left_by_an_aborted_deploy_does_not_outrank_ecs() {
     app.assert_state_matches_listener().await;
 }
 
+/// A release script marked blue for v3 and has not updated it yet (it
+/// holds the lock); on-call's emergency rollback of v2 already moved
+/// production to blue (v1, as ECS says), but its record write was lost.
+/// The retry of that message keeps production on v1 and records it. Before:
+/// it read the mark as true, called blue "v3" and sent production back to
+/// green, onto v2, the release being rolled back (found by the simulation,
+/// seed 14139).
+#[tokio::test]
+async fn a_contradicted_mark_on_the_color_production_is_on_never_sends_it_back() {
+    let app = bluegreen_e2e::provision("rb-mark-serving", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let live = app.stored_state().await.unwrap();
+    let blue_runs = app.service_task_definition(Color::Blue).await;
+    assert_eq!(
+        live.previous_task_definition.as_deref(),
+        Some(blue_runs.as_str())
+    );
+    app.put_state(&AppState {
+        previous_color_replaced_by: Some("v3".into()),
+        previous_color_replaced_with: Some(format!("{blue_runs}-v3")),
+        ..live.clone()
+    })
+    .await;
+    bluegreen_e2e::hold_lock(&app, &bluegreen_e2e::manual_holder(&app, "v3")).await;
+    app.move_production_by_hand(Color::Blue).await;
+
+    let out = one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
+        .await
+        .expect("the retried message keeps production on v1"));
+    assert_eq!(
+        (out.to.color, out.to.version.as_deref()),
+        (Color::Blue, Some("v1")),
+        "{out:?}"
+    );
+    assert_eq!(
+        app.listener_split().await,
+        Split::all(Color::Blue),
+        "before: production went back to green, onto v2"
+    );
+    let state = app.stored_state().await.unwrap();
+    assert_eq!(
+        (state.active_color, state.active_version.as_deref()),
+        (Color::Blue, Some("v1"))
+    );
+    assert_eq!(state.previous_color_replaced_by, None);
+    app.assert_state_matches_listener().await;
+}
+
 /// Lets a switch step change the listener and read it back, then holds it
 /// there, before it writes state, until the test says go on.
 struct PausingAfterReadBack<L> {

@@ -177,7 +177,9 @@ pub fn decide(
             s.active_color
         }
         (_, Some(s)) => {
-            if let Some(newer) = &s.previous_color_replaced_by {
+            if let Some(newer) = &s.previous_color_replaced_by
+                && !mark_contradicted_where_production_is(world, s)
+            {
                 // The release before lives on the active color only. If the
                 // listener sends anything to the replaced color, a switch moved
                 // traffic without recording it: back to the active color.
@@ -382,8 +384,13 @@ fn label(world: &World, color: Color, release: Option<&ReleaseRef>) -> Option<St
             s.active_version.clone(),
             s.active_task_definition.as_deref(),
         )
-    } else if let Some(newer) = &s.previous_color_replaced_by {
-        (Some(newer.clone()), None)
+    } else if let Some(newer) = &s.previous_color_replaced_by
+        && !mark_contradicted(world, s)
+    {
+        (
+            Some(newer.clone()),
+            s.previous_color_replaced_with.as_deref(),
+        )
     } else {
         (
             s.previous_version.clone(),
@@ -394,6 +401,24 @@ fn label(world: &World, color: Color, release: Option<&ReleaseRef>) -> Option<St
         Some(t) if t != td => None,
         _ => version,
     }
+}
+
+/// ECS contradicts the "replaced by" mark: the marked color still runs the
+/// release recorded before it, not the one the mark names (the deployment
+/// that marked it stopped before it updated the service, or has not yet).
+fn mark_contradicted(world: &World, s: &AppState) -> bool {
+    let td = world.task_definition(s.previous_color);
+    s.previous_task_definition.as_deref() == Some(td)
+        && s.previous_color_replaced_with.as_deref() != Some(td)
+}
+
+/// A contradicted mark on a color that already carries production: traffic
+/// there is on the release before (a rollback whose record was lost, or a
+/// move by hand). Sending it back to the active color would put production
+/// on the release being rolled back. A deployment still acting cannot
+/// replace it now: deploy-idle refuses a color production was moved onto.
+fn mark_contradicted_where_production_is(world: &World, s: &AppState) -> bool {
+    world.weights.serves(s.previous_color) && mark_contradicted(world, s)
 }
 
 /// ECS must run on `color` what the record says it runs, when the record

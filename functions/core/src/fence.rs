@@ -28,7 +28,7 @@ use crate::split::Split;
 use crate::state::AppState;
 use crate::store::AppStore;
 
-const LEAF: &str = "rollback-fence";
+pub(crate) const LEAF: &str = "rollback-fence";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,6 +2,7 @@
 //! world is reached through the traits in [`ports`].
 
 pub mod abort;
+pub mod announcement;
 pub mod color;
 pub mod config;
 pub mod deploy;

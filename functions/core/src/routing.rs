@@ -170,6 +170,26 @@ pub async fn write_split(
 /// How many healthy targets `target` needs before it may take the traffic of
 /// the colors serving now: their running count (the largest), times the
 /// config's `min_healthy_fraction`, at least one.
+/// Whether `target` has the healthy targets (and desired count) production
+/// needs: as many as the largest running count among the other colors
+/// serving now, times `min_healthy_fraction` (invariants 1 and 4).
+pub fn can_carry(
+    config: &AppConfig,
+    weights: &Weights,
+    services: &crate::world::PerColor<crate::ports::ServiceInfo>,
+    healthy: &crate::world::PerColor<usize>,
+    target: Color,
+) -> bool {
+    let serving = Color::BOTH
+        .into_iter()
+        .filter(|c| *c != target && weights.serves(*c))
+        .map(|c| services.get(c).running)
+        .max()
+        .unwrap_or(0);
+    let needed = healthy_needed(config, serving);
+    *healthy.get(target) >= needed && services.get(target).desired as usize >= needed
+}
+
 pub fn healthy_needed(config: &AppConfig, serving_running: i32) -> usize {
     let n = (f64::from(serving_running.max(0)) * config.min_healthy_fraction).ceil() as usize;
     n.max(1)

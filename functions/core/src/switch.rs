@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::fence::{Fence, rolled_back_meanwhile};
 use crate::ports::{LoadBalancer, ParameterStore, Ports, Services};
 use crate::requests::SwitchRequest;
-use crate::routing::{healthy_needed, weights_of, write_split};
+use crate::routing::{healthy_needed, write_split};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
 use crate::store::{AppStore, lock_held};
@@ -298,8 +298,10 @@ where
     };
     if changed || state != Some(&new_state) || bounds_changed {
         // A rollback may have stopped this deployment while this step ran
-        // (see `fence`): if so, put back what the rollback decided.
-        if let Some(fence) = store.fence_against(app, &me).await? {
+        // (see `fence`): if so, put back what the rollback decided. One that
+        // announced it is deciding (see `announcement`) may have decided
+        // from reads made before this step's change: wait for its fence.
+        if let Some(fence) = store.fence_against_once_decided(app, &me, now).await? {
             // Pending: the rollback has yet to write, and will write last.
             // Decided: what this step wrote may have landed after the
             // rollback's writes, and nobody else will put them back (a stopped
@@ -346,19 +348,9 @@ where
     let (Some(split), Some(state)) = (fence.split, &fence.state) else {
         return Ok(());
     };
-    let (blue, green) = tokio::join!(
-        ports
-            .services
-            .describe(&config.cluster, &config.blue.service),
-        ports
-            .services
-            .describe(&config.cluster, &config.green.service),
-    );
-    let runs = PerColor {
-        blue: blue?.task_definition,
-        green: green?.task_definition,
-    };
-    if !fence.still_current(|c| runs.get(c).clone()) {
+    let (actions, weights, services, healthy) =
+        crate::world::read_world(&ports.lb, &ports.services, config).await?;
+    if !fence.still_current(|c| services.get(c).task_definition.clone()) {
         warn!(
             app = %config.app,
             holder = %fence.holder,
@@ -368,8 +360,20 @@ where
         return Ok(());
     }
     let route = config.production.route();
-    let actions = ports.lb.read_actions(&route).await?;
-    if !weights_of(config, &route, &actions)?.matches(split) {
+    if !weights.matches(split) {
+        // Never onto a color that cannot carry production now (someone
+        // scaled it in since the rollback decided): the rollback, retried,
+        // decides again from what it finds.
+        if let Some(target) = split.sole()
+            && !crate::routing::can_carry(config, &weights, &services, &healthy, target)
+        {
+            warn!(
+                app = %config.app,
+                color = %target,
+                "a rollback's decision cannot be put back: {target} lacks the healthy targets production needs"
+            );
+            return Ok(());
+        }
         write_split(&ports.lb, config, &route, &actions, split, true).await?;
     }
     if !store.state_is(&config.app, state).await? {
@@ -430,6 +434,7 @@ mod tests {
                 fence: None,
                 scaling: None,
                 active_environment: None,
+                deciding: None,
             },
             production: RouteActions::forward_only(Forward {
                 targets: vec![

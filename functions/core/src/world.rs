@@ -55,6 +55,8 @@ pub struct Records {
     pub scaling: Option<crate::scaling::ScalingRecord>,
     /// The plain active-environment value scripts read.
     pub active_environment: Option<String>,
+    /// A rollback announcing it is deciding (see `announcement`).
+    pub deciding: Option<crate::announcement::Announcement>,
 }
 
 impl Records {
@@ -107,7 +109,8 @@ impl World {
     }
 }
 
-/// Reads config, state, lock and fence in one call.
+/// Reads config, state, lock, fence, scaling record, active environment and
+/// a rollback's announcement in one call.
 pub async fn read_records<P: ParameterStore>(
     store: &AppStore<'_, P>,
     app: &str,
@@ -119,6 +122,7 @@ pub async fn read_records<P: ParameterStore>(
         "rollback-fence",
         "scaling",
         "active-environment",
+        crate::announcement::LEAF,
     ]
     .iter()
     .map(|leaf| store.parameter(app, leaf))
@@ -158,6 +162,16 @@ fn records_from<P: ParameterStore>(
         .map(|p| parse::json(&format!("scaling record {}", names[4]), &p.value))
         .transpose()?;
     let active_environment = next().map(|p| p.value);
+    // Unreadable: a rollback is deciding all the same.
+    let deciding = next().map(|p| {
+        parse::json(&format!("announcement {}", names[6]), &p.value).unwrap_or(
+            crate::announcement::Announcement {
+                by: String::new(),
+                reason: String::new(),
+                at: time::OffsetDateTime::UNIX_EPOCH,
+            },
+        )
+    });
     Ok(Records {
         config,
         state,
@@ -165,6 +179,7 @@ fn records_from<P: ParameterStore>(
         fence,
         scaling,
         active_environment,
+        deciding,
     })
 }
 

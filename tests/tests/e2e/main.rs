@@ -4,11 +4,13 @@
 //! end to end.
 
 mod acting;
+mod announcement;
 mod autoscaling;
 mod deploy_idle;
 mod lock;
 mod monitor;
 mod pipeline;
 mod rollback;
+mod rounds;
 mod stale_reads;
 mod switch;

@@ -351,7 +351,13 @@ pub(crate) fn cold(world: &World, target: Color) -> Option<Cold> {
     let healthy = *world.healthy.get(target);
     // A color scaling in (desired below what production needs) still has
     // healthy targets for a while: it is cold all the same.
-    if healthy >= needed && world.services.get(target).desired as usize >= needed {
+    if crate::routing::can_carry(
+        world.config(),
+        &world.weights,
+        &world.services,
+        &world.healthy,
+        target,
+    ) {
         return None;
     }
     let serving_desired = world
@@ -505,6 +511,7 @@ mod tests {
                 fence: None,
                 scaling: None,
                 active_environment: None,
+                deciding: None,
             },
             production: RouteActions::forward_only(Forward {
                 targets: vec![

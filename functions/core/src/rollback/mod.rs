@@ -11,11 +11,13 @@
 mod alert;
 pub mod decide;
 pub mod events;
+mod fast;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use crate::announcement::Announcement;
 use crate::color::Color;
 use crate::config::AppConfig;
 use crate::error::{Error, Result};
@@ -223,28 +225,65 @@ where
             .put(&lock_name, &json, PutMode::CreateOnly)
             .await
     };
-    let (world, took) = tokio::join!(
+    // An emergency request announces that a rollback is deciding, with the
+    // same round (see `fast`).
+    let emergency = matches!(request.source, RollbackSource::Sns | RollbackSource::Direct);
+    let announcement = Announcement {
+        by: me.clone(),
+        reason: request.reason.clone(),
+        at: now,
+    };
+    let announce = async {
+        if emergency {
+            store.announce(app, &announcement).await
+        } else {
+            Ok(false)
+        }
+    };
+    let (world, took, announced) = tokio::join!(
         observe(&store, &ports.lb, &ports.services, app, known),
-        take_lock
+        take_lock,
+        announce,
     );
+    // Written, or perhaps written with the answer lost: withdrawn at the end.
+    let may_have_announced = emergency && !matches!(announced, Ok(false));
+    let announced = matches!(announced, Ok(true));
     let mut took = match took {
         Ok(outcome) => outcome == PutOutcome::Written,
         Err(e) => {
             // The lock may be ours with the answer lost: give it back (only
             // if it is ours) so that it does not outlive this attempt.
             release_own_lock(&store, app, &me).await;
+            if may_have_announced {
+                withdraw(&store, app, &me, now).await;
+            }
             return Err(e.into());
         }
     };
     let result = match world {
         // Boxed: a large future, kept off the caller's stack.
-        Ok(world) => Box::pin(run(ports, &store, request, world, &mine, &mut took, now)).await,
+        Ok(world) => {
+            Box::pin(run(
+                ports, &store, request, world, &mine, &mut took, announced, now,
+            ))
+            .await
+        }
         Err(e) => Err(e),
     };
-    if took {
-        // The rollback's own hold ends with it, whatever happened.
-        release_own_lock(&store, app, &me).await;
-    }
+    // The rollback's own hold and its announcement end with it, whatever
+    // happened.
+    tokio::join!(
+        async {
+            if took {
+                release_own_lock(&store, app, &me).await;
+            }
+        },
+        async {
+            if may_have_announced {
+                withdraw(&store, app, &me, now).await;
+            }
+        },
+    );
     if let Err(e) = &result
         && request.source != RollbackSource::StateMachine
         && !matches!(e, Error::BadInput { .. } | Error::UnknownApp { .. })
@@ -256,6 +295,7 @@ where
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     store: &AppStore<'_, P>,
@@ -263,6 +303,7 @@ async fn run<P, L, S, A, E>(
     mut world: World,
     mine: &Lock,
     took_lock: &mut bool,
+    announced: bool,
     now: OffsetDateTime,
 ) -> Result<RollbackOutcome>
 where
@@ -314,6 +355,17 @@ where
         && request.caller_execution.is_none()
     {
         return Err(crate::store::lock_held(app, l));
+    }
+    // A deployment that already moved traffic holds the app: traffic
+    // first, when the announcement went out with the first round.
+    if announced
+        && let Some(l) = &holder
+        && let Some(plan) = fast::plan(&world, request, Some(l), now)
+    {
+        return Box::pin(fast::traffic_first(
+            ports, store, request, &world, l, plan, mine, took_lock, now,
+        ))
+        .await;
     }
     // An execution holding the lock (running, or stopped moments ago with a
     // step still in flight) is fenced off first, then stopped if it runs; the
@@ -379,6 +431,18 @@ where
             Err(Error::LockHeld { .. }) => {
                 world = observe(store, &ports.lb, &ports.services, app, None).await?;
                 current = world.records.lock.clone();
+                // Another rollback won it (a copy of this message, or
+                // another one, that found the same deployment): it decides;
+                // this one is retried after it, as when it finds one at
+                // work from the start. Two deciding at once would settle the
+                // app two ways (one fence slot, two decisions).
+                if let Some(l) = &current
+                    && is_rollback_holder(&l.holder)
+                    && !l.is_expired(now)
+                    && request.caller_execution.is_none()
+                {
+                    return Err(crate::store::lock_held(app, l));
+                }
             }
             Err(e) => {
                 // The lock may be ours with the answer lost: the release at
@@ -647,16 +711,52 @@ where
     } else {
         info!(app, color = %plan.target, "production already on the release before; listener agrees");
     }
-    let changed = plan.move_traffic && !plan.confirm_only;
-    if !world.records.state_is(&plan.new_state) {
-        store.save_state(app, &plan.new_state).await?;
-    }
+    Box::pin(after_traffic(
+        ports,
+        store,
+        request,
+        &world,
+        plan,
+        holder.as_ref(),
+        *took_lock,
+        stopped_execution,
+        mine,
+        now,
+    ))
+    .await
+}
 
-    let lock_released = match &holder {
+/// After production's split: the state recorded, the lock given back, the
+/// team told (only when something changed), the bounds settled.
+#[allow(clippy::too_many_arguments)]
+async fn after_traffic<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    request: &RollbackRequest,
+    world: &World,
+    plan: decide::RollPlan,
+    holder: Option<&Lock>,
+    took_lock: bool,
+    stopped_execution: Option<String>,
+    mine: &Lock,
+    now: OffsetDateTime,
+) -> Result<RollbackOutcome>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+    A: Alerts,
+    E: Executions,
+{
+    let app = request.app.as_str();
+    let config = world.config();
+    let wanted = Split::all(plan.target);
+    let changed = plan.move_traffic && !plan.confirm_only;
+    let lock_released = match holder {
         // Taken over above; released when the rollback ends. (Not taken
         // over: the stopped execution still counted as running; if it has
         // ended since, its lock is stale and released below.)
-        Some(_) if *took_lock => true,
+        Some(_) if took_lock => true,
         Some(l)
             if Some(&l.holder) == request.caller_execution.as_ref()
                 || store.is_stale(l, now, &ports.executions).await? =>
@@ -680,11 +780,21 @@ where
         note: (!changed).then(|| "already rolled back; the listener agrees".to_string()),
     };
     // Alert only when something changed: pressing the button twice should not
-    // page people twice.
-    let alert_error = match (&config.alert_topic_arn, changed) {
-        (Some(topic), true) => alert::alert(&ports.alerts, topic, &outcome, request, now).await,
-        _ => None,
+    // page people twice. The record and the alert are independent: at once.
+    let record = async {
+        if !world.records.state_is(&plan.new_state) {
+            store.save_state(app, &plan.new_state).await?;
+        }
+        Ok::<_, Error>(())
     };
+    let tell = async {
+        match (&config.alert_topic_arn, changed) {
+            (Some(topic), true) => alert::alert(&ports.alerts, topic, &outcome, request, now).await,
+            _ => None,
+        }
+    };
+    let (recorded, alert_error) = tokio::join!(record, tell);
+    recorded?;
     // After traffic, record and alert: the serving color takes the serving
     // bounds, the other its idle ones. A failure here is retried like any
     // (the retry finds traffic moved and finishes this; people were told).
@@ -833,6 +943,19 @@ where
         .await?;
     }
     Ok(())
+}
+
+/// The announcement goes with the attempt that wrote it; one left behind
+/// (the answer lost every time) expires on its own.
+async fn withdraw<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    app: &str,
+    me: &str,
+    now: OffsetDateTime,
+) {
+    if let Err(e) = crate::retry::retrying(4, || store.withdraw_announcement(app, me, now)).await {
+        warn!(app, error = %e, "could not withdraw the rollback's announcement; it expires on its own");
+    }
 }
 
 /// Releases the rollback's own hold on the app's lock (a later attempt of

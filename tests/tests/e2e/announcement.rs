@@ -1,0 +1,194 @@
+//! The emergency path moves traffic on its second round trip, deciding from
+//! reads made while it announced that it is deciding. A switch step of the
+//! running deployment that changes the listener *after* the rollback did
+//! must still end with the rollback's decision on the listener.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bluegreen_core::ports::{
+    LoadBalancer, Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, Route,
+    RouteActions,
+};
+use bluegreen_core::state::Phase;
+use bluegreen_core::{Color, Split};
+use bluegreen_e2e::{AppOptions, lambda_event, release_input, sns_event};
+use serde_json::json;
+use tokio::sync::Notify;
+
+/// Holds a switch step just before it changes the listener.
+struct PausingBeforeWrite<L> {
+    inner: L,
+    armed: AtomicBool,
+    paused: Arc<Notify>,
+    resume: Arc<Notify>,
+}
+
+impl<L: LoadBalancer> LoadBalancer for PausingBeforeWrite<L> {
+    async fn read_actions(&self, route: &Route) -> PortResult<RouteActions> {
+        self.inner.read_actions(route).await
+    }
+    async fn write_actions(
+        &self,
+        route: &Route,
+        actions: &RouteActions,
+    ) -> PortResult<RouteActions> {
+        if self.armed.swap(false, Ordering::SeqCst) {
+            self.paused.notify_one();
+            self.resume.notified().await;
+        }
+        self.inner.write_actions(route, actions).await
+    }
+    async fn healthy_targets(&self, tg: &str) -> PortResult<usize> {
+        self.inner.healthy_targets(tg).await
+    }
+}
+
+/// Tells when the switch step reads the rollback's announcement.
+struct SignalOnAnnouncementRead<P> {
+    inner: P,
+    seen: Arc<Notify>,
+}
+
+impl<P: ParameterStore> ParameterStore for SignalOnAnnouncementRead<P> {
+    async fn get(&self, name: &str) -> PortResult<Option<Parameter>> {
+        self.inner.get(name).await
+    }
+    async fn get_many(&self, names: &[String]) -> PortResult<Vec<Option<Parameter>>> {
+        let got = self.inner.get_many(names).await;
+        if names.iter().any(|n| n.ends_with("/rollback-deciding"))
+            && got
+                .as_ref()
+                .is_ok_and(|g| g.last().is_some_and(Option::is_some))
+        {
+            self.seen.notify_one();
+        }
+        got
+    }
+    async fn put(&self, name: &str, value: &str, mode: PutMode) -> PortResult<PutOutcome> {
+        self.inner.put(name, value, mode).await
+    }
+    async fn delete(&self, name: &str) -> PortResult<()> {
+        self.inner.delete(name).await
+    }
+}
+
+/// Holds the rollback's fence write until the switch step has read the
+/// announcement (the slowest case: the fence lands after the step's check).
+struct FenceAfter<P> {
+    inner: P,
+    after: Arc<Notify>,
+}
+
+impl<P: ParameterStore> ParameterStore for FenceAfter<P> {
+    async fn get(&self, name: &str) -> PortResult<Option<Parameter>> {
+        self.inner.get(name).await
+    }
+    async fn get_many(&self, names: &[String]) -> PortResult<Vec<Option<Parameter>>> {
+        self.inner.get_many(names).await
+    }
+    async fn put(&self, name: &str, value: &str, mode: PutMode) -> PortResult<PutOutcome> {
+        if name.ends_with("/rollback-fence") {
+            self.after.notified().await;
+        }
+        self.inner.put(name, value, mode).await
+    }
+    async fn delete(&self, name: &str) -> PortResult<()> {
+        self.inner.delete(name).await
+    }
+}
+
+/// The step decided to go from 10% to 50% before the rollback read the
+/// world, and its change lands after the rollback's; the rollback's fence
+/// lands after the step's own check. The step reads the announcement,
+/// waits for the fence and puts the rollback's split back. Before: it saw
+/// no fence, answered success, and left production at 50% on the release
+/// being rolled back while the record said all on blue.
+#[tokio::test]
+async fn a_switch_step_landing_after_the_rollbacks_change_waits_for_its_fence() {
+    let app = bluegreen_e2e::provision("ann-race", AppOptions::default()).await;
+    let execution = app.start_running_execution("v2-ann").await;
+    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let mut input = release_input(&app.name, "v2");
+    input["execution"] = json!({"arn": execution});
+    input["overrides"] = json!({"strategy": {"type": "weighted", "steps": [10, 50, 100]}});
+    let first = Box::pin(bluegreen_switch::handler(
+        &app.ports(),
+        lambda_event(input.clone()),
+    ))
+    .await
+    .expect("first step");
+    input["switch"] = serde_json::to_value(&first).unwrap();
+
+    let paused = Arc::new(Notify::new());
+    let resume = Arc::new(Notify::new());
+    let seen = Arc::new(Notify::new());
+    let p = app.ports();
+    let step_ports = Ports {
+        params: SignalOnAnnouncementRead {
+            inner: p.params,
+            seen: seen.clone(),
+        },
+        lb: PausingBeforeWrite {
+            inner: p.lb,
+            armed: true.into(),
+            paused: paused.clone(),
+            resume: resume.clone(),
+        },
+        services: p.services,
+        alerts: p.alerts,
+        executions: p.executions,
+        prefix: p.prefix,
+    };
+    let step = input.clone();
+    let in_flight = tokio::spawn(async move {
+        Box::pin(bluegreen_switch::handler(&step_ports, lambda_event(step))).await
+    });
+    paused.notified().await;
+
+    let p = app.ports();
+    let rollback_ports = Ports {
+        params: FenceAfter {
+            inner: p.params,
+            after: seen.clone(),
+        },
+        lb: p.lb,
+        services: p.services,
+        alerts: p.alerts,
+        executions: p.executions,
+        prefix: p.prefix,
+    };
+    let message = json!({"app": app.name, "reason": "errors at 10%"}).to_string();
+    let rolling_back = tokio::spawn(async move {
+        Box::pin(bluegreen_rollback::handler(
+            &rollback_ports,
+            lambda_event(sns_event(&message)),
+        ))
+        .await
+    });
+    // The rollback's change lands first; then the step's.
+    while app.listener_split().await != Split::all(Color::Blue) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    resume.notify_one();
+
+    let e = in_flight.await.unwrap().unwrap_err();
+    assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
+    rolling_back
+        .await
+        .unwrap()
+        .expect("the rollback moved traffic first");
+    assert_eq!(
+        app.listener_split().await,
+        Split::all(Color::Blue),
+        "before: production stayed at 50% on v2"
+    );
+    let state = app.stored_state().await.unwrap();
+    assert_eq!(
+        (state.active_color, state.phase),
+        (Color::Blue, Phase::RolledBack)
+    );
+    assert_eq!(app.execution_status(&execution).await, "ABORTED");
+    assert!(app.parameter("rollback-deciding").await.is_none());
+    app.assert_state_matches_listener().await;
+}

@@ -1,7 +1,7 @@
 //! The rollback Lambda against the emulator, through its real entry function:
 //! from the state machine, from an SNS event, and by direct invoke.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bluegreen_core::ports::{
     LoadBalancer, Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, Route,
@@ -1094,6 +1094,119 @@ async fn a_redriven_switch_does_not_put_an_old_fence_back() {
     assert_eq!(
         app.stored_state().await.unwrap().active_version.as_deref(),
         Some("v4")
+    );
+}
+
+/// An emergency rollback fenced v2's execution at 50 % and sent production
+/// to blue; since, someone scaled blue in (0 healthy targets) and moved
+/// production to green by hand. A step of v2 still in flight finds the
+/// fence: it never puts the old decision back onto a color that cannot
+/// carry production now (before, it moved all traffic onto an empty blue;
+/// found by the simulation, seed 2717).
+#[tokio::test]
+async fn a_fence_is_never_put_back_onto_a_color_that_cannot_carry_production() {
+    let app = bluegreen_e2e::provision("rb-fence-cold", AppOptions::default()).await;
+    let mut v2 = deployed(&app, "release-v2", "v2").await;
+    v2["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
+    Box::pin(bluegreen_switch::handler(
+        &app.ports(),
+        lambda_event(v2.clone()),
+    ))
+    .await
+    .expect("v2 at 50%");
+    one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
+        .await
+        .expect("on-call rolls v2 back, fencing its execution"));
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    app.set_desired_count(Color::Blue, 0).await;
+    app.set_healthy(Color::Blue, false).await;
+    app.move_production_by_hand(Color::Green).await;
+
+    let e = Box::pin(bluegreen_switch::handler(&app.ports(), lambda_event(v2)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
+    assert_eq!(
+        app.listener_split().await,
+        Split::all(Color::Green),
+        "before: all production went to blue, which has no healthy target"
+    );
+}
+
+/// Another rollback wins the running deployment's lock while this one
+/// fences it and stops it (both found the deployment from their first
+/// round).
+struct AnotherRollbackWinsTheLock<P> {
+    inner: P,
+    fenced: AtomicBool,
+    done: AtomicBool,
+}
+
+impl<P: ParameterStore> ParameterStore for AnotherRollbackWinsTheLock<P> {
+    async fn get(&self, name: &str) -> PortResult<Option<Parameter>> {
+        self.inner.get(name).await
+    }
+    async fn get_many(&self, names: &[String]) -> PortResult<Vec<Option<Parameter>>> {
+        self.inner.get_many(names).await
+    }
+    async fn put(&self, name: &str, value: &str, mode: PutMode) -> PortResult<PutOutcome> {
+        if name.ends_with("/rollback-fence") {
+            self.fenced.store(true, Ordering::SeqCst);
+        }
+        if name.ends_with("/lock")
+            && self.fenced.load(Ordering::SeqCst)
+            && !self.done.swap(true, Ordering::SeqCst)
+        {
+            let now = time::OffsetDateTime::now_utc();
+            let theirs = bluegreen_core::lock::Lock {
+                holder: format!("rollback:{}", now.unix_timestamp_nanos()),
+                acquired_at: now,
+                expires_at: now + time::Duration::minutes(5),
+            };
+            let json = serde_json::to_string(&theirs).unwrap();
+            self.inner.put(name, &json, PutMode::Overwrite).await?;
+        }
+        self.inner.put(name, value, mode).await
+    }
+    async fn delete(&self, name: &str) -> PortResult<()> {
+        self.inner.delete(name).await
+    }
+}
+
+/// Two rollbacks found the same running deployment; the other took its
+/// lock over first. This one answers `LockHeld` (Lambda retries it after
+/// the other has finished) and moves nothing: two rollbacks deciding at
+/// once settle the app two ways through one fence slot (found by the
+/// simulation, seed 2781: the listener on one decision, the record on the
+/// other).
+#[tokio::test]
+async fn a_rollback_that_loses_the_deployments_lock_to_another_rollback_waits() {
+    let app = bluegreen_e2e::provision("rb-lost-takeover", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let execution = app.start_running_execution("release-v3").await;
+    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let p = app.ports();
+    let ports = Ports {
+        params: AnotherRollbackWinsTheLock {
+            inner: p.params,
+            fenced: false.into(),
+            done: false.into(),
+        },
+        lb: p.lb,
+        services: p.services,
+        alerts: p.alerts,
+        executions: p.executions,
+        prefix: p.prefix,
+    };
+    let event = lambda_event(sns_event(&message(&app.name, "v2 errors")));
+    let e = Box::pin(bluegreen_rollback::handler(&ports, event))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_type(), "LockHeld", "{e}");
+    assert_eq!(
+        app.listener_split().await,
+        Split::all(Color::Green),
+        "before: it decided too, and moved production while the other rollback was at work"
     );
 }
 

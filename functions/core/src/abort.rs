@@ -39,7 +39,7 @@ where
     // over restores the bounds itself, for the color it sends traffic to.
     let (lock, fence) = store.lock_and_fence(app).await?;
     let holds_lock = lock.is_some_and(|l| l.holder == me);
-    let fenced = fence.is_some_and(|f| f.holder == me);
+    let fenced = fence.is_some_and(|f| f.fences(&me));
     let mut scaling_restored = false;
     // A rollback that fenced this deployment owns the record and the bounds
     // (it may have moved production and written its state meanwhile): only

@@ -106,7 +106,7 @@ impl<P: ParameterStore> AppStore<'_, P> {
                 .as_ref()
                 .map(|p| parse::json(&format!("rollback fence {}", names[0]), &p.value))
                 .transpose()?;
-            let fence = fence.filter(|f| f.holder == holder);
+            let fence = fence.filter(|f| f.fences(holder));
             let deciding = got[1]
                 .as_ref()
                 .and_then(|p| parse::json::<Announcement>("announcement", &p.value).ok())

@@ -180,7 +180,7 @@ where
         // The mark may have landed with its answer lost, on top of the state
         // of a rollback that fenced this deployment: put that back first.
         if let (_, Some(fence)) = store.lock_and_fence(app).await?
-            && fence.holder == me
+            && fence.fences(&me)
             && fence.still_current(|c| world.task_definition(c).to_string())
         {
             put_back_rollbacks_state(ports, &store, &config, &fence).await?;
@@ -190,7 +190,7 @@ where
     // A rollback that stopped this deployment may be deciding right now where
     // production goes: leave the idle color alone (see `fence`).
     let (lock, fence) = store.lock_and_fence(app).await?;
-    if let Some(fence) = fence.filter(|f| f.holder == me) {
+    if let Some(fence) = fence.filter(|f| f.fences(&me)) {
         // Only while ECS still runs what the fence's decision names: a
         // replay days later (a console Redrive) finds an old fence.
         if fence.still_current(|c| world.task_definition(c).to_string()) {

@@ -41,6 +41,12 @@ pub struct Fence {
     pub reason: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    /// Other lock holders the same rollback fenced (one that took the app's
+    /// lock from the deployment it stopped while it was at work): their
+    /// steps honour the same decision. One fence slot, every holder it
+    /// stopped named in it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
 }
 
 impl Fence {
@@ -51,7 +57,28 @@ impl Fence {
             state: None,
             reason: reason.to_string(),
             at,
+            also: Vec::new(),
         }
+    }
+
+    /// The same fence, naming `others` too.
+    pub fn with_also<'a>(mut self, others: impl IntoIterator<Item = &'a String>) -> Fence {
+        for other in others {
+            if *other != self.holder && !self.also.contains(other) {
+                self.also.push(other.clone());
+            }
+        }
+        self
+    }
+
+    /// Whether this fence stops `holder`'s steps.
+    pub fn fences(&self, holder: &str) -> bool {
+        self.holder == holder || self.also.iter().any(|h| h == holder)
+    }
+
+    /// Every holder it names.
+    pub fn holders(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.holder).chain(self.also.iter())
     }
 
     pub fn decided(
@@ -126,7 +153,7 @@ impl<P: ParameterStore> AppStore<'_, P> {
 
     /// The fence for `holder`, if the app's latest rollback stopped it.
     pub async fn fence_against(&self, app: &str, holder: &str) -> Result<Option<Fence>> {
-        Ok(self.fence(app).await?.filter(|f| f.holder == holder))
+        Ok(self.fence(app).await?.filter(|f| f.fences(holder)))
     }
 
     pub async fn save_fence(&self, app: &str, fence: &Fence) -> Result<()> {

@@ -229,7 +229,7 @@ where
     // A deployment that was rolled back never moves traffic again; if an
     // earlier attempt of this step was still restoring what the rollback
     // decided when it failed, finish that first.
-    if let Some(fence) = world.records.fence.as_ref().filter(|f| f.holder == me) {
+    if let Some(fence) = world.records.fence.as_ref().filter(|f| f.fences(&me)) {
         Box::pin(honour_fence(ports, &store, config, fence)).await?;
         return Err(rolled_back_meanwhile(app, fence));
     }

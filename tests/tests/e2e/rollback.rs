@@ -1133,16 +1133,17 @@ async fn a_fence_is_never_put_back_onto_a_color_that_cannot_carry_production() {
     );
 }
 
-/// Another rollback wins the running deployment's lock while this one
-/// fences it and stops it (both found the deployment from their first
-/// round).
-struct AnotherRollbackWinsTheLock<P> {
+/// Someone else takes the running deployment's lock while this rollback
+/// fences it and stops it: another rollback (`winner` None, a rollback
+/// holder) or a release script (`winner`).
+struct TakesTheLockAfterTheFence<P> {
     inner: P,
+    winner: Option<String>,
     fenced: AtomicBool,
     done: AtomicBool,
 }
 
-impl<P: ParameterStore> ParameterStore for AnotherRollbackWinsTheLock<P> {
+impl<P: ParameterStore> ParameterStore for TakesTheLockAfterTheFence<P> {
     async fn get(&self, name: &str) -> PortResult<Option<Parameter>> {
         self.inner.get(name).await
     }
@@ -1159,7 +1160,10 @@ impl<P: ParameterStore> ParameterStore for AnotherRollbackWinsTheLock<P> {
         {
             let now = time::OffsetDateTime::now_utc();
             let theirs = bluegreen_core::lock::Lock {
-                holder: format!("rollback:{}", now.unix_timestamp_nanos()),
+                holder: self
+                    .winner
+                    .clone()
+                    .unwrap_or_else(|| format!("rollback:{}", now.unix_timestamp_nanos())),
                 acquired_at: now,
                 expires_at: now + time::Duration::minutes(5),
             };
@@ -1187,8 +1191,9 @@ async fn a_rollback_that_loses_the_deployments_lock_to_another_rollback_waits() 
     bluegreen_e2e::hold_lock(&app, &execution).await;
     let p = app.ports();
     let ports = Ports {
-        params: AnotherRollbackWinsTheLock {
+        params: TakesTheLockAfterTheFence {
             inner: p.params,
+            winner: None,
             fenced: false.into(),
             done: false.into(),
         },
@@ -1208,6 +1213,64 @@ async fn a_rollback_that_loses_the_deployments_lock_to_another_rollback_waits() 
         Split::all(Color::Green),
         "before: it decided too, and moved production while the other rollback was at work"
     );
+}
+
+/// While an emergency rollback stopped a release's execution at 50 %, a
+/// release script took the app's lock from it (the lock of an execution
+/// that no longer runs is anyone's). The rollback fences both: the stopped
+/// execution's step in flight and the script's next step are each refused.
+/// Before, the one fence slot named only the execution: the script's next
+/// step moved production back onto its release (found by the simulation,
+/// seed 3777).
+#[tokio::test]
+async fn a_rollback_fences_every_holder_it_met_in_one_fence() {
+    let app = bluegreen_e2e::provision("rb-fence-both", AppOptions::default()).await;
+    let mut v2 = deployed(&app, "release-v2", "v2").await;
+    v2["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
+    Box::pin(bluegreen_switch::handler(
+        &app.ports(),
+        lambda_event(v2.clone()),
+    ))
+    .await
+    .expect("v2 at 50%");
+    // The traffic-first path (the execution holds the app as it switched);
+    // the simulation found it on the careful path.
+    let script = bluegreen_e2e::manual_holder(&app, "v2");
+    let p = app.ports();
+    let ports = Ports {
+        params: TakesTheLockAfterTheFence {
+            inner: p.params,
+            winner: Some(script.clone()),
+            fenced: false.into(),
+            done: false.into(),
+        },
+        lb: p.lb,
+        services: p.services,
+        alerts: p.alerts,
+        executions: p.executions,
+        prefix: p.prefix,
+    };
+    let direct = json!({"app": app.name, "reason": "v2 errors"});
+    one(
+        Box::pin(bluegreen_rollback::handler(&ports, lambda_event(direct)))
+            .await
+            .expect("rolled back"),
+    );
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+
+    let mut by_script = v2.clone();
+    by_script.as_object_mut().unwrap().remove("execution");
+    for (who, doc) in [("the script", by_script), ("the stopped execution", v2)] {
+        let e = Box::pin(bluegreen_switch::handler(&app.ports(), lambda_event(doc)))
+            .await
+            .unwrap_err();
+        assert_eq!(e.error_type(), "RolledBackMeanwhile", "{who}: {e}");
+        assert_eq!(
+            app.listener_split().await,
+            Split::all(Color::Blue),
+            "{who}'s next step left production on the rollback's decision"
+        );
+    }
 }
 
 /// Scenario 2: the switch changed the listener, then could not record it (an

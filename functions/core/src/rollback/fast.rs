@@ -60,7 +60,7 @@ pub(super) fn plan(
         .records
         .fence
         .as_ref()
-        .is_some_and(|f| f.holder == holder.holder)
+        .is_some_and(|f| f.fences(&holder.holder))
     {
         return None;
     }
@@ -141,9 +141,19 @@ where
         .await
     {
         Ok(_) => *took_lock = true,
-        // Another holder won it (it is handled by whoever comes next): the
-        // stopped deployment's lock is released below if it is still there.
-        Err(Error::LockHeld { .. }) => {}
+        // A release that took the lock from the stopped deployment
+        // meanwhile (a script, or the stopped deployment's step in flight)
+        // is fenced by the same decision: its next step puts it back.
+        Err(Error::LockHeld { .. }) => {
+            if let Some(other) = store.lock(app).await?
+                && other.holder != holder.holder
+                && !is_rollback_holder(&other.holder)
+            {
+                store
+                    .save_fence(app, &fence.clone().with_also([&other.holder]))
+                    .await?;
+            }
+        }
         Err(e) => {
             // The lock may be ours with the answer lost: the release at the
             // end deletes it only if it is.

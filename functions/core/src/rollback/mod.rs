@@ -374,6 +374,7 @@ where
     // so a retry of a rollback that failed in between still finds it fenced;
     // a holder that took the lock in between is handled the same way.
     let mut stopped_execution = None;
+    let mut fenced_holders: Vec<String> = Vec::new();
     let mut current = holder.clone();
     for _ in 0..4 {
         let Some(lock) = current.filter(|l| {
@@ -393,11 +394,16 @@ where
             .records
             .fence
             .as_ref()
-            .is_some_and(|f| f.holder == lock.holder && f.split.is_none());
+            .is_some_and(|f| f.fences(&lock.holder) && f.split.is_none());
         if !fenced {
-            store
-                .save_fence(app, &Fence::pending(&lock.holder, &request.reason, now))
-                .await?;
+            // Naming every holder this attempt fenced: a deployment that took
+            // the lock from the one stopped must not unfence that one.
+            let fence =
+                Fence::pending(&lock.holder, &request.reason, now).with_also(&fenced_holders);
+            store.save_fence(app, &fence).await?;
+        }
+        if !fenced_holders.contains(&lock.holder) {
+            fenced_holders.push(lock.holder.clone());
         }
         if !is_execution_arn(&lock.holder) {
             // A release driven by direct invokes (`manual:` holder): nothing
@@ -464,6 +470,7 @@ where
             ports.executions.stop(&fence.holder, &cause).await?;
         }
         stopped_execution = Some(fence.holder.clone());
+        fenced_holders.extend(fence.holders().cloned());
     }
 
     // This message's rollback has decided already (an earlier attempt, or
@@ -482,7 +489,8 @@ where
         Ok(d) => d,
         Err(e) => {
             if let Some(holder) = &stopped_execution {
-                keep_production_as_is(ports, store, &world, holder, request, now).await?;
+                keep_production_as_is(ports, store, &world, holder, &fenced_holders, request, now)
+                    .await?;
                 // Its lock is the rollback's now, released when it ends; or,
                 // if taking it over failed in every attempt, still the
                 // stopped execution's: give it back, it outlives its holder.
@@ -683,7 +691,8 @@ where
         store
             .save_fence(
                 app,
-                &Fence::decided(holder, wanted, &plan.new_state, &request.reason, now),
+                &Fence::decided(holder, wanted, &plan.new_state, &request.reason, now)
+                    .with_also(&fenced_holders),
             )
             .await?;
     }
@@ -895,6 +904,7 @@ async fn keep_production_as_is<P, L, S, A, E>(
     store: &AppStore<'_, P>,
     world: &World,
     holder: &str,
+    also: &[String],
     request: &RollbackRequest,
     now: OffsetDateTime,
 ) -> Result<()>
@@ -912,7 +922,7 @@ where
     store
         .save_fence(
             &request.app,
-            &Fence::decided(holder, split, state, &request.reason, now),
+            &Fence::decided(holder, split, state, &request.reason, now).with_also(also),
         )
         .await?;
     let route = world.config().production.route();
@@ -1073,7 +1083,7 @@ where
     // A pending fence of another execution: a rollback stopped it and is
     // deciding now. Its work is not this event's to finish: wait for it.
     if let Some(f) = pending
-        && f.holder != ended
+        && !f.fences(ended)
     {
         return Err(Error::Port(crate::ports::PortError {
             operation: "rollback",
@@ -1091,7 +1101,7 @@ where
         .records
         .fence
         .as_ref()
-        .is_some_and(|f| f.holder == ended && f.reason != request.reason);
+        .is_some_and(|f| f.fences(ended) && f.reason != request.reason);
     let version = request.release.as_ref().map(|r| r.version.as_str());
     if let Some(s) = world.state()
         && world.weights.sole() == Some(s.active_color)

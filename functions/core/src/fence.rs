@@ -17,6 +17,12 @@
 //!   checks the fence before it updates the service (and stops there). If it
 //!   saw no fence, its mark was written before the rollback read the state,
 //!   so the rollback sees the color is no target.
+//!
+//! One slot per app, naming every holder the rollback stopped or met (`also`:
+//! a release script that took the lock from the stopped execution). The
+//! emergency path with a deployment baking writes the decided fence at once
+//! with the listener change, after an announcement (see
+//! [`crate::announcement`]).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

@@ -2,11 +2,13 @@
 //! code path for the state machine, the emergency SNS message and a direct
 //! invoke: observe the world ([`crate::world`]), decide ([`decide`]), apply.
 //!
-//! Emergency path, no deployment running: one round of parallel calls reads
-//! the records and the world and takes the app's lock for the rollback; the
-//! next call moves traffic (its answer is the read-back). State, lock and
-//! alert come after. With a deployment running, it is stopped and fenced off
-//! first (see [`crate::fence`]) and the world is read again.
+//! Emergency path: one round of parallel calls reads the records and the
+//! world, tries to take the app's lock for the rollback and announces that
+//! a rollback is deciding; the next round moves traffic (its answer is the
+//! read-back). State, lock and alert come after. A deployment that already
+//! moved traffic and bakes is fenced in that second round and stopped
+//! after (see `fast.rs`); any other is fenced off and stopped first (see
+//! [`crate::fence`]) and the world is read again.
 
 mod alert;
 pub mod decide;

@@ -1,5 +1,9 @@
 //! After the warm window: shrink the previous color to its idle capacity,
-//! unless a newer release or a rollback has made it matter again.
+//! unless a newer release or a rollback has made it matter again. The
+//! decision is a pure plan from one look at the world ([`plan`]); this file
+//! takes the app's lock and applies it.
+
+mod plan;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -9,12 +13,13 @@ use crate::color::Color;
 use crate::config::AppConfig;
 use crate::error::{Error, Result};
 use crate::fence::rolled_back_meanwhile;
-use crate::ports::{Alerts, Bounds, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
 use crate::requests::DeployedRequest;
 use crate::scaling;
-use crate::state::Phase;
 use crate::store::AppStore;
 use crate::world::observe;
+
+pub use plan::{BoundsChange, Plan, Release, plan};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScaleDownOutcome {
@@ -94,7 +99,8 @@ where
     })
 }
 
-/// Returns the desired count now and why nothing was done, if nothing was.
+/// One look at the world, the plan, then its effects. Returns the desired
+/// count now and why nothing was done, if nothing was.
 async fn shrink<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     store: &AppStore<'_, P>,
@@ -112,82 +118,67 @@ where
 {
     let deploy = &request.deployed;
     let app = request.caller.app.as_str();
-    let execution_arn = request.caller.execution_arn.as_deref();
+    let (world, bounds) = tokio::join!(
+        observe(store, &ports.lb, &ports.services, app, Some(config)),
+        scaling::read(&ports.services, config),
+    );
+    let (world, bounds) = (world?, bounds?);
+    let current = world.services.get(old).desired;
+    let release = Release {
+        color: deploy.idle_color,
+        version: &deploy.version,
+        execution_arn: request.caller.execution_arn.as_deref(),
+    };
+    match plan(&world, release, bounds.as_ref()) {
+        Plan::Skip { why, drift } => {
+            if drift {
+                alert_drift(ports, config, app, &deploy.version, &why, now).await;
+            }
+            Ok((current, Some(why)))
+        }
+        Plan::Shrink { bounds, desired } => {
+            Box::pin(apply(
+                ports, store, config, old, me, current, bounds, desired,
+            ))
+            .await
+        }
+    }
+}
+
+/// The plan's effects, between two looks at the fence: a rollback starting
+/// meanwhile stops this execution and fences it, and the change is undone
+/// (the same two-sided check as deploy-idle's, see `fence`). Any failure
+/// stops here; the state machine's retry plans again from a fresh look.
+#[allow(clippy::too_many_arguments)]
+async fn apply<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    config: &AppConfig,
+    old: Color,
+    me: &str,
+    current: i32,
+    bounds: Option<BoundsChange>,
+    desired: Option<i32>,
+) -> Result<(i32, Option<String>)>
+where
+    P: ParameterStore,
+    S: Services,
+{
+    let app = config.app.as_str();
     let service = &config.color(old).service;
-    // The listener says where traffic goes, not the record: on-call may have
-    // moved production back by hand during the warm window.
-    let world = observe(store, &ports.lb, &ports.services, app, Some(config)).await?;
-    let current = world.services.get(old).clone();
-    let target = config.idle_capacity_after_window as i32;
-    let state = world.records.state.clone();
-    let still_ours = state.as_ref().is_some_and(|s| {
-        s.active_color == deploy.idle_color
-            && s.active_version.as_deref() == Some(deploy.version.as_str())
-            && s.phase == Phase::Stable
-            // The same version may have gone live again through a newer
-            // execution, whose warm window this one must not cut short.
-            && (execution_arn.is_none() || s.last_execution_arn.as_deref() == execution_arn)
-    });
-    if world.weights.serves(old) {
-        // Never shrink a color with production weight. When the record says
-        // the release is live, the two disagree: people must hear of it.
-        let why = format!(
-            "{old} ({service}) has production traffic: the listener sends {}",
-            world.weights
-        );
-        if still_ours {
-            alert_drift(ports, config, app, deploy.version.as_str(), &why, now).await;
-        }
-        return Ok((
-            current.desired,
-            Some(format!("{why}; nothing was scaled down")),
-        ));
-    }
-    if !still_ours {
-        return Ok((
-            current.desired,
-            Some(format!(
-                "{old} may serve again: release {} is no longer the live one (rolled back or superseded)",
-                deploy.version
-            )),
-        ));
-    }
-    // An app that autoscales: the old color's minimum goes to the idle
-    // capacity too, or its policies would scale it straight back up.
-    let bounds = crate::scaling::read(&ports.services, config).await?;
-    let rest = bounds.as_ref().map(|b| {
-        let now = *b.get(old);
-        Bounds {
-            min: target,
-            max: now.max.max(target),
-        }
-    });
-    let bounds_at_rest = bounds
-        .as_ref()
-        .zip(rest)
-        .is_none_or(|(b, rest)| *b.get(old) == rest);
-    if current.desired <= target && bounds_at_rest {
-        return Ok((
-            current.desired,
-            Some(format!(
-                "{service} is already at {} task(s)",
-                current.desired
-            )),
-        ));
-    }
     if let Some(fence) = store.fence_against(app, me).await? {
         return Ok((
-            current.desired,
+            current,
             Some(rolled_back_meanwhile(app, &fence).to_string()),
         ));
     }
-    if let (Some(b), Some(rest)) = (&bounds, rest) {
-        scaling::apply(&ports.services, config, old, *b.get(old), rest).await?;
+    if let Some(b) = bounds {
+        scaling::apply(&ports.services, config, old, b.from, b.to).await?;
     }
-    if current.desired > target {
+    if let Some(n) = desired {
         ports
             .services
-            .update(&config.cluster, service, None, Some(target))
+            .update(&config.cluster, service, None, Some(n))
             .await?;
     }
     if let Some(fence) = store.fence_against(app, me).await? {
@@ -198,20 +189,20 @@ where
         // were, which the rollback settles after it moves traffic.
         if fence.split.is_some() {
             scaling::honour_fence(store, &ports.services, config, &fence).await?;
-        } else if let (Some(b), Some(rest)) = (&bounds, rest) {
-            scaling::apply(&ports.services, config, old, rest, *b.get(old)).await?;
+        } else if let Some(b) = bounds {
+            scaling::apply(&ports.services, config, old, b.to, b.from).await?;
         }
         ports
             .services
-            .update(&config.cluster, service, None, Some(current.desired))
+            .update(&config.cluster, service, None, Some(current))
             .await?;
         warn!(app, %service, "rolled back while scaling down; restored the desired count");
         return Ok((
-            current.desired,
+            current,
             Some(rolled_back_meanwhile(app, &fence).to_string()),
         ));
     }
-    Ok((target.min(current.desired), None))
+    Ok((desired.unwrap_or(current).min(current), None))
 }
 
 /// Tells the app's team that the warm window ended with production where the

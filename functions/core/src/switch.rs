@@ -233,6 +233,19 @@ where
         Box::pin(honour_fence(ports, &store, config, fence)).await?;
         return Err(rolled_back_meanwhile(app, fence));
     }
+    // A rollback announces that it is deciding (see `announcement`): it may
+    // be about to fence this deployment. Wait for its decision before
+    // moving anything.
+    if world
+        .records
+        .deciding
+        .as_ref()
+        .is_some_and(|a| a.is_live(now))
+        && let Some(fence) = store.fence_against_once_decided(app, &me, now).await?
+    {
+        Box::pin(honour_fence(ports, &store, config, &fence)).await?;
+        return Err(rolled_back_meanwhile(app, &fence));
+    }
     // Only the lock holder may move traffic (invariant 3).
     match &world.records.lock {
         Some(lock) if lock.holder == me => {}
@@ -260,42 +273,34 @@ where
 
     let current = world.weights;
     let changed = !current.matches(wanted);
-    if changed {
-        // Any color whose share rises must be ready for it, the target or
-        // (when traffic was moved by hand past this step) the other one.
-        let total = u64::from(current.blue) + u64::from(current.green);
-        for color in Color::BOTH {
-            let share_now = u64::from(current.weight(color)) * 100;
-            if u64::from(wanted.weight(color)) * total > share_now {
-                ensure_ready_for_traffic(&world, color)?;
+    let applied = Box::pin(apply_step(
+        ports,
+        &store,
+        &world,
+        plan,
+        version,
+        wanted,
+        execution_arn,
+        now,
+    ))
+    .await;
+    let (new_state, bounds_changed) = match applied {
+        Ok(done) => done,
+        // The listener may have changed before the failure (a lost answer,
+        // a failed record): a rollback that decided meanwhile must still
+        // end on the listener, and nothing retries a stopped execution's
+        // step. So the same look at the fence as after a success.
+        Err(e) if changed => {
+            if let Ok(Some(fence)) = store.fence_against_once_decided(app, &me, now).await {
+                crate::retry::retrying(5, || Box::pin(honour_fence(ports, &store, config, &fence)))
+                    .await?;
+                return Err(rolled_back_meanwhile(app, &fence));
             }
+            return Err(e);
         }
-        let route = config.production.route();
-        write_split(&ports.lb, config, &route, &world.production, wanted, true).await?;
-        info!(app, version, from = %current, to = %wanted, "switched production traffic");
-    } else {
-        info!(app, version, split = %current, "production traffic already at this step");
-    }
-
+        Err(e) => return Err(e),
+    };
     let state = world.state();
-    let switched_at = if changed {
-        now
-    } else {
-        state.and_then(|s| s.switched_at).unwrap_or(now)
-    };
-    let new_state = state_after(&world, plan, version, wanted, execution_arn, switched_at);
-    if !world.records.state_is(&new_state) {
-        store.save_state(app, &new_state).await?;
-    }
-    // The last step: the new color takes the serving bounds (an app that
-    // autoscales). Before the fence check below, so that a rollback deciding
-    // meanwhile has its bounds put back too.
-    let bounds_changed = if plan.weight == 100 {
-        let desired = PerColor::from_fn(|c| world.services.get(c).desired);
-        crate::scaling::hand_over(&store, &ports.services, config, plan.target, &desired).await?
-    } else {
-        false
-    };
     if changed || state != Some(&new_state) || bounds_changed {
         // A rollback may have stopped this deployment while this step ran
         // (see `fence`): if so, put back what the rollback decided. One that
@@ -329,6 +334,67 @@ where
         bake_seconds: strategy.bake_seconds(),
         execution_arn: execution_arn.map(str::to_string),
     })
+}
+
+/// The step's effects: production's split (when it changes), the record,
+/// and at the last step the serving bounds. Returns the state recorded and
+/// whether the bounds changed.
+#[allow(clippy::too_many_arguments)]
+async fn apply_step<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    world: &World,
+    plan: SwitchPlan,
+    version: &str,
+    wanted: Split,
+    execution_arn: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(AppState, bool)>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+{
+    let config = world.config();
+    let app = config.app.as_str();
+    let current = world.weights;
+    let changed = !current.matches(wanted);
+    if changed {
+        // Any color whose share rises must be ready for it, the target or
+        // (when traffic was moved by hand past this step) the other one.
+        let total = u64::from(current.blue) + u64::from(current.green);
+        for color in Color::BOTH {
+            let share_now = u64::from(current.weight(color)) * 100;
+            if u64::from(wanted.weight(color)) * total > share_now {
+                ensure_ready_for_traffic(world, color)?;
+            }
+        }
+        let route = config.production.route();
+        write_split(&ports.lb, config, &route, &world.production, wanted, true).await?;
+        info!(app, version, from = %current, to = %wanted, "switched production traffic");
+    } else {
+        info!(app, version, split = %current, "production traffic already at this step");
+    }
+    let state = world.state();
+    let switched_at = if changed {
+        now
+    } else {
+        state.and_then(|s| s.switched_at).unwrap_or(now)
+    };
+    let new_state = state_after(world, plan, version, wanted, execution_arn, switched_at);
+    if !world.records.state_is(&new_state) {
+        store.save_state(app, &new_state).await?;
+    }
+    // The last step: the new color takes the serving bounds (an app that
+    // autoscales). Before the fence check that follows, so that a rollback
+    // deciding meanwhile has its bounds put back too.
+    let bounds_changed = if plan.weight == 100 {
+        let desired = PerColor::from_fn(|c| world.services.get(c).desired);
+        crate::scaling::hand_over(store, &ports.services, config, plan.target, &desired).await?
+    } else {
+        false
+    };
+    Ok((new_state, bounds_changed))
 }
 
 /// Puts back what a rollback that fenced this deployment decided (nothing

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bluegreen_core::ports::{
-    LoadBalancer, Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, Route,
-    RouteActions,
+    LoadBalancer, Parameter, ParameterStore, PortError, PortErrorKind, PortResult, Ports, PutMode,
+    PutOutcome, Route, RouteActions,
 };
 use bluegreen_core::state::Phase;
 use bluegreen_core::{Color, Split};
@@ -16,12 +16,14 @@ use bluegreen_e2e::{AppOptions, lambda_event, release_input, sns_event};
 use serde_json::json;
 use tokio::sync::Notify;
 
-/// Holds a switch step just before it changes the listener.
+/// Holds a switch step just before it changes the listener; with
+/// `lose_answer`, the change lands and its answer is lost (a timeout).
 struct PausingBeforeWrite<L> {
     inner: L,
     armed: AtomicBool,
     paused: Arc<Notify>,
     resume: Arc<Notify>,
+    lose_answer: bool,
 }
 
 impl<L: LoadBalancer> LoadBalancer for PausingBeforeWrite<L> {
@@ -36,6 +38,14 @@ impl<L: LoadBalancer> LoadBalancer for PausingBeforeWrite<L> {
         if self.armed.swap(false, Ordering::SeqCst) {
             self.paused.notify_one();
             self.resume.notified().await;
+            if self.lose_answer {
+                self.inner.write_actions(route, actions).await?;
+                return Err(PortError {
+                    operation: "elbv2:ModifyListener",
+                    kind: PortErrorKind::Transient,
+                    message: "injected: the change landed, its answer timed out".into(),
+                });
+            }
         }
         self.inner.write_actions(route, actions).await
     }
@@ -134,6 +144,7 @@ async fn a_switch_step_landing_after_the_rollbacks_change_waits_for_its_fence() 
             armed: true.into(),
             paused: paused.clone(),
             resume: resume.clone(),
+            lose_answer: false,
         },
         services: p.services,
         alerts: p.alerts,
@@ -190,5 +201,69 @@ async fn a_switch_step_landing_after_the_rollbacks_change_waits_for_its_fence() 
     );
     assert_eq!(app.execution_status(&execution).await, "ABORTED");
     assert!(app.parameter("rollback-deciding").await.is_none());
+    app.assert_state_matches_listener().await;
+}
+
+/// The step's change lands after the rollback's, and its answer is lost:
+/// the step fails before its usual look at the fence. It looks all the same
+/// and puts the rollback's decision back (nothing retries a stopped
+/// execution's step). Before, it returned the timeout and left production
+/// at 50 % on the release being rolled back (found by the simulation, seed
+/// 9810).
+#[tokio::test]
+async fn a_switch_step_whose_change_landed_but_failed_still_puts_the_rollback_back() {
+    let app = bluegreen_e2e::provision("ann-lost", AppOptions::default()).await;
+    let execution = app.start_running_execution("v2-lost").await;
+    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let mut input = release_input(&app.name, "v2");
+    input["execution"] = json!({"arn": execution});
+    input["overrides"] = json!({"strategy": {"type": "weighted", "steps": [10, 50, 100]}});
+    let first = Box::pin(bluegreen_switch::handler(
+        &app.ports(),
+        lambda_event(input.clone()),
+    ))
+    .await
+    .expect("first step");
+    input["switch"] = serde_json::to_value(&first).unwrap();
+
+    let paused = Arc::new(Notify::new());
+    let resume = Arc::new(Notify::new());
+    let p = app.ports();
+    let step_ports = Ports {
+        params: p.params,
+        lb: PausingBeforeWrite {
+            inner: p.lb,
+            armed: true.into(),
+            paused: paused.clone(),
+            resume: resume.clone(),
+            lose_answer: true,
+        },
+        services: p.services,
+        alerts: p.alerts,
+        executions: p.executions,
+        prefix: p.prefix,
+    };
+    let step = input.clone();
+    let in_flight = tokio::spawn(async move {
+        Box::pin(bluegreen_switch::handler(&step_ports, lambda_event(step))).await
+    });
+    paused.notified().await;
+    let message = json!({"app": app.name, "reason": "errors at 10%"}).to_string();
+    Box::pin(bluegreen_rollback::handler(
+        &app.ports(),
+        lambda_event(sns_event(&message)),
+    ))
+    .await
+    .expect("the rollback");
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    resume.notify_one();
+
+    let e = in_flight.await.unwrap().unwrap_err();
+    assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
+    assert_eq!(
+        app.listener_split().await,
+        Split::all(Color::Blue),
+        "before: production stayed at 50% on v2"
+    );
     app.assert_state_matches_listener().await;
 }

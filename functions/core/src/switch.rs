@@ -472,56 +472,9 @@ mod tests {
     //! The plan, over worlds built in memory.
 
     use super::*;
-    use crate::ports::{Forward, RouteActions, ServiceInfo, WeightedTarget};
-    use crate::routing::Weights;
-    use crate::world::{PerColor, Records};
-
-    const BLUE_TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-blue/1";
-    const GREEN_TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-green/2";
 
     fn world(blue: u32, green: u32, state: Option<AppState>) -> World {
-        let doc = serde_json::json!({
-            "app": "a", "cluster": "c",
-            "blue": {"service": "a-blue", "target_group_arn": BLUE_TG},
-            "green": {"service": "a-green", "target_group_arn": GREEN_TG},
-            "production": {"listener_arn": "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/x/1/2"}
-        });
-        let service = |td: &str| ServiceInfo {
-            task_definition: td.into(),
-            desired: 2,
-            running: 2,
-            deployments: 1,
-        };
-        World {
-            records: Records {
-                config: crate::config::AppConfig::parse("a", "config", &doc.to_string()).unwrap(),
-                state,
-                lock: None,
-                fence: None,
-                scaling: None,
-                active_environment: None,
-                deciding: None,
-            },
-            production: RouteActions::forward_only(Forward {
-                targets: vec![
-                    WeightedTarget {
-                        target_group_arn: BLUE_TG.into(),
-                        weight: blue,
-                    },
-                    WeightedTarget {
-                        target_group_arn: GREEN_TG.into(),
-                        weight: green,
-                    },
-                ],
-                stickiness_seconds: None,
-            }),
-            weights: Weights { blue, green },
-            services: PerColor {
-                blue: service("td:1"),
-                green: service("td:2"),
-            },
-            healthy: PerColor { blue: 2, green: 2 },
-        }
+        crate::world::fixture::world(blue, green, state)
     }
 
     fn outcome(p: SwitchPlan, steps: &[u8]) -> SwitchOutcome {

@@ -261,3 +261,72 @@ where
         healthy,
     })
 }
+
+/// Worlds built in memory for the pure steps' tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::*;
+    use crate::ports::{Forward, WeightedTarget};
+
+    pub(crate) const BLUE_TG: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-blue/1";
+    pub(crate) const GREEN_TG: &str =
+        "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-green/2";
+    pub(crate) const BLUE_TD: &str = "td:1";
+    pub(crate) const GREEN_TD: &str = "td:2";
+
+    /// App `a`, as its config file would say with nothing optional set.
+    pub(crate) fn config() -> AppConfig {
+        let doc = serde_json::json!({
+            "app": "a", "cluster": "c",
+            "blue": {"service": "a-blue", "target_group_arn": BLUE_TG},
+            "green": {"service": "a-green", "target_group_arn": GREEN_TG},
+            "production": {"listener_arn": "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/x/1/2"}
+        });
+        AppConfig::parse("a", "config", &doc.to_string()).expect("the fixture's config")
+    }
+
+    pub(crate) fn service(task_definition: &str, tasks: i32) -> ServiceInfo {
+        ServiceInfo {
+            task_definition: task_definition.into(),
+            desired: tasks,
+            running: tasks,
+            deployments: 1,
+        }
+    }
+
+    /// App `a` with production split `blue`/`green`, blue running td:1
+    /// and green td:2 at 2 healthy tasks each, and `state` recorded.
+    pub(crate) fn world(blue: u32, green: u32, state: Option<AppState>) -> World {
+        World {
+            records: Records {
+                config: config(),
+                state,
+                lock: None,
+                fence: None,
+                scaling: None,
+                active_environment: None,
+                deciding: None,
+            },
+            production: RouteActions::forward_only(Forward {
+                targets: vec![
+                    WeightedTarget {
+                        target_group_arn: BLUE_TG.into(),
+                        weight: blue,
+                    },
+                    WeightedTarget {
+                        target_group_arn: GREEN_TG.into(),
+                        weight: green,
+                    },
+                ],
+                stickiness_seconds: None,
+            }),
+            weights: Weights { blue, green },
+            services: PerColor {
+                blue: service(BLUE_TD, 2),
+                green: service(GREEN_TD, 2),
+            },
+            healthy: PerColor { blue: 2, green: 2 },
+        }
+    }
+}

@@ -12,7 +12,7 @@ use bluegreen_core::ports::{
 };
 use bluegreen_core::state::Phase;
 use bluegreen_core::{Color, Split};
-use bluegreen_e2e::{AppOptions, lambda_event, release_input, sns_event};
+use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input, sns_event};
 use serde_json::json;
 use tokio::sync::Notify;
 
@@ -108,17 +108,11 @@ impl<P: ParameterStore> ParameterStore for FenceAfter<P> {
     }
 }
 
-/// The step decided to go from 10% to 50% before the rollback read the
-/// world, and its change lands after the rollback's; the rollback's fence
-/// lands after the step's own check. The step reads the announcement,
-/// waits for the fence and puts the rollback's split back. Before: it saw
-/// no fence, answered success, and left production at 50% on the release
-/// being rolled back while the record said all on blue.
-#[tokio::test]
-async fn a_switch_step_landing_after_the_rollbacks_change_waits_for_its_fence() {
-    let app = bluegreen_e2e::provision("ann-race", AppOptions::default()).await;
-    let execution = app.start_running_execution("v2-ann").await;
-    bluegreen_e2e::hold_lock(&app, &execution).await;
+/// v2 released by a running execution, its first step (10 %) done;
+/// returns the execution and the document of its next step.
+async fn at_10_percent(app: &ExampleApp, name: &str) -> (String, serde_json::Value) {
+    let execution = app.start_running_execution(name).await;
+    bluegreen_e2e::hold_lock(app, &execution).await;
     let mut input = release_input(&app.name, "v2");
     input["execution"] = json!({"arn": execution});
     input["overrides"] = json!({"strategy": {"type": "weighted", "steps": [10, 50, 100]}});
@@ -129,6 +123,19 @@ async fn a_switch_step_landing_after_the_rollbacks_change_waits_for_its_fence() 
     .await
     .expect("first step");
     input["switch"] = serde_json::to_value(&first).unwrap();
+    (execution, input)
+}
+
+/// The step decided to go from 10% to 50% before the rollback read the
+/// world, and its change lands after the rollback's; the rollback's fence
+/// lands after the step's own check. The step reads the announcement,
+/// waits for the fence and puts the rollback's split back. Before: it saw
+/// no fence, answered success, and left production at 50% on the release
+/// being rolled back while the record said all on blue.
+#[tokio::test]
+async fn a_switch_step_landing_after_the_rollbacks_change_waits_for_its_fence() {
+    let app = bluegreen_e2e::provision("ann-race", AppOptions::default()).await;
+    let (execution, input) = Box::pin(at_10_percent(&app, "v2-ann")).await;
 
     let paused = Arc::new(Notify::new());
     let resume = Arc::new(Notify::new());
@@ -213,18 +220,7 @@ async fn a_switch_step_landing_after_the_rollbacks_change_waits_for_its_fence() 
 #[tokio::test]
 async fn a_switch_step_whose_change_landed_but_failed_still_puts_the_rollback_back() {
     let app = bluegreen_e2e::provision("ann-lost", AppOptions::default()).await;
-    let execution = app.start_running_execution("v2-lost").await;
-    bluegreen_e2e::hold_lock(&app, &execution).await;
-    let mut input = release_input(&app.name, "v2");
-    input["execution"] = json!({"arn": execution});
-    input["overrides"] = json!({"strategy": {"type": "weighted", "steps": [10, 50, 100]}});
-    let first = Box::pin(bluegreen_switch::handler(
-        &app.ports(),
-        lambda_event(input.clone()),
-    ))
-    .await
-    .expect("first step");
-    input["switch"] = serde_json::to_value(&first).unwrap();
+    let (_, input) = Box::pin(at_10_percent(&app, "v2-lost")).await;
 
     let paused = Arc::new(Notify::new());
     let resume = Arc::new(Notify::new());

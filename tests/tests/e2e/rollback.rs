@@ -1177,6 +1177,34 @@ impl<P: ParameterStore> ParameterStore for TakesTheLockAfterTheFence<P> {
     }
 }
 
+/// The app's ports, with the lock taken by `winner` (or another rollback)
+/// right after the rollback's first fence.
+fn lock_taken_after_the_fence(
+    app: &ExampleApp,
+    winner: Option<String>,
+) -> Ports<
+    TakesTheLockAfterTheFence<bluegreen_aws::SsmParameters>,
+    bluegreen_aws::Elbv2,
+    bluegreen_aws::EcsServices,
+    bluegreen_aws::SnsAlerts,
+    bluegreen_aws::SfnExecutions,
+> {
+    let p = app.ports();
+    Ports {
+        params: TakesTheLockAfterTheFence {
+            inner: p.params,
+            winner,
+            fenced: false.into(),
+            done: false.into(),
+        },
+        lb: p.lb,
+        services: p.services,
+        alerts: p.alerts,
+        executions: p.executions,
+        prefix: p.prefix,
+    }
+}
+
 /// Two rollbacks found the same running deployment; the other took its
 /// lock over first. This one answers `LockHeld` (Lambda retries it after
 /// the other has finished) and moves nothing: two rollbacks deciding at
@@ -1189,20 +1217,7 @@ async fn a_rollback_that_loses_the_deployments_lock_to_another_rollback_waits() 
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     let execution = app.start_running_execution("release-v3").await;
     bluegreen_e2e::hold_lock(&app, &execution).await;
-    let p = app.ports();
-    let ports = Ports {
-        params: TakesTheLockAfterTheFence {
-            inner: p.params,
-            winner: None,
-            fenced: false.into(),
-            done: false.into(),
-        },
-        lb: p.lb,
-        services: p.services,
-        alerts: p.alerts,
-        executions: p.executions,
-        prefix: p.prefix,
-    };
+    let ports = lock_taken_after_the_fence(&app, None);
     let event = lambda_event(sns_event(&message(&app.name, "v2 errors")));
     let e = Box::pin(bluegreen_rollback::handler(&ports, event))
         .await
@@ -1236,20 +1251,7 @@ async fn a_rollback_fences_every_holder_it_met_in_one_fence() {
     // The traffic-first path (the execution holds the app as it switched);
     // the simulation found it on the careful path.
     let script = bluegreen_e2e::manual_holder(&app, "v2");
-    let p = app.ports();
-    let ports = Ports {
-        params: TakesTheLockAfterTheFence {
-            inner: p.params,
-            winner: Some(script.clone()),
-            fenced: false.into(),
-            done: false.into(),
-        },
-        lb: p.lb,
-        services: p.services,
-        alerts: p.alerts,
-        executions: p.executions,
-        prefix: p.prefix,
-    };
+    let ports = lock_taken_after_the_fence(&app, Some(script));
     let direct = json!({"app": app.name, "reason": "v2 errors"});
     one(
         Box::pin(bluegreen_rollback::handler(&ports, lambda_event(direct)))

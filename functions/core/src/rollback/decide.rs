@@ -467,32 +467,8 @@ mod tests {
     //! The decision table, over worlds built in memory.
 
     use super::*;
-    use crate::config::AppConfig;
-    use crate::ports::{Forward, RouteActions, ServiceInfo, WeightedTarget};
-    use crate::routing::Weights;
-    use crate::world::{PerColor, Records, World};
-
-    const BLUE_TD: &str = "td:1";
-    const GREEN_TD: &str = "td:2";
-
-    fn config() -> AppConfig {
-        let doc = serde_json::json!({
-            "app": "a", "cluster": "c",
-            "blue": {"service": "a-blue", "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-blue/1"},
-            "green": {"service": "a-green", "target_group_arn": "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-green/2"},
-            "production": {"listener_arn": "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/x/1/2"}
-        });
-        AppConfig::parse("a", "config", &doc.to_string()).unwrap()
-    }
-
-    fn service(td: &str, n: i32) -> ServiceInfo {
-        ServiceInfo {
-            task_definition: td.into(),
-            desired: n,
-            running: n,
-            deployments: 1,
-        }
-    }
+    use crate::world::World;
+    use crate::world::fixture::{BLUE_TD, GREEN_TD, service};
 
     /// v2 live on green (td:2), v1 warm on blue (td:1), both at 2 tasks.
     fn world(blue: u32, green: u32) -> World {
@@ -503,38 +479,7 @@ mod tests {
             switched_at: Some(OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1)),
             ..AppState::initial(Color::Green, Some("v2".into()))
         };
-        World {
-            records: Records {
-                config: config(),
-                state: Some(state),
-                lock: None,
-                fence: None,
-                scaling: None,
-                active_environment: None,
-                deciding: None,
-            },
-            production: RouteActions::forward_only(Forward {
-                targets: vec![
-                    WeightedTarget {
-                        target_group_arn:
-                            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-blue/1".into(),
-                        weight: blue,
-                    },
-                    WeightedTarget {
-                        target_group_arn:
-                            "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a-green/2".into(),
-                        weight: green,
-                    },
-                ],
-                stickiness_seconds: None,
-            }),
-            weights: Weights { blue, green },
-            services: PerColor {
-                blue: service(BLUE_TD, 2),
-                green: service(GREEN_TD, 2),
-            },
-            healthy: PerColor { blue: 2, green: 2 },
-        }
+        crate::world::fixture::world(blue, green, Some(state))
     }
 
     fn emergency() -> RollbackRequest {

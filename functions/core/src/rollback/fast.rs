@@ -23,9 +23,7 @@ use tracing::warn;
 use crate::error::{Error, Result};
 use crate::fence::Fence;
 use crate::lock::Lock;
-use crate::ports::{
-    Alerts, ExecutionStatus, Executions, LoadBalancer, ParameterStore, Ports, Services,
-};
+use crate::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
 use crate::routing::write_split;
 use crate::split::Split;
 use crate::state::Phase;
@@ -131,10 +129,7 @@ where
     warn!(app, to = %plan.target, reason = %request.reason, execution = %holder.holder,
         "rolled back production traffic; stopping the running deployment");
 
-    if ports.executions.status(&holder.holder).await? == ExecutionStatus::Running {
-        let cause = format!("rolled back ({:?}): {}", request.source, request.reason);
-        ports.executions.stop(&holder.holder, &cause).await?;
-    }
+    super::stop_if_running(&ports.executions, request, &holder.holder).await?;
     let ttl = (mine.expires_at - mine.acquired_at).unsigned_abs();
     match store
         .acquire_lock(app, &mine.holder, ttl, now, &ports.executions)

@@ -418,11 +418,7 @@ where
             world = observe(store, &ports.lb, &ports.services, app, None).await?;
             break;
         }
-        if ports.executions.status(&lock.holder).await? == ExecutionStatus::Running {
-            let cause = format!("rolled back ({:?}): {}", request.source, request.reason);
-            ports.executions.stop(&lock.holder, &cause).await?;
-            warn!(app, execution = %lock.holder, "stopped the running deployment");
-        }
+        stop_if_running(&ports.executions, request, &lock.holder).await?;
         stopped_execution.get_or_insert_with(|| lock.holder.clone());
         // Reclaimed like any stale lock (exactly one of several reclaimers
         // wins): a deployment that won it instead is the next one handled.
@@ -467,10 +463,7 @@ where
     if stopped_execution.is_none()
         && let Some(fence) = world.records.fence.as_ref().filter(|f| f.split.is_none())
     {
-        if ports.executions.status(&fence.holder).await? == ExecutionStatus::Running {
-            let cause = format!("rolled back ({:?}): {}", request.source, request.reason);
-            ports.executions.stop(&fence.holder, &cause).await?;
-        }
+        stop_if_running(&ports.executions, request, &fence.holder).await?;
         stopped_execution = Some(fence.holder.clone());
         fenced_holders.extend(fence.holders().cloned());
     }
@@ -953,6 +946,20 @@ where
             Some(holder),
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// Stops a deployment's execution if it still runs.
+async fn stop_if_running<E: Executions>(
+    executions: &E,
+    request: &RollbackRequest,
+    execution: &str,
+) -> Result<()> {
+    if executions.status(execution).await? == ExecutionStatus::Running {
+        let cause = format!("rolled back ({:?}): {}", request.source, request.reason);
+        executions.stop(execution, &cause).await?;
+        warn!(app = %request.app, %execution, "stopped the running deployment");
     }
     Ok(())
 }

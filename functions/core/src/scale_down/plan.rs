@@ -97,61 +97,13 @@ pub fn plan(world: &World, release: Release<'_>, bounds: Option<&PerColor<Bounds
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{Forward, RouteActions, ServiceInfo, WeightedTarget};
-    use crate::routing::Weights;
     use crate::state::AppState;
-    use crate::world::Records;
-
-    const BLUE_TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/b/1";
-    const GREEN_TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/g/1";
 
     fn world(blue_weight: u32, state: Option<AppState>, blue_desired: i32) -> World {
-        let doc = serde_json::json!({
-            "app": "a", "cluster": "c",
-            "production": {"listener_arn": "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/x/1/1"},
-            "blue": {"service": "a-blue", "target_group_arn": BLUE_TG},
-            "green": {"service": "a-green", "target_group_arn": GREEN_TG},
-            "idle_capacity_after_window": 0
-        });
-        let service = |desired| ServiceInfo {
-            task_definition: "td".into(),
-            desired,
-            running: desired,
-            deployments: 1,
-        };
-        World {
-            records: Records {
-                config: crate::config::AppConfig::parse("a", "config", &doc.to_string()).unwrap(),
-                state,
-                lock: None,
-                fence: None,
-                scaling: None,
-                active_environment: None,
-                deciding: None,
-            },
-            production: RouteActions::forward_only(Forward {
-                targets: vec![
-                    WeightedTarget {
-                        target_group_arn: BLUE_TG.into(),
-                        weight: blue_weight,
-                    },
-                    WeightedTarget {
-                        target_group_arn: GREEN_TG.into(),
-                        weight: 100 - blue_weight,
-                    },
-                ],
-                stickiness_seconds: None,
-            }),
-            weights: Weights {
-                blue: blue_weight,
-                green: 100 - blue_weight,
-            },
-            services: PerColor {
-                blue: service(blue_desired),
-                green: service(2),
-            },
-            healthy: PerColor { blue: 2, green: 2 },
-        }
+        let mut w = crate::world::fixture::world(blue_weight, 100 - blue_weight, state);
+        w.services.blue.desired = blue_desired;
+        w.services.blue.running = blue_desired;
+        w
     }
 
     fn live(version: &str, phase: Phase, execution: &str) -> Option<AppState> {

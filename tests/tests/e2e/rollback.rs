@@ -1461,6 +1461,67 @@ async fn a_late_message_never_stops_a_newer_deployment() {
     );
 }
 
+/// A copy of an emergency message delivered after its rollback was done
+/// (SNS is at-least-once; Lambda retries asynchronous events for hours),
+/// once a newer release has started: the copy leaves that release alone.
+/// Before, its own fence exempted it from the staleness check, and it
+/// stopped and rolled back the newer release.
+#[tokio::test]
+async fn a_late_copy_of_a_message_whose_rollback_is_done_leaves_a_newer_release_alone() {
+    let app = bluegreen_e2e::provision("rb-late-copy", AppOptions::default()).await;
+    let (_, _) = Box::pin(switched_by_execution(&app, None)).await;
+    let sent = rfc3339(time::OffsetDateTime::now_utc());
+    let m = bluegreen_e2e::sns_event_sent_at(&message(&app.name, "v2 errors"), &sent);
+    one(rollback(&app, m.clone())
+        .await
+        .expect("v2 rolled back, its execution stopped and fenced"));
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    // v3 goes to green and takes 10 % under a new execution.
+    let execution = app.start_running_execution("release-v3").await;
+    let mut v3 = release_input(&app.name, "v3");
+    v3["execution"] = json!({"arn": execution});
+    let deployed = Box::pin(bluegreen_deploy_idle::handler(
+        &app.ports(),
+        lambda_event(v3.clone()),
+    ))
+    .await
+    .expect("deploy v3");
+    v3["deploy"] = serde_json::to_value(match deployed {
+        bluegreen_deploy_idle::DeployIdleResponse::Deployed(d) => d,
+        other => panic!("{other:?}"),
+    })
+    .unwrap();
+    v3["overrides"] = json!({"strategy": {"type": "weighted", "steps": [10, 100]}});
+    Box::pin(bluegreen_switch::handler(&app.ports(), lambda_event(v3)))
+        .await
+        .expect("v3 at 10%");
+    let before = app.snapshot().await;
+    app.alerts().await; // those sent so far
+
+    let late = Box::pin(rollback(&app, m)).await;
+    assert!(
+        late.as_ref().is_ok_and(|r| match r {
+            RollbackResponse::Many(v) => v.iter().all(|o| !o.changed),
+            _ => false,
+        }) || late
+            .as_ref()
+            .is_err_and(|e| e.error_type() == "StaleRequest"),
+        "{late:?}"
+    );
+    assert_eq!(
+        app.execution_status(&execution).await,
+        "RUNNING",
+        "before: the late copy stopped v3's execution"
+    );
+    assert_eq!(
+        app.snapshot().await.listener_default,
+        before.listener_default
+    );
+    assert!(app.alerts().await.is_empty(), "no second alert");
+}
+
 /// Anyone allowed to invoke the function could send the state machine's
 /// document shape to skip the stop and the fence: the execution it names
 /// must really be running this app's release.

@@ -376,7 +376,7 @@ pub(crate) fn cold(world: &World, target: Color) -> Option<Cold> {
 }
 
 /// The version running on `color`, as far as the records can name it.
-fn label(world: &World, color: Color, release: Option<&ReleaseRef>) -> Option<String> {
+pub(crate) fn label(world: &World, color: Color, release: Option<&ReleaseRef>) -> Option<String> {
     let td = world.task_definition(color);
     if let Some(r) = release
         && r.color == Some(color)

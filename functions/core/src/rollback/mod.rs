@@ -326,9 +326,11 @@ where
     // deployment's in-flight step may have recorded traffic since), and a
     // copy of a message whose rollback is done (the rest is idempotent:
     // nothing moves, no second alert, bookkeeping left undone is finished).
-    let started_by_this_message = world.records.fence.as_ref().is_some_and(|f| {
-        f.reason == request.reason && request.sent_at.is_some_and(|sent| f.at >= sent)
-    });
+    let started_by_this_message = world
+        .records
+        .fence
+        .as_ref()
+        .is_some_and(|f| made_by(request, f));
     if !started_by_this_message
         && !decide::already_rolled_back(&world)
         && let Some(stale) = decide::stale(&world, request)
@@ -357,6 +359,27 @@ where
         && request.caller_execution.is_none()
     {
         return Err(crate::store::lock_held(app, l));
+    }
+    // A release that took the app after this message's rollback decided
+    // (a copy delivered late, a retry after the rollback was done) is none
+    // of this message's business: nothing is fenced, stopped or recorded.
+    if let (Some(ours), Some(l)) = (world.records.fence.as_ref(), &holder)
+        && ours.split.is_some()
+        && made_by(request, ours)
+        && !is_rollback_holder(&l.holder)
+        && !ours.fences(&l.holder)
+        && l.acquired_at > ours.at
+    {
+        let color = world.weights.sole().unwrap_or(Color::Blue);
+        let serving = ColorVersion {
+            color,
+            version: decide::label(&world, color, None),
+        };
+        let note = format!(
+            "this message's rollback decided at {}; release {} holds the app since: nothing was changed",
+            ours.at, l.holder
+        );
+        return Ok(RollbackOutcome::unchanged(request, serving, note));
     }
     // A deployment that already moved traffic holds the app: traffic
     // first, when the announcement went out with the first round.
@@ -392,16 +415,30 @@ where
         }) else {
             break;
         };
+        // This message's decision, made by an earlier attempt, stands: it
+        // is never replaced by a pending fence (a retry would then decide
+        // again from the world the decision made), it is extended.
+        let ours = world
+            .records
+            .fence
+            .as_ref()
+            .filter(|f| f.split.is_some() && made_by(request, f));
         let fenced = world
             .records
             .fence
             .as_ref()
-            .is_some_and(|f| f.fences(&lock.holder) && f.split.is_none());
+            .is_some_and(|f| f.fences(&lock.holder) && (f.split.is_none() || ours.is_some()));
         if !fenced {
             // Naming every holder this attempt fenced: a deployment that took
             // the lock from the one stopped must not unfence that one.
-            let fence =
-                Fence::pending(&lock.holder, &request.reason, now).with_also(&fenced_holders);
+            let fence = match ours {
+                Some(decided) => decided
+                    .clone()
+                    .with_also(fenced_holders.iter().chain([&lock.holder])),
+                None => {
+                    Fence::pending(&lock.holder, &request.reason, now).with_also(&fenced_holders)
+                }
+            };
             store.save_fence(app, &fence).await?;
         }
         if !fenced_holders.contains(&lock.holder) {
@@ -469,12 +506,16 @@ where
     }
 
     // This message's rollback has decided already (an earlier attempt, or
-    // an earlier copy): its decision is finished, never made again. The
-    // world it would decide from now is the one it made: deciding again
-    // would roll back the release it rolled back to.
-    if stopped_execution.is_none()
-        && started_by_this_message
-        && let Some(fence) = world.records.fence.as_ref().filter(|f| f.split.is_some())
+    // an earlier copy): its decision is finished, never made again, also
+    // when this attempt had deployments to stop (the traffic-first path
+    // stops after it moved traffic). The world it would decide from now is
+    // the one it made: deciding again would roll back the release it
+    // rolled back to.
+    if let Some(fence) = world
+        .records
+        .fence
+        .as_ref()
+        .filter(|f| f.split.is_some() && made_by(request, f))
         && let Some(done) =
             Box::pin(finish_as_decided(ports, store, &world, fence, request)).await?
     {
@@ -948,6 +989,12 @@ where
         .await?;
     }
     Ok(())
+}
+
+/// Whether `fence` was written by a rollback of this very message (an
+/// earlier attempt, or an earlier delivery of it).
+fn made_by(request: &RollbackRequest, fence: &Fence) -> bool {
+    fence.reason == request.reason && request.sent_at.is_some_and(|sent| fence.at >= sent)
 }
 
 /// Stops a deployment's execution if it still runs.

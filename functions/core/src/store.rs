@@ -248,12 +248,22 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
             expires_at: now + CLAIM_TTL,
         };
         let claim_json = serde_json::to_string(&claim).expect("claim serialises");
-        if self
+        let created = match self
             .params
             .put(&claim_name, &claim_json, PutMode::CreateOnly)
-            .await?
-            == PutOutcome::AlreadyExists
+            .await
         {
+            Ok(created) => created,
+            Err(e) => {
+                // Perhaps created with the answer lost: a claim left behind
+                // would keep the lock unchangeable for CLAIM_TTL, and a
+                // caller whose next attempt has another name (a rollback)
+                // could not use it.
+                self.drop_claim_if_mine(&claim_name, &claim).await;
+                return Err(e.into());
+            }
+        };
+        if created == PutOutcome::AlreadyExists {
             let theirs = self.params.get(&claim_name).await?;
             let theirs: Option<Lock> = theirs.and_then(|p| serde_json::from_str(&p.value).ok());
             match theirs {
@@ -269,24 +279,42 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
                 }
             }
         }
-        // Still the value claimed? Any other writer of it would have had to
-        // claim it too.
-        if self.lock(app).await?.as_ref() != Some(from) {
-            self.params.delete(&claim_name).await?;
-            return Ok(false);
-        }
-        let name = self.parameter(app, "lock");
-        match to {
-            Some(lock) => {
-                let json = serde_json::to_string(lock).expect("lock serialises");
-                self.params.put(&name, &json, PutMode::Overwrite).await?;
+        let changed = async {
+            // Still the value claimed? Any other writer of it would have had
+            // to claim it too.
+            if self.lock(app).await?.as_ref() != Some(from) {
+                self.params.delete(&claim_name).await?;
+                return Ok(false);
             }
-            None => self.params.delete(&name).await?,
+            let name = self.parameter(app, "lock");
+            match to {
+                Some(lock) => {
+                    let json = serde_json::to_string(lock).expect("lock serialises");
+                    self.params.put(&name, &json, PutMode::Overwrite).await?;
+                }
+                None => self.params.delete(&name).await?,
+            }
+            // The value claimed is gone: a straggler's claim of it would fail
+            // the check above.
+            self.params.delete(&claim_name).await?;
+            Ok(true)
         }
-        // The value claimed is gone: a straggler's claim of it would fail the
-        // check above.
-        self.params.delete(&claim_name).await?;
-        Ok(true)
+        .await;
+        if changed.is_err() {
+            // The claim is ours: gone with this attempt, whatever happened
+            // (see above). Best effort; it expires otherwise.
+            let _ = self.params.delete(&claim_name).await;
+        }
+        changed
+    }
+
+    /// Deletes the claim at `name` if it is `claim` (ours). Best effort.
+    async fn drop_claim_if_mine(&self, name: &str, claim: &Lock) {
+        if let Ok(Some(p)) = self.params.get(name).await
+            && serde_json::from_str::<Lock>(&p.value).is_ok_and(|c| c == *claim)
+        {
+            let _ = self.params.delete(name).await;
+        }
     }
 
     /// [`AppStore::release_lock`], with throttled and transient failures

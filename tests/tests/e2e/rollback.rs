@@ -1522,6 +1522,38 @@ async fn a_late_copy_of_a_message_whose_rollback_is_done_leaves_a_newer_release_
     assert!(app.alerts().await.is_empty(), "no second alert");
 }
 
+/// A rollback attempt dies in its takeover of a stopped deployment's lock,
+/// between its claim and its change (SSM fails the lock write). Its next
+/// attempt has another name; it still takes the lock over at once and
+/// gives it back at the end. Before, the first attempt's claim kept the
+/// lock unchangeable for a minute: the retry rolled back without it, and
+/// the stopped execution's lock outlived it (found by the simulation).
+#[tokio::test]
+async fn a_takeover_that_failed_half_way_leaves_no_claim_behind() {
+    let app = bluegreen_e2e::provision("rb-claim", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let execution = app.start_running_execution("release-v3").await;
+    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let direct = json!({"app": app.name, "reason": "v2 errors"});
+    // Lock writes: the first round's create (refused: held), the
+    // takeover's create (refused), then its change: that one fails.
+    let e = Box::pin(bluegreen_rollback::handler(
+        &failing_writes(&app, &["lock"], 2),
+        lambda_event(direct.clone()),
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(e.error_type(), "Transient", "{e}");
+    assert_eq!(app.execution_status(&execution).await, "ABORTED");
+
+    one(Box::pin(rollback(&app, direct)).await.expect("the retry"));
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert!(
+        app.parameter("lock").await.is_none(),
+        "before: the stopped execution's lock stayed"
+    );
+}
+
 /// Anyone allowed to invoke the function could send the state machine's
 /// document shape to skip the stop and the fence: the execution it names
 /// must really be running this app's release.

@@ -53,6 +53,11 @@ pub struct Fence {
     /// stopped named in it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<String>,
+    /// The rollback that decided it finished its work (split, record,
+    /// bounds): a release that took the app after that is none of its
+    /// business, while one that took it before is fenced by it too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub finished: bool,
 }
 
 impl Fence {
@@ -64,6 +69,7 @@ impl Fence {
             reason: reason.to_string(),
             at,
             also: Vec::new(),
+            finished: false,
         }
     }
 
@@ -160,6 +166,29 @@ impl<P: ParameterStore> AppStore<'_, P> {
     /// The fence for `holder`, if the app's latest rollback stopped it.
     pub async fn fence_against(&self, app: &str, holder: &str) -> Result<Option<Fence>> {
         Ok(self.fence(app).await?.filter(|f| f.fences(holder)))
+    }
+
+    /// Records that the rollback which decided the fence finished its work,
+    /// if the fence still is that decision (`is_it`; possibly extended since).
+    pub async fn mark_fence_finished(
+        &self,
+        app: &str,
+        is_it: impl Fn(&Fence) -> bool,
+    ) -> Result<()> {
+        if let Some(current) = self.fence(app).await?
+            && is_it(&current)
+            && !current.finished
+        {
+            self.save_fence(
+                app,
+                &Fence {
+                    finished: true,
+                    ..current
+                },
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     pub async fn save_fence(&self, app: &str, fence: &Fence) -> Result<()> {

@@ -360,11 +360,16 @@ where
     {
         return Err(crate::store::lock_held(app, l));
     }
-    // A release that took the app after this message's rollback decided
-    // (a copy delivered late, a retry after the rollback was done) is none
-    // of this message's business: nothing is fenced, stopped or recorded.
+    // A release that took the app after this message's rollback finished
+    // (a copy delivered late, a retry after the rollback was done), or
+    // that has changed what a color runs since the decision, is none of
+    // this message's business: nothing is fenced, stopped or recorded.
+    // (One that took it while the rollback's work was unfinished, and the
+    // decision still holds, is fenced by it too, below, and the work
+    // finished.)
     if let (Some(ours), Some(l)) = (world.records.fence.as_ref(), &holder)
         && ours.split.is_some()
+        && (ours.finished || !ours.still_current(|c| world.task_definition(c).to_string()))
         && made_by(request, ours)
         && !is_rollback_holder(&l.holder)
         && !ours.fences(&l.holder)
@@ -845,6 +850,15 @@ where
     // (the retry finds traffic moved and finishes this; people were told).
     crate::scaling::settle_rollback(store, &ports.services, config, &mine.holder, plan.target)
         .await?;
+    // The decided fence this attempt wrote (it stopped someone): its work is
+    // done. A release that takes the app after this is none of its business.
+    if outcome.stopped_execution.is_some() {
+        store
+            .mark_fence_finished(app, |f| {
+                f.reason == request.reason && f.at == now && f.split == Some(wanted)
+            })
+            .await?;
+    }
     Ok(RollbackOutcome {
         alert_error,
         ..outcome
@@ -926,6 +940,11 @@ where
     if config.autoscaling {
         crate::scaling::honour_fence(store, &ports.services, config, fence).await?;
     }
+    store
+        .mark_fence_finished(app, |f| {
+            f.holder == fence.holder && f.at == fence.at && f.reason == fence.reason
+        })
+        .await?;
     Ok(Some(outcome(
         changed,
         "this message's rollback had decided; its decision is finished",

@@ -1554,6 +1554,60 @@ async fn a_takeover_that_failed_half_way_leaves_no_claim_behind() {
     );
 }
 
+/// The emergency rollback moved traffic first, stopped the release's
+/// execution, then failed taking its lock over (an SSM failure): the
+/// record and the bounds are not settled. A release script then takes the
+/// stopped execution's lock. The message's retry fences the script with the
+/// same decision and finishes the work. Before, it took the script for a
+/// release started after the rollback and did nothing: the record kept
+/// naming the release rolled back, and a scaling hold stayed on production
+/// (found by the simulation, seed 6387).
+#[tokio::test]
+async fn a_retry_finishes_its_rollback_and_fences_a_script_that_took_the_app_meanwhile() {
+    let app = bluegreen_e2e::provision("rb-unfinished", AppOptions::default()).await;
+    let (execution, _) = Box::pin(switched_by_execution(&app, None)).await;
+    let sent = rfc3339(time::OffsetDateTime::now_utc());
+    let m = bluegreen_e2e::sns_event_sent_at(&message(&app.name, "v2 errors"), &sent);
+    // Lock writes: the first round's create and the takeover's (both
+    // refused: held), then the takeover's change fails.
+    let e = Box::pin(bluegreen_rollback::handler(
+        &failing_writes(&app, &["lock"], 2),
+        lambda_event(m.clone()),
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(e.error_type(), "Transient", "{e}");
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.execution_status(&execution).await, "ABORTED");
+    assert_eq!(
+        app.stored_state().await.unwrap().phase,
+        Phase::Stable,
+        "not recorded yet"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let script = bluegreen_e2e::manual_holder(&app, "v3");
+    assert!(bluegreen_e2e::try_hold_lock(&app, &script).await);
+
+    one(Box::pin(rollback(&app, m)).await.expect("the retry"));
+    let state = app.stored_state().await.unwrap();
+    assert_eq!(
+        (state.active_color, state.phase),
+        (Color::Blue, Phase::RolledBack),
+        "before: the retry did nothing"
+    );
+    let mut by_script = release_input(&app.name, "v3");
+    by_script["overrides"] = json!({"strategy": {"type": "all-at-once"}});
+    let e = Box::pin(bluegreen_switch::handler(
+        &app.ports(),
+        lambda_event(by_script),
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+}
+
 /// Anyone allowed to invoke the function could send the state machine's
 /// document shape to skip the stop and the fence: the execution it names
 /// must really be running this app's release.

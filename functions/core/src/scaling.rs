@@ -323,6 +323,30 @@ pub fn after_rollback(
     wanted
 }
 
+/// Gives back the bounds a deployment stopped while it held them (its
+/// record unsettled), when `fenced` says a rollback fenced that deployment:
+/// for a rollback whose decision the world has moved past, the hold is
+/// still that deployment's leftover, and nobody else gives it back. A
+/// record of any other deployment (a newer release holding the bounds on
+/// purpose) is left alone.
+pub async fn give_back_fenced_hold<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    services: &impl Services,
+    config: &AppConfig,
+    serving: Color,
+    fenced: impl Fn(&str) -> bool,
+) -> Result<bool> {
+    if !config.autoscaling {
+        return Ok(false);
+    }
+    match record(store, &config.app).await? {
+        Some(r) if !r.settled && fenced(&r.execution) => {
+            settle(store, services, config, serving, Some(&r.execution)).await
+        }
+        _ => Ok(false),
+    }
+}
+
 /// A step of a deployment that a rollback fenced off may have changed bounds
 /// after the rollback settled them: once the rollback has decided, its
 /// decision is applied again. (While it is pending, the rollback has yet to

@@ -404,7 +404,15 @@ where
     // so a retry of a rollback that failed in between still finds it fenced;
     // a holder that took the lock in between is handled the same way.
     let mut stopped_execution = None;
-    let mut fenced_holders: Vec<String> = Vec::new();
+    // An earlier attempt's pending fence (it stopped them, then failed
+    // before deciding): its holders stay fenced by whatever this one writes.
+    let mut fenced_holders: Vec<String> = world
+        .records
+        .fence
+        .as_ref()
+        .filter(|f| f.split.is_none())
+        .map(|f| f.holders().cloned().collect())
+        .unwrap_or_default();
     let mut current = holder.clone();
     for _ in 0..4 {
         let Some(lock) = current.filter(|l| {
@@ -911,6 +919,14 @@ where
             app,
             "this message's rollback was done; the app has moved on since"
         );
+        // A hold the deployments it fenced left on the bounds is still
+        // theirs to give back, and nobody else will.
+        if let Some(serving) = world.weights.sole() {
+            crate::scaling::give_back_fenced_hold(store, &ports.services, config, serving, |e| {
+                fence.fences(e)
+            })
+            .await?;
+        }
         return Ok(Some(outcome(
             false,
             "this message's rollback was done; the app has moved on since",

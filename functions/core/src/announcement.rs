@@ -65,19 +65,23 @@ impl<P: ParameterStore> AppStore<'_, P> {
         Ok(outcome == PutOutcome::Written)
     }
 
-    /// Removes the announcement if it is `by`'s, or one that expired.
+    /// Removes the announcement if it is `by`'s, or one that expired, or
+    /// any (`any`: the caller holds the app's lock as a rollback, so no other
+    /// rollback is at work behind it, and one left by an attempt whose own
+    /// withdrawal failed would hold steps up until it expires).
     pub async fn withdraw_announcement(
         &self,
         app: &str,
         by: &str,
         now: OffsetDateTime,
+        any: bool,
     ) -> Result<()> {
         let name = self.parameter(app, LEAF);
         let Some(p) = self.params().get(&name).await? else {
             return Ok(());
         };
         let mine_or_dead = parse::json::<Announcement>(&format!("announcement {name}"), &p.value)
-            .map_or(true, |a| a.by == by || !a.is_live(now));
+            .map_or(true, |a| any || a.by == by || !a.is_live(now));
         if mine_or_dead {
             self.params().delete(&name).await?;
         }

@@ -257,7 +257,7 @@ where
             // if it is ours) so that it does not outlive this attempt.
             release_own_lock(&store, app, &me).await;
             if may_have_announced {
-                withdraw(&store, app, &me, now).await;
+                withdraw(&store, app, &me, now, false).await;
             }
             return Err(e.into());
         }
@@ -281,8 +281,10 @@ where
             }
         },
         async {
-            if may_have_announced {
-                withdraw(&store, app, &me, now).await;
+            // Holding the app's lock, it also clears one an earlier attempt
+            // could not.
+            if may_have_announced || took {
+                withdraw(&store, app, &me, now, took).await;
             }
         },
     );
@@ -1053,8 +1055,11 @@ async fn withdraw<P: ParameterStore>(
     app: &str,
     me: &str,
     now: OffsetDateTime,
+    any: bool,
 ) {
-    if let Err(e) = crate::retry::retrying(4, || store.withdraw_announcement(app, me, now)).await {
+    if let Err(e) =
+        crate::retry::retrying(4, || store.withdraw_announcement(app, me, now, any)).await
+    {
         warn!(app, error = %e, "could not withdraw the rollback's announcement; it expires on its own");
     }
 }

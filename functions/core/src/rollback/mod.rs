@@ -362,20 +362,19 @@ where
     {
         return Err(crate::store::lock_held(app, l));
     }
-    // A release that took the app after this message's rollback finished
-    // (a copy delivered late, a retry after the rollback was done), or
-    // that has changed what a color runs since the decision, is none of
-    // this message's business: nothing is fenced, stopped or recorded.
-    // (One that took it while the rollback's work was unfinished, and the
-    // decision still holds, is fenced by it too, below, and the work
-    // finished.)
+    // A release this message's decision does not fence (it took the app
+    // after the decision; clocks cannot tell, the fence's names can) is
+    // none of this message's business once its rollback finished (a copy
+    // delivered late, a retry after it was done) or once that release
+    // changed what a color runs: nothing is fenced, stopped or recorded.
+    // (One that came in while the work was unfinished, the decision still
+    // holding, is fenced by it too, below, and the work finished.)
     if let (Some(ours), Some(l)) = (world.records.fence.as_ref(), &holder)
         && ours.split.is_some()
         && (ours.finished || !ours.still_current(|c| world.task_definition(c).to_string()))
         && made_by(request, ours)
         && !is_rollback_holder(&l.holder)
         && !ours.fences(&l.holder)
-        && l.acquired_at > ours.at
     {
         let color = world.weights.sole().unwrap_or(Color::Blue);
         let serving = ColorVersion {

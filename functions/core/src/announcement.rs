@@ -22,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::Result;
-use crate::parse;
 use crate::ports::{ParameterStore, PortError, PortErrorKind, PutMode, PutOutcome};
 use crate::store::AppStore;
 
@@ -53,6 +52,12 @@ impl Announcement {
     }
 }
 
+/// An announcement as stored; one that cannot be read counts as absent
+/// (only rollbacks write it, and a step must not wait on garbage).
+pub(crate) fn parse(value: &str) -> Option<Announcement> {
+    serde_json::from_str(value).ok()
+}
+
 impl<P: ParameterStore> AppStore<'_, P> {
     /// Writes the announcement if there is none. `false`: another one is
     /// there (a rollback at work, or one that died: it expires).
@@ -80,8 +85,7 @@ impl<P: ParameterStore> AppStore<'_, P> {
         let Some(p) = self.params().get(&name).await? else {
             return Ok(());
         };
-        let mine_or_dead = parse::json::<Announcement>(&format!("announcement {name}"), &p.value)
-            .map_or(true, |a| any || a.by == by || !a.is_live(now));
+        let mine_or_dead = parse(&p.value).is_none_or(|a| any || a.by == by || !a.is_live(now));
         if mine_or_dead {
             self.params().delete(&name).await?;
         }
@@ -106,14 +110,11 @@ impl<P: ParameterStore> AppStore<'_, P> {
         ];
         for _ in 0..READS_WHILE_DECIDING {
             let got = self.params().get_many(&names).await?;
-            let fence: Option<crate::fence::Fence> = got[0]
-                .as_ref()
-                .map(|p| parse::json(&format!("rollback fence {}", names[0]), &p.value))
-                .transpose()?;
+            let fence = crate::fence::parse_fence(&names[0], got[0].as_ref())?;
             let fence = fence.filter(|f| f.fences(holder));
             let deciding = got[1]
                 .as_ref()
-                .and_then(|p| parse::json::<Announcement>("announcement", &p.value).ok())
+                .and_then(|p| parse(&p.value))
                 .is_some_and(|a| a.is_live(now));
             if !deciding || fence.as_ref().is_some_and(|f| f.split.is_some()) {
                 return Ok(fence);

@@ -136,13 +136,7 @@ impl Fence {
 impl<P: ParameterStore> AppStore<'_, P> {
     pub async fn fence(&self, app: &str) -> Result<Option<Fence>> {
         let name = self.parameter(app, LEAF);
-        match self.params().get(&name).await? {
-            Some(p) => Ok(Some(parse::json(
-                &format!("rollback fence {name}"),
-                &p.value,
-            )?)),
-            None => Ok(None),
-        }
+        parse_fence(&name, self.params().get(&name).await?.as_ref())
     }
 
     /// The lock and the fence, in one read.
@@ -156,10 +150,7 @@ impl<P: ParameterStore> AppStore<'_, P> {
             .as_ref()
             .map(|p| parse::json(&format!("lock {}", names[0]), &p.value))
             .transpose()?;
-        let fence = got[1]
-            .as_ref()
-            .map(|p| parse::json(&format!("rollback fence {}", names[1]), &p.value))
-            .transpose()?;
+        let fence = parse_fence(&names[1], got[1].as_ref())?;
         Ok((lock, fence))
     }
 
@@ -198,6 +189,16 @@ impl<P: ParameterStore> AppStore<'_, P> {
             .await?;
         Ok(())
     }
+}
+
+/// The fence stored at `name`, if there is one.
+pub(crate) fn parse_fence(
+    name: &str,
+    stored: Option<&crate::ports::Parameter>,
+) -> Result<Option<Fence>> {
+    stored
+        .map(|p| parse::json(&format!("rollback fence {name}"), &p.value))
+        .transpose()
 }
 
 /// What a switch of a stopped deployment answers.

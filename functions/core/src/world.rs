@@ -155,23 +155,12 @@ fn records_from<P: ParameterStore>(
     let lock = next()
         .map(|p| parse::json(&format!("lock {}", names[2]), &p.value))
         .transpose()?;
-    let fence = next()
-        .map(|p| parse::json(&format!("rollback fence {}", names[3]), &p.value))
-        .transpose()?;
+    let fence = crate::fence::parse_fence(&names[3], next().as_ref())?;
     let scaling = next()
         .map(|p| parse::json(&format!("scaling record {}", names[4]), &p.value))
         .transpose()?;
     let active_environment = next().map(|p| p.value);
-    // Unreadable: a rollback is deciding all the same.
-    let deciding = next().map(|p| {
-        parse::json(&format!("announcement {}", names[6]), &p.value).unwrap_or(
-            crate::announcement::Announcement {
-                by: String::new(),
-                reason: String::new(),
-                at: time::OffsetDateTime::UNIX_EPOCH,
-            },
-        )
-    });
+    let deciding = next().and_then(|p| crate::announcement::parse(&p.value));
     Ok(Records {
         config,
         state,

@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::ports::{LoadBalancer, ParameterStore, Ports, Services};
 use crate::requests::Caller;
 use crate::routing::read_weights;
-use crate::scaling;
+use crate::scaling::{self, ScalingRecord};
 use crate::state::AppState;
 use crate::store::AppStore;
 
@@ -52,7 +52,7 @@ where
             && let Some(record) = scaling::record(&store, app).await?
             && record.execution == me
         {
-            scaling_restored = give_back_bounds(ports, &store, &config, &me).await?;
+            scaling_restored = give_back_bounds(ports, &store, &config, &record, &me).await?;
         }
     }
     let released = store.release_lock(app, &me).await?;
@@ -67,12 +67,16 @@ where
 /// the one the release assumed: on-call may have moved production onto the
 /// color it deployed to). A split leaves both held: each color carries
 /// production, and lowering either minimum could shrink it (invariant 11).
-/// A rollback that fenced this deployment meanwhile owns the bounds: its
-/// decision is applied again after ours (as deploy-idle and switch do).
+/// A rollback that fenced this deployment owns the bounds: the fence is read
+/// again right before the writes (the abort's first read may be long past,
+/// and a rollback may have moved production since to the color this would
+/// idle), and after them, when its decision is applied again over ours (as
+/// deploy-idle and switch do).
 async fn give_back_bounds<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     store: &AppStore<'_, P>,
     config: &AppConfig,
+    record: &ScalingRecord,
     me: &str,
 ) -> Result<bool>
 where
@@ -85,13 +89,20 @@ where
         warn!(app = %config.app, %weights, "aborted with production split: both colors keep their held bounds");
         return Ok(false);
     };
-    let restored = scaling::settle(store, &ports.services, config, serving, Some(me)).await?;
+    let Some(bounds) = scaling::read(&ports.services, config).await? else {
+        return Ok(false);
+    };
+    if let Some(fence) = store.fence_against(&config.app, me).await? {
+        scaling::honour_fence(store, &ports.services, config, &fence).await?;
+        return Ok(false);
+    }
+    scaling::give_back(store, &ports.services, config, serving, record, &bounds).await?;
     if let Some(fence) = store.fence_against(&config.app, me).await? {
         scaling::honour_fence(store, &ports.services, config, &fence).await?;
         return Ok(false);
     }
     info!(app = %config.app, %serving, "aborted: the scalable targets have their bounds from before the release");
-    Ok(restored)
+    Ok(true)
 }
 
 /// deploy-idle marks the idle color as being replaced before it updates the

@@ -246,16 +246,28 @@ pub async fn settle<P: ParameterStore>(
     let Some(now) = read(services, config).await? else {
         return Ok(false);
     };
-    apply_both(
-        services,
-        config,
-        serving,
-        &now,
-        &after_rollback(&record, serving, &now),
-    )
-    .await?;
-    mark_settled(store, &config.app, &record).await?;
+    give_back(store, services, config, serving, &record, &now).await?;
     Ok(true)
+}
+
+/// `serving` takes `record`'s serving bounds back, the other color its idle
+/// ones (see [`after_rollback`]), from the bounds `now` read; the record is
+/// then settled.
+pub async fn give_back<P: ParameterStore>(
+    store: &AppStore<'_, P>,
+    services: &impl Services,
+    config: &AppConfig,
+    serving: Color,
+    record: &ScalingRecord,
+    now: &PerColor<Bounds>,
+) -> Result<()> {
+    let wanted = after_rollback(record, serving, now);
+    apply_both(services, config, serving, now, &wanted).await?;
+    let settled = settled_with(record, serving, &wanted);
+    if &settled != record {
+        save(store, &config.app, &settled).await?;
+    }
+    Ok(())
 }
 
 /// The record a rollback to `target` settles by: the app's, or, when there
@@ -295,20 +307,21 @@ pub async fn settle_rollback<P: ParameterStore>(
         return Ok(false);
     };
     let record = record_for_rollback(store, config, me, target, &now).await?;
-    let wanted = after_rollback(&record, target, &now);
-    apply_both(services, config, target, &now, &wanted).await?;
-    mark_settled(store, &config.app, &record).await?;
+    give_back(store, services, config, target, &record, &now).await?;
     Ok(true)
 }
 
-/// The bounds after a rollback (or an abort) to `target`: the recorded ones by role, except
-/// that production's maximum is never lowered. The record may be weeks old
-/// (taken before the release that is rolled back), and the team may have
-/// raised production's maximum since, on the color that served it: the color
-/// taking production back keeps the highest maximum either color has. (Only
-/// the maximum: minimums are held at task counts during a release, and a
-/// held minimum kept forever would stop the policies from scaling in.)
-/// Pure, and the same on a retry: the colors' maximums only rise under it.
+/// The bounds after a rollback (or an abort) to `target`: the recorded ones
+/// by role, except that production is never sized below what the team set
+/// since. The record may be weeks old (taken before the release that is
+/// rolled back), and the team may have raised production's bounds since, on
+/// the color that served it: the color taking production back keeps the
+/// highest maximum either color has, and, once the record is settled (no
+/// release holds the bounds: the serving color's minimum is the team's, not
+/// a hold at a task count), at least the minimum the serving color has now.
+/// (A held minimum kept forever would stop the policies from scaling in.)
+/// Pure, and the same on a retry: the record settled by it names what it
+/// applied (see [`settled_with`]).
 pub fn after_rollback(
     record: &ScalingRecord,
     target: Color,
@@ -320,7 +333,28 @@ pub fn after_rollback(
         .max
         .max(now.get(Color::Blue).max)
         .max(now.get(Color::Green).max);
+    if record.settled {
+        serving.min = serving
+            .min
+            .max(now.get(target.other()).min)
+            .min(serving.max);
+    }
     wanted
+}
+
+/// `record`, settled, naming the serving bounds `wanted` gives `serving`:
+/// the bounds production has from now on are the ones a later settle starts
+/// from (a retry then applies the same).
+pub fn settled_with(
+    record: &ScalingRecord,
+    serving: Color,
+    wanted: &PerColor<Bounds>,
+) -> ScalingRecord {
+    ScalingRecord {
+        serving: *wanted.get(serving),
+        settled: true,
+        ..record.clone()
+    }
 }
 
 /// Gives back the bounds a deployment stopped while it held them (its
@@ -425,31 +459,40 @@ mod tests {
     }
 
     #[test]
-    fn a_rollback_never_lowers_productions_maximum_and_is_the_same_when_retried() {
-        let r = ScalingRecord {
+    fn a_rollback_never_sizes_production_below_what_it_has_and_is_the_same_when_retried() {
+        let record = |settled| ScalingRecord {
             execution: "e".into(),
             idle_color: Color::Green,
             serving: SERVING,
             idle: IDLE,
-            settled: true,
+            settled,
         };
         let b = |min, max| Bounds { min, max };
-        // (blue now, green now) -> (blue after, green after), rolling back to blue.
+        // (record settled?, blue now, green now) -> (blue after, green after),
+        // rolling back to blue, which production left for green.
         let rows = [
-            // Mid-release: green held at blue's 4 tasks; the record as is.
-            ((b(4, 10), b(4, 10)), (SERVING, IDLE)),
+            // Mid-release (record unsettled): green held at blue's 4 tasks;
+            // the record as is, the hold is not kept.
+            ((false, b(4, 10), b(4, 10)), (SERVING, IDLE)),
             // Weeks later: the team raised green's (production's) maximum.
-            ((b(4, 10), b(2, 30)), (b(2, 30), IDLE)),
-            // A retry after the first attempt applied both.
-            ((b(2, 30), IDLE), (b(2, 30), IDLE)),
+            ((true, b(4, 10), b(2, 30)), (b(2, 30), IDLE)),
+            // ... and its minimum.
+            ((true, b(4, 10), b(5, 30)), (b(5, 30), IDLE)),
         ];
-        for ((blue, green), (want_blue, want_green)) in rows {
-            let after = after_rollback(&r, Color::Blue, &PerColor { blue, green });
+        for ((settled, blue, green), (want_blue, want_green)) in rows {
+            let mut r = record(settled);
+            let now = PerColor { blue, green };
+            let after = after_rollback(&r, Color::Blue, &now);
             assert_eq!(
                 (after.blue, after.green),
                 (want_blue, want_green),
-                "from {blue} / {green}"
+                "from {blue} / {green}, settled {settled}"
             );
+            // A retry after the first attempt applied both: the record,
+            // settled by it, names what it applied.
+            r = settled_with(&r, Color::Blue, &after);
+            let again = after_rollback(&r, Color::Blue, &after);
+            assert_eq!(again, after, "retried from {blue} / {green}");
         }
     }
 

@@ -198,6 +198,32 @@ async fn a_rollback_weeks_later_never_caps_production_below_the_maximum_set_sinc
 }
 
 #[tokio::test]
+async fn a_rollback_weeks_later_never_sizes_production_below_the_minimum_set_since() {
+    let app = provisioned("as-weeks-min").await;
+    let arn = app.start_running_execution("v2").await;
+    let doc = deployed(&app, &arn).await;
+    let out = bluegreen_switch::handler(&app.ports(), lambda_event(doc))
+        .await
+        .expect("switch");
+    assert!(out.done);
+    bluegreen_e2e::release_lock(&app, &arn).await;
+    // Weeks pass: the team raises production's floor for a sale.
+    register(&app, Color::Green, 4, 30).await;
+
+    let message = json!({"app": app.name, "reason": "checkout errors"}).to_string();
+    bluegreen_rollback::handler(&app.ports(), lambda_event(sns_event(&message)))
+        .await
+        .expect("rollback");
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(
+        both(&app).await,
+        [(4, 30), (0, 8)],
+        "blue takes production back with the floor production has now (the record's \
+         minimum 1, from before the release, would let it shrink below it); green idles"
+    );
+}
+
+#[tokio::test]
 async fn an_abort_after_production_was_moved_by_hand_never_lowers_the_serving_colors_minimum() {
     let app = provisioned("as-abort-moved").await;
     let arn = app.start_running_execution("v2").await;

@@ -156,17 +156,21 @@ where
             return Err(e);
         }
     }
-    Box::pin(super::after_traffic(
-        ports,
-        store,
+    let ctx = super::plan::Context {
         request,
-        world,
-        plan,
-        Some(holder),
-        *took_lock,
-        Some(holder.holder.clone()),
-        mine,
+        stopped: Some(&holder.holder),
+        fenced: &[],
+        holder: Some(holder),
+        took_lock: *took_lock,
         now,
+    };
+    let (effects, outcome) = super::plan::after_traffic(world, plan, ctx);
+    let rest = super::plan::Plan {
+        effects,
+        ending: super::plan::Ending::Done(outcome),
+    };
+    Box::pin(super::apply::apply(
+        ports, store, request, world, rest, mine, now,
     ))
     .await
 }

@@ -11,9 +11,11 @@
 //! [`crate::fence`]) and the world is read again.
 
 mod alert;
+mod apply;
 pub mod decide;
 pub mod events;
 mod fast;
+mod plan;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -577,301 +579,29 @@ where
             return Err(e);
         }
     };
+    // Decided: what it does is a plan (see `plan`), made by one executor.
+    let ctx = plan::Context {
+        request,
+        stopped: stopped_execution.as_deref(),
+        fenced: &fenced_holders,
+        holder: holder.as_ref(),
+        took_lock: *took_lock,
+        now,
+    };
     let plan = match decision {
         Decision::Untouched { note, serving } => {
-            // Another release holds the app now (an ended execution's
-            // reaction, after a new release started): its listener and its
-            // bounds are its own.
-            let another_release_holds = world.records.lock.as_ref().is_some_and(|l| {
-                !is_rollback_holder(&l.holder)
-                    && Some(&l.holder) != request.caller_execution.as_ref()
-                    && Some(&l.holder) != request.ended_execution.as_ref()
-                    && Some(&l.holder) != stopped_execution.as_ref()
-            });
-            // A release's own rollback writes production's split again even
-            // so: the release may have just changed the listener, and a
-            // describe right after a modify may still answer the actions
-            // from before (see `decide`). Idempotent; nothing is said to move.
-            if !another_release_holds
-                && matches!(
-                    request.source,
-                    RollbackSource::StateMachine | RollbackSource::ExecutionEnded
-                )
-                && world.weights.sole() == Some(serving.color)
-            {
-                let config = world.config();
-                let route = config.production.route();
-                let all = Split::all(serving.color);
-                // Boxed: keeps `run`'s own future small.
-                Box::pin(write_split(
-                    &ports.lb,
-                    config,
-                    &route,
-                    &world.production,
-                    all,
-                    false,
-                ))
-                .await?;
-            }
-            // The release never got traffic: like an abort, its colors get
-            // the bounds from before it (its own record only), then the lock goes.
-            // (The state machine's own release, or the one an emergency
-            // rollback stopped before it moved traffic, now or in an earlier
-            // attempt that failed before this.)
-            if !another_release_holds
-                && let Some(release) = request
-                    .caller_execution
-                    .as_ref()
-                    .or(stopped_execution.as_ref())
-                    .or(world.records.fence.as_ref().map(|f| &f.holder))
-            {
-                crate::scaling::settle(
-                    store,
-                    &ports.services,
-                    world.config(),
-                    serving.color,
-                    Some(release),
-                )
-                .await?;
-            }
-            // A step that died between the two writes of a state (or an
-            // earlier attempt of this rollback) may have left the plain
-            // active-environment value naming the other color.
-            if let Some(state) = world.state()
-                && !another_release_holds
-                && world.weights.sole() == Some(state.active_color)
-                && !world.records.state_is(state)
-            {
-                store.save_state(app, state).await?;
-            }
-            let lock_released = match (&holder, &request.caller_execution) {
-                (Some(l), Some(caller)) if &l.holder == caller => {
-                    store.release_lock(app, caller).await?
-                }
-                _ => false,
-            };
             info!(app, %note, "nothing to roll back");
-            return Ok(RollbackOutcome {
-                stopped_execution,
-                lock_released,
-                ..RollbackOutcome::unchanged(request, serving, note)
-            });
+            plan::untouched(&world, note, serving, ctx)
         }
-        Decision::Roll(plan) => *plan,
-    };
-
-    let config = world.config();
-    if let Some(cold) = &plan.cold {
-        let service = &config.color(plan.target).service;
-        let window_over = world.state().and_then(|s| s.switched_at).is_some_and(|at| {
-            now - at > time::Duration::seconds(config.warm_window_seconds as i64)
-        });
-        let scaling = match cold.scale_to {
-            Some(n) => {
-                // Its policies must not scale it back in before traffic comes.
-                if let Some(bounds) = crate::scaling::read(&ports.services, config).await? {
-                    // Recorded first, if nothing is: the bounds to settle by.
-                    crate::scaling::record_for_rollback(
-                        store,
-                        config,
-                        &mine.holder,
-                        plan.target,
-                        &bounds,
-                    )
-                    .await?;
-                    let now = *bounds.get(plan.target);
-                    crate::scaling::apply(
-                        &ports.services,
-                        config,
-                        plan.target,
-                        now,
-                        crate::scaling::hold(now, n),
-                    )
-                    .await?;
-                }
-                ports
-                    .services
-                    .update(&config.cluster, service, None, Some(n))
-                    .await?;
-                format!(
-                    "; {service} is now scaling to {n} task(s){}",
-                    if window_over {
-                        " (it was scaled down because the warm rollback window had passed)"
-                    } else {
-                        ""
-                    }
-                )
+        Decision::Roll(roll) => {
+            if !roll.move_traffic {
+                info!(app, color = %roll.target, "production already on the release before; listener agrees");
             }
-            None => String::new(),
-        };
-        // The state machine retries this for minutes while production
-        // serves the release being rolled back: the team hears at the first
-        // refusal (the one that started the scale-up) what it waits for.
-        // People who pressed the button hear of each refusal anyway.
-        if request.source == RollbackSource::StateMachine
-            && cold.scale_to.is_some()
-            && let Some(topic) = &config.alert_topic_arn
-        {
-            let why = format!(
-                "the rollback waits for {} to carry production: {} healthy target(s) of {} needed{scaling}; the state machine retries for about 3 minutes, and production serves {} until then",
-                plan.target,
-                cold.healthy,
-                cold.needed,
-                plan.from.version.as_deref().unwrap_or("the release"),
-            );
-            alert::alert_waiting(&ports.alerts, topic, app, &why, request, now).await;
-        }
-        return Err(Error::PreviousColorCold {
-            app: app.to_string(),
-            color: plan.target,
-            why: format!(
-                "target group {} has {} healthy target(s), production needs {} ({} of {service} running, {} desired){scaling}. \
-                 Run the rollback again once they are healthy (usually 1 to 3 minutes)",
-                config.color(plan.target).target_group_arn,
-                cold.healthy,
-                cold.needed,
-                world.services.get(plan.target).running,
-                world.services.get(plan.target).desired,
-            ),
-        });
-    }
-
-    let wanted = Split::all(plan.target);
-    if let Some(holder) = &stopped_execution {
-        store
-            .save_fence(
-                app,
-                &Fence::decided(holder, wanted, &plan.new_state, &request.reason, now)
-                    .with_also(&fenced_holders),
-            )
-            .await?;
-    }
-    // An app that autoscales and has no scaling record yet (no release
-    // since): the bounds are recorded before traffic moves, so that a
-    // retry of a rollback that moved it and then failed still knows which
-    // bounds served. (Read with the other records in the first round; the
-    // bounds are read only in this once-per-app case.)
-    if plan.move_traffic
-        && config.autoscaling
-        && world.records.scaling.is_none()
-        && let Some(bounds) = crate::scaling::read(&ports.services, config).await?
-    {
-        crate::scaling::record_for_rollback(store, config, &mine.holder, plan.target, &bounds)
-            .await?;
-    }
-    if plan.move_traffic {
-        let route = config.production.route();
-        write_split(&ports.lb, config, &route, &world.production, wanted, false).await?;
-        if plan.confirm_only {
-            info!(app, color = %plan.target, "production read as already on the release before; written again to be sure");
-        } else {
-            warn!(app, to = %plan.target, reason = %request.reason, "rolled back production traffic");
-        }
-    } else {
-        info!(app, color = %plan.target, "production already on the release before; listener agrees");
-    }
-    Box::pin(after_traffic(
-        ports,
-        store,
-        request,
-        &world,
-        plan,
-        holder.as_ref(),
-        *took_lock,
-        stopped_execution,
-        mine,
-        now,
-    ))
-    .await
-}
-
-/// After production's split: the state recorded, the lock given back, the
-/// team told (only when something changed), the bounds settled.
-#[allow(clippy::too_many_arguments)]
-async fn after_traffic<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
-    request: &RollbackRequest,
-    world: &World,
-    plan: decide::RollPlan,
-    holder: Option<&Lock>,
-    took_lock: bool,
-    stopped_execution: Option<String>,
-    mine: &Lock,
-    now: OffsetDateTime,
-) -> Result<RollbackOutcome>
-where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
-{
-    let app = request.app.as_str();
-    let config = world.config();
-    let wanted = Split::all(plan.target);
-    let changed = plan.move_traffic && !plan.confirm_only;
-    let lock_released = match holder {
-        // Taken over above; released when the rollback ends. (Not taken
-        // over: the stopped execution still counted as running; if it has
-        // ended since, its lock is stale and released below.)
-        Some(_) if took_lock => true,
-        Some(l)
-            if Some(&l.holder) == request.caller_execution.as_ref()
-                || store.is_stale(l, now, &ports.executions).await? =>
-        {
-            store.release_lock(app, &l.holder).await?
-        }
-        _ => false,
-    };
-
-    let outcome = RollbackOutcome {
-        app: app.to_string(),
-        changed,
-        from: plan.from,
-        to: plan.to,
-        split: wanted,
-        reason: request.reason.clone(),
-        source: request.source,
-        stopped_execution,
-        lock_released,
-        alert_error: None,
-        note: (!changed).then(|| "already rolled back; the listener agrees".to_string()),
-    };
-    // Alert only when something changed: pressing the button twice should not
-    // page people twice. The record and the alert are independent: at once.
-    let record = async {
-        if !world.records.state_is(&plan.new_state) {
-            store.save_state(app, &plan.new_state).await?;
-        }
-        Ok::<_, Error>(())
-    };
-    let tell = async {
-        match (&config.alert_topic_arn, changed) {
-            (Some(topic), true) => alert::alert(&ports.alerts, topic, &outcome, request, now).await,
-            _ => None,
+            plan::roll(&world, *roll, ctx)
         }
     };
-    let (recorded, alert_error) = tokio::join!(record, tell);
-    recorded?;
-    // After traffic, record and alert: the serving color takes the serving
-    // bounds, the other its idle ones. A failure here is retried like any
-    // (the retry finds traffic moved and finishes this; people were told).
-    crate::scaling::settle_rollback(store, &ports.services, config, &mine.holder, plan.target)
-        .await?;
-    // The decided fence this attempt wrote (it stopped someone): its work is
-    // done. A release that takes the app after this is none of its business.
-    if outcome.stopped_execution.is_some() {
-        store
-            .mark_fence_finished(app, |f| {
-                f.reason == request.reason && f.at == now && f.split == Some(wanted)
-            })
-            .await?;
-    }
-    Ok(RollbackOutcome {
-        alert_error,
-        ..outcome
-    })
+    // Boxed: keeps `run`'s own future small.
+    Box::pin(apply::apply(ports, store, request, &world, plan, mine, now)).await
 }
 
 /// The rest of a decision this message's rollback made earlier (see

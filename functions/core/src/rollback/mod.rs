@@ -12,10 +12,15 @@
 
 mod alert;
 mod apply;
+mod callers;
 pub mod decide;
+mod decided;
+mod ended;
 pub mod events;
 mod fast;
 mod plan;
+mod refused;
+mod secure;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -31,12 +36,15 @@ use crate::ports::{
     Alerts, ExecutionStatus, Executions, LoadBalancer, ParameterStore, Ports, PutMode, PutOutcome,
     Services,
 };
-use crate::routing::write_split;
 use crate::split::Split;
-use crate::store::{AppStore, is_execution_arn};
+use crate::store::AppStore;
 use crate::world::{World, observe};
 
+use callers::{check_caller, check_ended};
 use decide::{Decision, decide};
+use decided::finish_as_decided;
+use ended::nothing_left;
+use refused::refuse;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -306,7 +314,7 @@ async fn run<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     store: &AppStore<'_, P>,
     request: &RollbackRequest,
-    mut world: World,
+    world: World,
     mine: &Lock,
     took_lock: &mut bool,
     announced: bool,
@@ -400,126 +408,23 @@ where
         ))
         .await;
     }
-    // An execution holding the lock (running, or stopped moments ago with a
-    // step still in flight) is fenced off first, then stopped if it runs; the
-    // rollback then holds the lock itself (no deployment can reclaim it
-    // meanwhile) and reads the world again. The fence comes before the stop,
-    // so a retry of a rollback that failed in between still finds it fenced;
-    // a holder that took the lock in between is handled the same way.
-    let mut stopped_execution = None;
-    // An earlier attempt's pending fence (it stopped them, then failed
-    // before deciding): its holders stay fenced by whatever this one writes.
-    let mut fenced_holders: Vec<String> = world
-        .records
-        .fence
-        .as_ref()
-        .filter(|f| f.split.is_none())
-        .map(|f| f.holders().cloned().collect())
-        .unwrap_or_default();
-    let mut current = holder.clone();
-    for _ in 0..4 {
-        let Some(lock) = current.filter(|l| {
-            !is_rollback_holder(&l.holder)
-                && Some(&l.holder) != request.caller_execution.as_ref()
-                // An ended execution's reaction handles that execution's
-                // lock only: another release holding the app now is none of
-                // its business (it is no emergency).
-                && request
-                    .ended_execution
-                    .as_ref()
-                    .is_none_or(|ended| ended == &l.holder)
-        }) else {
-            break;
-        };
-        // This message's decision, made by an earlier attempt, stands: it
-        // is never replaced by a pending fence (a retry would then decide
-        // again from the world the decision made), it is extended.
-        let ours = world
-            .records
-            .fence
-            .as_ref()
-            .filter(|f| f.split.is_some() && made_by(request, f));
-        let fenced = world
-            .records
-            .fence
-            .as_ref()
-            .is_some_and(|f| f.fences(&lock.holder) && (f.split.is_none() || ours.is_some()));
-        if !fenced {
-            // Naming every holder this attempt fenced: a deployment that took
-            // the lock from the one stopped must not unfence that one.
-            let fence = match ours {
-                Some(decided) => decided
-                    .clone()
-                    .with_also(fenced_holders.iter().chain([&lock.holder])),
-                None => {
-                    Fence::pending(&lock.holder, &request.reason, now).with_also(&fenced_holders)
-                }
-            };
-            store.save_fence(app, &fence).await?;
-        }
-        if !fenced_holders.contains(&lock.holder) {
-            fenced_holders.push(lock.holder.clone());
-        }
-        if !is_execution_arn(&lock.holder) {
-            // A release driven by direct invokes (`manual:` holder): nothing
-            // to stop, and its lock stays its own until it is released or
-            // expires; the fence stops its next step (switch and deploy-idle
-            // check it) and puts this rollback's decision back. The world is
-            // read again after the fence, as after a stop: a deploy step of
-            // that release that saw no fence marked its color before this.
-            stopped_execution.get_or_insert_with(|| lock.holder.clone());
-            world = observe(store, &ports.lb, &ports.services, app, None).await?;
-            break;
-        }
-        stop_if_running(&ports.executions, request, &lock.holder).await?;
-        stopped_execution.get_or_insert_with(|| lock.holder.clone());
-        // Reclaimed like any stale lock (exactly one of several reclaimers
-        // wins): a deployment that won it instead is the next one handled.
-        let ttl = (mine.expires_at - mine.acquired_at).unsigned_abs();
-        match store
-            .acquire_lock(app, &mine.holder, ttl, now, &ports.executions)
-            .await
-        {
-            Ok(_) => {
-                *took_lock = true;
-                world = observe(store, &ports.lb, &ports.services, app, None).await?;
-                current = world.records.lock.clone();
-            }
-            Err(Error::LockHeld { .. }) => {
-                world = observe(store, &ports.lb, &ports.services, app, None).await?;
-                current = world.records.lock.clone();
-                // Another rollback won it (a copy of this message, or
-                // another one, that found the same deployment): it decides;
-                // this one is retried after it, as when it finds one at
-                // work from the start. Two deciding at once would settle the
-                // app two ways (one fence slot, two decisions).
-                if let Some(l) = &current
-                    && is_rollback_holder(&l.holder)
-                    && !l.is_expired(now)
-                    && request.caller_execution.is_none()
-                {
-                    return Err(crate::store::lock_held(app, l));
-                }
-            }
-            Err(e) => {
-                // The lock may be ours with the answer lost: the release at
-                // the end deletes it only if it is.
-                *took_lock = true;
-                return Err(e);
-            }
-        }
-    }
-    // A pending fence is an earlier attempt of a rollback that stopped that
-    // deployment and failed before deciding: this attempt finishes its work
-    // (a step of that deployment may still be in flight, and waits for the
-    // decided fence to put the rollback's decision back).
-    if stopped_execution.is_none()
-        && let Some(fence) = world.records.fence.as_ref().filter(|f| f.split.is_none())
-    {
-        stop_if_running(&ports.executions, request, &fence.holder).await?;
-        stopped_execution = Some(fence.holder.clone());
-        fenced_holders.extend(fence.holders().cloned());
-    }
+    // Whoever else holds the app is fenced off, stopped and taken over
+    // before anything is decided (see `secure`).
+    let secure::Secured {
+        world,
+        stopped: stopped_execution,
+        fenced: fenced_holders,
+    } = Box::pin(secure::secure(
+        ports,
+        store,
+        request,
+        world,
+        holder.as_ref(),
+        mine,
+        took_lock,
+        now,
+    ))
+    .await?;
 
     // This message's rollback has decided already (an earlier attempt, or
     // an earlier copy): its decision is finished, never made again, also
@@ -540,43 +445,18 @@ where
     let decision = match decide(&world, request, stopped_execution.is_some(), now) {
         Ok(d) => d,
         Err(e) => {
-            if let Some(holder) = &stopped_execution {
-                keep_production_as_is(ports, store, &world, holder, &fenced_holders, request, now)
-                    .await?;
-                // Its lock is the rollback's now, released when it ends; or,
-                // if taking it over failed in every attempt, still the
-                // stopped execution's: give it back, it outlives its holder.
-                store.release_lock_retrying(app, holder).await?;
-                let released = true;
-                let why = format!(
-                    "{e}; stopped the running deployment {holder}{}",
-                    if released {
-                        " and released its lock"
-                    } else {
-                        ""
-                    }
-                );
-                if let Some(topic) = &world.config().alert_topic_arn {
-                    alert::alert_refused(&ports.alerts, topic, app, &why, request, now).await;
-                }
-                return Err(match e {
-                    Error::NothingToRollBack { app, .. } => Error::NothingToRollBack { app, why },
-                    other => other,
-                });
-            }
-            // An earlier attempt stopped a deployment and fenced it, then
-            // failed before its bounds were settled: finish that.
-            if let (Some(fence), Some(serving)) = (&world.records.fence, world.weights.sole()) {
-                crate::scaling::settle(
-                    store,
-                    &ports.services,
-                    world.config(),
-                    serving,
-                    Some(&fence.holder),
-                )
-                .await?;
-            }
-            return Err(e);
+            let stopped = stopped_execution.as_deref();
+            return Err(refuse(
+                ports,
+                store,
+                request,
+                &world,
+                stopped,
+                &fenced_holders,
+                e,
+                now,
+            )
+            .await?);
         }
     };
     // Decided: what it does is a plan (see `plan`), made by one executor.
@@ -602,159 +482,6 @@ where
     };
     // Boxed: keeps `run`'s own future small.
     Box::pin(apply::apply(ports, store, request, &world, plan, mine, now)).await
-}
-
-/// The rest of a decision this message's rollback made earlier (see
-/// `run`): production's split written if the listener differs, the state
-/// recorded, the bounds settled; nothing when the world has moved on since
-/// (the color it sends production to runs another release than it named).
-/// Says it changed something only if the listener did. `None` when traffic
-/// must move onto a color no longer fit to carry it: decided again.
-async fn finish_as_decided<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
-    world: &World,
-    fence: &Fence,
-    request: &RollbackRequest,
-) -> Result<Option<RollbackOutcome>>
-where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-{
-    let app = request.app.as_str();
-    let config = world.config();
-    let split = fence.split.expect("a decided fence");
-    let serving = if split.blue >= split.green {
-        Color::Blue
-    } else {
-        Color::Green
-    };
-    let version = fence.state.as_ref().and_then(|s| s.active_version.clone());
-    let outcome = |changed: bool, note: &str| RollbackOutcome {
-        changed,
-        split,
-        ..RollbackOutcome::unchanged(
-            request,
-            ColorVersion {
-                color: serving,
-                version: version.clone(),
-            },
-            note.to_string(),
-        )
-    };
-    // Moved on: a color the decision sends production to runs another
-    // release now (see `Fence::still_current`).
-    if !fence.still_current(|c| world.task_definition(c).to_string()) {
-        info!(
-            app,
-            "this message's rollback was done; the app has moved on since"
-        );
-        // A hold the deployments it fenced left on the bounds is still
-        // theirs to give back, and nobody else will.
-        if let Some(serving) = world.weights.sole() {
-            crate::scaling::give_back_fenced_hold(store, &ports.services, config, serving, |e| {
-                fence.fences(e)
-            })
-            .await?;
-        }
-        return Ok(Some(outcome(
-            false,
-            "this message's rollback was done; the app has moved on since",
-        )));
-    }
-    let changed = !world.weights.matches(split);
-    // Traffic moved since (by hand, say) onto a color no longer fit to carry
-    // production: decided again, the way any rollback is (the cold color is
-    // scaled up first, and people told).
-    if changed
-        && Color::BOTH
-            .into_iter()
-            .any(|c| split.weight(c) > 0 && decide::cold(world, c).is_some())
-    {
-        return Ok(None);
-    }
-    if changed {
-        let route = config.production.route();
-        write_split(&ports.lb, config, &route, &world.production, split, false).await?;
-        warn!(app, %split, "finished this message's rollback: production traffic moved");
-    }
-    if let Some(state) = &fence.state
-        && !world.records.state_is(state)
-    {
-        store.save_state(app, state).await?;
-    }
-    if config.autoscaling {
-        crate::scaling::honour_fence(store, &ports.services, config, fence).await?;
-    }
-    store
-        .mark_fence_finished(app, |f| {
-            f.holder == fence.holder && f.at == fence.at && f.reason == fence.reason
-        })
-        .await?;
-    Ok(Some(outcome(
-        changed,
-        "this message's rollback had decided; its decision is finished",
-    )))
-}
-
-/// A rollback that stopped a deployment but moves nothing still fences it:
-/// the fence records production as it is now, so a switch step of the
-/// stopped deployment still in flight puts it back.
-async fn keep_production_as_is<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
-    world: &World,
-    holder: &str,
-    also: &[String],
-    request: &RollbackRequest,
-    now: OffsetDateTime,
-) -> Result<()>
-where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-{
-    let (Some(state), Some(split)) = (
-        world.state(),
-        Split::from_weights(world.weights.blue, world.weights.green),
-    ) else {
-        return Ok(());
-    };
-    store
-        .save_fence(
-            &request.app,
-            &Fence::decided(holder, split, state, &request.reason, now).with_also(also),
-        )
-        .await?;
-    let route = world.config().production.route();
-    write_split(
-        &ports.lb,
-        world.config(),
-        &route,
-        &world.production,
-        split,
-        false,
-    )
-    .await?;
-    // A step of the stopped deployment may have died between the two
-    // writes of a state (`active-environment` first): the record is made
-    // whole again, as production is.
-    if split.sole() == Some(state.active_color) && !world.records.state_is(state) {
-        store.save_state(&request.app, state).await?;
-    }
-    // The stopped deployment may have held both colors' bounds.
-    if let Some(serving) = split.sole() {
-        crate::scaling::settle(
-            store,
-            &ports.services,
-            world.config(),
-            serving,
-            Some(holder),
-        )
-        .await?;
-    }
-    Ok(())
 }
 
 /// Whether `fence` was written by a rollback of this very message (an
@@ -800,221 +527,6 @@ async fn release_own_lock<P: ParameterStore>(store: &AppStore<'_, P>, app: &str,
     if let Err(e) = store.release_lock_retrying(app, me).await {
         warn!(app, error = %e, "could not release the rollback's own lock; it expires in 5 minutes");
     }
-}
-
-/// The state machine's document names an execution: it must really be a
-/// running execution of this app and release, or anyone allowed to invoke
-/// the function could skip the stop and the fence for that execution.
-async fn check_caller(
-    executions: &impl Executions,
-    request: &RollbackRequest,
-    caller: &str,
-) -> Result<()> {
-    check_execution(
-        executions,
-        request,
-        caller,
-        ExecutionStatus::Running,
-        ("rollback request", "execution.arn", "a running"),
-    )
-    .await
-}
-
-/// Whether Step Functions (not the event or document naming it) says
-/// `execution` is in `status` and releases this request's app and version;
-/// `(document, field, what)` name the refusal.
-async fn check_execution(
-    executions: &impl Executions,
-    request: &RollbackRequest,
-    execution: &str,
-    status: ExecutionStatus,
-    (document, field, what): (&str, &str, &str),
-) -> Result<()> {
-    let info = executions.describe(execution).await?;
-    let input: Option<serde_json::Value> = info
-        .input
-        .as_deref()
-        .and_then(|t| serde_json::from_str(t).ok());
-    let text = |pointer: &str| {
-        input
-            .as_ref()
-            .and_then(|i| i.pointer(pointer))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
-    let (app, version) = (text("/app"), text("/release/version"));
-    let wanted_version = request.release.as_ref().map(|r| r.version.clone());
-    if info.status == status
-        && app.as_deref() == Some(request.app.as_str())
-        && version == wanted_version
-    {
-        return Ok(());
-    }
-    Err(Error::bad_input(
-        document,
-        field,
-        format!(
-            "{execution} is not {what} execution of app `{}` release {} (Step Functions says: {:?}, app {:?}, release {:?})",
-            request.app,
-            wanted_version.as_deref().unwrap_or("?"),
-            info.status,
-            app,
-            version
-        ),
-    ))
-}
-
-/// What an execution that ended without succeeding leaves, from one look:
-/// - its release serves all production traffic (it went live, and ended
-///   during its last bake or in its scale-down): it is not rolled back. If
-///   the execution still held the app, its lock is released and the team is
-///   told that the release serves without a verdict;
-/// - nothing to undo (its own rollback or abort ran, or no traffic moved) and
-///   no lock or pending fence of it: answered without taking the lock, so
-///   that a release started right after a failed one is not refused;
-/// - anything else (production split, its lock still held, a pending fence)
-///   goes the whole way (`None`).
-async fn nothing_left<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
-    request: &RollbackRequest,
-    ended: &str,
-    known: Option<&AppConfig>,
-    now: OffsetDateTime,
-) -> Result<Option<RollbackOutcome>>
-where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-{
-    let world = observe(store, &ports.lb, &ports.services, &request.app, known).await?;
-    let app = request.app.as_str();
-    // Another rollback at work (an on-call press, say) decides for the app:
-    // this event waits for it (Lambda retries the asynchronous invoke), so
-    // that two rollbacks never settle the app two ways at once.
-    if let Some(l) = &world.records.lock
-        && is_rollback_holder(&l.holder)
-        && !l.is_expired(now)
-    {
-        return Err(crate::store::lock_held(app, l));
-    }
-    let holds_lock = world
-        .records
-        .lock
-        .as_ref()
-        .is_some_and(|l| l.holder == ended);
-    let pending = world.records.fence.as_ref().filter(|f| f.split.is_none());
-    // A pending fence of another execution: a rollback stopped it and is
-    // deciding now. Its work is not this event's to finish: wait for it.
-    if let Some(f) = pending
-        && !f.fences(ended)
-    {
-        return Err(Error::Port(crate::ports::PortError {
-            operation: "rollback",
-            kind: crate::ports::PortErrorKind::Transient,
-            message: format!(
-                "another rollback of `{app}` is deciding (it fenced {}); this event is retried after it",
-                f.holder
-            ),
-        }));
-    }
-    let fence_pending = pending.is_some();
-    // A fence of this execution made by another rollback (an on-call press
-    // that stopped it): that rollback owns the way back, and said so.
-    let fenced_by_another = world
-        .records
-        .fence
-        .as_ref()
-        .is_some_and(|f| f.fences(ended) && f.reason != request.reason);
-    let version = request.release.as_ref().map(|r| r.version.as_str());
-    if let Some(s) = world.state()
-        && world.weights.sole() == Some(s.active_color)
-        && s.phase != crate::state::Phase::RolledBack
-        && s.active_version.as_deref() == version
-        && !fence_pending
-    {
-        let serving = ColorVersion {
-            color: s.active_color,
-            version: s.active_version.clone(),
-        };
-        let note = format!(
-            "release {} serves all production traffic; its execution ended before it finished (its last bake's verdict or its scale-down); nothing was rolled back",
-            version.unwrap_or("?")
-        );
-        let mut out = RollbackOutcome::unchanged(request, serving, note);
-        if holds_lock {
-            out.lock_released = store.release_lock(app, ended).await?;
-            if let Some(topic) = &world.config().alert_topic_arn {
-                out.alert_error =
-                    alert::alert_unfinished(&ports.alerts, topic, app, ended, &out, now).await;
-            }
-        }
-        warn!(
-            app,
-            execution = ended,
-            "an ended execution's release serves all traffic: left live"
-        );
-        return Ok(Some(out));
-    }
-    if fenced_by_another {
-        let serving = world.weights.sole().unwrap_or(Color::Blue);
-        let serving = ColorVersion {
-            color: serving,
-            version: world
-                .state()
-                .filter(|s| s.active_color == serving)
-                .and_then(|s| s.active_version.clone()),
-        };
-        let note = format!(
-            "an emergency rollback stopped {ended} and owns the way back: nothing done here"
-        );
-        info!(
-            app,
-            execution = ended,
-            "fenced by an emergency rollback: left to it"
-        );
-        let mut out = RollbackOutcome::unchanged(request, serving, note);
-        // That rollback has decided (the fence is not pending): the lock the
-        // ended execution still holds (a step of a redriven run took it
-        // again, say) would outlive its holder. Given back.
-        if holds_lock && !fence_pending {
-            out.lock_released = store.release_lock(app, ended).await?;
-        }
-        return Ok(Some(out));
-    }
-    // A record to repair (`active-environment` left naming the other color
-    // by a write that failed half-way) is repaired the whole way, under the
-    // lock.
-    let record_to_repair = world.state().is_some_and(|s| {
-        world.weights.sole() == Some(s.active_color) && !world.records.state_is(s)
-    });
-    if holds_lock || fence_pending || record_to_repair {
-        return Ok(None);
-    }
-    let Ok(Decision::Untouched { note, serving }) = decide(&world, request, false, now) else {
-        return Ok(None);
-    };
-    info!(app, execution = ended, %note, "an ended execution left nothing to roll back");
-    Ok(Some(RollbackOutcome::unchanged(request, serving, note)))
-}
-
-/// An execution-ended event acts only for an execution that has ended and
-/// was a release of this app and version, as Step Functions says (not the
-/// event): a misdelivered or hand-made event changes nothing.
-async fn check_ended<E: Executions>(
-    executions: &E,
-    request: &RollbackRequest,
-    ended: &str,
-) -> Result<()> {
-    check_execution(
-        executions,
-        request,
-        ended,
-        ExecutionStatus::Finished,
-        ("execution-ended event", "detail.executionArn", "an ended"),
-    )
-    .await
 }
 
 impl RollbackRequest {

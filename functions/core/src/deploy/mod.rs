@@ -1,6 +1,8 @@
 //! Putting the release on the idle color. The outcome is stored by the state
 //! machine under `$.deploy` and read by the later steps (smoke tests need the
-//! idle color; the check loop needs the task definition).
+//! idle color; the check loop needs the task definition). The decision is a
+//! pure plan from one look at the world ([`plan`]); this file takes the
+//! app's lock, looks, and applies it.
 
 use std::time::Duration;
 
@@ -10,7 +12,6 @@ use tracing::{info, warn};
 
 use crate::color::Color;
 use crate::config::{AppConfig, Strategy};
-use crate::error::EXECUTION_INPUT as SOURCE;
 use crate::error::{Error, Result};
 use crate::fence::rolled_back_meanwhile;
 use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Ports, Services};
@@ -19,9 +20,13 @@ use crate::requests::DeployRequest;
 use crate::routing::{read_weights, weights_of, write_split};
 use crate::scaling::{self, ScalingRecord};
 use crate::split::Split;
-use crate::state::{AppState, Phase};
+use crate::state::AppState;
 use crate::store::AppStore;
 use crate::world::{PerColor, World, observe};
+
+mod plan;
+
+pub use plan::{Deployment, Plan, Release};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployOutcome {
@@ -54,10 +59,11 @@ pub struct DeployOutcome {
     pub warm_window_seconds: u64,
 }
 
-/// Deploys the release to the idle color: takes the app's lock, resolves the
-/// idle color from the listener, registers the release's task definition
-/// (unless the idle service already runs it), sizes the idle service like the
-/// active one, and points the test route at it. Safe to run twice.
+/// Deploys the release to the idle color: takes the app's lock, looks at
+/// the world once, plans ([`plan`]) and applies the plan: registers the
+/// release's task definition (unless the idle service already runs it),
+/// sizes the idle service like the active one, and points the test route at
+/// it. Safe to run twice.
 pub async fn deploy<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     request: &DeployRequest,
@@ -90,92 +96,89 @@ where
         .await?;
 
     // The listener, not the stored state, decides which color is idle: what
-    // serves production must never be touched.
+    // serves production must never be touched. A record naming another
+    // active color is repaired from the world first.
     let world = observe(&store, &ports.lb, &ports.services, app, None).await?;
-    let Some(active) = world.weights.sole() else {
-        if let Some(resumed) = resume(&world, &config, request, now) {
-            info!(app, version, color = %resumed.idle_color, split = %world.weights,
+    let state = match world.weights.sole() {
+        Some(active) => repair_record(&store, &world, active).await?,
+        None => world.state().cloned(),
+    };
+    match plan::plan(&world, state.as_ref(), request, now) {
+        Plan::AlreadyLive(outcome) => {
+            info!(app, version, color = %outcome.idle_color.other(), "release already serves all production traffic");
+            Ok(outcome)
+        }
+        Plan::Resume(outcome) => {
+            info!(app, version, color = %outcome.idle_color, split = %world.weights,
                   "a rerun picks up the release left part-way");
-            return Ok(resumed);
+            Ok(outcome)
         }
-        return Err(Error::ProductionSplit {
-            app: app.to_string(),
-            split: world.weights.to_string(),
-        });
-    };
-    let idle = active.other();
-    let state = repair_record(&store, &world, active).await?;
-    let cluster = config.cluster.as_str();
-    let active_service = world.services.get(active).clone();
-    let idle_name = config.color(idle).service.clone();
-
-    let already_live = state.as_ref().is_some_and(|s| {
-        s.active_color == active
-            && s.active_version.as_deref() == Some(version)
-            && s.phase == Phase::Stable
-            && s.active_task_definition
-                .as_deref()
-                .is_none_or(|td| td == active_service.task_definition)
-    });
-    if already_live {
-        info!(app, version, color = %active, "release already serves all production traffic");
-        return Ok(DeployOutcome {
-            app: app.to_string(),
-            version: version.to_string(),
-            idle_color: idle,
-            service: idle_name,
-            task_definition_arn: active_service.task_definition.clone(),
-            desired_count: active_service.desired,
-            serving_task_definition: Some(active_service.task_definition),
-            changed: false,
-            already_live: true,
-            started_at: now,
-            warm_window_seconds: config.warm_window_seconds,
-        });
-    }
-
-    let idle_service = world.services.get(idle).clone();
-    if let Some(arn) = &request.task_definition
-        && let Err(e) = own_family(&world, arn)
-    {
-        // Nothing was changed but the lock this call took: give it back.
-        if acquired != crate::lock::Acquired::AlreadyHeld {
-            store.release_lock(app, &me).await?;
+        Plan::Refuse {
+            error,
+            give_back_lock,
+        } => {
+            if give_back_lock && acquired != crate::lock::Acquired::AlreadyHeld {
+                store.release_lock(app, &me).await?;
+            }
+            Err(error)
         }
-        return Err(e);
-    }
-    let task_definition = match (&request.task_definition, &request.image) {
-        (Some(arn), _) => arn.clone(),
-        (None, Some(image)) => {
-            release_task_definition(
-                &ports.services,
+        Plan::Deploy(deployment) => {
+            // Boxed: keeps deploy's own future small.
+            Box::pin(apply(
+                ports,
+                &store,
                 &config,
-                &active_service.task_definition,
-                image,
-            )
-            .await?
+                request,
+                &world,
+                state.as_ref(),
+                deployment,
+                now,
+            ))
+            .await
         }
-        (None, None) => {
-            return Err(Error::bad_input(
-                SOURCE,
-                "release",
-                "needs `image` (a container image) or `task_definition` (an ARN)",
-            ));
+    }
+}
+
+/// The plan's changes, in order: the task definition, the record's mark,
+/// a look at the fence and the lock, the held bounds, the idle service (after
+/// a last look at the listener), a look at the fence again, the test route.
+/// Any failure stops here; the state machine's retry looks and plans again.
+#[allow(clippy::too_many_arguments)]
+async fn apply<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    store: &AppStore<'_, P>,
+    config: &AppConfig,
+    request: &DeployRequest,
+    world: &World,
+    state: Option<&AppState>,
+    deployment: Deployment,
+    now: OffsetDateTime,
+) -> Result<DeployOutcome>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+{
+    let app = config.app.as_str();
+    let version = request.caller.version.as_str();
+    let me = request.caller.holder();
+    let Deployment {
+        active,
+        idle,
+        desired,
+        ..
+    } = deployment;
+    let idle_name = config.color(idle).service.clone();
+    let task_definition = match &deployment.release {
+        Release::TaskDefinition(arn) => arn.clone(),
+        Release::Image { image, base } => {
+            release_task_definition(&ports.services, config, base, image).await?
         }
     };
-    let desired = active_service.desired.max(1);
-    let replaces_release = idle_service.task_definition != task_definition;
-    let update_needed = replaces_release || idle_service.desired != desired;
+    let (replaces_release, update_needed) = deployment.changes(world, &task_definition);
     if replaces_release
-        && let Err(e) = mark_previous_color_replaced(
-            &store,
-            app,
-            state.as_ref(),
-            idle,
-            version,
-            &task_definition,
-        )
-        .await
+        && let Err(e) =
+            mark_previous_color_replaced(store, app, state, idle, version, &task_definition).await
     {
         // The mark may have landed with its answer lost, on top of the state
         // of a rollback that fenced this deployment: put that back first.
@@ -183,7 +186,7 @@ where
             && fence.fences(&me)
             && fence.still_current(|c| world.task_definition(c).to_string())
         {
-            put_back_rollbacks_state(ports, &store, &config, &fence).await?;
+            put_back_rollbacks_state(ports, store, config, &fence).await?;
         }
         return Err(e);
     }
@@ -194,18 +197,11 @@ where
         // Only while ECS still runs what the fence's decision names: a
         // replay days later (a console Redrive) finds an old fence.
         if fence.still_current(|c| world.task_definition(c).to_string()) {
-            put_back_rollbacks_state(ports, &store, &config, &fence).await?;
+            put_back_rollbacks_state(ports, store, config, &fence).await?;
             // An earlier attempt of this step may have held the bounds after
             // the rollback settled them: its decision is applied again.
             if config.autoscaling {
-                // Boxed: keeps deploy's own future small.
-                Box::pin(scaling::honour_fence(
-                    &store,
-                    &ports.services,
-                    &config,
-                    &fence,
-                ))
-                .await?;
+                scaling::honour_fence(store, &ports.services, config, &fence).await?;
             }
         }
         warn!(
@@ -227,12 +223,12 @@ where
             ),
         });
     }
-    hold_both_colors(ports, &store, &config, &me, idle, desired, &world).await?;
+    hold_both_colors(ports, store, config, &me, idle, desired, world).await?;
     if update_needed {
         // The listener again, just before the idle color changes: someone
         // may have moved production onto it by hand since the first look
         // (invariant 11: never resize a color with production weight).
-        let weights = read_weights(&ports.lb, &config).await?;
+        let weights = read_weights(&ports.lb, config).await?;
         if weights.serves(idle) {
             return Err(Error::Drift {
                 app: app.to_string(),
@@ -243,7 +239,12 @@ where
         }
         ports
             .services
-            .update(cluster, &idle_name, Some(&task_definition), Some(desired))
+            .update(
+                &config.cluster,
+                &idle_name,
+                Some(&task_definition),
+                Some(desired),
+            )
             .await?;
         info!(app, version, service = %idle_name, %task_definition, desired, "updated the idle service");
     }
@@ -252,10 +253,10 @@ where
     {
         // A rollback fenced this deployment while it held the bounds: once
         // it has decided, its bounds are put back (see `scaling`).
-        scaling::honour_fence(&store, &ports.services, &config, &fence).await?;
+        scaling::honour_fence(store, &ports.services, config, &fence).await?;
         return Err(rolled_back_meanwhile(app, &fence));
     }
-    let test_route_moved = point_test_route(&ports.lb, &config, idle).await?;
+    let test_route_moved = point_test_route(&ports.lb, config, idle).await?;
 
     Ok(DeployOutcome {
         app: app.to_string(),
@@ -264,7 +265,7 @@ where
         service: idle_name,
         task_definition_arn: task_definition,
         desired_count: desired,
-        serving_task_definition: Some(active_service.task_definition),
+        serving_task_definition: Some(world.task_definition(active).to_string()),
         changed: update_needed || test_route_moved,
         already_live: false,
         started_at: now,
@@ -452,77 +453,4 @@ async fn point_test_route(lb: &impl LoadBalancer, config: &AppConfig, idle: Colo
     write_split(lb, config, &route, &current, wanted, false).await?;
     info!(app = %config.app, color = %idle, "test route now reaches the idle color");
     Ok(true)
-}
-
-/// The family of a task-definition ARN (`…:task-definition/<family>:<revision>`).
-fn family(arn: &str) -> &str {
-    let tail = arn.rsplit_once("task-definition/").map_or(arn, |(_, t)| t);
-    tail.rsplit_once(':').map_or(tail, |(f, _)| f)
-}
-
-/// A release given as a task definition must be of a family the app's own
-/// services run: the deployer of one app must not run another app's task
-/// definition (its roles, its secrets) behind this app's load balancer.
-fn own_family(world: &World, arn: &str) -> Result<()> {
-    let wanted = family(arn);
-    let own: Vec<&str> = Color::BOTH
-        .into_iter()
-        .map(|c| family(world.task_definition(c)))
-        .collect();
-    if own.contains(&wanted) {
-        return Ok(());
-    }
-    Err(Error::bad_input(
-        SOURCE,
-        "release.task_definition",
-        format!(
-            "family `{wanted}` is not this app's: its services run {}",
-            own.iter()
-                .map(|f| format!("`{f}`"))
-                .collect::<Vec<_>>()
-                .join(" and ")
-        ),
-    ))
-}
-
-/// A release left part-way: its execution stopped, timed out or failed while
-/// production was split, and nothing rolled it back (the reaction to its end
-/// was refused, or people chose to finish it). A rerun of the same release
-/// picks it up: production is split between the color that ran before and
-/// one that runs this version, as the record says, with the task definition
-/// the record names (and the one this request names, if it names one).
-/// Nothing is redeployed or resized; the state machine checks the color, runs
-/// the smoke tests and goes through the switch steps again.
-fn resume(
-    world: &crate::world::World,
-    config: &crate::config::AppConfig,
-    request: &DeployRequest,
-    now: OffsetDateTime,
-) -> Option<DeployOutcome> {
-    let state = world.state()?;
-    let color = state.active_color;
-    let runs = world.task_definition(color);
-    let same_release = state.phase == Phase::Shifting
-        && state.active_version.as_deref() == Some(request.caller.version.as_str())
-        && state.active_task_definition.as_deref() == Some(runs)
-        && request
-            .task_definition
-            .as_deref()
-            .is_none_or(|td| td == runs);
-    if !same_release || !world.weights.serves(color) || !world.weights.serves(color.other()) {
-        return None;
-    }
-    Some(DeployOutcome {
-        app: request.caller.app.clone(),
-        version: request.caller.version.clone(),
-        idle_color: color,
-        service: config.color(color).service.clone(),
-        task_definition_arn: runs.to_string(),
-        desired_count: world.services.get(color).desired,
-        serving_task_definition: Some(world.task_definition(color.other()).to_string()),
-        changed: false,
-        already_live: false,
-        started_at: now,
-        warm_window_seconds: config.warm_window_seconds,
-    })
 }

@@ -56,7 +56,9 @@ const FUNCTIONS = {
   },
   rollback: {
     binary: 'rollback',
-    timeout: Duration.seconds(30),
+    // People's rollbacks onto a cold previous color wait for it, up to two
+    // minutes (`Patience::LAMBDA`, tries of about a second each).
+    timeout: Duration.minutes(3),
     description: 'moves all production traffic back to the previous color',
   },
 } as const;

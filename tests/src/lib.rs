@@ -142,3 +142,28 @@ pub fn execution_ended_event(execution_arn: &str, status: &str, input: &Value) -
         }
     })
 }
+
+/// A clock for tests that plays time: it starts now, and `sleep` moves it on
+/// at once (a rollback that waits for a cold color tries again without the
+/// test waiting).
+pub struct JumpingClock {
+    now: std::sync::Mutex<time::OffsetDateTime>,
+}
+
+impl Default for JumpingClock {
+    fn default() -> Self {
+        JumpingClock {
+            now: std::sync::Mutex::new(time::OffsetDateTime::now_utc()),
+        }
+    }
+}
+
+impl bluegreen_core::ports::Clock for JumpingClock {
+    fn now(&self) -> time::OffsetDateTime {
+        *self.now.lock().expect("clock")
+    }
+
+    async fn sleep(&self, duration: std::time::Duration) {
+        *self.now.lock().expect("clock") += duration;
+    }
+}

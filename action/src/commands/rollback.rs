@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_lambda::primitives::Blob;
 use bluegreen_aws::AwsPorts;
 use bluegreen_core::rollback::RollbackOutcome;
+use bluegreen_core::rollback::patience::Patience;
 use bluegreen_core::state::{AppState, Phase};
 use bluegreen_core::store::AppStore;
 use serde::Serialize;
@@ -115,8 +116,11 @@ async fn roll_back(
                         aws_smithy_types::error::display::DisplayErrorContext(&e)
                     )
                 })?;
-            // Delivery to the Lambda is asynchronous: watch the state.
-            wait_for_rolled_back(ports, &args.app, Duration::from_secs(30)).await
+            // Delivery to the Lambda is asynchronous: watch the state, as
+            // long as the function may wait for a cold previous color and
+            // half a minute more.
+            let limit = Patience::LAMBDA.limit + Duration::from_secs(30);
+            wait_for_rolled_back(ports, &args.app, limit).await
         }
     }
 }

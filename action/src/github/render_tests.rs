@@ -120,6 +120,7 @@ fn rollback(to: &str, to_version: &str, from_version: &str) -> Value {
         lock_released: false,
         alert_error: None,
         note: None,
+        waited_seconds: None,
     })
     .unwrap()
 }

@@ -61,6 +61,7 @@ pub fn rollback(to: Color, to_version: &str, from_version: &str, reason: &str) -
         lock_released: false,
         alert_error: None,
         note: None,
+        waited_seconds: None,
     })
     .unwrap()
 }

@@ -55,7 +55,9 @@ pub enum Error {
     #[error("nothing to roll back for `{app}`: {why}")]
     NothingToRollBack { app: String, why: String },
 
-    #[error("cannot roll back `{app}` to {color} yet: {why}")]
+    #[error(
+        "cannot roll back `{app}` to {color} yet: {why}. Run the rollback again once its targets are healthy (usually 1 to 3 minutes)"
+    )]
     PreviousColorCold {
         app: String,
         color: Color,

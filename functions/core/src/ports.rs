@@ -341,6 +341,14 @@ pub trait Alerts: Send + Sync {
     ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
+/// Time, for the one step that waits within a call: an emergency rollback
+/// waiting for a cold color (see `rollback::patience`). The Lambda's is the
+/// system clock; tests play time with one that jumps.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> time::OffsetDateTime;
+    fn sleep(&self, duration: std::time::Duration) -> impl Future<Output = ()> + Send;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExecutionStatus {
     Running,

@@ -1,6 +1,8 @@
 //! The `rollback` Lambda: all production traffic back to the previous color.
 //!
-//! Three entry points, one code path ([`bluegreen_core::rollback::rollback`]):
+//! Three entry points, one code path ([`bluegreen_core::rollback::rollback`];
+//! people's requests wait for a cold previous color, bounded, see
+//! [`bluegreen_core::rollback::patience`]):
 //! - an SNS event from the emergency topic, message body `{"app", "reason"}`;
 //! - a direct invoke with the same body;
 //! - the state machine, with the execution document (and its `error` or
@@ -12,7 +14,9 @@
 use aws_lambda_events::sns::SnsEvent;
 use bluegreen_core::error::Error;
 use bluegreen_core::parse;
-use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use bluegreen_core::ports::{
+    Alerts, Clock, Executions, LoadBalancer, ParameterStore, Ports, Services,
+};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -21,8 +25,9 @@ pub use bluegreen_core::rollback::events::ignored;
 use bluegreen_core::rollback::events::{
     execution_ended_request, is_execution_ended, state_machine_request,
 };
+use bluegreen_core::rollback::patience::{Patience, rollback_patiently};
 use bluegreen_core::rollback::{
-    RollbackOutcome, RollbackRequest, RollbackSource, alert_rollback_failed, rollback,
+    RollbackOutcome, RollbackRequest, RollbackSource, alert_rollback_failed,
 };
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
@@ -156,9 +161,42 @@ fn known_configs() -> &'static Mutex<HashMap<String, AppConfig>> {
     CONFIGS.get_or_init(Default::default)
 }
 
+/// The system's clock: real time, real sleeps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+    }
+
+    async fn sleep(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// The Lambda's handler: real time, and people's requests wait for a cold
+/// color as [`Patience::LAMBDA`] allows.
 pub async fn handler<P, L, S, A, E>(
     ports: &Ports<P, L, S, A, E>,
     event: LambdaEvent<Value>,
+) -> Result<RollbackResponse, HandlerError>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+    A: Alerts,
+    E: Executions,
+{
+    handler_with(ports, event, &SystemClock, Patience::LAMBDA).await
+}
+
+/// [`handler`] with the clock and patience given (tests play time).
+pub async fn handler_with<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    event: LambdaEvent<Value>,
+    clock: &impl Clock,
+    patience: Patience,
 ) -> Result<RollbackResponse, HandlerError>
 where
     P: ParameterStore,
@@ -184,7 +222,7 @@ where
             &ports.prefix,
             &doc.app,
             &error,
-            time::OffsetDateTime::now_utc(),
+            clock.now(),
         )
         .await?;
         return Ok(RollbackResponse::Alerted { alerted });
@@ -193,7 +231,6 @@ where
     let requests = requests(event.payload)?;
     let mut outcomes = Vec::with_capacity(requests.len());
     for request in &requests {
-        let now = time::OffsetDateTime::now_utc();
         let known = known_configs()
             .lock()
             .expect("config cache")
@@ -201,7 +238,16 @@ where
             .cloned();
         // Boxed: the rollback's future is large, and callers (the runtime,
         // tests on a 2 MB thread in a debug build) keep only a pointer.
-        outcomes.push(Box::pin(rollback(ports, request, now, known.as_ref())).await?);
+        outcomes.push(
+            Box::pin(rollback_patiently(
+                ports,
+                request,
+                known.as_ref(),
+                clock,
+                patience,
+            ))
+            .await?,
+        );
         if known.is_none()
             && let Ok(config) = bluegreen_core::store::AppStore::new(&ports.params, &ports.prefix)?
                 .config(&request.app)

@@ -14,3 +14,21 @@ mod rollback;
 mod rounds;
 mod stale_reads;
 mod switch;
+
+use bluegreen_e2e::{ExampleApp, JumpingClock, lambda_event};
+use serde_json::Value;
+
+/// The rollback Lambda's handler with its own patience, on a clock that
+/// jumps: what the deployed function does, without the test waiting.
+pub async fn rollback_handler(
+    app: &ExampleApp,
+    event: Value,
+) -> Result<bluegreen_rollback::RollbackResponse, bluegreen_lambda::HandlerError> {
+    bluegreen_rollback::handler_with(
+        &app.ports(),
+        lambda_event(event),
+        &JumpingClock::default(),
+        bluegreen_core::rollback::patience::Patience::LAMBDA,
+    )
+    .await
+}

@@ -7,6 +7,7 @@ use bluegreen_core::ports::{
     LoadBalancer, Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, Route,
     RouteActions,
 };
+use bluegreen_core::rollback::patience::Patience;
 use bluegreen_core::state::{AppState, Phase};
 use bluegreen_core::{Color, Split};
 use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input, sns_event};
@@ -15,7 +16,7 @@ use bluegreen_rollback::RollbackResponse;
 use serde_json::{Value, json};
 
 async fn rollback(app: &ExampleApp, event: Value) -> Result<RollbackResponse, HandlerError> {
-    bluegreen_rollback::handler(&app.ports(), lambda_event(event)).await
+    crate::rollback_handler(app, event).await
 }
 
 fn one(r: RollbackResponse) -> bluegreen_core::rollback::RollbackOutcome {
@@ -476,6 +477,116 @@ async fn after_the_warm_window_rollback_scales_the_previous_color_up_first() {
     assert!(out.changed);
     assert_eq!(app.listener_split().await, Split::all(Color::Blue));
     app.assert_state_matches_listener().await;
+}
+
+/// A clock whose third sleep is when the cold color's new tasks pass their
+/// health checks.
+struct WarmsUpOnThirdSleep<'a> {
+    app: &'a ExampleApp,
+    clock: bluegreen_e2e::JumpingClock,
+    sleeps: AtomicUsize,
+}
+
+impl bluegreen_core::ports::Clock for WarmsUpOnThirdSleep<'_> {
+    fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    async fn sleep(&self, duration: std::time::Duration) {
+        self.clock.sleep(duration).await;
+        let n = self.sleeps.fetch_add(1, Ordering::SeqCst);
+        if n + 1 == 3 {
+            self.app.set_healthy(Color::Blue, true).await;
+        }
+    }
+}
+
+/// On-call presses the button two days after the release: the previous
+/// color was scaled down. The rollback scales it up, says what it waits
+/// for, and moves production as soon as the color is healthy, instead of
+/// asking on-call to press again.
+#[tokio::test]
+async fn an_emergency_rollback_onto_a_cold_color_waits_for_it_and_says_so() {
+    use bluegreen_core::ports::Clock as _;
+    let app = bluegreen_e2e::provision("rb-cold-wait", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let mut state: AppState = app.stored_state().await.unwrap();
+    state.switched_at = Some(time::OffsetDateTime::now_utc() - time::Duration::days(2));
+    app.put_state(&state).await;
+    app.set_desired_count(Color::Blue, 0).await;
+    app.set_healthy(Color::Blue, false).await;
+    app.alerts().await;
+
+    let clock = WarmsUpOnThirdSleep {
+        app: &app,
+        clock: bluegreen_e2e::JumpingClock::default(),
+        sleeps: Default::default(),
+    };
+    let started = clock.now();
+    let message = json!({"app": app.name, "reason": "late bug"}).to_string();
+    let out = Box::pin(bluegreen_rollback::handler_with(
+        &app.ports(),
+        lambda_event(sns_event(&message)),
+        &clock,
+        Patience::LAMBDA,
+    ))
+    .await
+    .expect("rolled back once blue was healthy");
+    let out = one(out);
+    assert!(out.changed);
+    assert_eq!(out.waited_seconds, Some(30), "three waits of 10 s");
+    assert_eq!(clock.now() - started, time::Duration::seconds(30));
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.desired_count(Color::Blue).await, 2, "scaled up first");
+    app.assert_state_matches_listener().await;
+    let alerts = app.alerts().await;
+    assert_eq!(
+        alerts.len(),
+        2,
+        "one while waiting, one when done: {alerts:?}"
+    );
+    let waiting = alerts[0]["summary"].as_str().unwrap();
+    assert!(
+        waiting.contains("waits up to 120 s for blue") && waiting.contains("0 healthy"),
+        "says what it waits for, and how long: {waiting}"
+    );
+    assert_eq!(alerts[0]["rolled_back"], json!(false));
+    assert!(
+        alerts[1]["summary"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("bluegreen rolled back")),
+        "{alerts:?}"
+    );
+}
+
+/// A color that never warms up: the rollback gives up after its patience,
+/// and the team hears that it did not roll back (after the one that said it
+/// waits), with the counts.
+#[tokio::test]
+async fn an_emergency_rollback_gives_up_on_a_color_that_never_warms_up() {
+    let app = bluegreen_e2e::provision("rb-cold-never", AppOptions::default()).await;
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    app.set_healthy(Color::Blue, false).await;
+    let before = app.listener_split().await;
+    app.alerts().await;
+    let err = rollback(&app, json!({"app": app.name, "reason": "x"}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "PreviousColorCold");
+    assert!(err.to_string().contains("Run the rollback again"), "{err}");
+    assert_eq!(
+        app.listener_split().await,
+        before,
+        "no traffic to a sick color"
+    );
+    let alerts = app.alerts().await;
+    assert_eq!(alerts.len(), 2, "waiting, then not rolled back: {alerts:?}");
+    assert!(
+        alerts[1]["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("0 healthy target(s)")),
+        "{alerts:?}"
+    );
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ mod decided;
 mod ended;
 pub mod events;
 mod fast;
+pub mod patience;
 mod plan;
 mod refused;
 mod secure;
@@ -156,6 +157,10 @@ pub struct RollbackOutcome {
     pub alert_error: Option<String>,
     /// Why nothing was changed, when nothing was.
     pub note: Option<String>,
+    /// How long an emergency rollback waited for a cold previous color
+    /// before it could move production (see `patience`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waited_seconds: Option<u64>,
 }
 
 impl RollbackOutcome {
@@ -178,6 +183,7 @@ impl RollbackOutcome {
             lock_released: false,
             alert_error: None,
             note: Some(note),
+            waited_seconds: None,
         }
     }
 }
@@ -200,6 +206,32 @@ pub async fn rollback<P, L, S, A, E>(
     request: &RollbackRequest,
     now: OffsetDateTime,
     known: Option<&AppConfig>,
+) -> Result<RollbackOutcome>
+where
+    P: ParameterStore,
+    L: LoadBalancer,
+    S: Services,
+    A: Alerts,
+    E: Executions,
+{
+    attempt(ports, request, now, known, AlertOnFailure::Yes).await
+}
+
+/// Whether a failed attempt alerts the team (an emergency rollback waiting
+/// for a cold color does not, until it gives up: see `patience`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AlertOnFailure {
+    Yes,
+    No,
+}
+
+/// One attempt at the rollback.
+async fn attempt<P, L, S, A, E>(
+    ports: &Ports<P, L, S, A, E>,
+    request: &RollbackRequest,
+    now: OffsetDateTime,
+    known: Option<&AppConfig>,
+    alert_on_failure: AlertOnFailure,
 ) -> Result<RollbackOutcome>
 where
     P: ParameterStore,
@@ -299,6 +331,7 @@ where
         },
     );
     if let Err(e) = &result
+        && alert_on_failure == AlertOnFailure::Yes
         && request.source != RollbackSource::StateMachine
         && !matches!(e, Error::BadInput { .. } | Error::UnknownApp { .. })
         && let Ok(config) = store.config(app).await

@@ -171,6 +171,7 @@ pub(super) fn after_traffic(
         lock_released,
         alert_error: None,
         note: (!changed).then(|| "already rolled back; the listener agrees".to_string()),
+        waited_seconds: None,
     };
     (effects, outcome)
 }
@@ -222,8 +223,7 @@ fn wait_for_cold(world: &World, plan: &RollPlan, ctx: Context<'_>) -> Option<Pla
         app: ctx.request.app.clone(),
         color: plan.target,
         why: format!(
-            "target group {} has {} healthy target(s), production needs {} ({} of {service} running, {} desired){scaling}. \
-             Run the rollback again once they are healthy (usually 1 to 3 minutes)",
+            "target group {} has {} healthy target(s), production needs {} ({} of {service} running, {} desired){scaling}",
             config.color(plan.target).target_group_arn,
             cold.healthy,
             cold.needed,

@@ -448,13 +448,20 @@ async fn after_the_warm_window_rollback_scales_the_previous_color_up_first() {
     app.set_healthy(Color::Blue, false).await;
     let listener_before = app.listener_split().await;
 
+    app.alerts().await;
     let err = rollback(&app, json!({"app": app.name, "reason": "late bug"}))
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "PreviousColorCold");
+    // It waited (its targets never became healthy here), having said why.
     let msg = err.to_string();
-    assert!(msg.contains("warm rollback window had passed"), "{msg}");
     assert!(msg.contains("Run the rollback again"), "{msg}");
+    let alerts = app.alerts().await;
+    let waiting = alerts[0]["summary"].as_str().unwrap_or_default();
+    assert!(
+        waiting.contains("now scaling to 2") && waiting.contains("warm rollback window had passed"),
+        "{alerts:?}"
+    );
     assert_eq!(
         app.listener_split().await,
         listener_before,
@@ -1429,35 +1436,32 @@ async fn a_switch_that_moved_traffic_but_could_not_record_it_is_rolled_back() {
 }
 
 /// Scenario 4: the previous color is thinner than production (one task of
-/// two): the rollback scales it up first and says so, and moves traffic only
-/// once it can carry production.
+/// two): the rollback scales it up first, says so, waits for it, and moves
+/// traffic once it can carry production.
 #[tokio::test]
-async fn a_rollback_onto_a_thin_color_scales_it_up_first() {
+async fn a_rollback_onto_a_thin_color_scales_it_up_first_and_waits_for_it() {
     let app = bluegreen_e2e::provision("rb-thin", AppOptions::default()).await;
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     app.set_desired_count(Color::Blue, 1).await;
-    let listener_before = app.listener_split().await;
-    let err = rollback(&app, json!({"app": app.name, "reason": "v2 errors"}))
-        .await
-        .unwrap_err();
-    assert_eq!(err.error_type(), "PreviousColorCold", "{err}");
-    assert!(err.to_string().contains("production needs 2"), "{err}");
-    assert!(err.to_string().contains("now scaling to 2"), "{err}");
-    assert_eq!(app.listener_split().await, listener_before, "nothing moved");
-    assert_eq!(app.desired_count(Color::Blue).await, 2);
-    // The team heard that the rollback did not happen yet.
-    assert!(
-        app.alerts().await.iter().any(|a| a["rolled_back"] == false),
-        "a failed rollback alerts"
-    );
-
+    app.alerts().await;
     let out = one(
         rollback(&app, json!({"app": app.name, "reason": "v2 errors"}))
             .await
-            .expect("rerun once blue is up"),
+            .expect("rolled back once blue is up"),
     );
     assert!(out.changed);
+    assert_eq!(out.waited_seconds, Some(10), "{out:?}");
+    assert_eq!(app.desired_count(Color::Blue).await, 2);
     assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    // The team heard that the rollback waited, and why, then that it happened.
+    let alerts = app.alerts().await;
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_eq!(alerts[0]["rolled_back"], json!(false));
+    let waiting = alerts[0]["summary"].as_str().unwrap_or_default();
+    assert!(
+        waiting.contains("production needs 2") && waiting.contains("now scaling to 2"),
+        "{waiting}"
+    );
 }
 
 /// A rollback message delivered late (Lambda retries asynchronous events for

@@ -138,7 +138,16 @@ where
     let record_to_repair = world.state().is_some_and(|s| {
         world.weights.sole() == Some(s.active_color) && !world.records.state_is(s)
     });
-    if holds_lock || fence_pending || record_to_repair {
+    // Bounds it took and may not have given back (its own rollback moved
+    // production and failed before settling them, say): settled the whole
+    // way, under the lock (idempotent when they were).
+    let its_bounds = world.config().autoscaling
+        && world
+            .records
+            .scaling
+            .as_ref()
+            .is_some_and(|r| r.execution == ended);
+    if holds_lock || fence_pending || record_to_repair || its_bounds {
         return Ok(None);
     }
     let Ok(Decision::Untouched { note, serving }) = decide(&world, request, false, now) else {

@@ -269,14 +269,18 @@ pub(super) fn untouched(
         effects.push(Effect::Split(Split::all(serving.color)));
     }
     // Like an abort, its colors get the bounds from before it (the state
-    // machine's own release, or the one an emergency rollback stopped before
-    // it moved traffic, now or in an earlier attempt that failed before this).
+    // machine's own release, the one an emergency rollback stopped before it
+    // moved traffic, now or in an earlier attempt that failed before this, or
+    // an execution that ended without releasing: its own rollback may have
+    // moved production and failed before it settled the bounds).
+    let fenced = world.records.fence.as_ref().map(|f| f.holder.as_str());
     if !another_release_holds
-        && let Some(release) = request.caller_execution.as_deref().or(ctx.stopped).or(world
-            .records
-            .fence
-            .as_ref()
-            .map(|f| f.holder.as_str()))
+        && let Some(release) = request
+            .caller_execution
+            .as_deref()
+            .or(ctx.stopped)
+            .or(request.ended_execution.as_deref())
+            .or(fenced)
     {
         effects.push(Effect::SettleRelease {
             serving: serving.color,

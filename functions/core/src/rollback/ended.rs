@@ -138,16 +138,21 @@ where
     let record_to_repair = world.state().is_some_and(|s| {
         world.weights.sole() == Some(s.active_color) && !world.records.state_is(s)
     });
-    // Bounds it took and may not have given back (its own rollback moved
+    // Bounds it took and did not give back (its own rollback moved
     // production and failed before settling them, say): settled the whole
-    // way, under the lock (idempotent when they were).
-    let its_bounds = world.config().autoscaling
-        && world
-            .records
-            .scaling
-            .as_ref()
-            .is_some_and(|r| r.execution == ended);
-    if holds_lock || fence_pending || record_to_repair || its_bounds {
+    // way, under the lock. (Read only for its own record; an abort or a
+    // rollback that finished left them as settling would, and then the lock
+    // is not taken: a release started right after is not refused.)
+    let config = world.config();
+    let its_bounds_held = match (&world.records.scaling, world.weights.sole()) {
+        (Some(record), Some(serving)) if config.autoscaling && record.execution == ended => {
+            crate::scaling::read(&ports.services, config)
+                .await?
+                .is_some_and(|now| crate::scaling::after_rollback(record, serving, &now) != now)
+        }
+        _ => false,
+    };
+    if holds_lock || fence_pending || record_to_repair || its_bounds_held {
         return Ok(None);
     }
     let Ok(Decision::Untouched { note, serving }) = decide(&world, request, false, now) else {

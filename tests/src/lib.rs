@@ -143,8 +143,8 @@ pub fn execution_ended_event(execution_arn: &str, status: &str, input: &Value) -
     })
 }
 
-/// A clock for tests that plays time: it starts now, and `sleep` moves it on
-/// at once (a rollback that waits for a cold color tries again without the
+/// A clock for tests that plays time: it starts now, and `sleep_until` moves it
+/// on at once (a rollback that waits for a cold color tries again without the
 /// test waiting).
 pub struct JumpingClock {
     now: std::sync::Mutex<time::OffsetDateTime>,
@@ -163,7 +163,8 @@ impl bluegreen_core::ports::Clock for JumpingClock {
         *self.now.lock().expect("clock")
     }
 
-    async fn sleep(&self, duration: std::time::Duration) {
-        *self.now.lock().expect("clock") += duration;
+    async fn sleep_until(&self, t: time::OffsetDateTime) {
+        let mut now = self.now.lock().expect("clock");
+        *now = (*now).max(t);
     }
 }

@@ -341,12 +341,13 @@ pub trait Alerts: Send + Sync {
     ) -> impl Future<Output = PortResult<()>> + Send;
 }
 
-/// Time, for the one step that waits within a call: an emergency rollback
-/// waiting for a cold color (see `rollback::patience`). The Lambda's is the
-/// system clock; tests play time with one that jumps.
+/// Time, for the steps that wait within a call: a monitor call that
+/// watches for minutes, an emergency rollback waiting for a cold color. The
+/// Lambdas' is the system clock; tests play time.
 pub trait Clock: Send + Sync {
     fn now(&self) -> time::OffsetDateTime;
-    fn sleep(&self, duration: std::time::Duration) -> impl Future<Output = ()> + Send;
+    /// Returns at `t` (at once if `t` has passed).
+    fn sleep_until(&self, t: time::OffsetDateTime) -> impl Future<Output = ()> + Send;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,8 +10,11 @@ use tracing_subscriber::filter::LevelFilter;
 
 pub use bluegreen_aws::AwsPorts;
 pub use bluegreen_core::config::Function;
+mod clock;
+
 pub use bluegreen_core::ports::{Ports, Unused};
 pub use bluegreen_core::store::DEFAULT_PREFIX;
+pub use clock::SystemClock;
 
 /// A handler's error: a domain error whose `error_type` is stable.
 #[derive(Debug, thiserror::Error)]

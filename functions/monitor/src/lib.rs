@@ -3,10 +3,9 @@
 //! minute) and answers breach or promote at once, or continue at the end of
 //! its slice; the state machine calls again at once with the figures so far.
 
-mod clock;
 mod probe;
 
-pub use clock::SystemClock;
+pub use bluegreen_lambda::SystemClock;
 pub use probe::{CACHE_BUSTER, HttpProber};
 
 use bluegreen_core::input::ExecutionInput;

@@ -29,7 +29,7 @@ use bluegreen_core::rollback::patience::{Patience, rollback_patiently};
 use bluegreen_core::rollback::{
     RollbackOutcome, RollbackRequest, RollbackSource, alert_rollback_failed,
 };
-use bluegreen_lambda::HandlerError;
+use bluegreen_lambda::{HandlerError, SystemClock};
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -159,20 +159,6 @@ fn emergency(
 fn known_configs() -> &'static Mutex<HashMap<String, AppConfig>> {
     static CONFIGS: OnceLock<Mutex<HashMap<String, AppConfig>>> = OnceLock::new();
     CONFIGS.get_or_init(Default::default)
-}
-
-/// The system's clock: real time, real sleeps.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::now_utc()
-    }
-
-    async fn sleep(&self, duration: std::time::Duration) {
-        tokio::time::sleep(duration).await;
-    }
 }
 
 /// The Lambda's handler: real time, and people's requests wait for a cold

@@ -499,8 +499,8 @@ impl bluegreen_core::ports::Clock for WarmsUpOnThirdSleep<'_> {
         self.clock.now()
     }
 
-    async fn sleep(&self, duration: std::time::Duration) {
-        self.clock.sleep(duration).await;
+    async fn sleep_until(&self, t: time::OffsetDateTime) {
+        self.clock.sleep_until(t).await;
         let n = self.sleeps.fetch_add(1, Ordering::SeqCst);
         if n + 1 == 3 {
             self.app.set_healthy(Color::Blue, true).await;

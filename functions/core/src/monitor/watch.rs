@@ -137,13 +137,7 @@ impl VersionCheck {
     }
 }
 
-/// Time, for a monitor call that watches for minutes: the real clock in
-/// the Lambda, a simulated one in tests.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> time::OffsetDateTime;
-    /// Returns at `t` (at once if `t` has passed).
-    fn sleep_until(&self, t: time::OffsetDateTime) -> impl Future<Output = ()> + Send;
-}
+pub use crate::ports::Clock;
 
 pub trait VersionProber: Send + Sync {
     /// `count` concurrent requests to `url`, each uncached, each telling

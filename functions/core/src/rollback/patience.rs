@@ -78,7 +78,7 @@ where
                     told = true;
                     tell_waiting(ports, request, known, color, &why, patience, now).await;
                 }
-                clock.sleep(patience.every).await;
+                clock.sleep_until(now + patience.every).await;
             }
             Ok(outcome) if waited > Duration::ZERO => {
                 return Ok(RollbackOutcome {

@@ -1,6 +1,8 @@
-//! [`Clock`] on the system's time, with tokio's timer for the waits.
+//! [`Clock`] on the system's time, with tokio's timer for the waits: the
+//! Lambdas' (the monitor watching a bake, a rollback waiting for a cold
+//! color).
 
-use bluegreen_core::monitor::Clock;
+use bluegreen_core::ports::Clock;
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, Copy, Default)]

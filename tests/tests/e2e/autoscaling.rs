@@ -165,9 +165,16 @@ async fn the_new_color_takes_the_serving_bounds_at_the_switch_and_a_rollback_giv
     assert_eq!(both(&app).await, [(1, 10), (0, 8)]);
 }
 
-#[tokio::test]
-async fn a_rollback_weeks_later_never_caps_production_below_the_maximum_set_since() {
-    let app = provisioned("as-weeks-later").await;
+/// v2 released to green by an execution that finished; weeks later the
+/// team sets green's (production's) bounds to `min`..`max`, then on-call
+/// presses the button (`presses` times). Returns both colors' bounds after.
+async fn rolled_back_weeks_later(
+    name: &str,
+    min: i32,
+    max: i32,
+    presses: usize,
+) -> [(i32, i32); 2] {
+    let app = provisioned(name).await;
     let arn = app.start_running_execution("v2").await;
     let doc = deployed(&app, &arn).await;
     let out = bluegreen_switch::handler(&app.ports(), lambda_event(doc))
@@ -175,48 +182,41 @@ async fn a_rollback_weeks_later_never_caps_production_below_the_maximum_set_sinc
         .expect("switch");
     assert!(out.done);
     bluegreen_e2e::release_lock(&app, &arn).await;
-    // Weeks pass: the team's IaC raises production's maximum for the season.
-    register(&app, Color::Green, 1, 30).await;
+    register(&app, Color::Green, min, max).await;
 
     let message = json!({"app": app.name, "reason": "checkout errors"}).to_string();
-    bluegreen_rollback::handler(&app.ports(), lambda_event(sns_event(&message)))
-        .await
-        .expect("rollback");
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    let mut after = Vec::new();
+    for _ in 0..presses {
+        bluegreen_rollback::handler(&app.ports(), lambda_event(sns_event(&message)))
+            .await
+            .expect("rollback");
+        assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+        after.push(both(&app).await);
+    }
+    assert!(
+        after.windows(2).all(|w| w[0] == w[1]),
+        "pressing the button again changes nothing: {after:?}"
+    );
+    after[0]
+}
+
+#[tokio::test]
+async fn a_rollback_weeks_later_never_caps_production_below_the_maximum_set_since() {
+    // The team's IaC raised production's maximum for the season.
     assert_eq!(
-        both(&app).await,
+        rolled_back_weeks_later("as-weeks-later", 1, 30, 2).await,
         [(1, 30), (0, 8)],
         "blue takes production back with the recorded serving minimum and the maximum \
          production had (the record's max 10, from before the release, would cap it); \
          green idles with the recorded idle bounds"
     );
-    // Pressing the button twice changes nothing.
-    bluegreen_rollback::handler(&app.ports(), lambda_event(sns_event(&message)))
-        .await
-        .expect("rollback again");
-    assert_eq!(both(&app).await, [(1, 30), (0, 8)]);
 }
 
 #[tokio::test]
 async fn a_rollback_weeks_later_never_sizes_production_below_the_minimum_set_since() {
-    let app = provisioned("as-weeks-min").await;
-    let arn = app.start_running_execution("v2").await;
-    let doc = deployed(&app, &arn).await;
-    let out = bluegreen_switch::handler(&app.ports(), lambda_event(doc))
-        .await
-        .expect("switch");
-    assert!(out.done);
-    bluegreen_e2e::release_lock(&app, &arn).await;
-    // Weeks pass: the team raises production's floor for a sale.
-    register(&app, Color::Green, 4, 30).await;
-
-    let message = json!({"app": app.name, "reason": "checkout errors"}).to_string();
-    bluegreen_rollback::handler(&app.ports(), lambda_event(sns_event(&message)))
-        .await
-        .expect("rollback");
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    // The team raised production's floor for a sale.
     assert_eq!(
-        both(&app).await,
+        rolled_back_weeks_later("as-weeks-min", 4, 30, 2).await,
         [(4, 30), (0, 8)],
         "blue takes production back with the floor production has now (the record's \
          minimum 1, from before the release, would let it shrink below it); green idles"

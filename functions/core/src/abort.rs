@@ -96,7 +96,17 @@ where
         scaling::honour_fence(store, &ports.services, config, &fence).await?;
         return Ok(false);
     }
-    scaling::give_back(store, &ports.services, config, serving, record, &bounds).await?;
+    let wanted = scaling::after_rollback(record, serving, &bounds);
+    scaling::give_back(
+        store,
+        &ports.services,
+        config,
+        serving,
+        record,
+        &bounds,
+        &wanted,
+    )
+    .await?;
     if let Some(fence) = store.fence_against(&config.app, me).await? {
         scaling::honour_fence(store, &ports.services, config, &fence).await?;
         return Ok(false);

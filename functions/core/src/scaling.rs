@@ -246,13 +246,13 @@ pub async fn settle<P: ParameterStore>(
     let Some(now) = read(services, config).await? else {
         return Ok(false);
     };
-    give_back(store, services, config, serving, &record, &now).await?;
+    let wanted = after_rollback(&record, serving, &now);
+    give_back(store, services, config, serving, &record, &now, &wanted).await?;
     Ok(true)
 }
 
-/// `serving` takes `record`'s serving bounds back, the other color its idle
-/// ones (see [`after_rollback`]), from the bounds `now` read; the record is
-/// then settled.
+/// Applies `wanted` (from the bounds `now` read, `serving` first) and
+/// settles `record`, naming what it gave `serving`.
 pub async fn give_back<P: ParameterStore>(
     store: &AppStore<'_, P>,
     services: &impl Services,
@@ -260,10 +260,10 @@ pub async fn give_back<P: ParameterStore>(
     serving: Color,
     record: &ScalingRecord,
     now: &PerColor<Bounds>,
+    wanted: &PerColor<Bounds>,
 ) -> Result<()> {
-    let wanted = after_rollback(record, serving, now);
-    apply_both(services, config, serving, now, &wanted).await?;
-    let settled = settled_with(record, serving, &wanted);
+    apply_both(services, config, serving, now, wanted).await?;
+    let settled = settled_with(record, serving, wanted);
     if &settled != record {
         save(store, &config.app, &settled).await?;
     }
@@ -307,21 +307,18 @@ pub async fn settle_rollback<P: ParameterStore>(
         return Ok(false);
     };
     let record = record_for_rollback(store, config, me, target, &now).await?;
-    give_back(store, services, config, target, &record, &now).await?;
+    let wanted = moving_back(&record, target, &now);
+    give_back(store, services, config, target, &record, &now, &wanted).await?;
     Ok(true)
 }
 
 /// The bounds after a rollback (or an abort) to `target`: the recorded ones
-/// by role, except that production is never sized below what the team set
-/// since. The record may be weeks old (taken before the release that is
-/// rolled back), and the team may have raised production's bounds since, on
-/// the color that served it: the color taking production back keeps the
-/// highest maximum either color has, and, once the record is settled (no
-/// release holds the bounds: the serving color's minimum is the team's, not
-/// a hold at a task count), at least the minimum the serving color has now.
-/// (A held minimum kept forever would stop the policies from scaling in.)
-/// Pure, and the same on a retry: the record settled by it names what it
-/// applied (see [`settled_with`]).
+/// by role, except that production's maximum is never lowered. The record
+/// may be weeks old (taken before the release that is rolled back), and the
+/// team may have raised production's maximum since, on the color that served
+/// it: the color taking production back keeps the highest maximum either
+/// color has. Pure, and the same on a retry: the record settled by it names
+/// what it applied (see [`settled_with`]).
 pub fn after_rollback(
     record: &ScalingRecord,
     target: Color,
@@ -333,7 +330,24 @@ pub fn after_rollback(
         .max
         .max(now.get(Color::Blue).max)
         .max(now.get(Color::Green).max);
+    wanted
+}
+
+/// A rollback moving production from the color that serves it to `target`:
+/// [`after_rollback`], and, once the record is settled (the release it
+/// leaves finished: the leaving color's minimum is the team's, not a hold at
+/// a task count), never a lower minimum than production has now, so a floor
+/// the team raised since the record is kept. Only here: anywhere else the
+/// color it would read may carry a hold that landed late (a fenced step's),
+/// and a held minimum kept forever would stop the policies from scaling in.
+pub fn moving_back(
+    record: &ScalingRecord,
+    target: Color,
+    now: &PerColor<Bounds>,
+) -> PerColor<Bounds> {
+    let mut wanted = after_rollback(record, target, now);
     if record.settled {
+        let serving = wanted.get_mut(target);
         serving.min = serving
             .min
             .max(now.get(target.other()).min)
@@ -482,7 +496,7 @@ mod tests {
         for ((settled, blue, green), (want_blue, want_green)) in rows {
             let mut r = record(settled);
             let now = PerColor { blue, green };
-            let after = after_rollback(&r, Color::Blue, &now);
+            let after = moving_back(&r, Color::Blue, &now);
             assert_eq!(
                 (after.blue, after.green),
                 (want_blue, want_green),
@@ -491,7 +505,7 @@ mod tests {
             // A retry after the first attempt applied both: the record,
             // settled by it, names what it applied.
             r = settled_with(&r, Color::Blue, &after);
-            let again = after_rollback(&r, Color::Blue, &after);
+            let again = moving_back(&r, Color::Blue, &after);
             assert_eq!(again, after, "retried from {blue} / {green}");
         }
     }

@@ -42,8 +42,8 @@ pub struct StoppingExecutions<E> {
 }
 
 impl<E: Executions> Executions for StoppingExecutions<E> {
-    async fn describe(&self, execution_arn: &str) -> PortResult<ExecutionInfo> {
-        self.inner.describe(execution_arn).await
+    async fn execution(&self, execution_arn: &str) -> PortResult<ExecutionInfo> {
+        self.inner.execution(execution_arn).await
     }
 
     async fn stop(&self, execution_arn: &str, cause: &str) -> PortResult<()> {

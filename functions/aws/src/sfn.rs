@@ -21,7 +21,7 @@ impl SfnExecutions {
 const MAX_CAUSE: usize = 32_768;
 
 impl Executions for SfnExecutions {
-    async fn describe(&self, execution_arn: &str) -> PortResult<ExecutionInfo> {
+    async fn execution(&self, execution_arn: &str) -> PortResult<ExecutionInfo> {
         match self
             .client
             .describe_execution()

@@ -7,9 +7,10 @@
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
+use crate::capabilities::Prefixed;
 use crate::config::AppConfig;
 use crate::error::Result;
-use crate::ports::{LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{LoadBalancer, ParameterStore, Services};
 use crate::requests::Caller;
 use crate::routing::read_weights;
 use crate::scaling::{self, ScalingRecord};
@@ -26,15 +27,13 @@ pub struct Aborted {
     pub scaling_restored: bool,
 }
 
-pub async fn abort<P, L, S, A, E>(ports: &Ports<P, L, S, A, E>, caller: &Caller) -> Result<Aborted>
+pub async fn abort<W>(aws: &W, caller: &Caller) -> Result<Aborted>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
     let app = caller.app.as_str();
     let me = caller.holder();
-    let store = AppStore::new(&ports.params, &ports.prefix)?;
+    let store = AppStore::new(aws, aws.prefix())?;
     // Only while this deployment holds the lock: a rollback that took it
     // over restores the bounds itself, for the color it sends traffic to.
     let (lock, fence) = store.lock_and_fence(app).await?;
@@ -47,12 +46,12 @@ where
     // lock through a rollback: nobody can stop it.)
     if holds_lock && !fenced {
         let config = store.config(app).await?;
-        clear_own_mark(ports, &store, &config, caller).await?;
+        clear_own_mark(aws, &store, &config, caller).await?;
         if config.autoscaling
             && let Some(record) = scaling::record(&store, app).await?
             && record.execution == me
         {
-            scaling_restored = give_back_bounds(ports, &store, &config, &record, &me).await?;
+            scaling_restored = give_back_bounds(aws, &store, &config, &record, &me).await?;
         }
     }
     let released = store.release_lock(app, &me).await?;
@@ -72,43 +71,32 @@ where
 /// and a rollback may have moved production since to the color this would
 /// idle), and after them, when its decision is applied again over ours (as
 /// deploy-idle and switch do).
-async fn give_back_bounds<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+async fn give_back_bounds<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     record: &ScalingRecord,
     me: &str,
 ) -> Result<bool>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
-    let weights = read_weights(&ports.lb, config).await?;
+    let weights = read_weights(aws, config).await?;
     let Some(serving) = weights.sole() else {
         warn!(app = %config.app, %weights, "aborted with production split: both colors keep their held bounds");
         return Ok(false);
     };
-    let Some(bounds) = scaling::read(&ports.services, config).await? else {
+    let Some(bounds) = scaling::read(aws, config).await? else {
         return Ok(false);
     };
     if let Some(fence) = store.fence_against(&config.app, me).await? {
-        scaling::honour_fence(store, &ports.services, config, &fence).await?;
+        scaling::honour_fence(store, aws, config, &fence).await?;
         return Ok(false);
     }
     let wanted = scaling::after_rollback(record, serving, &bounds);
-    scaling::give_back(
-        store,
-        &ports.services,
-        config,
-        serving,
-        record,
-        &bounds,
-        &wanted,
-    )
-    .await?;
+    scaling::give_back(store, aws, config, serving, record, &bounds, &wanted).await?;
     if let Some(fence) = store.fence_against(&config.app, me).await? {
-        scaling::honour_fence(store, &ports.services, config, &fence).await?;
+        scaling::honour_fence(store, aws, config, &fence).await?;
         return Ok(false);
     }
     info!(app = %config.app, %serving, "aborted: the scalable targets have their bounds from before the release");
@@ -119,15 +107,14 @@ where
 /// service. A release that failed in between leaves a mark ECS contradicts
 /// (the color still runs the release recorded before it): the abort, still
 /// holding the lock, takes it away, so that a later rollback can go there.
-async fn clear_own_mark<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+async fn clear_own_mark<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     caller: &Caller,
 ) -> Result<()>
 where
-    P: ParameterStore,
-    S: Services,
+    W: ParameterStore + Services + Prefixed,
 {
     let app = caller.app.as_str();
     let Some(state) = store.state(app).await? else {
@@ -137,7 +124,7 @@ where
         return Ok(());
     }
     let service = &config.color(state.previous_color).service;
-    let runs = ports.services.describe(&config.cluster, service).await?;
+    let runs = aws.describe(&config.cluster, service).await?;
     if state.previous_task_definition.as_deref() != Some(runs.task_definition.as_str()) {
         // The release did reach the color: the mark is true.
         return Ok(());

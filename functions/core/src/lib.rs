@@ -3,6 +3,7 @@
 
 pub mod abort;
 pub mod announcement;
+pub mod capabilities;
 pub mod color;
 pub mod config;
 pub mod deploy;

@@ -369,7 +369,7 @@ pub struct ExecutionInfo {
 
 /// Workflow executions (Step Functions).
 pub trait Executions: Send + Sync {
-    fn describe(
+    fn execution(
         &self,
         execution_arn: &str,
     ) -> impl Future<Output = PortResult<ExecutionInfo>> + Send;
@@ -377,7 +377,7 @@ pub trait Executions: Send + Sync {
         &self,
         execution_arn: &str,
     ) -> impl Future<Output = PortResult<ExecutionStatus>> + Send {
-        async move { Ok(self.describe(execution_arn).await?.status) }
+        async move { Ok(self.execution(execution_arn).await?.status) }
     }
     fn stop(&self, execution_arn: &str, cause: &str)
     -> impl Future<Output = PortResult<()>> + Send;

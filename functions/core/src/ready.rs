@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::capabilities::Prefixed;
 use crate::error::{Error, Result};
-use crate::ports::{LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{LoadBalancer, ParameterStore, Services};
 use crate::requests::DeployedRequest;
 use crate::store::AppStore;
 
@@ -50,27 +51,15 @@ impl Readiness {
     }
 }
 
-pub async fn check<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    request: &DeployedRequest,
-    now: OffsetDateTime,
-) -> Result<Readiness>
+pub async fn check<W>(aws: &W, request: &DeployedRequest, now: OffsetDateTime) -> Result<Readiness>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
     let deploy = &request.deployed;
     let app = request.caller.app.as_str();
-    let config = AppStore::new(&ports.params, &ports.prefix)?
-        .config(app)
-        .await?;
-    let service = ports
-        .services
-        .describe(&config.cluster, &deploy.service)
-        .await?;
-    let healthy_targets = ports
-        .lb
+    let config = AppStore::new(aws, aws.prefix())?.config(app).await?;
+    let service = aws.describe(&config.cluster, &deploy.service).await?;
+    let healthy_targets = aws
         .healthy_targets(&config.color(deploy.idle_color).target_group_arn)
         .await?;
     let on_release = service.task_definition == deploy.task_definition_arn;

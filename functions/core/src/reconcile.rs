@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::warn;
 
+use crate::capabilities::Prefixed;
 use crate::color::Color;
 use crate::error::{Error, Result};
-use crate::ports::{ExecutionStatus, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{ExecutionStatus, Executions, LoadBalancer, ParameterStore, Services};
 use crate::split::Split;
 use crate::state::{AppState, Phase};
 use crate::store::{AppStore, is_execution_arn, lock_held};
@@ -80,22 +81,15 @@ pub struct Reconciled {
 /// `bluegreen reconcile`: records what really serves. Refuses while a
 /// deployment holds the app (it would be recording a world in motion) and
 /// while production is split.
-pub async fn reconcile<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    app: &str,
-    now: OffsetDateTime,
-) -> Result<Reconciled>
+pub async fn reconcile<W>(aws: &W, app: &str, now: OffsetDateTime) -> Result<Reconciled>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Executions + Prefixed,
 {
-    let store = AppStore::new(&ports.params, &ports.prefix)?;
-    let world = observe(&store, &ports.lb, &ports.services, app, None).await?;
+    let store = AppStore::new(aws, aws.prefix())?;
+    let world = observe(&store, aws, aws, app, None).await?;
     if let Some(lock) = &world.records.lock {
         let live = if is_execution_arn(&lock.holder) {
-            ports.executions.status(&lock.holder).await? == ExecutionStatus::Running
+            aws.status(&lock.holder).await? == ExecutionStatus::Running
         } else {
             !lock.is_expired(now)
         };

@@ -365,7 +365,7 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
 struct NoExecutions;
 
 impl Executions for NoExecutions {
-    async fn describe(&self, _arn: &str) -> crate::ports::PortResult<crate::ports::ExecutionInfo> {
+    async fn execution(&self, _arn: &str) -> crate::ports::PortResult<crate::ports::ExecutionInfo> {
         Ok(crate::ports::ExecutionInfo {
             status: ExecutionStatus::Running,
             input: None,

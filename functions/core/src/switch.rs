@@ -9,13 +9,14 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use crate::capabilities::Prefixed;
 use crate::color::Color;
 use crate::config::AppConfig;
 use crate::config::Strategy;
 use crate::error::EXECUTION_INPUT as SOURCE;
 use crate::error::{Error, Result};
 use crate::fence::{Fence, rolled_back_meanwhile};
-use crate::ports::{LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{LoadBalancer, ParameterStore, Services};
 use crate::requests::SwitchRequest;
 use crate::routing::{healthy_needed, write_split};
 use crate::split::Split;
@@ -208,21 +209,19 @@ pub fn version_on(world: &World, color: Color) -> Option<String> {
 }
 
 /// Applies the next switch step for `input` and records it.
-pub async fn switch<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
+pub async fn switch<W>(
+    aws: &W,
     request: &SwitchRequest,
     now: OffsetDateTime,
 ) -> Result<SwitchOutcome>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
     let app = request.caller.app.as_str();
     let version = request.caller.version.as_str();
     let execution_arn = request.caller.execution_arn.as_deref();
-    let store = AppStore::new(&ports.params, &ports.prefix)?;
-    let world = observe(&store, &ports.lb, &ports.services, app, None).await?;
+    let store = AppStore::new(aws, aws.prefix())?;
+    let world = observe(&store, aws, aws, app, None).await?;
     let config = world.config();
 
     let me = request.caller.holder();
@@ -230,7 +229,7 @@ where
     // earlier attempt of this step was still restoring what the rollback
     // decided when it failed, finish that first.
     if let Some(fence) = world.records.fence.as_ref().filter(|f| f.fences(&me)) {
-        Box::pin(honour_fence(ports, &store, config, fence)).await?;
+        Box::pin(honour_fence(aws, &store, config, fence)).await?;
         return Err(rolled_back_meanwhile(app, fence));
     }
     // A rollback announces that it is deciding (see `announcement`): it may
@@ -243,7 +242,7 @@ where
         .is_some_and(|a| a.is_live(now))
         && let Some(fence) = store.fence_against_once_decided(app, &me, now).await?
     {
-        Box::pin(honour_fence(ports, &store, config, &fence)).await?;
+        Box::pin(honour_fence(aws, &store, config, &fence)).await?;
         return Err(rolled_back_meanwhile(app, &fence));
     }
     // Only the lock holder may move traffic (invariant 3).
@@ -274,7 +273,7 @@ where
     let current = world.weights;
     let changed = !current.matches(wanted);
     let applied = Box::pin(apply_step(
-        ports,
+        aws,
         &store,
         &world,
         plan,
@@ -292,7 +291,7 @@ where
         // step. So the same look at the fence as after a success.
         Err(e) if changed => {
             if let Ok(Some(fence)) = store.fence_against_once_decided(app, &me, now).await {
-                crate::retry::retrying(5, || Box::pin(honour_fence(ports, &store, config, &fence)))
+                crate::retry::retrying(5, || Box::pin(honour_fence(aws, &store, config, &fence)))
                     .await?;
                 return Err(rolled_back_meanwhile(app, &fence));
             }
@@ -311,7 +310,7 @@ where
             // Decided: what this step wrote may have landed after the
             // rollback's writes, and nobody else will put them back (a stopped
             // execution retries nothing), so a few attempts are made here.
-            crate::retry::retrying(5, || Box::pin(honour_fence(ports, &store, config, &fence)))
+            crate::retry::retrying(5, || Box::pin(honour_fence(aws, &store, config, &fence)))
                 .await?;
             warn!(
                 app,
@@ -340,9 +339,9 @@ where
 /// and at the last step the serving bounds. Returns the state recorded and
 /// whether the bounds changed.
 #[allow(clippy::too_many_arguments)]
-async fn apply_step<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+async fn apply_step<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     world: &World,
     plan: SwitchPlan,
     version: &str,
@@ -351,9 +350,7 @@ async fn apply_step<P, L, S, A, E>(
     now: OffsetDateTime,
 ) -> Result<(AppState, bool)>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
     let config = world.config();
     let app = config.app.as_str();
@@ -370,7 +367,7 @@ where
             }
         }
         let route = config.production.route();
-        write_split(&ports.lb, config, &route, &world.production, wanted, true).await?;
+        write_split(aws, config, &route, &world.production, wanted, true).await?;
         info!(app, version, from = %current, to = %wanted, "switched production traffic");
     } else {
         info!(app, version, split = %current, "production traffic already at this step");
@@ -390,7 +387,7 @@ where
     // deciding meanwhile has its bounds put back too.
     let bounds_changed = if plan.weight == 100 {
         let desired = PerColor::from_fn(|c| world.services.get(c).desired);
-        crate::scaling::hand_over(store, &ports.services, config, plan.target, &desired).await?
+        crate::scaling::hand_over(store, aws, config, plan.target, &desired).await?
     } else {
         false
     };
@@ -400,22 +397,19 @@ where
 /// Puts back what a rollback that fenced this deployment decided (nothing
 /// while it is still pending): its split on the listener, its state, and
 /// the scalable targets' bounds of an app that autoscales.
-async fn honour_fence<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+async fn honour_fence<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     fence: &Fence,
 ) -> Result<()>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
     let (Some(split), Some(state)) = (fence.split, &fence.state) else {
         return Ok(());
     };
-    let (actions, weights, services, healthy) =
-        crate::world::read_world(&ports.lb, &ports.services, config).await?;
+    let (actions, weights, services, healthy) = crate::world::read_world(aws, aws, config).await?;
     if !fence.still_current(|c| services.get(c).task_definition.clone()) {
         warn!(
             app = %config.app,
@@ -440,12 +434,12 @@ where
             );
             return Ok(());
         }
-        write_split(&ports.lb, config, &route, &actions, split, true).await?;
+        write_split(aws, config, &route, &actions, split, true).await?;
     }
     if !store.state_is(&config.app, state).await? {
         store.save_state(&config.app, state).await?;
     }
-    crate::scaling::honour_fence(store, &ports.services, config, fence).await
+    crate::scaling::honour_fence(store, aws, config, fence).await
 }
 
 /// Invariant 1: a color takes more production traffic only with as many

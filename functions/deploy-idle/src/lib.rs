@@ -10,10 +10,11 @@
 
 use bluegreen_core::Error;
 use bluegreen_core::abort::{Aborted, abort};
+use bluegreen_core::capabilities::Prefixed;
 use bluegreen_core::deploy::{DeployOutcome, deploy};
 use bluegreen_core::input::{ExecutionInput, SOURCE};
 use bluegreen_core::monitor::{Alarms, check_alarms_exist, thresholds};
-use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Services};
 use bluegreen_core::ready::{Readiness, check};
 use bluegreen_core::scale_down::{ScaleDownOutcome, scale_down};
 use bluegreen_core::store::AppStore;
@@ -45,18 +46,14 @@ pub enum DeployIdleResponse {
 
 /// The handler without the alarm check of [`handler_checking_alarms`], for
 /// hosts that give deploy-idle no CloudWatch access.
-pub async fn handler<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
+pub async fn handler<W>(
+    aws: &W,
     event: LambdaEvent<Value>,
 ) -> Result<DeployIdleResponse, HandlerError>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
 {
-    run(ports, None::<&NoAlarms>, event).await
+    run(aws, None::<&NoAlarms>, event).await
 }
 
 /// The Lambda's handler: before the `deploy` phase changes anything (before
@@ -64,20 +61,16 @@ where
 /// alarm name would otherwise never fire: it is a config error, named, and
 /// nothing is deployed. (The CLI cannot check this for a console rerun, and
 /// only this step runs with the switcher's AWS access before any change.)
-pub async fn handler_checking_alarms<P, L, S, A, E, W>(
-    ports: &Ports<P, L, S, A, E>,
-    alarms: &W,
+pub async fn handler_checking_alarms<W, Al>(
+    aws: &W,
+    alarms: &Al,
     event: LambdaEvent<Value>,
 ) -> Result<DeployIdleResponse, HandlerError>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
-    W: Alarms,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
+    Al: Alarms,
 {
-    run(ports, Some(alarms), event).await
+    run(aws, Some(alarms), event).await
 }
 
 /// Stands in for "no alarm reader"; never asked.
@@ -117,18 +110,14 @@ async fn check_alarms<P: ParameterStore, W: Alarms>(
     check_alarms_exist(alarms, &source, at, &limits).await
 }
 
-async fn run<P, L, S, A, E, W>(
-    ports: &Ports<P, L, S, A, E>,
-    alarms: Option<&W>,
+async fn run<W, Al>(
+    aws: &W,
+    alarms: Option<&Al>,
     event: LambdaEvent<Value>,
 ) -> Result<DeployIdleResponse, HandlerError>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
-    W: Alarms,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
+    Al: Alarms,
 {
     let (phase, doc) = Phase::split(event.payload)?;
     let input = ExecutionInput::from_value(doc)?;
@@ -138,29 +127,29 @@ where
         // alarm the monitor will watch in existence.
         input.validate_overrides()?;
         if let Some(alarms) = alarms {
-            check_alarms(&ports.params, &ports.prefix, alarms, &input).await?;
+            check_alarms(aws, aws.prefix(), alarms, &input).await?;
         }
     }
     Ok(match phase {
         // Boxed: the deploy's future is large, and callers (the runtime,
         // tests on a 2 MB thread in a debug build) keep only a pointer.
-        Phase::Deploy => DeployIdleResponse::Deployed(
-            Box::pin(deploy(ports, &input.deploy_request(), now)).await?,
-        ),
+        Phase::Deploy => {
+            DeployIdleResponse::Deployed(Box::pin(deploy(aws, &input.deploy_request(), now)).await?)
+        }
         Phase::Check => DeployIdleResponse::Checked(
-            check(ports, &input.deployed_request("the readiness check")?, now).await?,
+            check(aws, &input.deployed_request("the readiness check")?, now).await?,
         ),
         Phase::Release => {
             let holder = input.lock_holder();
-            let store = AppStore::new(&ports.params, &ports.prefix)?;
+            let store = AppStore::new(aws, aws.prefix())?;
             let released = store.release_lock(&input.app, &holder).await?;
             DeployIdleResponse::Released(Released { holder, released })
         }
         Phase::Abort => {
-            DeployIdleResponse::Aborted(abort(ports, &input.deploy_request().caller).await?)
+            DeployIdleResponse::Aborted(abort(aws, &input.deploy_request().caller).await?)
         }
         Phase::ScaleDown => DeployIdleResponse::ScaledDown(
-            scale_down(ports, &input.deployed_request("scale-down")?, now).await?,
+            scale_down(aws, &input.deployed_request("scale-down")?, now).await?,
         ),
     })
 }

@@ -8,9 +8,10 @@ mod probe;
 pub use bluegreen_lambda::SystemClock;
 pub use probe::{CACHE_BUSTER, HttpProber};
 
+use bluegreen_core::capabilities::Prefixed;
 use bluegreen_core::input::ExecutionInput;
 use bluegreen_core::monitor::{Alarms, Clock, MonitorOutcome, Sources, VersionProber, monitor};
-use bluegreen_core::ports::{Metrics, ParameterStore, Ports};
+use bluegreen_core::ports::{Metrics, ParameterStore};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -32,13 +33,13 @@ fn deadline(context: &lambda_runtime::Context) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(context.deadline) * 1_000_000).ok()
 }
 
-pub async fn handler<P, L, S, A, E, M, Pr, C>(
-    ports: &Ports<P, L, S, A, E>,
+pub async fn handler<W, M, Pr, C>(
+    aws: &W,
     signals: &Signals<M, Pr, C>,
     event: LambdaEvent<Value>,
 ) -> Result<MonitorOutcome, HandlerError>
 where
-    P: ParameterStore,
+    W: ParameterStore + Prefixed,
     M: Metrics + Alarms,
     Pr: VersionProber,
     C: Clock,
@@ -49,12 +50,5 @@ where
         prober: &signals.prober,
         clock: &signals.clock,
     };
-    Ok(monitor(
-        &ports.params,
-        &ports.prefix,
-        sources,
-        &input,
-        deadline(&event.context),
-    )
-    .await?)
+    Ok(monitor(aws, aws.prefix(), sources, &input, deadline(&event.context)).await?)
 }

@@ -12,11 +12,10 @@
 //! stored config, so publishing to the topic cannot point traffic anywhere new.
 
 use aws_lambda_events::sns::SnsEvent;
+use bluegreen_core::capabilities::Prefixed;
 use bluegreen_core::error::Error;
 use bluegreen_core::parse;
-use bluegreen_core::ports::{
-    Alerts, Clock, Executions, LoadBalancer, ParameterStore, Ports, Services,
-};
+use bluegreen_core::ports::{Alerts, Clock, Executions, LoadBalancer, ParameterStore, Services};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
@@ -163,33 +162,25 @@ fn known_configs() -> &'static Mutex<HashMap<String, AppConfig>> {
 
 /// The Lambda's handler: real time, and people's requests wait for a cold
 /// color as [`Patience::LAMBDA`] allows.
-pub async fn handler<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
+pub async fn handler<W>(
+    aws: &W,
     event: LambdaEvent<Value>,
 ) -> Result<RollbackResponse, HandlerError>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
 {
-    handler_with(ports, event, &SystemClock, Patience::LAMBDA).await
+    handler_with(aws, event, &SystemClock, Patience::LAMBDA).await
 }
 
 /// [`handler`] with the clock and patience given (tests play time).
-pub async fn handler_with<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
+pub async fn handler_with<W>(
+    aws: &W,
     event: LambdaEvent<Value>,
     clock: &impl Clock,
     patience: Patience,
 ) -> Result<RollbackResponse, HandlerError>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
 {
     if let Some(doc) = event.payload.get("rollback_failed") {
         let doc: RollbackFailedDoc = parse::value("rollback_failed", doc.clone())?;
@@ -202,15 +193,8 @@ where
                 format!("{name}: {cause}")
             })
             .unwrap_or_else(|| "the rollback failed".to_string());
-        let alerted = alert_rollback_failed(
-            &ports.params,
-            &ports.alerts,
-            &ports.prefix,
-            &doc.app,
-            &error,
-            clock.now(),
-        )
-        .await?;
+        let alerted =
+            alert_rollback_failed(aws, aws, aws.prefix(), &doc.app, &error, clock.now()).await?;
         return Ok(RollbackResponse::Alerted { alerted });
     }
     let is_sns = event.payload.get("Records").is_some();
@@ -226,7 +210,7 @@ where
         // tests on a 2 MB thread in a debug build) keep only a pointer.
         outcomes.push(
             Box::pin(rollback_patiently(
-                ports,
+                aws,
                 request,
                 known.as_ref(),
                 clock,
@@ -235,7 +219,7 @@ where
             .await?,
         );
         if known.is_none()
-            && let Ok(config) = bluegreen_core::store::AppStore::new(&ports.params, &ports.prefix)?
+            && let Ok(config) = bluegreen_core::store::AppStore::new(aws, aws.prefix())?
                 .config(&request.app)
                 .await
         {

@@ -16,8 +16,9 @@ mod secrets;
 mod source;
 mod target;
 
+use bluegreen_core::capabilities::Prefixed;
 use bluegreen_core::input::ExecutionInput;
-use bluegreen_core::ports::{ParameterStore, Ports};
+use bluegreen_core::ports::ParameterStore;
 use bluegreen_core::store::AppStore;
 use bluegreen_lambda::HandlerError;
 use bluegreen_smoke::{ProcessEnv, Runner, SmokeReport};
@@ -31,27 +32,27 @@ use secrets::SsmSecrets;
 
 /// Runs the app's smoke tests against its idle color. Only the parameter
 /// store is used: for the config, the stored spec and `{{ssm:*}}` values.
-pub async fn handler<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
+pub async fn handler<W>(
+    aws: &W,
     http: &reqwest::Client,
     event: LambdaEvent<Value>,
 ) -> Result<SmokeReport, HandlerError>
 where
-    P: ParameterStore,
+    W: ParameterStore + Prefixed,
 {
     let input = ExecutionInput::from_value(event.payload)?;
     let app = input.app.as_str();
     let deploy = target::deploy_outcome(&input)?;
-    let store = AppStore::new(&ports.params, &ports.prefix)?;
+    let store = AppStore::new(aws, aws.prefix())?;
     let config = store.config(app).await?;
     let base_url = target::base_url(&config, deploy.idle_color, &store.parameter(app, "config"))?;
-    let (text, from) = source::spec_text(&input, &store, &ports.params).await?;
+    let (text, from) = source::spec_text(&input, &store, aws).await?;
     let spec = bluegreen_smoke::parse(&text)?;
     spec.own_parameters_only(&store.parameter(app, ""), &from)?;
     info!(app, version = %deploy.version, color = %deploy.idle_color, base_url, spec = %from,
           tests = spec.tests.len(), "running smoke tests");
 
-    let secrets = SsmSecrets::new(&ports.params);
+    let secrets = SsmSecrets::new(aws);
     let mut runner = Runner::new(http, &secrets, &ProcessEnv).with_version(&deploy.version);
     // The release may override the version marker, as the monitor sees it.
     let monitor = bluegreen_core::monitor::thresholds(&config.monitor, &input)?;

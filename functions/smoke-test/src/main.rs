@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let (acting, http) = (&acting, &http);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         let ports = acting.for_app(&app_of(&event.payload)?).await?;
-        bluegreen_smoke_test::handler(&ports, http, event).await
+        bluegreen_smoke_test::handler(&*ports, http, event).await
     }))
     .await
 }

@@ -2,23 +2,19 @@
 //! the new color. Input: the execution document. Output: a `SwitchOutcome`,
 //! which the state machine stores under `$.switch` and hands to the next call.
 
+use bluegreen_core::capabilities::Prefixed;
 use bluegreen_core::input::ExecutionInput;
-use bluegreen_core::ports::{LoadBalancer, ParameterStore, Ports, Services};
+use bluegreen_core::ports::{LoadBalancer, ParameterStore, Services};
 use bluegreen_core::switch::{SwitchOutcome, switch};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
-pub async fn handler<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    event: LambdaEvent<Value>,
-) -> Result<SwitchOutcome, HandlerError>
+pub async fn handler<W>(aws: &W, event: LambdaEvent<Value>) -> Result<SwitchOutcome, HandlerError>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
     let input = ExecutionInput::from_value(event.payload)?;
     let now = time::OffsetDateTime::now_utc();
-    Ok(switch(ports, &input.switch_request(), now).await?)
+    Ok(switch(aws, &input.switch_request(), now).await?)
 }

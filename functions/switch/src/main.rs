@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
     let acting = &acting;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         let ports = acting.for_app(&app_of(&event.payload)?).await?;
-        bluegreen_switch::handler(&ports, event).await
+        bluegreen_switch::handler(&*ports, event).await
     }))
     .await
 }

@@ -191,9 +191,9 @@ impl<T: Alerts> Alerts for Recorded<'_, T> {
 }
 
 impl<T: Executions> Executions for Recorded<'_, T> {
-    async fn describe(&self, arn: &str) -> PortResult<ExecutionInfo> {
+    async fn execution(&self, arn: &str) -> PortResult<ExecutionInfo> {
         let call = "states describe execution".to_string();
-        self.rounds.call(call, self.inner.describe(arn)).await
+        self.rounds.call(call, self.inner.execution(arn)).await
     }
     async fn status(&self, arn: &str) -> PortResult<ExecutionStatus> {
         let call = "states describe execution".to_string();

@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use crate::capabilities::Prefixed;
 use crate::color::Color;
 use crate::config::{AppConfig, Strategy};
 use crate::error::{Error, Result};
 use crate::fence::rolled_back_meanwhile;
-use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Services};
 use crate::reconcile::repair_record;
 use crate::requests::DeployRequest;
 use crate::routing::{read_weights, weights_of, write_split};
@@ -64,41 +65,32 @@ pub struct DeployOutcome {
 /// release's task definition (unless the idle service already runs it),
 /// sizes the idle service like the active one, and points the test route at
 /// it. Safe to run twice.
-pub async fn deploy<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
+pub async fn deploy<W>(
+    aws: &W,
     request: &DeployRequest,
     now: OffsetDateTime,
 ) -> Result<DeployOutcome>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Executions + Prefixed,
 {
     let app = request.caller.app.as_str();
     let version = request.caller.version.as_str();
     let me = request.caller.holder();
-    let store = AppStore::new(&ports.params, &ports.prefix)?;
+    let store = AppStore::new(aws, aws.prefix())?;
     let config = store.config(app).await?;
     let strategy = request.strategy.as_ref().unwrap_or(&config.strategy);
     // An app that autoscales needs a scalable target per color: refused
     // before the lock or anything else (the targets are read again, under
     // the lock, before they change).
-    scaling::read(&ports.services, &config).await?;
+    scaling::read(aws, &config).await?;
     let acquired = store
-        .acquire_lock(
-            app,
-            &me,
-            lock_ttl(&config, strategy),
-            now,
-            &ports.executions,
-        )
+        .acquire_lock(app, &me, lock_ttl(&config, strategy), now, aws)
         .await?;
 
     // The listener, not the stored state, decides which color is idle: what
     // serves production must never be touched. A record naming another
     // active color is repaired from the world first.
-    let world = observe(&store, &ports.lb, &ports.services, app, None).await?;
+    let world = observe(&store, aws, aws, app, None).await?;
     let state = match world.weights.sole() {
         Some(active) => repair_record(&store, &world, active).await?,
         None => world.state().cloned(),
@@ -125,7 +117,7 @@ where
         Plan::Deploy(deployment) => {
             // Boxed: keeps deploy's own future small.
             Box::pin(apply(
-                ports,
+                aws,
                 &store,
                 &config,
                 request,
@@ -144,9 +136,9 @@ where
 /// a last look at the listener), a look at the fence again, the test route.
 /// Any failure stops here; the state machine's retry looks and plans again.
 #[allow(clippy::too_many_arguments)]
-async fn apply<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+async fn apply<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     request: &DeployRequest,
     world: &World,
@@ -155,9 +147,7 @@ async fn apply<P, L, S, A, E>(
     now: OffsetDateTime,
 ) -> Result<DeployOutcome>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
     let app = config.app.as_str();
     let version = request.caller.version.as_str();
@@ -171,9 +161,7 @@ where
     let idle_name = config.color(idle).service.clone();
     let task_definition = match &deployment.release {
         Release::TaskDefinition(arn) => arn.clone(),
-        Release::Image { image, base } => {
-            release_task_definition(&ports.services, config, base, image).await?
-        }
+        Release::Image { image, base } => release_task_definition(aws, config, base, image).await?,
     };
     let (replaces_release, update_needed) = deployment.changes(world, &task_definition);
     if replaces_release
@@ -186,7 +174,7 @@ where
             && fence.fences(&me)
             && fence.still_current(|c| world.task_definition(c).to_string())
         {
-            put_back_rollbacks_state(ports, store, config, &fence).await?;
+            put_back_rollbacks_state(aws, store, config, &fence).await?;
         }
         return Err(e);
     }
@@ -197,11 +185,11 @@ where
         // Only while ECS still runs what the fence's decision names: a
         // replay days later (a console Redrive) finds an old fence.
         if fence.still_current(|c| world.task_definition(c).to_string()) {
-            put_back_rollbacks_state(ports, store, config, &fence).await?;
+            put_back_rollbacks_state(aws, store, config, &fence).await?;
             // An earlier attempt of this step may have held the bounds after
             // the rollback settled them: its decision is applied again.
             if config.autoscaling {
-                scaling::honour_fence(store, &ports.services, config, &fence).await?;
+                scaling::honour_fence(store, aws, config, &fence).await?;
             }
         }
         warn!(
@@ -223,12 +211,12 @@ where
             ),
         });
     }
-    hold_both_colors(ports, store, config, &me, idle, desired, world).await?;
+    hold_both_colors(aws, store, config, &me, idle, desired, world).await?;
     if update_needed {
         // The listener again, just before the idle color changes: someone
         // may have moved production onto it by hand since the first look
         // (invariant 11: never resize a color with production weight).
-        let weights = read_weights(&ports.lb, config).await?;
+        let weights = read_weights(aws, config).await?;
         if weights.serves(idle) {
             return Err(Error::Drift {
                 app: app.to_string(),
@@ -237,15 +225,13 @@ where
                 fix: "Production was moved while deploying; start the release again once it is where you want it".to_string(),
             });
         }
-        ports
-            .services
-            .update(
-                &config.cluster,
-                &idle_name,
-                Some(&task_definition),
-                Some(desired),
-            )
-            .await?;
+        aws.update(
+            &config.cluster,
+            &idle_name,
+            Some(&task_definition),
+            Some(desired),
+        )
+        .await?;
         info!(app, version, service = %idle_name, %task_definition, desired, "updated the idle service");
     }
     if config.autoscaling
@@ -253,10 +239,10 @@ where
     {
         // A rollback fenced this deployment while it held the bounds: once
         // it has decided, its bounds are put back (see `scaling`).
-        scaling::honour_fence(store, &ports.services, config, &fence).await?;
+        scaling::honour_fence(store, aws, config, &fence).await?;
         return Err(rolled_back_meanwhile(app, &fence));
     }
-    let test_route_moved = point_test_route(&ports.lb, config, idle).await?;
+    let test_route_moved = point_test_route(aws, config, idle).await?;
 
     Ok(DeployOutcome {
         app: app.to_string(),
@@ -278,21 +264,20 @@ where
 /// shows its decision: before that, the rollback itself still writes it (or
 /// failed, and the record must not claim what did not happen). A stopped
 /// execution retries nothing: a few attempts here.
-async fn put_back_rollbacks_state<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+async fn put_back_rollbacks_state<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     fence: &crate::fence::Fence,
 ) -> Result<()>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
+    W: ParameterStore + LoadBalancer + Prefixed,
 {
     let (Some(decided), Some(split)) = (&fence.state, fence.split) else {
         return Ok(());
     };
     crate::retry::retrying(5, || async {
-        if read_weights(&ports.lb, config).await?.matches(split) {
+        if read_weights(aws, config).await?.matches(split) {
             store.save_state(&config.app, decided).await?;
         }
         Ok(())
@@ -304,9 +289,9 @@ where
 /// (once), then each color's minimum is held at the task count the release
 /// needs of it: the idle color at the active one's desired count, the active
 /// color at its own (see `scaling`).
-async fn hold_both_colors<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+async fn hold_both_colors<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     me: &str,
     idle: Color,
@@ -314,10 +299,9 @@ async fn hold_both_colors<P, L, S, A, E>(
     world: &World,
 ) -> Result<()>
 where
-    P: ParameterStore,
-    S: Services,
+    W: ParameterStore + Services + Prefixed,
 {
-    let Some(now) = scaling::read(&ports.services, config).await? else {
+    let Some(now) = scaling::read(aws, config).await? else {
         return Ok(());
     };
     let active = idle.other();
@@ -341,7 +325,7 @@ where
         };
         scaling::hold(*now.get(c), count)
     });
-    scaling::apply_both(&ports.services, config, idle, &now, &held).await
+    scaling::apply_both(aws, config, idle, &now, &held).await
 }
 
 /// Before the idle color's release is replaced, the state says so: from then

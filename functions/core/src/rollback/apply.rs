@@ -6,9 +6,10 @@
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use crate::capabilities::Prefixed;
 use crate::error::{Error, Result};
 use crate::lock::Lock;
-use crate::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Services};
 use crate::routing::write_split;
 use crate::scaling;
 use crate::store::AppStore;
@@ -19,9 +20,9 @@ use super::{RollbackOutcome, RollbackRequest, alert};
 
 /// Makes `plan`'s changes and returns how the rollback ends.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn apply<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+pub(super) async fn apply<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     request: &RollbackRequest,
     world: &World,
     plan: Plan,
@@ -29,11 +30,7 @@ pub(super) async fn apply<P, L, S, A, E>(
     now: OffsetDateTime,
 ) -> Result<RollbackOutcome>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
 {
     let app = request.app.as_str();
     let config = world.config();
@@ -43,50 +40,41 @@ where
         match effect {
             Effect::WarmUp { color, tasks } => {
                 // Its policies must not scale it back in before traffic comes.
-                if let Some(bounds) = scaling::read(&ports.services, config).await? {
+                if let Some(bounds) = scaling::read(aws, config).await? {
                     // Recorded first, if nothing is: the bounds to settle by.
                     scaling::record_for_rollback(store, config, &mine.holder, color, &bounds)
                         .await?;
                     let now = *bounds.get(color);
-                    scaling::apply(
-                        &ports.services,
-                        config,
-                        color,
-                        now,
-                        scaling::hold(now, tasks),
-                    )
-                    .await?;
+                    scaling::apply(aws, config, color, now, scaling::hold(now, tasks)).await?;
                 }
-                ports
-                    .services
-                    .update(
-                        &config.cluster,
-                        &config.color(color).service,
-                        None,
-                        Some(tasks),
-                    )
-                    .await?;
+                aws.update(
+                    &config.cluster,
+                    &config.color(color).service,
+                    None,
+                    Some(tasks),
+                )
+                .await?;
             }
             Effect::TellWaiting(why) => {
                 if let Some(topic) = &config.alert_topic_arn {
-                    alert::alert_waiting(&ports.alerts, topic, app, &why, request, now).await;
+                    alert::alert_waiting(aws, topic, app, &why, request, now).await;
                 }
             }
             Effect::Fence(fence) => store.save_fence(app, &fence).await?,
             Effect::RecordBounds { target } => {
-                if let Some(bounds) = scaling::read(&ports.services, config).await? {
+                if let Some(bounds) = scaling::read(aws, config).await? {
                     scaling::record_for_rollback(store, config, &mine.holder, target, &bounds)
                         .await?;
                 }
             }
             Effect::Split(split) => {
                 let route = config.production.route();
-                write_split(&ports.lb, config, &route, &world.production, split, false).await?;
+                write_split(aws, config, &route, &world.production, split, false).await?;
                 info!(app, %split, "wrote production's split");
             }
             Effect::GiveBackLock(l) => {
                 let released = if Some(&l.holder) == request.caller_execution.as_ref()
-                    || store.is_stale(&l, now, &ports.executions).await?
+                    || store.is_stale(&l, now, aws).await?
                 {
                     store.release_lock(app, &l.holder).await?
                 } else {
@@ -107,7 +95,7 @@ where
                 let told = async {
                     match (&config.alert_topic_arn, tell, &plan.ending) {
                         (Some(topic), true, Ending::Done(outcome)) => {
-                            alert::alert(&ports.alerts, topic, outcome, request, now).await
+                            alert::alert(aws, topic, outcome, request, now).await
                         }
                         _ => None,
                     }
@@ -120,11 +108,10 @@ where
             Effect::SettleRollback { target } => {
                 // A failure here is retried like any (the retry finds
                 // traffic moved and finishes this; people were told).
-                scaling::settle_rollback(store, &ports.services, config, &mine.holder, target)
-                    .await?;
+                scaling::settle_rollback(store, aws, config, &mine.holder, target).await?;
             }
             Effect::SettleRelease { serving, release } => {
-                scaling::settle(store, &ports.services, config, serving, Some(&release)).await?;
+                scaling::settle(store, aws, config, serving, Some(&release)).await?;
             }
             Effect::FinishFence(split) => {
                 store

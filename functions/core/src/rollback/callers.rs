@@ -34,7 +34,7 @@ pub(super) async fn check_execution(
     status: ExecutionStatus,
     (document, field, what): (&str, &str, &str),
 ) -> Result<()> {
-    let info = executions.describe(execution).await?;
+    let info = executions.execution(execution).await?;
     let input: Option<serde_json::Value> = info
         .input
         .as_deref()

@@ -5,10 +5,11 @@
 
 use tracing::{info, warn};
 
+use crate::capabilities::Prefixed;
 use crate::color::Color;
 use crate::error::Result;
 use crate::fence::Fence;
-use crate::ports::{LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{LoadBalancer, ParameterStore, Services};
 use crate::routing::write_split;
 use crate::store::AppStore;
 use crate::world::World;
@@ -21,17 +22,15 @@ use super::{ColorVersion, RollbackOutcome, RollbackRequest, decide};
 /// (the color it sends production to runs another release than it named).
 /// Says it changed something only if the listener did. `None` when traffic
 /// must move onto a color no longer fit to carry it: decided again.
-pub(super) async fn finish_as_decided<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+pub(super) async fn finish_as_decided<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     world: &World,
     fence: &Fence,
     request: &RollbackRequest,
 ) -> Result<Option<RollbackOutcome>>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
     let app = request.app.as_str();
     let config = world.config();
@@ -64,10 +63,8 @@ where
         // A hold the deployments it fenced left on the bounds is still
         // theirs to give back, and nobody else will.
         if let Some(serving) = world.weights.sole() {
-            crate::scaling::give_back_fenced_hold(store, &ports.services, config, serving, |e| {
-                fence.fences(e)
-            })
-            .await?;
+            crate::scaling::give_back_fenced_hold(store, aws, config, serving, |e| fence.fences(e))
+                .await?;
         }
         return Ok(Some(outcome(
             false,
@@ -87,7 +84,7 @@ where
     }
     if changed {
         let route = config.production.route();
-        write_split(&ports.lb, config, &route, &world.production, split, false).await?;
+        write_split(aws, config, &route, &world.production, split, false).await?;
         warn!(app, %split, "finished this message's rollback: production traffic moved");
     }
     if let Some(state) = &fence.state
@@ -96,7 +93,7 @@ where
         store.save_state(app, state).await?;
     }
     if config.autoscaling {
-        crate::scaling::honour_fence(store, &ports.services, config, fence).await?;
+        crate::scaling::honour_fence(store, aws, config, fence).await?;
     }
     store
         .mark_fence_finished(app, |f| {

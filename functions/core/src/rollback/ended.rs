@@ -3,10 +3,11 @@
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use crate::capabilities::Prefixed;
 use crate::color::Color;
 use crate::config::AppConfig;
 use crate::error::{Error, Result};
-use crate::ports::{Alerts, LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{Alerts, LoadBalancer, ParameterStore, Services};
 use crate::store::AppStore;
 use crate::world::observe;
 
@@ -23,21 +24,18 @@ use super::{ColorVersion, RollbackOutcome, RollbackRequest, alert, is_rollback_h
 ///   that a release started right after a failed one is not refused;
 /// - anything else (production split, its lock still held, a pending fence)
 ///   goes the whole way (`None`).
-pub(super) async fn nothing_left<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+pub(super) async fn nothing_left<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     request: &RollbackRequest,
     ended: &str,
     known: Option<&AppConfig>,
     now: OffsetDateTime,
 ) -> Result<Option<RollbackOutcome>>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Prefixed,
 {
-    let world = observe(store, &ports.lb, &ports.services, &request.app, known).await?;
+    let world = observe(store, aws, aws, &request.app, known).await?;
     let app = request.app.as_str();
     // Another rollback at work (an on-call press, say) decides for the app:
     // this event waits for it (Lambda retries the asynchronous invoke), so
@@ -95,8 +93,7 @@ where
         if holds_lock {
             out.lock_released = store.release_lock(app, ended).await?;
             if let Some(topic) = &world.config().alert_topic_arn {
-                out.alert_error =
-                    alert::alert_unfinished(&ports.alerts, topic, app, ended, &out, now).await;
+                out.alert_error = alert::alert_unfinished(aws, topic, app, ended, &out, now).await;
             }
         }
         warn!(
@@ -146,7 +143,7 @@ where
     let config = world.config();
     let its_bounds_held = match (&world.records.scaling, world.weights.sole()) {
         (Some(record), Some(serving)) if config.autoscaling && record.execution == ended => {
-            crate::scaling::read(&ports.services, config)
+            crate::scaling::read(aws, config)
                 .await?
                 .is_some_and(|now| crate::scaling::after_rollback(record, serving, &now) != now)
         }

@@ -20,10 +20,11 @@
 use time::OffsetDateTime;
 use tracing::warn;
 
+use crate::capabilities::Prefixed;
 use crate::error::{Error, Result};
 use crate::fence::Fence;
 use crate::lock::Lock;
-use crate::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Services};
 use crate::routing::write_split;
 use crate::split::Split;
 use crate::state::Phase;
@@ -91,9 +92,9 @@ pub(super) fn plan(
 /// The decided fence and production's split in one round; then the
 /// deployment stopped, its lock taken over, and the rest as on every path.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn traffic_first<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+pub(super) async fn traffic_first<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     request: &RollbackRequest,
     world: &World,
     holder: &Lock,
@@ -103,11 +104,7 @@ pub(super) async fn traffic_first<P, L, S, A, E>(
     now: OffsetDateTime,
 ) -> Result<RollbackOutcome>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
 {
     let app = request.app.as_str();
     let config = world.config();
@@ -122,19 +119,16 @@ where
     let route = config.production.route();
     let (fenced, moved) = tokio::join!(
         store.save_fence(app, &fence),
-        write_split(&ports.lb, config, &route, &world.production, wanted, false),
+        write_split(aws, config, &route, &world.production, wanted, false),
     );
     fenced?;
     moved?;
     warn!(app, to = %plan.target, reason = %request.reason, execution = %holder.holder,
         "rolled back production traffic; stopping the running deployment");
 
-    super::stop_if_running(&ports.executions, request, &holder.holder).await?;
+    super::stop_if_running(aws, request, &holder.holder).await?;
     let ttl = (mine.expires_at - mine.acquired_at).unsigned_abs();
-    match store
-        .acquire_lock(app, &mine.holder, ttl, now, &ports.executions)
-        .await
-    {
+    match store.acquire_lock(app, &mine.holder, ttl, now, aws).await {
         Ok(_) => *took_lock = true,
         // A release that took the lock from the stopped deployment
         // meanwhile (a script, or the stopped deployment's step in flight)
@@ -170,7 +164,7 @@ where
         ending: super::plan::Ending::Done(outcome),
     };
     Box::pin(super::apply::apply(
-        ports, store, request, world, rest, mine, now,
+        aws, store, request, world, rest, mine, now,
     ))
     .await
 }

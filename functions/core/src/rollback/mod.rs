@@ -28,13 +28,14 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use crate::announcement::Announcement;
+use crate::capabilities::Prefixed;
 use crate::color::Color;
 use crate::config::AppConfig;
 use crate::error::{Error, Result};
 use crate::fence::Fence;
 use crate::lock::Lock;
 use crate::ports::{
-    Alerts, ExecutionStatus, Executions, LoadBalancer, ParameterStore, Ports, PutMode, PutOutcome,
+    Alerts, ExecutionStatus, Executions, LoadBalancer, ParameterStore, PutMode, PutOutcome,
     Services,
 };
 use crate::split::Split;
@@ -201,20 +202,16 @@ const ROLLBACK_LOCK_TTL: time::Duration = time::Duration::minutes(5);
 
 /// Rolls `request.app` back. `known` is a config read earlier (a warm Lambda
 /// keeps them) that lets the first round read everything at once.
-pub async fn rollback<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
+pub async fn rollback<W>(
+    aws: &W,
     request: &RollbackRequest,
     now: OffsetDateTime,
     known: Option<&AppConfig>,
 ) -> Result<RollbackOutcome>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
 {
-    attempt(ports, request, now, known, AlertOnFailure::Yes).await
+    attempt(aws, request, now, known, AlertOnFailure::Yes).await
 }
 
 /// Whether a failed attempt alerts the team (an emergency rollback waiting
@@ -226,29 +223,24 @@ enum AlertOnFailure {
 }
 
 /// One attempt at the rollback.
-async fn attempt<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
+async fn attempt<W>(
+    aws: &W,
     request: &RollbackRequest,
     now: OffsetDateTime,
     known: Option<&AppConfig>,
     alert_on_failure: AlertOnFailure,
 ) -> Result<RollbackOutcome>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
 {
     request.validate()?;
     if let Some(ended) = &request.ended_execution {
-        check_ended(&ports.executions, request, ended).await?;
+        check_ended(aws, request, ended).await?;
     }
     let app = request.app.as_str();
-    let store = AppStore::new(&ports.params, &ports.prefix)?;
+    let store = AppStore::new(aws, aws.prefix())?;
     if let Some(ended) = &request.ended_execution
-        && let Some(quiet) =
-            Box::pin(nothing_left(ports, &store, request, ended, known, now)).await?
+        && let Some(quiet) = Box::pin(nothing_left(aws, &store, request, ended, known, now)).await?
     {
         return Ok(quiet);
     }
@@ -264,10 +256,7 @@ where
             return Ok(PutOutcome::AlreadyExists);
         }
         let json = serde_json::to_string(&mine).expect("lock serialises");
-        ports
-            .params
-            .put(&lock_name, &json, PutMode::CreateOnly)
-            .await
+        aws.put(&lock_name, &json, PutMode::CreateOnly).await
     };
     // An emergency request announces that a rollback is deciding, with the
     // same round (see `fast`).
@@ -284,11 +273,8 @@ where
             Ok(false)
         }
     };
-    let (world, took, announced) = tokio::join!(
-        observe(&store, &ports.lb, &ports.services, app, known),
-        take_lock,
-        announce,
-    );
+    let (world, took, announced) =
+        tokio::join!(observe(&store, aws, aws, app, known), take_lock, announce,);
     // Written, or perhaps written with the answer lost: withdrawn at the end.
     let may_have_announced = emergency && !matches!(announced, Ok(false));
     let announced = matches!(announced, Ok(true));
@@ -308,7 +294,7 @@ where
         // Boxed: a large future, kept off the caller's stack.
         Ok(world) => {
             Box::pin(run(
-                ports, &store, request, world, &mine, &mut took, announced, now,
+                aws, &store, request, world, &mine, &mut took, announced, now,
             ))
             .await
         }
@@ -337,15 +323,15 @@ where
         && let Ok(config) = store.config(app).await
         && let Some(topic) = &config.alert_topic_arn
     {
-        alert::alert_failed(&ports.alerts, topic, app, &e.to_string(), request, now).await;
+        alert::alert_failed(aws, topic, app, &e.to_string(), request, now).await;
     }
     result
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn run<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+async fn run<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     request: &RollbackRequest,
     world: World,
     mine: &Lock,
@@ -354,15 +340,11 @@ async fn run<P, L, S, A, E>(
     now: OffsetDateTime,
 ) -> Result<RollbackOutcome>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
 {
     let app = request.app.as_str();
     if let Some(caller) = &request.caller_execution {
-        check_caller(&ports.executions, request, caller).await?;
+        check_caller(aws, request, caller).await?;
     }
     // A stale message is recognised from the first round, before anything
     // is fenced or stopped: a late copy never stops a newer deployment. Two
@@ -437,7 +419,7 @@ where
         && let Some(plan) = fast::plan(&world, request, Some(l), now)
     {
         return Box::pin(fast::traffic_first(
-            ports, store, request, &world, l, plan, mine, took_lock, now,
+            aws, store, request, &world, l, plan, mine, took_lock, now,
         ))
         .await;
     }
@@ -448,7 +430,7 @@ where
         stopped: stopped_execution,
         fenced: fenced_holders,
     } = Box::pin(secure::secure(
-        ports,
+        aws,
         store,
         request,
         world,
@@ -470,8 +452,7 @@ where
         .fence
         .as_ref()
         .filter(|f| f.split.is_some() && made_by(request, f))
-        && let Some(done) =
-            Box::pin(finish_as_decided(ports, store, &world, fence, request)).await?
+        && let Some(done) = Box::pin(finish_as_decided(aws, store, &world, fence, request)).await?
     {
         return Ok(done);
     }
@@ -480,7 +461,7 @@ where
         Err(e) => {
             let stopped = stopped_execution.as_deref();
             return Err(refuse(
-                ports,
+                aws,
                 store,
                 request,
                 &world,
@@ -514,7 +495,7 @@ where
         }
     };
     // Boxed: keeps `run`'s own future small.
-    Box::pin(apply::apply(ports, store, request, &world, plan, mine, now)).await
+    Box::pin(apply::apply(aws, store, request, &world, plan, mine, now)).await
 }
 
 /// Whether `fence` was written by a rollback of this very message (an

@@ -12,9 +12,10 @@
 
 use std::time::Duration;
 
+use crate::capabilities::Prefixed;
 use crate::config::AppConfig;
 use crate::error::{Error, Result};
-use crate::ports::{Alerts, Clock, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{Alerts, Clock, Executions, LoadBalancer, ParameterStore, Services};
 use crate::store::AppStore;
 
 use super::{AlertOnFailure, RollbackOutcome, RollbackRequest, RollbackSource, alert, attempt};
@@ -45,19 +46,15 @@ impl Patience {
 
 /// Rolls `request.app` back, waiting for a cold previous color as
 /// `patience` allows when people asked (SNS, direct).
-pub async fn rollback_patiently<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
+pub async fn rollback_patiently<W>(
+    aws: &W,
     request: &RollbackRequest,
     known: Option<&AppConfig>,
     clock: &impl Clock,
     patience: Patience,
 ) -> Result<RollbackOutcome>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
 {
     let people_asked = matches!(request.source, RollbackSource::Sns | RollbackSource::Direct);
     let started = clock.now();
@@ -72,11 +69,11 @@ where
             AlertOnFailure::Yes
         };
         // Boxed: the rollback's future is large.
-        match Box::pin(attempt(ports, request, now, known, alert_on_failure)).await {
+        match Box::pin(attempt(aws, request, now, known, alert_on_failure)).await {
             Err(Error::PreviousColorCold { color, why, .. }) if may_wait => {
                 if !told {
                     told = true;
-                    tell_waiting(ports, request, known, color, &why, patience, now).await;
+                    tell_waiting(aws, request, known, color, &why, patience, now).await;
                 }
                 clock.sleep_until(now + patience.every).await;
             }
@@ -93,8 +90,8 @@ where
 
 /// The team hears, at the first refusal, what the rollback waits for and
 /// for how long; production serves the release it is leaving meanwhile.
-async fn tell_waiting<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
+async fn tell_waiting<W>(
+    aws: &W,
     request: &RollbackRequest,
     known: Option<&AppConfig>,
     color: crate::color::Color,
@@ -102,12 +99,11 @@ async fn tell_waiting<P, L, S, A, E>(
     patience: Patience,
     now: time::OffsetDateTime,
 ) where
-    P: ParameterStore,
-    A: Alerts,
+    W: ParameterStore + Alerts + Prefixed,
 {
     let topic = match known {
         Some(config) => config.alert_topic_arn.clone(),
-        None => match AppStore::new(&ports.params, &ports.prefix) {
+        None => match AppStore::new(aws, aws.prefix()) {
             Ok(store) => store
                 .config(&request.app)
                 .await
@@ -124,5 +120,5 @@ async fn tell_waiting<P, L, S, A, E>(
         patience.limit.as_secs(),
         patience.every.as_secs(),
     );
-    alert::alert_waiting(&ports.alerts, &topic, &request.app, &why, request, now).await;
+    alert::alert_waiting(aws, &topic, &request.app, &why, request, now).await;
 }

@@ -5,11 +5,12 @@
 
 use time::OffsetDateTime;
 
+use crate::capabilities::Prefixed;
 use crate::error::Error;
 
 use crate::error::Result;
 use crate::fence::Fence;
-use crate::ports::{Alerts, LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{Alerts, LoadBalancer, ParameterStore, Services};
 use crate::routing::write_split;
 use crate::split::Split;
 use crate::store::AppStore;
@@ -20,9 +21,9 @@ use super::{RollbackRequest, alert};
 /// A rollback that stopped a deployment but moves nothing still fences it:
 /// the fence records production as it is now, so a switch step of the
 /// stopped deployment still in flight puts it back.
-async fn keep_production_as_is<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+async fn keep_production_as_is<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     world: &World,
     holder: &str,
     also: &[String],
@@ -30,9 +31,7 @@ async fn keep_production_as_is<P, L, S, A, E>(
     now: OffsetDateTime,
 ) -> Result<()>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
     let (Some(state), Some(split)) = (
         world.state(),
@@ -47,15 +46,7 @@ where
         )
         .await?;
     let route = world.config().production.route();
-    write_split(
-        &ports.lb,
-        world.config(),
-        &route,
-        &world.production,
-        split,
-        false,
-    )
-    .await?;
+    write_split(aws, world.config(), &route, &world.production, split, false).await?;
     // A step of the stopped deployment may have died between the two
     // writes of a state (`active-environment` first): the record is made
     // whole again, as production is.
@@ -64,14 +55,7 @@ where
     }
     // The stopped deployment may have held both colors' bounds.
     if let Some(serving) = split.sole() {
-        crate::scaling::settle(
-            store,
-            &ports.services,
-            world.config(),
-            serving,
-            Some(holder),
-        )
-        .await?;
+        crate::scaling::settle(store, aws, world.config(), serving, Some(holder)).await?;
     }
     Ok(())
 }
@@ -79,9 +63,9 @@ where
 /// The refusal `e` of a decision, once what it leaves is settled: returns
 /// the error the rollback ends with.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn refuse<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+pub(super) async fn refuse<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     request: &RollbackRequest,
     world: &World,
     stopped: Option<&str>,
@@ -90,21 +74,18 @@ pub(super) async fn refuse<P, L, S, A, E>(
     now: OffsetDateTime,
 ) -> Result<Error>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Prefixed,
 {
     let app = request.app.as_str();
     if let Some(holder) = stopped {
-        keep_production_as_is(ports, store, world, holder, fenced, request, now).await?;
+        keep_production_as_is(aws, store, world, holder, fenced, request, now).await?;
         // Its lock is the rollback's now, released when it ends; or, if
         // taking it over failed in every attempt, still the stopped
         // execution's: give it back, it outlives its holder.
         store.release_lock_retrying(app, holder).await?;
         let why = format!("{e}; stopped the running deployment {holder} and released its lock");
         if let Some(topic) = &world.config().alert_topic_arn {
-            alert::alert_refused(&ports.alerts, topic, app, &why, request, now).await;
+            alert::alert_refused(aws, topic, app, &why, request, now).await;
         }
         return Ok(match e {
             Error::NothingToRollBack { app, .. } => Error::NothingToRollBack { app, why },
@@ -114,14 +95,7 @@ where
     // An earlier attempt stopped a deployment and fenced it, then failed
     // before its bounds were settled: finish that.
     if let (Some(fence), Some(serving)) = (&world.records.fence, world.weights.sole()) {
-        crate::scaling::settle(
-            store,
-            &ports.services,
-            world.config(),
-            serving,
-            Some(&fence.holder),
-        )
-        .await?;
+        crate::scaling::settle(store, aws, world.config(), serving, Some(&fence.holder)).await?;
     }
     Ok(e)
 }

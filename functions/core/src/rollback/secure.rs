@@ -10,10 +10,11 @@
 
 use time::OffsetDateTime;
 
+use crate::capabilities::Prefixed;
 use crate::error::{Error, Result};
 use crate::fence::Fence;
 use crate::lock::Lock;
-use crate::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Services};
 use crate::store::{AppStore, is_execution_arn};
 use crate::world::{World, observe};
 
@@ -31,9 +32,9 @@ pub(super) struct Secured {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn secure<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+pub(super) async fn secure<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     request: &RollbackRequest,
     mut world: World,
     holder: Option<&Lock>,
@@ -42,11 +43,7 @@ pub(super) async fn secure<P, L, S, A, E>(
     now: OffsetDateTime,
 ) -> Result<Secured>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
 {
     let app = request.app.as_str();
     let mut stopped_execution = None;
@@ -111,25 +108,22 @@ where
             // read again after the fence, as after a stop: a deploy step of
             // that release that saw no fence marked its color before this.
             stopped_execution.get_or_insert_with(|| lock.holder.clone());
-            world = observe(store, &ports.lb, &ports.services, app, None).await?;
+            world = observe(store, aws, aws, app, None).await?;
             break;
         }
-        stop_if_running(&ports.executions, request, &lock.holder).await?;
+        stop_if_running(aws, request, &lock.holder).await?;
         stopped_execution.get_or_insert_with(|| lock.holder.clone());
         // Reclaimed like any stale lock (exactly one of several reclaimers
         // wins): a deployment that won it instead is the next one handled.
         let ttl = (mine.expires_at - mine.acquired_at).unsigned_abs();
-        match store
-            .acquire_lock(app, &mine.holder, ttl, now, &ports.executions)
-            .await
-        {
+        match store.acquire_lock(app, &mine.holder, ttl, now, aws).await {
             Ok(_) => {
                 *took_lock = true;
-                world = observe(store, &ports.lb, &ports.services, app, None).await?;
+                world = observe(store, aws, aws, app, None).await?;
                 current = world.records.lock.clone();
             }
             Err(Error::LockHeld { .. }) => {
-                world = observe(store, &ports.lb, &ports.services, app, None).await?;
+                world = observe(store, aws, aws, app, None).await?;
                 current = world.records.lock.clone();
                 // Another rollback won it (a copy of this message, or
                 // another one, that found the same deployment): it decides;
@@ -159,7 +153,7 @@ where
     if stopped_execution.is_none()
         && let Some(fence) = world.records.fence.as_ref().filter(|f| f.split.is_none())
     {
-        stop_if_running(&ports.executions, request, &fence.holder).await?;
+        stop_if_running(aws, request, &fence.holder).await?;
         stopped_execution = Some(fence.holder.clone());
         fenced_holders.extend(fence.holders().cloned());
     }

@@ -9,11 +9,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
+use crate::capabilities::Prefixed;
 use crate::color::Color;
 use crate::config::AppConfig;
 use crate::error::{Error, Result};
 use crate::fence::rolled_back_meanwhile;
-use crate::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Ports, Services};
+use crate::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Services};
 use crate::requests::DeployedRequest;
 use crate::scaling;
 use crate::store::AppStore;
@@ -35,21 +36,17 @@ pub struct ScaleDownOutcome {
 /// How long scale-down holds the app's lock if it dies holding it.
 const HOLD: std::time::Duration = std::time::Duration::from_secs(600);
 
-pub async fn scale_down<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
+pub async fn scale_down<W>(
+    aws: &W,
     request: &DeployedRequest,
     now: OffsetDateTime,
 ) -> Result<ScaleDownOutcome>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
-    E: Executions,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
 {
     let deploy = &request.deployed;
     let app = request.caller.app.as_str();
-    let store = AppStore::new(&ports.params, &ports.prefix)?;
+    let store = AppStore::new(aws, aws.prefix())?;
     let config = store.config(app).await?;
     let old = deploy.idle_color.other();
     let service = config.color(old).service.clone();
@@ -67,13 +64,10 @@ where
             skipped: Some(why),
         }
     };
-    match store
-        .acquire_lock(app, &me, HOLD, now, &ports.executions)
-        .await
-    {
+    match store.acquire_lock(app, &me, HOLD, now, aws).await {
         Ok(_) => {}
         Err(Error::LockHeld { holder, .. }) => {
-            let current = ports.services.describe(&config.cluster, &service).await?;
+            let current = aws.describe(&config.cluster, &service).await?;
             return Ok(skip(
                 format!("a newer deployment ({holder}) is in progress"),
                 current.desired,
@@ -82,7 +76,7 @@ where
         Err(e) => return Err(e),
     }
     // Boxed: the observation makes this future large for a Lambda's stack.
-    let result = Box::pin(shrink(ports, &store, request, &config, old, &me, now)).await;
+    let result = Box::pin(shrink(aws, &store, request, &config, old, &me, now)).await;
     store.release_lock(app, &me).await?;
     result.map(|(desired, why)| match why {
         Some(why) => skip(why, desired),
@@ -101,9 +95,9 @@ where
 
 /// One look at the world, the plan, then its effects. Returns the desired
 /// count now and why nothing was done, if nothing was.
-async fn shrink<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+async fn shrink<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     request: &DeployedRequest,
     config: &AppConfig,
     old: Color,
@@ -111,16 +105,13 @@ async fn shrink<P, L, S, A, E>(
     now: OffsetDateTime,
 ) -> Result<(i32, Option<String>)>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
-    A: Alerts,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Prefixed,
 {
     let deploy = &request.deployed;
     let app = request.caller.app.as_str();
     let (world, bounds) = tokio::join!(
-        observe(store, &ports.lb, &ports.services, app, Some(config)),
-        scaling::read(&ports.services, config),
+        observe(store, aws, aws, app, Some(config)),
+        scaling::read(aws, config),
     );
     let (world, bounds) = (world?, bounds?);
     let current = world.services.get(old).desired;
@@ -132,15 +123,12 @@ where
     match plan(&world, release, bounds.as_ref()) {
         Plan::Skip { why, drift } => {
             if drift {
-                alert_drift(ports, config, app, &deploy.version, &why, now).await;
+                alert_drift(aws, config, app, &deploy.version, &why, now).await;
             }
             Ok((current, Some(why)))
         }
         Plan::Shrink { bounds, desired } => {
-            Box::pin(apply(
-                ports, store, config, old, me, current, bounds, desired,
-            ))
-            .await
+            Box::pin(apply(aws, store, config, old, me, current, bounds, desired)).await
         }
     }
 }
@@ -150,9 +138,9 @@ where
 /// (the same two-sided check as deploy-idle's, see `fence`). Any failure
 /// stops here; the state machine's retry plans again from a fresh look.
 #[allow(clippy::too_many_arguments)]
-async fn apply<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
-    store: &AppStore<'_, P>,
+async fn apply<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     old: Color,
     me: &str,
@@ -161,8 +149,7 @@ async fn apply<P, L, S, A, E>(
     desired: Option<i32>,
 ) -> Result<(i32, Option<String>)>
 where
-    P: ParameterStore,
-    S: Services,
+    W: ParameterStore + Services + Prefixed,
 {
     let app = config.app.as_str();
     let service = &config.color(old).service;
@@ -173,13 +160,10 @@ where
         ));
     }
     if let Some(b) = bounds {
-        scaling::apply(&ports.services, config, old, b.from, b.to).await?;
+        scaling::apply(aws, config, old, b.from, b.to).await?;
     }
     if let Some(n) = desired {
-        ports
-            .services
-            .update(&config.cluster, service, None, Some(n))
-            .await?;
+        aws.update(&config.cluster, service, None, Some(n)).await?;
     }
     if let Some(fence) = store.fence_against(app, me).await? {
         // A rollback stopped this execution while it shrank the color the
@@ -188,13 +172,11 @@ where
         // them before this step's change landed); else the bounds as they
         // were, which the rollback settles after it moves traffic.
         if fence.split.is_some() {
-            scaling::honour_fence(store, &ports.services, config, &fence).await?;
+            scaling::honour_fence(store, aws, config, &fence).await?;
         } else if let Some(b) = bounds {
-            scaling::apply(&ports.services, config, old, b.to, b.from).await?;
+            scaling::apply(aws, config, old, b.to, b.from).await?;
         }
-        ports
-            .services
-            .update(&config.cluster, service, None, Some(current))
+        aws.update(&config.cluster, service, None, Some(current))
             .await?;
         warn!(app, %service, "rolled back while scaling down; restored the desired count");
         return Ok((
@@ -208,15 +190,15 @@ where
 /// Tells the app's team that the warm window ended with production where the
 /// record does not say it is. A failure to send is logged: the step changed
 /// nothing, and its outcome says why.
-async fn alert_drift<P, L, S, A, E>(
-    ports: &Ports<P, L, S, A, E>,
+async fn alert_drift<W>(
+    aws: &W,
     config: &AppConfig,
     app: &str,
     version: &str,
     why: &str,
     now: OffsetDateTime,
 ) where
-    A: Alerts,
+    W: Alerts,
 {
     let Some(topic) = &config.alert_topic_arn else {
         warn!(app, %why, "drift at scale-down, and the app has no alert topic");
@@ -234,11 +216,7 @@ async fn alert_drift<P, L, S, A, E>(
         "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
     });
     let subject = format!("bluegreen: {app} drifted; old color kept");
-    if let Err(e) = ports
-        .alerts
-        .publish(topic, &subject, &message.to_string())
-        .await
-    {
+    if let Err(e) = aws.publish(topic, &subject, &message.to_string()).await {
         warn!(app, error = %e, "could not send the drift alert");
     }
 }

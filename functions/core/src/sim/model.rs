@@ -531,7 +531,7 @@ impl Alerts for SimPorts {
 }
 
 impl Executions for SimPorts {
-    async fn describe(&self, execution_arn: &str) -> PortResult<ExecutionInfo> {
+    async fn execution(&self, execution_arn: &str) -> PortResult<ExecutionInfo> {
         self.call("states:DescribeExecution", |m| {
             Ok(match m.executions.get(execution_arn) {
                 Some((status, input)) => ExecutionInfo {

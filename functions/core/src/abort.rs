@@ -90,13 +90,13 @@ where
         return Ok(false);
     };
     if let Some(fence) = store.fence_against(&config.app, me).await? {
-        scaling::honour_fence(store, aws, config, &fence).await?;
+        scaling::honour_fence(store, config, &fence).await?;
         return Ok(false);
     }
     let wanted = scaling::after_rollback(record, serving, &bounds);
-    scaling::give_back(store, aws, config, serving, record, &bounds, &wanted).await?;
+    scaling::give_back(store, config, serving, record, &bounds, &wanted).await?;
     if let Some(fence) = store.fence_against(&config.app, me).await? {
-        scaling::honour_fence(store, aws, config, &fence).await?;
+        scaling::honour_fence(store, config, &fence).await?;
         return Ok(false);
     }
     info!(app = %config.app, %serving, "aborted: the scalable targets have their bounds from before the release");

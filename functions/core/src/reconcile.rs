@@ -86,7 +86,7 @@ where
     W: ParameterStore + LoadBalancer + Services + Executions + Prefixed,
 {
     let store = AppStore::new(aws, aws.prefix())?;
-    let world = observe(&store, aws, aws, app, None).await?;
+    let world = observe(&store, app, None).await?;
     if let Some(lock) = &world.records.lock {
         let live = if is_execution_arn(&lock.holder) {
             aws.status(&lock.holder).await? == ExecutionStatus::Running

@@ -222,13 +222,13 @@ async fn mark_settled<P: ParameterStore>(
 /// other color its idle bounds. Without a record (no release since the app
 /// autoscales) nothing is known to restore, and nothing is changed; with
 /// `of_execution`, only that execution's record, or one left unsettled.
-pub async fn settle<P: ParameterStore>(
-    store: &AppStore<'_, P>,
-    services: &impl Services,
+pub async fn settle<W: ParameterStore + Services>(
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     serving: Color,
     of_execution: Option<&str>,
 ) -> Result<bool> {
+    let services = store.aws();
     if !config.autoscaling {
         return Ok(false);
     }
@@ -247,21 +247,21 @@ pub async fn settle<P: ParameterStore>(
         return Ok(false);
     };
     let wanted = after_rollback(&record, serving, &now);
-    give_back(store, services, config, serving, &record, &now, &wanted).await?;
+    give_back(store, config, serving, &record, &now, &wanted).await?;
     Ok(true)
 }
 
 /// Applies `wanted` (from the bounds `now` read, `serving` first) and
 /// settles `record`, naming what it gave `serving`.
-pub async fn give_back<P: ParameterStore>(
-    store: &AppStore<'_, P>,
-    services: &impl Services,
+pub async fn give_back<W: ParameterStore + Services>(
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     serving: Color,
     record: &ScalingRecord,
     now: &PerColor<Bounds>,
     wanted: &PerColor<Bounds>,
 ) -> Result<()> {
+    let services = store.aws();
     apply_both(services, config, serving, now, wanted).await?;
     let settled = settled_with(record, serving, wanted);
     if &settled != record {
@@ -296,19 +296,19 @@ pub async fn record_for_rollback<P: ParameterStore>(
 
 /// A rollback to `target`: it serves with the serving bounds, the color left
 /// idles with the idle ones (see [`record_for_rollback`]).
-pub async fn settle_rollback<P: ParameterStore>(
-    store: &AppStore<'_, P>,
-    services: &impl Services,
+pub async fn settle_rollback<W: ParameterStore + Services>(
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     me: &str,
     target: Color,
 ) -> Result<bool> {
+    let services = store.aws();
     let Some(now) = read(services, config).await? else {
         return Ok(false);
     };
     let record = record_for_rollback(store, config, me, target, &now).await?;
     let wanted = moving_back(&record, target, &now);
-    give_back(store, services, config, target, &record, &now, &wanted).await?;
+    give_back(store, config, target, &record, &now, &wanted).await?;
     Ok(true)
 }
 
@@ -377,9 +377,8 @@ pub fn settled_with(
 /// still that deployment's leftover, and nobody else gives it back. A
 /// record of any other deployment (a newer release holding the bounds on
 /// purpose) is left alone.
-pub async fn give_back_fenced_hold<P: ParameterStore>(
-    store: &AppStore<'_, P>,
-    services: &impl Services,
+pub async fn give_back_fenced_hold<W: ParameterStore + Services>(
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     serving: Color,
     fenced: impl Fn(&str) -> bool,
@@ -389,7 +388,7 @@ pub async fn give_back_fenced_hold<P: ParameterStore>(
     }
     match record(store, &config.app).await? {
         Some(r) if !r.settled && fenced(&r.execution) => {
-            settle(store, services, config, serving, Some(&r.execution)).await
+            settle(store, config, serving, Some(&r.execution)).await
         }
         _ => Ok(false),
     }
@@ -399,14 +398,13 @@ pub async fn give_back_fenced_hold<P: ParameterStore>(
 /// after the rollback settled them: once the rollback has decided, its
 /// decision is applied again. (While it is pending, the rollback has yet to
 /// settle them, and does so last.)
-pub async fn honour_fence<P: ParameterStore>(
-    store: &AppStore<'_, P>,
-    services: &impl Services,
+pub async fn honour_fence<W: ParameterStore + Services>(
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     fence: &Fence,
 ) -> Result<()> {
     if let Some(serving) = fence.split.and_then(|s| s.sole()) {
-        settle(store, services, config, serving, None).await?;
+        settle(store, config, serving, None).await?;
     }
     Ok(())
 }
@@ -415,13 +413,13 @@ pub async fn honour_fence<P: ParameterStore>(
 /// serving bounds (its policies size it by real traffic from now on); the
 /// other color's minimum stays held at its task count through the warm
 /// window, ready for a rollback. Returns whether any bounds changed.
-pub async fn hand_over<P: ParameterStore>(
-    store: &AppStore<'_, P>,
-    services: &impl Services,
+pub async fn hand_over<W: ParameterStore + Services>(
+    store: &AppStore<'_, W>,
     config: &AppConfig,
     new: Color,
     desired: &PerColor<i32>,
 ) -> Result<bool> {
+    let services = store.aws();
     let Some(now) = read(services, config).await? else {
         return Ok(false);
     };

@@ -37,6 +37,12 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
         })
     }
 
+    /// The capability object the store was built from: a step that holds
+    /// the store holds every port its object has.
+    pub fn aws(&self) -> &'a P {
+        self.params
+    }
+
     pub fn params(&self) -> &'a P {
         self.params
     }

@@ -221,7 +221,7 @@ where
     let version = request.caller.version.as_str();
     let execution_arn = request.caller.execution_arn.as_deref();
     let store = AppStore::new(aws, aws.prefix())?;
-    let world = observe(&store, aws, aws, app, None).await?;
+    let world = observe(&store, app, None).await?;
     let config = world.config();
 
     let me = request.caller.holder();
@@ -387,7 +387,7 @@ where
     // deciding meanwhile has its bounds put back too.
     let bounds_changed = if plan.weight == 100 {
         let desired = PerColor::from_fn(|c| world.services.get(c).desired);
-        crate::scaling::hand_over(store, aws, config, plan.target, &desired).await?
+        crate::scaling::hand_over(store, config, plan.target, &desired).await?
     } else {
         false
     };
@@ -409,7 +409,7 @@ where
     let (Some(split), Some(state)) = (fence.split, &fence.state) else {
         return Ok(());
     };
-    let (actions, weights, services, healthy) = crate::world::read_world(aws, aws, config).await?;
+    let (actions, weights, services, healthy) = crate::world::read_world(aws, config).await?;
     if !fence.still_current(|c| services.get(c).task_definition.clone()) {
         warn!(
             app = %config.app,
@@ -439,7 +439,7 @@ where
     if !store.state_is(&config.app, state).await? {
         store.save_state(&config.app, state).await?;
     }
-    crate::scaling::honour_fence(store, aws, config, fence).await
+    crate::scaling::honour_fence(store, config, fence).await
 }
 
 /// Invariant 1: a color takes more production traffic only with as many

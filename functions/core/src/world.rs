@@ -174,9 +174,8 @@ fn records_from<P: ParameterStore>(
 
 /// Reads the world of `config`'s app: the production route, both services and
 /// both target groups' health, all at once.
-pub async fn read_world<L: LoadBalancer, S: Services>(
-    lb: &L,
-    services: &S,
+pub async fn read_world<W: LoadBalancer + Services>(
+    aws: &W,
     config: &AppConfig,
 ) -> Result<(
     RouteActions,
@@ -186,11 +185,11 @@ pub async fn read_world<L: LoadBalancer, S: Services>(
 )> {
     let route = config.production.route();
     let (actions, blue, green, blue_h, green_h) = tokio::join!(
-        lb.read_actions(&route),
-        services.describe(&config.cluster, &config.blue.service),
-        services.describe(&config.cluster, &config.green.service),
-        lb.healthy_targets(&config.blue.target_group_arn),
-        lb.healthy_targets(&config.green.target_group_arn),
+        aws.read_actions(&route),
+        aws.describe(&config.cluster, &config.blue.service),
+        aws.describe(&config.cluster, &config.green.service),
+        aws.healthy_targets(&config.blue.target_group_arn),
+        aws.healthy_targets(&config.green.target_group_arn),
     );
     let actions = actions?;
     let weights = weights_of(config, &route, &actions)?;
@@ -211,33 +210,29 @@ pub async fn read_world<L: LoadBalancer, S: Services>(
 /// Records and world. With `known` (a config read earlier, e.g. by a warm
 /// Lambda) both are read in one round of parallel calls; if the stored config
 /// turns out to differ, the world is read again for the stored one.
-pub async fn observe<P, L, S>(
-    store: &AppStore<'_, P>,
-    lb: &L,
-    services: &S,
+pub async fn observe<W>(
+    store: &AppStore<'_, W>,
     app: &str,
     known: Option<&AppConfig>,
 ) -> Result<World>
 where
-    P: ParameterStore,
-    L: LoadBalancer,
-    S: Services,
+    W: ParameterStore + LoadBalancer + Services,
 {
     let (records, world) = match known {
         Some(config) => {
             let (records, world) =
-                tokio::join!(read_records(store, app), read_world(lb, services, config));
+                tokio::join!(read_records(store, app), read_world(store.aws(), config));
             let records = records?;
             if &records.config == config {
                 (records, world?)
             } else {
-                let world = read_world(lb, services, &records.config).await?;
+                let world = read_world(store.aws(), &records.config).await?;
                 (records, world)
             }
         }
         None => {
             let records = read_records(store, app).await?;
-            let world = read_world(lb, services, &records.config).await?;
+            let world = read_world(store.aws(), &records.config).await?;
             (records, world)
         }
     };

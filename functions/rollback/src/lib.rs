@@ -193,8 +193,7 @@ where
                 format!("{name}: {cause}")
             })
             .unwrap_or_else(|| "the rollback failed".to_string());
-        let alerted =
-            alert_rollback_failed(aws, aws, aws.prefix(), &doc.app, &error, clock.now()).await?;
+        let alerted = alert_rollback_failed(aws, &doc.app, &error, clock.now()).await?;
         return Ok(RollbackResponse::Alerted { alerted });
     }
     let is_sns = event.payload.get("Records").is_some();

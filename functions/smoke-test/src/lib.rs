@@ -46,7 +46,7 @@ where
     let store = AppStore::new(aws, aws.prefix())?;
     let config = store.config(app).await?;
     let base_url = target::base_url(&config, deploy.idle_color, &store.parameter(app, "config"))?;
-    let (text, from) = source::spec_text(&input, &store, aws).await?;
+    let (text, from) = source::spec_text(&input, &store).await?;
     let spec = bluegreen_smoke::parse(&text)?;
     spec.own_parameters_only(&store.parameter(app, ""), &from)?;
     info!(app, version = %deploy.version, color = %deploy.idle_color, base_url, spec = %from,

@@ -10,8 +10,8 @@ use bluegreen_core::store::AppStore;
 pub(crate) async fn spec_text<P: ParameterStore>(
     input: &ExecutionInput,
     store: &AppStore<'_, P>,
-    params: &P,
 ) -> Result<(String, String), Error> {
+    let params = store.aws();
     if let Some(text) = &input.smoke_tests {
         return Ok((text.clone(), "execution input `smoke_tests`".to_string()));
     }

@@ -90,7 +90,7 @@ where
     // The listener, not the stored state, decides which color is idle: what
     // serves production must never be touched. A record naming another
     // active color is repaired from the world first.
-    let world = observe(&store, aws, aws, app, None).await?;
+    let world = observe(&store, app, None).await?;
     let state = match world.weights.sole() {
         Some(active) => repair_record(&store, &world, active).await?,
         None => world.state().cloned(),
@@ -189,7 +189,7 @@ where
             // An earlier attempt of this step may have held the bounds after
             // the rollback settled them: its decision is applied again.
             if config.autoscaling {
-                scaling::honour_fence(store, aws, config, &fence).await?;
+                scaling::honour_fence(store, config, &fence).await?;
             }
         }
         warn!(
@@ -239,7 +239,7 @@ where
     {
         // A rollback fenced this deployment while it held the bounds: once
         // it has decided, its bounds are put back (see `scaling`).
-        scaling::honour_fence(store, aws, config, &fence).await?;
+        scaling::honour_fence(store, config, &fence).await?;
         return Err(rolled_back_meanwhile(app, &fence));
     }
     let test_route_moved = point_test_route(aws, config, idle).await?;

@@ -108,10 +108,10 @@ where
             Effect::SettleRollback { target } => {
                 // A failure here is retried like any (the retry finds
                 // traffic moved and finishes this; people were told).
-                scaling::settle_rollback(store, aws, config, &mine.holder, target).await?;
+                scaling::settle_rollback(store, config, &mine.holder, target).await?;
             }
             Effect::SettleRelease { serving, release } => {
-                scaling::settle(store, aws, config, serving, Some(&release)).await?;
+                scaling::settle(store, config, serving, Some(&release)).await?;
             }
             Effect::FinishFence(split) => {
                 store

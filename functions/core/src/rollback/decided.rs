@@ -63,7 +63,7 @@ where
         // A hold the deployments it fenced left on the bounds is still
         // theirs to give back, and nobody else will.
         if let Some(serving) = world.weights.sole() {
-            crate::scaling::give_back_fenced_hold(store, aws, config, serving, |e| fence.fences(e))
+            crate::scaling::give_back_fenced_hold(store, config, serving, |e| fence.fences(e))
                 .await?;
         }
         return Ok(Some(outcome(
@@ -93,7 +93,7 @@ where
         store.save_state(app, state).await?;
     }
     if config.autoscaling {
-        crate::scaling::honour_fence(store, aws, config, fence).await?;
+        crate::scaling::honour_fence(store, config, fence).await?;
     }
     store
         .mark_fence_finished(app, |f| {

@@ -35,7 +35,7 @@ pub(super) async fn nothing_left<W>(
 where
     W: ParameterStore + LoadBalancer + Services + Alerts + Prefixed,
 {
-    let world = observe(store, aws, aws, &request.app, known).await?;
+    let world = observe(store, &request.app, known).await?;
     let app = request.app.as_str();
     // Another rollback at work (an on-call press, say) decides for the app:
     // this event waits for it (Lambda retries the asynchronous invoke), so

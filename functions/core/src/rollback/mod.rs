@@ -273,8 +273,7 @@ where
             Ok(false)
         }
     };
-    let (world, took, announced) =
-        tokio::join!(observe(&store, aws, aws, app, known), take_lock, announce,);
+    let (world, took, announced) = tokio::join!(observe(&store, app, known), take_lock, announce,);
     // Written, or perhaps written with the answer lost: withdrawn at the end.
     let may_have_announced = emergency && !matches!(announced, Ok(false));
     let announced = matches!(announced, Ok(true));
@@ -581,15 +580,14 @@ impl RollbackRequest {
 /// The state machine's last word when a rollback failed: the app's team is
 /// alerted (the failure would otherwise end in a failed execution nobody
 /// watches).
-pub async fn alert_rollback_failed<P: ParameterStore, A: Alerts>(
-    params: &P,
-    alerts: &A,
-    prefix: &str,
+pub async fn alert_rollback_failed<W: ParameterStore + Alerts + Prefixed>(
+    aws: &W,
     app: &str,
     error: &str,
     now: OffsetDateTime,
 ) -> Result<bool> {
-    let config = AppStore::new(params, prefix)?.config(app).await?;
+    let alerts = aws;
+    let config = AppStore::new(aws, aws.prefix())?.config(app).await?;
     let Some(topic) = &config.alert_topic_arn else {
         return Ok(false);
     };

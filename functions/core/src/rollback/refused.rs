@@ -55,7 +55,7 @@ where
     }
     // The stopped deployment may have held both colors' bounds.
     if let Some(serving) = split.sole() {
-        crate::scaling::settle(store, aws, world.config(), serving, Some(holder)).await?;
+        crate::scaling::settle(store, world.config(), serving, Some(holder)).await?;
     }
     Ok(())
 }
@@ -95,7 +95,7 @@ where
     // An earlier attempt stopped a deployment and fenced it, then failed
     // before its bounds were settled: finish that.
     if let (Some(fence), Some(serving)) = (&world.records.fence, world.weights.sole()) {
-        crate::scaling::settle(store, aws, world.config(), serving, Some(&fence.holder)).await?;
+        crate::scaling::settle(store, world.config(), serving, Some(&fence.holder)).await?;
     }
     Ok(e)
 }

@@ -108,7 +108,7 @@ where
             // read again after the fence, as after a stop: a deploy step of
             // that release that saw no fence marked its color before this.
             stopped_execution.get_or_insert_with(|| lock.holder.clone());
-            world = observe(store, aws, aws, app, None).await?;
+            world = observe(store, app, None).await?;
             break;
         }
         stop_if_running(aws, request, &lock.holder).await?;
@@ -119,11 +119,11 @@ where
         match store.acquire_lock(app, &mine.holder, ttl, now, aws).await {
             Ok(_) => {
                 *took_lock = true;
-                world = observe(store, aws, aws, app, None).await?;
+                world = observe(store, app, None).await?;
                 current = world.records.lock.clone();
             }
             Err(Error::LockHeld { .. }) => {
-                world = observe(store, aws, aws, app, None).await?;
+                world = observe(store, app, None).await?;
                 current = world.records.lock.clone();
                 // Another rollback won it (a copy of this message, or
                 // another one, that found the same deployment): it decides;

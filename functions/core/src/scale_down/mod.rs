@@ -110,7 +110,7 @@ where
     let deploy = &request.deployed;
     let app = request.caller.app.as_str();
     let (world, bounds) = tokio::join!(
-        observe(store, aws, aws, app, Some(config)),
+        observe(store, app, Some(config)),
         scaling::read(aws, config),
     );
     let (world, bounds) = (world?, bounds?);
@@ -172,7 +172,7 @@ where
         // them before this step's change landed); else the bounds as they
         // were, which the rollback settles after it moves traffic.
         if fence.split.is_some() {
-            scaling::honour_fence(store, aws, config, &fence).await?;
+            scaling::honour_fence(store, config, &fence).await?;
         } else if let Some(b) = bounds {
             scaling::apply(aws, config, old, b.to, b.from).await?;
         }

@@ -803,9 +803,7 @@ async fn invoke(
             if let Some(failed) = payload.get("rollback_failed") {
                 let app = failed["app"].as_str().unwrap_or_default().to_string();
                 let alerted = bluegreen_core::rollback::alert_rollback_failed(
-                    &p.params,
-                    &p.alerts,
-                    PREFIX,
+                    &p,
                     &app,
                     "the rollback failed",
                     now,

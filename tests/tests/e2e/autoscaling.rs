@@ -213,17 +213,6 @@ async fn a_rollback_weeks_later_never_caps_production_below_the_maximum_set_sinc
 }
 
 #[tokio::test]
-async fn a_rollback_weeks_later_never_sizes_production_below_the_minimum_set_since() {
-    // The team raised production's floor for a sale.
-    assert_eq!(
-        rolled_back_weeks_later("as-weeks-min", 4, 30, 2).await,
-        [(4, 30), (0, 8)],
-        "blue takes production back with the floor production has now (the record's \
-         minimum 1, from before the release, would let it shrink below it); green idles"
-    );
-}
-
-#[tokio::test]
 async fn an_abort_after_production_was_moved_by_hand_never_lowers_the_serving_colors_minimum() {
     let app = provisioned("as-abort-moved").await;
     let arn = app.start_running_execution("v2").await;

@@ -224,18 +224,6 @@ impl Metrics for CloudWatchMetrics {
             })
             .collect())
     }
-
-    async fn alarms_in_alarm(&self, names: &[String]) -> PortResult<Vec<String>> {
-        // Filter on the state here rather than in the request: one call shows
-        // every named alarm, and a server that ignores the filter cannot fool us.
-        Ok(self
-            .alarm_states(names)
-            .await?
-            .into_iter()
-            .filter(|a| a.in_alarm)
-            .map(|a| a.name)
-            .collect())
-    }
 }
 
 impl Alarms for CloudWatchMetrics {

@@ -426,7 +426,7 @@ pub struct MetricWindow {
     pub elb_5xx: f64,
 }
 
-/// Metrics and alarms (CloudWatch).
+/// Metrics (CloudWatch); alarms are `monitor::Alarms`.
 pub trait Metrics: Send + Sync {
     /// `load_balancer` and `target_group` are the CloudWatch dimension values
     /// (`app/<name>/<id>`, `targetgroup/<name>/<id>`).
@@ -445,11 +445,6 @@ pub trait Metrics: Send + Sync {
         start: time::OffsetDateTime,
         end: time::OffsetDateTime,
     ) -> impl Future<Output = PortResult<Vec<Option<f64>>>> + Send;
-    /// The names among `names` whose alarm is in the ALARM state.
-    fn alarms_in_alarm(
-        &self,
-        names: &[String],
-    ) -> impl Future<Output = PortResult<Vec<String>>> + Send;
 }
 
 /// One probe request's result.

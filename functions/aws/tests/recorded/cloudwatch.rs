@@ -116,6 +116,7 @@ async fn reads_sums_and_p99_for_the_target_group_over_whole_minutes() {
 
 #[tokio::test]
 async fn names_only_the_alarms_in_alarm_including_composites() {
+    use bluegreen_core::monitor::Alarms as _;
     let (url, seen) = recorded(DESCRIBE_ALARMS).await;
     let cw = adapter(&url).await;
     let names = vec![
@@ -123,7 +124,12 @@ async fn names_only_the_alarms_in_alarm_including_composites() {
         "checkout-p99".to_string(),
         "checkout-health".to_string(),
     ];
-    let firing = cw.alarms_in_alarm(&names).await.expect("alarms");
+    let states = cw.alarm_states(&names).await.expect("alarms");
+    let firing: Vec<&str> = states
+        .iter()
+        .filter(|a| a.in_alarm)
+        .map(|a| a.name.as_str())
+        .collect();
     assert_eq!(firing, vec!["checkout-5xx", "checkout-health"]);
     let request = seen.lock().unwrap()[0].clone();
     assert!(

@@ -141,9 +141,6 @@ impl Metrics for FakeCloudWatch {
             .map(|q| (q.metric == "Orders").then_some(per_minute * minutes * share(q)))
             .collect())
     }
-    async fn alarms_in_alarm(&self, _names: &[String]) -> PortResult<Vec<String>> {
-        Ok(vec![])
-    }
 }
 
 impl Alarms for FakeCloudWatch {

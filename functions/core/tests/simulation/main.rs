@@ -649,10 +649,6 @@ impl Metrics for SimSignals {
     ) -> PortResult<Vec<Option<f64>>> {
         Ok(vec![None; queries.len()])
     }
-
-    async fn alarms_in_alarm(&self, _names: &[String]) -> PortResult<Vec<String>> {
-        Ok(vec![])
-    }
 }
 
 impl Alarms for SimSignals {

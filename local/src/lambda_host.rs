@@ -213,7 +213,10 @@ async fn run(host: &Host, name: &str, payload: Value) -> Result<Value, (String, 
             answer(bluegreen_smoke_test::handler(ports, &host.http, event).await)
         }
         "bluegreen-switch" => answer(bluegreen_switch::handler(ports, event).await),
-        "bluegreen-monitor" => answer(bluegreen_monitor::handler(ports, signals, event).await),
+        "bluegreen-monitor" => answer(
+            bluegreen_monitor::handler(&bluegreen_monitor::WithSignals { ports, signals }, event)
+                .await,
+        ),
         _ => answer(bluegreen_rollback::handler(ports, event).await),
     }
 }

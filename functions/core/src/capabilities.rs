@@ -7,10 +7,12 @@
 
 use std::future::Future;
 
+use crate::monitor::checks::MetricQuery;
+use crate::monitor::{AlarmState, Alarms, VersionCheck, VersionProber};
 use crate::ports::{
-    Alerts, Bounds, ContainerImage, ExecutionInfo, ExecutionStatus, Executions, LoadBalancer,
-    Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, Route, RouteActions,
-    ServiceInfo, Services,
+    Alerts, Bounds, Clock, ContainerImage, ExecutionInfo, ExecutionStatus, Executions,
+    LoadBalancer, MetricWindow, Metrics, Parameter, ParameterStore, PortResult, Ports, ProbeResult,
+    PutMode, PutOutcome, Route, RouteActions, ServiceInfo, Services,
 };
 
 /// Where the app's records live (the parameter prefix, `/bluegreen`).
@@ -181,5 +183,92 @@ where
         cause: &str,
     ) -> impl Future<Output = PortResult<()>> + Send {
         self.executions.stop(execution_arn, cause)
+    }
+}
+
+/// The ports and the monitor's signals (metrics, alarms, probes, time) as
+/// one object: what a monitor call, or deploy-idle's alarm check, is given.
+pub struct WithSignals<'a, P, S> {
+    pub ports: &'a P,
+    pub signals: &'a S,
+}
+
+impl<P: Prefixed, S> Prefixed for WithSignals<'_, P, S> {
+    fn prefix(&self) -> &str {
+        self.ports.prefix()
+    }
+}
+
+impl<P: ParameterStore, S: Sync> ParameterStore for WithSignals<'_, P, S> {
+    fn get(&self, name: &str) -> impl Future<Output = PortResult<Option<Parameter>>> + Send {
+        self.ports.get(name)
+    }
+    fn get_many(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = PortResult<Vec<Option<Parameter>>>> + Send {
+        self.ports.get_many(names)
+    }
+    fn put(
+        &self,
+        name: &str,
+        value: &str,
+        mode: PutMode,
+    ) -> impl Future<Output = PortResult<PutOutcome>> + Send {
+        self.ports.put(name, value, mode)
+    }
+    fn delete(&self, name: &str) -> impl Future<Output = PortResult<()>> + Send {
+        self.ports.delete(name)
+    }
+}
+
+impl<P: Sync, S: Metrics> Metrics for WithSignals<'_, P, S> {
+    fn target_group_window(
+        &self,
+        load_balancer: &str,
+        target_group: &str,
+        start: time::OffsetDateTime,
+        end: time::OffsetDateTime,
+    ) -> impl Future<Output = PortResult<MetricWindow>> + Send {
+        self.signals
+            .target_group_window(load_balancer, target_group, start, end)
+    }
+    fn metric_values(
+        &self,
+        queries: &[MetricQuery],
+        start: time::OffsetDateTime,
+        end: time::OffsetDateTime,
+    ) -> impl Future<Output = PortResult<Vec<Option<f64>>>> + Send {
+        self.signals.metric_values(queries, start, end)
+    }
+}
+
+impl<P: Sync, S: Alarms> Alarms for WithSignals<'_, P, S> {
+    fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = PortResult<Vec<AlarmState>>> + Send {
+        self.signals.alarm_states(names)
+    }
+}
+
+impl<P: Sync, S: VersionProber> VersionProber for WithSignals<'_, P, S> {
+    fn probe_version(
+        &self,
+        url: &str,
+        count: u32,
+        timeout: std::time::Duration,
+        check: &VersionCheck,
+    ) -> impl Future<Output = Vec<ProbeResult>> + Send {
+        self.signals.probe_version(url, count, timeout, check)
+    }
+}
+
+impl<P: Sync, S: Clock> Clock for WithSignals<'_, P, S> {
+    fn now(&self) -> time::OffsetDateTime {
+        self.signals.now()
+    }
+    fn sleep_until(&self, t: time::OffsetDateTime) -> impl Future<Output = ()> + Send {
+        self.signals.sleep_until(t)
     }
 }

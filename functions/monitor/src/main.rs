@@ -1,5 +1,5 @@
 use bluegreen_lambda::{Acting, Function, Unused, app_of, ports_with};
-use bluegreen_monitor::{HttpProber, Signals, SystemClock};
+use bluegreen_monitor::{HttpProber, Signals, SystemClock, WithSignals};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -26,7 +26,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         let app = acting.for_app(&app_of(&event.payload)?).await?;
         let (ports, signals) = &*app;
-        bluegreen_monitor::handler(ports, signals, event).await
+        bluegreen_monitor::handler(&WithSignals { ports, signals }, event).await
     }))
     .await
 }

@@ -15,7 +15,7 @@ use bluegreen_core::switch::SwitchOutcome;
 use bluegreen_core::{Color, Split};
 use bluegreen_e2e::{AppOptions, Behaviour, ExampleApp, SampleApp, lambda_event, release_input};
 use bluegreen_lambda::HandlerError;
-use bluegreen_monitor::{HttpProber, Signals, SystemClock};
+use bluegreen_monitor::{HttpProber, Signals, SystemClock, WithSignals};
 use serde_json::{Value, json};
 
 async fn monitor(app: &ExampleApp, doc: &Value) -> Result<MonitorOutcome, HandlerError> {
@@ -24,7 +24,12 @@ async fn monitor(app: &ExampleApp, doc: &Value) -> Result<MonitorOutcome, Handle
         prober: HttpProber::new(),
         clock: SystemClock,
     };
-    bluegreen_monitor::handler(&app.ports(), &signals, lambda_event(doc.clone())).await
+    let ports = app.ports();
+    let aws = WithSignals {
+        ports: &ports,
+        signals: &signals,
+    };
+    bluegreen_monitor::handler(&aws, lambda_event(doc.clone())).await
 }
 
 /// The monitor with CloudWatch answered by `cloudwatch` (a stand-in served
@@ -40,7 +45,12 @@ async fn monitor_via(
         prober: HttpProber::new(),
         clock: SystemClock,
     };
-    bluegreen_monitor::handler(&app.ports(), &signals, lambda_event(doc.clone())).await
+    let ports = app.ports();
+    let aws = WithSignals {
+        ports: &ports,
+        signals: &signals,
+    };
+    bluegreen_monitor::handler(&aws, lambda_event(doc.clone())).await
 }
 
 /// What the CloudWatch stand-in answers: per request body (awsQuery form),

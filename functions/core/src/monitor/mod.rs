@@ -21,6 +21,7 @@ pub use reads::complete_until;
 pub use verdict::{Signals, Timing, Verdict, judge};
 pub use watch::{AlarmState, Alarms, Clock, VersionCheck, VersionProber, check_alarms_exist};
 
+use crate::capabilities::Prefixed;
 use crate::config::MonitorConfig;
 use crate::error::{Error, Result};
 use crate::input::{ExecutionInput, SOURCE};
@@ -64,27 +65,15 @@ pub fn thresholds(config: &MonitorConfig, input: &ExecutionInput) -> Result<Moni
     }
 }
 
-/// Where the monitor's signals come from.
-pub struct Sources<'a, M, Pr, C> {
-    pub metrics: &'a M,
-    pub prober: &'a Pr,
-    pub clock: &'a C,
-}
-
 /// Watches one slice of the current step's bake. `deadline` is when the
 /// function is stopped (the Lambda context's), if known.
-pub async fn monitor<P, M, Pr, C>(
-    params: &P,
-    prefix: &str,
-    sources: Sources<'_, M, Pr, C>,
+pub async fn monitor<W>(
+    aws: &W,
     input: &ExecutionInput,
     deadline: Option<OffsetDateTime>,
 ) -> Result<MonitorOutcome>
 where
-    P: ParameterStore,
-    M: Metrics + Alarms,
-    Pr: VersionProber,
-    C: Clock,
+    W: ParameterStore + Prefixed + Metrics + Alarms + VersionProber + Clock,
 {
     let switch = input.switch.as_ref().ok_or_else(|| {
         Error::bad_input(
@@ -93,7 +82,7 @@ where
             "the monitor needs the switch step's result here",
         )
     })?;
-    let store = AppStore::new(params, prefix)?;
+    let store = AppStore::new(aws, aws.prefix())?;
     let holder = LockHolder {
         store: &store,
         app: &input.app,
@@ -106,7 +95,7 @@ where
 
     // Same step as the previous call: the same bake goes on, with its
     // figures. Otherwise a new bake starts now.
-    let started = sources.clock.now();
+    let started = aws.now();
     let previous = input
         .monitor
         .as_ref()
@@ -128,9 +117,9 @@ where
     let check = VersionCheck::new(&limits, &input.release.version);
     let watch = slice::Watch {
         holder: &holder,
-        metrics: sources.metrics,
-        prober: sources.prober,
-        clock: sources.clock,
+        metrics: aws,
+        prober: aws,
+        clock: aws,
         limits: &limits,
         dims: &dims,
         check: &check,

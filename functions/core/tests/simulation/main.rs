@@ -17,12 +17,11 @@ mod asl;
 use std::sync::{Arc, Mutex};
 
 use bluegreen_core::Error;
+use bluegreen_core::capabilities::WithSignals;
 use bluegreen_core::color::Color;
 use bluegreen_core::input::{DeployIdlePhase, ExecutionInput};
 use bluegreen_core::lock::Lock;
-use bluegreen_core::monitor::{
-    AlarmState, Alarms, Clock, Sources, VersionCheck, VersionProber, monitor,
-};
+use bluegreen_core::monitor::{AlarmState, Alarms, Clock, VersionCheck, VersionProber, monitor};
 use bluegreen_core::ports::{
     Bounds, ExecutionStatus, ForeignAction, Forward, Ports, RouteAction, RouteActions, ServiceInfo,
     WeightedTarget,
@@ -788,12 +787,11 @@ async fn invoke(
                 bad,
                 rng: Mutex::new(fastrand::Rng::with_seed(rng.u64(..))),
             };
-            let sources = Sources {
-                metrics: &signals,
-                prober: &signals,
-                clock: &signals,
+            let aws = WithSignals {
+                ports: &p,
+                signals: &signals,
             };
-            value(Box::pin(monitor(&p.params, PREFIX, sources, &input, None)).await)
+            value(Box::pin(monitor(&aws, &input, None)).await)
         }
         "rollback" => {
             if let Some(failed) = payload.get("rollback_failed") {

@@ -51,7 +51,7 @@ pub type ServiceUpdateHook =
 /// What a hosted handler acts with for one app.
 struct Adapters {
     ports: HostPorts,
-    signals: Signals<CloudWatchMetrics, HttpProber>,
+    signals: Signals<CloudWatchMetrics, HttpProber, SystemClock>,
 }
 
 struct Host {
@@ -207,7 +207,14 @@ async fn run(host: &Host, name: &str, payload: Value) -> Result<Value, (String, 
     match function {
         // As deployed: deploy-idle refuses alarms that do not exist.
         "bluegreen-deploy-idle" => answer(
-            bluegreen_deploy_idle::handler_checking_alarms(ports, &signals.metrics, event).await,
+            bluegreen_deploy_idle::handler_checking_alarms(
+                &bluegreen_monitor::WithSignals {
+                    ports,
+                    signals: &signals.metrics,
+                },
+                event,
+            )
+            .await,
         ),
         "bluegreen-smoke-test" => {
             answer(bluegreen_smoke_test::handler(ports, &host.http, event).await)

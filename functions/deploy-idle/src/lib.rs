@@ -10,7 +10,7 @@
 
 use bluegreen_core::Error;
 use bluegreen_core::abort::{Aborted, abort};
-use bluegreen_core::capabilities::Prefixed;
+use bluegreen_core::capabilities::{Prefixed, WithSignals};
 use bluegreen_core::deploy::{DeployOutcome, deploy};
 use bluegreen_core::input::{ExecutionInput, SOURCE};
 use bluegreen_core::monitor::{Alarms, check_alarms_exist, thresholds};
@@ -53,7 +53,11 @@ pub async fn handler<W>(
 where
     W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
 {
-    run(aws, None::<&NoAlarms>, event).await
+    let aws = WithSignals {
+        ports: aws,
+        signals: &NoAlarms,
+    };
+    run(&aws, CheckAlarms::No, event).await
 }
 
 /// The Lambda's handler: before the `deploy` phase changes anything (before
@@ -61,16 +65,20 @@ where
 /// alarm name would otherwise never fire: it is a config error, named, and
 /// nothing is deployed. (The CLI cannot check this for a console rerun, and
 /// only this step runs with the switcher's AWS access before any change.)
-pub async fn handler_checking_alarms<W, Al>(
+pub async fn handler_checking_alarms<W>(
     aws: &W,
-    alarms: &Al,
     event: LambdaEvent<Value>,
 ) -> Result<DeployIdleResponse, HandlerError>
 where
-    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
-    Al: Alarms,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed + Alarms,
 {
-    run(aws, Some(alarms), event).await
+    run(aws, CheckAlarms::Yes, event).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheckAlarms {
+    Yes,
+    No,
 }
 
 /// Stands in for "no alarm reader"; never asked.
@@ -85,13 +93,11 @@ impl Alarms for NoAlarms {
     }
 }
 
-async fn check_alarms<P: ParameterStore, W: Alarms>(
-    params: &P,
-    prefix: &str,
-    alarms: &W,
+async fn check_alarms<W: ParameterStore + Prefixed + Alarms>(
+    aws: &W,
     input: &ExecutionInput,
 ) -> Result<(), Error> {
-    let store = AppStore::new(params, prefix)?;
+    let store = AppStore::new(aws, aws.prefix())?;
     let config = store.config(&input.app).await?;
     let overridden = input
         .overrides
@@ -107,17 +113,16 @@ async fn check_alarms<P: ParameterStore, W: Alarms>(
             "monitor.alarm_names",
         )
     };
-    check_alarms_exist(alarms, &source, at, &limits).await
+    check_alarms_exist(aws, &source, at, &limits).await
 }
 
-async fn run<W, Al>(
+async fn run<W>(
     aws: &W,
-    alarms: Option<&Al>,
+    alarms: CheckAlarms,
     event: LambdaEvent<Value>,
 ) -> Result<DeployIdleResponse, HandlerError>
 where
-    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
-    Al: Alarms,
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed + Alarms,
 {
     let (phase, doc) = Phase::split(event.payload)?;
     let input = ExecutionInput::from_value(doc)?;
@@ -126,8 +131,8 @@ where
         // Before anything changes: monitor overrides in range, and every
         // alarm the monitor will watch in existence.
         input.validate_overrides()?;
-        if let Some(alarms) = alarms {
-            check_alarms(aws, aws.prefix(), alarms, &input).await?;
+        if alarms == CheckAlarms::Yes {
+            check_alarms(aws, &input).await?;
         }
     }
     Ok(match phase {

@@ -1,3 +1,4 @@
+use bluegreen_core::capabilities::WithSignals;
 use bluegreen_lambda::{Acting, Function, app_of, ports_with};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -26,7 +27,11 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         let app = acting.for_app(&app_of(&event.payload)?).await?;
         let (ports, alarms) = &*app;
-        bluegreen_deploy_idle::handler_checking_alarms(ports, alarms, event).await
+        let aws = WithSignals {
+            ports,
+            signals: alarms,
+        };
+        bluegreen_deploy_idle::handler_checking_alarms(&aws, event).await
     }))
     .await
 }

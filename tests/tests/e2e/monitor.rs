@@ -506,14 +506,14 @@ async fn a_missing_alarm_fails_before_anything_is_deployed() {
     let idle_td = app.service_task_definition(Color::Green).await;
     let active_td = app.service_task_definition(Color::Blue).await;
     let doc = release_input(&app.name, "v2");
-    let alarms = bluegreen_aws::metrics(&app.sdk);
-    let err = bluegreen_deploy_idle::handler_checking_alarms(
-        &app.ports(),
-        &alarms,
-        lambda_event(doc.clone()),
-    )
-    .await
-    .unwrap_err();
+    let (ports, alarms) = (app.ports(), bluegreen_aws::metrics(&app.sdk));
+    let aws = WithSignals {
+        ports: &ports,
+        signals: &alarms,
+    };
+    let err = bluegreen_deploy_idle::handler_checking_alarms(&aws, lambda_event(doc.clone()))
+        .await
+        .unwrap_err();
     assert_eq!(err.error_type(), "BadInput", "{err}");
     let m = err.to_string();
     assert!(
@@ -528,10 +528,9 @@ async fn a_missing_alarm_fails_before_anything_is_deployed() {
     // Named in an override instead: the override's path is named.
     let mut doc = doc;
     doc["overrides"] = json!({"monitor": {"alarm_names": ["mo-missing-other"]}});
-    let err =
-        bluegreen_deploy_idle::handler_checking_alarms(&app.ports(), &alarms, lambda_event(doc))
-            .await
-            .unwrap_err();
+    let err = bluegreen_deploy_idle::handler_checking_alarms(&aws, lambda_event(doc))
+        .await
+        .unwrap_err();
     assert!(
         err.to_string()
             .contains("`overrides.monitor.alarm_names[0]`"),
@@ -546,7 +545,11 @@ async fn a_missing_alarm_fails_before_anything_is_deployed() {
 async fn a_bad_monitor_override_fails_before_anything_changes() {
     let app = bluegreen_e2e::provision("mo-override", AppOptions::default()).await;
     let idle_td = app.service_task_definition(Color::Green).await;
-    let alarms = bluegreen_aws::metrics(&app.sdk);
+    let (ports, alarms) = (app.ports(), bluegreen_aws::metrics(&app.sdk));
+    let aws = WithSignals {
+        ports: &ports,
+        signals: &alarms,
+    };
     for (monitor, field) in [
         (json!({"max_5xx_rate": 5}), "max_5xx_rate"),
         (json!({"min_requests": 0}), "min_requests"),
@@ -554,13 +557,9 @@ async fn a_bad_monitor_override_fails_before_anything_changes() {
     ] {
         let mut doc = release_input(&app.name, "v2");
         doc["overrides"] = json!({"monitor": monitor});
-        let err = bluegreen_deploy_idle::handler_checking_alarms(
-            &app.ports(),
-            &alarms,
-            lambda_event(doc),
-        )
-        .await
-        .unwrap_err();
+        let err = bluegreen_deploy_idle::handler_checking_alarms(&aws, lambda_event(doc))
+            .await
+            .unwrap_err();
         assert_eq!(err.error_type(), "BadInput", "{err}");
         assert!(
             err.to_string()

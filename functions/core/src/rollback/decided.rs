@@ -1,5 +1,6 @@
 //! A decision this message's rollback made earlier (an earlier attempt, or
-//! an earlier copy of the message) is finished, never made again: the
+//! an earlier copy of the message; or a rollback about an execution that
+//! has ended since, left unfinished) is finished, never made again: the
 //! world it would decide from now is the one it made, and deciding again
 //! would roll back the release it rolled back to.
 
@@ -68,7 +69,7 @@ where
         }
         return Ok(Some(outcome(
             false,
-            "this message's rollback was done; the app has moved on since",
+            "the rollback's decision was done; the app has moved on since",
         )));
     }
     let changed = !world.weights.matches(split);
@@ -102,6 +103,6 @@ where
         .await?;
     Ok(Some(outcome(
         changed,
-        "this message's rollback had decided; its decision is finished",
+        "the rollback had decided; its decision is finished",
     )))
 }

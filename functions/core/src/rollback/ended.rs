@@ -68,12 +68,14 @@ where
     }
     let fence_pending = pending.is_some();
     // A fence of this execution made by another rollback (an on-call press
-    // that stopped it): that rollback owns the way back, and said so.
-    let fenced_by_another = world
-        .records
-        .fence
-        .as_ref()
-        .is_some_and(|f| f.fences(ended) && f.reason != request.reason);
+    // that stopped it): that rollback owns the way back, and said so —
+    // unless it decided and did not finish (it failed after its decision,
+    // and nothing retries it for this execution now): this reaction
+    // finishes that decision, the whole way (see `run`).
+    let fence = world.records.fence.as_ref().filter(|f| f.fences(ended));
+    let unfinished_decision = fence.is_some_and(|f| f.split.is_some() && !f.finished);
+    let fenced_by_another =
+        fence.is_some_and(|f| f.reason != request.reason) && !unfinished_decision;
     let version = request.release.as_ref().map(|r| r.version.as_str());
     if let Some(s) = world.state()
         && world.weights.sole() == Some(s.active_color)
@@ -149,7 +151,7 @@ where
         }
         _ => false,
     };
-    if holds_lock || fence_pending || record_to_repair || its_bounds_held {
+    if holds_lock || fence_pending || record_to_repair || its_bounds_held || unfinished_decision {
         return Ok(None);
     }
     let Ok(Decision::Untouched { note, serving }) = decide(&world, request, false, now) else {

@@ -445,12 +445,13 @@ where
     // when this attempt had deployments to stop (the traffic-first path
     // stops after it moved traffic). The world it would decide from now is
     // the one it made: deciding again would roll back the release it
-    // rolled back to.
+    // rolled back to. So is a decision about an execution that has ended
+    // since, left unfinished by the rollback that made it (seed 32124).
     if let Some(fence) = world
         .records
         .fence
         .as_ref()
-        .filter(|f| f.split.is_some() && made_by(request, f))
+        .filter(|f| f.split.is_some() && (made_by(request, f) || left_for_its_end(request, f)))
         && let Some(done) = Box::pin(finish_as_decided(aws, store, &world, fence, request)).await?
     {
         return Ok(done);
@@ -495,6 +496,16 @@ where
     };
     // Boxed: keeps `run`'s own future small.
     Box::pin(apply::apply(aws, store, request, &world, plan, mine, now)).await
+}
+
+/// Whether `fence` is a decision about the execution whose end `request`
+/// reacts to, which the rollback that made it did not finish.
+fn left_for_its_end(request: &RollbackRequest, fence: &Fence) -> bool {
+    !fence.finished
+        && request
+            .ended_execution
+            .as_deref()
+            .is_some_and(|ended| fence.fences(ended))
 }
 
 /// Whether `fence` was written by a rollback of this very message (an

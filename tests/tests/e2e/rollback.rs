@@ -257,6 +257,44 @@ async fn an_execution_that_ended_with_production_split_is_rolled_back() {
     assert!(app.alerts().await.is_empty(), "one rollback, one alert");
 }
 
+/// An emergency rollback stops a release at 50/50, moves production back,
+/// and then fails before it records the state (its writes keep failing, and
+/// nothing retries it: its message has gone stale, say). The reaction to the
+/// stopped execution's end finishes that decision instead of leaving it to
+/// "the rollback that stopped it" (found by the simulation, seed 32124).
+#[tokio::test]
+async fn the_end_of_a_stopped_release_finishes_a_rollback_left_half_done() {
+    let app = bluegreen_e2e::provision("rb-ended-half", AppOptions::default()).await;
+    let strategy = json!({"type": "weighted", "steps": [50, 100]});
+    let (execution, _) = switched_by_execution(&app, Some(strategy)).await;
+    let message = message(&app.name, "checkout errors");
+    let e = Box::pin(bluegreen_rollback::handler(
+        &failing_writes(&app, &["state"], 0),
+        lambda_event(sns_event(&message)),
+    ))
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("injected"), "{e}");
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_ne!(app.execution_status(&execution).await, "RUNNING");
+    let record = app.stored_state().await.unwrap();
+    assert_eq!(
+        record.active_color,
+        Color::Green,
+        "the record still names the split"
+    );
+
+    let input = release_input(&app.name, "v2");
+    let event = bluegreen_e2e::execution_ended_event(&execution, "ABORTED", &input);
+    let out = one(rollback(&app, event).await.expect("finished"));
+    assert!(!out.changed, "production had already moved: {out:?}");
+    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    app.assert_state_matches_listener().await;
+    let fence: serde_json::Value =
+        serde_json::from_str(&app.parameter("rollback-fence").await.unwrap().0).unwrap();
+    assert_eq!(fence["finished"], json!(true), "{fence}");
+}
+
 /// An execution stopped during its last bake (or whose scale-down failed)
 /// leaves its release serving all traffic: that is not rolled back, but its
 /// lock is given back and the team hears that nobody gave it a verdict.

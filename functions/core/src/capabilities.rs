@@ -13,12 +13,11 @@
 
 use std::future::Future;
 
-use crate::monitor::checks::MetricQuery;
-use crate::monitor::{AlarmState, Alarms, VersionCheck, VersionProber};
 use crate::ports::{
-    Alerts, Bounds, Clock, ContainerImage, ExecutionInfo, ExecutionStatus, Executions,
-    LoadBalancer, MetricWindow, Metrics, Parameter, ParameterStore, PortResult, Ports, ProbeResult,
-    PutMode, PutOutcome, Route, RouteActions, ServiceInfo, Services,
+    AlarmState, Alarms, Alerts, Bounds, Clock, ContainerImage, ExecutionInfo, ExecutionStatus,
+    Executions, LoadBalancer, MetricQuery, MetricWindow, Metrics, Parameter, ParameterStore,
+    PortResult, Ports, ProbeResult, PutMode, PutOutcome, Route, RouteActions, ServiceInfo,
+    Services, VersionCheck, VersionProber,
 };
 
 /// Where the app's records live (the parameter prefix, `/bluegreen`).

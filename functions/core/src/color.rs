@@ -53,6 +53,36 @@ impl FromStr for Color {
     }
 }
 
+/// A value per color.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerColor<T> {
+    pub blue: T,
+    pub green: T,
+}
+
+impl<T> PerColor<T> {
+    pub fn from_fn(mut f: impl FnMut(Color) -> T) -> PerColor<T> {
+        PerColor {
+            blue: f(Color::Blue),
+            green: f(Color::Green),
+        }
+    }
+
+    pub fn get(&self, color: Color) -> &T {
+        match color {
+            Color::Blue => &self.blue,
+            Color::Green => &self.green,
+        }
+    }
+
+    pub fn get_mut(&mut self, color: Color) -> &mut T {
+        match color {
+            Color::Blue => &mut self.blue,
+            Color::Green => &mut self.green,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -322,7 +322,7 @@ pub struct MonitorConfig {
     pub max_p95_ms: Option<u64>,
     /// Checks on any CloudWatch metric the app names (orders per minute...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub checks: Vec<crate::monitor::checks::MetricCheck>,
+    pub checks: Vec<crate::metric_check::MetricCheck>,
     /// Below this many requests no verdict other than "continue" is given.
     #[serde(default = "default_min_requests")]
     pub min_requests: u64,
@@ -437,7 +437,7 @@ impl MonitorConfig {
                 format!("{p95} is above max_p99_ms {}", self.max_p99_ms),
             );
         }
-        crate::monitor::checks::validate_all(&self.checks, source, &format!("{at}.checks"))?;
+        crate::metric_check::validate_all(&self.checks, source, &format!("{at}.checks"))?;
         if let Some(url) = &self.probe_url {
             check_url(source, &format!("{at}.probe_url"), url)?;
         }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod fence;
 pub mod input;
 pub mod lock;
+pub mod metric_check;
 pub mod monitor;
 pub mod parse;
 pub mod ports;

@@ -441,7 +441,7 @@ pub trait Metrics: Send + Sync {
     /// `None` for a metric with no data point in it.
     fn metric_values(
         &self,
-        queries: &[crate::monitor::checks::MetricQuery],
+        queries: &[MetricQuery],
         start: time::OffsetDateTime,
         end: time::OffsetDateTime,
     ) -> impl Future<Output = PortResult<Vec<Option<f64>>>> + Send;
@@ -456,4 +456,54 @@ pub struct ProbeResult {
     /// Whether the response (body or a header) carried the expected marker.
     pub has_marker: bool,
     pub error: Option<String>,
+}
+
+/// One metric as CloudWatch is asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricQuery {
+    pub namespace: String,
+    pub metric: String,
+    pub dimensions: Vec<(String, String)>,
+    pub statistic: String,
+}
+
+/// CloudWatch alarms, as the monitor reads them: which exist, and which fire.
+/// One CloudWatch alarm (metric or composite) as read now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmState {
+    pub name: String,
+    pub in_alarm: bool,
+}
+
+pub trait Alarms: Send + Sync {
+    /// The alarms among `names` that exist, with their state. A name the
+    /// answer leaves out has no alarm.
+    fn alarm_states(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = PortResult<Vec<AlarmState>>> + Send;
+}
+
+/// How a probe recognises the release (see `monitor::watch` for how it
+/// is read from the config and matched).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionCheck {
+    /// The whole value expected (`expected_version_marker` filled in, else
+    /// the version).
+    pub expected: String,
+    pub header: Option<String>,
+    pub json_path: Option<String>,
+}
+
+/// The version probes: a release proves it serves by naming itself.
+pub trait VersionProber: Send + Sync {
+    /// `count` concurrent requests to `url`, each uncached, each telling
+    /// whether its answer names the release by `check`.
+    fn probe_version(
+        &self,
+        url: &str,
+        count: u32,
+        timeout: std::time::Duration,
+        check: &VersionCheck,
+    ) -> impl Future<Output = Vec<ProbeResult>> + Send;
 }

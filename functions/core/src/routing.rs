@@ -176,8 +176,8 @@ pub async fn write_split(
 pub fn can_carry(
     config: &AppConfig,
     weights: &Weights,
-    services: &crate::world::PerColor<crate::ports::ServiceInfo>,
-    healthy: &crate::world::PerColor<usize>,
+    services: &crate::color::PerColor<crate::ports::ServiceInfo>,
+    healthy: &crate::color::PerColor<usize>,
     target: Color,
 ) -> bool {
     let serving = Color::BOTH

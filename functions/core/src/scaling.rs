@@ -25,13 +25,13 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::color::Color;
+use crate::color::PerColor;
 use crate::config::AppConfig;
 use crate::error::{Error, Result};
 use crate::fence::Fence;
 use crate::parse;
 use crate::ports::{Bounds, ParameterStore, PutMode, Services};
 use crate::store::AppStore;
-use crate::world::PerColor;
 
 /// What each color's bounds were before a release changed any: written by
 /// deploy-idle before its first change, kept for the whole release (a rerun

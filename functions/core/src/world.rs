@@ -14,35 +14,7 @@ use crate::routing::{Weights, weights_of};
 use crate::state::AppState;
 use crate::store::AppStore;
 
-/// A value per color.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PerColor<T> {
-    pub blue: T,
-    pub green: T,
-}
-
-impl<T> PerColor<T> {
-    pub fn from_fn(mut f: impl FnMut(Color) -> T) -> PerColor<T> {
-        PerColor {
-            blue: f(Color::Blue),
-            green: f(Color::Green),
-        }
-    }
-
-    pub fn get(&self, color: Color) -> &T {
-        match color {
-            Color::Blue => &self.blue,
-            Color::Green => &self.green,
-        }
-    }
-
-    pub fn get_mut(&mut self, color: Color) -> &mut T {
-        match color {
-            Color::Blue => &mut self.blue,
-            Color::Green => &mut self.green,
-        }
-    }
-}
+pub use crate::color::PerColor;
 
 /// The stored records of an app.
 #[derive(Debug, Clone)]

@@ -1,30 +1,10 @@
-//! The monitor's own ports, beside [`crate::ports::Metrics`]: what an alarm
-//! read must tell (which alarms exist, not only which fire), how a probe
+//! What the monitor does with its ports (`crate::ports`: `Alarms`,
+//! `VersionProber`, `Clock`): which alarms are missing, and how a probe
 //! recognises the new version (a named header or JSON field, never any
-//! substring of any header), and the clock a watching call runs on.
-
-use std::future::Future;
-use std::time::Duration;
+//! substring of any header).
 
 use crate::config::MonitorConfig;
 use crate::error::{Error, Result};
-use crate::ports::{PortResult, ProbeResult};
-
-/// One CloudWatch alarm (metric or composite) as read now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlarmState {
-    pub name: String,
-    pub in_alarm: bool,
-}
-
-pub trait Alarms: Send + Sync {
-    /// The alarms among `names` that exist, with their state. A name the
-    /// answer leaves out has no alarm.
-    fn alarm_states(
-        &self,
-        names: &[String],
-    ) -> impl Future<Output = PortResult<Vec<AlarmState>>> + Send;
-}
 
 /// The names among `names` with no alarm in `found`.
 pub fn missing<'a>(names: &'a [String], found: &[AlarmState]) -> Vec<&'a str> {
@@ -70,16 +50,6 @@ pub async fn check_alarms_exist<A: Alarms>(
             }
         ),
     ))
-}
-
-/// How a probe recognises the release.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VersionCheck {
-    /// The whole value expected (`expected_version_marker` filled in, else
-    /// the version).
-    pub expected: String,
-    pub header: Option<String>,
-    pub json_path: Option<String>,
 }
 
 /// Without a configured place, the version is read from these.
@@ -137,19 +107,7 @@ impl VersionCheck {
     }
 }
 
-pub use crate::ports::Clock;
-
-pub trait VersionProber: Send + Sync {
-    /// `count` concurrent requests to `url`, each uncached, each telling
-    /// whether its answer names the release by `check`.
-    fn probe_version(
-        &self,
-        url: &str,
-        count: u32,
-        timeout: Duration,
-        check: &VersionCheck,
-    ) -> impl Future<Output = Vec<ProbeResult>> + Send;
-}
+pub use crate::ports::{AlarmState, Alarms, Clock, VersionCheck, VersionProber};
 
 #[cfg(test)]
 mod tests {

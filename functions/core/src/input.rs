@@ -5,12 +5,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::{MonitorConfig, Strategy, validate_app_name};
-use crate::deploy::DeployOutcome;
 use crate::error::{Error, Result};
-use crate::monitor::MonitorOutcome;
+use crate::outcomes::DeployOutcome;
+use crate::outcomes::MonitorOutcome;
+use crate::outcomes::SwitchOutcome;
 use crate::parse;
 use crate::requests::{Caller, DeployRequest, DeployedRequest, SwitchRequest};
-use crate::switch::SwitchOutcome;
 
 pub const SOURCE: &str = "execution input";
 

@@ -13,6 +13,7 @@ pub mod input;
 pub mod lock;
 pub mod metric_check;
 pub mod monitor;
+pub mod outcomes;
 pub mod parse;
 pub mod ports;
 pub mod ready;
@@ -34,3 +35,6 @@ pub mod world;
 pub use color::Color;
 pub use error::{Error, Result};
 pub use split::Split;
+
+#[cfg(test)]
+mod layering_tests;

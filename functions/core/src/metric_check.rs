@@ -192,4 +192,3 @@ pub fn validate_all(checks: &[MetricCheck], source: &str, at: &str) -> Result<()
     }
     Ok(())
 }
-

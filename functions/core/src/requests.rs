@@ -5,8 +5,8 @@
 
 use crate::color::Color;
 use crate::config::Strategy;
-use crate::deploy::DeployOutcome;
-use crate::switch::SwitchOutcome;
+use crate::outcomes::DeployOutcome;
+use crate::outcomes::SwitchOutcome;
 
 /// Who asks: the app, the release, and the execution if there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,6 @@
 //! is read fresh: a rerun with the same input finds it already where it should
 //! be and changes nothing.
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
@@ -24,31 +23,7 @@ use crate::state::{AppState, Phase};
 use crate::store::{AppStore, lock_held};
 use crate::world::{PerColor, World, observe};
 
-/// What one switch call did; the state machine stores it under `$.switch` and
-/// hands it back to the next call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SwitchOutcome {
-    pub app: String,
-    pub version: String,
-    /// The color traffic moves to.
-    pub target_color: Color,
-    /// Index into `steps` of the step now applied.
-    pub step: usize,
-    pub steps: Vec<u8>,
-    /// Percent of production traffic now on `target_color`.
-    pub weight: u8,
-    pub split: Split,
-    /// False when the listener already had this split (a rerun).
-    pub changed: bool,
-    /// True once all traffic is on `target_color`.
-    pub done: bool,
-    /// How long the monitor should bake this step.
-    pub bake_seconds: u64,
-    /// The execution that made this step: a console rerun of a copied
-    /// document must not continue another execution's steps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub execution_arn: Option<String>,
-}
+pub use crate::outcomes::SwitchOutcome;
 
 /// The step a switch call should apply: pure, so it can be reasoned about and
 /// tested without a load balancer.

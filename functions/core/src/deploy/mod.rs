@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
@@ -27,38 +26,9 @@ use crate::world::{PerColor, World, observe};
 
 mod plan;
 
-pub use plan::{Deployment, Plan, Release};
+pub use crate::outcomes::DeployOutcome;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeployOutcome {
-    pub app: String,
-    pub version: String,
-    /// The color the release was deployed to; production is still on the other.
-    pub idle_color: Color,
-    /// The ECS service of `idle_color`.
-    pub service: String,
-    /// The task definition the idle service now runs.
-    pub task_definition_arn: String,
-    /// The idle service's desired count (the active service's).
-    pub desired_count: i32,
-    /// The task definition production ran when the release was deployed: a
-    /// rollback goes to the color that runs it, as ECS says.
-    #[serde(default)]
-    pub serving_task_definition: Option<String>,
-    /// False when a rerun found the work already done.
-    pub changed: bool,
-    /// True when this version already serves all production traffic: there is
-    /// nothing to deploy, and the state machine ends here.
-    #[serde(default)]
-    pub already_live: bool,
-    /// When the idle service was (first) updated for this release; the health
-    /// check's deadline counts from here.
-    #[serde(with = "time::serde::rfc3339")]
-    pub started_at: time::OffsetDateTime,
-    /// How long the state machine waits after a completed release before it
-    /// scales the previous color down (the config's warm window).
-    pub warm_window_seconds: u64,
-}
+pub use plan::{Deployment, Plan, Release};
 
 /// Deploys the release to the idle color: takes the app's lock, looks at
 /// the world once, plans ([`plan`]) and applies the plan: registers the

@@ -3,90 +3,10 @@
 //! call, so a bake watched in several slices is judged as one: no probe is
 //! counted twice, no failed read is forgotten.
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::checks::CheckResult;
-use super::verdict::Latency;
-use crate::ports::{MetricWindow, ProbeResult};
-
-/// The probes of one minute of the bake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProbeMinute {
-    /// The minute's start, in seconds since the epoch.
-    pub minute: i64,
-    pub sent: u64,
-    /// Probes that reached the new color: those that saw the new version,
-    /// and those that failed (which color they reached is unknown).
-    pub on_new: u64,
-}
-
-/// Every probe of the bake, summed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProbeSummary {
-    pub sent: u64,
-    /// Answered below 500.
-    pub ok: u64,
-    /// Answered by the new version.
-    pub new_version: u64,
-    pub max_latency_ms: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct BakeFigures {
-    /// The new color's metrics from the bake's first minute to
-    /// `metrics_until`, as last read.
-    pub metrics: Option<MetricWindow>,
-    /// The previous color's metrics from before the switch, read once.
-    pub baseline: Option<MetricWindow>,
-    /// The end of the last complete metric minute judged (metrics arrive
-    /// late: younger minutes are not judged).
-    #[serde(
-        default,
-        with = "time::serde::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub metrics_until: Option<OffsetDateTime>,
-    pub alarms_in_alarm: Vec<String>,
-    /// What the last read could not read (metrics, alarms, a missing alarm);
-    /// empty once a read succeeds.
-    #[serde(default)]
-    pub unread: Vec<String>,
-    /// Consecutive reads with something unreadable.
-    #[serde(default)]
-    pub failed_reads: u32,
-    /// Reads (metrics and alarms) made in this bake.
-    #[serde(default)]
-    pub reads: u32,
-    /// Probe rounds made in this bake.
-    #[serde(default)]
-    pub rounds: u32,
-    /// Every probe of the bake.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probes: Option<ProbeSummary>,
-    /// The probes per minute, to take them off the request count of the
-    /// minutes they fell in: the last [`KEPT_MINUTES`] minutes only, older
-    /// ones summed into `earlier_probes`, so that the execution document does
-    /// not grow with the bake (Step Functions fails one over 256 KB, outside
-    /// any Catch).
-    #[serde(default)]
-    pub probe_minutes: Vec<ProbeMinute>,
-    /// The probes of the minutes before `probe_minutes`, summed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub earlier_probes: Option<ProbeMinute>,
-    /// Whether probes have seen the new version during this bake.
-    pub version_seen: bool,
-    /// The probes' latency percentiles over the last minutes of the
-    /// latest call (a percentile appears once enough probes tell it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe_latency: Option<Latency>,
-    /// The app's metric checks as last judged.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub checks: Vec<CheckResult>,
-    /// The checks' values before the switch (normalised), read once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check_baselines: Option<Vec<Option<f64>>>,
-}
+pub use crate::outcomes::{BakeFigures, ProbeMinute, ProbeSummary};
+use crate::ports::ProbeResult;
 
 /// Minutes of probes kept one by one: more than any metrics delay, so that a
 /// window's end always falls after the minutes summed up.

@@ -3,34 +3,11 @@
 //! (Argo Rollouts' AnalysisTemplate and Flagger's MetricTemplate, for
 //! CloudWatch). The declaration is `crate::metric_check`.
 
-use serde::{Deserialize, Serialize};
-
 pub use crate::metric_check::{
     BASELINE_MINUTES, COLOR_PLACEHOLDER, MAX_CHECKS, MetricCheck, validate_all,
 };
+pub use crate::outcomes::{CheckResult, CheckState};
 pub use crate::ports::MetricQuery;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CheckState {
-    Ok,
-    Breach,
-    Waiting,
-}
-
-/// One check as last judged, for the verdict, the PR comment and the timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckResult {
-    pub name: String,
-    pub state: CheckState,
-    /// The value judged (per minute for counts); `None` before any data.
-    pub value: Option<f64>,
-    /// The value before the switch, for checks that compare with it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<f64>,
-    /// Why it breached or waits, or what it was held to.
-    pub detail: String,
-}
 
 /// A value as the check judges it: counts per minute over `minutes`. A
 /// count with no data point is zero (nothing was counted); any other

@@ -12,7 +12,6 @@ pub mod slice;
 pub mod verdict;
 pub mod watch;
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tracing::info;
 
@@ -25,36 +24,9 @@ use crate::capabilities::Prefixed;
 use crate::config::MonitorConfig;
 use crate::error::{Error, Result};
 use crate::input::{ExecutionInput, SOURCE};
+pub use crate::outcomes::MonitorOutcome;
 use crate::ports::{Metrics, ParameterStore};
 use crate::store::AppStore;
-
-/// What one monitor call decided; stored by the state machine under
-/// `$.monitor` and handed back to the next call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MonitorOutcome {
-    pub verdict: Verdict,
-    /// Why it breached, or what it is still waiting for.
-    pub reasons: Vec<String>,
-    /// The switch step this bake belongs to.
-    pub step: usize,
-    pub weight: u8,
-    #[serde(with = "time::serde::rfc3339")]
-    pub bake_started_at: OffsetDateTime,
-    pub elapsed_seconds: u64,
-    pub bake_seconds: u64,
-    /// Monitor calls (slices) so far in this bake.
-    pub slices: u32,
-    /// When this call reached its verdict (or ended its slice).
-    #[serde(with = "time::serde::rfc3339")]
-    pub decided_at: OffsetDateTime,
-    /// Everything the bake has seen so far.
-    #[serde(flatten)]
-    pub figures: BakeFigures,
-    /// The execution that made this call: a console rerun of a copied
-    /// document must not continue another execution's bake.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub execution_arn: Option<String>,
-}
 
 /// The config's thresholds with the execution's `overrides.monitor` merged
 /// over them; a bad override is named by its path.

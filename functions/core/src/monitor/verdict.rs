@@ -3,19 +3,10 @@
 //! Breach wins over everything; promote needs the full bake, enough traffic
 //! and, at 100%, proof that the data plane serves the new version.
 
-use serde::{Deserialize, Serialize};
-
 use super::checks::{CheckResult, CheckState};
 use crate::config::MonitorConfig;
+pub use crate::outcomes::{Latency, Verdict};
 use crate::ports::{MetricWindow, ProbeResult};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    Continue,
-    Promote,
-    Breach,
-}
 
 /// What the monitor has seen at one moment of the bake.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -47,19 +38,6 @@ pub struct Signals {
     /// The app's metric checks as last judged (empty before the first
     /// complete minute).
     pub checks: Vec<CheckResult>,
-}
-
-/// Latency percentiles of a set of probes, each only once the set is large
-/// enough to tell it (a p99 of ten probes is their slowest).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Latency {
-    pub samples: usize,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p50_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p95_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub p99_ms: Option<u64>,
 }
 
 /// A percentile `q` is told by at least `5 / (1 - q)` samples (100 for p95,

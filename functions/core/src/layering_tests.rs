@@ -111,7 +111,10 @@ fn the_modules_import_one_another_without_circles() {
             .and_then(|c| c.as_os_str().to_str())
             .map(|s| s.trim_end_matches(".rs").to_string())
             .expect("a module name");
-        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if top == "lib" || name.ends_with("_tests.rs") {
             continue;
         }

@@ -251,6 +251,19 @@ pub(crate) mod fixture {
         }
     }
 
+    /// v2 live on green (td:2), v1 warm on blue (td:1), both at 2 tasks, the
+    /// listener at `blue`/`green`: the world after a release, to roll back.
+    pub(crate) fn released(blue: u32, green: u32) -> World {
+        let state = AppState {
+            active_task_definition: Some(GREEN_TD.into()),
+            previous_task_definition: Some(BLUE_TD.into()),
+            previous_version: Some("v1".into()),
+            switched_at: Some(time::OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1)),
+            ..AppState::initial(Color::Green, Some("v2".into()))
+        };
+        world(blue, green, Some(state))
+    }
+
     /// App `a` with production split `blue`/`green`, blue running td:1
     /// and green td:2 at 2 healthy tasks each, and `state` recorded.
     pub(crate) fn world(blue: u32, green: u32, state: Option<AppState>) -> World {

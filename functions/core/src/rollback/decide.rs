@@ -470,17 +470,7 @@ mod tests {
     use crate::world::World;
     use crate::world::fixture::{BLUE_TD, GREEN_TD, service};
 
-    /// v2 live on green (td:2), v1 warm on blue (td:1), both at 2 tasks.
-    fn world(blue: u32, green: u32) -> World {
-        let state = AppState {
-            active_task_definition: Some(GREEN_TD.into()),
-            previous_task_definition: Some(BLUE_TD.into()),
-            previous_version: Some("v1".into()),
-            switched_at: Some(OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1)),
-            ..AppState::initial(Color::Green, Some("v2".into()))
-        };
-        crate::world::fixture::world(blue, green, Some(state))
-    }
+    use crate::world::fixture::released as world;
 
     fn emergency() -> RollbackRequest {
         RollbackRequest {

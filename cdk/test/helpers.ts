@@ -97,14 +97,14 @@ export function rustConfigFields(): string[] {
 
 /**
  * The fields of one element of `monitor.checks`: Rust's `MetricCheck`
- * (`functions/core/src/monitor/checks.rs`), read from the source.
+ * (`functions/core/src/metric_check.rs`), read from the source.
  */
 export function rustCheckFields(): string[] {
   const config = rustStructFields(rustSource('config.rs'), 'config.rs', 'MonitorConfig').find((f) => f.field === 'checks');
   if (!config || !/\bVec<[\w:]*MetricCheck>/.test(config.type)) {
     throw new Error('MonitorConfig in config.rs has no `checks: Vec<MetricCheck>`');
   }
-  const file = 'monitor/checks.rs';
+  const file = 'metric_check.rs';
   return rustStructFields(rustSource(file), file, 'MetricCheck').map((f) => f.field);
 }
 

@@ -73,7 +73,13 @@ where
     // and nothing retries it for this execution now): this reaction
     // finishes that decision, the whole way (see `run`).
     let fence = world.records.fence.as_ref().filter(|f| f.fences(ended));
-    let unfinished_decision = fence.is_some_and(|f| f.split.is_some() && !f.finished);
+    let another_holds = world
+        .records
+        .lock
+        .as_ref()
+        .is_some_and(|l| l.holder != ended && !is_rollback_holder(&l.holder));
+    let unfinished_decision =
+        !another_holds && fence.is_some_and(|f| f.split.is_some() && !f.finished);
     let fenced_by_another =
         fence.is_some_and(|f| f.reason != request.reason) && !unfinished_decision;
     let version = request.release.as_ref().map(|r| r.version.as_str());

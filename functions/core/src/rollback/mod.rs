@@ -447,12 +447,10 @@ where
     // the one it made: deciding again would roll back the release it
     // rolled back to. So is a decision about an execution that has ended
     // since, left unfinished by the rollback that made it (seed 32124).
-    if let Some(fence) = world
-        .records
-        .fence
-        .as_ref()
-        .filter(|f| f.split.is_some() && (made_by(request, f) || left_for_its_end(request, f)))
-        && let Some(done) = Box::pin(finish_as_decided(aws, store, &world, fence, request)).await?
+    if let Some(fence) = world.records.fence.as_ref().filter(|f| {
+        f.split.is_some() && (made_by(request, f) || left_for_its_end(request, f, &world))
+    }) && let Some(done) =
+        Box::pin(finish_as_decided(aws, store, &world, fence, request)).await?
     {
         return Ok(done);
     }
@@ -499,13 +497,19 @@ where
 }
 
 /// Whether `fence` is a decision about the execution whose end `request`
-/// reacts to, which the rollback that made it did not finish.
-fn left_for_its_end(request: &RollbackRequest, fence: &Fence) -> bool {
-    !fence.finished
-        && request
-            .ended_execution
-            .as_deref()
-            .is_some_and(|ended| fence.fences(ended))
+/// reacts to, which the rollback that made it did not finish — while no
+/// other release holds the app (one that took it since is none of this
+/// reaction's business: seed 29292).
+fn left_for_its_end(request: &RollbackRequest, fence: &Fence, world: &World) -> bool {
+    let Some(ended) = request.ended_execution.as_deref() else {
+        return false;
+    };
+    let another_holds = world
+        .records
+        .lock
+        .as_ref()
+        .is_some_and(|l| l.holder != ended && !is_rollback_holder(&l.holder));
+    !fence.finished && fence.fences(ended) && !another_holds
 }
 
 /// Whether `fence` was written by a rollback of this very message (an

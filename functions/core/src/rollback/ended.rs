@@ -12,7 +12,10 @@ use crate::store::AppStore;
 use crate::world::observe;
 
 use super::decide::{Decision, decide};
-use super::{ColorVersion, RollbackOutcome, RollbackRequest, alert, is_rollback_holder};
+use super::{
+    ColorVersion, RollbackOutcome, RollbackRequest, alert, another_release_holds,
+    is_rollback_holder,
+};
 
 /// What an execution that ended without succeeding leaves, from one look:
 /// - its release serves all production traffic (it went live, and ended
@@ -73,13 +76,8 @@ where
     // and nothing retries it for this execution now): this reaction
     // finishes that decision, the whole way (see `run`).
     let fence = world.records.fence.as_ref().filter(|f| f.fences(ended));
-    let another_holds = world
-        .records
-        .lock
-        .as_ref()
-        .is_some_and(|l| l.holder != ended && !is_rollback_holder(&l.holder));
-    let unfinished_decision =
-        !another_holds && fence.is_some_and(|f| f.split.is_some() && !f.finished);
+    let unfinished_decision = !another_release_holds(&world, ended)
+        && fence.is_some_and(|f| f.split.is_some() && !f.finished);
     let fenced_by_another =
         fence.is_some_and(|f| f.reason != request.reason) && !unfinished_decision;
     let version = request.release.as_ref().map(|r| r.version.as_str());

@@ -504,12 +504,16 @@ fn left_for_its_end(request: &RollbackRequest, fence: &Fence, world: &World) -> 
     let Some(ended) = request.ended_execution.as_deref() else {
         return false;
     };
-    let another_holds = world
+    !fence.finished && fence.fences(ended) && !another_release_holds(world, ended)
+}
+
+/// Whether a release other than `execution` holds the app's lock.
+fn another_release_holds(world: &World, execution: &str) -> bool {
+    world
         .records
         .lock
         .as_ref()
-        .is_some_and(|l| l.holder != ended && !is_rollback_holder(&l.holder));
-    !fence.finished && fence.fences(ended) && !another_holds
+        .is_some_and(|l| l.holder != execution && !is_rollback_holder(&l.holder))
 }
 
 /// Whether `fence` was written by a rollback of this very message (an

@@ -536,6 +536,12 @@ async fn stop_if_running<E: Executions>(
     Ok(())
 }
 
+/// How many times a rollback tries to withdraw its announcement (each a
+/// read and a delete, each call with the SDK's own retries): while it stays,
+/// switch steps wait on it. Four was not always enough under the
+/// simulation's faults (seed 37660).
+const WITHDRAW_ATTEMPTS: u32 = 8;
+
 /// The announcement goes with the attempt that wrote it; one left behind
 /// (the answer lost every time) expires on its own.
 async fn withdraw<P: ParameterStore>(
@@ -545,9 +551,8 @@ async fn withdraw<P: ParameterStore>(
     now: OffsetDateTime,
     any: bool,
 ) {
-    if let Err(e) =
-        crate::retry::retrying(4, || store.withdraw_announcement(app, me, now, any)).await
-    {
+    let attempt = || store.withdraw_announcement(app, me, now, any);
+    if let Err(e) = crate::retry::retrying(WITHDRAW_ATTEMPTS, attempt).await {
         warn!(app, error = %e, "could not withdraw the rollback's announcement; it expires on its own");
     }
 }

@@ -93,8 +93,7 @@ where
         scaling::honour_fence(store, config, &fence).await?;
         return Ok(false);
     }
-    let wanted = scaling::after_rollback(record, serving, &bounds);
-    scaling::give_back(store, config, serving, record, &bounds, &wanted).await?;
+    scaling::give_back(store, config, serving, record, &bounds).await?;
     if let Some(fence) = store.fence_against(&config.app, me).await? {
         scaling::honour_fence(store, config, &fence).await?;
         return Ok(false);

@@ -246,28 +246,23 @@ pub async fn settle<W: ParameterStore + Services>(
     let Some(now) = read(services, config).await? else {
         return Ok(false);
     };
-    let wanted = after_rollback(&record, serving, &now);
-    give_back(store, config, serving, &record, &now, &wanted).await?;
+    give_back(store, config, serving, &record, &now).await?;
     Ok(true)
 }
 
-/// Applies `wanted` (from the bounds `now` read, `serving` first) and
-/// settles `record`, naming what it gave `serving`.
+/// `serving` takes `record`'s serving bounds back and the other color its
+/// idle ones (see [`after_rollback`]), from the bounds `now` read; then the
+/// record is settled.
 pub async fn give_back<W: ParameterStore + Services>(
     store: &AppStore<'_, W>,
     config: &AppConfig,
     serving: Color,
     record: &ScalingRecord,
     now: &PerColor<Bounds>,
-    wanted: &PerColor<Bounds>,
 ) -> Result<()> {
-    let services = store.aws();
-    apply_both(services, config, serving, now, wanted).await?;
-    let settled = settled_with(record, serving, wanted);
-    if &settled != record {
-        save(store, &config.app, &settled).await?;
-    }
-    Ok(())
+    let wanted = after_rollback(record, serving, now);
+    apply_both(store.aws(), config, serving, now, &wanted).await?;
+    mark_settled(store, &config.app, record).await
 }
 
 /// The record a rollback to `target` settles by: the app's, or, when there
@@ -307,8 +302,7 @@ pub async fn settle_rollback<W: ParameterStore + Services>(
         return Ok(false);
     };
     let record = record_for_rollback(store, config, me, target, &now).await?;
-    let wanted = after_rollback(&record, target, &now);
-    give_back(store, config, target, &record, &now, &wanted).await?;
+    give_back(store, config, target, &record, &now).await?;
     Ok(true)
 }
 
@@ -322,8 +316,7 @@ pub async fn settle_rollback<W: ParameterStore + Services>(
 /// concurrent settle has yet to give back) that cannot be told from a floor
 /// the team set, and a held minimum kept forever would stop the policies
 /// from scaling in (the simulation found both, seeds 4545 and 24384). Pure,
-/// and the same on a retry: the record settled by it names what it applied
-/// (see [`settled_with`]).
+/// and the same on a retry: the maximums only rise under it.
 pub fn after_rollback(
     record: &ScalingRecord,
     target: Color,
@@ -336,21 +329,6 @@ pub fn after_rollback(
         .max(now.get(Color::Blue).max)
         .max(now.get(Color::Green).max);
     wanted
-}
-
-/// `record`, settled, naming the serving bounds `wanted` gives `serving`:
-/// the bounds production has from now on are the ones a later settle starts
-/// from (a retry then applies the same).
-pub fn settled_with(
-    record: &ScalingRecord,
-    serving: Color,
-    wanted: &PerColor<Bounds>,
-) -> ScalingRecord {
-    ScalingRecord {
-        serving: *wanted.get(serving),
-        settled: true,
-        ..record.clone()
-    }
 }
 
 /// Gives back the bounds a deployment stopped while it held them (its
@@ -482,9 +460,9 @@ mod tests {
                 (want_blue, want_green),
                 "from {blue} / {green}, settled {settled}"
             );
-            // A retry after the first attempt applied both: the record,
-            // settled by it, names what it applied.
-            r = settled_with(&r, Color::Blue, &after);
+            // A retry after the first attempt applied both (the record
+            // settled by it).
+            r.settled = true;
             let again = after_rollback(&r, Color::Blue, &after);
             assert_eq!(again, after, "retried from {blue} / {green}");
         }

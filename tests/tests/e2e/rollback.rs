@@ -474,16 +474,22 @@ async fn a_state_machine_rollback_waiting_for_a_cold_color_alerts_at_the_first_r
     assert_eq!(app.alerts().await.len(), 1);
 }
 
-#[tokio::test]
-async fn after_the_warm_window_rollback_scales_the_previous_color_up_first() {
-    let app = bluegreen_e2e::provision("rb-cold", AppOptions::default()).await;
-    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    // Two days later: blue was scaled to zero and its targets are gone.
+/// v2 released on green two days ago: blue, past its warm window, was
+/// scaled to zero and its targets are gone. Returns the state as recorded.
+async fn released_two_days_ago(app: &ExampleApp) -> AppState {
+    deploy_v2(app, json!({"type": "all-at-once"}), 1).await;
     let mut state: AppState = app.stored_state().await.unwrap();
     state.switched_at = Some(time::OffsetDateTime::now_utc() - time::Duration::days(2));
     app.put_state(&state).await;
     app.set_desired_count(Color::Blue, 0).await;
     app.set_healthy(Color::Blue, false).await;
+    state
+}
+
+#[tokio::test]
+async fn after_the_warm_window_rollback_scales_the_previous_color_up_first() {
+    let app = bluegreen_e2e::provision("rb-cold", AppOptions::default()).await;
+    let state = released_two_days_ago(&app).await;
     let listener_before = app.listener_split().await;
 
     app.alerts().await;
@@ -554,12 +560,7 @@ impl bluegreen_core::ports::Clock for WarmsUpOnThirdSleep<'_> {
 async fn an_emergency_rollback_onto_a_cold_color_waits_for_it_and_says_so() {
     use bluegreen_core::ports::Clock as _;
     let app = bluegreen_e2e::provision("rb-cold-wait", AppOptions::default()).await;
-    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    let mut state: AppState = app.stored_state().await.unwrap();
-    state.switched_at = Some(time::OffsetDateTime::now_utc() - time::Duration::days(2));
-    app.put_state(&state).await;
-    app.set_desired_count(Color::Blue, 0).await;
-    app.set_healthy(Color::Blue, false).await;
+    released_two_days_ago(&app).await;
     app.alerts().await;
 
     let clock = WarmsUpOnThirdSleep {

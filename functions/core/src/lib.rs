@@ -38,3 +38,7 @@ pub use split::Split;
 
 #[cfg(test)]
 mod layering_tests;
+
+// For the delegation macros in `capabilities`, expanded in other crates.
+#[doc(hidden)]
+pub use time as __time;

@@ -383,12 +383,6 @@ pub trait Executions: Send + Sync {
     -> impl Future<Output = PortResult<()>> + Send;
 }
 
-/// A port a function never calls. It implements none of the port traits, so
-/// a handler that did need it would not compile, and a Lambda that wires it
-/// in place of an AWS adapter links nothing of that service's SDK.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Unused;
-
 /// Every port an operation may need, plus the parameter prefix. Lambdas build
 /// one in `main` and keep it for all invocations.
 pub struct Ports<P, L, S, A, E> {

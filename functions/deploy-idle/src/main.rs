@@ -1,7 +1,23 @@
-use bluegreen_core::capabilities::WithSignals;
-use bluegreen_lambda::{Acting, Function, app_of, ports_with};
+use bluegreen_aws::{
+    CloudWatchMetrics, EcsServices, Elbv2, SfnExecutions, SnsAlerts, SsmParameters,
+};
+use bluegreen_lambda::{Acting, Function, app_of};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+
+bluegreen_core::capabilities! {
+    /// What deploy-idle calls, as the app's role.
+    struct DeployIdleAws {
+        params: SsmParameters => ParameterStore,
+        lb: Elbv2 => LoadBalancer,
+        services: EcsServices => Services,
+        // Scale-down alerts when the warm window ends on drift.
+        alerts: SnsAlerts => Alerts,
+        executions: SfnExecutions => Executions,
+        // A release does not start while one of the app's alarms fires.
+        alarms: CloudWatchMetrics => Alarms,
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,27 +27,20 @@ async fn main() -> Result<(), Error> {
         Function::DeployIdle,
         bluegreen_aws::sdk_config().await,
         bluegreen_lambda::prefix(),
-        |config| {
-            let ports = ports_with(
-                bluegreen_aws::ssm(config),
-                bluegreen_aws::elbv2(config),
-                bluegreen_aws::ecs(config),
-                // Scale-down alerts when the warm window ends on drift.
-                bluegreen_aws::sns(config),
-                bluegreen_aws::sfn(config),
-            );
-            (ports, bluegreen_aws::metrics(config))
+        |config| DeployIdleAws {
+            params: bluegreen_aws::ssm(config),
+            lb: bluegreen_aws::elbv2(config),
+            services: bluegreen_aws::ecs(config),
+            alerts: bluegreen_aws::sns(config),
+            executions: bluegreen_aws::sfn(config),
+            alarms: bluegreen_aws::metrics(config),
+            prefix: bluegreen_lambda::prefix(),
         },
     );
     let acting = &acting;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        let app = acting.for_app(&app_of(&event.payload)?).await?;
-        let (ports, alarms) = &*app;
-        let aws = WithSignals {
-            ports,
-            signals: alarms,
-        };
-        bluegreen_deploy_idle::handler_checking_alarms(&aws, event).await
+        let aws = acting.for_app(&app_of(&event.payload)?).await?;
+        bluegreen_deploy_idle::handler_checking_alarms(&*aws, event).await
     }))
     .await
 }

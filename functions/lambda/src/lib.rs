@@ -12,7 +12,7 @@ pub use bluegreen_aws::AwsPorts;
 pub use bluegreen_core::config::Function;
 mod clock;
 
-pub use bluegreen_core::ports::{Ports, Unused};
+pub use bluegreen_core::ports::Ports;
 pub use bluegreen_core::store::DEFAULT_PREFIX;
 pub use clock::SystemClock;
 
@@ -72,26 +72,6 @@ pub fn prefix() -> String {
 pub async fn aws_ports() -> AwsPorts {
     let config = bluegreen_aws::sdk_config().await;
     bluegreen_aws::ports(&config, prefix())
-}
-
-/// Ports with only the adapters a function calls; the others are [`Unused`].
-/// Building a client links its service's endpoint rules and plugins even if
-/// it is never called, so leaving them out keeps each Lambda small.
-pub fn ports_with<P, L, S, A, E>(
-    params: P,
-    lb: L,
-    services: S,
-    alerts: A,
-    executions: E,
-) -> Ports<P, L, S, A, E> {
-    Ports {
-        params,
-        lb,
-        services,
-        alerts,
-        executions,
-        prefix: prefix(),
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,19 @@
-use bluegreen_lambda::{Acting, Function, Unused, app_of, ports_with};
-use bluegreen_monitor::{HttpProber, Signals, SystemClock, WithSignals};
+use bluegreen_aws::{CloudWatchMetrics, SsmParameters};
+use bluegreen_lambda::{Acting, Function, app_of};
+use bluegreen_monitor::{HttpProber, SystemClock};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+
+bluegreen_core::capabilities! {
+    /// What the monitor reads: the app's records, its metrics and alarms,
+    /// the version probes, and time.
+    struct MonitorAws {
+        params: SsmParameters => ParameterStore,
+        metrics: CloudWatchMetrics => Metrics & Alarms,
+        prober: HttpProber => VersionProber,
+        clock: SystemClock => Clock,
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -12,21 +24,18 @@ async fn main() -> Result<(), Error> {
         Function::Monitor,
         bluegreen_aws::sdk_config().await,
         bluegreen_lambda::prefix(),
-        move |config| {
-            let ports = ports_with(bluegreen_aws::ssm(config), Unused, Unused, Unused, Unused);
-            let signals = Signals {
-                metrics: bluegreen_aws::metrics(config),
-                prober: prober.clone(),
-                clock: SystemClock,
-            };
-            (ports, signals)
+        move |config| MonitorAws {
+            params: bluegreen_aws::ssm(config),
+            metrics: bluegreen_aws::metrics(config),
+            prober: prober.clone(),
+            clock: SystemClock,
+            prefix: bluegreen_lambda::prefix(),
         },
     );
     let acting = &acting;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        let app = acting.for_app(&app_of(&event.payload)?).await?;
-        let (ports, signals) = &*app;
-        bluegreen_monitor::handler(&WithSignals { ports, signals }, event).await
+        let aws = acting.for_app(&app_of(&event.payload)?).await?;
+        bluegreen_monitor::handler(&*aws, event).await
     }))
     .await
 }

@@ -1,6 +1,14 @@
-use bluegreen_lambda::{Acting, Function, Unused, app_of, ports_with};
+use bluegreen_aws::SsmParameters;
+use bluegreen_lambda::{Acting, Function, app_of};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+
+bluegreen_core::capabilities! {
+    /// What the smoke tests read: `{{ssm:…}}` values, nothing else.
+    struct SmokeTestAws {
+        params: SsmParameters => ParameterStore,
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,13 +19,16 @@ async fn main() -> Result<(), Error> {
         Function::SmokeTest,
         bluegreen_aws::sdk_config().await,
         bluegreen_lambda::prefix(),
-        |config| ports_with(bluegreen_aws::ssm(config), Unused, Unused, Unused, Unused),
+        |config| SmokeTestAws {
+            params: bluegreen_aws::ssm(config),
+            prefix: bluegreen_lambda::prefix(),
+        },
     );
     let http = bluegreen_smoke::http_client()?;
     let (acting, http) = (&acting, &http);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        let ports = acting.for_app(&app_of(&event.payload)?).await?;
-        bluegreen_smoke_test::handler(&*ports, http, event).await
+        let aws = acting.for_app(&app_of(&event.payload)?).await?;
+        bluegreen_smoke_test::handler(&*aws, http, event).await
     }))
     .await
 }

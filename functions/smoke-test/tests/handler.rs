@@ -8,7 +8,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use bluegreen_core::ports::{Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome};
+use bluegreen_core::ports::{Parameter, ParameterStore, PortResult, PutMode, PutOutcome};
 use bluegreen_smoke::SmokeReport;
 use bluegreen_smoke_test::{REPORT_MARKER, handler};
 use lambda_runtime::{Context, LambdaEvent};
@@ -120,13 +120,16 @@ fn input(smoke_tests: Option<&str>) -> Value {
     doc
 }
 
-fn ports(params: FakeParams) -> Ports<FakeParams, (), (), (), ()> {
-    Ports {
+bluegreen_core::capabilities! {
+    /// What the smoke-test function reads, with a fake parameter store.
+    struct SmokeTestFakes {
+        params: FakeParams => ParameterStore,
+    }
+}
+
+fn ports(params: FakeParams) -> SmokeTestFakes {
+    SmokeTestFakes {
         params,
-        lb: (),
-        services: (),
-        alerts: (),
-        executions: (),
         prefix: "/bluegreen".to_string(),
     }
 }

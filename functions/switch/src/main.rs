@@ -1,6 +1,17 @@
-use bluegreen_lambda::{Acting, Function, Unused, app_of, ports_with};
+use bluegreen_aws::{EcsServices, Elbv2, SsmParameters};
+use bluegreen_lambda::{Acting, Function, app_of};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+
+bluegreen_core::capabilities! {
+    /// What the switch calls, as the app's role.
+    struct SwitchAws {
+        params: SsmParameters => ParameterStore,
+        lb: Elbv2 => LoadBalancer,
+        // ECS says what each color runs: the switch checks it before moving traffic.
+        services: EcsServices => Services,
+    }
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,21 +21,17 @@ async fn main() -> Result<(), Error> {
         Function::Switch,
         bluegreen_aws::sdk_config().await,
         bluegreen_lambda::prefix(),
-        |config| {
-            ports_with(
-                bluegreen_aws::ssm(config),
-                bluegreen_aws::elbv2(config),
-                // ECS says what each color runs: the switch checks it before moving traffic.
-                bluegreen_aws::ecs(config),
-                Unused,
-                Unused,
-            )
+        |config| SwitchAws {
+            params: bluegreen_aws::ssm(config),
+            lb: bluegreen_aws::elbv2(config),
+            services: bluegreen_aws::ecs(config),
+            prefix: bluegreen_lambda::prefix(),
         },
     );
     let acting = &acting;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        let ports = acting.for_app(&app_of(&event.payload)?).await?;
-        bluegreen_switch::handler(&*ports, event).await
+        let aws = acting.for_app(&app_of(&event.payload)?).await?;
+        bluegreen_switch::handler(&*aws, event).await
     }))
     .await
 }

@@ -1,24 +1,44 @@
 //! An app's configuration, as the CDK construct writes it to
 //! `<prefix>/<app>/config`. The schema is documented in docs/config.md.
 
+use garde::Validate;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::color::Color;
 use crate::error::{Error, Result};
 use crate::parse;
 use crate::ports::Route;
+use crate::validation::{
+    self, DOTTED_PATH, HEADER_NAME, HTTP_URL, URL_PATH, above_zero, arn, arn_pattern, dotted_path,
+    header_name, http_url, not_blank, url_path,
+};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An app's configuration, `<prefix>/<app>/config` (docs/config.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
+#[garde(allow_unvalidated)]
 pub struct AppConfig {
+    /// Where an editor finds this document's schema; ignored.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The app's name: 1 to 64 letters, digits, `-`, `_` or `.`.
+    #[garde(custom(app_name))]
+    #[schemars(pattern(APP_NAME))]
     pub app: String,
     /// ECS cluster name or ARN.
+    #[garde(custom(not_blank))]
+    #[schemars(length(min = 1))]
     pub cluster: String,
+    #[garde(dive)]
     pub blue: ColorConfig,
+    #[garde(dive)]
     pub green: ColorConfig,
+    #[garde(dive)]
     pub production: RouteConfig,
     /// The route that always reaches the idle color, for smoke tests.
     #[serde(default)]
+    #[garde(dive)]
     pub test: Option<TestRouteConfig>,
     /// The container whose image a release replaces; needed only when the task
     /// definition has more than one container.
@@ -28,8 +48,10 @@ pub struct AppConfig {
     #[serde(default = "default_deploy_timeout")]
     pub deploy_timeout_seconds: u64,
     #[serde(default)]
+    #[garde(dive)]
     pub strategy: Strategy,
     #[serde(default)]
+    #[garde(dive)]
     pub monitor: MonitorConfig,
     /// How long the previous color stays at full size after a switch, so a
     /// rollback is one listener change.
@@ -43,28 +65,44 @@ pub struct AppConfig {
     /// release goes (see `scaling`). Off: bluegreen never calls it.
     #[serde(default)]
     pub autoscaling: bool,
+    /// The SNS topic alerts go to.
     #[serde(default)]
+    #[garde(inner(custom(arn("sns", ""))))]
+    #[schemars(pattern(arn_pattern("sns", "")))]
     pub alert_topic_arn: Option<String>,
     /// The share of the serving color's running tasks a color must have
     /// healthy before production traffic moves onto it (switch or rollback);
     /// 1 means as many as serve now.
     #[serde(default = "default_min_healthy_fraction")]
+    #[garde(range(max = 1.0), custom(above_zero))]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub min_healthy_fraction: f64,
     /// The IAM role each function assumes to act for this app (the CDK
     /// construct creates them, scoped to this app's resources). Without it a
     /// function acts with its own credentials (local mode, tests).
     #[serde(default)]
+    #[garde(dive)]
     pub roles: Option<AppRoles>,
 }
 
 /// The role each shared function assumes for one app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct AppRoles {
+    #[garde(custom(arn("iam", "role/")))]
+    #[schemars(pattern(arn_pattern("iam", "role/")))]
     pub deploy_idle: String,
+    #[garde(custom(arn("iam", "role/")))]
+    #[schemars(pattern(arn_pattern("iam", "role/")))]
     pub smoke_test: String,
+    #[garde(custom(arn("iam", "role/")))]
+    #[schemars(pattern(arn_pattern("iam", "role/")))]
     pub switch: String,
+    #[garde(custom(arn("iam", "role/")))]
+    #[schemars(pattern(arn_pattern("iam", "role/")))]
     pub monitor: String,
+    #[garde(custom(arn("iam", "role/")))]
+    #[schemars(pattern(arn_pattern("iam", "role/")))]
     pub rollback: String,
 }
 
@@ -101,44 +139,45 @@ impl AppRoles {
             Function::Rollback => &self.rollback,
         }
     }
-
-    fn validate(&self, source: &str) -> Result<()> {
-        for (field, arn) in [
-            ("roles.deploy_idle", &self.deploy_idle),
-            ("roles.smoke_test", &self.smoke_test),
-            ("roles.switch", &self.switch),
-            ("roles.monitor", &self.monitor),
-            ("roles.rollback", &self.rollback),
-        ] {
-            check_arn(source, field, arn, "iam", ":role/")?;
-        }
-        Ok(())
-    }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One color: its ECS service and target group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct ColorConfig {
     /// ECS service name.
+    #[garde(custom(not_blank))]
+    #[schemars(length(min = 1))]
     pub service: String,
+    #[garde(custom(arn("elasticloadbalancing", "targetgroup/")))]
+    #[schemars(pattern(arn_pattern("elasticloadbalancing", "targetgroup/")))]
     pub target_group_arn: String,
     /// A URL that reaches this color directly (internal DNS), for smoke tests
     /// and probes.
     #[serde(default)]
+    #[garde(inner(custom(http_url)))]
+    #[schemars(pattern(HTTP_URL))]
     pub direct_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The production route: a listener's default action, or one of its rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
+    #[garde(custom(arn("elasticloadbalancing", "listener/")))]
+    #[schemars(pattern(arn_pattern("elasticloadbalancing", "listener/")))]
     pub listener_arn: String,
     /// When set, traffic is moved by this rule instead of the listener's
     /// default action.
     #[serde(default)]
+    #[garde(inner(custom(arn("elasticloadbalancing", "listener-rule/"))))]
+    #[schemars(pattern(arn_pattern("elasticloadbalancing", "listener-rule/")))]
     pub rule_arn: Option<String>,
-    /// Target-group stickiness for the forward action, in seconds; absent means
-    /// off. Informational: a switch keeps the stickiness the listener has.
+    /// Target-group stickiness for the forward action, in seconds (at most 7
+    /// days); absent means off. Informational: a switch keeps the stickiness
+    /// the listener has.
     #[serde(default)]
+    #[garde(range(min = 1, max = 604_800))]
     pub stickiness_seconds: Option<i32>,
 }
 
@@ -155,22 +194,33 @@ impl RouteConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The test route: reaches the idle color, for smoke tests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct TestRouteConfig {
+    #[garde(custom(arn("elasticloadbalancing", "listener/")))]
+    #[schemars(pattern(arn_pattern("elasticloadbalancing", "listener/")))]
     pub listener_arn: String,
     #[serde(default)]
+    #[garde(inner(custom(arn("elasticloadbalancing", "listener-rule/"))))]
+    #[schemars(pattern(arn_pattern("elasticloadbalancing", "listener-rule/")))]
     pub rule_arn: Option<String>,
     /// The base URL smoke tests use to reach the test route.
+    #[garde(custom(http_url))]
+    #[schemars(pattern(HTTP_URL))]
     pub url: String,
     /// A path on `url` that names the running version (body or header),
     /// asked before smoke tests run to prove the test route already reaches
     /// the release. Defaults to the path of `monitor.probe_url`.
     #[serde(default)]
+    #[garde(inner(custom(url_path)))]
+    #[schemars(pattern(URL_PATH))]
     pub version_path: Option<String>,
     /// How long the test route may take to reach the release after it was
-    /// re-pointed before the smoke tests fail.
+    /// re-pointed before the smoke tests fail; the smoke-test function runs
+    /// at most 5 minutes, tests included.
     #[serde(default = "default_route_timeout")]
+    #[garde(range(min = 1, max = MAX_ROUTE_TIMEOUT_SECONDS))]
     pub route_timeout_seconds: u64,
 }
 
@@ -215,18 +265,24 @@ impl TestRouteConfig {
 }
 
 /// How traffic moves to the new color.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Strategy {
     /// All traffic at once, then one bake.
     AllAtOnce {
+        /// How long the bake watches (at most a day).
         #[serde(default = "default_bake")]
+        #[garde(range(max = MAX_BAKE_SECONDS))]
         bake_seconds: u64,
     },
     /// Weight steps in percent on the new color, each baked before the next.
     Weighted {
+        /// Increasing weights from 1 to 100; the last is 100.
+        #[garde(length(min = 1), inner(range(min = 1, max = 100)))]
         steps: Vec<u8>,
+        /// How long each step's bake watches (at most a day).
         #[serde(default = "default_bake")]
+        #[garde(range(max = MAX_BAKE_SECONDS))]
         bake_seconds: u64,
     },
 }
@@ -256,36 +312,15 @@ impl Strategy {
         }
     }
 
-    /// Checks the steps; `field` is where the strategy sits in its document.
+    /// Checks the strategy; `field` is where it sits in its document.
     pub fn validate(&self, source: &str, field: &str) -> Result<()> {
-        // A bake is watched by Lambda slices and held under the lock: one
-        // day per step at most (a longer wait is a warm window, not a bake).
-        if self.bake_seconds() > MAX_BAKE_SECONDS {
-            return Err(Error::bad_input(
-                source,
-                format!("{field}.bake_seconds"),
-                format!(
-                    "{} s is longer than a day ({MAX_BAKE_SECONDS} s): bake each step for at most a day",
-                    self.bake_seconds()
-                ),
-            ));
-        }
+        validation::check(source, field, self)?;
         let Strategy::Weighted { steps, .. } = self else {
             return Ok(());
         };
         let at = format!("{field}.steps");
-        if steps.is_empty() {
-            return Err(Error::bad_input(source, at, "needs at least one step"));
-        }
-        for (i, w) in steps.iter().enumerate() {
-            if *w == 0 || *w > 100 {
-                return Err(Error::bad_input(
-                    source,
-                    format!("{at}[{i}]"),
-                    format!("{w} is not a weight between 1 and 100"),
-                ));
-            }
-            if i > 0 && *w <= steps[i - 1] {
+        for (i, w) in steps.iter().enumerate().skip(1) {
+            if *w <= steps[i - 1] {
                 return Err(Error::bad_input(
                     source,
                     format!("{at}[{i}]"),
@@ -304,73 +339,99 @@ impl Strategy {
 pub const MAX_BAKE_SECONDS: u64 = 86_400;
 
 /// Thresholds for the bake after each switch step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
+#[garde(allow_unvalidated)]
 pub struct MonitorConfig {
     /// Highest tolerated share of target 5xx responses, 0.0 to 1.0.
     #[serde(default = "default_5xx_rate")]
+    #[garde(range(min = 0.0, max = 1.0))]
     pub max_5xx_rate: f64,
     /// Highest tolerated p99 response time: CloudWatch's `TargetResponseTime`
     /// over the bake, and the probes' own once they are enough to tell.
     #[serde(default = "default_p99")]
+    #[garde(range(min = 1))]
     pub max_p99_ms: u64,
     /// Highest tolerated p50 (median) response time, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(range(min = 1))]
     pub max_p50_ms: Option<u64>,
     /// Highest tolerated p95 response time, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(range(min = 1))]
     pub max_p95_ms: Option<u64>,
     /// Checks on any CloudWatch metric the app names (orders per minute...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[garde(length(max = crate::metric_check::MAX_CHECKS), dive)]
     pub checks: Vec<crate::metric_check::MetricCheck>,
     /// Below this many requests no verdict other than "continue" is given.
     #[serde(default = "default_min_requests")]
     pub min_requests: u64,
+    /// CloudWatch alarms that breach the bake while in ALARM (CloudWatch
+    /// reads at most 100 at once).
     #[serde(default)]
+    #[garde(length(max = MAX_ALARMS), inner(length(max = 255), custom(not_blank)))]
+    #[schemars(inner(length(min = 1)))]
     pub alarm_names: Vec<String>,
     /// The production URL the monitor probes.
     #[serde(default)]
+    #[garde(inner(custom(http_url)))]
+    #[schemars(pattern(HTTP_URL))]
     pub probe_url: Option<String>,
     /// The value the probes expect in the version header or JSON field once
     /// the new version serves; `{{version}}` stands for the release version.
     /// Defaults to the release version itself.
     #[serde(default)]
+    #[garde(inner(custom(not_blank)))]
+    #[schemars(length(min = 1))]
     pub expected_version_marker: Option<String>,
     /// The response header that names the running version (compared whole,
     /// never as a substring). Without it and `version_json_path`: the JSON
     /// body's `version` field or an `X-Version` header.
     #[serde(default)]
+    #[garde(inner(custom(header_name)))]
+    #[schemars(pattern(HEADER_NAME))]
     pub version_header: Option<String>,
     /// The dotted path of the JSON body field that names the running
     /// version, e.g. `version` or `build.version`.
     #[serde(default)]
+    #[garde(inner(custom(dotted_path)))]
+    #[schemars(pattern(DOTTED_PATH))]
     pub version_json_path: Option<String>,
     /// How late CloudWatch's ALB metrics may arrive: a minute is judged only
     /// this long after it ended, and a bake is promoted only once the minute
     /// covering its end has been judged.
     #[serde(default = "default_metrics_delay")]
+    #[garde(range(max = 900))]
     pub metrics_delay_seconds: u64,
     /// Consecutive reads (about one a minute) in which metrics or alarms
     /// could not be read before the bake is a breach (until then: wait).
     #[serde(default = "default_max_failed_reads")]
+    #[garde(range(min = 1, max = 20))]
     pub max_failed_reads: u32,
     /// Probe requests per probe round (sent at once, each uncached).
     #[serde(default = "default_probe_requests")]
+    #[garde(range(min = 1, max = 100))]
     pub probe_requests: u32,
     /// Seconds between probe rounds while the bake is watched: a release
     /// that turns bad is seen within this plus `probe_timeout_ms`.
     #[serde(default = "default_probe_interval")]
+    #[garde(range(min = 1, max = 60))]
     pub probe_interval_seconds: u64,
     /// How long one monitor call watches before handing the bake to the
     /// next call (it returns at once on a verdict). Bounded by the function's
     /// timeout: a call never outlives its Lambda.
     #[serde(default = "default_slice")]
+    #[garde(range(min = 1, max = MAX_SLICE_SECONDS))]
     pub slice_seconds: u64,
+    /// One probe request's timeout; a round must fit well inside an interval.
     #[serde(default = "default_probe_timeout")]
+    #[garde(range(min = 1, max = MAX_PROBE_TIMEOUT_MS))]
     pub probe_timeout_ms: u64,
     /// How long after all traffic moved the probes may still see the old
     /// version (the load balancer's change is not immediate) before it is a breach.
     #[serde(default = "default_version_timeout")]
+    #[garde(range(max = 3600))]
     pub version_timeout_seconds: u64,
     /// Also compare with the previous color's figures from before the switch.
     #[serde(default)]
@@ -378,6 +439,8 @@ pub struct MonitorConfig {
     /// With `compare_with_previous`: the new p99 may be at most this many times
     /// the previous color's.
     #[serde(default = "default_p99_regression")]
+    #[garde(custom(above_zero))]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub max_p99_regression: f64,
 }
 
@@ -401,29 +464,14 @@ pub const MAX_SLICE_SECONDS: u64 = 840;
 pub const MAX_ALARMS: usize = 100;
 
 impl MonitorConfig {
-    /// Range checks; `at` is where the section sits in its document
-    /// (`monitor` in the config, `overrides.monitor` in the execution input).
+    /// The declared rules, then those across fields; `at` is where the
+    /// section sits in its document (`monitor` in the config,
+    /// `overrides.monitor` in the execution input).
     pub fn validate(&self, source: &str, at: &str) -> Result<()> {
+        validation::check(source, at, self)?;
         let bad = |field: &str, problem: String| {
             Err(Error::bad_input(source, format!("{at}.{field}"), problem))
         };
-        if !(0.0..=1.0).contains(&self.max_5xx_rate) {
-            return bad(
-                "max_5xx_rate",
-                format!("{} is not a fraction between 0 and 1", self.max_5xx_rate),
-            );
-        }
-        if self.max_p99_ms == 0 {
-            return bad("max_p99_ms", "0 would fail every request".into());
-        }
-        for (field, limit) in [
-            ("max_p50_ms", self.max_p50_ms),
-            ("max_p95_ms", self.max_p95_ms),
-        ] {
-            if limit == Some(0) {
-                return bad(field, "0 would fail every request".into());
-            }
-        }
         if let (Some(p50), Some(p95)) = (self.max_p50_ms, self.max_p95_ms)
             && p50 > p95
         {
@@ -437,110 +485,7 @@ impl MonitorConfig {
                 format!("{p95} is above max_p99_ms {}", self.max_p99_ms),
             );
         }
-        crate::metric_check::validate_all(&self.checks, source, &format!("{at}.checks"))?;
-        if let Some(url) = &self.probe_url {
-            check_url(source, &format!("{at}.probe_url"), url)?;
-        }
-        if !(1..=100).contains(&self.probe_requests) {
-            return bad(
-                "probe_requests",
-                format!("{} is not between 1 and 100", self.probe_requests),
-            );
-        }
-        if !(1..=MAX_PROBE_TIMEOUT_MS).contains(&self.probe_timeout_ms) {
-            return bad(
-                "probe_timeout_ms",
-                format!(
-                    "{} is not between 1 and {MAX_PROBE_TIMEOUT_MS}: a probe round must fit well inside a probe interval",
-                    self.probe_timeout_ms
-                ),
-            );
-        }
-        if !(1..=60).contains(&self.probe_interval_seconds) {
-            return bad(
-                "probe_interval_seconds",
-                format!("{} is not between 1 and 60", self.probe_interval_seconds),
-            );
-        }
-        if !(1..=MAX_SLICE_SECONDS).contains(&self.slice_seconds) {
-            return bad(
-                "slice_seconds",
-                format!(
-                    "{} is not between 1 and {MAX_SLICE_SECONDS}: one monitor call must end within its function's 900 s timeout",
-                    self.slice_seconds
-                ),
-            );
-        }
-        if self.version_timeout_seconds > 3600 {
-            return bad(
-                "version_timeout_seconds",
-                format!(
-                    "{} is more than 3600 (an hour)",
-                    self.version_timeout_seconds
-                ),
-            );
-        }
-        if !(self.max_p99_regression.is_finite() && self.max_p99_regression > 0.0) {
-            return bad(
-                "max_p99_regression",
-                format!("{} is not a ratio above 0", self.max_p99_regression),
-            );
-        }
-        if self.metrics_delay_seconds > 900 {
-            return bad(
-                "metrics_delay_seconds",
-                format!(
-                    "{} is more than 900: ALB metrics arrive within a few minutes",
-                    self.metrics_delay_seconds
-                ),
-            );
-        }
-        if !(1..=20).contains(&self.max_failed_reads) {
-            return bad(
-                "max_failed_reads",
-                format!("{} is not between 1 and 20", self.max_failed_reads),
-            );
-        }
-        if self.alarm_names.len() > MAX_ALARMS {
-            return bad(
-                "alarm_names",
-                format!(
-                    "{} alarms; CloudWatch reads at most {MAX_ALARMS} at once",
-                    self.alarm_names.len()
-                ),
-            );
-        }
-        for (i, name) in self.alarm_names.iter().enumerate() {
-            if name.trim().is_empty() || name.len() > 255 {
-                return bad(
-                    &format!("alarm_names[{i}]"),
-                    format!("`{name}` is not an alarm name (1 to 255 characters)"),
-                );
-            }
-        }
-        if let Some(marker) = &self.expected_version_marker
-            && marker.trim().is_empty()
-        {
-            return bad("expected_version_marker", "must not be empty".into());
-        }
-        if let Some(header) = &self.version_header {
-            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-            if header.is_empty() || !header.chars().all(token) {
-                return bad(
-                    "version_header",
-                    format!("`{header}` is not an HTTP header name"),
-                );
-            }
-        }
-        if let Some(path) = &self.version_json_path
-            && (path.is_empty() || path.split('.').any(str::is_empty))
-        {
-            return bad(
-                "version_json_path",
-                format!("`{path}` is not a dotted field path such as `build.version`"),
-            );
-        }
-        Ok(())
+        crate::metric_check::validate_all(&self.checks, source, &format!("{at}.checks"))
     }
 
     /// These thresholds with an execution's `overrides.monitor` merged over
@@ -668,32 +613,15 @@ impl AppConfig {
         Ok(config)
     }
 
+    /// The declared rules, then those across fields and sections.
     fn validate(&self, source: &str, app: &str) -> Result<()> {
+        validation::check(source, "", self)?;
         let bad = |field: &str, problem: String| Err(Error::bad_input(source, field, problem));
         if self.app != app {
             return bad(
                 "app",
                 format!("is `{}`, but the parameter belongs to `{app}`", self.app),
             );
-        }
-        if self.cluster.trim().is_empty() {
-            return bad("cluster", "must not be empty".into());
-        }
-        for color in Color::BOTH {
-            let c = self.color(color);
-            if c.service.trim().is_empty() {
-                return bad(&format!("{color}.service"), "must not be empty".into());
-            }
-            check_arn(
-                source,
-                &format!("{color}.target_group_arn"),
-                &c.target_group_arn,
-                "elasticloadbalancing",
-                ":targetgroup/",
-            )?;
-            if let Some(url) = &c.direct_url {
-                check_url(source, &format!("{color}.direct_url"), url)?;
-            }
         }
         if self.blue.target_group_arn == self.green.target_group_arn {
             return bad(
@@ -707,97 +635,22 @@ impl AppConfig {
                 "is the same as blue's: the colors need two services".into(),
             );
         }
-        check_arn(
-            source,
-            "production.listener_arn",
-            &self.production.listener_arn,
-            "elasticloadbalancing",
-            ":listener/",
-        )?;
-        if let Some(s) = self.production.stickiness_seconds
-            && !(1..=604_800).contains(&s)
-        {
-            return bad(
-                "production.stickiness_seconds",
-                format!("{s} is not between 1 and 604800 (7 days)"),
-            );
-        }
-        if let Some(rule) = &self.production.rule_arn {
-            check_arn(
-                source,
-                "production.rule_arn",
-                rule,
-                "elasticloadbalancing",
-                ":listener-rule/",
-            )?;
-        }
         if let Some(test) = &self.test {
-            check_arn(
-                source,
-                "test.listener_arn",
-                &test.listener_arn,
-                "elasticloadbalancing",
-                ":listener/",
-            )?;
             if test.listener_arn == self.production.listener_arn && test.rule_arn.is_none() {
                 return bad(
                     "test.rule_arn",
                     "is required when the test route shares the production listener".into(),
                 );
             }
-            if let Some(rule) = &test.rule_arn {
-                check_arn(
-                    source,
+            if test.rule_arn.is_some() && test.rule_arn == self.production.rule_arn {
+                return bad(
                     "test.rule_arn",
-                    rule,
-                    "elasticloadbalancing",
-                    ":listener-rule/",
-                )?;
-                if Some(rule) == self.production.rule_arn.as_ref() {
-                    return bad(
-                        "test.rule_arn",
-                        "is the production rule: smoke tests must never go through production"
-                            .into(),
-                    );
-                }
-            }
-            check_url(source, "test.url", &test.url)?;
-            if let Some(path) = &test.version_path
-                && !path.starts_with('/')
-            {
-                return bad(
-                    "test.version_path",
-                    format!("`{path}` is not a path: it starts with `/`"),
-                );
-            }
-            if !(1..=MAX_ROUTE_TIMEOUT_SECONDS).contains(&test.route_timeout_seconds) {
-                return bad(
-                    "test.route_timeout_seconds",
-                    format!(
-                        "{} is not between 1 and {MAX_ROUTE_TIMEOUT_SECONDS}: the smoke-test function runs at most 5 minutes, tests included",
-                        test.route_timeout_seconds
-                    ),
+                    "is the production rule: smoke tests must never go through production".into(),
                 );
             }
         }
         self.strategy.validate(source, "strategy")?;
-        self.monitor.validate(source, "monitor")?;
-        if !(self.min_healthy_fraction > 0.0 && self.min_healthy_fraction <= 1.0) {
-            return bad(
-                "min_healthy_fraction",
-                format!(
-                    "{} is not a fraction above 0 and at most 1",
-                    self.min_healthy_fraction
-                ),
-            );
-        }
-        if let Some(topic) = &self.alert_topic_arn {
-            check_arn(source, "alert_topic_arn", topic, "sns", ":")?;
-        }
-        if let Some(roles) = &self.roles {
-            roles.validate(source)?;
-        }
-        Ok(())
+        self.monitor.validate(source, "monitor")
     }
 
     pub fn color(&self, color: Color) -> &ColorConfig {
@@ -815,38 +668,16 @@ impl AppConfig {
     }
 }
 
-fn check_arn(source: &str, field: &str, arn: &str, service: &str, marker: &str) -> Result<()> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let ok = parts.len() == 6
-        && parts[0] == "arn"
-        && parts[2] == service
-        && !parts[5].is_empty()
-        && arn.contains(marker);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::bad_input(
-            source,
-            field,
-            format!("`{arn}` is not an {service} ARN of the expected kind"),
-        ))
-    }
-}
-
-fn check_url(source: &str, field: &str, url: &str) -> Result<()> {
-    if url.starts_with("http://") || url.starts_with("https://") {
-        Ok(())
-    } else {
-        Err(Error::bad_input(
-            source,
-            field,
-            format!("`{url}` is not an http(s) URL"),
-        ))
-    }
-}
-
 /// App names become SSM path segments and resource names: keep them tame.
 pub fn validate_app_name(source: &str, field: &str, app: &str) -> Result<()> {
+    app_name(app, &()).map_err(|e| Error::bad_input(source, field, e.message().to_string()))
+}
+
+/// The schema pattern [`app_name`] keeps to.
+pub const APP_NAME: &str = "^[A-Za-z0-9._-]{1,64}$";
+
+fn app_name<S: AsRef<str> + ?Sized>(app: &S, _: &()) -> garde::Result {
+    let app = app.as_ref();
     let ok = !app.is_empty()
         && app.len() <= 64
         && app
@@ -855,11 +686,9 @@ pub fn validate_app_name(source: &str, field: &str, app: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::bad_input(
-            source,
-            field,
-            format!("`{app}` is not an app name: use 1 to 64 letters, digits, `-`, `_` or `.`"),
-        ))
+        Err(garde::Error::new(format!(
+            "`{app}` is not an app name: use 1 to 64 letters, digits, `-`, `_` or `.`"
+        )))
     }
 }
 
@@ -937,7 +766,7 @@ mod tests {
             serde_json::json!(86_401),
         ));
         assert!(
-            m.contains("`strategy.bake_seconds`") && m.contains("longer than a day"),
+            m.contains("`strategy.bake_seconds`") && m.contains("86401 is greater than 86400"),
             "{m}"
         );
 
@@ -1026,10 +855,10 @@ mod tests {
                 }),
             )
         };
-        for timeout in [0, 241] {
+        for (timeout, says) in [(0, "0 is lower than 1"), (241, "241 is greater than 240")] {
             let e = problem(&test(timeout));
             assert!(
-                e.contains("`test.route_timeout_seconds`") && e.contains("not between 1 and 240"),
+                e.contains("`test.route_timeout_seconds`") && e.contains(says),
                 "{e}"
             );
         }

@@ -52,13 +52,18 @@ pub struct Release {
     pub task_definition: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// One release's changes to the app's config (`overrides` in the execution
+/// input, `overrides` of the action, `--overrides` of the CLI).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Overrides {
+    /// How traffic moves in this release, instead of the config's.
     #[serde(default)]
     pub strategy: Option<Strategy>,
-    /// Monitor thresholds for this execution only, merged over the config's.
+    /// Monitor thresholds for this execution only, merged over the config's:
+    /// any of the config's `monitor` fields.
     #[serde(default)]
+    #[schemars(with = "Option<MonitorConfig>")]
     pub monitor: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -347,7 +352,7 @@ mod tests {
             (
                 json!({"max_5xx_rate": 5}),
                 "max_5xx_rate",
-                "between 0 and 1",
+                "5.0 is greater than 1",
             ),
             (
                 json!({"min_requests": 0}),
@@ -357,27 +362,27 @@ mod tests {
             (
                 json!({"probe_timeout_ms": 60000}),
                 "probe_timeout_ms",
-                "inside a probe interval",
+                "60000 is greater than 10000",
             ),
             (
                 json!({"slice_seconds": 900}),
                 "slice_seconds",
-                "900 s timeout",
+                "900 is greater than 840",
             ),
             (
                 json!({"probe_interval_seconds": 0}),
                 "probe_interval_seconds",
-                "between 1 and 60",
+                "0 is lower than 1",
             ),
             (
                 json!({"probe_requests": 0}),
                 "probe_requests",
-                "between 1 and 100",
+                "0 is lower than 1",
             ),
             (
                 json!({"max_failed_reads": 0}),
                 "max_failed_reads",
-                "between 1 and 20",
+                "0 is lower than 1",
             ),
             (
                 json!({"version_header": "X Version"}),
@@ -393,7 +398,7 @@ mod tests {
             (
                 json!({"alarm_names": ["ok", ""]}),
                 "alarm_names[1]",
-                "alarm name",
+                "must not be empty",
             ),
             (json!({"max_p99_ms": "fast"}), "max_p99_ms", "invalid type"),
         ] {

@@ -24,12 +24,14 @@ pub mod rollback;
 pub mod routing;
 pub mod scale_down;
 pub mod scaling;
+pub mod schemas;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod split;
 pub mod state;
 pub mod store;
 pub mod switch;
+pub mod validation;
 pub mod world;
 
 pub use color::Color;

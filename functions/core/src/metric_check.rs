@@ -6,10 +6,13 @@
 
 use std::collections::BTreeMap;
 
+use garde::Validate;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::color::Color;
 use crate::error::{Error, Result};
+use crate::validation::{self, not_blank};
 
 /// The most checks one app may declare (each is one query per read).
 pub const MAX_CHECKS: usize = 10;
@@ -19,34 +22,93 @@ pub const BASELINE_MINUTES: i64 = 5;
 /// during the bake, the previous one for the baseline).
 pub const COLOR_PLACEHOLDER: &str = "{{color}}";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A check on a CloudWatch metric the app names; it needs at least one of
+/// `floor`, `ceiling`, `max_drop`, `max_rise`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct MetricCheck {
     /// What the PR comment and the timeline call it, e.g. "orders per minute".
+    #[garde(length(max = 100), custom(not_blank))]
+    #[schemars(length(min = 1))]
     pub name: String,
+    /// The metric's CloudWatch namespace, e.g. `Shop`.
+    #[garde(length(max = 255), custom(not_blank))]
+    #[schemars(length(min = 1))]
     pub namespace: String,
+    /// The metric's name, e.g. `Orders`.
+    #[garde(length(max = 255), custom(not_blank))]
+    #[schemars(length(min = 1))]
     pub metric: String,
-    /// Dimension name to value; `{{color}}` in a value stands for the color.
+    /// Dimension name to value (CloudWatch takes at most 30); `{{color}}` in
+    /// a value stands for the color judged, nothing else is filled in.
     #[serde(default)]
+    #[garde(length(max = 30), custom(named_dimensions))]
     pub dimensions: BTreeMap<String, String>,
     /// `Sum` (judged per minute), `SampleCount` (per minute), `Average`,
     /// `Minimum`, `Maximum`, or a percentile such as `p95` or `p99.9`.
     #[serde(default = "default_statistic")]
+    #[garde(custom(known_statistic))]
+    #[schemars(pattern(STATISTIC))]
     pub statistic: String,
     /// The value may not fall below this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(inner(custom(finite)))]
     pub floor: Option<f64>,
-    /// The value may not rise above this.
+    /// The value may not rise above this; at least `floor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(inner(custom(finite)))]
     pub ceiling: Option<f64>,
     /// The value may fall at most this fraction below its value in the five
-    /// minutes before the switch (0.2: "by no more than 20%").
+    /// minutes before the switch (0.2: "by no more than 20%"); above 0, at
+    /// most 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(range(max = 1.0), inner(custom(validation::above_zero)))]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub max_drop: Option<f64>,
     /// The value may rise at most this fraction above its value before the
-    /// switch (0.5: "by no more than 50%").
+    /// switch (0.5: "by no more than 50%"); above 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(inner(custom(validation::above_zero)))]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub max_rise: Option<f64>,
+}
+
+/// The schema pattern [`known_statistic`] keeps to (a percentile's range is
+/// checked by the function only).
+pub const STATISTIC: &str = r"^(Sum|SampleCount|Average|Minimum|Maximum|p[0-9]+(\.[0-9]+)?)$";
+
+fn known_statistic(s: &String, _: &()) -> garde::Result {
+    if valid_statistic(s) {
+        Ok(())
+    } else {
+        Err(garde::Error::new(format!(
+            "`{s}` is not Sum, SampleCount, Average, Minimum, Maximum or a percentile such as p95 or p99.9"
+        )))
+    }
+}
+
+fn finite(v: &f64, _: &()) -> garde::Result {
+    if v.is_finite() {
+        Ok(())
+    } else {
+        Err(garde::Error::new("must be a finite number"))
+    }
+}
+
+fn named_dimensions(dims: &BTreeMap<String, String>, _: &()) -> garde::Result {
+    for (name, value) in dims {
+        if name.trim().is_empty() || value.trim().is_empty() {
+            return Err(garde::Error::new(format!(
+                "`{name}`: dimension names and values must not be empty"
+            )));
+        }
+        if value.replace(COLOR_PLACEHOLDER, "").contains("{{") {
+            return Err(garde::Error::new(format!(
+                "`{name}` is `{value}`: only {COLOR_PLACEHOLDER} may be filled in"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn default_statistic() -> String {
@@ -79,50 +141,12 @@ impl MetricCheck {
         }
     }
 
+    /// The declared rules, then those across fields.
     pub fn validate(&self, source: &str, at: &str) -> Result<()> {
+        validation::check(source, at, self)?;
         let bad = |field: &str, problem: String| {
             Err(Error::bad_input(source, format!("{at}.{field}"), problem))
         };
-        if self.name.trim().is_empty() || self.name.len() > 100 {
-            return bad("name", "must be 1 to 100 characters".into());
-        }
-        for (field, value) in [("namespace", &self.namespace), ("metric", &self.metric)] {
-            if value.trim().is_empty() || value.len() > 255 {
-                return bad(field, format!("`{value}` is not 1 to 255 characters"));
-            }
-        }
-        if self.dimensions.len() > 30 {
-            return bad(
-                "dimensions",
-                format!(
-                    "{} dimensions; CloudWatch takes at most 30",
-                    self.dimensions.len()
-                ),
-            );
-        }
-        for (name, value) in &self.dimensions {
-            if name.trim().is_empty() || value.trim().is_empty() {
-                return bad(
-                    &format!("dimensions.{name}"),
-                    "dimension names and values must not be empty".into(),
-                );
-            }
-            if value.replace(COLOR_PLACEHOLDER, "").contains("{{") {
-                return bad(
-                    &format!("dimensions.{name}"),
-                    format!("`{value}`: only {COLOR_PLACEHOLDER} may be filled in"),
-                );
-            }
-        }
-        if !valid_statistic(&self.statistic) {
-            return bad(
-                "statistic",
-                format!(
-                    "`{}` is not Sum, SampleCount, Average, Minimum, Maximum or a percentile such as p95 or p99.9",
-                    self.statistic
-                ),
-            );
-        }
         if self.floor.is_none()
             && self.ceiling.is_none()
             && self.max_drop.is_none()
@@ -133,28 +157,10 @@ impl MetricCheck {
                 "a check needs at least one of floor, ceiling, max_drop, max_rise".into(),
             );
         }
-        for (field, v) in [("floor", self.floor), ("ceiling", self.ceiling)] {
-            if v.is_some_and(|v| !v.is_finite()) {
-                return bad(field, "must be a finite number".into());
-            }
-        }
         if let (Some(f), Some(c)) = (self.floor, self.ceiling)
             && f > c
         {
             return bad("floor", format!("{f} is above the ceiling {c}"));
-        }
-        if let Some(d) = self.max_drop
-            && !(d > 0.0 && d <= 1.0)
-        {
-            return bad(
-                "max_drop",
-                format!("{d} is not a fraction above 0 and at most 1"),
-            );
-        }
-        if let Some(r) = self.max_rise
-            && !(r.is_finite() && r > 0.0)
-        {
-            return bad("max_rise", format!("{r} is not a fraction above 0"));
         }
         Ok(())
     }

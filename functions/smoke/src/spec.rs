@@ -6,8 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bluegreen_core::Error;
+use bluegreen_core::validation::{self, not_blank};
+use garde::Validate;
 use reqwest::header::HeaderName;
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
@@ -26,73 +29,131 @@ const MAX_RETRY_DELAY_MS: u64 = 60_000;
 const MAX_WARMUP_REQUESTS: u32 = 1_000;
 const MAX_WARMUP_CONCURRENCY: u32 = 50;
 
-#[derive(Debug, Deserialize)]
+/// A smoke-test suite (`smoke-tests.yml`): requests against the idle color
+/// through the test route, before any production traffic moves. Strings may
+/// use `{{base_url}}`, `{{version}}`, `{{env:NAME}}`, `{{ssm:NAME}}` and
+/// earlier tests' captures.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, Validate)]
 // The name serde puts in "expected struct ..." messages.
 #[serde(deny_unknown_fields, rename = "smoke-test spec")]
+#[schemars(rename = "SmokeTestSpec")]
 struct RawSpec {
+    /// Requests sent before the tests, to warm caches and pools; their
+    /// answers are not judged.
     #[serde(default)]
+    #[garde(dive)]
     warmup: Option<RawWarmup>,
+    /// What every test gets unless it says otherwise.
     #[serde(default)]
+    #[garde(dive)]
     defaults: RawDefaults,
+    /// The tests, run in order; at least one, with unique names.
+    #[garde(dive)]
+    #[schemars(length(min = 1))]
     tests: Vec<RawTest>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields, rename = "warmup")]
+#[schemars(rename = "Warmup")]
 struct RawWarmup {
+    /// How many requests.
+    #[garde(range(min = 1, max = MAX_WARMUP_REQUESTS))]
     requests: u32,
+    /// Where they go (a template; no captures exist yet).
+    #[garde(custom(not_blank))]
+    #[schemars(length(min = 1))]
     url: String,
+    /// How many at once. Default 4.
     #[serde(default)]
+    #[garde(range(min = 1, max = MAX_WARMUP_CONCURRENCY))]
     concurrency: Option<u32>,
+    /// Each request's timeout. Default: `defaults.timeout_ms`.
     #[serde(default)]
+    #[garde(range(min = 1, max = MAX_TIMEOUT_MS))]
     timeout_ms: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields, rename = "defaults")]
+#[schemars(rename = "Defaults")]
+#[garde(allow_unvalidated)]
 struct RawDefaults {
+    /// Each request's timeout. Default 5000.
     #[serde(default)]
+    #[garde(range(min = 1, max = MAX_TIMEOUT_MS))]
     timeout_ms: Option<u64>,
+    /// How many times a failing test is tried again. Default 0.
     #[serde(default)]
+    #[garde(range(max = MAX_RETRIES))]
     retries: Option<u32>,
+    /// The wait between tries. Default 500.
     #[serde(default)]
+    #[garde(range(max = MAX_RETRY_DELAY_MS))]
     retry_delay_ms: Option<u64>,
+    /// Headers every request sends (templates).
     #[serde(default)]
     headers: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields, rename = "test")]
+#[schemars(rename = "Test")]
+#[garde(allow_unvalidated)]
 struct RawTest {
+    /// What the report calls the test; unique in the suite.
+    #[garde(custom(not_blank))]
+    #[schemars(length(min = 1))]
     name: String,
+    /// The request's URL (a template), e.g. `{{base_url}}/health`.
+    #[garde(custom(not_blank))]
+    #[schemars(length(min = 1))]
     url: String,
     #[serde(default)]
     method: Method,
+    /// Request headers (templates), over `defaults.headers`.
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// A JSON body (strings in it are templates); or give `body`.
     #[serde(default)]
     json: Option<Value>,
+    /// A text body (a template); or give `json`.
     #[serde(default)]
     body: Option<String>,
+    /// The status the response must have.
     #[serde(default)]
+    #[garde(range(min = 100, max = 599))]
     expect_status: Option<u16>,
+    /// Text the response body must contain.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     expect_body_contains: Option<String>,
+    /// JSONPath (RFC 9535) to the value it must have.
     #[serde(default)]
     expect_json: BTreeMap<String, Value>,
+    /// Capture name to JSONPath: values later tests use as `{{name}}`.
     #[serde(default)]
     capture: BTreeMap<String, String>,
+    /// The slowest answer that passes.
     #[serde(default)]
+    #[garde(range(min = 1))]
     max_response_time_ms: Option<u64>,
+    /// This request's timeout. Default: `defaults.timeout_ms`.
     #[serde(default)]
+    #[garde(range(min = 1, max = MAX_TIMEOUT_MS))]
     timeout_ms: Option<u64>,
+    /// Tries after a failure. Default: `defaults.retries`.
     #[serde(default)]
+    #[garde(range(max = MAX_RETRIES))]
     retries: Option<u32>,
+    /// The wait between tries. Default: `defaults.retry_delay_ms`.
     #[serde(default)]
+    #[garde(range(max = MAX_RETRY_DELAY_MS))]
     retry_delay_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+/// The request's method. Default GET.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Method {
     #[default]
@@ -296,7 +357,13 @@ impl TestCase {
 pub fn parse(text: &str) -> Result<Spec, Error> {
     let de = serde_yaml_ng::Deserializer::from_str(text);
     let raw: RawSpec = serde_path_to_error::deserialize(de).map_err(yaml_error)?;
+    validation::check(DOCUMENT, "", &raw)?;
     raw.check()
+}
+
+/// The spec's JSON Schema (`schemas/smoke-tests.schema.json`).
+pub fn schema() -> Value {
+    bluegreen_core::schemas::schema_of::<RawSpec>("smoke-tests", "bluegreen smoke-test spec")
 }
 
 fn bad(field: impl Into<String>, problem: impl Into<String>) -> Error {
@@ -364,6 +431,7 @@ struct Defaults {
 
 impl RawSpec {
     fn check(self) -> Result<Spec, Error> {
+        // Ranges and lengths were checked by their declarations (`parse`).
         if self.tests.is_empty() {
             return Err(bad(
                 "tests",
@@ -372,19 +440,9 @@ impl RawSpec {
         }
         let d = &self.defaults;
         let defaults = Defaults {
-            timeout_ms: ranged(
-                "defaults.timeout_ms",
-                d.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
-                1,
-                MAX_TIMEOUT_MS,
-            )?,
-            retries: ranged("defaults.retries", d.retries.unwrap_or(0), 0, MAX_RETRIES)?,
-            retry_delay_ms: ranged(
-                "defaults.retry_delay_ms",
-                d.retry_delay_ms.unwrap_or(DEFAULT_RETRY_DELAY_MS),
-                0,
-                MAX_RETRY_DELAY_MS,
-            )?,
+            timeout_ms: d.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+            retries: d.retries.unwrap_or(0),
+            retry_delay_ms: d.retry_delay_ms.unwrap_or(DEFAULT_RETRY_DELAY_MS),
             headers: headers("defaults.headers", &d.headers)?,
         };
         let warmup = self
@@ -412,19 +470,9 @@ impl RawSpec {
 }
 
 fn warmup(w: &RawWarmup, defaults: &Defaults) -> Result<Warmup, Error> {
-    let requests = ranged("warmup.requests", w.requests, 1, MAX_WARMUP_REQUESTS)?;
-    let concurrency = ranged(
-        "warmup.concurrency",
-        w.concurrency.unwrap_or(DEFAULT_WARMUP_CONCURRENCY),
-        1,
-        MAX_WARMUP_CONCURRENCY,
-    )?;
-    let timeout_ms = ranged(
-        "warmup.timeout_ms",
-        w.timeout_ms.unwrap_or(defaults.timeout_ms),
-        1,
-        MAX_TIMEOUT_MS,
-    )?;
+    let requests = w.requests;
+    let concurrency = w.concurrency.unwrap_or(DEFAULT_WARMUP_CONCURRENCY);
+    let timeout_ms = w.timeout_ms.unwrap_or(defaults.timeout_ms);
     Ok(Warmup {
         requests,
         concurrency: concurrency.min(requests),
@@ -435,26 +483,13 @@ fn warmup(w: &RawWarmup, defaults: &Defaults) -> Result<Warmup, Error> {
 }
 
 fn test_case(at: &str, raw: &RawTest, defaults: &Defaults) -> Result<TestCase, Error> {
-    if raw.name.trim().is_empty() {
-        return Err(bad(format!("{at}.name"), "must not be empty"));
-    }
     let mut merged = defaults.headers.clone();
     for h in headers(&format!("{at}.headers"), &raw.headers)? {
         merged.retain(|d| d.name != h.name);
         merged.push(h);
     }
-    let timeout_ms = ranged(
-        &format!("{at}.timeout_ms"),
-        raw.timeout_ms.unwrap_or(defaults.timeout_ms),
-        1,
-        MAX_TIMEOUT_MS,
-    )?;
-    let retry_delay_ms = ranged(
-        &format!("{at}.retry_delay_ms"),
-        raw.retry_delay_ms.unwrap_or(defaults.retry_delay_ms),
-        0,
-        MAX_RETRY_DELAY_MS,
-    )?;
+    let timeout_ms = raw.timeout_ms.unwrap_or(defaults.timeout_ms);
+    let retry_delay_ms = raw.retry_delay_ms.unwrap_or(defaults.retry_delay_ms);
     Ok(TestCase {
         name: raw.name.clone(),
         method: raw.method,
@@ -464,30 +499,9 @@ fn test_case(at: &str, raw: &RawTest, defaults: &Defaults) -> Result<TestCase, E
         expect: expectations(at, raw)?,
         captures: captures(at, &raw.capture)?,
         timeout: Duration::from_millis(timeout_ms),
-        retries: ranged(
-            &format!("{at}.retries"),
-            raw.retries.unwrap_or(defaults.retries),
-            0,
-            MAX_RETRIES,
-        )?,
+        retries: raw.retries.unwrap_or(defaults.retries),
         retry_delay: Duration::from_millis(retry_delay_ms),
     })
-}
-
-fn ranged<T: PartialOrd + std::fmt::Display + Copy>(
-    field: &str,
-    value: T,
-    min: T,
-    max: T,
-) -> Result<T, Error> {
-    if value < min || value > max {
-        Err(bad(
-            field,
-            format!("{value} is out of range: use {min} to {max}"),
-        ))
-    } else {
-        Ok(value)
-    }
 }
 
 fn template(field: &str, text: &str) -> Result<Template, Error> {
@@ -550,10 +564,7 @@ fn json_path(field: &str, text: &str) -> Result<JsonPath, Error> {
 }
 
 fn expectations(at: &str, raw: &RawTest) -> Result<Expectations, Error> {
-    let status = raw
-        .expect_status
-        .map(|s| ranged(&format!("{at}.expect_status"), s, 100, 599))
-        .transpose()?;
+    let status = raw.expect_status;
     if raw.expect_body_contains.as_deref() == Some("") {
         return Err(bad(
             format!("{at}.expect_body_contains"),
@@ -571,11 +582,7 @@ fn expectations(at: &str, raw: &RawTest) -> Result<Expectations, Error> {
             })
         })
         .collect::<Result<_, Error>>()?;
-    let max_response_time = raw
-        .max_response_time_ms
-        .map(|ms| ranged(&format!("{at}.max_response_time_ms"), ms, 1, u64::MAX))
-        .transpose()?
-        .map(Duration::from_millis);
+    let max_response_time = raw.max_response_time_ms.map(Duration::from_millis);
     Ok(Expectations {
         status,
         body_contains: raw.expect_body_contains.clone(),
@@ -762,17 +769,17 @@ tests:
             (
                 "tests: [{name: a, url: x, expect_status: 42}]",
                 "`tests[0].expect_status`",
-                "out of range",
+                "42 is lower than 100",
             ),
             (
                 "tests: [{name: a, url: x, retries: 99}]",
                 "`tests[0].retries`",
-                "out of range",
+                "99 is greater than 10",
             ),
             (
                 "tests: [{name: a, url: x, timeout_ms: 0}]",
                 "`tests[0].timeout_ms`",
-                "out of range",
+                "0 is lower than 1",
             ),
             (
                 "tests: [{name: a, url: x, retries: -1}]",
@@ -787,7 +794,7 @@ tests:
             (
                 "tests: [{name: a, url: x}]\nwarmup: {requests: 0, url: x}",
                 "`warmup.requests`",
-                "out of range",
+                "0 is lower than 1",
             ),
             (
                 "tests: [{name: a, url: x}]\ndefaults: {headers: {'a b': c}}",

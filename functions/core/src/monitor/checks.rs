@@ -188,7 +188,7 @@ mod tests {
         assert!(err(serde_json::json!({"floor": 5, "ceiling": 1})).contains("checks[0].floor"));
         assert!(
             err(serde_json::json!({"dimensions": {"A": "{{app}}"}}))
-                .contains("checks[0].dimensions.A")
+                .contains("checks[0].dimensions`: `A` is `{{app}}`")
         );
         let none: MetricCheck = serde_json::from_value(serde_json::json!({
             "name": "x", "namespace": "N", "metric": "M"

@@ -1,0 +1,213 @@
+//! The documents' rules, declared once. A field's range, length or format is
+//! an attribute on its Rust type (`#[garde(range(min = 1, max = 100))]`):
+//! garde checks it at run time and schemars writes the same attribute into
+//! the JSON Schema (`schemas/`), which the CDK and editors use. Rules across
+//! fields (p50 at most p95, steps that increase) stay in each type's
+//! `validate`, after [`check`].
+//!
+//! The format checks below are functions rather than garde's `pattern`
+//! (which links the regex engine into every Lambda); each is declared with
+//! the schema pattern that says the same, and `schema_tests` holds the two to
+//! the same answers.
+
+use garde::Validate;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Runs the declared rules of `doc`; the first broken one becomes a
+/// `BadInput` naming its field under `at` (`monitor.probe_requests`) and the
+/// value it had.
+pub fn check<T>(source: &str, at: &str, doc: &T) -> Result<()>
+where
+    T: Validate<Context = ()> + Serialize,
+{
+    let Err(report) = doc.validate() else {
+        return Ok(());
+    };
+    let Some((path, error)) = report.iter().next() else {
+        return Ok(());
+    };
+    let path = path.to_string();
+    let value = serde_json::to_value(doc).ok();
+    let value = value.as_ref().and_then(|v| value_at(v, &path));
+    let field = match (at.is_empty(), path.is_empty()) {
+        (true, _) => path.clone(),
+        (false, true) => at.to_string(),
+        (false, false) => format!("{at}.{path}"),
+    };
+    Err(Error::bad_input(
+        source,
+        field,
+        problem(error.message(), value),
+    ))
+}
+
+/// garde's own messages ("greater than 100", "length is lower than 1") say
+/// the rule; with the value in front they say what was wrong.
+fn problem(message: &str, value: Option<&Value>) -> String {
+    let rule = message.starts_with("lower than")
+        || message.starts_with("greater than")
+        || message.starts_with("length is");
+    match value {
+        Some(v) if rule => match v {
+            Value::Array(items) => format!("{} entries: {message}", items.len()),
+            Value::Object(entries) => format!("{} entries: {message}", entries.len()),
+            Value::String(s) => format!("`{s}`: {message}"),
+            other => format!("{other} is {message}"),
+        },
+        _ => message.to_string(),
+    }
+}
+
+/// The value at a garde path (`monitor.checks[1].max_drop`).
+fn value_at<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut at = root;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (name, indexes) = part.split_once('[').map_or((part, ""), |(n, i)| (n, i));
+        if !name.is_empty() {
+            at = at.get(name)?;
+        }
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            let index = index.trim_end_matches(']');
+            at = match index.parse::<usize>() {
+                Ok(i) if at.is_array() => at.get(i)?,
+                _ => at.get(index)?,
+            };
+        }
+    }
+    Some(at)
+}
+
+fn fail(message: impl Into<String>) -> garde::Result {
+    Err(garde::Error::new(message.into()))
+}
+
+/// Not empty and not only spaces. Schema: `minLength: 1`, `pattern: \S`.
+pub fn not_blank<S: AsRef<str> + ?Sized>(value: &S, _: &()) -> garde::Result {
+    let value = value.as_ref();
+    if value.trim().is_empty() {
+        fail("must not be empty")
+    } else {
+        Ok(())
+    }
+}
+
+/// An `http://` or `https://` URL. Schema: [`HTTP_URL`].
+pub fn http_url<S: AsRef<str> + ?Sized>(value: &S, _: &()) -> garde::Result {
+    let value = value.as_ref();
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(())
+    } else {
+        fail(format!("`{value}` is not an http(s) URL"))
+    }
+}
+pub const HTTP_URL: &str = "^https?://";
+
+/// A number above 0 (and finite). Schema: `exclusiveMinimum: 0`.
+pub fn above_zero(value: &f64, _: &()) -> garde::Result {
+    if value.is_finite() && *value > 0.0 {
+        Ok(())
+    } else {
+        fail(format!("{value} is not above 0"))
+    }
+}
+
+/// An ARN of `service` whose resource starts with `resource` (`targetgroup/`,
+/// or `""` for any). Schema: [`arn_pattern`] of the same two.
+pub fn arn(
+    service: &'static str,
+    resource: &'static str,
+) -> impl FnOnce(&String, &()) -> garde::Result {
+    move |value: &String, _| {
+        let parts: Vec<&str> = value.splitn(6, ':').collect();
+        let ok = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[2] == service
+            && parts[5].len() > resource.len()
+            && parts[5].starts_with(resource);
+        if ok {
+            Ok(())
+        } else {
+            fail(format!(
+                "`{value}` is not an {service} ARN of the expected kind"
+            ))
+        }
+    }
+}
+
+/// The schema pattern for [`arn`] of the same service and resource.
+pub fn arn_pattern(service: &str, resource: &str) -> String {
+    format!("^arn:[^:]*:{service}:[^:]*:[^:]*:{resource}.+$")
+}
+
+/// An HTTP header name (RFC 9110's token). Schema: [`HEADER_NAME`].
+pub fn header_name<S: AsRef<str> + ?Sized>(value: &S, _: &()) -> garde::Result {
+    let value = value.as_ref();
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if !value.is_empty() && value.chars().all(token) {
+        Ok(())
+    } else {
+        fail(format!("`{value}` is not an HTTP header name"))
+    }
+}
+pub const HEADER_NAME: &str = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$";
+
+/// A dotted path of JSON field names (`build.version`). Schema:
+/// [`DOTTED_PATH`].
+pub fn dotted_path<S: AsRef<str> + ?Sized>(value: &S, _: &()) -> garde::Result {
+    let value = value.as_ref();
+    if value.is_empty() || value.split('.').any(str::is_empty) {
+        fail(format!(
+            "`{value}` is not a dotted field path such as `build.version`"
+        ))
+    } else {
+        Ok(())
+    }
+}
+pub const DOTTED_PATH: &str = r"^[^.]+(\.[^.]+)*$";
+
+/// A path on a URL. Schema: [`URL_PATH`].
+pub fn url_path<S: AsRef<str> + ?Sized>(value: &S, _: &()) -> garde::Result {
+    let value = value.as_ref();
+    if value.starts_with('/') {
+        Ok(())
+    } else {
+        fail(format!("`{value}` is not a path: it starts with `/`"))
+    }
+}
+pub const URL_PATH: &str = "^/";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_are_found_by_their_garde_path() {
+        let doc = json!({"monitor": {"checks": [{}, {"max_drop": 1.5}]}, "dims": {"a": "x"}});
+        assert_eq!(
+            value_at(&doc, "monitor.checks[1].max_drop"),
+            Some(&json!(1.5))
+        );
+        assert_eq!(value_at(&doc, "dims[a]"), Some(&json!("x")));
+        assert_eq!(value_at(&doc, "nothing.here"), None);
+    }
+
+    #[test]
+    fn a_broken_rule_says_the_value() {
+        assert_eq!(
+            problem("greater than 100", Some(&json!(101))),
+            "101 is greater than 100"
+        );
+        assert_eq!(
+            problem("length is greater than 2", Some(&json!([1, 2, 3]))),
+            "3 entries: length is greater than 2"
+        );
+        assert_eq!(
+            problem("`x` is not an http(s) URL", Some(&json!("x"))),
+            "`x` is not an http(s) URL"
+        );
+    }
+}

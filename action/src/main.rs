@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use bluegreen_action::commands::{self, deploy, rollback, smoke, status, validate};
+use bluegreen_action::commands::{self, deploy, rollback, schema, smoke, status, validate};
 use bluegreen_action::{ci, github};
 use clap::{ArgGroup, Parser, Subcommand};
 
@@ -154,6 +154,19 @@ enum Command {
         /// `{{ssm:NAME}}` must be under <prefix>/<app>/.
         #[arg(long, env = "BLUEGREEN_APP")]
         app: Option<String>,
+    },
+    /// Print the JSON Schema of a document people write (`app-config`,
+    /// `overrides`, `smoke-tests`), for editors and validators; or write all
+    /// of them into a directory.
+    ///
+    /// Example: `bluegreen schema smoke-tests > smoke-tests.schema.json`
+    #[command(group(ArgGroup::new("what").required(true).args(["name", "write"])))]
+    Schema {
+        /// app-config, overrides or smoke-tests.
+        name: Option<String>,
+        /// Write every schema into DIR as <name>.schema.json.
+        #[arg(long, value_name = "DIR")]
+        write: Option<PathBuf>,
     },
     /// Everything on this machine, no AWS account: `local demo`, `local up`.
     /// Runs `bluegreen-local` (the local mode is a binary of its own, so
@@ -382,6 +395,30 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::from(commands::EXIT_BAD_INPUT)
             })
+        }
+        Command::Schema { name, write } => {
+            if let Some(dir) = write {
+                for path in schema::write_all(&dir)
+                    .with_context(|| format!("writing the schemas into {}", dir.display()))?
+                {
+                    println!("wrote {path}");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let name = name.unwrap_or_default();
+            match schema::all().into_iter().find(|(n, _)| *n == name) {
+                Some((_, doc)) => {
+                    print!("{}", schema::text(&doc));
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    ci::error(&format!(
+                        "no schema named `{name}`: use one of {}",
+                        schema::names().join(", ")
+                    ));
+                    Ok(ExitCode::from(commands::EXIT_BAD_INPUT))
+                }
+            }
         }
         Command::Local { args } => commands::local::run(&args),
     }

@@ -3,6 +3,7 @@
 pub mod deploy;
 pub mod local;
 pub mod rollback;
+pub mod schema;
 pub mod smoke;
 pub mod status;
 pub mod validate;

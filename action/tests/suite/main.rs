@@ -11,3 +11,4 @@ mod github;
 mod github_fake;
 mod install_script;
 mod results;
+mod schemas;

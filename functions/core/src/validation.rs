@@ -195,6 +195,121 @@ mod tests {
         assert_eq!(value_at(&doc, "nothing.here"), None);
     }
 
+    /// Each format check and the schema pattern published for it give the
+    /// same answer, on values each side might get wrong.
+    #[test]
+    fn format_checks_and_their_schema_patterns_agree() {
+        let ok = |r: garde::Result| r.is_ok();
+        let (x64, x65) = ("x".repeat(64), "x".repeat(65));
+        let cases: Vec<(String, Box<dyn Fn(&str) -> bool>, Vec<&str>)> = vec![
+            (
+                HTTP_URL.into(),
+                Box::new(move |v| ok(http_url(v, &()))),
+                vec![
+                    "http://a",
+                    "https://a/b",
+                    "ftp://a",
+                    "",
+                    "httpx://",
+                    " http://a",
+                ],
+            ),
+            (
+                HEADER_NAME.into(),
+                Box::new(move |v| ok(header_name(v, &()))),
+                vec!["X-Version", "a", "X Version", "", "x:y", "ok_~!"],
+            ),
+            (
+                DOTTED_PATH.into(),
+                Box::new(move |v| ok(dotted_path(v, &()))),
+                vec!["version", "build.version", "a..b", ".a", "a.", ""],
+            ),
+            (
+                URL_PATH.into(),
+                Box::new(move |v| ok(url_path(v, &()))),
+                vec!["/", "/version", "version", ""],
+            ),
+            (
+                crate::config::APP_NAME.into(),
+                Box::new(move |v| crate::config::validate_app_name("t", "app", v).is_ok()),
+                vec!["checkout", "a.b_c-1", "a/b", "", "a b", &x64, &x65],
+            ),
+            (
+                crate::metric_check::STATISTIC.into(),
+                Box::new(|v| {
+                    let check: crate::metric_check::MetricCheck = serde_json::from_value(
+                        json!({"name": "n", "namespace": "N", "metric": "M", "statistic": v, "floor": 1}),
+                    )
+                    .unwrap();
+                    check.validate("t", "c").is_ok()
+                }),
+                // A percentile's range (0 < p < 100) is the function's alone.
+                vec![
+                    "Sum",
+                    "SampleCount",
+                    "Average",
+                    "p95",
+                    "p99.9",
+                    "Median",
+                    "p",
+                    "p9x",
+                    "sum",
+                ],
+            ),
+        ];
+        for (pattern, check, samples) in cases {
+            let re = regex::Regex::new(&pattern).unwrap();
+            for sample in samples {
+                assert_eq!(
+                    re.is_match(sample),
+                    check(sample),
+                    "`{sample}` against {pattern}"
+                );
+            }
+        }
+        for (service, resource, samples) in [
+            (
+                "elasticloadbalancing",
+                "targetgroup/",
+                vec![
+                    "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a/1",
+                    "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/",
+                    "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/a/1/2",
+                    "arn:aws:sns:us-east-1:1:targetgroup/a",
+                    "tg-1",
+                ],
+            ),
+            (
+                "sns",
+                "",
+                vec![
+                    "arn:aws:sns:us-east-1:1:alerts",
+                    "arn:aws:sns:us-east-1:1:",
+                    "alerts",
+                ],
+            ),
+            (
+                "iam",
+                "role/",
+                vec![
+                    "arn:aws:iam::1:role/x",
+                    "arn:aws:iam::1:user/x",
+                    "arn:aws:iam::1:role/",
+                ],
+            ),
+        ] {
+            let re = regex::Regex::new(&arn_pattern(service, resource)).unwrap();
+            for sample in samples {
+                let by_fn = arn(service, resource)(&sample.to_string(), &()).is_ok();
+                assert_eq!(
+                    re.is_match(sample),
+                    by_fn,
+                    "`{sample}` as {service} {resource}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_broken_rule_says_the_value() {
         assert_eq!(

@@ -38,6 +38,10 @@ const MAX_WARMUP_CONCURRENCY: u32 = 50;
 #[serde(deny_unknown_fields, rename = "smoke-test spec")]
 #[schemars(rename = "SmokeTestSpec")]
 struct RawSpec {
+    /// Where an editor finds this document's schema; ignored.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    #[garde(skip)]
+    schema: Option<String>,
     /// Requests sent before the tests, to warm caches and pools; their
     /// answers are not judged.
     #[serde(default)]

@@ -201,7 +201,8 @@ mod tests {
     fn format_checks_and_their_schema_patterns_agree() {
         let ok = |r: garde::Result| r.is_ok();
         let (x64, x65) = ("x".repeat(64), "x".repeat(65));
-        let cases: Vec<(String, Box<dyn Fn(&str) -> bool>, Vec<&str>)> = vec![
+        type Check = Box<dyn Fn(&str) -> bool>;
+        let cases: Vec<(String, Check, Vec<&str>)> = vec![
             (
                 HTTP_URL.into(),
                 Box::new(move |v| ok(http_url(v, &()))),

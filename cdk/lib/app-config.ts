@@ -1,9 +1,13 @@
 // The app config document `<prefix>/<app>/config`, in exactly the shape of
 // docs/config.md. The Lambdas parse it strictly (unknown fields are errors),
 // so this file writes only documented fields, and only those that were set:
-// the defaults live in one place, the Rust side.
+// the defaults live in one place, the Rust side. The document is checked
+// against the schema the Rust types generate (config-schema.ts); this file
+// adds only what a schema cannot say: rules across fields, and that JSON has
+// no infinite numbers.
 
 import { Duration, Token } from 'aws-cdk-lib';
+import { checkAgainstSchema } from './config-schema';
 
 /** How traffic moves to the new color. */
 export type Strategy =
@@ -190,45 +194,40 @@ export interface ColorValues {
   readonly directUrl?: string;
 }
 
-/** App names become SSM path segments: the Lambdas accept these only. */
-export const APP_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+/** App names become SSM path segments: the Lambdas accept these only (the schema's pattern). */
+export { APP_NAME } from './config-schema';
 
 /** The config document, validated as far as synth-time values allow. */
 export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
-  if (!Token.isUnresolved(v.app) && !APP_NAME.test(v.app)) {
-    throw new Error(`app: \`${v.app}\` is not an app name: use 1 to 64 letters, digits, \`-\`, \`_\` or \`.\``);
-  }
-  const color = (c: ColorValues, field: string) =>
-    compact({ service: c.service, target_group_arn: c.targetGroupArn, direct_url: url(c.directUrl, `${field}.direct_url`) });
-  return compact({
+  const color = (c: ColorValues) => compact({ service: c.service, target_group_arn: c.targetGroupArn, direct_url: c.directUrl });
+  const doc = compact({
     app: v.app,
     cluster: v.cluster,
-    blue: color(v.blue, 'blue'),
-    green: color(v.green, 'green'),
+    blue: color(v.blue),
+    green: color(v.green),
     production: compact({
       listener_arn: v.production.listenerArn,
       rule_arn: v.production.ruleArn,
-      stickiness_seconds: v.production.stickiness && stickiness(v.production.stickiness),
+      stickiness_seconds: v.production.stickiness?.toSeconds(),
     }),
     test:
       v.test &&
       compact({
         listener_arn: v.test.listenerArn,
         rule_arn: v.test.ruleArn,
-        url: url(v.test.url, 'test.url'),
+        url: v.test.url,
         version_path: v.test.versionPath,
-        route_timeout_seconds: v.test.routeTimeout && routeTimeout(v.test.routeTimeout),
+        route_timeout_seconds: v.test.routeTimeout?.toSeconds(),
       }),
-    container: container(v.container),
+    container: v.container,
     deploy_timeout_seconds: v.deployTimeout?.toSeconds(),
     strategy: v.strategy && strategy(v.strategy),
     monitor: v.monitor && monitor(v.monitor),
     warm_window_seconds: v.warmWindow?.toSeconds(),
-    idle_capacity_after_window:
-      v.idleCapacityAfterWindow === undefined ? undefined : count(v.idleCapacityAfterWindow, 'idle_capacity_after_window', 0, U32_MAX),
+    idle_capacity_after_window: v.idleCapacityAfterWindow,
     autoscaling: v.autoscaling || undefined,
     alert_topic_arn: v.alertTopicArn,
-    min_healthy_fraction: v.minHealthyFraction === undefined ? undefined : healthyFraction(v.minHealthyFraction),
+    min_healthy_fraction: v.minHealthyFraction,
     roles: v.roles && {
       deploy_idle: v.roles.deployIdle,
       smoke_test: v.roles.smokeTest,
@@ -237,35 +236,86 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
       rollback: v.roles.rollback,
     },
   });
+  finiteNumbers(doc, '');
+  checkAgainstSchema(doc);
+  acrossFields(doc as Document);
+  return doc;
 }
 
-function healthyFraction(f: number): number {
-  if (!(f > 0 && f <= 1)) {
-    throw new Error(`min_healthy_fraction: ${f} is not a fraction above 0 and at most 1`);
+/** JSON has no infinite or NaN numbers (`JSON.stringify` would write null). */
+function finiteNumbers(value: unknown, at: string): void {
+  if (typeof value === 'number' && !Token.isUnresolved(value) && !Number.isFinite(value)) {
+    throw new Error(`${at}: ${value} is not a finite number`);
   }
-  return f;
+  if (Array.isArray(value)) value.forEach((v, i) => finiteNumbers(v, `${at}[${i}]`));
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) finiteNumbers(v, at ? `${at}.${k}` : k);
+  }
+}
+
+/** The parts of the document the rules across fields read. */
+interface Document {
+  strategy?: { steps?: number[] };
+  monitor?: {
+    max_p50_ms?: number;
+    max_p95_ms?: number;
+    max_p99_ms?: number;
+    checks?: { name: string; dimensions?: Record<string, string>; statistic?: string; floor?: number; ceiling?: number; max_drop?: number; max_rise?: number }[];
+  };
+}
+
+const COLOR_PLACEHOLDER = '{{color}}';
+
+/**
+ * What the schema cannot say, as the Lambdas' `validate` says it: steps in
+ * order, percentiles that compare, a check's limits and names. Run after the
+ * schema, so a value out of range is named before an order it breaks.
+ */
+function acrossFields(doc: Document): void {
+  const steps = doc.strategy?.steps;
+  if (steps) {
+    steps.forEach((w, i) => {
+      if (i > 0 && w <= steps[i - 1]) {
+        throw new Error(`strategy.steps[${i}]: steps must increase, but ${w} follows ${steps[i - 1]}`);
+      }
+    });
+    if (steps[steps.length - 1] !== 100) throw new Error('strategy.steps: the last step must be 100');
+  }
+  const m = doc.monitor ?? {};
+  const { max_p50_ms: p50, max_p95_ms: p95, max_p99_ms: p99 } = m;
+  if (p50 !== undefined && p95 !== undefined && p50 > p95) {
+    throw new Error(`monitor.max_p50_ms: ${p50} is above max_p95_ms ${p95}`);
+  }
+  // An unset max_p99_ms is the Lambdas' default, 1000, and p95 is held to it all the same.
+  if (p95 !== undefined && p95 > (p99 ?? 1000)) {
+    throw new Error(`monitor.max_p95_ms: ${p95} is above max_p99_ms ${p99 ?? '1000 (the default)'}`);
+  }
+  (m.checks ?? []).forEach((c, i) => {
+    const bad = (field: string, problem: string) => new Error(`monitor.checks[${i}].${field}: ${problem}`);
+    for (const [name, value] of Object.entries(c.dimensions ?? {})) {
+      // A token's text never holds `{{`, so a literal part that does is refused.
+      if (value.split(COLOR_PLACEHOLDER).join('').includes('{{')) {
+        throw bad('dimensions', `\`${name}\` is \`${value}\`: only ${COLOR_PLACEHOLDER} may be filled in`);
+      }
+    }
+    // The schema's pattern takes any `p<number>`; its range is a rule of its own.
+    const percentile = c.statistic?.startsWith('p') ? Number(c.statistic.slice(1)) : undefined;
+    if (percentile !== undefined && !(percentile > 0 && percentile < 100)) {
+      throw bad('statistic', `\`${c.statistic}\` is not a percentile between p0 and p100`);
+    }
+    if (c.floor === undefined && c.ceiling === undefined && c.max_drop === undefined && c.max_rise === undefined) {
+      throw bad('floor', 'a check needs at least one of floor, ceiling, max_drop, max_rise');
+    }
+    if (c.floor !== undefined && c.ceiling !== undefined && c.floor > c.ceiling) {
+      throw bad('floor', `${c.floor} is above the ceiling ${c.ceiling}`);
+    }
+    if (m.checks!.slice(0, i).some((other) => other.name === c.name)) {
+      throw bad('name', `\`${c.name}\` names two checks`);
+    }
+  });
 }
 
 function strategy(s: Strategy): Record<string, unknown> {
-  if (s.type === 'weighted') {
-    s.steps.forEach((w, i) => {
-      if (!Number.isInteger(w) || w < 1 || w > 100) {
-        throw new Error(`strategy.steps[${i}]: ${w} is not a weight between 1 and 100`);
-      }
-      if (i > 0 && w <= s.steps[i - 1]) {
-        throw new Error(`strategy.steps[${i}]: steps must increase, but ${w} follows ${s.steps[i - 1]}`);
-      }
-    });
-    if (s.steps[s.steps.length - 1] !== 100) {
-      throw new Error('strategy.steps: the last step must be 100');
-    }
-  }
-  // As the Lambdas refuse it: a bake is watched in Lambda slices under the
-  // app's lock, at most a day per step.
-  const bake = s.bake?.toSeconds();
-  if (bake !== undefined && bake > 86_400) {
-    throw new Error(`strategy.bake_seconds: ${bake} s is longer than a day (86400 s): bake each step for at most a day`);
-  }
   return compact({
     type: s.type,
     steps: s.type === 'weighted' ? s.steps : undefined,
@@ -274,126 +324,31 @@ function strategy(s: Strategy): Record<string, unknown> {
 }
 
 function monitor(m: MonitorThresholds): Record<string, unknown> {
-  if (m.max5xxRate !== undefined && !(m.max5xxRate >= 0 && m.max5xxRate <= 1)) {
-    throw new Error(`monitor.max_5xx_rate: ${m.max5xxRate} is not a fraction between 0 and 1`);
-  }
-  if (m.maxP99Regression !== undefined && !(Number.isFinite(m.maxP99Regression) && m.maxP99Regression > 0)) {
-    throw new Error(`monitor.max_p99_regression: ${m.maxP99Regression} is not a ratio above 0`);
-  }
-  const probeTimeout = m.probeTimeout?.toMilliseconds();
-  if (probeTimeout === 0) throw new Error('monitor.probe_timeout_ms: 0 would time out every probe');
-  if (probeTimeout !== undefined && probeTimeout > 10_000) {
-    throw new Error(`monitor.probe_timeout_ms: ${probeTimeout} is over 10000 (a probe round must fit its interval)`);
-  }
-  const interval = m.probeInterval?.toSeconds();
-  if (interval !== undefined && !(interval >= 1 && interval <= 60)) {
-    throw new Error(`monitor.probe_interval_seconds: ${interval} is not between 1 and 60`);
-  }
-  const slice = m.slice?.toSeconds();
-  if (slice !== undefined && !(slice >= 1 && slice <= 840)) {
-    throw new Error(`monitor.slice_seconds: ${slice} is not between 1 and 840 (the function's timeout is 900 s)`);
-  }
-  const p99 = m.maxP99?.toMilliseconds();
-  const p50 = m.maxP50?.toMilliseconds();
-  const p95 = m.maxP95?.toMilliseconds();
-  if (p50 === 0) throw new Error('monitor.max_p50_ms: 0 would fail every request');
-  if (p95 === 0) throw new Error('monitor.max_p95_ms: 0 would fail every request');
-  if (p50 !== undefined && p95 !== undefined && p50 > p95) {
-    throw new Error(`monitor.max_p50_ms: ${p50} is above max_p95_ms ${p95}`);
-  }
-  // An unset max_p99_ms is the Lambdas' default, 1000, and p95 is held to it all the same.
-  if (p95 !== undefined && p95 > (p99 ?? 1000)) {
-    throw new Error(`monitor.max_p95_ms: ${p95} is above max_p99_ms ${p99 ?? '1000 (the default)'}`);
-  }
   return compact({
     max_5xx_rate: m.max5xxRate,
-    max_p99_ms: p99,
-    max_p50_ms: p50,
-    max_p95_ms: p95,
-    checks: m.checks && metricChecks(m.checks, 'monitor.checks'),
-    min_requests: m.minRequests === undefined ? undefined : count(m.minRequests, 'monitor.min_requests'),
+    max_p99_ms: m.maxP99?.toMilliseconds(),
+    max_p50_ms: m.maxP50?.toMilliseconds(),
+    max_p95_ms: m.maxP95?.toMilliseconds(),
+    checks: m.checks?.map(metricCheck),
+    min_requests: m.minRequests,
     alarm_names: m.alarmNames,
-    probe_url: url(m.probeUrl, 'monitor.probe_url'),
+    probe_url: m.probeUrl,
     expected_version_marker: m.expectedVersionMarker,
-    probe_requests:
-      m.probeRequests === undefined ? undefined : count(m.probeRequests, 'monitor.probe_requests', 1, 100),
-    probe_timeout_ms: probeTimeout,
-    probe_interval_seconds: interval,
-    slice_seconds: slice,
+    probe_requests: m.probeRequests,
+    probe_timeout_ms: m.probeTimeout?.toMilliseconds(),
+    probe_interval_seconds: m.probeInterval?.toSeconds(),
+    slice_seconds: m.slice?.toSeconds(),
     version_timeout_seconds: m.versionTimeout?.toSeconds(),
     compare_with_previous: m.compareWithPrevious,
     max_p99_regression: m.maxP99Regression,
     version_header: m.versionHeader,
     version_json_path: m.versionJsonPath,
     metrics_delay_seconds: m.metricsDelay?.toSeconds(),
-    max_failed_reads:
-      m.maxFailedReads === undefined ? undefined : count(m.maxFailedReads, 'monitor.max_failed_reads', 1, 20),
+    max_failed_reads: m.maxFailedReads,
   });
 }
 
-/** CloudWatch's statistics a check may name (as `cloudwatch.Stats` writes them). */
-const STATISTICS = ['Sum', 'SampleCount', 'Average', 'Minimum', 'Maximum'];
-const COLOR_PLACEHOLDER = '{{color}}';
-
-function metricChecks(checks: MetricCheck[], at: string): Record<string, unknown>[] {
-  if (checks.length > 10) throw new Error(`${at}: ${checks.length} checks; at most 10`);
-  return checks.map((c, i) => {
-    const here = `${at}[${i}]`;
-    const doc = metricCheck(c, here);
-    if (checks.slice(0, i).some((other) => other.name === c.name)) {
-      throw new Error(`${here}.name: \`${c.name}\` names two checks`);
-    }
-    return doc;
-  });
-}
-
-function metricCheck(c: MetricCheck, at: string): Record<string, unknown> {
-  const bad = (field: string, problem: string) => new Error(`${at}.${field}: ${problem}`);
-  // Lengths in bytes, as the Lambdas count them; tokens are checked by the Lambdas.
-  const resolved = (s: string) => !Token.isUnresolved(s);
-  const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
-  if (resolved(c.name) && (c.name.trim() === '' || bytes(c.name) > 100)) {
-    throw bad('name', 'must be 1 to 100 characters');
-  }
-  for (const [field, value] of [['namespace', c.namespace], ['metric', c.metric]]) {
-    if (resolved(value) && (value.trim() === '' || bytes(value) > 255)) {
-      throw bad(field, `\`${value}\` is not 1 to 255 characters`);
-    }
-  }
-  const dimensions = Object.entries(c.dimensions ?? {});
-  if (dimensions.length > 30) {
-    throw bad('dimensions', `${dimensions.length} dimensions; CloudWatch takes at most 30`);
-  }
-  for (const [name, value] of dimensions) {
-    if ((resolved(name) && name.trim() === '') || (resolved(value) && value.trim() === '')) {
-      throw bad(`dimensions.${name}`, 'dimension names and values must not be empty');
-    }
-    // A token's text never holds `{{`, so a literal part that does is refused.
-    if (value.split(COLOR_PLACEHOLDER).join('').includes('{{')) {
-      throw bad(`dimensions.${name}`, `\`${value}\`: only ${COLOR_PLACEHOLDER} may be filled in`);
-    }
-  }
-  if (c.statistic !== undefined && !validStatistic(c.statistic)) {
-    throw bad(
-      'statistic',
-      `\`${c.statistic}\` is not Sum, SampleCount, Average, Minimum, Maximum or a percentile such as p95 or p99.9`,
-    );
-  }
-  if (c.floor === undefined && c.ceiling === undefined && c.maxDrop === undefined && c.maxRise === undefined) {
-    throw bad('floor', 'a check needs at least one of floor, ceiling, max_drop, max_rise');
-  }
-  for (const [field, v] of [['floor', c.floor], ['ceiling', c.ceiling]] as const) {
-    if (v !== undefined && !Number.isFinite(v)) throw bad(field, 'must be a finite number');
-  }
-  if (c.floor !== undefined && c.ceiling !== undefined && c.floor > c.ceiling) {
-    throw bad('floor', `${c.floor} is above the ceiling ${c.ceiling}`);
-  }
-  if (c.maxDrop !== undefined && !(c.maxDrop > 0 && c.maxDrop <= 1)) {
-    throw bad('max_drop', `${c.maxDrop} is not a fraction above 0 and at most 1`);
-  }
-  if (c.maxRise !== undefined && !(Number.isFinite(c.maxRise) && c.maxRise > 0)) {
-    throw bad('max_rise', `${c.maxRise} is not a fraction above 0`);
-  }
+function metricCheck(c: MetricCheck): Record<string, unknown> {
   return compact({
     name: c.name,
     namespace: c.namespace,
@@ -407,54 +362,7 @@ function metricCheck(c: MetricCheck, at: string): Record<string, unknown> {
   });
 }
 
-/** One of STATISTICS, or a percentile `pNN` / `pNN.N` strictly between 0 and 100. */
-function validStatistic(s: string): boolean {
-  if (STATISTICS.includes(s)) return true;
-  const m = /^p(\d+(?:\.\d+)?)$/.exec(s);
-  return m !== null && Number(m[1]) > 0 && Number(m[1]) < 100;
-}
-
-function container(name: string | undefined): string | undefined {
-  if (name !== undefined && !Token.isUnresolved(name) && name.trim() === '') {
-    throw new Error('container: must not be empty (leave it out to use the only container)');
-  }
-  return name;
-}
-
-function stickiness(d: Duration): number {
-  const s = d.toSeconds();
-  if (s < 1 || s > 604_800) {
-    throw new Error(`production.stickiness_seconds: ${s} is not between 1 and 604800 (7 days)`);
-  }
-  return s;
-}
-
-const U32_MAX = 4_294_967_295;
-
-function count(n: number, field: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new Error(`${field}: ${n} is not a count` + (min > 0 ? ` of at least ${min}` : ''));
-  }
-  return n;
-}
-
-function url(u: string | undefined, field: string): string | undefined {
-  if (u !== undefined && !Token.isUnresolved(u) && !/^https?:\/\//.test(u)) {
-    throw new Error(`${field}: \`${u}\` is not an http(s) URL`);
-  }
-  return u;
-}
-
 /** Drops unset fields: absent means "the default" to the Lambdas. */
 function compact(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-}
-
-/** The smoke-test function runs at most 5 minutes, tests included. */
-function routeTimeout(d: Duration): number {
-  const s = d.toSeconds();
-  if (s < 1 || s > 240) {
-    throw new Error(`test.route_timeout_seconds: ${s} is not between 1 and 240 (the smoke-test function runs at most 5 minutes)`);
-  }
-  return s;
 }

@@ -34,8 +34,8 @@ import {
   offlineApp,
   render,
   resourcesFor,
-  rustCheckFields,
-  rustConfigFields,
+  schemaCheckFields,
+  schemaConfigFields,
   statementsOf,
 } from './helpers';
 
@@ -760,10 +760,10 @@ describe('the config document', () => {
         rollback: 'arn:aws:iam::123456789012:role/bluegreen/x/cart-rollback',
       },
     });
-    assert.deepEqual(keyPaths(doc).sort(), rustConfigFields().sort());
+    assert.deepEqual(keyPaths(doc).sort(), schemaConfigFields().sort());
     // A list is one field to keyPaths: its elements hold exactly Rust's MetricCheck.
     const [check] = (doc.monitor as any).checks;
-    assert.deepEqual(Object.keys(check).sort(), rustCheckFields().sort());
+    assert.deepEqual(Object.keys(check).sort(), schemaCheckFields().sort());
     assert.equal(check.max_drop, 0.2);
     assert.deepEqual(check.dimensions, { Color: '{{color}}', Region: 'eu' });
   });
@@ -799,7 +799,7 @@ describe('the config document', () => {
     const doc = readFileSync(path.join(__dirname, '..', '..', 'docs', 'config.md'), 'utf8');
     const rows = doc.split('\n# State')[0].split('\n').filter((l) => l.startsWith('| `monitor.checks[].'));
     const named = rows.flatMap((l) => [...l.split('|')[1].matchAll(/`monitor\.checks\[\]\.([a-z0-9_]+)`/g)].map((m) => m[1]));
-    assert.deepEqual(named.sort(), rustCheckFields().sort());
+    assert.deepEqual(named.sort(), schemaCheckFields().sort());
   });
 
   /** A valid check, changed by `change`. */
@@ -813,11 +813,11 @@ describe('the config document', () => {
   });
 
   const refused: [string, Partial<AppConfigValues>, RegExp][] = [
-    ['a path-unsafe app name', { app: 'a/b' }, /app: `a\/b` is not an app name/],
+    ['a path-unsafe app name', { app: 'a/b' }, /app: `a\/b` must match pattern/],
     ['decreasing steps', { strategy: { type: 'weighted', steps: [10, 5, 100] } }, /strategy.steps\[1\]: steps must increase/],
     ['steps not ending at 100', { strategy: { type: 'weighted', steps: [10, 50] } }, /the last step must be 100/],
-    ['a weight over 100', { strategy: { type: 'weighted', steps: [10, 150] } }, /strategy.steps\[1\]: 150 is not a weight/],
-    ['a bake longer than a day', { strategy: { type: 'all-at-once', bake: Duration.hours(25) } }, /strategy.bake_seconds: 90000 s is longer than a day/],
+    ['a weight over 100', { strategy: { type: 'weighted', steps: [10, 150] } }, /strategy.steps\[1\]: 150 must be <= 100/],
+    ['a bake longer than a day', { strategy: { type: 'all-at-once', bake: Duration.hours(25) } }, /strategy.bake_seconds: 90000 must be <= 86400/],
     ['a 5xx rate over 1', { monitor: { max5xxRate: 5 } }, /monitor.max_5xx_rate/],
     ['stickiness over 7 days', { production: { listenerArn: ARN.listener, stickiness: Duration.days(8) } }, /stickiness_seconds/],
     ['a test URL that is not http(s)', { test: { listenerArn: ARN.listener, ruleArn: ARN.rule, url: 'lb:8080' } }, /test.url/],
@@ -825,7 +825,7 @@ describe('the config document', () => {
     ['a healthy fraction of 0', { minHealthyFraction: 0 }, /min_healthy_fraction: 0/],
     ['a healthy fraction over 1', { minHealthyFraction: 1.5 }, /min_healthy_fraction: 1.5/],
     ['an idle capacity beyond u32', { idleCapacityAfterWindow: 2 ** 32 }, /idle_capacity_after_window: 4294967296/],
-    ['no probe requests', { monitor: { probeRequests: 0 } }, /monitor.probe_requests: 0 is not a count of at least 1/],
+    ['no probe requests', { monitor: { probeRequests: 0 } }, /monitor.probe_requests: 0 must be >= 1/],
     ['a probe timeout over 10 s', { monitor: { probeTimeout: Duration.seconds(60) } }, /monitor.probe_timeout_ms: 60000/],
     ['no failed reads tolerated', { monitor: { maxFailedReads: 0 } }, /monitor.max_failed_reads: 0/],
     ['a probe interval over a minute', { monitor: { probeInterval: Duration.minutes(2) } }, /monitor.probe_interval_seconds: 120/],
@@ -850,7 +850,7 @@ describe('the config document', () => {
       { monitor: { maxP50: Duration.millis(300), maxP95: Duration.millis(200) } },
       /monitor\.max_p50_ms: 300 is above max_p95_ms 200/,
     ],
-    ['a p50 limit of 0', { monitor: { maxP50: Duration.millis(0) } }, /monitor\.max_p50_ms: 0 would fail every request/],
+    ['a p50 limit of 0', { monitor: { maxP50: Duration.millis(0) } }, /monitor\.max_p50_ms: 0 must be >= 1/],
     [
       'a check without any limit',
       { monitor: { checks: [check(), { name: 'bare', namespace: 'Shop', metric: 'Orders' }] } },
@@ -859,7 +859,7 @@ describe('the config document', () => {
     [
       'a check with max_drop 1.5',
       { monitor: { checks: [check(), check({ name: 'b', maxDrop: 1.5 })] } },
-      /monitor\.checks\[1\]\.max_drop: 1\.5 is not a fraction above 0 and at most 1/,
+      /monitor\.checks\[1\]\.max_drop: 1\.5 must be <= 1/,
     ],
     ['a check with max_rise 0', { monitor: { checks: [check({ maxRise: 0 })] } }, /monitor\.checks\[0\]\.max_rise: 0/],
     [
@@ -875,37 +875,37 @@ describe('the config document', () => {
     [
       'a check statistic `Median`',
       { monitor: { checks: [check({ statistic: 'Median' })] } },
-      /monitor\.checks\[0\]\.statistic: `Median` is not Sum, SampleCount/,
+      /monitor\.checks\[0\]\.statistic: `Median` must match pattern/,
     ],
     ['a check percentile of 100', { monitor: { checks: [check({ statistic: 'p100' })] } }, /monitor\.checks\[0\]\.statistic/],
     [
       'a dimension value with {{app}}',
       { monitor: { checks: [check({ dimensions: { Color: '{{color}}', App: '{{app}}' } })] } },
-      /monitor\.checks\[0\]\.dimensions\.App: `\{\{app\}\}`: only \{\{color\}\} may be filled in/,
+      /monitor\.checks\[0\]\.dimensions: `App` is `\{\{app\}\}`: only \{\{color\}\} may be filled in/,
     ],
     [
       'an empty dimension value',
       { monitor: { checks: [check({ dimensions: { Color: ' ' } })] } },
-      /monitor\.checks\[0\]\.dimensions\.Color: dimension names and values must not be empty/,
+      /monitor\.checks\[0\]\.dimensions\.Color: ` ` must match pattern/,
     ],
     ['a check name over 100 characters', { monitor: { checks: [check({ name: 'x'.repeat(101) })] } }, /monitor\.checks\[0\]\.name/],
     ['a check without a namespace', { monitor: { checks: [check({ namespace: '' })] } }, /monitor\.checks\[0\]\.namespace/],
     [
       'more than 10 checks',
       { monitor: { checks: Array.from({ length: 11 }, (_, i) => check({ name: `c${i}` })) } },
-      /monitor\.checks: 11 checks; at most 10/,
+      /monitor\.checks: a list of 11 must NOT have more than 10 items/,
     ],
     [
       'more than 30 dimensions',
       { monitor: { checks: [check({ dimensions: Object.fromEntries(Array.from({ length: 31 }, (_, i) => [`D${i}`, 'v'])) })] } },
-      /monitor\.checks\[0\]\.dimensions: 31 dimensions/,
+      /monitor\.checks\[0\]\.dimensions: 31 entries must NOT have more than 30 properties/,
     ],
-    ['an empty container name', { container: '' }, /container: must not be empty/],
+    ['an empty container name', { container: '' }, /container: `` must match pattern/],
     ['a deploy timeout in fractions of a second', { deployTimeout: Duration.millis(1500) }, /whole number/],
     [
       'a route timeout that leaves the smoke tests no time',
       { test: { listenerArn: ARN.listener, url: 'https://lb.internal', routeTimeout: Duration.minutes(5) } },
-      /test\.route_timeout_seconds: 300 is not between 1 and 240/,
+      /test\.route_timeout_seconds: 300 must be <= 240/,
     ],
   ];
   for (const [what, change, message] of refused) {

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { exampleAppConfig, resolveAppConfig } from '../lib/example-config';
-import { keyPaths, rustConfigFields } from './helpers';
+import { checkAgainstSchema } from '../lib/config-schema';
+import { keyPaths, schemaConfigFields } from './helpers';
 
 const config = exampleAppConfig() as any;
 
@@ -20,7 +21,7 @@ test('example-config.json is what the construct synthesizes', () => {
 });
 
 test('holds only fields of the Rust schema, and a representative set of them', () => {
-  const rust = new Set(rustConfigFields());
+  const rust = new Set(schemaConfigFields());
   const used = keyPaths(config);
   for (const key of used) assert.ok(rust.has(key), `${key} is not a field of AppConfig in functions/core/src/config.rs`);
   for (const key of [
@@ -38,33 +39,22 @@ test('holds only fields of the Rust schema, and a representative set of them', (
   }
 });
 
-// The checks of AppConfig::validate (functions/core/src/config.rs) that
-// placeholders could break.
+// Placeholders must pass what the Lambdas check: the schema the Rust types
+// generate, and the rules across fields of AppConfig::validate.
 test('its placeholders pass the Lambdas’ validation', () => {
-  const arn = (field: string, value: string, service: string, marker: string) => {
-    const parts = value.split(':');
-    assert.ok(
-      parts.length >= 6 && parts[0] === 'arn' && parts[2] === service && parts.slice(5).join(':') !== '' && value.includes(marker),
-      `${field}: \`${value}\` is not an ${service} ARN with ${marker}`,
-    );
-  };
-  const url = (field: string, value: string) => assert.match(value, /^https?:\/\//, field);
-
+  checkAgainstSchema(config);
   assert.equal(config.app, 'checkout');
-  assert.ok(config.cluster.trim() !== '');
-  for (const color of ['blue', 'green']) {
-    assert.ok(config[color].service.trim() !== '', `${color}.service`);
-    arn(`${color}.target_group_arn`, config[color].target_group_arn, 'elasticloadbalancing', ':targetgroup/');
-    if (config[color].direct_url !== undefined) url(`${color}.direct_url`, config[color].direct_url);
-  }
   assert.notEqual(config.blue.target_group_arn, config.green.target_group_arn);
   assert.notEqual(config.blue.service, config.green.service);
-  arn('production.listener_arn', config.production.listener_arn, 'elasticloadbalancing', ':listener/');
-  arn('test.listener_arn', config.test.listener_arn, 'elasticloadbalancing', ':listener/');
   assert.notEqual(config.test.listener_arn, config.production.listener_arn, 'the test route needs its own listener');
-  url('test.url', config.test.url);
-  url('monitor.probe_url', config.monitor.probe_url);
-  arn('alert_topic_arn', config.alert_topic_arn, 'sns', ':');
+});
+
+test('the schema refuses what the Lambdas refuse', () => {
+  const broken = structuredClone(config);
+  broken.blue.target_group_arn = 'tg-1';
+  assert.throws(() => checkAgainstSchema(broken), /blue\.target_group_arn: `tg-1` must match pattern/);
+  const unknown = { ...structuredClone(config), colour: 'blue' };
+  assert.throws(() => checkAgainstSchema(unknown), /colour: is not a field of the document/);
 });
 
 test('a token without a placeholder fails the export', () => {
@@ -98,4 +88,10 @@ test('rules get listener-rule ARNs under their listener', () => {
     listener_arn: `${elb}:listener/app/shop/0000000000000001/0000000000000001`,
     rule_arn: `${elb}:listener-rule/app/shop/0000000000000001/0000000000000001/0000000000000001`,
   });
+});
+
+test('the repository’s example config (examples/app-config.json) passes the schema the CDK checks against', () => {
+  const example = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'examples', 'app-config.json'), 'utf8'));
+  assert.equal(example.$schema, '../schemas/app-config.schema.json');
+  checkAgainstSchema(example);
 });

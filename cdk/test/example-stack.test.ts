@@ -20,7 +20,7 @@ import {
   offlineApp,
   render,
   resourcesFor,
-  rustConfigFields,
+  schemaConfigFields,
   statementsOf,
 } from './helpers';
 
@@ -510,14 +510,14 @@ describe('docs/config.md', () => {
     // The config section ends where the state's begins.
     const table = doc.split('\n# State')[0].split('\n').filter((l) => l.startsWith('| `'));
     const named = new Set(table.flatMap((l) => [...l.split('|')[1].matchAll(/`([a-z0-9_.]+)`/g)].map((m) => m[1])));
-    const rust = rustConfigFields();
+    const rust = schemaConfigFields();
     for (const field of rust) assert.ok(named.has(field), `docs/config.md has no row for \`${field}\``);
     for (const field of named) assert.ok(rust.includes(field), `docs/config.md documents \`${field}\`, which the Rust schema lacks`);
   });
 
   test('its example holds only fields of the Rust schema', () => {
     const example = JSON.parse(doc.split('```json')[1].split('```')[0]);
-    const rust = new Set(rustConfigFields());
+    const rust = new Set(schemaConfigFields());
     for (const key of keyPaths(example)) assert.ok(rust.has(key), key);
   });
 });

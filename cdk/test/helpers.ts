@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
+import { APP_CONFIG_SCHEMA } from '../lib/config-schema';
 
 /** An app that bundles nothing: no Docker, no Rust build, no network. */
 export function offlineApp(): App {
@@ -51,61 +50,51 @@ export function resourcesFor(statements: Statement[], action: string, effect = '
     .flatMap((s) => list(s.Resource).map(render));
 }
 
-const rustSource = (file: string) => readFileSync(path.join(__dirname, '..', '..', 'functions', 'core', 'src', file), 'utf8');
+type SchemaNode = {
+  $ref?: string;
+  allOf?: SchemaNode[];
+  oneOf?: SchemaNode[];
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+};
 
-/** The lines of `pub struct|enum <name> { ... }` in `source` that declare fields (no doc comments or attributes). */
-function rustBody(source: string, file: string, kind: 'struct' | 'enum', name: string): string[] {
-  const m = source.match(new RegExp(`pub ${kind} ${name} \\{\\n([\\s\\S]*?)\\n\\}`));
-  if (!m) throw new Error(`no ${kind} ${name} in ${file}`);
-  return m[1].split('\n').filter((l) => !/^\s*(\/\/|#\[)/.test(l));
+/** A schema node with `$ref` and a one-element `allOf` followed. */
+function resolved(node: SchemaNode): SchemaNode {
+  if (node.$ref) return resolved(APP_CONFIG_SCHEMA.definitions[node.$ref.replace('#/definitions/', '')]);
+  if (node.allOf?.length === 1) return resolved(node.allOf[0]);
+  return node;
 }
 
-/** A Rust struct's `pub` fields and their types. */
-function rustStructFields(source: string, file: string, name: string): { field: string; type: string }[] {
-  return rustBody(source, file, 'struct', name).flatMap((l) => {
-    const m = l.match(/^\s*pub ([a-z_][a-z0-9_]*): (.+),\s*$/);
-    return m ? [{ field: m[1], type: m[2] }] : [];
-  });
-}
-
-/**
- * Every field path of the Rust config schema (`functions/core/src/config.rs`),
- * such as `monitor.probe_url`: the fields of `AppConfig` and of the structs it
- * nests, and of the `Strategy` variants plus their `type` tag. Read from the
- * source, so a field added or renamed there shows here without a Rust build.
- * A list is one field (`monitor.checks`); the fields of its elements are
- * `rustCheckFields()`.
- */
-export function rustConfigFields(): string[] {
-  const file = 'config.rs';
-  const source = rustSource(file);
-  const fields = (name: string, prefix: string): string[] => {
-    if (name === 'Strategy') {
-      const names = rustBody(source, file, 'enum', name).flatMap((l) =>
-        [...l.matchAll(/\b([a-z_][a-z0-9_]*):\s/g)].map((m) => m[1]),
-      );
-      return ['type', ...new Set(names)].map((n) => `${prefix}${n}`);
-    }
-    return rustStructFields(source, file, name).flatMap(({ field, type }) => {
-      const nested = type.match(/\b(ColorConfig|RouteConfig|TestRouteConfig|Strategy|MonitorConfig|AppRoles)\b/);
-      const p = `${prefix}${field}`;
-      return nested ? [p, ...fields(nested[1], `${p}.`)] : [p];
-    });
-  };
-  return fields('AppConfig', '');
+/** The properties of an object node; of every variant for a `oneOf`. */
+function propertiesOf(node: SchemaNode): Record<string, SchemaNode> | undefined {
+  const n = resolved(node);
+  if (n.oneOf) return Object.assign({}, ...n.oneOf.map((v) => propertiesOf(v) ?? {}));
+  return n.properties;
 }
 
 /**
- * The fields of one element of `monitor.checks`: Rust's `MetricCheck`
- * (`functions/core/src/metric_check.rs`), read from the source.
+ * Every field path of the app config (`monitor.probe_url`), from the schema
+ * the Rust types generate (`schemas/app-config.schema.json`, held current by
+ * a Rust test): the fields of the document and of the objects it nests, the
+ * strategy's variants together. A list is one field (`monitor.checks`); the
+ * fields of its elements are `schemaCheckFields()`. `$schema` (an editor's
+ * hint, no setting) is left out.
  */
-export function rustCheckFields(): string[] {
-  const config = rustStructFields(rustSource('config.rs'), 'config.rs', 'MonitorConfig').find((f) => f.field === 'checks');
-  if (!config || !/\bVec<[\w:]*MetricCheck>/.test(config.type)) {
-    throw new Error('MonitorConfig in config.rs has no `checks: Vec<MetricCheck>`');
-  }
-  const file = 'metric_check.rs';
-  return rustStructFields(rustSource(file), file, 'MetricCheck').map((f) => f.field);
+export function schemaConfigFields(): string[] {
+  const fields = (node: SchemaNode, prefix: string): string[] =>
+    Object.entries(propertiesOf(node) ?? {})
+      .filter(([name]) => name !== '$schema')
+      .flatMap(([name, child]) => {
+        const p = `${prefix}${name}`;
+        return propertiesOf(child) ? [p, ...fields(child, `${p}.`)] : [p];
+      });
+  return fields(APP_CONFIG_SCHEMA, '');
+}
+
+/** The fields of one element of `monitor.checks`, from the schema. */
+export function schemaCheckFields(): string[] {
+  const checks = propertiesOf(propertiesOf(APP_CONFIG_SCHEMA)!.monitor)!.checks;
+  return Object.keys(propertiesOf(resolved(checks).items!)!);
 }
 
 /** `a`, `a.b`, ... for every object key (arrays are leaves). */

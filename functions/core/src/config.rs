@@ -10,8 +10,8 @@ use crate::error::{Error, Result};
 use crate::parse;
 use crate::ports::Route;
 use crate::validation::{
-    self, DOTTED_PATH, HEADER_NAME, HTTP_URL, URL_PATH, above_zero, arn, arn_pattern, dotted_path,
-    header_name, http_url, not_blank, url_path,
+    self, DOTTED_PATH, HEADER_NAME, HTTP_URL, NOT_BLANK, URL_PATH, above_zero, arn, arn_pattern,
+    dotted_path, header_name, http_url, not_blank, url_path,
 };
 
 /// An app's configuration, `<prefix>/<app>/config` (docs/config.md).
@@ -28,7 +28,7 @@ pub struct AppConfig {
     pub app: String,
     /// ECS cluster name or ARN.
     #[garde(custom(not_blank))]
-    #[schemars(length(min = 1))]
+    #[schemars(pattern(NOT_BLANK))]
     pub cluster: String,
     #[garde(dive)]
     pub blue: ColorConfig,
@@ -43,6 +43,8 @@ pub struct AppConfig {
     /// The container whose image a release replaces; needed only when the task
     /// definition has more than one container.
     #[serde(default)]
+    #[garde(inner(custom(not_blank)))]
+    #[schemars(pattern(NOT_BLANK))]
     pub container: Option<String>,
     /// How long deploy-idle waits for the idle color to be stable and healthy.
     #[serde(default = "default_deploy_timeout")]
@@ -147,7 +149,7 @@ impl AppRoles {
 pub struct ColorConfig {
     /// ECS service name.
     #[garde(custom(not_blank))]
-    #[schemars(length(min = 1))]
+    #[schemars(pattern(NOT_BLANK))]
     pub service: String,
     #[garde(custom(arn("elasticloadbalancing", "targetgroup/")))]
     #[schemars(pattern(arn_pattern("elasticloadbalancing", "targetgroup/")))]
@@ -267,6 +269,9 @@ impl TestRouteConfig {
 /// How traffic moves to the new color.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+// Lets a validator (ajv's `discriminator`) report the errors of the variant
+// `type` names instead of every variant's.
+#[schemars(extend("discriminator" = {"propertyName": "type"}, "type" = "object"))]
 pub enum Strategy {
     /// All traffic at once, then one bake.
     AllAtOnce {
@@ -371,7 +376,7 @@ pub struct MonitorConfig {
     /// reads at most 100 at once).
     #[serde(default)]
     #[garde(length(max = MAX_ALARMS), inner(length(max = 255), custom(not_blank)))]
-    #[schemars(inner(length(min = 1)))]
+    #[schemars(inner(pattern(NOT_BLANK)))]
     pub alarm_names: Vec<String>,
     /// The production URL the monitor probes.
     #[serde(default)]
@@ -383,7 +388,7 @@ pub struct MonitorConfig {
     /// Defaults to the release version itself.
     #[serde(default)]
     #[garde(inner(custom(not_blank)))]
-    #[schemars(length(min = 1))]
+    #[schemars(pattern(NOT_BLANK))]
     pub expected_version_marker: Option<String>,
     /// The response header that names the running version (compared whole,
     /// never as a substring). Without it and `version_json_path`: the JSON

@@ -352,7 +352,7 @@ mod tests {
             (
                 json!({"max_5xx_rate": 5}),
                 "max_5xx_rate",
-                "5.0 is greater than 1",
+                "5 is greater than 1",
             ),
             (
                 json!({"min_requests": 0}),

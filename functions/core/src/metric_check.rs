@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::color::Color;
 use crate::error::{Error, Result};
-use crate::validation::{self, not_blank};
+use crate::validation::{self, NOT_BLANK, not_blank};
 
+/// CloudWatch takes at most 30 dimensions per metric.
+pub const MAX_DIMENSIONS: usize = 30;
 /// The most checks one app may declare (each is one query per read).
 pub const MAX_CHECKS: usize = 10;
 /// The window before the switch a baseline is read from.
@@ -29,20 +31,27 @@ pub const COLOR_PLACEHOLDER: &str = "{{color}}";
 pub struct MetricCheck {
     /// What the PR comment and the timeline call it, e.g. "orders per minute".
     #[garde(length(max = 100), custom(not_blank))]
-    #[schemars(length(min = 1))]
+    #[schemars(pattern(NOT_BLANK))]
     pub name: String,
     /// The metric's CloudWatch namespace, e.g. `Shop`.
     #[garde(length(max = 255), custom(not_blank))]
-    #[schemars(length(min = 1))]
+    #[schemars(pattern(NOT_BLANK))]
     pub namespace: String,
     /// The metric's name, e.g. `Orders`.
     #[garde(length(max = 255), custom(not_blank))]
-    #[schemars(length(min = 1))]
+    #[schemars(pattern(NOT_BLANK))]
     pub metric: String,
     /// Dimension name to value (CloudWatch takes at most 30); `{{color}}` in
     /// a value stands for the color judged, nothing else is filled in.
     #[serde(default)]
-    #[garde(length(max = 30), custom(named_dimensions))]
+    #[garde(length(max = MAX_DIMENSIONS), custom(named_dimensions))]
+    // What garde's `length` and `named_dimensions` check, said to the schema
+    // (schemars reads neither on a map).
+    #[schemars(extend(
+        "maxProperties" = MAX_DIMENSIONS,
+        "propertyNames" = {"pattern": NOT_BLANK},
+        "additionalProperties" = {"type": "string", "pattern": NOT_BLANK}
+    ))]
     pub dimensions: BTreeMap<String, String>,
     /// `Sum` (judged per minute), `SampleCount` (per minute), `Average`,
     /// `Minimum`, `Maximum`, or a percentile such as `p95` or `p99.9`.

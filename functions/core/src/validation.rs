@@ -55,6 +55,13 @@ fn problem(message: &str, value: Option<&Value>) -> String {
             Value::Array(items) => format!("{} entries: {message}", items.len()),
             Value::Object(entries) => format!("{} entries: {message}", entries.len()),
             Value::String(s) => format!("`{s}`: {message}"),
+            // A whole number the parser read into an `f64` is shown as given.
+            Value::Number(n)
+                if n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() < 1e15) =>
+            {
+                format!("{} is {message}", n.as_f64().unwrap_or_default() as i64)
+            }
             other => format!("{other} is {message}"),
         },
         _ => message.to_string(),
@@ -84,7 +91,7 @@ fn fail(message: impl Into<String>) -> garde::Result {
     Err(garde::Error::new(message.into()))
 }
 
-/// Not empty and not only spaces. Schema: `minLength: 1`, `pattern: \S`.
+/// Not empty and not only spaces. Schema: [`NOT_BLANK`].
 pub fn not_blank<S: AsRef<str> + ?Sized>(value: &S, _: &()) -> garde::Result {
     let value = value.as_ref();
     if value.trim().is_empty() {
@@ -93,6 +100,8 @@ pub fn not_blank<S: AsRef<str> + ?Sized>(value: &S, _: &()) -> garde::Result {
         Ok(())
     }
 }
+
+pub const NOT_BLANK: &str = r"\S";
 
 /// An `http://` or `https://` URL. Schema: [`HTTP_URL`].
 pub fn http_url<S: AsRef<str> + ?Sized>(value: &S, _: &()) -> garde::Result {
@@ -203,6 +212,11 @@ mod tests {
         let (x64, x65) = ("x".repeat(64), "x".repeat(65));
         type Check = Box<dyn Fn(&str) -> bool>;
         let cases: Vec<(String, Check, Vec<&str>)> = vec![
+            (
+                NOT_BLANK.into(),
+                Box::new(move |v| ok(not_blank(v, &()))),
+                vec!["a", " a ", "", " ", "\t\n"],
+            ),
             (
                 HTTP_URL.into(),
                 Box::new(move |v| ok(http_url(v, &()))),
@@ -316,6 +330,14 @@ mod tests {
         assert_eq!(
             problem("greater than 100", Some(&json!(101))),
             "101 is greater than 100"
+        );
+        assert_eq!(
+            problem("greater than 1", Some(&json!(5.0))),
+            "5 is greater than 1"
+        );
+        assert_eq!(
+            problem("greater than 1", Some(&json!(1.5))),
+            "1.5 is greater than 1"
         );
         assert_eq!(
             problem("length is greater than 2", Some(&json!([1, 2, 3]))),

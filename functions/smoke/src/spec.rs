@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bluegreen_core::Error;
-use bluegreen_core::validation::{self, not_blank};
+use bluegreen_core::validation::{self, NOT_BLANK, not_blank};
 use garde::Validate;
 use reqwest::header::HeaderName;
 use schemars::JsonSchema;
@@ -66,7 +66,7 @@ struct RawWarmup {
     requests: u32,
     /// Where they go (a template; no captures exist yet).
     #[garde(custom(not_blank))]
-    #[schemars(length(min = 1))]
+    #[schemars(pattern(NOT_BLANK))]
     url: String,
     /// How many at once. Default 4.
     #[serde(default)]
@@ -107,11 +107,11 @@ struct RawDefaults {
 struct RawTest {
     /// What the report calls the test; unique in the suite.
     #[garde(custom(not_blank))]
-    #[schemars(length(min = 1))]
+    #[schemars(pattern(NOT_BLANK))]
     name: String,
     /// The request's URL (a template), e.g. `{{base_url}}/health`.
     #[garde(custom(not_blank))]
-    #[schemars(length(min = 1))]
+    #[schemars(pattern(NOT_BLANK))]
     url: String,
     #[serde(default)]
     method: Method,

@@ -333,10 +333,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Reconcile { app } => {
             let sdk = bluegreen_aws::sdk_config().await;
             let ports = bluegreen_aws::ports(&sdk, cli.prefix);
-            let out =
-                bluegreen_core::reconcile::reconcile(&ports, &app, time::OffsetDateTime::now_utc())
-                    .await
-                    .map_err(|e| anyhow!(e))?;
+            let out = bluegreen_core::steps::reconcile::reconcile(
+                &ports,
+                &app,
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .map_err(|e| anyhow!(e))?;
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(ExitCode::SUCCESS)
         }

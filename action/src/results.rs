@@ -3,12 +3,12 @@
 //! field renamed in the core fails to deserialize and the reader says the
 //! result is unreadable, instead of printing a blank.
 
-use bluegreen_core::deploy::DeployOutcome;
-use bluegreen_core::monitor::MonitorOutcome;
-use bluegreen_core::ready::Readiness;
-use bluegreen_core::rollback::RollbackOutcome;
-use bluegreen_core::scale_down::ScaleDownOutcome;
-use bluegreen_core::switch::SwitchOutcome;
+use bluegreen_core::steps::deploy::DeployOutcome;
+use bluegreen_core::steps::monitor::MonitorOutcome;
+use bluegreen_core::steps::ready::Readiness;
+use bluegreen_core::steps::rollback::RollbackOutcome;
+use bluegreen_core::steps::scale_down::ScaleDownOutcome;
+use bluegreen_core::steps::switch::SwitchOutcome;
 use bluegreen_smoke::SmokeReport;
 use serde::de::DeserializeOwned;
 use serde_json::Value;

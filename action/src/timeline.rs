@@ -6,8 +6,8 @@ use std::time::Duration;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
 use aws_smithy_types::error::display::DisplayErrorContext;
-use bluegreen_core::monitor::checks::CheckState;
-use bluegreen_core::monitor::{MonitorOutcome, Verdict};
+use bluegreen_core::steps::monitor::checks::CheckState;
+use bluegreen_core::steps::monitor::{MonitorOutcome, Verdict};
 use bluegreen_smoke::report::REPORT_MARKER;
 use serde_json::Value;
 

@@ -23,7 +23,7 @@ test('example-config.json is what the construct synthesizes', () => {
 test('holds only fields of the Rust schema, and a representative set of them', () => {
   const rust = new Set(schemaConfigFields());
   const used = keyPaths(config);
-  for (const key of used) assert.ok(rust.has(key), `${key} is not a field of AppConfig in functions/core/src/config.rs`);
+  for (const key of used) assert.ok(rust.has(key), `${key} is not a field of AppConfig in functions/core/src/records/config.rs`);
   for (const key of [
     'test.url',
     'container',

@@ -10,7 +10,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     TargetTypeEnum,
 };
 use bluegreen_core::Color;
-use bluegreen_core::state::AppState;
+use bluegreen_core::records::state::AppState;
 use serde_json::{Value, json};
 
 pub const PREFIX: &str = "/bluegreen";

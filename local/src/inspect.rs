@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum};
-use bluegreen_core::state::AppState;
+use bluegreen_core::records::state::AppState;
 use bluegreen_core::{Color, Split};
 use serde_json::Value;
 

@@ -33,7 +33,7 @@ pub async fn hold_lock(app: &ExampleApp, holder: &str) {
 /// `holder` holds it now.
 pub async fn try_hold_lock(app: &ExampleApp, holder: &str) -> bool {
     let ports = app.ports();
-    bluegreen_core::store::AppStore::new(&ports.params, PREFIX)
+    bluegreen_core::records::store::AppStore::new(&ports.params, PREFIX)
         .expect("prefix")
         .acquire_lock(
             &app.name,
@@ -49,7 +49,7 @@ pub async fn try_hold_lock(app: &ExampleApp, holder: &str) -> bool {
 /// Gives back `holder`'s lock, as the state machine's release step does.
 pub async fn release_lock(app: &ExampleApp, holder: &str) {
     let ports = app.ports();
-    bluegreen_core::store::AppStore::new(&ports.params, PREFIX)
+    bluegreen_core::records::store::AppStore::new(&ports.params, PREFIX)
         .expect("prefix")
         .release_lock(&app.name, holder)
         .await

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use aws_sdk_sfn::Client;
-use bluegreen_core::input::ExecutionInput;
+use bluegreen_core::document::input::ExecutionInput;
 use serde_json::{Value, json};
 
 use crate::ci;

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
 use bluegreen_aws::AwsPorts;
-use bluegreen_core::rollback::RollbackOutcome;
-use bluegreen_core::rollback::patience::Patience;
-use bluegreen_core::state::{AppState, Phase};
-use bluegreen_core::store::AppStore;
+use bluegreen_core::records::state::{AppState, Phase};
+use bluegreen_core::records::store::AppStore;
+use bluegreen_core::steps::rollback::RollbackOutcome;
+use bluegreen_core::steps::rollback::patience::Patience;
 use serde::Serialize;
 use serde_json::{Value, json};
 

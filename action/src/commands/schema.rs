@@ -10,8 +10,8 @@ use serde_json::Value;
 /// Every published schema: its file stem and the schema.
 pub fn all() -> Vec<(&'static str, Value)> {
     vec![
-        ("app-config", bluegreen_core::schemas::app_config()),
-        ("overrides", bluegreen_core::schemas::overrides()),
+        ("app-config", bluegreen_core::records::schemas::app_config()),
+        ("overrides", bluegreen_core::records::schemas::overrides()),
         ("smoke-tests", bluegreen_smoke::spec::schema()),
     ]
 }

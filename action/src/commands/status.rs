@@ -4,9 +4,9 @@
 
 use bluegreen_aws::AwsPorts;
 use bluegreen_core::ports::{ExecutionStatus, Executions};
-use bluegreen_core::routing::read_weights;
-use bluegreen_core::state::AppState;
-use bluegreen_core::store::AppStore;
+use bluegreen_core::records::state::AppState;
+use bluegreen_core::records::store::AppStore;
+use bluegreen_core::world::routing::read_weights;
 use bluegreen_core::{Color, Split};
 use serde::Serialize;
 use time::OffsetDateTime;

@@ -11,9 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
-use bluegreen_core::config::{AppConfig, MonitorConfig, validate_app_name};
-use bluegreen_core::input::Overrides;
+use bluegreen_core::document::input::Overrides;
 use bluegreen_core::parse;
+use bluegreen_core::records::config::{AppConfig, MonitorConfig, validate_app_name};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -4,8 +4,8 @@
 //! [`MonitorOutcome`]); the steps before the current one were promoted, or
 //! the state machine would not have gone on.
 
-use bluegreen_core::monitor::checks::CheckState;
-use bluegreen_core::monitor::{MonitorOutcome, Verdict};
+use bluegreen_core::steps::monitor::checks::CheckState;
+use bluegreen_core::steps::monitor::{MonitorOutcome, Verdict};
 use serde_json::Value;
 
 use super::markdown::cell;

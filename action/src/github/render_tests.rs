@@ -1,6 +1,6 @@
-use bluegreen_core::deploy::DeployOutcome;
-use bluegreen_core::rollback::{ColorVersion, RollbackOutcome, RollbackSource};
-use bluegreen_core::switch::SwitchOutcome;
+use bluegreen_core::steps::deploy::DeployOutcome;
+use bluegreen_core::steps::rollback::{ColorVersion, RollbackOutcome, RollbackSource};
+use bluegreen_core::steps::switch::SwitchOutcome;
 use bluegreen_core::{Color, Split};
 use bluegreen_smoke::{SmokeReport, TestReport, Totals};
 use serde_json::{Value, json};
@@ -138,7 +138,7 @@ fn monitor_at(
     elapsed: u64,
     bake: u64,
 ) -> Value {
-    let outcome = bluegreen_core::monitor::MonitorOutcome {
+    let outcome = bluegreen_core::steps::monitor::MonitorOutcome {
         verdict: serde_json::from_value(json!(verdict)).unwrap(),
         reasons: reasons.iter().map(|r| r.to_string()).collect(),
         step: step as usize,

@@ -1124,7 +1124,7 @@ async fn a_rollback_marks_the_deployment_of_the_release_it_rolled_back() {
 
 /// The first step's monitor result, as the monitor Lambda writes it.
 fn monitor(weight: u8, verdict: &str, reasons: &[&str], elapsed: u64) -> Value {
-    serde_json::to_value(bluegreen_core::monitor::MonitorOutcome {
+    serde_json::to_value(bluegreen_core::steps::monitor::MonitorOutcome {
         verdict: serde_json::from_value(json!(verdict)).unwrap(),
         reasons: reasons.iter().map(|r| r.to_string()).collect(),
         step: 0,

@@ -1,9 +1,9 @@
 //! Step results as the Lambdas write them: the core's own types, serialized,
 //! so a fixture cannot drift from what the state machine really carries.
 
-use bluegreen_core::deploy::DeployOutcome;
-use bluegreen_core::rollback::{ColorVersion, RollbackOutcome, RollbackSource};
-use bluegreen_core::switch::SwitchOutcome;
+use bluegreen_core::steps::deploy::DeployOutcome;
+use bluegreen_core::steps::rollback::{ColorVersion, RollbackOutcome, RollbackSource};
+use bluegreen_core::steps::switch::SwitchOutcome;
 use bluegreen_core::{Color, Split};
 use serde_json::Value;
 

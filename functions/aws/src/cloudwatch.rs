@@ -5,9 +5,9 @@ use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{
     AlarmType, Dimension, Metric, MetricDataQuery, MetricStat, ScanBy, StateValue,
 };
-use bluegreen_core::monitor::checks::MetricQuery;
-use bluegreen_core::monitor::{AlarmState, Alarms};
 use bluegreen_core::ports::{MetricWindow, Metrics, PortResult};
+use bluegreen_core::steps::monitor::checks::MetricQuery;
+use bluegreen_core::steps::monitor::{AlarmState, Alarms};
 use time::OffsetDateTime;
 
 use crate::error::port_error;

@@ -6,7 +6,7 @@ use aws_sdk_ecs::types::{
     SortOrder, Tag, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
 };
 use bluegreen_core::ports::{Bounds, ContainerImage, PortError, PortResult, ServiceInfo, Services};
-use bluegreen_core::scaling::cluster_name;
+use bluegreen_core::records::scaling::cluster_name;
 
 use crate::error::port_error;
 

@@ -9,15 +9,15 @@
 //! - `scale-down`: after the warm window, shrink the previous color.
 
 use bluegreen_core::Error;
-use bluegreen_core::abort::{Aborted, abort};
-use bluegreen_core::capabilities::{Prefixed, WithSignals};
-use bluegreen_core::deploy::{DeployOutcome, deploy};
-use bluegreen_core::input::{ExecutionInput, SOURCE};
-use bluegreen_core::monitor::{Alarms, check_alarms_exist, thresholds};
+use bluegreen_core::document::input::{ExecutionInput, SOURCE};
+use bluegreen_core::ports::capabilities::{Prefixed, WithSignals};
 use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Services};
-use bluegreen_core::ready::{Readiness, check};
-use bluegreen_core::scale_down::{ScaleDownOutcome, scale_down};
-use bluegreen_core::store::AppStore;
+use bluegreen_core::records::store::AppStore;
+use bluegreen_core::steps::abort::{Aborted, abort};
+use bluegreen_core::steps::deploy::{DeployOutcome, deploy};
+use bluegreen_core::steps::monitor::{Alarms, check_alarms_exist, thresholds};
+use bluegreen_core::steps::ready::{Readiness, check};
+use bluegreen_core::steps::scale_down::{ScaleDownOutcome, scale_down};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -25,7 +25,7 @@ use serde_json::Value;
 
 /// The phases, as the state machine names them (parsed in the core, so
 /// that the simulation reads the state machine's events the same way).
-pub use bluegreen_core::input::DeployIdlePhase as Phase;
+pub use bluegreen_core::document::input::DeployIdlePhase as Phase;
 
 /// What the `release` phase did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,7 +88,7 @@ impl Alarms for NoAlarms {
     async fn alarm_states(
         &self,
         _names: &[String],
-    ) -> bluegreen_core::ports::PortResult<Vec<bluegreen_core::monitor::AlarmState>> {
+    ) -> bluegreen_core::ports::PortResult<Vec<bluegreen_core::steps::monitor::AlarmState>> {
         Ok(vec![])
     }
 }

@@ -14,9 +14,9 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use bluegreen_aws::SsmParameters;
 use bluegreen_core::Error;
-use bluegreen_core::config::{Function, validate_app_name};
 use bluegreen_core::ports::ParameterStore;
-use bluegreen_core::store::AppStore;
+use bluegreen_core::records::config::{Function, validate_app_name};
+use bluegreen_core::records::store::AppStore;
 use serde_json::Value;
 use tokio::sync::Mutex;
 

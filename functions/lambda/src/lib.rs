@@ -9,11 +9,11 @@ use lambda_runtime::Diagnostic;
 use tracing_subscriber::filter::LevelFilter;
 
 pub use bluegreen_aws::AwsPorts;
-pub use bluegreen_core::config::Function;
+pub use bluegreen_core::records::config::Function;
 mod clock;
 
 pub use bluegreen_core::ports::Ports;
-pub use bluegreen_core::store::DEFAULT_PREFIX;
+pub use bluegreen_core::records::store::DEFAULT_PREFIX;
 pub use clock::SystemClock;
 
 /// A handler's error: a domain error whose `error_type` is stable.

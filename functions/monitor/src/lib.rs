@@ -8,11 +8,11 @@ mod probe;
 pub use bluegreen_lambda::SystemClock;
 pub use probe::{CACHE_BUSTER, HttpProber};
 
-use bluegreen_core::capabilities::Prefixed;
-pub use bluegreen_core::capabilities::{Signals, WithSignals};
-use bluegreen_core::input::ExecutionInput;
-use bluegreen_core::monitor::{Alarms, Clock, MonitorOutcome, VersionProber, monitor};
+use bluegreen_core::document::input::ExecutionInput;
+use bluegreen_core::ports::capabilities::Prefixed;
+pub use bluegreen_core::ports::capabilities::{Signals, WithSignals};
 use bluegreen_core::ports::{Metrics, ParameterStore};
+use bluegreen_core::steps::monitor::{Alarms, Clock, MonitorOutcome, VersionProber, monitor};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;

@@ -5,8 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bluegreen_core::monitor::{VersionCheck, VersionProber};
 use bluegreen_core::ports::ProbeResult;
+use bluegreen_core::steps::monitor::{VersionCheck, VersionProber};
 use tokio::task::JoinSet;
 
 #[derive(Clone)]

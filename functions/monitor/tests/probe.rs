@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bluegreen_core::monitor::{VersionCheck, VersionProber};
+use bluegreen_core::steps::monitor::{VersionCheck, VersionProber};
 use bluegreen_monitor::{CACHE_BUSTER, HttpProber};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

@@ -1,8 +1,8 @@
 //! The `rollback` Lambda: all production traffic back to the previous color.
 //!
-//! Three entry points, one code path ([`bluegreen_core::rollback::rollback`];
+//! Three entry points, one code path ([`bluegreen_core::steps::rollback::rollback`];
 //! people's requests wait for a cold previous color, bounded, see
-//! [`bluegreen_core::rollback::patience`]):
+//! [`bluegreen_core::steps::rollback::patience`]):
 //! - an SNS event from the emergency topic, message body `{"app", "reason"}`;
 //! - a direct invoke with the same body;
 //! - the state machine, with the execution document (and its `error` or
@@ -12,20 +12,20 @@
 //! stored config, so publishing to the topic cannot point traffic anywhere new.
 
 use aws_lambda_events::sns::SnsEvent;
-use bluegreen_core::capabilities::Prefixed;
 use bluegreen_core::error::Error;
 use bluegreen_core::parse;
+use bluegreen_core::ports::capabilities::Prefixed;
 use bluegreen_core::ports::{Alerts, Clock, Executions, LoadBalancer, ParameterStore, Services};
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use bluegreen_core::config::AppConfig;
-pub use bluegreen_core::rollback::events::ignored;
-use bluegreen_core::rollback::events::{
+use bluegreen_core::records::config::AppConfig;
+pub use bluegreen_core::steps::rollback::events::ignored;
+use bluegreen_core::steps::rollback::events::{
     execution_ended_request, is_execution_ended, state_machine_request,
 };
-use bluegreen_core::rollback::patience::{Patience, rollback_patiently};
-use bluegreen_core::rollback::{
+use bluegreen_core::steps::rollback::patience::{Patience, rollback_patiently};
+use bluegreen_core::steps::rollback::{
     RollbackOutcome, RollbackRequest, RollbackSource, alert_rollback_failed,
 };
 use bluegreen_lambda::{HandlerError, SystemClock};
@@ -218,7 +218,7 @@ where
             .await?,
         );
         if known.is_none()
-            && let Ok(config) = bluegreen_core::store::AppStore::new(aws, aws.prefix())?
+            && let Ok(config) = bluegreen_core::records::store::AppStore::new(aws, aws.prefix())?
                 .config(&request.app)
                 .await
         {
@@ -290,7 +290,7 @@ mod tests {
         .expect("a breach's rollback is never refused for its reason's length");
         let reason = &r[0].reason;
         assert!(
-            reason.chars().count() <= bluegreen_core::rollback::MAX_REASON,
+            reason.chars().count() <= bluegreen_core::steps::rollback::MAX_REASON,
             "{reason}"
         );
         assert!(
@@ -308,7 +308,7 @@ mod tests {
             "error": {"Error": "States.TaskFailed", "Cause": cause}
         }))
         .expect("a caught error's rollback is never refused");
-        assert!(r[0].reason.chars().count() <= bluegreen_core::rollback::MAX_REASON);
+        assert!(r[0].reason.chars().count() <= bluegreen_core::steps::rollback::MAX_REASON);
         assert!(r[0].reason.starts_with("States.TaskFailed: yyy"));
 
         // People's reasons are still refused for length, saying where.

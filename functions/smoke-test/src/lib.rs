@@ -16,10 +16,10 @@ mod secrets;
 mod source;
 mod target;
 
-use bluegreen_core::capabilities::Prefixed;
-use bluegreen_core::input::ExecutionInput;
+use bluegreen_core::document::input::ExecutionInput;
 use bluegreen_core::ports::ParameterStore;
-use bluegreen_core::store::AppStore;
+use bluegreen_core::ports::capabilities::Prefixed;
+use bluegreen_core::records::store::AppStore;
 use bluegreen_lambda::HandlerError;
 use bluegreen_smoke::{ProcessEnv, Runner, SmokeReport};
 use lambda_runtime::LambdaEvent;
@@ -55,7 +55,7 @@ where
     let secrets = SsmSecrets::new(aws);
     let mut runner = Runner::new(http, &secrets, &ProcessEnv).with_version(&deploy.version);
     // The release may override the version marker, as the monitor sees it.
-    let monitor = bluegreen_core::monitor::thresholds(&config.monitor, &input)?;
+    let monitor = bluegreen_core::steps::monitor::thresholds(&config.monitor, &input)?;
     if let Some(check) = target::route_check(&config, &monitor, &deploy.version) {
         runner = runner.with_route_check(check);
     }

@@ -2,9 +2,9 @@
 //! parameter.
 
 use bluegreen_core::Error;
-use bluegreen_core::input::{ExecutionInput, SOURCE};
+use bluegreen_core::document::input::{ExecutionInput, SOURCE};
 use bluegreen_core::ports::ParameterStore;
-use bluegreen_core::store::AppStore;
+use bluegreen_core::records::store::AppStore;
 
 /// The spec text and where it was found (for the log).
 pub(crate) async fn spec_text<P: ParameterStore>(

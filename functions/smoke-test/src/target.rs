@@ -1,8 +1,8 @@
 //! Which release and which URL the smoke tests prove.
 
-use bluegreen_core::config::{AppConfig, MonitorConfig};
-use bluegreen_core::deploy::DeployOutcome;
-use bluegreen_core::input::{ExecutionInput, SOURCE};
+use bluegreen_core::document::input::{ExecutionInput, SOURCE};
+use bluegreen_core::records::config::{AppConfig, MonitorConfig};
+use bluegreen_core::steps::deploy::DeployOutcome;
 use std::time::Duration;
 
 use bluegreen_core::{Color, Error};
@@ -75,7 +75,7 @@ pub(crate) fn route_check(
     };
     Some(RouteCheck::new(
         url,
-        bluegreen_core::monitor::VersionCheck::new(monitor, version),
+        bluegreen_core::steps::monitor::VersionCheck::new(monitor, version),
         Duration::from_secs(test.route_timeout_seconds),
     ))
 }

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use bluegreen_core::monitor::VersionCheck;
+use bluegreen_core::steps::monitor::VersionCheck;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 

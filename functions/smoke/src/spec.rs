@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bluegreen_core::Error;
-use bluegreen_core::validation::{self, NOT_BLANK, not_blank};
+use bluegreen_core::records::validation::{self, NOT_BLANK, not_blank};
 use garde::Validate;
 use reqwest::header::HeaderName;
 use schemars::JsonSchema;
@@ -367,7 +367,10 @@ pub fn parse(text: &str) -> Result<Spec, Error> {
 
 /// The spec's JSON Schema (`schemas/smoke-tests.schema.json`).
 pub fn schema() -> Value {
-    bluegreen_core::schemas::schema_of::<RawSpec>("smoke-tests", "bluegreen smoke-test spec")
+    bluegreen_core::records::schemas::schema_of::<RawSpec>(
+        "smoke-tests",
+        "bluegreen smoke-test spec",
+    )
 }
 
 fn bad(field: impl Into<String>, problem: impl Into<String>) -> Error {

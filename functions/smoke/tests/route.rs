@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use bluegreen_core::monitor::VersionCheck;
+use bluegreen_core::steps::monitor::VersionCheck;
 use bluegreen_smoke::{RouteCheck, Runner, SmokeReport, http_client, parse};
 use support::OLD_VERSION_ANSWERS;
 

@@ -2,10 +2,10 @@
 //! the new color. Input: the execution document. Output: a `SwitchOutcome`,
 //! which the state machine stores under `$.switch` and hands to the next call.
 
-use bluegreen_core::capabilities::Prefixed;
-use bluegreen_core::input::ExecutionInput;
+use bluegreen_core::document::input::ExecutionInput;
+use bluegreen_core::ports::capabilities::Prefixed;
 use bluegreen_core::ports::{LoadBalancer, ParameterStore, Services};
-use bluegreen_core::switch::{SwitchOutcome, switch};
+use bluegreen_core::steps::switch::{SwitchOutcome, switch};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;

@@ -10,7 +10,7 @@ use bluegreen_core::ports::{
     LoadBalancer, Parameter, ParameterStore, PortError, PortErrorKind, PortResult, Ports, PutMode,
     PutOutcome, Route, RouteActions,
 };
-use bluegreen_core::state::Phase;
+use bluegreen_core::records::state::Phase;
 use bluegreen_core::{Color, Split};
 use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input, sns_event};
 use serde_json::json;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_applicationautoscaling::Client;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use bluegreen_action::timeline::{Ending, follow};
-use bluegreen_core::deploy::DeployOutcome;
+use bluegreen_core::steps::deploy::DeployOutcome;
 use bluegreen_core::{Color, Split};
 use bluegreen_deploy_idle::DeployIdleResponse;
 use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input, sns_event};

@@ -1,11 +1,11 @@
 //! The deploy-idle Lambda against the emulator: deploy, readiness check and
 //! scale-down, through its real entry function.
 
-use bluegreen_core::deploy::DeployOutcome;
 use bluegreen_core::ports::Services;
-use bluegreen_core::ready::Readiness;
-use bluegreen_core::scale_down::ScaleDownOutcome;
-use bluegreen_core::state::AppState;
+use bluegreen_core::records::state::AppState;
+use bluegreen_core::steps::deploy::DeployOutcome;
+use bluegreen_core::steps::ready::Readiness;
+use bluegreen_core::steps::scale_down::ScaleDownOutcome;
 use bluegreen_core::{Color, Split};
 use bluegreen_deploy_idle::DeployIdleResponse;
 use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input};
@@ -280,11 +280,11 @@ async fn scale_down_shrinks_the_old_color_unless_the_release_was_rolled_back() {
     bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
         .await
         .expect("switch");
-    let holder = bluegreen_core::input::ExecutionInput::from_value(doc.clone())
+    let holder = bluegreen_core::document::input::ExecutionInput::from_value(doc.clone())
         .unwrap()
         .lock_holder();
     let ports = app.ports();
-    bluegreen_core::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX)
+    bluegreen_core::records::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX)
         .unwrap()
         .release_lock(&app.name, &holder)
         .await
@@ -325,7 +325,7 @@ async fn scale_down_shrinks_the_old_color_unless_the_release_was_rolled_back() {
     doc["deploy"] = serde_json::to_value(&out).unwrap();
     let mut state: AppState = AppState::initial(Color::Blue, Some("v1".into()));
     state.previous_version = Some("v2".into());
-    state.phase = bluegreen_core::state::Phase::RolledBack;
+    state.phase = bluegreen_core::records::state::Phase::RolledBack;
     state.switched_at = Some(time::OffsetDateTime::now_utc());
     app.put_state(&state).await;
     let s = scale_down(&app, &doc).await;
@@ -397,7 +397,7 @@ async fn live(app: &ExampleApp, mut doc: Value) -> Value {
     bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
         .await
         .expect("switch");
-    let holder = bluegreen_core::input::ExecutionInput::from_value(doc.clone())
+    let holder = bluegreen_core::document::input::ExecutionInput::from_value(doc.clone())
         .unwrap()
         .lock_holder();
     ports_release(app, &holder).await;
@@ -406,7 +406,7 @@ async fn live(app: &ExampleApp, mut doc: Value) -> Value {
 
 async fn ports_release(app: &ExampleApp, holder: &str) {
     let ports = app.ports();
-    bluegreen_core::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX)
+    bluegreen_core::records::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX)
         .unwrap()
         .release_lock(&app.name, holder)
         .await

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bluegreen_aws::AwsPorts;
-use bluegreen_core::lock::Acquired;
 use bluegreen_core::ports::{ParameterStore, PutMode};
-use bluegreen_core::store::AppStore;
+use bluegreen_core::records::lock::Acquired;
+use bluegreen_core::records::store::AppStore;
 use bluegreen_e2e::{AppOptions, ExampleApp, PREFIX};
 use time::OffsetDateTime;
 
@@ -159,7 +159,7 @@ async fn a_claim_left_by_a_caller_that_died_does_not_block_the_lock_forever() {
     let store = AppStore::new(&ports.params, PREFIX).unwrap();
     let stale = store.lock(&app.name).await.unwrap().unwrap();
     let claimant = app.start_running_execution("claimant").await;
-    let claim = bluegreen_core::lock::Lock {
+    let claim = bluegreen_core::records::lock::Lock {
         holder: claimant.clone(),
         acquired_at: OffsetDateTime::now_utc(),
         expires_at: OffsetDateTime::now_utc() + time::Duration::minutes(1),

@@ -28,7 +28,7 @@ pub async fn rollback_handler(
         &app.ports(),
         lambda_event(event),
         &JumpingClock::default(),
-        bluegreen_core::rollback::patience::Patience::LAMBDA,
+        bluegreen_core::steps::rollback::patience::Patience::LAMBDA,
     )
     .await
 }

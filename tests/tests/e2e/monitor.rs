@@ -10,8 +10,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use bluegreen_core::monitor::{MonitorOutcome, Verdict};
-use bluegreen_core::switch::SwitchOutcome;
+use bluegreen_core::steps::monitor::{MonitorOutcome, Verdict};
+use bluegreen_core::steps::switch::SwitchOutcome;
 use bluegreen_core::{Color, Split};
 use bluegreen_e2e::{AppOptions, Behaviour, ExampleApp, SampleApp, lambda_event, release_input};
 use bluegreen_lambda::HandlerError;

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use bluegreen_action::timeline::{Ending, follow};
-use bluegreen_core::monitor::{MonitorOutcome, Verdict};
-use bluegreen_core::state::{AppState, Phase};
+use bluegreen_core::records::state::{AppState, Phase};
+use bluegreen_core::steps::monitor::{MonitorOutcome, Verdict};
 use bluegreen_core::{Color, Split};
 use bluegreen_local::example::AppOptions;
 use bluegreen_local::sample::Behaviour;

@@ -7,8 +7,8 @@ use bluegreen_core::ports::{
     LoadBalancer, Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, Route,
     RouteActions,
 };
-use bluegreen_core::rollback::patience::Patience;
-use bluegreen_core::state::{AppState, Phase};
+use bluegreen_core::records::state::{AppState, Phase};
+use bluegreen_core::steps::rollback::patience::Patience;
 use bluegreen_core::{Color, Split};
 use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input, sns_event};
 use bluegreen_lambda::HandlerError;
@@ -19,7 +19,7 @@ async fn rollback(app: &ExampleApp, event: Value) -> Result<RollbackResponse, Ha
     crate::rollback_handler(app, event).await
 }
 
-fn one(r: RollbackResponse) -> bluegreen_core::rollback::RollbackOutcome {
+fn one(r: RollbackResponse) -> bluegreen_core::steps::rollback::RollbackOutcome {
     match r {
         RollbackResponse::One(o) => o,
         RollbackResponse::Many(mut v) => {
@@ -1299,7 +1299,7 @@ impl<P: ParameterStore> ParameterStore for TakesTheLockAfterTheFence<P> {
             && !self.done.swap(true, Ordering::SeqCst)
         {
             let now = time::OffsetDateTime::now_utc();
-            let theirs = bluegreen_core::lock::Lock {
+            let theirs = bluegreen_core::records::lock::Lock {
                 holder: self
                     .winner
                     .clone()
@@ -1861,7 +1861,7 @@ async fn an_ended_execution_fenced_by_an_emergency_rollback_leaves_no_lock_behin
     // running); then the run ended.
     assert!(app.parameter("lock").await.is_none());
     let now = time::OffsetDateTime::now_utc();
-    let lock = bluegreen_core::lock::Lock {
+    let lock = bluegreen_core::records::lock::Lock {
         holder: execution.clone(),
         acquired_at: now,
         expires_at: now + time::Duration::hours(1),
@@ -1899,7 +1899,7 @@ async fn a_second_rollback_waits_for_the_one_at_work() {
     let app = bluegreen_e2e::provision("rb-one-at-a-time", AppOptions::default()).await;
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     let now = time::OffsetDateTime::now_utc();
-    let at_work = bluegreen_core::lock::Lock {
+    let at_work = bluegreen_core::records::lock::Lock {
         holder: "rollback:1796464800000000000".into(),
         acquired_at: now,
         expires_at: now + time::Duration::minutes(5),

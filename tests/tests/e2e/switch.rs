@@ -1,7 +1,7 @@
 //! The switch Lambda against the emulator, through its real entry function.
 
-use bluegreen_core::state::{AppState, Phase};
-use bluegreen_core::switch::SwitchOutcome;
+use bluegreen_core::records::state::{AppState, Phase};
+use bluegreen_core::steps::switch::SwitchOutcome;
 use bluegreen_core::{Color, Split};
 use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input};
 use bluegreen_lambda::HandlerError;
@@ -185,7 +185,8 @@ async fn only_the_lock_holder_moves_traffic() {
     let holder = app.start_running_execution("deploy-other").await;
     let store_ports = app.ports();
     let store =
-        bluegreen_core::store::AppStore::new(&store_ports.params, bluegreen_e2e::PREFIX).unwrap();
+        bluegreen_core::records::store::AppStore::new(&store_ports.params, bluegreen_e2e::PREFIX)
+            .unwrap();
     store
         .acquire_lock(
             &app.name,

@@ -116,7 +116,7 @@ async fn reads_sums_and_p99_for_the_target_group_over_whole_minutes() {
 
 #[tokio::test]
 async fn names_only_the_alarms_in_alarm_including_composites() {
-    use bluegreen_core::monitor::Alarms as _;
+    use bluegreen_core::steps::monitor::Alarms as _;
     let (url, seen) = recorded(DESCRIBE_ALARMS).await;
     let cw = adapter(&url).await;
     let names = vec![
@@ -155,7 +155,7 @@ async fn an_empty_window_reads_as_zero_requests_and_no_p99() {
 /// out of the answer has no alarm (the monitor and deploy-idle rely on it).
 #[tokio::test]
 async fn reads_the_state_of_every_named_alarm_of_both_kinds() {
-    use bluegreen_core::monitor::{AlarmState, Alarms};
+    use bluegreen_core::steps::monitor::{AlarmState, Alarms};
     let (url, seen) = recorded(DESCRIBE_ALARMS).await;
     let cw = adapter(&url).await;
     let names = vec![
@@ -210,7 +210,7 @@ const CHECKS_METRIC_DATA: &str = r#"<GetMetricDataResponse xmlns="http://monitor
 
 #[tokio::test]
 async fn reads_the_apps_own_metrics_with_their_dimensions_and_statistics_in_one_request() {
-    use bluegreen_core::monitor::checks::MetricQuery;
+    use bluegreen_core::steps::monitor::checks::MetricQuery;
     let (url, seen) = recorded(CHECKS_METRIC_DATA).await;
     let cw = adapter(&url).await;
     let at = |s: i64| time::OffsetDateTime::from_unix_timestamp(s).unwrap();

@@ -17,24 +17,26 @@ mod asl;
 use std::sync::{Arc, Mutex};
 
 use bluegreen_core::Error;
-use bluegreen_core::capabilities::WithSignals;
 use bluegreen_core::color::Color;
-use bluegreen_core::input::{DeployIdlePhase, ExecutionInput};
-use bluegreen_core::lock::Lock;
-use bluegreen_core::monitor::{AlarmState, Alarms, Clock, VersionCheck, VersionProber, monitor};
+use bluegreen_core::document::input::{DeployIdlePhase, ExecutionInput};
+use bluegreen_core::ports::capabilities::WithSignals;
 use bluegreen_core::ports::{
     Bounds, ExecutionStatus, ForeignAction, Forward, Ports, RouteAction, RouteActions, ServiceInfo,
     WeightedTarget,
 };
 use bluegreen_core::ports::{MetricWindow, Metrics, PortResult, ProbeResult};
-use bluegreen_core::rollback::events::state_machine_request;
-use bluegreen_core::rollback::{
+use bluegreen_core::records::lock::Lock;
+use bluegreen_core::records::state::AppState;
+use bluegreen_core::records::store::AppStore;
+use bluegreen_core::sim::{Model, Scheduler, SimPorts, TaskDef, yield_now};
+use bluegreen_core::steps::monitor::{
+    AlarmState, Alarms, Clock, VersionCheck, VersionProber, monitor,
+};
+use bluegreen_core::steps::rollback::events::state_machine_request;
+use bluegreen_core::steps::rollback::{
     ReleaseRef, RollbackOutcome, RollbackRequest, RollbackSource, rollback,
 };
-use bluegreen_core::routing::{Weights, weights_of};
-use bluegreen_core::sim::{Model, Scheduler, SimPorts, TaskDef, yield_now};
-use bluegreen_core::state::AppState;
-use bluegreen_core::store::AppStore;
+use bluegreen_core::world::routing::{Weights, weights_of};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -354,7 +356,7 @@ async fn ended_executions(
         };
         let request = RollbackRequest {
             app: APP.into(),
-            reason: bluegreen_core::rollback::machine_reason(
+            reason: bluegreen_core::steps::rollback::machine_reason(
                 &format!("release {version}'s execution ended without releasing "),
                 &[&format!("({arn})")],
             ),
@@ -642,7 +644,7 @@ impl Metrics for SimSignals {
 
     async fn metric_values(
         &self,
-        queries: &[bluegreen_core::monitor::checks::MetricQuery],
+        queries: &[bluegreen_core::steps::monitor::checks::MetricQuery],
         _start: OffsetDateTime,
         _end: OffsetDateTime,
     ) -> PortResult<Vec<Option<f64>>> {
@@ -727,10 +729,13 @@ async fn invoke(
             match phase {
                 DeployIdlePhase::Deploy => {
                     input.validate_overrides()?;
-                    value(bluegreen_core::deploy::deploy(&p, &input.deploy_request(), now).await)
+                    value(
+                        bluegreen_core::steps::deploy::deploy(&p, &input.deploy_request(), now)
+                            .await,
+                    )
                 }
                 DeployIdlePhase::Check => value(
-                    bluegreen_core::ready::check(
+                    bluegreen_core::steps::ready::check(
                         &p,
                         &input.deployed_request("the readiness check")?,
                         now,
@@ -743,11 +748,11 @@ async fn invoke(
                     let released = store.release_lock(&input.app, &holder).await?;
                     Ok(json!({"holder": holder, "released": released}))
                 }
-                DeployIdlePhase::Abort => {
-                    value(bluegreen_core::abort::abort(&p, &input.deploy_request().caller).await)
-                }
+                DeployIdlePhase::Abort => value(
+                    bluegreen_core::steps::abort::abort(&p, &input.deploy_request().caller).await,
+                ),
                 DeployIdlePhase::ScaleDown => value(
-                    bluegreen_core::scale_down::scale_down(
+                    bluegreen_core::steps::scale_down::scale_down(
                         &p,
                         &input.deployed_request("scale-down")?,
                         now,
@@ -773,7 +778,7 @@ async fn invoke(
         }
         "switch" => {
             let input = ExecutionInput::from_value(payload)?;
-            value(bluegreen_core::switch::switch(&p, &input.switch_request(), now).await)
+            value(bluegreen_core::steps::switch::switch(&p, &input.switch_request(), now).await)
         }
         "monitor" => {
             let input = ExecutionInput::from_value(payload)?;
@@ -796,7 +801,7 @@ async fn invoke(
         "rollback" => {
             if let Some(failed) = payload.get("rollback_failed") {
                 let app = failed["app"].as_str().unwrap_or_default().to_string();
-                let alerted = bluegreen_core::rollback::alert_rollback_failed(
+                let alerted = bluegreen_core::steps::rollback::alert_rollback_failed(
                     &p,
                     &app,
                     "the rollback failed",
@@ -840,13 +845,14 @@ async fn script(world: World, delay: usize, run: Arc<Mutex<Run>>) {
             }
         }};
     }
-    let deployed =
-        attempt!(bluegreen_core::deploy::deploy(&p, &input.deploy_request(), now(&world)).await);
+    let deployed = attempt!(
+        bluegreen_core::steps::deploy::deploy(&p, &input.deploy_request(), now(&world)).await
+    );
     note(&world, format!("  script deploy -> {}", outcome(&deployed)));
     let Ok(deployed) = deployed else {
         // As the state machine does: give back what the release took.
         let caller = input.deploy_request().caller;
-        let out = attempt!(bluegreen_core::abort::abort(&p, &caller).await);
+        let out = attempt!(bluegreen_core::steps::abort::abort(&p, &caller).await);
         note(&world, format!("  script abort -> {}", outcome(&out)));
         if out.is_err() {
             run.lock().unwrap().abort_gave_up = true;
@@ -856,7 +862,7 @@ async fn script(world: World, delay: usize, run: Arc<Mutex<Run>>) {
     input.deploy = Some(deployed);
     loop {
         let out = attempt!(
-            bluegreen_core::switch::switch(&p, &input.switch_request(), now(&world)).await
+            bluegreen_core::steps::switch::switch(&p, &input.switch_request(), now(&world)).await
         );
         note(&world, format!("  script switch -> {}", outcome(&out)));
         match out {
@@ -1096,7 +1102,7 @@ fn production(m: &Model) -> RouteActions {
 
 fn weights(m: &Model) -> Weights {
     let text = m.param(&param("config")).unwrap().to_string();
-    let config = bluegreen_core::config::AppConfig::parse(APP, "config", &text).unwrap();
+    let config = bluegreen_core::records::config::AppConfig::parse(APP, "config", &text).unwrap();
     weights_of(&config, &config.production.route(), &production(m)).unwrap()
 }
 

@@ -1,0 +1,410 @@
+//! Putting the release on the idle color. The outcome is stored by the state
+//! machine under `$.deploy` and read by the later steps (smoke tests need the
+//! idle color; the check loop needs the task definition). The decision is a
+//! pure plan from one look at the world ([`plan`]); this file takes the
+//! app's lock, looks, and applies it.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tracing::{info, warn};
+
+use crate::color::Color;
+use crate::document::requests::DeployRequest;
+use crate::error::{Error, Result};
+use crate::ports::capabilities::Prefixed;
+use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Services};
+use crate::records::config::{AppConfig, Strategy};
+use crate::records::fence::rolled_back_meanwhile;
+use crate::records::scaling::{self, ScalingRecord};
+use crate::records::state::AppState;
+use crate::records::store::AppStore;
+use crate::steps::reconcile::repair_record;
+use crate::world::routing::{read_weights, weights_of, write_split};
+use crate::world::split::Split;
+use crate::world::{PerColor, World, observe};
+
+mod plan;
+
+pub use crate::document::outcomes::DeployOutcome;
+
+pub use plan::{Deployment, Plan, Release};
+
+/// Deploys the release to the idle color: takes the app's lock, looks at
+/// the world once, plans ([`plan`]) and applies the plan: registers the
+/// release's task definition (unless the idle service already runs it),
+/// sizes the idle service like the active one, and points the test route at
+/// it. Safe to run twice.
+pub async fn deploy<W>(
+    aws: &W,
+    request: &DeployRequest,
+    now: OffsetDateTime,
+) -> Result<DeployOutcome>
+where
+    W: ParameterStore + LoadBalancer + Services + Executions + Prefixed,
+{
+    let app = request.caller.app.as_str();
+    let version = request.caller.version.as_str();
+    let me = request.caller.holder();
+    let store = AppStore::new(aws, aws.prefix())?;
+    let config = store.config(app).await?;
+    let strategy = request.strategy.as_ref().unwrap_or(&config.strategy);
+    // An app that autoscales needs a scalable target per color: refused
+    // before the lock or anything else (the targets are read again, under
+    // the lock, before they change).
+    scaling::read(aws, &config).await?;
+    let acquired = store
+        .acquire_lock(app, &me, lock_ttl(&config, strategy), now, aws)
+        .await?;
+
+    // The listener, not the stored state, decides which color is idle: what
+    // serves production must never be touched. A record naming another
+    // active color is repaired from the world first.
+    let world = observe(&store, app, None).await?;
+    let state = match world.weights.sole() {
+        Some(active) => repair_record(&store, &world, active).await?,
+        None => world.state().cloned(),
+    };
+    match plan::plan(&world, state.as_ref(), request, now) {
+        Plan::AlreadyLive(outcome) => {
+            info!(app, version, color = %outcome.idle_color.other(), "release already serves all production traffic");
+            Ok(outcome)
+        }
+        Plan::Resume(outcome) => {
+            info!(app, version, color = %outcome.idle_color, split = %world.weights,
+                  "a rerun picks up the release left part-way");
+            Ok(outcome)
+        }
+        Plan::Refuse {
+            error,
+            give_back_lock,
+        } => {
+            if give_back_lock && acquired != crate::records::lock::Acquired::AlreadyHeld {
+                store.release_lock(app, &me).await?;
+            }
+            Err(error)
+        }
+        Plan::Deploy(deployment) => {
+            // Boxed: keeps deploy's own future small.
+            Box::pin(apply(
+                aws,
+                &store,
+                &config,
+                request,
+                &world,
+                state.as_ref(),
+                deployment,
+                now,
+            ))
+            .await
+        }
+    }
+}
+
+/// The plan's changes, in order: the task definition, the record's mark,
+/// a look at the fence and the lock, the held bounds, the idle service (after
+/// a last look at the listener), a look at the fence again, the test route.
+/// Any failure stops here; the state machine's retry looks and plans again.
+#[allow(clippy::too_many_arguments)]
+async fn apply<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
+    config: &AppConfig,
+    request: &DeployRequest,
+    world: &World,
+    state: Option<&AppState>,
+    deployment: Deployment,
+    now: OffsetDateTime,
+) -> Result<DeployOutcome>
+where
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
+{
+    let app = config.app.as_str();
+    let version = request.caller.version.as_str();
+    let me = request.caller.holder();
+    let Deployment {
+        active,
+        idle,
+        desired,
+        ..
+    } = deployment;
+    let idle_name = config.color(idle).service.clone();
+    let task_definition = match &deployment.release {
+        Release::TaskDefinition(arn) => arn.clone(),
+        Release::Image { image, base } => release_task_definition(aws, config, base, image).await?,
+    };
+    let (replaces_release, update_needed) = deployment.changes(world, &task_definition);
+    if replaces_release
+        && let Err(e) =
+            mark_previous_color_replaced(store, app, state, idle, version, &task_definition).await
+    {
+        // The mark may have landed with its answer lost, on top of the state
+        // of a rollback that fenced this deployment: put that back first.
+        if let (_, Some(fence)) = store.lock_and_fence(app).await?
+            && fence.fences(&me)
+            && fence.still_current(|c| world.task_definition(c).to_string())
+        {
+            put_back_rollbacks_state(aws, store, config, &fence).await?;
+        }
+        return Err(e);
+    }
+    // A rollback that stopped this deployment may be deciding right now where
+    // production goes: leave the idle color alone (see `fence`).
+    let (lock, fence) = store.lock_and_fence(app).await?;
+    if let Some(fence) = fence.filter(|f| f.fences(&me)) {
+        // Only while ECS still runs what the fence's decision names: a
+        // replay days later (a console Redrive) finds an old fence.
+        if fence.still_current(|c| world.task_definition(c).to_string()) {
+            put_back_rollbacks_state(aws, store, config, &fence).await?;
+            // An earlier attempt of this step may have held the bounds after
+            // the rollback settled them: its decision is applied again.
+            if config.autoscaling {
+                scaling::honour_fence(store, config, &fence).await?;
+            }
+        }
+        warn!(
+            app,
+            version, "rolled back while deploying; the idle service is left as it was"
+        );
+        return Err(rolled_back_meanwhile(app, &fence));
+    }
+    if lock.as_ref().is_none_or(|l| l.holder != me) {
+        // A rollback took the lock over (it stops and fences the deployment
+        // holding it, and a reclaim may race a release): whoever holds it now
+        // decides; this deployment stops before touching the idle color.
+        return Err(Error::NotLockHolder {
+            app: app.to_string(),
+            me,
+            found: lock.map_or_else(
+                || "no lock is held".to_string(),
+                |l| format!("{} holds it", l.holder),
+            ),
+        });
+    }
+    hold_both_colors(aws, store, config, &me, idle, desired, world).await?;
+    if update_needed {
+        // The listener again, just before the idle color changes: someone
+        // may have moved production onto it by hand since the first look
+        // (invariant 11: never resize a color with production weight).
+        let weights = read_weights(aws, config).await?;
+        if weights.serves(idle) {
+            return Err(Error::Drift {
+                app: app.to_string(),
+                record: format!("deploy-idle read {idle} as the idle color"),
+                world: format!("the load balancer now sends {weights}"),
+                fix: "Production was moved while deploying; start the release again once it is where you want it".to_string(),
+            });
+        }
+        aws.update(
+            &config.cluster,
+            &idle_name,
+            Some(&task_definition),
+            Some(desired),
+        )
+        .await?;
+        info!(app, version, service = %idle_name, %task_definition, desired, "updated the idle service");
+    }
+    if config.autoscaling
+        && let Some(fence) = store.fence_against(app, &me).await?
+    {
+        // A rollback fenced this deployment while it held the bounds: once
+        // it has decided, its bounds are put back (see `scaling`).
+        scaling::honour_fence(store, config, &fence).await?;
+        return Err(rolled_back_meanwhile(app, &fence));
+    }
+    let test_route_moved = point_test_route(aws, config, idle).await?;
+
+    Ok(DeployOutcome {
+        app: app.to_string(),
+        version: version.to_string(),
+        idle_color: idle,
+        service: idle_name,
+        task_definition_arn: task_definition,
+        desired_count: desired,
+        serving_task_definition: Some(world.task_definition(active).to_string()),
+        changed: update_needed || test_route_moved,
+        already_live: false,
+        started_at: now,
+        warm_window_seconds: config.warm_window_seconds,
+    })
+}
+
+/// Our mark may have landed on top of the state of the rollback that fenced
+/// this deployment. Put the rollback's state back only once the listener
+/// shows its decision: before that, the rollback itself still writes it (or
+/// failed, and the record must not claim what did not happen). A stopped
+/// execution retries nothing: a few attempts here.
+async fn put_back_rollbacks_state<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
+    config: &AppConfig,
+    fence: &crate::records::fence::Fence,
+) -> Result<()>
+where
+    W: ParameterStore + LoadBalancer + Prefixed,
+{
+    let (Some(decided), Some(split)) = (&fence.state, fence.split) else {
+        return Ok(());
+    };
+    crate::ports::retry::retrying(5, || async {
+        if read_weights(aws, config).await?.matches(split) {
+            store.save_state(&config.app, decided).await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// An app that autoscales: the bounds before this release are recorded
+/// (once), then each color's minimum is held at the task count the release
+/// needs of it: the idle color at the active one's desired count, the active
+/// color at its own (see `scaling`).
+async fn hold_both_colors<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
+    config: &AppConfig,
+    me: &str,
+    idle: Color,
+    desired: i32,
+    world: &World,
+) -> Result<()>
+where
+    W: ParameterStore + Services + Prefixed,
+{
+    let Some(now) = scaling::read(aws, config).await? else {
+        return Ok(());
+    };
+    let active = idle.other();
+    scaling::remember(
+        store,
+        &config.app,
+        ScalingRecord {
+            execution: me.to_string(),
+            idle_color: idle,
+            serving: *now.get(active),
+            idle: *now.get(idle),
+            settled: false,
+        },
+    )
+    .await?;
+    let held = PerColor::from_fn(|c| {
+        let count = if c == idle {
+            desired
+        } else {
+            world.services.get(active).desired
+        };
+        scaling::hold(*now.get(c), count)
+    });
+    scaling::apply_both(aws, config, idle, &now, &held).await
+}
+
+/// Before the idle color's release is replaced, the state says so: from then
+/// on that color is no rollback target (see `AppState::can_roll_back`). Written
+/// first, so that no moment exists where a rollback could pick a color that
+/// already runs the new release.
+async fn mark_previous_color_replaced(
+    store: &AppStore<'_, impl ParameterStore>,
+    app: &str,
+    state: Option<&AppState>,
+    idle: Color,
+    version: &str,
+    task_definition: &str,
+) -> Result<()> {
+    let Some(state) = state.filter(|s| s.previous_color == idle) else {
+        return Ok(());
+    };
+    if state.previous_color_replaced_by.as_deref() == Some(version)
+        && state.previous_color_replaced_with.as_deref() == Some(task_definition)
+    {
+        return Ok(());
+    }
+    let marked = AppState {
+        previous_color_replaced_by: Some(version.to_string()),
+        previous_color_replaced_with: Some(task_definition.to_string()),
+        ..state.clone()
+    };
+    store.save_state(app, &marked).await
+}
+
+/// Long enough for the whole deployment (deploy, every step's bake, and some
+/// slack), short enough that a crashed run does not block the app for a day.
+fn lock_ttl(config: &AppConfig, strategy: &Strategy) -> Duration {
+    let steps = strategy.steps().len() as u64;
+    Duration::from_secs(
+        config.deploy_timeout_seconds + steps * (strategy.bake_seconds() + 120) + 3600,
+    )
+}
+
+/// The task definition that runs `image`: a revision of what production runs
+/// now (`current`, the serving color's) with only the image changed. Not the
+/// idle color's: it may be older, and a release shipped since as a task
+/// definition (environment, CPU, secrets) would be silently undone. A rerun
+/// finds the revision its first run registered (the adapter reuses the
+/// family's latest revision when it is the same), so nothing new is added.
+async fn release_task_definition(
+    services: &impl Services,
+    config: &AppConfig,
+    current: &str,
+    image: &str,
+) -> Result<String> {
+    let images = services.images(current).await?;
+    let container = pick_container(config, current, &images)?;
+    if images
+        .iter()
+        .any(|c| c.container == container && c.image == image)
+    {
+        return Ok(current.to_string());
+    }
+    let arn = services
+        .register_with_image(current, &container, image)
+        .await?;
+    info!(app = %config.app, %arn, %container, image, "the release's task definition");
+    Ok(arn)
+}
+
+fn pick_container(
+    config: &AppConfig,
+    task_definition: &str,
+    images: &[ContainerImage],
+) -> Result<String> {
+    let names: Vec<&str> = images.iter().map(|c| c.container.as_str()).collect();
+    let document = format!("config of `{}`", config.app);
+    match (&config.container, names.as_slice()) {
+        (Some(wanted), _) if names.contains(&wanted.as_str()) => Ok(wanted.clone()),
+        (Some(wanted), _) => Err(Error::bad_input(
+            document,
+            "container",
+            format!(
+                "task definition {task_definition} has no container `{wanted}` (it has: {})",
+                names.join(", ")
+            ),
+        )),
+        (None, [only]) => Ok(only.to_string()),
+        (None, _) => Err(Error::bad_input(
+            document,
+            "container",
+            format!(
+                "task definition {task_definition} has {} containers ({}): name the one a release updates",
+                names.len(),
+                names.join(", ")
+            ),
+        )),
+    }
+}
+
+/// Smoke tests reach the idle color through the test route; it must send
+/// everything there. Returns whether it had to change.
+async fn point_test_route(lb: &impl LoadBalancer, config: &AppConfig, idle: Color) -> Result<bool> {
+    let Some(test) = &config.test else {
+        return Ok(false);
+    };
+    let route = test.route();
+    let current = lb.read_actions(&route).await?;
+    let wanted = Split::all(idle);
+    if weights_of(config, &route, &current).is_ok_and(|w| w.matches(wanted)) {
+        return Ok(false);
+    }
+    write_split(lb, config, &route, &current, wanted, false).await?;
+    info!(app = %config.app, color = %idle, "test route now reaches the idle color");
+    Ok(true)
+}

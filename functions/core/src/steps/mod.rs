@@ -1,0 +1,11 @@
+//! What each Lambda does, one module per step: each observes the world,
+//! decides, then acts (the larger ones as a pure plan and one executor).
+
+pub mod abort;
+pub mod deploy;
+pub mod monitor;
+pub mod ready;
+pub mod reconcile;
+pub mod rollback;
+pub mod scale_down;
+pub mod switch;

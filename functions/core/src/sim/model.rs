@@ -31,6 +31,18 @@ pub struct TaskDef {
     pub from: Option<String>,
 }
 
+/// A fault a test asks for: the next `times` calls of `operation` whose
+/// subject (the parameter, route, service, task definition, topic or
+/// execution it names) contains `subject` go wrong as `fault`. Checked
+/// before the seeded random faults, and drawing nothing from their source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultHook {
+    pub operation: &'static str,
+    pub subject: String,
+    pub times: usize,
+    pub fault: Fault,
+}
+
 /// How a call went wrong, when it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -77,6 +89,10 @@ pub struct Model {
     /// more describes answer them, and until which of the world's calls (a
     /// moment: a retry seconds later reads the change).
     stale: BTreeMap<(String, String), (RouteActions, usize, usize)>,
+    /// The faults tests ask for, in order (see [`FaultHook`]).
+    pub hooks: Vec<FaultHook>,
+    /// Every call made, as `operation subject`: what a test asserts on.
+    pub calls_made: Vec<String>,
 }
 
 impl Model {
@@ -100,7 +116,30 @@ impl Model {
             trace: Vec::new(),
             stale_percent: 0,
             stale: BTreeMap::new(),
+            hooks: Vec::new(),
+            calls_made: Vec::new(),
         }
+    }
+
+    /// Makes the next `times` calls of `operation` naming `subject` go
+    /// wrong as `fault` (see [`FaultHook`]).
+    pub fn fail(&mut self, operation: &'static str, subject: &str, times: usize, fault: Fault) {
+        self.hooks.push(FaultHook {
+            operation,
+            subject: subject.to_string(),
+            times,
+            fault,
+        });
+    }
+
+    fn hooked_fault(&mut self, operation: &str, subject: &str) -> Option<Fault> {
+        let hook = self
+            .hooks
+            .iter_mut()
+            .find(|h| h.times > 0 && h.operation == operation && subject.contains(&h.subject))?;
+        hook.times -= 1;
+        self.faults_injected += 1;
+        Some(hook.fault)
     }
 
     pub fn healthy(&self, target_group: &str) -> usize {
@@ -210,13 +249,18 @@ impl SimPorts {
     async fn call<T>(
         &self,
         operation: &'static str,
+        subject: &str,
         effect: impl FnOnce(&mut Model) -> PortResult<T>,
     ) -> PortResult<T> {
         yield_now().await;
         let mut m = self.lock();
         m.calls += 1;
         m.converge();
-        let fault = m.draw_fault();
+        m.calls_made.push(format!("{operation} {subject}"));
+        let fault = match m.hooked_fault(operation, subject) {
+            Some(fault) => Some(fault),
+            None => m.draw_fault(),
+        };
         let line = format!("{} {operation}", self.actor);
         match fault {
             Some(Fault::Before) => {
@@ -257,7 +301,7 @@ fn route_key(route: &Route) -> String {
 
 impl ParameterStore for SimPorts {
     async fn get(&self, name: &str) -> PortResult<Option<Parameter>> {
-        self.call("ssm:GetParameter", |m| {
+        self.call("ssm:GetParameter", name, |m| {
             Ok(m.params.get(name).map(|(v, version)| Parameter {
                 value: v.clone(),
                 version: *version,
@@ -267,7 +311,7 @@ impl ParameterStore for SimPorts {
     }
 
     async fn get_many(&self, names: &[String]) -> PortResult<Vec<Option<Parameter>>> {
-        self.call("ssm:GetParameters", |m| {
+        self.call("ssm:GetParameters", &names.join(" "), |m| {
             Ok(names
                 .iter()
                 .map(|n| {
@@ -282,7 +326,7 @@ impl ParameterStore for SimPorts {
     }
 
     async fn put(&self, name: &str, value: &str, mode: PutMode) -> PortResult<PutOutcome> {
-        self.call("ssm:PutParameter", |m| {
+        self.call("ssm:PutParameter", name, |m| {
             if value.len() > 4096 {
                 return Err(PortError::failed("ssm:PutParameter", "value too long"));
             }
@@ -326,7 +370,7 @@ impl ParameterStore for SimPorts {
     }
 
     async fn delete(&self, name: &str) -> PortResult<()> {
-        self.call("ssm:DeleteParameter", |m| {
+        self.call("ssm:DeleteParameter", name, |m| {
             if m.params.remove(name).is_some() && name.ends_with("/lock") {
                 m.trace.push("    lock := (none)".into());
             }
@@ -338,7 +382,7 @@ impl ParameterStore for SimPorts {
 
 impl LoadBalancer for SimPorts {
     async fn read_actions(&self, route: &Route) -> PortResult<RouteActions> {
-        self.call("elbv2:Describe", |m| {
+        self.call("elbv2:Describe", &route_key(route), |m| {
             let key = route_key(route);
             let mine = (key.clone(), self.actor.clone());
             match m.stale.get_mut(&mine) {
@@ -368,7 +412,7 @@ impl LoadBalancer for SimPorts {
         route: &Route,
         actions: &RouteActions,
     ) -> PortResult<RouteActions> {
-        self.call("elbv2:Modify", |m| {
+        self.call("elbv2:Modify", &route_key(route), |m| {
             let key = route_key(route);
             if !m.routes.contains_key(&key) {
                 return Err(PortError::failed("elbv2:Modify", "no such route"));
@@ -396,7 +440,7 @@ impl LoadBalancer for SimPorts {
     }
 
     async fn healthy_targets(&self, target_group_arn: &str) -> PortResult<usize> {
-        self.call("elbv2:DescribeTargetHealth", |m| {
+        self.call("elbv2:DescribeTargetHealth", target_group_arn, |m| {
             Ok(m.healthy(target_group_arn))
         })
         .await
@@ -405,7 +449,7 @@ impl LoadBalancer for SimPorts {
 
 impl Services for SimPorts {
     async fn describe(&self, _cluster: &str, service: &str) -> PortResult<ServiceInfo> {
-        self.call("ecs:DescribeServices", |m| {
+        self.call("ecs:DescribeServices", service, |m| {
             m.services
                 .get(service)
                 .cloned()
@@ -415,7 +459,7 @@ impl Services for SimPorts {
     }
 
     async fn images(&self, task_definition_arn: &str) -> PortResult<Vec<ContainerImage>> {
-        self.call("ecs:DescribeTaskDefinition", |m| {
+        self.call("ecs:DescribeTaskDefinition", task_definition_arn, |m| {
             m.image_of(task_definition_arn)
                 .map(|image| {
                     vec![ContainerImage {
@@ -436,7 +480,7 @@ impl Services for SimPorts {
         _container: &str,
         image: &str,
     ) -> PortResult<String> {
-        self.call("ecs:RegisterTaskDefinition", |m| {
+        self.call("ecs:RegisterTaskDefinition", task_definition_arn, |m| {
             // As the adapter: the family's latest revision is reused when it
             // is the same (a rerun after a registration whose answer was lost).
             if let Some(latest) = m.task_defs.last()
@@ -466,7 +510,7 @@ impl Services for SimPorts {
         task_definition: Option<&str>,
         desired: Option<i32>,
     ) -> PortResult<()> {
-        self.call("ecs:UpdateService", |m| {
+        self.call("ecs:UpdateService", service, |m| {
             let s = m
                 .services
                 .get_mut(service)
@@ -487,12 +531,16 @@ impl Services for SimPorts {
         _cluster: &str,
         services: &[&str],
     ) -> PortResult<Vec<Option<Bounds>>> {
-        self.call("application-autoscaling:DescribeScalableTargets", |m| {
-            Ok(services
-                .iter()
-                .map(|s| m.scaling.get(*s).copied())
-                .collect())
-        })
+        self.call(
+            "application-autoscaling:DescribeScalableTargets",
+            &services.join(" "),
+            |m| {
+                Ok(services
+                    .iter()
+                    .map(|s| m.scaling.get(*s).copied())
+                    .collect())
+            },
+        )
         .await
     }
 
@@ -502,27 +550,31 @@ impl Services for SimPorts {
         service: &str,
         bounds: Bounds,
     ) -> PortResult<()> {
-        self.call("application-autoscaling:RegisterScalableTarget", |m| {
-            if !m.scaling.contains_key(service) {
-                return Err(PortError::failed(
-                    "application-autoscaling:RegisterScalableTarget",
-                    "no such scalable target",
-                ));
-            }
-            m.scaling.insert(service.to_string(), bounds);
-            m.trace.push(format!("    bounds of {service} := {bounds}"));
-            // New bounds take effect at once on the desired count.
-            let desired = m.services.get(service).map_or(0, |s| s.desired);
-            m.clamp_to_bounds(service, desired);
-            Ok(())
-        })
+        self.call(
+            "application-autoscaling:RegisterScalableTarget",
+            service,
+            |m| {
+                if !m.scaling.contains_key(service) {
+                    return Err(PortError::failed(
+                        "application-autoscaling:RegisterScalableTarget",
+                        "no such scalable target",
+                    ));
+                }
+                m.scaling.insert(service.to_string(), bounds);
+                m.trace.push(format!("    bounds of {service} := {bounds}"));
+                // New bounds take effect at once on the desired count.
+                let desired = m.services.get(service).map_or(0, |s| s.desired);
+                m.clamp_to_bounds(service, desired);
+                Ok(())
+            },
+        )
         .await
     }
 }
 
 impl Alerts for SimPorts {
     async fn publish(&self, topic_arn: &str, subject: &str, _message: &str) -> PortResult<()> {
-        self.call("sns:Publish", |m| {
+        self.call("sns:Publish", topic_arn, |m| {
             m.alerts.push((topic_arn.to_string(), subject.to_string()));
             Ok(())
         })
@@ -532,7 +584,7 @@ impl Alerts for SimPorts {
 
 impl Executions for SimPorts {
     async fn execution(&self, execution_arn: &str) -> PortResult<ExecutionInfo> {
-        self.call("states:DescribeExecution", |m| {
+        self.call("states:DescribeExecution", execution_arn, |m| {
             Ok(match m.executions.get(execution_arn) {
                 Some((status, input)) => ExecutionInfo {
                     status: *status,
@@ -548,7 +600,7 @@ impl Executions for SimPorts {
     }
 
     async fn stop(&self, execution_arn: &str, _cause: &str) -> PortResult<()> {
-        self.call("states:StopExecution", |m| {
+        self.call("states:StopExecution", execution_arn, |m| {
             if let Some((status, _)) = m.executions.get_mut(execution_arn)
                 && *status == ExecutionStatus::Running
             {

@@ -18,11 +18,15 @@ pub struct YieldNow {
 
 impl Future for YieldNow {
     type Output = ();
-    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.yielded {
             Poll::Ready(())
         } else {
             self.yielded = true;
+            // The scheduler polls every actor itself (its waker does
+            // nothing); an async runtime needs the wake to poll this again,
+            // so the in-memory AWS also runs under tokio.
+            cx.waker().wake_by_ref();
             Poll::Pending
         }
     }

@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+pub mod memory;
+
 pub use bluegreen_local::emulator::{Emulator, EmulatorOptions};
 pub use bluegreen_local::example::{AppOptions, ExampleApp, PREFIX};
 pub use bluegreen_local::sample::{Behaviour, SampleApp};

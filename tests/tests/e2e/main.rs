@@ -6,6 +6,7 @@
 mod acting;
 mod announcement;
 mod autoscaling;
+mod contract;
 mod deploy_idle;
 mod lock;
 mod monitor;

@@ -1,18 +1,23 @@
-//! The switch Lambda against the emulator, through its real entry function.
+//! The switch Lambda through its real entry function, on the in-memory AWS
+//! (`bluegreen_e2e::memory`): the adapters' contract with the real APIs is
+//! `contract.rs`'s, against the emulator.
 
+use bluegreen_core::ports::{ForeignAction, RouteAction, RouteActions};
 use bluegreen_core::records::state::{AppState, Phase};
+use bluegreen_core::sim::Fault;
 use bluegreen_core::steps::switch::SwitchOutcome;
 use bluegreen_core::{Color, Split};
-use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input};
+use bluegreen_e2e::memory::{self, AppOptions, MemoryApp};
+use bluegreen_e2e::{lambda_event, release_input};
 use bluegreen_lambda::HandlerError;
 use serde_json::{Value, json};
 
-async fn switch(app: &ExampleApp, input: &Value) -> Result<SwitchOutcome, HandlerError> {
+async fn switch(app: &MemoryApp, input: &Value) -> Result<SwitchOutcome, HandlerError> {
     // A direct invoke moves traffic only holding the lock, as after deploy-idle.
     if input.get("execution").is_none()
         && let Some(version) = input.pointer("/release/version").and_then(Value::as_str)
     {
-        bluegreen_e2e::try_hold_lock(app, &bluegreen_e2e::manual_holder(app, version)).await;
+        memory::try_hold_lock(app, &memory::manual_holder(app, version)).await;
     }
     bluegreen_switch::handler(&app.ports(), lambda_event(input.clone())).await
 }
@@ -23,27 +28,27 @@ fn weighted(steps: &[u8]) -> Value {
 
 #[tokio::test]
 async fn all_at_once_moves_everything_to_green_and_a_rerun_changes_nothing() {
-    let app = bluegreen_e2e::provision("sw-all", AppOptions::default()).await;
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    let app = memory::provision("sw-all", AppOptions::default());
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
     let input = release_input(&app.name, "v2");
 
     let out = switch(&app, &input).await.expect("switch");
     assert_eq!(out.target_color, Color::Green);
     assert!(out.changed && out.done);
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
-    let state = app.stored_state().await.unwrap();
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
+    let state = app.stored_state().unwrap();
     assert_eq!(state.active_color, Color::Green);
     assert_eq!(state.active_version.as_deref(), Some("v2"));
     assert_eq!(state.previous_version.as_deref(), Some("v1"));
     assert_eq!(state.phase, Phase::Stable);
-    app.assert_state_matches_listener().await;
+    app.assert_state_matches_listener();
 
     // Same input again: nothing moves, nothing is rewritten.
-    let before = app.snapshot().await;
+    let before = app.snapshot();
     let again = switch(&app, &input).await.expect("rerun");
     assert!(!again.changed);
     assert_eq!(again.split, out.split);
-    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.snapshot(), before);
 }
 
 #[tokio::test]
@@ -52,18 +57,15 @@ async fn weighted_steps_walk_10_25_50_100_with_state_matching_listener_after_eac
         strategy: weighted(&[10, 25, 50, 100]),
         ..AppOptions::default()
     };
-    let app = bluegreen_e2e::provision("sw-steps", options).await;
+    let app = memory::provision("sw-steps", options);
     let mut input = release_input(&app.name, "v2");
     let mut seen = vec![];
     for _ in 0..4 {
         let out = switch(&app, &input).await.expect("switch step");
         seen.push((out.weight, out.done));
-        assert_eq!(
-            app.listener_split().await,
-            Split::with(Color::Green, out.weight)
-        );
-        app.assert_state_matches_listener().await;
-        let state = app.stored_state().await.unwrap();
+        assert_eq!(app.listener_split(), Split::with(Color::Green, out.weight));
+        app.assert_state_matches_listener();
+        let state = app.stored_state().unwrap();
         assert_eq!(
             state.previous_version.as_deref(),
             Some("v1"),
@@ -71,7 +73,7 @@ async fn weighted_steps_walk_10_25_50_100_with_state_matching_listener_after_eac
         );
 
         // Each step is safe to run twice.
-        let before = app.snapshot().await;
+        let before = app.snapshot();
         let rerun = switch(&app, &input).await.expect("rerun step");
         assert_eq!(
             rerun,
@@ -80,7 +82,7 @@ async fn weighted_steps_walk_10_25_50_100_with_state_matching_listener_after_eac
                 ..out.clone()
             }
         );
-        assert_eq!(app.snapshot().await, before);
+        assert_eq!(app.snapshot(), before);
 
         input["switch"] = serde_json::to_value(&out).unwrap();
     }
@@ -88,12 +90,12 @@ async fn weighted_steps_walk_10_25_50_100_with_state_matching_listener_after_eac
         seen,
         vec![(10, false), (25, false), (50, false), (100, true)]
     );
-    assert_eq!(app.stored_state().await.unwrap().phase, Phase::Stable);
+    assert_eq!(app.stored_state().unwrap().phase, Phase::Stable);
 }
 
 #[tokio::test]
 async fn overrides_strategy_takes_precedence_over_config() {
-    let app = bluegreen_e2e::provision("sw-override", AppOptions::default()).await;
+    let app = memory::provision("sw-override", AppOptions::default());
     let mut input = release_input(&app.name, "v2");
     input["overrides"] = json!({"strategy": weighted(&[30, 100])});
     let out = switch(&app, &input).await.expect("switch");
@@ -104,8 +106,8 @@ async fn overrides_strategy_takes_precedence_over_config() {
             green: 30
         }
     );
-    assert_eq!(app.stored_state().await.unwrap().phase, Phase::Shifting);
-    app.assert_state_matches_listener().await;
+    assert_eq!(app.stored_state().unwrap().phase, Phase::Shifting);
+    app.assert_state_matches_listener();
 }
 
 #[tokio::test]
@@ -115,26 +117,26 @@ async fn rule_based_switching_moves_the_rule_and_leaves_the_default_action() {
         strategy: weighted(&[50, 100]),
         ..AppOptions::default()
     };
-    let app = bluegreen_e2e::provision("sw-rule", options).await;
-    let default_before = format!("{:?}", app.listener_default_actions().await);
+    let app = memory::provision("sw-rule", options);
+    let default_before = format!("{:?}", app.listener_default_actions());
 
     let mut input = release_input(&app.name, "v2");
     let out = switch(&app, &input).await.expect("first step");
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         Split {
             blue: 50,
             green: 50
         }
     );
-    app.assert_state_matches_listener().await;
+    app.assert_state_matches_listener();
     input["switch"] = serde_json::to_value(&out).unwrap();
     switch(&app, &input).await.expect("second step");
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
-    app.assert_state_matches_listener().await;
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
+    app.assert_state_matches_listener();
 
     assert_eq!(
-        format!("{:?}", app.listener_default_actions().await),
+        format!("{:?}", app.listener_default_actions()),
         default_before,
         "the listener's default action is not ours to change"
     );
@@ -146,17 +148,17 @@ async fn refuses_weight_on_a_color_without_healthy_targets() {
         healthy_green: false,
         ..AppOptions::default()
     };
-    let app = bluegreen_e2e::provision("sw-unhealthy", options).await;
+    let app = memory::provision("sw-unhealthy", options);
     // Held as deploy-idle would: the snapshot below then covers the step only.
-    bluegreen_e2e::try_hold_lock(&app, &bluegreen_e2e::manual_holder(&app, "v2")).await;
-    let before = app.snapshot().await;
+    memory::try_hold_lock(&app, &memory::manual_holder(&app, "v2")).await;
+    let before = app.snapshot();
     let err = switch(&app, &release_input(&app.name, "v2"))
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "NoHealthyTargets");
     assert!(err.to_string().contains("green"), "{err}");
-    assert_eq!(app.snapshot().await, before, "nothing changed");
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.snapshot(), before, "nothing changed");
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
 }
 
 #[tokio::test]
@@ -165,24 +167,24 @@ async fn first_release_without_state_takes_the_active_color_from_the_listener() 
         initial_state: None,
         ..AppOptions::default()
     };
-    let app = bluegreen_e2e::provision("sw-bootstrap", options).await;
-    assert!(app.stored_state().await.is_none());
+    let app = memory::provision("sw-bootstrap", options);
+    assert!(app.stored_state().is_none());
     switch(&app, &release_input(&app.name, "v2"))
         .await
         .expect("switch");
-    let state = app.stored_state().await.unwrap();
+    let state = app.stored_state().unwrap();
     assert_eq!(state.active_color, Color::Green);
     assert_eq!(
         state.previous_version, None,
         "blue's version was never recorded"
     );
-    app.assert_state_matches_listener().await;
+    app.assert_state_matches_listener();
 }
 
 #[tokio::test]
 async fn only_the_lock_holder_moves_traffic() {
-    let app = bluegreen_e2e::provision("sw-locked", AppOptions::default()).await;
-    let holder = app.start_running_execution("deploy-other").await;
+    let app = memory::provision("sw-locked", AppOptions::default());
+    let holder = app.start_running_execution("deploy-other");
     let store_ports = app.ports();
     let store =
         bluegreen_core::records::store::AppStore::new(&store_ports.params, bluegreen_e2e::PREFIX)
@@ -197,27 +199,27 @@ async fn only_the_lock_holder_moves_traffic() {
         )
         .await
         .expect("lock");
-    let before = app.snapshot().await;
+    let before = app.snapshot();
 
     let mut input = release_input(&app.name, "v2");
     input["execution"] = json!({"arn": "arn:aws:states:us-east-1:123456789012:execution:sm:mine"});
     let err = switch(&app, &input).await.unwrap_err();
     assert_eq!(err.error_type(), "LockHeld");
     assert!(err.to_string().contains(&holder), "{err}");
-    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.snapshot(), before);
 
     // The holder itself may.
     input["execution"] = json!({"arn": holder});
     switch(&app, &input).await.expect("holder switches");
-    app.assert_state_matches_listener().await;
+    app.assert_state_matches_listener();
 }
 
 #[tokio::test]
 async fn bad_input_changes_nothing_and_says_where() {
-    let app = bluegreen_e2e::provision("sw-bad", AppOptions::default()).await;
+    let app = memory::provision("sw-bad", AppOptions::default());
     // Held as deploy-idle would: the snapshot below then covers the step only.
-    bluegreen_e2e::try_hold_lock(&app, &bluegreen_e2e::manual_holder(&app, "v2")).await;
-    let before = app.snapshot().await;
+    memory::try_hold_lock(&app, &memory::manual_holder(&app, "v2")).await;
+    let before = app.snapshot();
     let cases = [
         (
             json!({"app": app.name}),
@@ -250,54 +252,36 @@ async fn bad_input_changes_nothing_and_says_where() {
             "{err} should mention {says}"
         );
     }
-    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.snapshot(), before);
 }
 
 #[tokio::test]
 async fn a_corrupt_config_is_reported_with_its_field() {
-    let app = bluegreen_e2e::provision("sw-badcfg", AppOptions::default()).await;
+    let app = memory::provision("sw-badcfg", AppOptions::default());
     // Held as deploy-idle would: the snapshot below then covers the step only.
-    bluegreen_e2e::try_hold_lock(&app, &bluegreen_e2e::manual_holder(&app, "v2")).await;
+    memory::try_hold_lock(&app, &memory::manual_holder(&app, "v2")).await;
     let mut config = app.config.clone();
     config["strategy"] = json!({"type": "weighted", "steps": [10, 50]});
-    app.ssm
-        .put_parameter()
-        .name(format!("/bluegreen/{}/config", app.name))
-        .value(config.to_string())
-        .overwrite(true)
-        .send()
-        .await
-        .unwrap();
-    let before = app.snapshot().await;
+    app.put_config(&config);
+    let before = app.snapshot();
     let err = switch(&app, &release_input(&app.name, "v2"))
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "BadInput");
     assert!(err.to_string().contains("`strategy.steps`"), "{err}");
-    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.snapshot(), before);
 }
 
 #[allow(dead_code)]
 fn _state_type_is_public(_: AppState) {}
 
-fn oidc_action(order: i32) -> aws_sdk_elasticloadbalancingv2::types::Action {
-    use aws_sdk_elasticloadbalancingv2::types::{
-        Action, ActionTypeEnum, AuthenticateOidcActionConfig,
-    };
-    Action::builder()
-        .r#type(ActionTypeEnum::AuthenticateOidc)
-        .order(order)
-        .authenticate_oidc_config(
-            AuthenticateOidcActionConfig::builder()
-                .issuer("https://idp.example.com")
-                .authorization_endpoint("https://idp.example.com/authorize")
-                .token_endpoint("https://idp.example.com/token")
-                .user_info_endpoint("https://idp.example.com/userinfo")
-                .client_id("shop")
-                .client_secret("secret")
-                .build(),
-        )
-        .build()
+fn oidc_action(order: i32) -> RouteAction {
+    RouteAction::Foreign(ForeignAction {
+        kind: "authenticate-oidc".into(),
+        order: Some(order),
+        fingerprint: "issuer=https://idp.example.com client=shop".into(),
+        opaque: std::sync::Arc::new("oidc"),
+    })
 }
 
 /// Scenario 3: production authenticates with OIDC before forwarding. A switch
@@ -305,56 +289,60 @@ fn oidc_action(order: i32) -> aws_sdk_elasticloadbalancingv2::types::Action {
 /// order and the forward's order stay.
 #[tokio::test]
 async fn actions_that_are_not_ours_survive_a_switch_and_a_rollback() {
-    use aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum;
-    let app = bluegreen_e2e::provision("sw-oidc", AppOptions::default()).await;
-    let mut forward = app.listener_default_actions().await.remove(0);
-    forward.order = Some(2);
-    app.set_listener_default_actions(vec![oidc_action(1), forward])
-        .await;
-    let types = |actions: &[aws_sdk_elasticloadbalancingv2::types::Action]| {
+    let app = memory::provision("sw-oidc", AppOptions::default());
+    let mut forward = app.listener_default_actions().0.remove(0);
+    if let RouteAction::Forward { order, .. } = &mut forward {
+        *order = Some(2);
+    }
+    app.set_listener_default_actions(vec![oidc_action(1), forward]);
+    let kinds = |actions: &RouteActions| {
         actions
+            .0
             .iter()
-            .map(|a| (a.r#type.clone(), a.order))
+            .map(|a| match a {
+                RouteAction::Forward { order, .. } => ("forward".to_string(), *order),
+                RouteAction::Foreign(f) => (f.kind.clone(), f.order),
+            })
             .collect::<Vec<_>>()
     };
     let expected = vec![
-        (Some(ActionTypeEnum::AuthenticateOidc), Some(1)),
-        (Some(ActionTypeEnum::Forward), Some(2)),
+        ("authenticate-oidc".to_string(), Some(1)),
+        ("forward".to_string(), Some(2)),
     ];
-    let oidc_before = app.listener_default_actions().await[0].clone();
+    let oidc_before = app.listener_default_actions().0[0].clone();
 
     switch(&app, &release_input(&app.name, "v2"))
         .await
         .expect("switch");
-    let after = app.listener_default_actions().await;
-    assert_eq!(types(&after), expected);
-    assert_eq!(after[0], oidc_before, "authentication kept as it was");
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    let after = app.listener_default_actions();
+    assert_eq!(kinds(&after), expected);
+    assert_eq!(after.0[0], oidc_before, "authentication kept as it was");
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
 
-    bluegreen_e2e::release_lock(&app, &bluegreen_e2e::manual_holder(&app, "v2")).await;
+    memory::release_lock(&app, &memory::manual_holder(&app, "v2")).await;
     bluegreen_rollback::handler(
         &app.ports(),
         lambda_event(json!({"app": app.name, "reason": "v2 errors"})),
     )
     .await
     .expect("rollback");
-    let after = app.listener_default_actions().await;
-    assert_eq!(types(&after), expected);
-    assert_eq!(after[0], oidc_before);
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    let after = app.listener_default_actions();
+    assert_eq!(kinds(&after), expected);
+    assert_eq!(after.0[0], oidc_before);
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
 }
 
 /// Only the lock holder moves traffic: with no lock at all (released, or
 /// never taken), a switch refuses and changes nothing.
 #[tokio::test]
 async fn a_switch_without_the_lock_moves_nothing() {
-    let app = bluegreen_e2e::provision("sw-nolock", AppOptions::default()).await;
-    let before = app.snapshot().await;
+    let app = memory::provision("sw-nolock", AppOptions::default());
+    let before = app.snapshot();
     let err = bluegreen_switch::handler(&app.ports(), lambda_event(release_input(&app.name, "v2")))
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "NotLockHolder", "{err}");
-    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.snapshot(), before);
 }
 
 /// A console rerun of a copied execution document that still holds another
@@ -365,9 +353,9 @@ async fn a_copied_document_with_an_earlier_executions_switch_result_starts_over(
         strategy: weighted(&[10, 50, 100]),
         ..AppOptions::default()
     };
-    let app = bluegreen_e2e::provision("sw-copied", options).await;
-    let execution = app.start_running_execution("release-v2").await;
-    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let app = memory::provision("sw-copied", options);
+    let execution = app.start_running_execution("release-v2");
+    memory::hold_lock(&app, &execution).await;
     let mut doc = release_input(&app.name, "v2");
     doc["execution"] = json!({"arn": execution});
     // What the earlier execution left: its second step, 50%.
@@ -377,40 +365,14 @@ async fn a_copied_document_with_an_earlier_executions_switch_result_starts_over(
         "execution_arn": "arn:aws:states:us-east-1:123456789012:execution:bluegreen:earlier"});
     let out = switch(&app, &doc).await.expect("switch");
     assert_eq!((out.step, out.weight), (0, 10), "{out:?}");
-    assert_eq!(app.listener_split().await, Split::with(Color::Green, 10));
+    assert_eq!(app.listener_split(), Split::with(Color::Green, 10));
 }
 
 /// `active-environment` is written before the state: if its write fails, the
 /// state is not written either, and the rerun writes both.
 #[tokio::test]
 async fn a_failed_active_environment_write_is_repaired_by_the_rerun() {
-    use bluegreen_core::ports::{
-        Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome,
-    };
-    use std::sync::atomic::{AtomicBool, Ordering};
-    struct FailOnce<P>(P, AtomicBool);
-    impl<P: ParameterStore> ParameterStore for FailOnce<P> {
-        async fn get(&self, name: &str) -> PortResult<Option<Parameter>> {
-            self.0.get(name).await
-        }
-        async fn get_many(&self, names: &[String]) -> PortResult<Vec<Option<Parameter>>> {
-            self.0.get_many(names).await
-        }
-        async fn put(&self, name: &str, value: &str, mode: PutMode) -> PortResult<PutOutcome> {
-            if name.ends_with("/active-environment") && self.1.swap(false, Ordering::SeqCst) {
-                return Err(bluegreen_core::ports::PortError {
-                    operation: "ssm:PutParameter",
-                    kind: bluegreen_core::ports::PortErrorKind::Transient,
-                    message: "injected: 503".into(),
-                });
-            }
-            self.0.put(name, value, mode).await
-        }
-        async fn delete(&self, name: &str) -> PortResult<()> {
-            self.0.delete(name).await
-        }
-    }
-    let app = bluegreen_e2e::provision("sw-activeenv", AppOptions::default()).await;
+    let app = memory::provision("sw-activeenv", AppOptions::default());
     let mut input = release_input(&app.name, "v2");
     match bluegreen_deploy_idle::handler(&app.ports(), lambda_event(input.clone()))
         .await
@@ -421,24 +383,21 @@ async fn a_failed_active_environment_write_is_repaired_by_the_rerun() {
         }
         other => panic!("{other:?}"),
     }
-    let p = app.ports();
-    let failing = Ports {
-        params: FailOnce(p.params, AtomicBool::new(true)),
-        lb: p.lb,
-        services: p.services,
-        alerts: p.alerts,
-        executions: p.executions,
-        prefix: p.prefix,
-    };
-    let err = bluegreen_switch::handler(&failing, lambda_event(input.clone()))
+    app.fail("ssm:PutParameter", "/active-environment", 1, Fault::Before);
+    let err = bluegreen_switch::handler(&app.ports(), lambda_event(input.clone()))
         .await
         .unwrap_err();
-    assert_eq!(err.error_type(), "Transient");
+    assert_eq!(err.error_type(), "Throttled", "{err}");
+    assert_eq!(
+        app.stored_state().unwrap().active_color,
+        Color::Blue,
+        "the state is written only after active-environment"
+    );
     switch(&app, &input).await.expect("rerun");
-    let state = app.stored_state().await.unwrap();
+    let state = app.stored_state().unwrap();
     assert_eq!(state.active_color, Color::Green);
     assert_eq!(
-        app.parameter("active-environment").await.unwrap().0,
-        "green"
+        app.parameter("active-environment").as_deref(),
+        Some("green")
     );
 }

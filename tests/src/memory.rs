@@ -30,6 +30,7 @@ pub struct MemoryApp {
     pub model: Arc<Mutex<Model>>,
     pub listener_arn: String,
     pub rule_arn: Option<String>,
+    pub test_listener_arn: String,
     pub blue_tg: String,
     pub green_tg: String,
     pub alert_topic_arn: String,
@@ -145,6 +146,7 @@ pub fn provision(name: &str, options: AppOptions) -> MemoryApp {
         model: Arc::new(Mutex::new(m)),
         listener_arn,
         rule_arn,
+        test_listener_arn,
         blue_tg,
         green_tg,
         alert_topic_arn,
@@ -255,25 +257,7 @@ impl MemoryApp {
 
     /// Where production traffic goes, by the load balancer.
     pub fn listener_split(&self) -> Split {
-        let actions = self.production_actions();
-        let forward = actions
-            .0
-            .iter()
-            .find_map(|a| match a {
-                RouteAction::Forward { forward, .. } => Some(forward.clone()),
-                RouteAction::Foreign(_) => None,
-            })
-            .expect("a forward action");
-        let weight = |tg: &str| {
-            forward
-                .targets
-                .iter()
-                .filter(|t| t.target_group_arn == tg)
-                .map(|t| t.weight)
-                .sum::<u32>()
-        };
-        Split::from_weights(weight(&self.blue_tg), weight(&self.green_tg))
-            .expect("production forwards to the app's colors")
+        split_of(&self.production_actions(), &self.blue_tg, &self.green_tg)
     }
 
     /// The stored state's split equals the load balancer's, and
@@ -309,23 +293,141 @@ impl MemoryApp {
         }
     }
 
-    /// A running execution of the app's state machine, as Step Functions
-    /// would describe it.
+    /// A running execution: a stand-in for a deployment in flight. Its input
+    /// is a release document of this app for the version named in `name`
+    /// (its `v<digits>` part, e.g. `release-v2`), as the action would send.
     pub fn start_running_execution(&self, name: &str) -> String {
+        let version = name
+            .split('-')
+            .find(|p| {
+                p.len() > 1 && p.starts_with('v') && p[1..].chars().all(|c| c.is_ascii_digit())
+            })
+            .unwrap_or(name);
+        let input = json!({
+            "app": self.name,
+            "release": {"version": version, "image": format!("example/{}:{version}", self.name)},
+        });
         let arn = format!(
-            "arn:aws:states:{ACCOUNT}:execution:bluegreen-{}:{name}",
+            "arn:aws:states:{ACCOUNT}:execution:{}-holder:{name}",
             self.name
         );
         self.world()
             .executions
-            .insert(arn.clone(), (ExecutionStatus::Running, "{}".to_string()));
+            .insert(arn.clone(), (ExecutionStatus::Running, input.to_string()));
         arn
     }
 
-    /// Alerts published so far: (topic, subject).
-    pub fn alerts(&self) -> Vec<(String, String)> {
-        self.world().alerts.clone()
+    /// `RUNNING`, or `ABORTED` once stopped (the only way an execution of
+    /// these tests ends), as Step Functions names them.
+    pub fn execution_status(&self, arn: &str) -> String {
+        match self.world().executions.get(arn).map(|e| e.0) {
+            Some(ExecutionStatus::Running) => "RUNNING",
+            Some(_) => "ABORTED",
+            None => "MISSING",
+        }
+        .to_string()
     }
+
+    /// Someone stops an execution (the console, a script).
+    pub fn stop_execution(&self, arn: &str) {
+        if let Some(e) = self.world().executions.get_mut(arn) {
+            e.0 = ExecutionStatus::Finished;
+        }
+    }
+
+    /// Messages published to the app's alert topic since the last call, parsed
+    /// as JSON when they are.
+    pub fn alerts(&self) -> Vec<Value> {
+        let mut m = self.world();
+        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut m.published)
+            .into_iter()
+            .partition(|(topic, _)| *topic == self.alert_topic_arn);
+        m.published = rest;
+        mine.into_iter()
+            .map(|(_, body)| serde_json::from_str(&body).unwrap_or(Value::String(body)))
+            .collect()
+    }
+
+    pub fn desired_count(&self, color: Color) -> i32 {
+        self.world().services[&self.service(color)].desired
+    }
+
+    pub fn set_desired_count(&self, color: Color, n: i32) {
+        let service = self.service(color);
+        self.world().set_desired(&service, n);
+    }
+
+    pub fn service_task_definition(&self, color: Color) -> String {
+        self.world().services[&self.service(color)]
+            .task_definition
+            .clone()
+    }
+
+    /// How many revisions of the app's task-definition family exist.
+    pub fn task_definition_revisions(&self) -> usize {
+        let family = format!("task-definition/{}:", self.name);
+        self.world()
+            .task_defs
+            .iter()
+            .filter(|t| t.arn.contains(&family))
+            .count()
+    }
+
+    /// A color's targets turn healthy or unhealthy.
+    pub fn set_healthy(&self, color: Color, healthy: bool) {
+        let tg = self.target_group(color).to_string();
+        let mut m = self.world();
+        if healthy {
+            m.unhealthy.remove(&tg);
+        } else {
+            m.unhealthy.insert(tg);
+        }
+    }
+
+    /// An operator moving all production traffic to `color` by hand (as in
+    /// the console during an incident), keeping the route's other actions.
+    pub fn move_production_by_hand(&self, color: Color) {
+        let key = self.production_key().to_string();
+        let tg = self.target_group(color).to_string();
+        let mut m = self.world();
+        let actions = m.routes[&key].clone();
+        let moved = RouteActions(
+            actions
+                .0
+                .into_iter()
+                .map(|a| match a {
+                    RouteAction::Forward { order, .. } => match forward_to(&tg) {
+                        RouteAction::Forward { forward, .. } => {
+                            RouteAction::Forward { order, forward }
+                        }
+                        other => other,
+                    },
+                    other => other,
+                })
+                .collect(),
+        );
+        m.routes.insert(key, moved);
+    }
+
+    /// The test listener's split (the route smoke tests use).
+    pub fn test_route_split(&self) -> Split {
+        let actions = self.world().routes[&self.test_listener_arn].clone();
+        split_of(&actions, &self.blue_tg, &self.green_tg)
+    }
+}
+
+fn split_of(actions: &RouteActions, blue_tg: &str, green_tg: &str) -> Split {
+    let forward = actions.forward().expect("one forward action");
+    let weight = |tg: &str| {
+        forward
+            .targets
+            .iter()
+            .filter(|t| t.target_group_arn == tg)
+            .map(|t| t.weight)
+            .sum::<u32>()
+    };
+    Split::from_weights(weight(blue_tg), weight(green_tg))
+        .expect("the route forwards to the app's colors")
 }
 
 /// Takes `app`'s lock for `holder` unless someone holds it; returns whether

@@ -67,6 +67,8 @@ pub struct Model {
     /// the status change events EventBridge delivers to the rollback function.
     pub ended: Vec<String>,
     pub alerts: Vec<(String, String)>,
+    /// Every message published, whole: (topic, message).
+    pub published: Vec<(String, String)>,
     /// The services' scalable targets (Application Auto Scaling), by service.
     pub scaling: BTreeMap<String, Bounds>,
     pub rng: fastrand::Rng,
@@ -107,6 +109,7 @@ impl Model {
             executions: BTreeMap::new(),
             ended: Vec::new(),
             alerts: Vec::new(),
+            published: Vec::new(),
             scaling: BTreeMap::new(),
             rng: fastrand::Rng::with_seed(seed),
             fault_percent,
@@ -573,9 +576,11 @@ impl Services for SimPorts {
 }
 
 impl Alerts for SimPorts {
-    async fn publish(&self, topic_arn: &str, subject: &str, _message: &str) -> PortResult<()> {
+    async fn publish(&self, topic_arn: &str, subject: &str, message: &str) -> PortResult<()> {
         self.call("sns:Publish", topic_arn, |m| {
             m.alerts.push((topic_arn.to_string(), subject.to_string()));
+            m.published
+                .push((topic_arn.to_string(), message.to_string()));
             Ok(())
         })
         .await

@@ -41,9 +41,9 @@ pub struct MemoryApp {
 /// every parameter, route and service.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
-    params: Vec<(String, String)>,
-    routes: Vec<(String, RouteActions)>,
-    services: Vec<(String, ServiceInfo)>,
+    pub params: Vec<(String, String)>,
+    pub routes: Vec<(String, RouteActions)>,
+    pub services: Vec<(String, ServiceInfo)>,
 }
 
 fn forward_to(tg: &str) -> RouteAction {

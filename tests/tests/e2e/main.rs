@@ -8,6 +8,7 @@ mod announcement;
 mod autoscaling;
 mod contract;
 mod deploy_idle;
+mod deploy_idle_ecs;
 mod lock;
 mod monitor;
 mod pipeline;

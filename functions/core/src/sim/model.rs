@@ -492,8 +492,13 @@ impl Services for SimPorts {
             {
                 return Ok(latest.arn.clone());
             }
+            // A new revision of the family it was registered from.
+            let family = task_definition_arn
+                .rsplit_once(":task-definition/")
+                .and_then(|(_, rest)| rest.split(':').next())
+                .unwrap_or("app");
             let arn = format!(
-                "arn:aws:ecs:us-east-1:123456789012:task-definition/app:{}",
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:{}",
                 m.task_defs.len() + 1
             );
             m.task_defs.push(TaskDef {

@@ -1,5 +1,5 @@
-//! The rollback Lambda against the emulator, through its real entry function:
-//! from the state machine, from an SNS event, and by direct invoke.
+//! The rollback Lambda through its real entry function, on the in-memory
+//! AWS: from the state machine, from an SNS event, and by direct invoke.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -8,15 +8,25 @@ use bluegreen_core::ports::{
     RouteActions,
 };
 use bluegreen_core::records::state::{AppState, Phase};
+use bluegreen_core::sim::SimPorts;
 use bluegreen_core::steps::rollback::patience::Patience;
 use bluegreen_core::{Color, Split};
-use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input, sns_event};
+use bluegreen_e2e::memory::{self, AppOptions, MemoryApp};
+use bluegreen_e2e::{JumpingClock, lambda_event, release_input, sns_event};
 use bluegreen_lambda::HandlerError;
 use bluegreen_rollback::RollbackResponse;
 use serde_json::{Value, json};
 
-async fn rollback(app: &ExampleApp, event: Value) -> Result<RollbackResponse, HandlerError> {
-    crate::rollback_handler(app, event).await
+/// The rollback handler as the Lambda runs it, with a clock that plays the
+/// waits for a cold color at once.
+async fn rollback(app: &MemoryApp, event: Value) -> Result<RollbackResponse, HandlerError> {
+    bluegreen_rollback::handler_with(
+        &app.ports(),
+        lambda_event(event),
+        &JumpingClock::default(),
+        Patience::LAMBDA,
+    )
+    .await
 }
 
 fn one(r: RollbackResponse) -> bluegreen_core::steps::rollback::RollbackOutcome {
@@ -31,9 +41,9 @@ fn one(r: RollbackResponse) -> bluegreen_core::steps::rollback::RollbackOutcome 
 }
 
 /// Switches `app` to v2 on green, `steps` at a time, stopping after `take` steps.
-async fn deploy_v2(app: &ExampleApp, strategy: Value, take: usize) {
+async fn deploy_v2(app: &MemoryApp, strategy: Value, take: usize) {
     // Only the lock holder moves traffic: a direct invoke holds it by name.
-    bluegreen_e2e::hold_lock(app, &format!("manual:{}:v2", app.name)).await;
+    memory::hold_lock(app, &format!("manual:{}:v2", app.name)).await;
     let mut input = release_input(&app.name, "v2");
     input["overrides"] = json!({"strategy": strategy});
     for _ in 0..take {
@@ -42,15 +52,15 @@ async fn deploy_v2(app: &ExampleApp, strategy: Value, take: usize) {
             .expect("switch");
         input["switch"] = serde_json::to_value(&out).unwrap();
     }
-    bluegreen_e2e::release_lock(app, &bluegreen_e2e::manual_holder(app, "v2")).await;
+    memory::release_lock(app, &memory::manual_holder(app, "v2")).await;
 }
 
 /// v2 released by a running execution that holds the app's lock, its first
 /// switch step done (`strategy` overrides the app's); returns the execution
 /// and its document.
-async fn switched_by_execution(app: &ExampleApp, strategy: Option<Value>) -> (String, Value) {
-    let execution = app.start_running_execution("release-v2").await;
-    bluegreen_e2e::hold_lock(app, &execution).await;
+async fn switched_by_execution(app: &MemoryApp, strategy: Option<Value>) -> (String, Value) {
+    let execution = app.start_running_execution("release-v2");
+    memory::hold_lock(app, &execution).await;
     let mut doc = release_input(&app.name, "v2");
     doc["execution"] = json!({"arn": execution});
     if let Some(strategy) = strategy {
@@ -68,9 +78,9 @@ fn message(app: &str, reason: &str) -> String {
 
 #[tokio::test]
 async fn from_all_green_back_to_blue_and_rolling_back_twice_changes_nothing() {
-    let app = bluegreen_e2e::provision("rb-full", AppOptions::default()).await;
+    let app = memory::provision("rb-full", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
 
     let direct = json!({"app": app.name, "reason": "checkout errors", "requested_by": "ana"});
     let out = one(rollback(&app, direct.clone()).await.expect("rollback"));
@@ -83,15 +93,15 @@ async fn from_all_green_back_to_blue_and_rolling_back_twice_changes_nothing() {
         (out.from.color, out.from.version.as_deref()),
         (Color::Green, Some("v2"))
     );
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    let state = app.stored_state().await.unwrap();
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    let state = app.stored_state().unwrap();
     assert_eq!(state.phase, Phase::RolledBack);
     assert_eq!(state.active_color, Color::Blue);
     assert_eq!(state.active_version.as_deref(), Some("v1"));
     assert_eq!(state.previous_version.as_deref(), Some("v2"));
-    app.assert_state_matches_listener().await;
+    app.assert_state_matches_listener();
 
-    let alerts = app.alerts().await;
+    let alerts = app.alerts();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["app"], json!(app.name));
     assert_eq!(alerts[0]["reason"], json!("checkout errors"));
@@ -99,7 +109,7 @@ async fn from_all_green_back_to_blue_and_rolling_back_twice_changes_nothing() {
     assert_eq!(alerts[0]["to"]["color"], json!("blue"));
 
     // Again, by SNS this time: same state, no second alert.
-    let before = app.snapshot().await;
+    let before = app.snapshot();
     let again = one(
         rollback(&app, sns_event(&message(&app.name, "pressed twice")))
             .await
@@ -107,22 +117,22 @@ async fn from_all_green_back_to_blue_and_rolling_back_twice_changes_nothing() {
     );
     assert!(!again.changed);
     assert_eq!(again.to, out.to);
-    assert_eq!(app.snapshot().await, before);
-    assert!(app.alerts().await.is_empty());
+    assert_eq!(app.snapshot(), before);
+    assert!(app.alerts().is_empty());
 }
 
 #[tokio::test]
 async fn from_a_50_50_split_all_traffic_returns_to_blue() {
-    let app = bluegreen_e2e::provision("rb-split", AppOptions::default()).await;
+    let app = memory::provision("rb-split", AppOptions::default());
     deploy_v2(&app, json!({"type": "weighted", "steps": [50, 100]}), 1).await;
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         Split {
             blue: 50,
             green: 50
         }
     );
-    assert_eq!(app.stored_state().await.unwrap().phase, Phase::Shifting);
+    assert_eq!(app.stored_state().unwrap().phase, Phase::Shifting);
 
     let out = one(
         rollback(&app, sns_event(&message(&app.name, "p99 doubled")))
@@ -131,15 +141,15 @@ async fn from_a_50_50_split_all_traffic_returns_to_blue() {
     );
     assert!(out.changed);
     assert_eq!(out.to.color, Color::Blue);
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    app.assert_state_matches_listener().await;
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    app.assert_state_matches_listener();
 
-    let before = app.snapshot().await;
+    let before = app.snapshot();
     let again = one(rollback(&app, sns_event(&message(&app.name, "again")))
         .await
         .unwrap());
     assert!(!again.changed);
-    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.snapshot(), before);
 }
 
 #[tokio::test]
@@ -148,23 +158,23 @@ async fn rule_based_rollback_moves_the_rule() {
         rule_based: true,
         ..AppOptions::default()
     };
-    let app = bluegreen_e2e::provision("rb-rule", options).await;
+    let app = memory::provision("rb-rule", options);
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     one(rollback(&app, json!({"app": app.name, "reason": "bad"}))
         .await
         .unwrap());
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    app.assert_state_matches_listener().await;
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    app.assert_state_matches_listener();
 }
 
 #[tokio::test]
 async fn emergency_rollback_stops_the_running_deployment_and_releases_its_lock() {
-    let app = bluegreen_e2e::provision("rb-stop", AppOptions::default()).await;
-    let execution = app.start_running_execution("release-v2").await;
+    let app = memory::provision("rb-stop", AppOptions::default());
+    let execution = app.start_running_execution("release-v2");
     let mut input = release_input(&app.name, "v2");
     input["execution"] = json!({"arn": execution});
     let ports = app.ports();
-    bluegreen_e2e::hold_lock(&app, &execution).await;
+    memory::hold_lock(&app, &execution).await;
     bluegreen_switch::handler(&ports, lambda_event(input))
         .await
         .expect("switch");
@@ -174,18 +184,18 @@ async fn emergency_rollback_stops_the_running_deployment_and_releases_its_lock()
         .unwrap());
     assert_eq!(out.stopped_execution.as_deref(), Some(execution.as_str()));
     assert!(out.lock_released);
-    assert_eq!(app.execution_status(&execution).await, "ABORTED");
-    assert!(app.parameter("lock").await.is_none());
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    app.assert_state_matches_listener().await;
+    assert_eq!(app.execution_status(&execution), "ABORTED");
+    assert!(app.parameter("lock").is_none());
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    app.assert_state_matches_listener();
 }
 
 #[tokio::test]
 async fn from_the_state_machine_the_caller_is_not_stopped_and_its_lock_is_released() {
-    let app = bluegreen_e2e::provision("rb-sfn", AppOptions::default()).await;
-    let execution = app.start_running_execution("release-v2").await;
+    let app = memory::provision("rb-sfn", AppOptions::default());
+    let execution = app.start_running_execution("release-v2");
     let ports = app.ports();
-    bluegreen_e2e::hold_lock(&app, &execution).await;
+    memory::hold_lock(&app, &execution).await;
     let mut doc = release_input(&app.name, "v2");
     doc["execution"] = json!({"arn": execution});
     bluegreen_switch::handler(&ports, lambda_event(doc.clone()))
@@ -197,16 +207,12 @@ async fn from_the_state_machine_the_caller_is_not_stopped_and_its_lock_is_releas
     assert_eq!(out.reason, "monitor breach: 5xx rate 12% > 1%");
     assert_eq!(out.stopped_execution, None);
     assert!(out.lock_released);
-    assert_eq!(app.execution_status(&execution).await, "RUNNING");
+    assert_eq!(app.execution_status(&execution), "RUNNING");
     assert_eq!(
-        app.stored_state()
-            .await
-            .unwrap()
-            .last_execution_arn
-            .as_deref(),
+        app.stored_state().unwrap().last_execution_arn.as_deref(),
         Some(execution.as_str())
     );
-    app.assert_state_matches_listener().await;
+    app.assert_state_matches_listener();
 }
 
 /// A release stopped from the console at 50/50 (or timed out, or failed
@@ -215,25 +221,20 @@ async fn from_the_state_machine_the_caller_is_not_stopped_and_its_lock_is_releas
 /// rolls the release back, takes the dead execution's lock away, and alerts.
 #[tokio::test]
 async fn an_execution_that_ended_with_production_split_is_rolled_back() {
-    let app = bluegreen_e2e::provision("rb-ended", AppOptions::default()).await;
+    let app = memory::provision("rb-ended", AppOptions::default());
     let strategy = json!({"type": "weighted", "steps": [50, 100]});
     let (execution, _) = switched_by_execution(&app, Some(strategy)).await;
-    assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
+    assert_eq!(app.listener_split(), Split::with(Color::Green, 50));
 
     // While it runs, the event is refused: nothing has ended.
     let input = release_input(&app.name, "v2");
     let event = bluegreen_e2e::execution_ended_event(&execution, "ABORTED", &input);
     let e = rollback(&app, event.clone()).await.unwrap_err();
     assert_eq!(e.error_type(), "BadInput", "{e}");
-    assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
+    assert_eq!(app.listener_split(), Split::with(Color::Green, 50));
 
     // Someone stops it from the console.
-    app.sfn
-        .stop_execution()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap();
+    app.stop_execution(&execution);
     let out = one(rollback(&app, event.clone()).await.expect("rolled back"));
     assert!(out.changed);
     assert_eq!(
@@ -241,20 +242,20 @@ async fn an_execution_that_ended_with_production_split_is_rolled_back() {
         (Color::Blue, Some("v1"))
     );
     assert!(out.reason.contains("ABORTED"), "{}", out.reason);
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    app.assert_state_matches_listener().await;
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    app.assert_state_matches_listener();
     assert!(
-        app.parameter("lock").await.is_none(),
+        app.parameter("lock").is_none(),
         "no lock outlives its holder"
     );
-    let alerts = app.alerts().await;
+    let alerts = app.alerts();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["source"], json!("execution-ended"));
 
     // EventBridge delivers at least once: the same event again changes nothing.
     let again = one(rollback(&app, event).await.expect("again"));
     assert!(!again.changed);
-    assert!(app.alerts().await.is_empty(), "one rollback, one alert");
+    assert!(app.alerts().is_empty(), "one rollback, one alert");
 }
 
 /// An emergency rollback stops a release at 50/50, moves production back,
@@ -264,7 +265,7 @@ async fn an_execution_that_ended_with_production_split_is_rolled_back() {
 /// "the rollback that stopped it" (found by the simulation, seed 32124).
 #[tokio::test]
 async fn the_end_of_a_stopped_release_finishes_a_rollback_left_half_done() {
-    let app = bluegreen_e2e::provision("rb-ended-half", AppOptions::default()).await;
+    let app = memory::provision("rb-ended-half", AppOptions::default());
     let strategy = json!({"type": "weighted", "steps": [50, 100]});
     let (execution, _) = switched_by_execution(&app, Some(strategy)).await;
     let message = message(&app.name, "checkout errors");
@@ -275,9 +276,9 @@ async fn the_end_of_a_stopped_release_finishes_a_rollback_left_half_done() {
     .await
     .unwrap_err();
     assert!(e.to_string().contains("injected"), "{e}");
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    assert_ne!(app.execution_status(&execution).await, "RUNNING");
-    let record = app.stored_state().await.unwrap();
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    assert_ne!(app.execution_status(&execution), "RUNNING");
+    let record = app.stored_state().unwrap();
     assert_eq!(
         record.active_color,
         Color::Green,
@@ -288,10 +289,10 @@ async fn the_end_of_a_stopped_release_finishes_a_rollback_left_half_done() {
     let event = bluegreen_e2e::execution_ended_event(&execution, "ABORTED", &input);
     let out = one(rollback(&app, event).await.expect("finished"));
     assert!(!out.changed, "production had already moved: {out:?}");
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    app.assert_state_matches_listener().await;
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    app.assert_state_matches_listener();
     let fence: serde_json::Value =
-        serde_json::from_str(&app.parameter("rollback-fence").await.unwrap().0).unwrap();
+        serde_json::from_str(&app.parameter("rollback-fence").unwrap()).unwrap();
     assert_eq!(fence["finished"], json!(true), "{fence}");
 }
 
@@ -300,14 +301,9 @@ async fn the_end_of_a_stopped_release_finishes_a_rollback_left_half_done() {
 /// lock is given back and the team hears that nobody gave it a verdict.
 #[tokio::test]
 async fn an_execution_that_ended_with_its_release_serving_all_traffic_is_left_live() {
-    let app = bluegreen_e2e::provision("rb-ended-live", AppOptions::default()).await;
+    let app = memory::provision("rb-ended-live", AppOptions::default());
     let (execution, _) = switched_by_execution(&app, None).await;
-    app.sfn
-        .stop_execution()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap();
+    app.stop_execution(&execution);
     let event = bluegreen_e2e::execution_ended_event(
         &execution,
         "ABORTED",
@@ -316,12 +312,12 @@ async fn an_execution_that_ended_with_its_release_serving_all_traffic_is_left_li
     let out = one(rollback(&app, event).await.expect("left live"));
     assert!(!out.changed, "{out:?}");
     assert!(out.lock_released);
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
     assert!(
-        app.parameter("lock").await.is_none(),
+        app.parameter("lock").is_none(),
         "no lock outlives its holder"
     );
-    let alerts = app.alerts().await;
+    let alerts = app.alerts();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["rolled_back"], json!(false));
     assert!(
@@ -337,21 +333,16 @@ async fn an_execution_that_ended_with_its_release_serving_all_traffic_is_left_li
 /// moved, leaves nothing to do: no change, no alert.
 #[tokio::test]
 async fn an_execution_that_ended_without_traffic_on_its_release_changes_nothing() {
-    let app = bluegreen_e2e::provision("rb-ended-quiet", AppOptions::default()).await;
-    let execution = app.start_running_execution("release-v2").await;
-    app.sfn
-        .stop_execution()
-        .execution_arn(&execution)
-        .send()
-        .await
-        .unwrap();
-    let before = app.snapshot().await;
+    let app = memory::provision("rb-ended-quiet", AppOptions::default());
+    let execution = app.start_running_execution("release-v2");
+    app.stop_execution(&execution);
+    let before = app.snapshot();
     let event =
         bluegreen_e2e::execution_ended_event(&execution, "FAILED", &release_input(&app.name, "v2"));
     let out = one(rollback(&app, event).await.expect("nothing to do"));
     assert!(!out.changed);
-    assert_eq!(app.snapshot().await, before);
-    assert!(app.alerts().await.is_empty());
+    assert_eq!(app.snapshot(), before);
+    assert!(app.alerts().is_empty());
 
     // An event naming another app's execution is refused.
     let other = release_input("someone-else", "v2");
@@ -366,9 +357,9 @@ async fn an_execution_that_ended_without_traffic_on_its_release_changes_nothing(
 
 #[tokio::test]
 async fn bad_messages_change_nothing_and_name_the_problem() {
-    let app = bluegreen_e2e::provision("rb-bad", AppOptions::default()).await;
+    let app = memory::provision("rb-bad", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    let before = app.snapshot().await;
+    let before = app.snapshot();
     let cases = [
         (
             sns_event(&message("no-such-app", "x")),
@@ -412,26 +403,26 @@ async fn bad_messages_change_nothing_and_name_the_problem() {
         assert_eq!(err.error_type(), error_type, "{err}");
         assert!(err.to_string().contains(says), "`{err}` should say {says}");
     }
-    assert_eq!(app.snapshot().await, before, "listener and SSM unchanged");
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
-    assert!(app.alerts().await.is_empty());
+    assert_eq!(app.snapshot(), before, "listener and SSM unchanged");
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
+    assert!(app.alerts().is_empty());
 }
 
 #[tokio::test]
 async fn nothing_to_roll_back_before_the_first_switch() {
-    let app = bluegreen_e2e::provision("rb-none", AppOptions::default()).await;
-    let before = app.snapshot().await;
+    let app = memory::provision("rb-none", AppOptions::default());
+    let before = app.snapshot();
     let err = rollback(&app, json!({"app": app.name, "reason": "x"}))
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "NothingToRollBack");
-    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.snapshot(), before);
 
     let options = AppOptions {
         initial_state: None,
         ..AppOptions::default()
     };
-    let fresh = bluegreen_e2e::provision("rb-nostate", options).await;
+    let fresh = memory::provision("rb-nostate", options);
     let err = rollback(&fresh, json!({"app": fresh.name, "reason": "x"}))
         .await
         .unwrap_err();
@@ -445,15 +436,15 @@ async fn nothing_to_roll_back_before_the_first_switch() {
 /// and not again at every retry.
 #[tokio::test]
 async fn a_state_machine_rollback_waiting_for_a_cold_color_alerts_at_the_first_refusal() {
-    let app = bluegreen_e2e::provision("rb-cold-sfn", AppOptions::default()).await;
+    let app = memory::provision("rb-cold-sfn", AppOptions::default());
     let (_, mut doc) = switched_by_execution(&app, None).await;
-    app.set_desired_count(Color::Blue, 0).await;
-    app.set_healthy(Color::Blue, false).await;
+    app.set_desired_count(Color::Blue, 0);
+    app.set_healthy(Color::Blue, false);
     doc["monitor"] = json!({"verdict": "breach", "reasons": ["5xx rate 12% > 1%"]});
 
     let e = rollback(&app, doc.clone()).await.unwrap_err();
     assert_eq!(e.error_type(), "PreviousColorCold");
-    let alerts = app.alerts().await;
+    let alerts = app.alerts();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     let summary = alerts[0]["summary"].as_str().unwrap();
     assert!(
@@ -465,34 +456,34 @@ async fn a_state_machine_rollback_waiting_for_a_cold_color_alerts_at_the_first_r
     // The state machine's retry, still cold: no second alert.
     let e = rollback(&app, doc.clone()).await.unwrap_err();
     assert_eq!(e.error_type(), "PreviousColorCold");
-    assert!(app.alerts().await.is_empty(), "one alert while it waits");
+    assert!(app.alerts().is_empty(), "one alert while it waits");
 
     // Healthy at last: rolled back, and the usual alert.
-    app.set_healthy(Color::Blue, true).await;
+    app.set_healthy(Color::Blue, true);
     let out = one(rollback(&app, doc).await.expect("rolled back"));
     assert!(out.changed);
-    assert_eq!(app.alerts().await.len(), 1);
+    assert_eq!(app.alerts().len(), 1);
 }
 
 /// v2 released on green two days ago: blue, past its warm window, was
 /// scaled to zero and its targets are gone. Returns the state as recorded.
-async fn released_two_days_ago(app: &ExampleApp) -> AppState {
+async fn released_two_days_ago(app: &MemoryApp) -> AppState {
     deploy_v2(app, json!({"type": "all-at-once"}), 1).await;
-    let mut state: AppState = app.stored_state().await.unwrap();
+    let mut state: AppState = app.stored_state().unwrap();
     state.switched_at = Some(time::OffsetDateTime::now_utc() - time::Duration::days(2));
-    app.put_state(&state).await;
-    app.set_desired_count(Color::Blue, 0).await;
-    app.set_healthy(Color::Blue, false).await;
+    app.put_state(&state);
+    app.set_desired_count(Color::Blue, 0);
+    app.set_healthy(Color::Blue, false);
     state
 }
 
 #[tokio::test]
 async fn after_the_warm_window_rollback_scales_the_previous_color_up_first() {
-    let app = bluegreen_e2e::provision("rb-cold", AppOptions::default()).await;
+    let app = memory::provision("rb-cold", AppOptions::default());
     let state = released_two_days_ago(&app).await;
-    let listener_before = app.listener_split().await;
+    let listener_before = app.listener_split();
 
-    app.alerts().await;
+    app.alerts();
     let err = rollback(&app, json!({"app": app.name, "reason": "late bug"}))
         .await
         .unwrap_err();
@@ -500,40 +491,40 @@ async fn after_the_warm_window_rollback_scales_the_previous_color_up_first() {
     // It waited (its targets never became healthy here), having said why.
     let msg = err.to_string();
     assert!(msg.contains("Run the rollback again"), "{msg}");
-    let alerts = app.alerts().await;
+    let alerts = app.alerts();
     let waiting = alerts[0]["summary"].as_str().unwrap_or_default();
     assert!(
         waiting.contains("now scaling to 2") && waiting.contains("warm rollback window had passed"),
         "{alerts:?}"
     );
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         listener_before,
         "no traffic to a cold color"
     );
-    assert_eq!(app.stored_state().await.unwrap(), state, "state unchanged");
+    assert_eq!(app.stored_state().unwrap(), state, "state unchanged");
     assert_eq!(
-        app.desired_count(Color::Blue).await,
+        app.desired_count(Color::Blue),
         2,
         "scaled up to green's size"
     );
 
     // Once blue's targets are healthy, the rerun completes the rollback.
-    app.set_healthy(Color::Blue, true).await;
+    app.set_healthy(Color::Blue, true);
     let out = one(
         rollback(&app, json!({"app": app.name, "reason": "late bug"}))
             .await
             .unwrap(),
     );
     assert!(out.changed);
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    app.assert_state_matches_listener().await;
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    app.assert_state_matches_listener();
 }
 
 /// A clock whose third sleep is when the cold color's new tasks pass their
 /// health checks.
 struct WarmsUpOnThirdSleep<'a> {
-    app: &'a ExampleApp,
+    app: &'a MemoryApp,
     clock: bluegreen_e2e::JumpingClock,
     sleeps: AtomicUsize,
 }
@@ -547,7 +538,7 @@ impl bluegreen_core::ports::Clock for WarmsUpOnThirdSleep<'_> {
         self.clock.sleep_until(t).await;
         let n = self.sleeps.fetch_add(1, Ordering::SeqCst);
         if n + 1 == 3 {
-            self.app.set_healthy(Color::Blue, true).await;
+            self.app.set_healthy(Color::Blue, true);
         }
     }
 }
@@ -559,9 +550,9 @@ impl bluegreen_core::ports::Clock for WarmsUpOnThirdSleep<'_> {
 #[tokio::test]
 async fn an_emergency_rollback_onto_a_cold_color_waits_for_it_and_says_so() {
     use bluegreen_core::ports::Clock as _;
-    let app = bluegreen_e2e::provision("rb-cold-wait", AppOptions::default()).await;
+    let app = memory::provision("rb-cold-wait", AppOptions::default());
     released_two_days_ago(&app).await;
-    app.alerts().await;
+    app.alerts();
 
     let clock = WarmsUpOnThirdSleep {
         app: &app,
@@ -582,10 +573,10 @@ async fn an_emergency_rollback_onto_a_cold_color_waits_for_it_and_says_so() {
     assert!(out.changed);
     assert_eq!(out.waited_seconds, Some(30), "three waits of 10 s");
     assert_eq!(clock.now() - started, time::Duration::seconds(30));
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    assert_eq!(app.desired_count(Color::Blue).await, 2, "scaled up first");
-    app.assert_state_matches_listener().await;
-    let alerts = app.alerts().await;
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    assert_eq!(app.desired_count(Color::Blue), 2, "scaled up first");
+    app.assert_state_matches_listener();
+    let alerts = app.alerts();
     assert_eq!(
         alerts.len(),
         2,
@@ -610,17 +601,17 @@ async fn an_emergency_rollback_onto_a_cold_color_waits_for_it_and_says_so() {
 /// did not roll back (after the alert that said it waits).
 #[tokio::test]
 async fn an_unhealthy_previous_color_is_waited_for_then_refused_with_the_counts() {
-    let app = bluegreen_e2e::provision("rb-sick", AppOptions::default()).await;
+    let app = memory::provision("rb-sick", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    app.set_healthy(Color::Blue, false).await;
-    app.alerts().await;
-    let before = app.snapshot().await;
+    app.set_healthy(Color::Blue, false);
+    app.alerts();
+    let before = app.snapshot();
     let err = rollback(&app, json!({"app": app.name, "reason": "x"}))
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "PreviousColorCold");
     assert!(err.to_string().contains("Run the rollback again"), "{err}");
-    let alerts = app.alerts().await;
+    let alerts = app.alerts();
     assert_eq!(alerts.len(), 2, "waiting, then not rolled back: {alerts:?}");
     assert!(
         alerts[1]["summary"]
@@ -634,7 +625,7 @@ async fn an_unhealthy_previous_color_is_waited_for_then_refused_with_the_counts(
         ),
         "{err}"
     );
-    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.snapshot(), before);
 }
 
 /// Logs load-balancer calls on the way to the real adapter.
@@ -664,7 +655,7 @@ impl<L: LoadBalancer> LoadBalancer for Counting<L> {
 
 #[tokio::test]
 async fn emergency_rollback_reads_the_world_at_once_and_moves_traffic_with_the_next_call() {
-    let app = bluegreen_e2e::provision("rb-budget", AppOptions::default()).await;
+    let app = memory::provision("rb-budget", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     let p = app.ports();
     let ports = Ports {
@@ -693,20 +684,20 @@ async fn emergency_rollback_reads_the_world_at_once_and_moves_traffic_with_the_n
     );
     calls.sort();
     assert_eq!(calls, ["read route", "target health", "target health"]);
-    app.assert_state_matches_listener().await;
+    app.assert_state_matches_listener();
 }
 
 #[tokio::test]
 async fn the_state_machine_never_rolls_back_a_release_that_got_no_traffic() {
-    let app = bluegreen_e2e::provision("rb-untouched", AppOptions::default()).await;
+    let app = memory::provision("rb-untouched", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     // v3 fails before its first switch: production (v2 on green) must stay.
-    let execution = app.start_running_execution("release-v3").await;
+    let execution = app.start_running_execution("release-v3");
     let mut doc = release_input(&app.name, "v3");
     doc["execution"] = json!({"arn": execution});
     doc["error"] = json!({"Error": "NoHealthyTargets", "Cause": "blue has none"});
-    bluegreen_e2e::hold_lock(&app, &execution).await;
-    let before = app.snapshot().await;
+    memory::hold_lock(&app, &execution).await;
+    let before = app.snapshot();
 
     let out = one(rollback(&app, doc).await.expect("rollback"));
     assert!(!out.changed);
@@ -717,29 +708,29 @@ async fn the_state_machine_never_rolls_back_a_release_that_got_no_traffic() {
             .unwrap()
             .contains("never received production traffic")
     );
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
-    let after = app.snapshot().await;
-    assert_eq!(after.listener_default, before.listener_default);
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
+    let after = app.snapshot();
+    assert_eq!(after.routes, before.routes);
     assert_eq!(
-        app.stored_state().await.unwrap().active_version.as_deref(),
+        app.stored_state().unwrap().active_version.as_deref(),
         Some("v2")
     );
-    assert!(app.alerts().await.is_empty());
+    assert!(app.alerts().is_empty());
 }
 
 #[tokio::test]
 async fn never_sends_traffic_to_a_color_a_newer_release_was_deployed_onto() {
-    let app = bluegreen_e2e::provision("rb-replaced", AppOptions::default()).await;
+    let app = memory::provision("rb-replaced", AppOptions::default());
     // v2 serves on green; blue still runs v1, the rollback target.
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     // v3 is deployed onto blue by a running release that has not switched yet.
-    let execution = app.start_running_execution("v3").await;
+    let execution = app.start_running_execution("v3");
     let mut v3 = release_input(&app.name, "v3");
     v3["execution"] = json!({"arn": execution});
     bluegreen_deploy_idle::handler(&app.ports(), lambda_event(v3))
         .await
         .expect("deploy v3 onto blue");
-    let marked = app.stored_state().await.unwrap();
+    let marked = app.stored_state().unwrap();
     assert_eq!(marked.previous_color_replaced_by.as_deref(), Some("v3"));
     assert!(!marked.can_roll_back());
 
@@ -756,12 +747,12 @@ async fn never_sends_traffic_to_a_color_a_newer_release_was_deployed_onto() {
             && text.contains(&format!("stopped the running deployment {execution}")),
         "{text}"
     );
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
-    assert_eq!(app.stored_state().await.unwrap(), marked);
-    assert_eq!(app.execution_status(&execution).await, "ABORTED");
-    assert!(app.parameter("lock").await.is_none(), "its lock released");
-    app.assert_state_matches_listener().await;
-    let alerts = app.alerts().await;
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
+    assert_eq!(app.stored_state().unwrap(), marked);
+    assert_eq!(app.execution_status(&execution), "ABORTED");
+    assert!(app.parameter("lock").is_none(), "its lock released");
+    app.assert_state_matches_listener();
+    let alerts = app.alerts();
     assert!(
         alerts.iter().any(|a| a["rolled_back"] == false
             && a["summary"].as_str().is_some_and(
@@ -771,13 +762,13 @@ async fn never_sends_traffic_to_a_color_a_newer_release_was_deployed_onto() {
     );
 
     // Once a release goes live on blue, green (v2, untouched) is the target.
-    bluegreen_e2e::hold_lock(&app, &bluegreen_e2e::manual_holder(&app, "v3")).await;
+    memory::hold_lock(&app, &memory::manual_holder(&app, "v3")).await;
     let mut input = release_input(&app.name, "v3");
     input["overrides"] = json!({"strategy": {"type": "all-at-once"}});
     bluegreen_switch::handler(&app.ports(), lambda_event(input))
         .await
         .expect("switch to v3");
-    let live = app.stored_state().await.unwrap();
+    let live = app.stored_state().unwrap();
     assert_eq!(live.previous_color_replaced_by, None);
     let out = one(rollback(&app, sns_event(&message(&app.name, "v3 errors")))
         .await
@@ -794,18 +785,18 @@ async fn never_sends_traffic_to_a_color_a_newer_release_was_deployed_onto() {
 /// (an abort that never ran) trusts ECS over it: production goes back to v1.
 #[tokio::test]
 async fn a_mark_left_by_an_aborted_deploy_does_not_outrank_ecs() {
-    let app = bluegreen_e2e::provision("rb-stale-mark", AppOptions::default()).await;
+    let app = memory::provision("rb-stale-mark", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    let live = app.stored_state().await.unwrap();
+    let live = app.stored_state().unwrap();
     let marked = AppState {
         previous_color_replaced_by: Some("v3".into()),
         ..live.clone()
     };
 
     // The abort of v3's execution, holding the lock, clears its own mark.
-    app.put_state(&marked).await;
-    let holder = bluegreen_e2e::manual_holder(&app, "v3");
-    bluegreen_e2e::hold_lock(&app, &holder).await;
+    app.put_state(&marked);
+    let holder = memory::manual_holder(&app, "v3");
+    memory::hold_lock(&app, &holder).await;
     let aborted = bluegreen_deploy_idle::handler(
         &app.ports(),
         lambda_event(json!({"phase": "abort", "input": release_input(&app.name, "v3")})),
@@ -816,11 +807,11 @@ async fn a_mark_left_by_an_aborted_deploy_does_not_outrank_ecs() {
         aborted,
         bluegreen_deploy_idle::DeployIdleResponse::Aborted(_)
     ));
-    assert_eq!(app.stored_state().await.unwrap(), live, "the mark is gone");
-    assert!(app.parameter("lock").await.is_none());
+    assert_eq!(app.stored_state().unwrap(), live, "the mark is gone");
+    assert!(app.parameter("lock").is_none());
 
     // A mark nobody cleared: ECS says blue runs v1, so blue is the target.
-    app.put_state(&marked).await;
+    app.put_state(&marked);
     let out = one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
         .await
         .expect("rolled back to v1"));
@@ -828,8 +819,8 @@ async fn a_mark_left_by_an_aborted_deploy_does_not_outrank_ecs() {
         (out.to.color, out.to.version.as_deref()),
         (Color::Blue, Some("v1"))
     );
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    app.assert_state_matches_listener().await;
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    app.assert_state_matches_listener();
 }
 
 /// A release script marked blue for v3 and has not updated it yet (it
@@ -841,10 +832,10 @@ async fn a_mark_left_by_an_aborted_deploy_does_not_outrank_ecs() {
 /// seed 14139).
 #[tokio::test]
 async fn a_contradicted_mark_on_the_color_production_is_on_never_sends_it_back() {
-    let app = bluegreen_e2e::provision("rb-mark-serving", AppOptions::default()).await;
+    let app = memory::provision("rb-mark-serving", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    let live = app.stored_state().await.unwrap();
-    let blue_runs = app.service_task_definition(Color::Blue).await;
+    let live = app.stored_state().unwrap();
+    let blue_runs = app.service_task_definition(Color::Blue);
     assert_eq!(
         live.previous_task_definition.as_deref(),
         Some(blue_runs.as_str())
@@ -853,10 +844,9 @@ async fn a_contradicted_mark_on_the_color_production_is_on_never_sends_it_back()
         previous_color_replaced_by: Some("v3".into()),
         previous_color_replaced_with: Some(format!("{blue_runs}-v3")),
         ..live.clone()
-    })
-    .await;
-    bluegreen_e2e::hold_lock(&app, &bluegreen_e2e::manual_holder(&app, "v3")).await;
-    app.move_production_by_hand(Color::Blue).await;
+    });
+    memory::hold_lock(&app, &memory::manual_holder(&app, "v3")).await;
+    app.move_production_by_hand(Color::Blue);
 
     let out = one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
         .await
@@ -867,17 +857,17 @@ async fn a_contradicted_mark_on_the_color_production_is_on_never_sends_it_back()
         "{out:?}"
     );
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         Split::all(Color::Blue),
         "before: production went back to green, onto v2"
     );
-    let state = app.stored_state().await.unwrap();
+    let state = app.stored_state().unwrap();
     assert_eq!(
         (state.active_color, state.active_version.as_deref()),
         (Color::Blue, Some("v1"))
     );
     assert_eq!(state.previous_color_replaced_by, None);
-    app.assert_state_matches_listener().await;
+    app.assert_state_matches_listener();
 }
 
 /// Lets a switch step change the listener and read it back, then holds it
@@ -915,9 +905,9 @@ impl<L: LoadBalancer> LoadBalancer for PausingAfterReadBack<L> {
 
 #[tokio::test]
 async fn a_switch_step_in_flight_cannot_undo_an_emergency_rollback() {
-    let app = bluegreen_e2e::provision("rb-race", AppOptions::default()).await;
-    let execution = app.start_running_execution("v2-race").await;
-    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let app = memory::provision("rb-race", AppOptions::default());
+    let execution = app.start_running_execution("v2-race");
+    memory::hold_lock(&app, &execution).await;
     let mut input = release_input(&app.name, "v2");
     input["execution"] = json!({"arn": execution});
     input["overrides"] = json!({"strategy": {"type": "weighted", "steps": [10, 50, 100]}});
@@ -925,7 +915,7 @@ async fn a_switch_step_in_flight_cannot_undo_an_emergency_rollback() {
         .await
         .expect("first step");
     input["switch"] = serde_json::to_value(&first).unwrap();
-    assert_eq!(app.listener_split().await, Split::with(Color::Green, 10));
+    assert_eq!(app.listener_split(), Split::with(Color::Green, 10));
 
     // The next step moves the listener to 50% and is held before it records
     // state; meanwhile the emergency rollback runs from start to end.
@@ -950,21 +940,21 @@ async fn a_switch_step_in_flight_cannot_undo_an_emergency_rollback() {
     let in_flight =
         tokio::spawn(async move { bluegreen_switch::handler(&ports, lambda_event(step)).await });
     paused.notified().await;
-    assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
+    assert_eq!(app.listener_split(), Split::with(Color::Green, 50));
     let out = one(
         rollback(&app, sns_event(&message(&app.name, "errors at 10%")))
             .await
             .expect("rollback"),
     );
     assert_eq!(out.stopped_execution.as_deref(), Some(execution.as_str()));
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
 
     // The step goes on: it sees the fence and puts the rollback's split back.
     resume.notify_one();
     let e = in_flight.await.unwrap().unwrap_err();
     assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    let state = app.stored_state().await.unwrap();
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    let state = app.stored_state().unwrap();
     assert_eq!(
         (
             state.active_color,
@@ -973,16 +963,16 @@ async fn a_switch_step_in_flight_cannot_undo_an_emergency_rollback() {
         ),
         (Color::Blue, Some("v1"), Phase::RolledBack)
     );
-    app.assert_state_matches_listener().await;
+    app.assert_state_matches_listener();
 
     // Any later step of the stopped deployment is refused before it moves anything.
-    let before = app.snapshot().await;
+    let before = app.snapshot();
     let e = bluegreen_switch::handler(&app.ports(), lambda_event(input))
         .await
         .unwrap_err();
     assert_eq!(e.error_type(), "RolledBackMeanwhile");
     assert!(e.to_string().contains("errors at 10%"), "{e}");
-    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.snapshot(), before);
 }
 
 /// Holds deploy-idle just before it writes the state (marking the idle color
@@ -1012,14 +1002,14 @@ impl<P: ParameterStore> ParameterStore for PausingBeforeStateWrite<P> {
 
 #[tokio::test]
 async fn a_deploy_in_flight_cannot_put_its_release_under_a_rollback() {
-    let app = bluegreen_e2e::provision("rb-deploy-race", AppOptions::default()).await;
+    let app = memory::provision("rb-deploy-race", AppOptions::default());
     // v2 serves on green; blue still runs v1, the rollback target.
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    let blue_before = app.service_task_definition(Color::Blue).await;
+    let blue_before = app.service_task_definition(Color::Blue);
 
     // v3's deploy-idle has read the state and is about to mark blue as being
     // replaced, then update it; the emergency rollback runs in between.
-    let execution = app.start_running_execution("v3-race").await;
+    let execution = app.start_running_execution("v3-race");
     let mut v3 = release_input(&app.name, "v3");
     v3["execution"] = json!({"arn": execution});
     let paused = std::sync::Arc::new(tokio::sync::Notify::new());
@@ -1050,17 +1040,17 @@ async fn a_deploy_in_flight_cannot_put_its_release_under_a_rollback() {
         (out.to.color, out.to.version.as_deref()),
         (Color::Blue, Some("v1"))
     );
-    let rolled_back = app.stored_state().await.unwrap();
+    let rolled_back = app.stored_state().unwrap();
 
     // deploy-idle goes on: its mark lands on the rollback's state, it sees the
     // fence, puts the rollback's state back and leaves blue alone.
     resume.notify_one();
     let e = in_flight.await.unwrap().unwrap_err();
     assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
-    assert_eq!(app.stored_state().await.unwrap(), rolled_back);
-    assert_eq!(app.service_task_definition(Color::Blue).await, blue_before);
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    app.assert_state_matches_listener().await;
+    assert_eq!(app.stored_state().unwrap(), rolled_back);
+    assert_eq!(app.service_task_definition(Color::Blue), blue_before);
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    app.assert_state_matches_listener();
 }
 
 /// Fails every write of the given parameter leaves as SSM would under an
@@ -1100,16 +1090,10 @@ impl<P: ParameterStore> ParameterStore for FailingWrites<P> {
 }
 
 fn failing_writes(
-    app: &ExampleApp,
+    app: &MemoryApp,
     leaves: &'static [&'static str],
     allow: usize,
-) -> Ports<
-    FailingWrites<bluegreen_aws::SsmParameters>,
-    bluegreen_aws::Elbv2,
-    bluegreen_aws::EcsServices,
-    bluegreen_aws::SnsAlerts,
-    bluegreen_aws::SfnExecutions,
-> {
+) -> Ports<FailingWrites<SimPorts>, SimPorts, SimPorts, SimPorts, SimPorts> {
     let p = app.ports();
     Ports {
         params: FailingWrites {
@@ -1127,8 +1111,8 @@ fn failing_writes(
 
 /// deploy-idle for `version` as execution `name`: the document the later
 /// steps get.
-async fn deployed(app: &ExampleApp, name: &str, version: &str) -> Value {
-    let execution = app.start_running_execution(name).await;
+async fn deployed(app: &MemoryApp, name: &str, version: &str) -> Value {
+    let execution = app.start_running_execution(name);
     let mut doc = release_input(&app.name, version);
     doc["execution"] = json!({"arn": execution});
     match bluegreen_deploy_idle::handler(&app.ports(), lambda_event(doc.clone()))
@@ -1149,17 +1133,17 @@ async fn deployed(app: &ExampleApp, name: &str, version: &str) -> Value {
 /// must not move production from v4 back to v1.
 #[tokio::test]
 async fn a_replayed_rollback_of_a_release_no_longer_running_changes_nothing() {
-    let app = bluegreen_e2e::provision("rb-redrive", AppOptions::default()).await;
+    let app = memory::provision("rb-redrive", AppOptions::default());
     let mut v2 = deployed(&app, "release-v2", "v2").await;
     bluegreen_switch::handler(&app.ports(), lambda_event(v2.clone()))
         .await
         .expect("v2 live on green");
     let e2 = v2["execution"]["arn"].as_str().unwrap().to_string();
-    bluegreen_e2e::release_lock(&app, &e2).await;
+    memory::release_lock(&app, &e2).await;
     one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
         .await
         .expect("on-call rolls v2 back"));
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
 
     // v4 goes live on green.
     let v4 = deployed(&app, "release-v4", "v4").await;
@@ -1167,9 +1151,9 @@ async fn a_replayed_rollback_of_a_release_no_longer_running_changes_nothing() {
         .await
         .expect("v4 live on green");
     let e4 = v4["execution"]["arn"].as_str().unwrap().to_string();
-    bluegreen_e2e::release_lock(&app, &e4).await;
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
-    let before = app.snapshot().await;
+    memory::release_lock(&app, &e4).await;
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
+    let before = app.snapshot();
 
     // v2's execution, redriven, reaches its Rollback state again.
     v2["monitor"] = json!({"verdict": "breach", "reasons": ["5xx rate 12% > 1%"]});
@@ -1183,14 +1167,11 @@ async fn a_replayed_rollback_of_a_release_no_longer_running_changes_nothing() {
         "{out:?}"
     );
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         Split::all(Color::Green),
         "v4 keeps production"
     );
-    assert_eq!(
-        app.snapshot().await.listener_default,
-        before.listener_default
-    );
+    assert_eq!(app.snapshot().routes, before.routes);
 }
 
 /// An emergency rollback fenced v2's execution at 50 %; v4 went live on
@@ -1199,7 +1180,7 @@ async fn a_replayed_rollback_of_a_release_no_longer_running_changes_nothing() {
 /// (before, it wrote the old split: production went back to v1).
 #[tokio::test]
 async fn a_redriven_switch_does_not_put_an_old_fence_back() {
-    let app = bluegreen_e2e::provision("rb-redrive-fence", AppOptions::default()).await;
+    let app = memory::provision("rb-redrive-fence", AppOptions::default());
     let mut v2 = deployed(&app, "release-v2", "v2").await;
     v2["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
     bluegreen_switch::handler(&app.ports(), lambda_event(v2.clone()))
@@ -1208,14 +1189,14 @@ async fn a_redriven_switch_does_not_put_an_old_fence_back() {
     one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
         .await
         .expect("on-call rolls v2 back, fencing its execution"));
-    assert!(app.parameter("rollback-fence").await.is_some());
+    assert!(app.parameter("rollback-fence").is_some());
     let v4 = deployed(&app, "release-v4", "v4").await;
     bluegreen_switch::handler(&app.ports(), lambda_event(v4.clone()))
         .await
         .expect("v4 live on green");
-    bluegreen_e2e::release_lock(&app, v4["execution"]["arn"].as_str().unwrap()).await;
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
-    let before = app.snapshot().await;
+    memory::release_lock(&app, v4["execution"]["arn"].as_str().unwrap()).await;
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
+    let before = app.snapshot();
 
     // Boxed: a debug build's handler future is large for a test thread's stack.
     let e = Box::pin(bluegreen_switch::handler(&app.ports(), lambda_event(v2)))
@@ -1223,16 +1204,13 @@ async fn a_redriven_switch_does_not_put_an_old_fence_back() {
         .unwrap_err();
     assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         Split::all(Color::Green),
         "v4 keeps production"
     );
+    assert_eq!(app.snapshot().routes, before.routes);
     assert_eq!(
-        app.snapshot().await.listener_default,
-        before.listener_default
-    );
-    assert_eq!(
-        app.stored_state().await.unwrap().active_version.as_deref(),
+        app.stored_state().unwrap().active_version.as_deref(),
         Some("v4")
     );
 }
@@ -1245,7 +1223,7 @@ async fn a_redriven_switch_does_not_put_an_old_fence_back() {
 /// found by the simulation, seed 2717).
 #[tokio::test]
 async fn a_fence_is_never_put_back_onto_a_color_that_cannot_carry_production() {
-    let app = bluegreen_e2e::provision("rb-fence-cold", AppOptions::default()).await;
+    let app = memory::provision("rb-fence-cold", AppOptions::default());
     let mut v2 = deployed(&app, "release-v2", "v2").await;
     v2["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
     Box::pin(bluegreen_switch::handler(
@@ -1257,17 +1235,17 @@ async fn a_fence_is_never_put_back_onto_a_color_that_cannot_carry_production() {
     one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
         .await
         .expect("on-call rolls v2 back, fencing its execution"));
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    app.set_desired_count(Color::Blue, 0).await;
-    app.set_healthy(Color::Blue, false).await;
-    app.move_production_by_hand(Color::Green).await;
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    app.set_desired_count(Color::Blue, 0);
+    app.set_healthy(Color::Blue, false);
+    app.move_production_by_hand(Color::Green);
 
     let e = Box::pin(bluegreen_switch::handler(&app.ports(), lambda_event(v2)))
         .await
         .unwrap_err();
     assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         Split::all(Color::Green),
         "before: all production went to blue, which has no healthy target"
     );
@@ -1320,15 +1298,9 @@ impl<P: ParameterStore> ParameterStore for TakesTheLockAfterTheFence<P> {
 /// The app's ports, with the lock taken by `winner` (or another rollback)
 /// right after the rollback's first fence.
 fn lock_taken_after_the_fence(
-    app: &ExampleApp,
+    app: &MemoryApp,
     winner: Option<String>,
-) -> Ports<
-    TakesTheLockAfterTheFence<bluegreen_aws::SsmParameters>,
-    bluegreen_aws::Elbv2,
-    bluegreen_aws::EcsServices,
-    bluegreen_aws::SnsAlerts,
-    bluegreen_aws::SfnExecutions,
-> {
+) -> Ports<TakesTheLockAfterTheFence<SimPorts>, SimPorts, SimPorts, SimPorts, SimPorts> {
     let p = app.ports();
     Ports {
         params: TakesTheLockAfterTheFence {
@@ -1353,10 +1325,10 @@ fn lock_taken_after_the_fence(
 /// other).
 #[tokio::test]
 async fn a_rollback_that_loses_the_deployments_lock_to_another_rollback_waits() {
-    let app = bluegreen_e2e::provision("rb-lost-takeover", AppOptions::default()).await;
+    let app = memory::provision("rb-lost-takeover", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    let execution = app.start_running_execution("release-v3").await;
-    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let execution = app.start_running_execution("release-v3");
+    memory::hold_lock(&app, &execution).await;
     let ports = lock_taken_after_the_fence(&app, None);
     let event = lambda_event(sns_event(&message(&app.name, "v2 errors")));
     let e = Box::pin(bluegreen_rollback::handler(&ports, event))
@@ -1364,7 +1336,7 @@ async fn a_rollback_that_loses_the_deployments_lock_to_another_rollback_waits() 
         .unwrap_err();
     assert_eq!(e.error_type(), "LockHeld", "{e}");
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         Split::all(Color::Green),
         "before: it decided too, and moved production while the other rollback was at work"
     );
@@ -1379,7 +1351,7 @@ async fn a_rollback_that_loses_the_deployments_lock_to_another_rollback_waits() 
 /// seed 3777).
 #[tokio::test]
 async fn a_rollback_fences_every_holder_it_met_in_one_fence() {
-    let app = bluegreen_e2e::provision("rb-fence-both", AppOptions::default()).await;
+    let app = memory::provision("rb-fence-both", AppOptions::default());
     let mut v2 = deployed(&app, "release-v2", "v2").await;
     v2["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
     Box::pin(bluegreen_switch::handler(
@@ -1390,7 +1362,7 @@ async fn a_rollback_fences_every_holder_it_met_in_one_fence() {
     .expect("v2 at 50%");
     // The traffic-first path (the execution holds the app as it switched);
     // the simulation found it on the careful path.
-    let script = bluegreen_e2e::manual_holder(&app, "v2");
+    let script = memory::manual_holder(&app, "v2");
     let ports = lock_taken_after_the_fence(&app, Some(script));
     let direct = json!({"app": app.name, "reason": "v2 errors"});
     one(
@@ -1398,7 +1370,7 @@ async fn a_rollback_fences_every_holder_it_met_in_one_fence() {
             .await
             .expect("rolled back"),
     );
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
 
     let mut by_script = v2.clone();
     by_script.as_object_mut().unwrap().remove("execution");
@@ -1408,7 +1380,7 @@ async fn a_rollback_fences_every_holder_it_met_in_one_fence() {
             .unwrap_err();
         assert_eq!(e.error_type(), "RolledBackMeanwhile", "{who}: {e}");
         assert_eq!(
-            app.listener_split().await,
+            app.listener_split(),
             Split::all(Color::Blue),
             "{who}'s next step left production on the rollback's decision"
         );
@@ -1420,7 +1392,7 @@ async fn a_rollback_fences_every_holder_it_met_in_one_fence() {
 /// which must see from the load balancer that the release got traffic.
 #[tokio::test]
 async fn a_switch_that_moved_traffic_but_could_not_record_it_is_rolled_back() {
-    let app = bluegreen_e2e::provision("rb-unrecorded", AppOptions::default()).await;
+    let app = memory::provision("rb-unrecorded", AppOptions::default());
     let mut doc = deployed(&app, "release-v2", "v2").await;
     let err = bluegreen_switch::handler(
         &failing_writes(&app, &["state", "active-environment"], 0),
@@ -1430,11 +1402,11 @@ async fn a_switch_that_moved_traffic_but_could_not_record_it_is_rolled_back() {
     .unwrap_err();
     assert_eq!(err.error_type(), "Transient", "{err}");
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         Split::all(Color::Green),
         "traffic moved"
     );
-    let recorded = app.stored_state().await.unwrap();
+    let recorded = app.stored_state().unwrap();
     assert_eq!(
         recorded.active_color,
         Color::Blue,
@@ -1452,9 +1424,9 @@ async fn a_switch_that_moved_traffic_but_could_not_record_it_is_rolled_back() {
         ),
         (Color::Blue, Some("v1"), Some("v2"))
     );
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    app.assert_state_matches_listener().await;
-    assert!(app.parameter("lock").await.is_none(), "lock released");
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    app.assert_state_matches_listener();
+    assert!(app.parameter("lock").is_none(), "lock released");
 }
 
 /// Scenario 4: the previous color is thinner than production (one task of
@@ -1462,10 +1434,10 @@ async fn a_switch_that_moved_traffic_but_could_not_record_it_is_rolled_back() {
 /// traffic once it can carry production.
 #[tokio::test]
 async fn a_rollback_onto_a_thin_color_scales_it_up_first_and_waits_for_it() {
-    let app = bluegreen_e2e::provision("rb-thin", AppOptions::default()).await;
+    let app = memory::provision("rb-thin", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    app.set_desired_count(Color::Blue, 1).await;
-    app.alerts().await;
+    app.set_desired_count(Color::Blue, 1);
+    app.alerts();
     let out = one(
         rollback(&app, json!({"app": app.name, "reason": "v2 errors"}))
             .await
@@ -1473,10 +1445,10 @@ async fn a_rollback_onto_a_thin_color_scales_it_up_first_and_waits_for_it() {
     );
     assert!(out.changed);
     assert_eq!(out.waited_seconds, Some(10), "{out:?}");
-    assert_eq!(app.desired_count(Color::Blue).await, 2);
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.desired_count(Color::Blue), 2);
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
     // The team heard that the rollback waited, and why, then that it happened.
-    let alerts = app.alerts().await;
+    let alerts = app.alerts();
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     assert_eq!(alerts[0]["rolled_back"], json!(false));
     let waiting = alerts[0]["summary"].as_str().unwrap_or_default();
@@ -1490,9 +1462,9 @@ async fn a_rollback_onto_a_thin_color_scales_it_up_first_and_waits_for_it() {
 /// hours) must not undo a newer release.
 #[tokio::test]
 async fn a_late_rollback_message_older_than_the_last_switch_is_refused() {
-    let app = bluegreen_e2e::provision("rb-stale", AppOptions::default()).await;
+    let app = memory::provision("rb-stale", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    let before = app.snapshot().await;
+    let before = app.snapshot();
     let hour_ago = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
@@ -1504,11 +1476,8 @@ async fn a_late_rollback_message_older_than_the_last_switch_is_refused() {
     .unwrap_err();
     assert_eq!(err.error_type(), "StaleRequest", "{err}");
     assert!(err.to_string().contains("send a new one"), "{err}");
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
-    assert_eq!(
-        app.snapshot().await.listener_default,
-        before.listener_default
-    );
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
+    assert_eq!(app.snapshot().routes, before.routes);
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -1520,9 +1489,9 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
 /// moved it to 50 %. It was about v2, which still has weight: rolled back.
 #[tokio::test]
 async fn a_message_sent_at_10_percent_still_rolls_back_after_the_step_to_50() {
-    let app = bluegreen_e2e::provision("rb-stale-step", AppOptions::default()).await;
-    let holder = bluegreen_e2e::manual_holder(&app, "v2");
-    bluegreen_e2e::hold_lock(&app, &holder).await;
+    let app = memory::provision("rb-stale-step", AppOptions::default());
+    let holder = memory::manual_holder(&app, "v2");
+    memory::hold_lock(&app, &holder).await;
     let mut input = release_input(&app.name, "v2");
     input["overrides"] = json!({"strategy": {"type": "weighted", "steps": [10, 50, 100]}});
     let out = bluegreen_switch::handler(&app.ports(), lambda_event(input.clone()))
@@ -1534,32 +1503,32 @@ async fn a_message_sent_at_10_percent_still_rolls_back_after_the_step_to_50() {
     bluegreen_switch::handler(&app.ports(), lambda_event(input))
         .await
         .expect("50%");
-    bluegreen_e2e::release_lock(&app, &holder).await;
-    assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
+    memory::release_lock(&app, &holder).await;
+    assert_eq!(app.listener_split(), Split::with(Color::Green, 50));
 
     let event = bluegreen_e2e::sns_event_sent_at(&message(&app.name, "errors at 10%"), &sent);
     let out = one(rollback(&app, event.clone()).await.expect("not stale"));
     assert!(out.changed);
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    assert_eq!(app.alerts().await.len(), 1);
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    assert_eq!(app.alerts().len(), 1);
 
     // SNS delivers it once more: one rollback, one alert, no "could NOT".
     let again = one(rollback(&app, event).await.expect("a no-op"));
     assert!(!again.changed, "{again:?}");
-    assert!(app.alerts().await.is_empty(), "no second alert");
-    app.assert_state_matches_listener().await;
+    assert!(app.alerts().is_empty(), "no second alert");
+    app.assert_state_matches_listener();
 }
 
 /// A message about v2, delivered late while v3's deployment moves traffic:
 /// refused before anything is fenced or stopped.
 #[tokio::test]
 async fn a_late_message_never_stops_a_newer_deployment() {
-    let app = bluegreen_e2e::provision("rb-stale-newer", AppOptions::default()).await;
+    let app = memory::provision("rb-stale-newer", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     let sent = rfc3339(time::OffsetDateTime::now_utc());
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     // v3 goes to blue and takes 10 % under a running execution.
-    let execution = app.start_running_execution("release-v3").await;
+    let execution = app.start_running_execution("release-v3");
     let mut v3 = release_input(&app.name, "v3");
     v3["execution"] = json!({"arn": execution});
     let deployed = bluegreen_deploy_idle::handler(&app.ports(), lambda_event(v3.clone()))
@@ -1574,7 +1543,7 @@ async fn a_late_message_never_stops_a_newer_deployment() {
     bluegreen_switch::handler(&app.ports(), lambda_event(v3))
         .await
         .expect("v3 at 10%");
-    let before = app.snapshot().await;
+    let before = app.snapshot();
 
     let e = rollback(
         &app,
@@ -1583,19 +1552,9 @@ async fn a_late_message_never_stops_a_newer_deployment() {
     .await
     .unwrap_err();
     assert_eq!(e.error_type(), "StaleRequest", "{e}");
-    assert_eq!(
-        app.execution_status(&execution).await,
-        "RUNNING",
-        "not stopped"
-    );
-    assert!(
-        app.parameter("rollback-fence").await.is_none(),
-        "not fenced"
-    );
-    assert_eq!(
-        app.snapshot().await.listener_default,
-        before.listener_default
-    );
+    assert_eq!(app.execution_status(&execution), "RUNNING", "not stopped");
+    assert!(app.parameter("rollback-fence").is_none(), "not fenced");
+    assert_eq!(app.snapshot().routes, before.routes);
 }
 
 /// A copy of an emergency message delivered after its rollback was done
@@ -1605,18 +1564,18 @@ async fn a_late_message_never_stops_a_newer_deployment() {
 /// stopped and rolled back the newer release.
 #[tokio::test]
 async fn a_late_copy_of_a_message_whose_rollback_is_done_leaves_a_newer_release_alone() {
-    let app = bluegreen_e2e::provision("rb-late-copy", AppOptions::default()).await;
+    let app = memory::provision("rb-late-copy", AppOptions::default());
     let (_, _) = Box::pin(switched_by_execution(&app, None)).await;
     let sent = rfc3339(time::OffsetDateTime::now_utc());
     let m = bluegreen_e2e::sns_event_sent_at(&message(&app.name, "v2 errors"), &sent);
     one(rollback(&app, m.clone())
         .await
         .expect("v2 rolled back, its execution stopped and fenced"));
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     // v3 goes to green and takes 10 % under a new execution.
-    let execution = app.start_running_execution("release-v3").await;
+    let execution = app.start_running_execution("release-v3");
     let mut v3 = release_input(&app.name, "v3");
     v3["execution"] = json!({"arn": execution});
     let deployed = Box::pin(bluegreen_deploy_idle::handler(
@@ -1634,8 +1593,8 @@ async fn a_late_copy_of_a_message_whose_rollback_is_done_leaves_a_newer_release_
     Box::pin(bluegreen_switch::handler(&app.ports(), lambda_event(v3)))
         .await
         .expect("v3 at 10%");
-    let before = app.snapshot().await;
-    app.alerts().await; // those sent so far
+    let before = app.snapshot();
+    app.alerts(); // those sent so far
 
     let late = Box::pin(rollback(&app, m)).await;
     assert!(
@@ -1648,15 +1607,12 @@ async fn a_late_copy_of_a_message_whose_rollback_is_done_leaves_a_newer_release_
         "{late:?}"
     );
     assert_eq!(
-        app.execution_status(&execution).await,
+        app.execution_status(&execution),
         "RUNNING",
         "before: the late copy stopped v3's execution"
     );
-    assert_eq!(
-        app.snapshot().await.listener_default,
-        before.listener_default
-    );
-    assert!(app.alerts().await.is_empty(), "no second alert");
+    assert_eq!(app.snapshot().routes, before.routes);
+    assert!(app.alerts().is_empty(), "no second alert");
 }
 
 /// A rollback attempt dies in its takeover of a stopped deployment's lock,
@@ -1667,10 +1623,10 @@ async fn a_late_copy_of_a_message_whose_rollback_is_done_leaves_a_newer_release_
 /// the stopped execution's lock outlived it (found by the simulation).
 #[tokio::test]
 async fn a_takeover_that_failed_half_way_leaves_no_claim_behind() {
-    let app = bluegreen_e2e::provision("rb-claim", AppOptions::default()).await;
+    let app = memory::provision("rb-claim", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    let execution = app.start_running_execution("release-v3").await;
-    bluegreen_e2e::hold_lock(&app, &execution).await;
+    let execution = app.start_running_execution("release-v3");
+    memory::hold_lock(&app, &execution).await;
     let direct = json!({"app": app.name, "reason": "v2 errors"});
     // Lock writes: the first round's create (refused: held), the
     // takeover's create (refused), then its change: that one fails.
@@ -1681,12 +1637,12 @@ async fn a_takeover_that_failed_half_way_leaves_no_claim_behind() {
     .await
     .unwrap_err();
     assert_eq!(e.error_type(), "Transient", "{e}");
-    assert_eq!(app.execution_status(&execution).await, "ABORTED");
+    assert_eq!(app.execution_status(&execution), "ABORTED");
 
     one(Box::pin(rollback(&app, direct)).await.expect("the retry"));
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
     assert!(
-        app.parameter("lock").await.is_none(),
+        app.parameter("lock").is_none(),
         "before: the stopped execution's lock stayed"
     );
 }
@@ -1701,7 +1657,7 @@ async fn a_takeover_that_failed_half_way_leaves_no_claim_behind() {
 /// (found by the simulation, seed 6387).
 #[tokio::test]
 async fn a_retry_finishes_its_rollback_and_fences_a_script_that_took_the_app_meanwhile() {
-    let app = bluegreen_e2e::provision("rb-unfinished", AppOptions::default()).await;
+    let app = memory::provision("rb-unfinished", AppOptions::default());
     let (execution, _) = Box::pin(switched_by_execution(&app, None)).await;
     let sent = rfc3339(time::OffsetDateTime::now_utc());
     let m = bluegreen_e2e::sns_event_sent_at(&message(&app.name, "v2 errors"), &sent);
@@ -1714,20 +1670,20 @@ async fn a_retry_finishes_its_rollback_and_fences_a_script_that_took_the_app_mea
     .await
     .unwrap_err();
     assert_eq!(e.error_type(), "Transient", "{e}");
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
-    assert_eq!(app.execution_status(&execution).await, "ABORTED");
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
+    assert_eq!(app.execution_status(&execution), "ABORTED");
     assert_eq!(
-        app.stored_state().await.unwrap().phase,
+        app.stored_state().unwrap().phase,
         Phase::Stable,
         "not recorded yet"
     );
 
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let script = bluegreen_e2e::manual_holder(&app, "v3");
-    assert!(bluegreen_e2e::try_hold_lock(&app, &script).await);
+    let script = memory::manual_holder(&app, "v3");
+    assert!(memory::try_hold_lock(&app, &script).await);
 
     one(Box::pin(rollback(&app, m)).await.expect("the retry"));
-    let state = app.stored_state().await.unwrap();
+    let state = app.stored_state().unwrap();
     assert_eq!(
         (state.active_color, state.phase),
         (Color::Blue, Phase::RolledBack),
@@ -1742,7 +1698,7 @@ async fn a_retry_finishes_its_rollback_and_fences_a_script_that_took_the_app_mea
     .await
     .unwrap_err();
     assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
 }
 
 /// Anyone allowed to invoke the function could send the state machine's
@@ -1750,48 +1706,48 @@ async fn a_retry_finishes_its_rollback_and_fences_a_script_that_took_the_app_mea
 /// must really be running this app's release.
 #[tokio::test]
 async fn a_state_machine_document_naming_a_foreign_execution_is_refused() {
-    let app = bluegreen_e2e::provision("rb-caller", AppOptions::default()).await;
+    let app = memory::provision("rb-caller", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
-    let before = app.snapshot().await;
+    let before = app.snapshot();
     let mut doc = release_input(&app.name, "v2");
     doc["execution"] =
         json!({"arn": "arn:aws:states:us-east-1:123456789012:execution:bluegreen:not-running"});
     let err = rollback(&app, doc).await.unwrap_err();
     assert_eq!(err.error_type(), "BadInput", "{err}");
     assert!(err.to_string().contains("execution.arn"), "{err}");
-    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.snapshot(), before);
 
     // A real execution of another release is refused as well.
-    let other = app.start_running_execution("release-v9").await;
+    let other = app.start_running_execution("release-v9");
     let mut doc = release_input(&app.name, "v2");
     doc["execution"] = json!({"arn": other});
     let err = rollback(&app, doc).await.unwrap_err();
     assert!(err.to_string().contains("release v2"), "{err}");
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
 }
 
 /// A reason longer than the fence, the alert and the stop cause can carry is
 /// refused before the running deployment is stopped.
 #[tokio::test]
 async fn an_overlong_reason_is_refused_before_anything_is_stopped() {
-    let app = bluegreen_e2e::provision("rb-reason", AppOptions::default()).await;
-    let execution = app.start_running_execution("release-v2").await;
-    bluegreen_e2e::hold_lock(&app, &execution).await;
-    let before = app.snapshot().await;
+    let app = memory::provision("rb-reason", AppOptions::default());
+    let execution = app.start_running_execution("release-v2");
+    memory::hold_lock(&app, &execution).await;
+    let before = app.snapshot();
     let err = rollback(&app, sns_event(&message(&app.name, &"x".repeat(5000))))
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "BadInput", "{err}");
     assert!(err.to_string().contains("`reason`"), "{err}");
-    assert_eq!(app.execution_status(&execution).await, "RUNNING");
-    assert_eq!(app.snapshot().await, before);
+    assert_eq!(app.execution_status(&execution), "RUNNING");
+    assert_eq!(app.snapshot(), before);
 }
 
 /// When the state machine's rollback failed for good, its last state asks
 /// the function to alert the app's team.
 #[tokio::test]
 async fn a_failed_state_machine_rollback_alerts_the_team() {
-    let app = bluegreen_e2e::provision("rb-failed-alert", AppOptions::default()).await;
+    let app = memory::provision("rb-failed-alert", AppOptions::default());
     let doc = json!({"rollback_failed": {
         "app": app.name, "release": {"version": "v2", "image": "i"},
         "rollback_error": {"Error": "PreviousColorCold", "Cause": "blue has 0 healthy targets"}
@@ -1800,7 +1756,7 @@ async fn a_failed_state_machine_rollback_alerts_the_team() {
         RollbackResponse::Alerted { alerted } => assert!(alerted),
         other => panic!("{other:?}"),
     }
-    let alerts = app.alerts().await;
+    let alerts = app.alerts();
     assert!(
         alerts.iter().any(|a| a["summary"]
             .as_str()
@@ -1815,21 +1771,21 @@ async fn a_failed_state_machine_rollback_alerts_the_team() {
 /// production back onto the release just rolled back (issue 17, defect 11).
 #[tokio::test]
 async fn a_release_driven_by_direct_invokes_is_fenced_by_an_emergency_rollback() {
-    let app = bluegreen_e2e::provision("rb-manual-fence", AppOptions::default()).await;
-    bluegreen_e2e::hold_lock(&app, &bluegreen_e2e::manual_holder(&app, "v2")).await;
+    let app = memory::provision("rb-manual-fence", AppOptions::default());
+    memory::hold_lock(&app, &memory::manual_holder(&app, "v2")).await;
     let mut doc = release_input(&app.name, "v2");
     doc["overrides"] = json!({"strategy": {"type": "weighted", "steps": [50, 100]}});
     let out = bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
         .await
         .expect("the script's first step: 50%");
     doc["switch"] = serde_json::to_value(&out).unwrap();
-    assert_eq!(app.listener_split().await, Split::with(Color::Green, 50));
+    assert_eq!(app.listener_split(), Split::with(Color::Green, 50));
 
     let out = one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
         .await
         .expect("on-call rolls v2 back"));
     assert_eq!(out.to.color, Color::Blue);
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
 
     // The script goes on with its next step, unaware.
     let e = Box::pin(bluegreen_switch::handler(&app.ports(), lambda_event(doc)))
@@ -1837,7 +1793,7 @@ async fn a_release_driven_by_direct_invokes_is_fenced_by_an_emergency_rollback()
         .unwrap_err();
     assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         Split::all(Color::Blue),
         "before: the script's next step moved production back onto v2"
     );
@@ -1850,16 +1806,16 @@ async fn a_release_driven_by_direct_invokes_is_fenced_by_an_emergency_rollback()
 /// holds: no lock outlives its holder (found by the simulation).
 #[tokio::test]
 async fn an_ended_execution_fenced_by_an_emergency_rollback_leaves_no_lock_behind() {
-    let app = bluegreen_e2e::provision("rb-ended-fenced", AppOptions::default()).await;
+    let app = memory::provision("rb-ended-fenced", AppOptions::default());
     let strategy = json!({"type": "weighted", "steps": [50, 100]});
     let (execution, _) = switched_by_execution(&app, Some(strategy)).await;
     one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
         .await
         .expect("on-call rolls v2 back, stopping and fencing its execution"));
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
     // The redriven run's step took the lock again (while the run was
     // running); then the run ended.
-    assert!(app.parameter("lock").await.is_none());
+    assert!(app.parameter("lock").is_none());
     let now = time::OffsetDateTime::now_utc();
     let lock = bluegreen_core::records::lock::Lock {
         holder: execution.clone(),
@@ -1882,9 +1838,9 @@ async fn an_ended_execution_fenced_by_an_emergency_rollback_leaves_no_lock_behin
         .await
         .expect("left to the emergency rollback"));
     assert!(!out.changed, "{out:?}");
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
     assert!(
-        app.parameter("lock").await.is_none(),
+        app.parameter("lock").is_none(),
         "before: the ended execution's lock stayed until someone removed it by hand"
     );
 }
@@ -1896,7 +1852,7 @@ async fn an_ended_execution_fenced_by_an_emergency_rollback_leaves_no_lock_behin
 /// message decided again from the world the first had just made).
 #[tokio::test]
 async fn a_second_rollback_waits_for_the_one_at_work() {
-    let app = bluegreen_e2e::provision("rb-one-at-a-time", AppOptions::default()).await;
+    let app = memory::provision("rb-one-at-a-time", AppOptions::default());
     deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
     let now = time::OffsetDateTime::now_utc();
     let at_work = bluegreen_core::records::lock::Lock {
@@ -1914,22 +1870,19 @@ async fn a_second_rollback_waits_for_the_one_at_work() {
         )
         .await
         .expect("the first rollback's hold");
-    let before = app.snapshot().await;
+    let before = app.snapshot();
     let e = rollback(&app, sns_event(&message(&app.name, "v2 errors")))
         .await
         .unwrap_err();
     assert_eq!(e.error_type(), "LockHeld", "{e}");
-    assert_eq!(
-        app.snapshot().await.listener_default,
-        before.listener_default
-    );
-    assert_eq!(app.listener_split().await, Split::all(Color::Green));
+    assert_eq!(app.snapshot().routes, before.routes);
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
 
     // The first one finishes (its hold goes); the retry rolls back.
-    bluegreen_e2e::release_lock(&app, &at_work.holder).await;
+    memory::release_lock(&app, &at_work.holder).await;
     let out = one(rollback(&app, sns_event(&message(&app.name, "v2 errors")))
         .await
         .expect("retried after the first"));
     assert_eq!(out.to.color, Color::Blue);
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
 }

@@ -6,6 +6,7 @@
 mod acting;
 mod announcement;
 mod autoscaling;
+mod autoscaling_pipeline;
 mod contract;
 mod deploy_idle;
 mod deploy_idle_ecs;

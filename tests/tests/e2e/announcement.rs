@@ -12,7 +12,8 @@ use bluegreen_core::ports::{
 };
 use bluegreen_core::records::state::Phase;
 use bluegreen_core::{Color, Split};
-use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input, sns_event};
+use bluegreen_e2e::memory::{self, AppOptions, MemoryApp};
+use bluegreen_e2e::{lambda_event, release_input, sns_event};
 use serde_json::json;
 use tokio::sync::Notify;
 
@@ -110,9 +111,9 @@ impl<P: ParameterStore> ParameterStore for FenceAfter<P> {
 
 /// v2 released by a running execution, its first step (10 %) done;
 /// returns the execution and the document of its next step.
-async fn at_10_percent(app: &ExampleApp, name: &str) -> (String, serde_json::Value) {
-    let execution = app.start_running_execution(name).await;
-    bluegreen_e2e::hold_lock(app, &execution).await;
+async fn at_10_percent(app: &MemoryApp, name: &str) -> (String, serde_json::Value) {
+    let execution = app.start_running_execution(name);
+    memory::hold_lock(app, &execution).await;
     let mut input = release_input(&app.name, "v2");
     input["execution"] = json!({"arn": execution});
     input["overrides"] = json!({"strategy": {"type": "weighted", "steps": [10, 50, 100]}});
@@ -134,7 +135,7 @@ async fn at_10_percent(app: &ExampleApp, name: &str) -> (String, serde_json::Val
 /// being rolled back while the record said all on blue.
 #[tokio::test]
 async fn a_switch_step_landing_after_the_rollbacks_change_waits_for_its_fence() {
-    let app = bluegreen_e2e::provision("ann-race", AppOptions::default()).await;
+    let app = memory::provision("ann-race", AppOptions::default());
     let (execution, input) = Box::pin(at_10_percent(&app, "v2-ann")).await;
 
     let paused = Arc::new(Notify::new());
@@ -185,7 +186,7 @@ async fn a_switch_step_landing_after_the_rollbacks_change_waits_for_its_fence() 
         .await
     });
     // The rollback's change lands first; then the step's.
-    while app.listener_split().await != Split::all(Color::Blue) {
+    while app.listener_split() != Split::all(Color::Blue) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     resume.notify_one();
@@ -197,18 +198,18 @@ async fn a_switch_step_landing_after_the_rollbacks_change_waits_for_its_fence() 
         .unwrap()
         .expect("the rollback moved traffic first");
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         Split::all(Color::Blue),
         "before: production stayed at 50% on v2"
     );
-    let state = app.stored_state().await.unwrap();
+    let state = app.stored_state().unwrap();
     assert_eq!(
         (state.active_color, state.phase),
         (Color::Blue, Phase::RolledBack)
     );
-    assert_eq!(app.execution_status(&execution).await, "ABORTED");
-    assert!(app.parameter("rollback-deciding").await.is_none());
-    app.assert_state_matches_listener().await;
+    assert_eq!(app.execution_status(&execution), "ABORTED");
+    assert!(app.parameter("rollback-deciding").is_none());
+    app.assert_state_matches_listener();
 }
 
 /// The step's change lands after the rollback's, and its answer is lost:
@@ -219,7 +220,7 @@ async fn a_switch_step_landing_after_the_rollbacks_change_waits_for_its_fence() 
 /// 9810).
 #[tokio::test]
 async fn a_switch_step_whose_change_landed_but_failed_still_puts_the_rollback_back() {
-    let app = bluegreen_e2e::provision("ann-lost", AppOptions::default()).await;
+    let app = memory::provision("ann-lost", AppOptions::default());
     let (_, input) = Box::pin(at_10_percent(&app, "v2-lost")).await;
 
     let paused = Arc::new(Notify::new());
@@ -251,15 +252,15 @@ async fn a_switch_step_whose_change_landed_but_failed_still_puts_the_rollback_ba
     ))
     .await
     .expect("the rollback");
-    assert_eq!(app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(app.listener_split(), Split::all(Color::Blue));
     resume.notify_one();
 
     let e = in_flight.await.unwrap().unwrap_err();
     assert_eq!(e.error_type(), "RolledBackMeanwhile", "{e}");
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         Split::all(Color::Blue),
         "before: production stayed at 50% on v2"
     );
-    app.assert_state_matches_listener().await;
+    app.assert_state_matches_listener();
 }

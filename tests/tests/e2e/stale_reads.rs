@@ -1,15 +1,16 @@
 //! The load balancer's API is eventually consistent: a describe right after
-//! a modify may still answer the actions from before. The real ELB adapter
-//! against the emulator, wrapped so that after each change the next reads
-//! answer what was there before (the emulator itself is never stale).
+//! a modify may still answer the actions from before. The in-memory load
+//! balancer, wrapped so that after each change the next reads answer what
+//! was there before (the simulation plays the same lag at random).
 
 use std::sync::Mutex;
 
-use bluegreen_aws::{EcsServices, Elbv2, SfnExecutions, SnsAlerts, SsmParameters};
 use bluegreen_core::ports::{LoadBalancer, PortResult, Ports, Route, RouteActions};
+use bluegreen_core::sim::SimPorts;
 use bluegreen_core::{Color, Split};
 use bluegreen_deploy_idle::DeployIdleResponse;
-use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input};
+use bluegreen_e2e::memory::{self, AppOptions, MemoryApp};
+use bluegreen_e2e::{lambda_event, release_input};
 use serde_json::{Value, json};
 
 /// After each change, the next `reads` describes answer the actions from
@@ -55,8 +56,8 @@ impl<L: LoadBalancer> LoadBalancer for StaleAfterModify<L> {
 }
 
 /// v2 deployed to green; the document as the state machine has it then.
-async fn deployed(app: &ExampleApp) -> Value {
-    let arn = app.start_running_execution("v2").await;
+async fn deployed(app: &MemoryApp) -> Value {
+    let arn = app.start_running_execution("v2");
     let mut doc = release_input(&app.name, "v2");
     doc["execution"] = json!({"arn": arn});
     match bluegreen_deploy_idle::handler(&app.ports(), lambda_event(doc.clone()))
@@ -75,12 +76,11 @@ fn weighted(mut doc: Value) -> Value {
     doc
 }
 
-type StalePorts =
-    Ports<SsmParameters, StaleAfterModify<Elbv2>, EcsServices, SnsAlerts, SfnExecutions>;
+type StalePorts = Ports<SimPorts, StaleAfterModify<SimPorts>, SimPorts, SimPorts, SimPorts>;
 
 /// The app's ports, with a load balancer whose describes lag `reads` behind
 /// each change.
-fn stale(app: &ExampleApp, reads: usize) -> StalePorts {
+fn stale(app: &MemoryApp, reads: usize) -> StalePorts {
     let p = app.ports();
     Ports {
         params: p.params,
@@ -98,18 +98,18 @@ fn stale(app: &ExampleApp, reads: usize) -> StalePorts {
 
 #[tokio::test]
 async fn a_switch_whose_change_reads_back_late_for_a_moment_succeeds() {
-    let app = bluegreen_e2e::provision("stale-switch", AppOptions::default()).await;
+    let app = memory::provision("stale-switch", AppOptions::default());
     let doc = weighted(deployed(&app).await);
     let out = bluegreen_switch::handler(&stale(&app, 2), lambda_event(doc))
         .await
         .expect("the change's own answer agrees; the describes catch up");
     assert_eq!(out.weight, 10);
-    assert_eq!(app.listener_split().await, Split::with(Color::Green, 10));
+    assert_eq!(app.listener_split(), Split::with(Color::Green, 10));
 }
 
 #[tokio::test]
 async fn a_rollback_is_not_fooled_by_a_listener_that_reads_as_already_back() {
-    let app = bluegreen_e2e::provision("stale-rollback", AppOptions::default()).await;
+    let app = memory::provision("stale-rollback", AppOptions::default());
     let mut doc = weighted(deployed(&app).await);
     let ports = stale(&app, 8);
     // The switch moves 10% to green, and its read-back stays stale: the
@@ -118,7 +118,7 @@ async fn a_rollback_is_not_fooled_by_a_listener_that_reads_as_already_back() {
         .await
         .unwrap_err();
     assert_eq!(e.error_type(), "ReadBackMismatch");
-    assert_eq!(app.listener_split().await, Split::with(Color::Green, 10));
+    assert_eq!(app.listener_split(), Split::with(Color::Green, 10));
     doc["error"] = json!({"Error": e.error_type(), "Cause": e.to_string()});
     // The rollback reads the listener as all blue (stale): it writes all
     // blue again all the same, and says nothing moved.
@@ -126,7 +126,7 @@ async fn a_rollback_is_not_fooled_by_a_listener_that_reads_as_already_back() {
         .await
         .expect("rollback");
     assert_eq!(
-        app.listener_split().await,
+        app.listener_split(),
         Split::all(Color::Blue),
         "before: production stayed 90/10 while the rollback said it already was back ({out:?})"
     );

@@ -44,6 +44,11 @@ impl Emulator {
     /// the install command when moto is missing or of another version.
     pub fn start(options: EmulatorOptions) -> Result<Emulator, String> {
         check_moto()?;
+        // One start at a time in this process: a port found free by one
+        // start is not then taken by another's moto before its own binds it
+        // (and found "ready" by the wrong start), when tests run in parallel.
+        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
         let mut last_error = String::new();
         // A port found free may be taken before moto binds it: try a few.
         for _ in 0..5 {

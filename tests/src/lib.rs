@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 
 pub mod memory;
 
+use bluegreen_core::ports::{Executions, ParameterStore};
+
 pub use bluegreen_local::emulator::{Emulator, EmulatorOptions};
 pub use bluegreen_local::example::{AppOptions, ExampleApp, PREFIX};
 pub use bluegreen_local::sample::{Behaviour, SampleApp};
@@ -34,26 +36,35 @@ pub async fn hold_lock(app: &ExampleApp, holder: &str) {
 /// Takes `app`'s lock for `holder` unless someone holds it; returns whether
 /// `holder` holds it now.
 pub async fn try_hold_lock(app: &ExampleApp, holder: &str) -> bool {
-    let ports = app.ports();
-    bluegreen_core::records::store::AppStore::new(&ports.params, PREFIX)
+    take_lock(&app.ports(), &app.name, holder).await
+}
+
+/// Gives back `holder`'s lock, as the state machine's release step does.
+pub async fn release_lock(app: &ExampleApp, holder: &str) {
+    give_lock_back(&app.ports(), &app.name, holder).await;
+}
+
+/// Takes `app`'s lock for `holder` for an hour, as deploy-idle does for an
+/// execution, through any AWS (the emulator's or the in-memory one).
+pub async fn take_lock<W: ParameterStore + Executions>(aws: &W, app: &str, holder: &str) -> bool {
+    bluegreen_core::records::store::AppStore::new(aws, PREFIX)
         .expect("prefix")
         .acquire_lock(
-            &app.name,
+            app,
             holder,
             std::time::Duration::from_secs(3600),
             time::OffsetDateTime::now_utc(),
-            &ports.executions,
+            aws,
         )
         .await
         .is_ok()
 }
 
-/// Gives back `holder`'s lock, as the state machine's release step does.
-pub async fn release_lock(app: &ExampleApp, holder: &str) {
-    let ports = app.ports();
-    bluegreen_core::records::store::AppStore::new(&ports.params, PREFIX)
+/// Gives back `holder`'s lock on `app`, through any AWS.
+pub async fn give_lock_back<W: ParameterStore>(aws: &W, app: &str, holder: &str) {
+    bluegreen_core::records::store::AppStore::new(aws, PREFIX)
         .expect("prefix")
-        .release_lock(&app.name, holder)
+        .release_lock(app, holder)
         .await
         .expect("release lock");
 }

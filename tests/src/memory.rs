@@ -433,18 +433,7 @@ fn split_of(actions: &RouteActions, blue_tg: &str, green_tg: &str) -> Split {
 /// Takes `app`'s lock for `holder` unless someone holds it; returns whether
 /// `holder` holds it now.
 pub async fn try_hold_lock(app: &MemoryApp, holder: &str) -> bool {
-    let ports = app.ports();
-    bluegreen_core::records::store::AppStore::new(&ports.params, PREFIX)
-        .expect("prefix")
-        .acquire_lock(
-            &app.name,
-            holder,
-            std::time::Duration::from_secs(3600),
-            time::OffsetDateTime::now_utc(),
-            &ports.executions,
-        )
-        .await
-        .is_ok()
+    crate::take_lock(&app.ports(), &app.name, holder).await
 }
 
 /// Takes `app`'s lock for `holder` for an hour, as deploy-idle does.
@@ -454,12 +443,7 @@ pub async fn hold_lock(app: &MemoryApp, holder: &str) {
 
 /// Gives back `holder`'s lock, as the state machine's release step does.
 pub async fn release_lock(app: &MemoryApp, holder: &str) {
-    let ports = app.ports();
-    bluegreen_core::records::store::AppStore::new(&ports.params, PREFIX)
-        .expect("prefix")
-        .release_lock(&app.name, holder)
-        .await
-        .expect("release lock");
+    crate::give_lock_back(&app.ports(), &app.name, holder).await;
 }
 
 /// The name a direct invoke (no execution) holds `app`'s lock under for

@@ -153,12 +153,7 @@ async fn scale_down_shrinks_the_old_color_unless_the_release_was_rolled_back() {
     let holder = bluegreen_core::document::input::ExecutionInput::from_value(doc.clone())
         .unwrap()
         .lock_holder();
-    let ports = app.ports();
-    bluegreen_core::records::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX)
-        .unwrap()
-        .release_lock(&app.name, &holder)
-        .await
-        .unwrap();
+    memory::release_lock(&app, &holder).await;
 
     // A newer deployment holds the lock: hands off.
     let newer = app.start_running_execution("newer");
@@ -263,12 +258,7 @@ async fn live(app: &MemoryApp, mut doc: Value) -> Value {
 }
 
 async fn ports_release(app: &MemoryApp, holder: &str) {
-    let ports = app.ports();
-    bluegreen_core::records::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX)
-        .unwrap()
-        .release_lock(&app.name, holder)
-        .await
-        .unwrap();
+    memory::release_lock(app, holder).await;
 }
 
 #[tokio::test]

@@ -223,10 +223,5 @@ async fn live(app: &ExampleApp, mut doc: Value) -> Value {
 }
 
 async fn ports_release(app: &ExampleApp, holder: &str) {
-    let ports = app.ports();
-    bluegreen_core::records::store::AppStore::new(&ports.params, bluegreen_e2e::PREFIX)
-        .unwrap()
-        .release_lock(&app.name, holder)
-        .await
-        .unwrap();
+    bluegreen_e2e::release_lock(app, holder).await;
 }

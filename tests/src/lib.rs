@@ -5,7 +5,27 @@ use std::sync::OnceLock;
 
 pub mod memory;
 
-use bluegreen_core::ports::{Executions, ParameterStore};
+use bluegreen_core::ports::capabilities::Prefixed;
+use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Services};
+
+/// An app on either AWS, the emulator's ([`ExampleApp`]) or the in-memory
+/// one ([`memory::MemoryApp`]): what calling a handler for it takes.
+pub trait TestApp {
+    type Aws: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed;
+    /// The Lambdas' capability object over this app's AWS.
+    fn aws(&self) -> Self::Aws;
+    fn app_name(&self) -> &str;
+}
+
+impl TestApp for ExampleApp {
+    type Aws = bluegreen_aws::AwsPorts;
+    fn aws(&self) -> Self::Aws {
+        self.ports()
+    }
+    fn app_name(&self) -> &str {
+        &self.name
+    }
+}
 
 pub use bluegreen_local::emulator::{Emulator, EmulatorOptions};
 pub use bluegreen_local::example::{AppOptions, ExampleApp, PREFIX};

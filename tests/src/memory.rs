@@ -158,6 +158,16 @@ pub fn provision(name: &str, options: AppOptions) -> MemoryApp {
     app
 }
 
+impl crate::TestApp for MemoryApp {
+    type Aws = MemoryPorts;
+    fn aws(&self) -> Self::Aws {
+        self.ports()
+    }
+    fn app_name(&self) -> &str {
+        &self.name
+    }
+}
+
 impl MemoryApp {
     pub fn world(&self) -> MutexGuard<'_, Model> {
         self.model.lock().expect("the model")

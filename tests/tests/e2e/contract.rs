@@ -4,33 +4,21 @@
 //! same. The handler scenario tests run on the in-memory AWS because of this
 //! test; a difference here means the fake no longer stands for the adapters.
 
-use bluegreen_core::ports::capabilities::Prefixed;
-use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Services};
 use bluegreen_core::records::state::AppState;
 use bluegreen_core::{Color, Split};
 use bluegreen_deploy_idle::DeployIdleResponse;
 use bluegreen_e2e::memory::{self, MemoryApp};
-use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input};
+use bluegreen_e2e::{AppOptions, ExampleApp, TestApp, lambda_event, release_input};
 use serde_json::{Value, json};
 
 /// What the scenario reads of an app's AWS, either kind.
-trait Backend {
-    type Aws: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed;
-    fn aws(&self) -> Self::Aws;
-    fn app(&self) -> &str;
+trait Backend: TestApp {
     async fn split(&self) -> Split;
     async fn state(&self) -> AppState;
     async fn lock(&self) -> Option<String>;
 }
 
 impl Backend for ExampleApp {
-    type Aws = bluegreen_aws::AwsPorts;
-    fn aws(&self) -> Self::Aws {
-        self.ports()
-    }
-    fn app(&self) -> &str {
-        &self.name
-    }
     async fn split(&self) -> Split {
         self.listener_split().await
     }
@@ -43,13 +31,6 @@ impl Backend for ExampleApp {
 }
 
 impl Backend for MemoryApp {
-    type Aws = memory::MemoryPorts;
-    fn aws(&self) -> Self::Aws {
-        self.ports()
-    }
-    fn app(&self) -> &str {
-        &self.name
-    }
     async fn split(&self) -> Split {
         self.listener_split()
     }
@@ -67,7 +48,7 @@ impl Backend for MemoryApp {
 async fn release_and_roll_back(b: &impl Backend) -> Vec<Value> {
     let aws = b.aws();
     let mut seen = Vec::new();
-    let mut input = release_input(b.app(), "v2");
+    let mut input = release_input(b.app_name(), "v2");
     let deployed = match bluegreen_deploy_idle::handler(&aws, lambda_event(input.clone()))
         .await
         .expect("deploy-idle")
@@ -88,7 +69,7 @@ async fn release_and_roll_back(b: &impl Backend) -> Vec<Value> {
     memory_or_emulator_release(b, &deployed.app, "v2").await;
     let rolled = bluegreen_rollback::handler(
         &aws,
-        lambda_event(json!({"app": b.app(), "reason": "contract"})),
+        lambda_event(json!({"app": b.app_name(), "reason": "contract"})),
     )
     .await
     .expect("rollback");

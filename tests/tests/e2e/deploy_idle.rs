@@ -10,15 +10,15 @@ use bluegreen_core::steps::scale_down::ScaleDownOutcome;
 use bluegreen_core::{Color, Split};
 use bluegreen_deploy_idle::DeployIdleResponse;
 use bluegreen_e2e::memory::{self, AppOptions, MemoryApp};
-use bluegreen_e2e::{lambda_event, release_input};
+use bluegreen_e2e::{TestApp, lambda_event, release_input};
 use bluegreen_lambda::HandlerError;
 use serde_json::{Value, json};
 
-async fn call(app: &MemoryApp, doc: Value) -> Result<DeployIdleResponse, HandlerError> {
-    bluegreen_deploy_idle::handler(&app.ports(), lambda_event(doc)).await
+async fn call(app: &impl TestApp, doc: Value) -> Result<DeployIdleResponse, HandlerError> {
+    bluegreen_deploy_idle::handler(&app.aws(), lambda_event(doc)).await
 }
 
-async fn deploy(app: &MemoryApp, doc: &Value) -> Result<DeployOutcome, HandlerError> {
+pub(crate) async fn deploy(app: &impl TestApp, doc: &Value) -> Result<DeployOutcome, HandlerError> {
     match call(app, doc.clone()).await? {
         DeployIdleResponse::Deployed(d) => Ok(d),
         other => panic!("expected a deploy outcome, got {other:?}"),
@@ -42,7 +42,7 @@ async fn scale_down(app: &MemoryApp, doc: &Value) -> ScaleDownOutcome {
     }
 }
 
-fn with_execution(mut doc: Value, arn: &str) -> Value {
+pub(crate) fn with_execution(mut doc: Value, arn: &str) -> Value {
     doc["execution"] = json!({"arn": arn});
     doc
 }
@@ -169,7 +169,7 @@ async fn scale_down_shrinks_the_old_color_unless_the_release_was_rolled_back() {
         "{s:?}"
     );
     app.stop_execution(&newer);
-    ports_release(&app, &newer).await;
+    memory::release_lock(&app, &newer).await;
 
     let s = scale_down(&app, &doc).await;
     assert!(s.scaled, "{s:?}");
@@ -244,21 +244,17 @@ async fn scale_down_never_shrinks_the_color_production_was_moved_back_to() {
 /// Deploys `doc`'s release, switches all traffic to it and releases the
 /// lock, as a finished execution leaves it; returns the document with the
 /// deploy result.
-async fn live(app: &MemoryApp, mut doc: Value) -> Value {
+pub(crate) async fn live(app: &impl TestApp, mut doc: Value) -> Value {
     let out = deploy(app, &doc).await.expect("deploy");
     doc["deploy"] = serde_json::to_value(&out).unwrap();
-    bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
+    bluegreen_switch::handler(&app.aws(), lambda_event(doc.clone()))
         .await
         .expect("switch");
     let holder = bluegreen_core::document::input::ExecutionInput::from_value(doc.clone())
         .unwrap()
         .lock_holder();
-    ports_release(app, &holder).await;
+    bluegreen_e2e::give_lock_back(&app.aws(), app.app_name(), &holder).await;
     doc
-}
-
-async fn ports_release(app: &MemoryApp, holder: &str) {
-    memory::release_lock(app, holder).await;
 }
 
 #[tokio::test]
@@ -361,7 +357,7 @@ async fn scale_down_of_an_older_execution_leaves_a_newer_releases_warm_color() {
         Some("arn:aws:states:us-east-1:123456789012:execution:bluegreen:newer".into());
     app.put_state(&state);
     app.move_production_by_hand(Color::Green);
-    ports_release(&app, &older).await;
+    memory::release_lock(&app, &older).await;
     let desired = app.desired_count(Color::Blue);
     let s = scale_down(&app, &doc).await;
     assert!(!s.scaled, "{s:?}");

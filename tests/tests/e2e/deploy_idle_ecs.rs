@@ -4,23 +4,10 @@
 //! in-memory AWS does not model. The rest of deploy-idle's scenarios are
 //! `deploy_idle.rs`'s, on the in-memory AWS.
 
-use bluegreen_core::steps::deploy::DeployOutcome;
+use crate::deploy_idle::{deploy, live, with_execution};
 use bluegreen_core::{Color, Split};
-use bluegreen_deploy_idle::DeployIdleResponse;
-use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input};
-use bluegreen_lambda::HandlerError;
-use serde_json::{Value, json};
-
-async fn call(app: &ExampleApp, doc: Value) -> Result<DeployIdleResponse, HandlerError> {
-    bluegreen_deploy_idle::handler(&app.ports(), lambda_event(doc)).await
-}
-
-async fn deploy(app: &ExampleApp, doc: &Value) -> Result<DeployOutcome, HandlerError> {
-    match call(app, doc.clone()).await? {
-        DeployIdleResponse::Deployed(d) => Ok(d),
-        other => panic!("expected a deploy outcome, got {other:?}"),
-    }
-}
+use bluegreen_e2e::{AppOptions, release_input};
+use serde_json::json;
 
 #[tokio::test]
 async fn registers_the_new_image_on_the_idle_color_and_a_rerun_registers_nothing() {
@@ -199,29 +186,4 @@ async fn a_task_definition_with_several_containers_needs_the_config_to_name_one(
         err.to_string().contains("`container`") && err.to_string().contains("app, envoy"),
         "{err}"
     );
-}
-
-fn with_execution(mut doc: Value, arn: &str) -> Value {
-    doc["execution"] = json!({"arn": arn});
-    doc
-}
-
-/// Deploys `doc`'s release, switches all traffic to it and releases the
-/// lock, as a finished execution leaves it; returns the document with the
-/// deploy result.
-async fn live(app: &ExampleApp, mut doc: Value) -> Value {
-    let out = deploy(app, &doc).await.expect("deploy");
-    doc["deploy"] = serde_json::to_value(&out).unwrap();
-    bluegreen_switch::handler(&app.ports(), lambda_event(doc.clone()))
-        .await
-        .expect("switch");
-    let holder = bluegreen_core::document::input::ExecutionInput::from_value(doc.clone())
-        .unwrap()
-        .lock_holder();
-    ports_release(app, &holder).await;
-    doc
-}
-
-async fn ports_release(app: &ExampleApp, holder: &str) {
-    bluegreen_e2e::release_lock(app, holder).await;
 }

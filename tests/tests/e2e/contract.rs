@@ -66,7 +66,8 @@ async fn release_and_roll_back(b: &impl Backend) -> Vec<Value> {
         seen.push(json!({"split": b.split().await, "state": state_of(&b.state().await)}));
     }
     // The release's lock, given back as the state machine does, then on-call.
-    memory_or_emulator_release(b, &deployed.app, "v2").await;
+    let holder = format!("manual:{}:v2", deployed.app);
+    bluegreen_e2e::give_lock_back(&aws, b.app_name(), &holder).await;
     let rolled = bluegreen_rollback::handler(
         &aws,
         lambda_event(json!({"app": b.app_name(), "reason": "contract"})),
@@ -88,15 +89,6 @@ fn state_of(s: &AppState) -> Value {
         s.weights,
         s.phase
     ])
-}
-
-async fn memory_or_emulator_release(b: &impl Backend, app: &str, version: &str) {
-    let aws = b.aws();
-    bluegreen_core::records::store::AppStore::new(&aws, bluegreen_e2e::PREFIX)
-        .expect("prefix")
-        .release_lock(app, &format!("manual:{app}:{version}"))
-        .await
-        .expect("release lock");
 }
 
 #[tokio::test]

@@ -49,19 +49,19 @@ pub async fn provision(name: &str, options: AppOptions) -> ExampleApp {
 
 /// Takes `app`'s deployment lock for `holder` for an hour, as deploy-idle
 /// does for an execution.
-pub async fn hold_lock(app: &ExampleApp, holder: &str) {
+pub async fn hold_lock(app: &impl TestApp, holder: &str) {
     assert!(try_hold_lock(app, holder).await, "lock for {holder}");
 }
 
 /// Takes `app`'s lock for `holder` unless someone holds it; returns whether
 /// `holder` holds it now.
-pub async fn try_hold_lock(app: &ExampleApp, holder: &str) -> bool {
-    take_lock(&app.ports(), &app.name, holder).await
+pub async fn try_hold_lock(app: &impl TestApp, holder: &str) -> bool {
+    take_lock(&app.aws(), app.app_name(), holder).await
 }
 
 /// Gives back `holder`'s lock, as the state machine's release step does.
-pub async fn release_lock(app: &ExampleApp, holder: &str) {
-    give_lock_back(&app.ports(), &app.name, holder).await;
+pub async fn release_lock(app: &impl TestApp, holder: &str) {
+    give_lock_back(&app.aws(), app.app_name(), holder).await;
 }
 
 /// Takes `app`'s lock for `holder` for an hour, as deploy-idle does for an
@@ -91,8 +91,8 @@ pub async fn give_lock_back<W: ParameterStore>(aws: &W, app: &str, holder: &str)
 
 /// The name a direct invoke (no execution) holds `app`'s lock under for
 /// `version`, as deploy-idle takes it.
-pub fn manual_holder(app: &ExampleApp, version: &str) -> String {
-    format!("manual:{}:{version}", app.name)
+pub fn manual_holder(app: &impl TestApp, version: &str) -> String {
+    format!("manual:{}:{version}", app.app_name())
 }
 
 use lambda_runtime::{Context, LambdaEvent};

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bluegreen_core::Color;
 use bluegreen_core::Split;
 use bluegreen_core::ports::{
-    ExecutionStatus, Forward, Ports, Route, RouteAction, RouteActions, ServiceInfo, WeightedTarget,
+    ExecutionStatus, Forward, RouteAction, RouteActions, ServiceInfo, WeightedTarget,
 };
 use bluegreen_core::records::state::AppState;
 use bluegreen_core::sim::{Fault, Model, SimPorts, TaskDef};
@@ -21,7 +21,7 @@ pub use crate::AppOptions;
 use crate::PREFIX;
 
 /// Every port over one model, as the Lambdas' capability object.
-pub type MemoryPorts = Ports<SimPorts, SimPorts, SimPorts, SimPorts, SimPorts>;
+pub type MemoryPorts = bluegreen_core::sim::SimBundle;
 
 const ACCOUNT: &str = "us-east-1:123456789012";
 
@@ -175,15 +175,7 @@ impl MemoryApp {
 
     /// The Lambdas' capability object over this app's AWS.
     pub fn ports(&self) -> MemoryPorts {
-        let p = SimPorts::new(self.model.clone(), "test");
-        Ports {
-            params: p.clone(),
-            lb: p.clone(),
-            services: p.clone(),
-            alerts: p.clone(),
-            executions: p,
-            prefix: PREFIX.to_string(),
-        }
+        SimPorts::bundle(self.model.clone(), "test", PREFIX)
     }
 
     /// The next `times` calls of `operation` naming `subject` go wrong as
@@ -235,17 +227,6 @@ impl MemoryApp {
 
     fn production_key(&self) -> &str {
         self.rule_arn.as_deref().unwrap_or(&self.listener_arn)
-    }
-
-    pub fn production_route(&self) -> Route {
-        match &self.rule_arn {
-            Some(rule_arn) => Route::Rule {
-                rule_arn: rule_arn.clone(),
-            },
-            None => Route::ListenerDefault {
-                listener_arn: self.listener_arn.clone(),
-            },
-        }
     }
 
     /// The production route's actions, as the load balancer holds them.
@@ -349,12 +330,12 @@ impl MemoryApp {
     /// as JSON when they are.
     pub fn alerts(&self) -> Vec<Value> {
         let mut m = self.world();
-        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut m.published)
+        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut m.alerts)
             .into_iter()
-            .partition(|(topic, _)| *topic == self.alert_topic_arn);
-        m.published = rest;
+            .partition(|(topic, _, _)| *topic == self.alert_topic_arn);
+        m.alerts = rest;
         mine.into_iter()
-            .map(|(_, body)| serde_json::from_str(&body).unwrap_or(Value::String(body)))
+            .map(|(_, _, body)| serde_json::from_str(&body).unwrap_or(Value::String(body)))
             .collect()
     }
 
@@ -418,12 +399,6 @@ impl MemoryApp {
         );
         m.routes.insert(key, moved);
     }
-
-    /// The test listener's split (the route smoke tests use).
-    pub fn test_route_split(&self) -> Split {
-        let actions = self.world().routes[&self.test_listener_arn].clone();
-        split_of(&actions, &self.blue_tg, &self.green_tg)
-    }
 }
 
 fn split_of(actions: &RouteActions, blue_tg: &str, green_tg: &str) -> Split {
@@ -440,24 +415,4 @@ fn split_of(actions: &RouteActions, blue_tg: &str, green_tg: &str) -> Split {
         .expect("the route forwards to the app's colors")
 }
 
-/// Takes `app`'s lock for `holder` unless someone holds it; returns whether
-/// `holder` holds it now.
-pub async fn try_hold_lock(app: &MemoryApp, holder: &str) -> bool {
-    crate::take_lock(&app.ports(), &app.name, holder).await
-}
-
-/// Takes `app`'s lock for `holder` for an hour, as deploy-idle does.
-pub async fn hold_lock(app: &MemoryApp, holder: &str) {
-    assert!(try_hold_lock(app, holder).await, "lock for {holder}");
-}
-
-/// Gives back `holder`'s lock, as the state machine's release step does.
-pub async fn release_lock(app: &MemoryApp, holder: &str) {
-    crate::give_lock_back(&app.ports(), &app.name, holder).await;
-}
-
-/// The name a direct invoke (no execution) holds `app`'s lock under for
-/// `version`, as deploy-idle takes it.
-pub fn manual_holder(app: &MemoryApp, version: &str) -> String {
-    format!("manual:{}:{version}", app.name)
-}
+pub use crate::{hold_lock, manual_holder, release_lock, try_hold_lock};

@@ -10,5 +10,5 @@
 pub mod model;
 pub mod scheduler;
 
-pub use model::{Fault, Model, SimPorts, TaskDef};
+pub use model::{Fault, FaultHook, Model, SimBundle, SimPorts, TaskDef};
 pub use scheduler::{Scheduler, yield_now};

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::color::Color;
 use crate::ports::{
     Alerts, Bounds, ContainerImage, ExecutionInfo, ExecutionStatus, Executions, LoadBalancer,
-    Parameter, ParameterStore, PortError, PortErrorKind, PortResult, PutMode, PutOutcome, Route,
-    RouteAction, RouteActions, ServiceInfo, Services,
+    Parameter, ParameterStore, PortError, PortErrorKind, PortResult, Ports, PutMode, PutOutcome,
+    Route, RouteAction, RouteActions, ServiceInfo, Services,
 };
 
 use super::scheduler::yield_now;
@@ -66,9 +66,8 @@ pub struct Model {
     /// Executions that ended without succeeding (stopped, failed), in order:
     /// the status change events EventBridge delivers to the rollback function.
     pub ended: Vec<String>,
-    pub alerts: Vec<(String, String)>,
-    /// Every message published, whole: (topic, message).
-    pub published: Vec<(String, String)>,
+    /// Every message published: (topic, subject, message).
+    pub alerts: Vec<(String, String, String)>,
     /// The services' scalable targets (Application Auto Scaling), by service.
     pub scaling: BTreeMap<String, Bounds>,
     pub rng: fastrand::Rng,
@@ -93,8 +92,6 @@ pub struct Model {
     stale: BTreeMap<(String, String), (RouteActions, usize, usize)>,
     /// The faults tests ask for, in order (see [`FaultHook`]).
     pub hooks: Vec<FaultHook>,
-    /// Every call made, as `operation subject`: what a test asserts on.
-    pub calls_made: Vec<String>,
 }
 
 impl Model {
@@ -109,7 +106,6 @@ impl Model {
             executions: BTreeMap::new(),
             ended: Vec::new(),
             alerts: Vec::new(),
-            published: Vec::new(),
             scaling: BTreeMap::new(),
             rng: fastrand::Rng::with_seed(seed),
             fault_percent,
@@ -120,7 +116,6 @@ impl Model {
             stale_percent: 0,
             stale: BTreeMap::new(),
             hooks: Vec::new(),
-            calls_made: Vec::new(),
         }
     }
 
@@ -227,6 +222,9 @@ impl Model {
     }
 }
 
+/// Every port over one model, as one capability object.
+pub type SimBundle = Ports<SimPorts, SimPorts, SimPorts, SimPorts, SimPorts>;
+
 /// Every port over one shared [`Model`].
 #[derive(Debug, Clone)]
 pub struct SimPorts {
@@ -240,6 +238,20 @@ impl SimPorts {
         SimPorts {
             model,
             actor: actor.to_string(),
+        }
+    }
+
+    /// Every port over `model` as one capability object, the way a Lambda
+    /// holds them, for `actor` (named in the trace).
+    pub fn bundle(model: Arc<Mutex<Model>>, actor: &str, prefix: &str) -> SimBundle {
+        let p = SimPorts::new(model, actor);
+        Ports {
+            params: p.clone(),
+            lb: p.clone(),
+            services: p.clone(),
+            alerts: p.clone(),
+            executions: p,
+            prefix: prefix.to_string(),
         }
     }
 
@@ -259,7 +271,6 @@ impl SimPorts {
         let mut m = self.lock();
         m.calls += 1;
         m.converge();
-        m.calls_made.push(format!("{operation} {subject}"));
         let fault = match m.hooked_fault(operation, subject) {
             Some(fault) => Some(fault),
             None => m.draw_fault(),
@@ -583,9 +594,11 @@ impl Services for SimPorts {
 impl Alerts for SimPorts {
     async fn publish(&self, topic_arn: &str, subject: &str, message: &str) -> PortResult<()> {
         self.call("sns:Publish", topic_arn, |m| {
-            m.alerts.push((topic_arn.to_string(), subject.to_string()));
-            m.published
-                .push((topic_arn.to_string(), message.to_string()));
+            m.alerts.push((
+                topic_arn.to_string(),
+                subject.to_string(),
+                message.to_string(),
+            ));
             Ok(())
         })
         .await

@@ -21,14 +21,14 @@ use bluegreen_core::color::Color;
 use bluegreen_core::document::input::{DeployIdlePhase, ExecutionInput};
 use bluegreen_core::ports::capabilities::WithSignals;
 use bluegreen_core::ports::{
-    Bounds, ExecutionStatus, ForeignAction, Forward, Ports, RouteAction, RouteActions, ServiceInfo,
+    Bounds, ExecutionStatus, ForeignAction, Forward, RouteAction, RouteActions, ServiceInfo,
     WeightedTarget,
 };
 use bluegreen_core::ports::{MetricWindow, Metrics, PortResult, ProbeResult};
 use bluegreen_core::records::lock::Lock;
 use bluegreen_core::records::state::AppState;
 use bluegreen_core::records::store::AppStore;
-use bluegreen_core::sim::{Model, Scheduler, SimPorts, TaskDef, yield_now};
+use bluegreen_core::sim::{Model, Scheduler, SimBundle, SimPorts, TaskDef, yield_now};
 use bluegreen_core::steps::monitor::{
     AlarmState, Alarms, Clock, VersionCheck, VersionProber, monitor,
 };
@@ -57,18 +57,10 @@ const SERVING_BOUNDS: Bounds = Bounds { min: 1, max: 6 };
 const IDLE_BOUNDS: Bounds = Bounds { min: 0, max: 6 };
 
 type World = Arc<Mutex<Model>>;
-type SimP = Ports<SimPorts, SimPorts, SimPorts, SimPorts, SimPorts>;
+type SimP = SimBundle;
 
 fn ports(world: &World, actor: &str) -> SimP {
-    let p = SimPorts::new(world.clone(), actor);
-    Ports {
-        params: p.clone(),
-        lb: p.clone(),
-        services: p.clone(),
-        alerts: p.clone(),
-        executions: p,
-        prefix: PREFIX.to_string(),
-    }
+    SimPorts::bundle(world.clone(), actor, PREFIX)
 }
 
 fn param(leaf: &str) -> String {

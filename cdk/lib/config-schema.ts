@@ -56,20 +56,21 @@ function describe(doc: Record<string, unknown>, e: ErrorObject): string {
   return `${field}: ${shown} ${e.message}`;
 }
 
-/** `/monitor/checks/1/max_drop` as the Lambdas name it: `monitor.checks[1].max_drop`. */
-function fieldName(pointer: string): string {
+/** A JSON pointer's segments, unescaped (`/a~1b/0` is `a/b`, `0`). */
+function segments(pointer: string): string[] {
   return pointer
     .split('/')
     .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce((name, part) => (/^\d+$/.test(part) ? `${name}[${part}]` : name ? `${name}.${part}` : part), '');
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** `/monitor/checks/1/max_drop` as the Lambdas name it: `monitor.checks[1].max_drop`. */
+function fieldName(pointer: string): string {
+  return segments(pointer).reduce((name, part) => (/^\d+$/.test(part) ? `${name}[${part}]` : name ? `${name}.${part}` : part), '');
 }
 
 function valueAt(doc: unknown, pointer: string): unknown {
-  return pointer
-    .split('/')
-    .slice(1)
-    .reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')], doc);
+  return segments(pointer).reduce<unknown>((at, part) => (at as Record<string, unknown> | undefined)?.[part], doc);
 }
 
 function isToken(value: unknown): boolean {

@@ -71,10 +71,14 @@ async fn version_header() -> Response {
 }
 
 /// A base URL on which nothing listens: bind a port, then let it go.
+/// A base URL whose port refuses connections. The port stays bound (but never listens) for the
+/// rest of the process: a port merely freed could be handed to another test's server running in
+/// parallel, which would then answer (CI saw exactly that).
 pub async fn refused_base_url() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::mem::forget(socket);
     format!("http://{addr}")
 }
 

@@ -1,9 +1,11 @@
-//! The local AWS emulator (moto) on a free loopback port, stopped when this
-//! process exits, however it exits.
+//! The local AWS emulator (moto) on a loopback port of its choosing, one
+//! server per [`Emulator`], stopped when it is dropped or this process exits,
+//! however it exits.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -22,13 +24,15 @@ pub fn install_hint() -> String {
 pub struct Emulator {
     pub endpoint: String,
     pub port: u16,
-    child: Child,
+    /// The server's process, a child of this process's launcher.
+    pid: u32,
 }
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(launcher) = LAUNCHER.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            let _ = launcher.send(&format!(r#"{{"stop": {}}}"#, self.pid));
+        }
     }
 }
 
@@ -39,71 +43,124 @@ pub struct EmulatorOptions {
     pub lambda_port: Option<u16>,
 }
 
-impl Emulator {
-    /// Starts `python3 -m moto.server` and waits until it answers. Fails with
-    /// the install command when moto is missing or of another version.
-    pub fn start(options: EmulatorOptions) -> Result<Emulator, String> {
-        check_moto()?;
-        // One start at a time in this process: a port found free by one
-        // start is not then taken by another's moto before its own binds it
-        // (and found "ready" by the wrong start), when tests run in parallel.
-        static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one_at_a_time = STARTING.lock().unwrap_or_else(|e| e.into_inner());
-        let mut last_error = String::new();
-        // A port found free may be taken before moto binds it: try a few.
-        for _ in 0..5 {
-            let port = free_port()?;
-            let mut command = Command::new("python3");
-            command.args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ]);
-            if let Some(lambda_port) = options.lambda_port {
-                command.env("MOTO_PORT", lambda_port.to_string());
-            }
+/// This process's moto launcher (`moto_fork.py`): it pays moto's start-up
+/// (about 2.5 s of CPU) once and forks a fresh server, with its own state, for
+/// each [`Emulator::start`]. It ends, and ends every server it started, when
+/// this process ends, however it ends (its stdin closes).
+static LAUNCHER: Mutex<Option<Launcher>> = Mutex::new(None);
+
+const LAUNCHER_SCRIPT: &str = include_str!("moto_fork.py");
+
+struct Launcher {
+    process: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Launcher {
+    fn start() -> Result<Launcher, String> {
+        let mut process = Command::new("python3")
+            .args(["-c", LAUNCHER_SCRIPT])
             // New services report their tasks running, as a started ECS
             // service does (moto reports 0 otherwise): "what production
             // needs" is the serving color's running count.
-            command.env("MOTO_ECS_SERVICE_RUNNING", "2");
-            let mut child = command
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| {
-                    format!(
-                        "cannot start moto: {e}; install it with: {}",
-                        install_hint()
-                    )
-                })?;
-            stop_with_this_process(child.id());
-            match wait_until_ready(&mut child, port) {
-                Ok(()) => {
-                    let emulator = Emulator {
-                        endpoint: format!("http://127.0.0.1:{port}"),
-                        port,
-                        child,
-                    };
-                    if options.lambda_port.is_some() {
-                        // Run state machines for real; never try Docker for Lambda.
-                        emulator.moto_api(
-                            "/moto-api/config",
-                            r#"{"stepfunctions": {"execute_state_machine": true}, "lambda": {"use_docker": false}}"#,
-                        )?;
-                    }
-                    return Ok(emulator);
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    last_error = e;
-                }
-            }
+            .env("MOTO_ECS_SERVICE_RUNNING", "2")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot start moto: {e}; install it with: {}",
+                    install_hint()
+                )
+            })?;
+        let stdin = process.stdin.take().ok_or("no stdin")?;
+        let stdout = BufReader::new(process.stdout.take().ok_or("no stdout")?);
+        let mut launcher = Launcher {
+            process,
+            stdin,
+            stdout,
+        };
+        let ready = launcher.answer()?;
+        if ready.get("ready").is_none() {
+            return Err(format!("the moto launcher answered {ready}"));
         }
-        Err(format!("moto did not start: {last_error}"))
+        Ok(launcher)
+    }
+
+    fn send(&mut self, line: &str) -> Result<(), String> {
+        writeln!(self.stdin, "{line}")
+            .and_then(|()| self.stdin.flush())
+            .map_err(|e| format!("the moto launcher is gone: {e}"))
+    }
+
+    fn answer(&mut self) -> Result<serde_json::Value, String> {
+        let mut line = String::new();
+        let read = self
+            .stdout
+            .read_line(&mut line)
+            .map_err(|e| format!("the moto launcher is gone: {e}"))?;
+        if read == 0 {
+            let status = self.process.try_wait().ok().flatten();
+            return Err(format!(
+                "the moto launcher ended ({status:?}); see its output above"
+            ));
+        }
+        serde_json::from_str(&line).map_err(|e| format!("the moto launcher said {line:?}: {e}"))
+    }
+
+    /// A new server; its port, chosen by the server itself (no race for a
+    /// port found free), and its process id.
+    fn fork(&mut self, lambda_port: Option<u16>) -> Result<(u16, u32), String> {
+        let env = match lambda_port {
+            Some(port) => serde_json::json!({ "MOTO_PORT": port.to_string() }),
+            None => serde_json::json!({}),
+        };
+        self.send(&serde_json::json!({ "start": env }).to_string())?;
+        let started = self.answer()?;
+        let port = started["port"].as_u64().and_then(|p| u16::try_from(p).ok());
+        let pid = started["pid"].as_u64().and_then(|p| u32::try_from(p).ok());
+        match (port, pid) {
+            (Some(port), Some(pid)) => Ok((port, pid)),
+            _ => Err(format!("the moto launcher answered {started}")),
+        }
+    }
+}
+
+impl Emulator {
+    /// Starts a moto server of its own and waits until it answers. Fails
+    /// with the install command when moto is missing or of another version.
+    pub fn start(options: EmulatorOptions) -> Result<Emulator, String> {
+        static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
+        CHECKED.get_or_init(check_moto).clone()?;
+        let mut guard = LAUNCHER.lock().unwrap_or_else(|e| e.into_inner());
+        // A launcher that died (it never should) is started again, once.
+        let (port, pid) = match guard.as_mut().map(|l| l.fork(options.lambda_port)) {
+            Some(Ok(started)) => started,
+            _ => {
+                *guard = Some(Launcher::start()?);
+                guard
+                    .as_mut()
+                    .expect("just started")
+                    .fork(options.lambda_port)?
+            }
+        };
+        drop(guard);
+        let emulator = Emulator {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            pid,
+        };
+        wait_until_ready(port)?;
+        if options.lambda_port.is_some() {
+            // Run state machines for real; never try Docker for Lambda.
+            emulator.moto_api(
+                "/moto-api/config",
+                r#"{"stepfunctions": {"execute_state_machine": true}, "lambda": {"use_docker": false}}"#,
+            )?;
+        }
+        Ok(emulator)
     }
 
     /// An SDK config that talks to this emulator (any keys; moto only needs a
@@ -155,11 +212,6 @@ pub fn install_moto_if_missing() -> Result<(), String> {
     check_moto()
 }
 
-pub fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
-}
-
 fn check_moto() -> Result<(), String> {
     let out = Command::new("python3")
         .args([
@@ -189,27 +241,10 @@ fn check_moto() -> Result<(), String> {
     Ok(())
 }
 
-/// Ties the child's life to this process: Rust never drops statics, so a
-/// watcher ends moto when the test binary exits, however it exits.
-fn stop_with_this_process(child: u32) {
-    let me = std::process::id();
-    let script =
-        format!("while kill -0 {me} 2>/dev/null; do sleep 1; done; kill {child} 2>/dev/null");
-    let _ = Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-}
-
-fn wait_until_ready(child: &mut Child, port: u16) -> Result<(), String> {
+fn wait_until_ready(port: u16) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("moto exited with {status} (port {port} taken?)"));
-        }
-        // Our own child is alive and this answer is moto's API: the server is ours.
+        // The server bound its port before it was reported: this is its API.
         if let Ok(body) = http("GET", port, "/moto-api/data.json", "")
             && body.starts_with('{')
         {

@@ -30,8 +30,13 @@ pub struct Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        if let Some(launcher) = LAUNCHER.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            let _ = launcher.send(&format!(r#"{{"stop": {}}}"#, self.pid));
+        // Waits for the answer: once dropped, the server's port is closed.
+        if let Some(launcher) = LAUNCHER.lock().unwrap_or_else(|e| e.into_inner()).as_mut()
+            && launcher
+                .send(&format!(r#"{{"stop": {}}}"#, self.pid))
+                .is_ok()
+        {
+            let _ = launcher.answer();
         }
     }
 }

@@ -9,7 +9,7 @@ copy-on-write.
 
 Protocol, one JSON object per line:
   stdin  {"start": {"MOTO_PORT": "..."}}  -> stdout {"pid": N, "port": N}
-  stdin  {"stop": N}                      -> (no answer)
+  stdin  {"stop": N}                      -> stdout {"stopped": N}, once it is gone
 End of stdin (the test process ended, however it ended) stops every server
 this launcher started, then the launcher.
 """
@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import sys
+import time
 from urllib.parse import urlsplit
 
 from moto.moto_server.werkzeug_app import (
@@ -96,6 +97,9 @@ def warm_up():
 def serve(env):
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    # Ctrl-C in a terminal reaches every process of the group: a server ends
+    # on it, as `moto.server` does (the launcher ignores it, see main).
+    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
     os.environ.update(env)
     server = make_server(
         "127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler
@@ -113,10 +117,27 @@ def serve(env):
     os._exit(0)
 
 
+def stop(pid):
+    """Ends the server and returns once its process is gone (its port closed)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    for _ in range(500):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+
+
 def main():
     warm_up()
     # Children are reaped by the kernel; the launcher never waits on them.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    # Ctrl-C in a terminal: the test process or `bluegreen-local up` ends,
+    # its end of stdin closes, and the loop below ends every server.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     children = set()
     sys.stdout.write(json.dumps({"ready": True}) + "\n")
     sys.stdout.flush()
@@ -131,15 +152,11 @@ def main():
             pid = request["stop"]
             if pid in children:
                 children.discard(pid)
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                stop(pid)
+            sys.stdout.write(json.dumps({"stopped": pid}) + "\n")
+            sys.stdout.flush()
     for pid in children:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop(pid)
 
 
 if __name__ == "__main__":

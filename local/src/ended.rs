@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 /// How often the executions are looked at (EventBridge delivers in about a
 /// second).
-const EVERY: Duration = Duration::from_millis(500);
+const EVERY: Duration = Duration::from_secs(1);
 
 const ENDED: [ExecutionStatus; 3] = [
     ExecutionStatus::Failed,
@@ -32,42 +32,45 @@ pub async fn play_rule(sfn: aws_sdk_sfn::Client, state_machine_arn: String, lamb
     let mut sent: HashSet<String> = HashSet::new();
     loop {
         tokio::time::sleep(EVERY).await;
-        for status in ENDED {
-            let Ok(out) = sfn
-                .list_executions()
-                .state_machine_arn(&state_machine_arn)
-                .status_filter(status.clone())
-                .send()
-                .await
-            else {
+        // One call for every status: this runs beside every local app for
+        // its whole life, and each call costs the emulator CPU.
+        let Ok(out) = sfn
+            .list_executions()
+            .state_machine_arn(&state_machine_arn)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        for execution in out.executions() {
+            let status = execution.status();
+            if !ENDED.contains(status) {
+                continue;
+            }
+            let arn = execution.execution_arn();
+            if !sent.insert(arn.to_string()) {
+                continue;
+            }
+            let Ok(described) = sfn.describe_execution().execution_arn(arn).send().await else {
+                sent.remove(arn);
                 continue;
             };
-            for execution in out.executions() {
-                let arn = execution.execution_arn();
-                if !sent.insert(arn.to_string()) {
-                    continue;
-                }
-                let Ok(described) = sfn.describe_execution().execution_arn(arn).send().await else {
-                    sent.remove(arn);
-                    continue;
-                };
-                let event = status_change_event(
-                    arn,
-                    &state_machine_arn,
-                    status.as_str(),
-                    described.input(),
-                    described.error(),
-                );
-                match http.post(&url).json(&event).send().await {
-                    Ok(r) => info!(
-                        execution = arn,
-                        status = status.as_str(),
-                        http = r.status().as_u16(),
-                        "execution ended: sent to the rollback function"
-                    ),
-                    Err(e) => {
-                        warn!(execution = arn, error = %e, "could not send the execution-ended event")
-                    }
+            let event = status_change_event(
+                arn,
+                &state_machine_arn,
+                status.as_str(),
+                described.input(),
+                described.error(),
+            );
+            match http.post(&url).json(&event).send().await {
+                Ok(r) => info!(
+                    execution = arn,
+                    status = status.as_str(),
+                    http = r.status().as_u16(),
+                    "execution ended: sent to the rollback function"
+                ),
+                Err(e) => {
+                    warn!(execution = arn, error = %e, "could not send the execution-ended event")
                 }
             }
         }

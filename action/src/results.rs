@@ -105,6 +105,10 @@ mod tests {
             done: false,
             bake_seconds: 60,
             execution_arn: None,
+            gate: Default::default(),
+            approval_timeout_seconds: None,
+            on_timeout: None,
+            traffic_moved: false,
         }
     }
 

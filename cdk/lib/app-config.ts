@@ -177,6 +177,23 @@ export interface AppConfigValues {
   readonly minHealthyFraction?: number;
   /** The role each function assumes to act for this app (role ARNs). */
   readonly roles?: AppRoleArns;
+  /** What must happen before traffic moves, beyond the smoke tests (docs/config.md, "Gates"). */
+  readonly gates?: Gates;
+}
+
+/** `gates` in the config. */
+export interface Gates {
+  /**
+   * A person approves (`bluegreen approve`) before the first switch, and
+   * before the steps reaching `beforeWeights`; undecided after `timeout`
+   * (default 24 h, whole seconds), the release aborts (or rolls back), or goes
+   * on with `onTimeout: 'promote'`.
+   */
+  readonly approval?: {
+    readonly beforeWeights?: number[];
+    readonly timeout?: Duration;
+    readonly onTimeout?: 'abort' | 'promote';
+  };
 }
 
 /** The role ARN each shared function assumes for one app (`roles` in the config). */
@@ -235,6 +252,17 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
       monitor: v.roles.monitor,
       rollback: v.roles.rollback,
     },
+    gates:
+      v.gates &&
+      compact({
+        approval:
+          v.gates.approval &&
+          compact({
+            before_weights: v.gates.approval.beforeWeights,
+            timeout_seconds: v.gates.approval.timeout?.toSeconds(),
+            on_timeout: v.gates.approval.onTimeout,
+          }),
+      }),
   });
   finiteNumbers(doc, '');
   checkAgainstSchema(doc);

@@ -224,17 +224,20 @@ export class BlueGreenApp extends Construct {
   }
 
   /**
-   * Lets `grantee` (a deploy pipeline's role) release this app and follow its
-   * releases, and read what `bluegreen status` and `deploy` read about it:
+   * Lets `grantee` (a deploy pipeline's role) release this app, follow its
+   * releases, approve or reject them at a gate, and read what `bluegreen status` and `deploy` read about it:
    * nothing of any other app, and none of this app's secrets.
    */
   public grantRelease(grantee: iam.IGrantable): iam.Grant {
     const start = this.stateMachine.grantStartExecution(grantee);
     this.stateMachine.grantExecution(grantee, 'states:DescribeExecution', 'states:GetExecutionHistory');
+    // `bluegreen approve` / `reject` answer the token a release waits on at a
+    // gate (recorded under `gate`).
+    this.stateMachine.grantTaskResponse(grantee);
     iam.Grant.addToPrincipal({
       grantee,
       actions: ['ssm:GetParameter', 'ssm:GetParameters'],
-      resourceArns: ['config', 'state', 'lock', 'rollback-fence', 'active-environment'].map((leaf) =>
+      resourceArns: ['config', 'state', 'lock', 'rollback-fence', 'active-environment', 'gate'].map((leaf) =>
         this.parameterArn(leaf),
       ),
     });

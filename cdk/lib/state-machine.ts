@@ -4,8 +4,9 @@
 // the same input redoes the work safely.
 //
 // Only ASL features the local emulator executes are used (Task on a Lambda
-// ARN, Choice, Wait with Seconds/SecondsPath, Pass with Parameters, Retry,
-// Catch, Fail, Succeed, ResultPath): the checked-in state-machine.asl.json runs
+// ARN, a Lambda invoke waiting for a task token with TimeoutSecondsPath,
+// Choice, Wait with Seconds/SecondsPath, Pass with Parameters, Retry, Catch,
+// Fail, Succeed, ResultPath): the checked-in state-machine.asl.json runs
 // unchanged in local mode.
 
 import { Duration } from 'aws-cdk-lib';
@@ -192,7 +193,50 @@ export function deploymentWorkflow(
     .when(sfn.Condition.stringEquals('$.monitor.verdict', 'continue'), monitor)
     .when(sfn.Condition.stringEquals('$.monitor.verdict', 'promote'), lastStep)
     .otherwise(rollback);
-  switchStep.next(monitor).next(verdict);
+
+  // An approval gate: the switch held the step (nothing moved). The switch
+  // function records the task token where `bluegreen approve` finds it and
+  // the execution waits on it (no Lambda runs meanwhile), bounded by the
+  // gate's timeout. Approved: the same step again, now let through.
+  // Rejected, or timed out with `on_timeout: abort`: abort while this
+  // release has no traffic, roll back once it has some.
+  const refusedAtGate = new sfn.Choice(states, 'RefusedAtGate')
+    .when(sfn.Condition.booleanEquals('$.switch.traffic_moved', true), rollback)
+    .otherwise(abort);
+  const promoteUndecided = sfn.Pass.jsonPath(states, 'PromoteUndecided', {
+    comment: 'the gate timed out with on_timeout: promote; the step goes on as if approved',
+    parameters: {
+      decision: 'timed-out',
+      'step.$': '$.switch.step',
+      'execution_arn.$': '$.execution.arn',
+    },
+    resultPath: '$.approval',
+  });
+  promoteUndecided.next(switchStep);
+  const timedOutAtGate = new sfn.Choice(states, 'TimedOutAtGate')
+    .when(sfn.Condition.stringEquals('$.switch.on_timeout', 'promote'), promoteUndecided)
+    .otherwise(refusedAtGate);
+  const awaitApproval = tasks.LambdaInvoke.jsonPath(states, 'AwaitApproval', {
+    lambdaFunction: fns.switch,
+    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    payload: sfn.TaskInput.fromObject({
+      phase: 'await-approval',
+      token: sfn.JsonPath.taskToken,
+      input: sfn.JsonPath.entirePayload,
+    }),
+    taskTimeout: sfn.Timeout.at('$.switch.approval_timeout_seconds'),
+    retryOnServiceExceptions: false,
+    resultPath: '$.approval',
+  });
+  awaitApproval.addRetry(GENERIC_RETRY);
+  awaitApproval.addCatch(timedOutAtGate, { errors: [sfn.Errors.TIMEOUT], resultPath: '$.error' });
+  awaitApproval.addCatch(refusedAtGate, { errors: ALL, resultPath: '$.error' });
+  awaitApproval.next(switchStep);
+  const gate = new sfn.Choice(states, 'Gate?')
+    .when(sfn.Condition.stringEquals('$.switch.gate', 'approval'), awaitApproval)
+    .otherwise(monitor);
+  switchStep.next(gate);
+  monitor.next(verdict);
 
   // Before traffic moves: any failure aborts.
   const smokeTest = invoke('SmokeTest', fns.smokeTest, '$.smoke');

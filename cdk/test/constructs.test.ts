@@ -147,8 +147,11 @@ test('a deployer granted one app may release that app only, and read none of its
   assert.deepEqual(resourcesFor(s, 'states:StartExecution'), [`<${logicalId(app.stateMachine)}>`]);
   assert.ok(!JSON.stringify(s).includes(logicalId(shop.stateMachine)), 'nothing of the other app');
   const parameters = resourcesFor(s, 'ssm:GetParameter');
-  assert.equal(parameters.length, 5);
-  for (const p of parameters) assert.match(p, /parameter\/deploys\/cart\/(config|state|lock|rollback-fence|active-environment)$/);
+  assert.equal(parameters.length, 6);
+  for (const p of parameters) assert.match(p, /parameter\/deploys\/cart\/(config|state|lock|rollback-fence|active-environment|gate)$/);
+  // It may answer the token a release of this app waits on at a gate.
+  assert.deepEqual(resourcesFor(s, 'states:SendTaskSuccess'), [`<${logicalId(app.stateMachine)}>`]);
+  assert.deepEqual(resourcesFor(s, 'states:SendTaskFailure'), [`<${logicalId(app.stateMachine)}>`]);
   // CDK writes the executions' ARN from the state machine's (a Select of a Split).
   const executions = s.filter((x) => list(x.Action).includes('states:GetExecutionHistory'));
   assert.equal(executions.length, 1);
@@ -759,6 +762,7 @@ describe('the config document', () => {
         monitor: 'arn:aws:iam::123456789012:role/bluegreen/x/cart-monitor',
         rollback: 'arn:aws:iam::123456789012:role/bluegreen/x/cart-rollback',
       },
+      gates: { approval: { beforeWeights: [100], timeout: Duration.hours(8), onTimeout: 'promote' } },
     });
     assert.deepEqual(keyPaths(doc).sort(), schemaConfigFields().sort());
     // A list is one field to keyPaths: its elements hold exactly Rust's MetricCheck.

@@ -22,11 +22,39 @@ test('state-machine.asl.json is what the construct synthesizes', () => {
 });
 
 describe('every Lambda task', () => {
-  test('calls a function ARN directly (payloadResponseOnly)', () => {
-    assert.equal(tasks.length, 13);
+  test('calls a function ARN directly (payloadResponseOnly), but the approval gate', () => {
+    assert.equal(tasks.length, 14);
     for (const [name, s] of tasks) {
+      if (name === 'AwaitApproval') continue;
       assert.match(s.Resource, /^arn:aws:lambda:us-east-1:123456789012:function:bluegreen-[a-z-]+$/, name);
     }
+  });
+
+  test('the approval gate invokes the switch with a task token and waits, bounded by the gate', () => {
+    const gate = asl.States.AwaitApproval;
+    assert.equal(gate.Resource, 'arn:aws:states:::lambda:invoke.waitForTaskToken');
+    assert.match(gate.Parameters.FunctionName, /function:bluegreen-switch$/);
+    assert.deepEqual(gate.Parameters.Payload, {
+      phase: 'await-approval',
+      'token.$': '$$.Task.Token',
+      'input.$': '$',
+    });
+    assert.equal(gate.TimeoutSecondsPath, '$.switch.approval_timeout_seconds');
+    assert.equal(gate.Next, 'Switch');
+    assert.deepEqual(
+      gate.Catch.map((c: any) => [c.ErrorEquals, c.Next]),
+      [
+        [['States.Timeout'], 'TimedOutAtGate'],
+        [['States.ALL'], 'RefusedAtGate'],
+      ],
+    );
+    // Refused or timed out: abort while the release has no traffic, roll back once it has.
+    assert.deepEqual(asl.States.RefusedAtGate.Choices, [
+      { Variable: '$.switch.traffic_moved', BooleanEquals: true, Next: 'Rollback' },
+    ]);
+    assert.equal(asl.States.RefusedAtGate.Default, 'Abort');
+    assert.equal(asl.States['Gate?'].Default, 'Monitor');
+    assert.equal(asl.States.Switch.Next, 'Gate?');
   });
 
   test('retries throttling and transient errors, 4 attempts from 2 s, backoff 2', () => {
@@ -63,6 +91,7 @@ describe('every Lambda task', () => {
       ReleaseLockAfterFailedRollback: '$.release_lock',
       ScaleDown: '$.scale_down',
       Abort: '$.release_lock',
+      AwaitApproval: '$.approval',
     } as Record<string, string>);
   });
 });

@@ -219,7 +219,7 @@ async fn run(host: &Host, name: &str, payload: Value) -> Result<Value, (String, 
         "bluegreen-smoke-test" => {
             answer(bluegreen_smoke_test::handler(ports, &host.http, event).await)
         }
-        "bluegreen-switch" => answer(bluegreen_switch::handler(ports, event).await),
+        "bluegreen-switch" => answer(bluegreen_switch::entry(ports, event).await),
         "bluegreen-monitor" => answer(
             bluegreen_monitor::handler(&bluegreen_monitor::WithSignals { ports, signals }, event)
                 .await,

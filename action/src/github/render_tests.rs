@@ -97,6 +97,10 @@ fn switch(target: &str, step: u64, steps: &[u8]) -> Value {
         done: weight == 100,
         bake_seconds: 300,
         execution_arn: None,
+        gate: Default::default(),
+        approval_timeout_seconds: None,
+        on_timeout: None,
+        traffic_moved: false,
     })
     .unwrap()
 }

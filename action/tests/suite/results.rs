@@ -38,6 +38,10 @@ pub fn switch(version: &str, target: Color, step: usize, steps: &[u8]) -> Value 
         done: weight == 100,
         bake_seconds: 300,
         execution_arn: None,
+        gate: Default::default(),
+        approval_timeout_seconds: None,
+        on_timeout: None,
+        traffic_moved: false,
     })
     .unwrap()
 }

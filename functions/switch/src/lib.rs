@@ -1,15 +1,64 @@
 //! The `switch` Lambda: moves production traffic one configured step toward
 //! the new color. Input: the execution document. Output: a `SwitchOutcome`,
 //! which the state machine stores under `$.switch` and hands to the next call.
+//!
+//! At an approval gate the step is held (`gate: approval`, nothing moves) and
+//! the state machine calls again with `{"phase": "await-approval", "token":
+//! <task token>, "input": <document>}`: the token is recorded where
+//! `bluegreen approve` finds it, and the execution waits on it.
 
+use bluegreen_core::Error;
 use bluegreen_core::document::input::ExecutionInput;
 use bluegreen_core::ports::capabilities::Prefixed;
 use bluegreen_core::ports::{LoadBalancer, ParameterStore, Services};
+use bluegreen_core::steps::gate::await_approval;
 use bluegreen_core::steps::switch::{SwitchOutcome, switch};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
+/// The Lambda's entry point: the document (a switch step) or the
+/// `await-approval` phase.
+pub async fn entry<W>(aws: &W, event: LambdaEvent<Value>) -> Result<Value, HandlerError>
+where
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
+{
+    match event.payload.get("phase").and_then(Value::as_str) {
+        None => {
+            let outcome = handler(aws, event).await?;
+            Ok(serde_json::to_value(outcome).expect("the outcome serialises"))
+        }
+        Some("await-approval") => {
+            let now = time::OffsetDateTime::now_utc();
+            let payload = event.payload;
+            let token = payload
+                .get("token")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::bad_input("request", "token", "is missing"))?
+                .to_string();
+            let input = payload
+                .get("input")
+                .cloned()
+                .ok_or_else(|| Error::bad_input("request", "input", "is missing"))?;
+            let input = ExecutionInput::from_value(input)?;
+            let gate = await_approval(aws, &input, &token, now).await?;
+            Ok(serde_json::json!({
+                "waiting": true,
+                "step": gate.step,
+                "weight": gate.weight,
+                "until": gate.until,
+            }))
+        }
+        Some(other) => Err(Error::bad_input(
+            "request",
+            "phase",
+            format!("`{other}` is not a phase of the switch (none, or `await-approval`)"),
+        )
+        .into()),
+    }
+}
+
+/// One switch step for the execution document.
 pub async fn handler<W>(aws: &W, event: LambdaEvent<Value>) -> Result<SwitchOutcome, HandlerError>
 where
     W: ParameterStore + LoadBalancer + Services + Prefixed,

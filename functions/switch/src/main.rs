@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
     let acting = &acting;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
         let aws = acting.for_app(&app_of(&event.payload)?).await?;
-        bluegreen_switch::handler(&*aws, event).await
+        bluegreen_switch::entry(&*aws, event).await
     }))
     .await
 }

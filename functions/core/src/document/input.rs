@@ -11,6 +11,8 @@ use crate::document::requests::{Caller, DeployRequest, DeployedRequest, SwitchRe
 use crate::error::{Error, Result};
 use crate::parse;
 use crate::records::config::{MonitorConfig, Strategy, validate_app_name};
+use crate::records::gates::{ApprovalDecision, Gates};
+use crate::records::validation;
 
 pub const SOURCE: &str = "execution input";
 
@@ -37,6 +39,9 @@ pub struct ExecutionInput {
     /// The previous switch step's result, when there was one.
     #[serde(default)]
     pub switch: Option<SwitchOutcome>,
+    /// The last decision at an approval gate, when there was one.
+    #[serde(default)]
+    pub approval: Option<ApprovalDecision>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +70,9 @@ pub struct Overrides {
     #[serde(default)]
     #[schemars(with = "Option<MonitorConfig>")]
     pub monitor: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The gates of this release, instead of the config's (`{}`: none).
+    #[serde(default)]
+    pub gates: Option<Gates>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +147,9 @@ impl ExecutionInput {
         if let Some(strategy) = &self.overrides.strategy {
             strategy.validate(SOURCE, "overrides.strategy")?;
         }
+        if let Some(gates) = &self.overrides.gates {
+            validation::check(SOURCE, "overrides.gates", gates)?;
+        }
         if let Some(prev) = &self.switch
             && (prev.app != self.app || prev.version != self.release.version)
         {
@@ -196,6 +207,8 @@ impl ExecutionInput {
         SwitchRequest {
             caller: self.caller(),
             strategy: self.overrides.strategy.clone(),
+            gates: self.overrides.gates.clone(),
+            approval: self.approval.clone(),
             previous: self
                 .switch
                 .clone()

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use crate::color::Color;
 use crate::ports::MetricWindow;
+use crate::records::gates::OnTimeout;
 use crate::world::split::Split;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +67,29 @@ pub struct SwitchOutcome {
     /// document must not continue another execution's steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_arn: Option<String>,
+    /// `open`, or `approval` when the step (`step`, `weight`) waits for a
+    /// person's decision and nothing moved: the state machine waits at the
+    /// gate, then calls the switch again for the same step.
+    #[serde(default)]
+    pub gate: GateStatus,
+    /// At an approval gate: how long it waits, what its timeout does, and
+    /// whether this release already has production traffic (a refusal then
+    /// rolls back instead of aborting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_timeout_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_timeout: Option<OnTimeout>,
+    #[serde(default)]
+    pub traffic_moved: bool,
+}
+
+/// Whether a switch step went through or waits at a gate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GateStatus {
+    #[default]
+    Open,
+    Approval,
 }
 
 // The monitor's answer, with what its bake has seen (its rules are in

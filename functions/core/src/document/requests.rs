@@ -7,6 +7,7 @@ use crate::color::Color;
 use crate::document::outcomes::DeployOutcome;
 use crate::document::outcomes::SwitchOutcome;
 use crate::records::config::Strategy;
+use crate::records::gates::{ApprovalDecision, Gates};
 
 /// Who asks: the app, the release, and the execution if there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +43,10 @@ pub struct DeployRequest {
 pub struct SwitchRequest {
     pub caller: Caller,
     pub strategy: Option<Strategy>,
+    /// The release's gates, instead of the config's.
+    pub gates: Option<Gates>,
+    /// The last decision at an approval gate of this document.
+    pub approval: Option<ApprovalDecision>,
     /// This execution's previous switch result (another execution's is not
     /// passed: a copied document must not continue its steps).
     pub previous: Option<SwitchOutcome>,

@@ -9,6 +9,7 @@ use crate::color::Color;
 use crate::error::{Error, Result};
 use crate::parse;
 use crate::ports::Route;
+use crate::records::gates::Gates;
 use crate::records::validation::{
     self, DOTTED_PATH, HEADER_NAME, HTTP_URL, NOT_BLANK, URL_PATH, above_zero, arn, arn_pattern,
     dotted_path, header_name, http_url, not_blank, url_path,
@@ -85,6 +86,11 @@ pub struct AppConfig {
     #[serde(default)]
     #[garde(dive)]
     pub roles: Option<AppRoles>,
+    /// What must happen before traffic moves, beyond the smoke tests
+    /// (an approval; see docs/config.md, "Gates").
+    #[serde(default, skip_serializing_if = "crate::records::config::no_gates")]
+    #[garde(dive)]
+    pub gates: Gates,
 }
 
 /// The role each shared function assumes for one app.
@@ -595,6 +601,9 @@ fn default_deploy_timeout() -> u64 {
 }
 fn default_min_healthy_fraction() -> f64 {
     1.0
+}
+pub(crate) fn no_gates(gates: &Gates) -> bool {
+    gates == &Gates::default()
 }
 fn default_warm_window() -> u64 {
     24 * 3600

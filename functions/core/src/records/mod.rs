@@ -7,6 +7,7 @@
 pub mod announcement;
 pub mod config;
 pub mod fence;
+pub mod gates;
 pub mod lock;
 pub mod metric_check;
 pub mod scaling;

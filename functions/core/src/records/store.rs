@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::parse;
 use crate::ports::{ExecutionStatus, Executions, ParameterStore, PutMode, PutOutcome};
 use crate::records::config::{AppConfig, validate_app_name};
+use crate::records::gates::PendingGate;
 use crate::records::lock::{Acquired, Lock};
 use crate::records::state::AppState;
 
@@ -116,6 +117,27 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
             .put(&self.parameter(app, "state"), &json, PutMode::Overwrite)
             .await?;
         Ok(())
+    }
+
+    /// Records the approval gate a release waits at (`<prefix>/<app>/gate`),
+    /// where `bluegreen approve` finds its task token. Overwrites: a
+    /// retried wait has a new token, and only the newest is waited on.
+    pub async fn save_pending_gate(&self, app: &str, gate: &PendingGate) -> Result<()> {
+        let json = serde_json::to_string(gate).expect("gate serialises");
+        self.params
+            .put(&self.parameter(app, "gate"), &json, PutMode::Overwrite)
+            .await?;
+        Ok(())
+    }
+
+    /// The approval gate a release waits at, if one was recorded (it stays
+    /// after the decision: the execution's state says whether it still waits).
+    pub async fn pending_gate(&self, app: &str) -> Result<Option<PendingGate>> {
+        let name = self.parameter(app, "gate");
+        match self.params.get(&name).await? {
+            Some(p) => Ok(Some(parse::json(&format!("gate {name}"), &p.value)?)),
+            None => Ok(None),
+        }
     }
 
     pub async fn lock(&self, app: &str) -> Result<Option<Lock>> {

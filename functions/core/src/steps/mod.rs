@@ -3,6 +3,7 @@
 
 pub mod abort;
 pub mod deploy;
+pub mod gate;
 pub mod monitor;
 pub mod ready;
 pub mod reconcile;

@@ -23,7 +23,7 @@ use crate::world::routing::{healthy_needed, write_split};
 use crate::world::split::Split;
 use crate::world::{PerColor, World, observe};
 
-pub use crate::document::outcomes::SwitchOutcome;
+pub use crate::document::outcomes::{GateStatus, SwitchOutcome};
 
 /// The step a switch call should apply: pure, so it can be reasoned about and
 /// tested without a load balancer.
@@ -49,7 +49,11 @@ pub fn plan(
         // Later steps: same target as the step before, one step further (the
         // last step repeats: switching past 100% is a no-op, not an error).
         Some(prev) => {
-            let step = if prev.done { prev.step } else { prev.step + 1 };
+            let step = if prev.done || prev.gate == GateStatus::Approval {
+                prev.step
+            } else {
+                prev.step + 1
+            };
             (prev.target_color, step.min(steps.len() - 1))
         }
         None => (first_target(world, version, deployed)?, 0),
@@ -247,6 +251,53 @@ where
 
     let current = world.weights;
     let changed = !current.matches(wanted);
+    let outcome = |split: Split, changed: bool| SwitchOutcome {
+        app: app.to_string(),
+        version: version.to_string(),
+        target_color: plan.target,
+        step: plan.step,
+        steps: steps.clone(),
+        weight: plan.weight,
+        split,
+        changed,
+        done: plan.weight == 100,
+        bake_seconds: strategy.bake_seconds(),
+        execution_arn: execution_arn.map(str::to_string),
+        gate: GateStatus::Open,
+        approval_timeout_seconds: None,
+        on_timeout: None,
+        traffic_moved: false,
+    };
+    // A gate holds the step until a person decides: nothing moves. A step
+    // the listener already shows (a rerun) has nothing left to approve.
+    let gates = request.gates.as_ref().unwrap_or(&config.gates);
+    if changed
+        && let Some(gate) = gates.approval_before(plan.step, plan.weight)
+        && !request
+            .approval
+            .as_ref()
+            .is_some_and(|a| a.lets_through(plan.step, execution_arn))
+    {
+        info!(
+            app,
+            version,
+            step = plan.step,
+            weight = plan.weight,
+            "waiting for approval"
+        );
+        let total = current.blue + current.green;
+        let now_on_target = match total {
+            0 => 0,
+            t => (current.weight(plan.target) * 100 / t) as u8,
+        };
+        let mut held = outcome(Split::with(plan.target, now_on_target), false);
+        held.done = false;
+        held.gate = GateStatus::Approval;
+        held.approval_timeout_seconds = Some(gate.timeout_seconds);
+        held.on_timeout = Some(gate.on_timeout);
+        held.traffic_moved = current.weight(plan.target) > 0;
+        return Ok(held);
+    }
     let applied = Box::pin(apply_step(
         aws,
         &store,
@@ -299,19 +350,7 @@ where
         }
     }
 
-    Ok(SwitchOutcome {
-        app: app.to_string(),
-        version: version.to_string(),
-        target_color: plan.target,
-        step: plan.step,
-        steps: steps.clone(),
-        weight: plan.weight,
-        split: wanted,
-        changed,
-        done: plan.weight == 100,
-        bake_seconds: strategy.bake_seconds(),
-        execution_arn: execution_arn.map(str::to_string),
-    })
+    Ok(outcome(wanted, changed))
 }
 
 /// The step's effects: production's split (when it changes), the record,
@@ -463,6 +502,10 @@ mod tests {
             done: p.weight == 100,
             bake_seconds: 1,
             execution_arn: None,
+            gate: Default::default(),
+            approval_timeout_seconds: None,
+            on_timeout: None,
+            traffic_moved: false,
         }
     }
 

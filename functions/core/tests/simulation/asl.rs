@@ -62,6 +62,7 @@ impl Machine {
             "Default",
             "Seconds",
             "SecondsPath",
+            "TimeoutSecondsPath",
             "Error",
             "Cause",
         ];
@@ -79,9 +80,25 @@ impl Machine {
 /// The Lambda function a Task state invokes (the last part of its ARN,
 /// without the `bluegreen-` prefix).
 pub fn function(state: &Value) -> String {
-    let arn = state["Resource"].as_str().expect("a Task has a Resource");
+    let mut arn = state["Resource"].as_str().expect("a Task has a Resource");
+    // A service integration (`arn:aws:states:::lambda:invoke...`) names the
+    // function in its Parameters.
+    if arn.starts_with("arn:aws:states:::lambda:invoke") {
+        arn = state["Parameters"]["FunctionName"]
+            .as_str()
+            .expect("a Lambda integration names its FunctionName");
+    }
     let name = arn.rsplit(':').next().unwrap_or(arn);
     name.strip_prefix("bluegreen-").unwrap_or(name).to_string()
+}
+
+/// Whether the Task waits for a task token (`.waitForTaskToken`): its
+/// function's answer only starts the wait; the result is what the token's
+/// holder sends back.
+pub fn waits_for_token(state: &Value) -> bool {
+    state["Resource"]
+        .as_str()
+        .is_some_and(|r| r.ends_with(".waitForTaskToken"))
 }
 
 /// The state after `state` when it completes normally.

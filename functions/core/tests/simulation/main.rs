@@ -153,7 +153,19 @@ fn setup(seed: u64, rng: &mut fastrand::Rng) -> World {
         m.scaling.insert(format!("{APP}-blue"), SERVING_BOUNDS);
         m.scaling.insert(format!("{APP}-green"), IDLE_BOUNDS);
     }
+    // A quarter of the seeds (never the kept ones, whose plays must not
+    // move): a person approves before the first switch and before 100%,
+    // and an undecided gate aborts or promotes. Decided by a generator of
+    // its own, so the other seeds play as before.
+    let mut gate_rng = fastrand::Rng::with_seed(seed ^ 0x6a7e);
+    let gates = if !FOUND_BUGS.contains(&seed) && gate_rng.u8(..4) == 0 {
+        let on_timeout = if gate_rng.bool() { "promote" } else { "abort" };
+        json!({"approval": {"before_weights": [100], "timeout_seconds": 3600, "on_timeout": on_timeout}})
+    } else {
+        json!({})
+    };
     let config = json!({
+        "gates": gates,
         "autoscaling": autoscaling,
         "app": APP, "cluster": "c",
         "blue": {"service": "checkout-blue", "target_group_arn": BLUE_TG},
@@ -453,6 +465,7 @@ async fn states(
         (machine.start(), doc)
     });
     let context = json!({"Execution": {"Id": arn}});
+    let mut tokens = 0u32;
     let mut alerted_rollback_failed = false;
     let ending = loop {
         // A stopped execution runs no further state.
@@ -481,6 +494,70 @@ async fn states(
             }
             "Succeed" => asl::Next::Succeed,
             "Fail" => asl::Next::Fail(state["Error"].as_str().unwrap_or("").to_string()),
+            "Task" if asl::waits_for_token(state) => {
+                tokens += 1;
+                let context =
+                    json!({"Execution": {"Id": arn}, "Task": {"Token": format!("token-{tokens}")}});
+                let payload = asl::input(state, &doc, &context)["Payload"].clone();
+                let function = asl::function(state);
+                let mut policy = asl::TaskPolicy::of(state);
+                let out = loop {
+                    let out = invoke(&world, &arn, &function, payload.clone(), bad, &mut rng).await;
+                    match out {
+                        Err(e) if running(&world, &arn) && policy.retry(e.error_type()) => {}
+                        other => break other,
+                    }
+                };
+                // The execution waits: a person decides after a while, or
+                // nobody does before the timeout. A stop ends the wait.
+                let decided = match out {
+                    Err(e) => Err((e.error_type().to_string(), e.to_string())),
+                    Ok(_) => {
+                        for _ in 0..rng.usize(0..30) {
+                            yield_now().await;
+                            if !running(&world, &arn) {
+                                return Some((at, doc));
+                            }
+                        }
+                        match rng.u8(..100) {
+                            0..60 => Ok(json!({
+                                "decision": "approved",
+                                "step": doc["switch"]["step"],
+                                "execution_arn": arn,
+                                "by": "simulated approver",
+                            })),
+                            60..85 => Err((
+                                "Rejected".to_string(),
+                                "by simulated approver: no".to_string(),
+                            )),
+                            _ => Err(("States.Timeout".to_string(), "nobody decided".to_string())),
+                        }
+                    }
+                };
+                note(
+                    &world,
+                    format!(
+                        "  {at} -> {}",
+                        match &decided {
+                            Ok(_) => "approved".to_string(),
+                            Err((error, _)) => error.clone(),
+                        }
+                    ),
+                );
+                match decided {
+                    Ok(value) => {
+                        asl::put_result(&mut doc, state.get("ResultPath"), value);
+                        asl::next(state)
+                    }
+                    Err((error, cause)) => match policy.catch(&error) {
+                        Some((path, next)) => {
+                            asl::put_result(&mut doc, path, asl::error_value(&error, &cause));
+                            asl::Next::Go(next.to_string())
+                        }
+                        None => asl::Next::Fail(error),
+                    },
+                }
+            }
             "Task" => {
                 let payload = asl::input(state, &doc, &context);
                 let function = asl::function(state);
@@ -767,6 +844,11 @@ async fn invoke(
                 });
             }
             Ok(json!({"passed": true}))
+        }
+        "switch" if payload.get("phase").is_some() => {
+            let token = payload["token"].as_str().unwrap_or_default().to_string();
+            let input = ExecutionInput::from_value(payload["input"].clone())?;
+            value(bluegreen_core::steps::gate::await_approval(&p, &input, &token, now).await)
         }
         "switch" => {
             let input = ExecutionInput::from_value(payload)?;

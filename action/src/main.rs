@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use bluegreen_action::commands::{self, deploy, rollback, schema, smoke, status, validate};
+use bluegreen_action::commands::{self, deploy, gate, rollback, schema, smoke, status, validate};
 use bluegreen_action::{ci, github};
 use clap::{ArgGroup, Parser, Subcommand};
 
@@ -93,6 +93,36 @@ enum Command {
         /// GITHUB_REPOSITORY are set).
         #[arg(long, env = "BLUEGREEN_ENVIRONMENT", default_value = "production")]
         environment: String,
+    },
+    /// Let a release waiting at an approval gate go on (the step it waits
+    /// for switches). Exit 0: sent; 1: no release waits, or it could not be sent.
+    ///
+    /// Example: bluegreen approve --app checkout --by "$GITHUB_ACTOR"
+    Approve {
+        #[arg(long, env = "BLUEGREEN_APP")]
+        app: String,
+        /// The execution meant; refused when another one waits.
+        #[arg(long)]
+        execution: Option<String>,
+        /// Who decides (recorded in the execution).
+        #[arg(long, env = "GITHUB_ACTOR")]
+        by: Option<String>,
+    },
+    /// Refuse a release waiting at an approval gate: it aborts (traffic
+    /// untouched, lock released), or rolls back if it already has traffic.
+    ///
+    /// Example: bluegreen reject --app checkout --reason "release freeze"
+    Reject {
+        #[arg(long, env = "BLUEGREEN_APP")]
+        app: String,
+        #[arg(long)]
+        reason: String,
+        /// The execution meant; refused when another one waits.
+        #[arg(long)]
+        execution: Option<String>,
+        /// Who decides (recorded in the execution).
+        #[arg(long, env = "GITHUB_ACTOR")]
+        by: Option<String>,
     },
     /// What is live for an app: colors, versions, weights, lock.
     /// What serves an app; without --app, one line for every app under the prefix.
@@ -304,6 +334,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Approve { app, execution, by } => {
+            decide_at_gate(&cli.prefix, app, execution, by, gate::Decision::Approve).await
+        }
+        Command::Reject {
+            app,
+            reason,
+            execution,
+            by,
+        } => {
+            decide_at_gate(
+                &cli.prefix,
+                app,
+                execution,
+                by,
+                gate::Decision::Reject { reason },
+            )
+            .await
+        }
         Command::Status { app, json } => {
             let sdk = bluegreen_aws::sdk_config().await;
             let ssm = aws_sdk_ssm::Client::new(&sdk);
@@ -486,4 +534,30 @@ fn github_context() -> Option<serde_json::Value> {
         github["pr"] = pr.into();
     }
     Some(github)
+}
+
+async fn decide_at_gate(
+    prefix: &str,
+    app: String,
+    execution: Option<String>,
+    by: Option<String>,
+    decision: gate::Decision,
+) -> Result<ExitCode> {
+    let sdk = bluegreen_aws::sdk_config().await;
+    let sfn = aws_sdk_sfn::Client::new(&sdk);
+    let ports = bluegreen_aws::ports(&sdk, prefix.to_string());
+    let by = by
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()));
+    let args = gate::GateArgs {
+        app,
+        execution,
+        by,
+        decision,
+    };
+    let decided = gate::decide(&sfn, &ports, prefix, &args)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    println!("{}", serde_json::to_string_pretty(&decided)?);
+    Ok(ExitCode::SUCCESS)
 }

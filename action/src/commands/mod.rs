@@ -1,6 +1,7 @@
 //! The CLI's commands: what the GitHub Action and operators run.
 
 pub mod deploy;
+pub mod gate;
 pub mod local;
 pub mod rollback;
 pub mod schema;

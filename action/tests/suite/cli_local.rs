@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 
 use crate::github_fake;
 
+mod gates;
+
 const APP: &str = "web";
 
 struct Run {

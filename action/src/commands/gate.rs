@@ -1,0 +1,154 @@
+//! `bluegreen approve` and `bluegreen reject`: the decision at an approval
+//! gate. The switch recorded the task token the execution waits on under
+//! `<prefix>/<app>/gate`; Step Functions says whether that execution still
+//! waits. The decision goes back through the token, so it lands in the
+//! execution's document (`$.approval`, or `$.error` for a rejection) and
+//! history.
+
+use bluegreen_aws::AwsPorts;
+use bluegreen_core::records::gates::{ApprovalDecision, PendingGate};
+use bluegreen_core::records::store::AppStore;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+pub enum Decision {
+    Approve,
+    Reject { reason: String },
+}
+
+pub struct GateArgs {
+    pub app: String,
+    /// The execution the person means; refused when another one waits.
+    pub execution: Option<String>,
+    pub by: Option<String>,
+    pub decision: Decision,
+}
+
+/// What the command prints.
+#[derive(Debug, Serialize)]
+pub struct Decided {
+    pub app: String,
+    pub execution_arn: String,
+    pub version: String,
+    pub step: usize,
+    pub weight: u8,
+    pub decision: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: String,
+}
+
+pub async fn decide(
+    sfn: &aws_sdk_sfn::Client,
+    ports: &AwsPorts,
+    prefix: &str,
+    args: &GateArgs,
+) -> Result<Decided, String> {
+    let store = AppStore::new(ports, prefix).map_err(|e| e.to_string())?;
+    let gate = store
+        .pending_gate(&args.app)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no release of {} waits at a gate", args.app))?;
+    if let Some(wanted) = &args.execution
+        && wanted != &gate.execution_arn
+    {
+        return Err(format!(
+            "{wanted} does not wait at a gate of {}: {} does (step {}, {}%)",
+            args.app, gate.execution_arn, gate.step, gate.weight
+        ));
+    }
+    still_waiting(sfn, &args.app, &gate).await?;
+    let at = OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let sent = match &args.decision {
+        Decision::Approve => {
+            let decision = ApprovalDecision {
+                decision: "approved".into(),
+                step: gate.step,
+                execution_arn: gate.execution_arn.clone(),
+                by: args.by.clone(),
+                identity: None,
+                at: Some(at.clone()),
+            };
+            sfn.send_task_success()
+                .task_token(&gate.token)
+                .output(serde_json::to_string(&decision).expect("serialises"))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| describe(&e.into_service_error().to_string(), &args.app))
+        }
+        Decision::Reject { reason } => {
+            let who = args.by.as_deref().unwrap_or("someone");
+            sfn.send_task_failure()
+                .task_token(&gate.token)
+                .error("Rejected")
+                .cause(format!("rejected by {who} at {at}: {reason}"))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| describe(&e.into_service_error().to_string(), &args.app))
+        }
+    };
+    sent?;
+    Ok(Decided {
+        app: args.app.clone(),
+        execution_arn: gate.execution_arn,
+        version: gate.version,
+        step: gate.step,
+        weight: gate.weight,
+        decision: match args.decision {
+            Decision::Approve => "approved",
+            Decision::Reject { .. } => "rejected",
+        },
+        by: args.by.clone(),
+        reason: match &args.decision {
+            Decision::Reject { reason } => Some(reason.clone()),
+            Decision::Approve => None,
+        },
+        at,
+    })
+}
+
+/// The gate record stays after a decision: the execution says whether it
+/// still runs. A token already answered is refused by Step Functions
+/// (`TaskTimedOut`), which `describe` words (moto accepts it again).
+async fn still_waiting(
+    sfn: &aws_sdk_sfn::Client,
+    app: &str,
+    gate: &PendingGate,
+) -> Result<(), String> {
+    let out = sfn
+        .describe_execution()
+        .execution_arn(&gate.execution_arn)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot read {}: {}",
+                gate.execution_arn,
+                e.into_service_error()
+            )
+        })?;
+    if out.status != aws_sdk_sfn::types::ExecutionStatus::Running {
+        return Err(format!(
+            "no release of {app} waits at a gate: the last one to wait, {} ({}), is {}",
+            gate.execution_arn,
+            gate.version,
+            out.status.as_str().to_lowercase()
+        ));
+    }
+    Ok(())
+}
+
+fn describe(error: &str, app: &str) -> String {
+    if error.contains("TaskTimedOut") || error.contains("InvalidToken") {
+        format!("the gate of {app} no longer waits (decided or timed out): {error}")
+    } else {
+        format!("could not send the decision: {error}")
+    }
+}

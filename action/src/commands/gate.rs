@@ -37,7 +37,8 @@ pub struct Decided {
     pub by: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    pub at: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
 }
 
 pub async fn decide(
@@ -61,9 +62,7 @@ pub async fn decide(
         ));
     }
     still_waiting(sfn, &args.app, &gate).await?;
-    let at = OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let at = OffsetDateTime::now_utc();
     let sent = match &args.decision {
         Decision::Approve => {
             let decision = ApprovalDecision {
@@ -72,7 +71,7 @@ pub async fn decide(
                 execution_arn: gate.execution_arn.clone(),
                 by: args.by.clone(),
                 identity: None,
-                at: Some(at.clone()),
+                at: Some(at),
             };
             sfn.send_task_success()
                 .task_token(&gate.token)
@@ -87,7 +86,11 @@ pub async fn decide(
             sfn.send_task_failure()
                 .task_token(&gate.token)
                 .error("Rejected")
-                .cause(format!("rejected by {who} at {at}: {reason}"))
+                .cause(format!(
+                    "rejected by {who} at {}: {reason}",
+                    at.format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default()
+                ))
                 .send()
                 .await
                 .map(|_| ())

@@ -7,8 +7,7 @@
 //! <task token>, "input": <document>}`: the token is recorded where
 //! `bluegreen approve` finds it, and the execution waits on it.
 
-use bluegreen_core::Error;
-use bluegreen_core::document::input::ExecutionInput;
+use bluegreen_core::document::input::{ExecutionInput, SwitchCall};
 use bluegreen_core::ports::capabilities::Prefixed;
 use bluegreen_core::ports::{LoadBalancer, ParameterStore, Services};
 use bluegreen_core::steps::gate::await_approval;
@@ -23,39 +22,18 @@ pub async fn entry<W>(aws: &W, event: LambdaEvent<Value>) -> Result<Value, Handl
 where
     W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
-    match event.payload.get("phase").and_then(Value::as_str) {
-        None => {
-            let outcome = handler(aws, event).await?;
-            Ok(serde_json::to_value(outcome).expect("the outcome serialises"))
+    let (payload, context) = event.into_parts();
+    let answer = match SwitchCall::parse(payload)? {
+        SwitchCall::Step(doc) => {
+            serde_json::to_value(handler(aws, LambdaEvent::new(doc, context)).await?)
         }
-        Some("await-approval") => {
-            let now = time::OffsetDateTime::now_utc();
-            let payload = event.payload;
-            let token = payload
-                .get("token")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::bad_input("request", "token", "is missing"))?
-                .to_string();
-            let input = payload
-                .get("input")
-                .cloned()
-                .ok_or_else(|| Error::bad_input("request", "input", "is missing"))?;
+        SwitchCall::AwaitApproval { token, input } => {
             let input = ExecutionInput::from_value(input)?;
-            let gate = await_approval(aws, &input, &token, now).await?;
-            Ok(serde_json::json!({
-                "waiting": true,
-                "step": gate.step,
-                "weight": gate.weight,
-                "until": gate.until,
-            }))
+            let now = time::OffsetDateTime::now_utc();
+            serde_json::to_value(await_approval(aws, &input, &token, now).await?)
         }
-        Some(other) => Err(Error::bad_input(
-            "request",
-            "phase",
-            format!("`{other}` is not a phase of the switch (none, or `await-approval`)"),
-        )
-        .into()),
-    }
+    };
+    Ok(answer.expect("the answers serialise"))
 }
 
 /// One switch step for the execution document.

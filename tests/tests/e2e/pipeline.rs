@@ -60,15 +60,8 @@ async fn served_version(app: &LocalApp) -> String {
 }
 
 async fn states_entered(local: &Local, arn: &str) -> Vec<String> {
-    let h = local
-        .sfn
-        .get_execution_history()
-        .execution_arn(arn)
-        .max_results(1000)
-        .send()
-        .await
-        .unwrap();
-    h.events()
+    let events = local.execution_history(arn).await.unwrap();
+    events
         .iter()
         .filter_map(|e| {
             e.state_entered_event_details
@@ -579,19 +572,12 @@ async fn bench_transitions_of_a_four_step_release() {
         assert!(std::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let history = local
-        .sfn
-        .get_execution_history()
-        .execution_arn(&arn)
-        .max_results(1000)
-        .send()
-        .await
-        .unwrap();
+    let history = local.execution_history(&arn).await.unwrap();
     let mut entered = vec![];
     // Per Lambda task: seconds from scheduled to succeeded.
     let mut lambda_seconds: Vec<(String, f64)> = vec![];
     let mut current: Option<(String, f64)> = None;
-    for e in history.events() {
+    for e in &history {
         let t = e.timestamp.as_secs_f64();
         if let Some(d) = &e.state_entered_event_details {
             entered.push(d.name.clone());

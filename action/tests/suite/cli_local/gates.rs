@@ -6,8 +6,7 @@
 use std::time::{Duration, Instant};
 
 use bluegreen_core::{Color, Split};
-use bluegreen_local::Local;
-use bluegreen_local::example::PREFIX;
+use bluegreen_local::{Local, LocalApp};
 use serde_json::Value;
 
 use super::{APP, Run, bluegreen, bluegreen_with, setup};
@@ -35,18 +34,11 @@ async fn deploy_gated(local: &Local, gates: &str, run_id: &str) -> Run {
 }
 
 /// The gate record, once the release waits there.
-async fn wait_for_gate(local: &Local) -> Value {
-    let ssm = aws_sdk_ssm::Client::new(&local.sdk);
+async fn wait_for_gate(app: &LocalApp) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(out) = ssm
-            .get_parameter()
-            .name(format!("{PREFIX}/{APP}/gate"))
-            .send()
-            .await
-        {
-            let value = out.parameter().and_then(|p| p.value()).unwrap_or_default();
-            return serde_json::from_str(value).expect("the gate record is JSON");
+        if let Some((value, _)) = app.app.parameter("gate").await {
+            return serde_json::from_str(&value).expect("the gate record is JSON");
         }
         assert!(
             Instant::now() < deadline,
@@ -59,15 +51,11 @@ async fn wait_for_gate(local: &Local) -> Value {
 /// The documents the execution's states entered and left with, as its
 /// history shows them (a failed execution has no output of its own).
 async fn documents(local: &Local, arn: &str) -> Vec<Value> {
-    let out = local
-        .sfn
-        .get_execution_history()
-        .execution_arn(arn)
-        .max_results(1000)
-        .send()
+    let events = local
+        .execution_history(arn)
         .await
         .expect("execution history");
-    out.events()
+    events
         .iter()
         .filter_map(|e| {
             e.state_entered_event_details()
@@ -92,7 +80,7 @@ async fn last_with(local: &Local, arn: &str, key: &str) -> Value {
 async fn a_release_waits_at_its_gate_until_approved_then_goes_live() {
     let (local, app) = setup().await;
     let (run, approved) = tokio::join!(deploy_gated(&local, r#"{"approval": {}}"#, "601"), async {
-        let gate = wait_for_gate(&local).await;
+        let gate = wait_for_gate(&app).await;
         assert_eq!(gate["step"], 0, "{gate}");
         // Waiting: nothing moved.
         assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
@@ -130,7 +118,7 @@ async fn a_release_waits_at_its_gate_until_approved_then_goes_live() {
 async fn a_rejected_release_aborts_with_traffic_untouched_and_the_lock_released() {
     let (local, app) = setup().await;
     let (run, rejected) = tokio::join!(deploy_gated(&local, r#"{"approval": {}}"#, "611"), async {
-        let gate = wait_for_gate(&local).await;
+        let gate = wait_for_gate(&app).await;
         // Another execution than the waiting one is refused, changing nothing.
         let wrong = bluegreen(
             &local,
@@ -185,13 +173,11 @@ async fn a_rejected_release_aborts_with_traffic_untouched_and_the_lock_released(
         "{}",
         rejected.stdout
     );
-    let ssm = aws_sdk_ssm::Client::new(&local.sdk);
-    let lock = ssm
-        .get_parameter()
-        .name(format!("{PREFIX}/{APP}/lock"))
-        .send()
-        .await;
-    assert!(lock.is_err(), "the lock was released");
+    assert_eq!(
+        app.app.parameter("lock").await,
+        None,
+        "the lock was released"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -205,7 +191,7 @@ async fn a_gate_nobody_decides_aborts_at_its_timeout() {
         run.stdout
     );
     assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
-    let gate = wait_for_gate(&local).await;
+    let gate = wait_for_gate(&app).await;
     let output = last_with(&local, gate["execution_arn"].as_str().unwrap(), "error").await;
     assert_eq!(output["error"]["Error"], "States.Timeout", "{output}");
 }

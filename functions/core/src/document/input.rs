@@ -294,6 +294,62 @@ impl DeployIdlePhase {
     }
 }
 
+/// The switch's calls: the execution document itself (one switch step), or
+/// `{"phase": "await-approval", "token": <task token>, "input": <document>}`
+/// when the state machine waits at an approval gate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SwitchCall {
+    Step(serde_json::Value),
+    AwaitApproval {
+        token: String,
+        input: serde_json::Value,
+    },
+}
+
+impl SwitchCall {
+    pub fn parse(event: serde_json::Value) -> Result<SwitchCall> {
+        const EVENT: &str = "switch event";
+        let serde_json::Value::Object(mut object) = event else {
+            return Err(Error::bad_input(
+                SOURCE,
+                "(document)",
+                "must be a JSON object",
+            ));
+        };
+        let Some(phase) = object.remove("phase") else {
+            return Ok(SwitchCall::Step(serde_json::Value::Object(object)));
+        };
+        if phase.as_str() != Some("await-approval") {
+            return Err(Error::bad_input(
+                EVENT,
+                "phase",
+                format!(
+                    "{phase} is not a phase: use \"await-approval\", or send the document itself"
+                ),
+            ));
+        }
+        let token = match object.remove("token") {
+            Some(serde_json::Value::String(t)) if !t.trim().is_empty() => t,
+            _ => return Err(Error::bad_input(EVENT, "token", "must be the task token")),
+        };
+        let input = object.remove("input").ok_or_else(|| {
+            Error::bad_input(
+                EVENT,
+                "input",
+                "a phase goes with the execution document under `input`",
+            )
+        })?;
+        if let Some(extra) = object.keys().next() {
+            return Err(Error::bad_input(
+                EVENT,
+                extra.as_str(),
+                "unknown field: expected only `phase`, `token` and `input`",
+            ));
+        }
+        Ok(SwitchCall::AwaitApproval { token, input })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,5 +488,40 @@ mod tests {
         // Any other step (a rollback above all) reads such a document.
         let bad = with(json!({"probe_timeout_ms": 60000}));
         assert!(ExecutionInput::from_value(bad).is_ok());
+    }
+
+    #[test]
+    fn a_switch_call_is_the_document_or_an_approval_wait_with_its_token() {
+        let doc = json!({"app": "a"});
+        assert_eq!(
+            SwitchCall::parse(doc.clone()).unwrap(),
+            SwitchCall::Step(doc.clone())
+        );
+        let wait = json!({"phase": "await-approval", "token": "t", "input": doc});
+        assert_eq!(
+            SwitchCall::parse(wait).unwrap(),
+            SwitchCall::AwaitApproval {
+                token: "t".into(),
+                input: json!({"app": "a"})
+            }
+        );
+        for (bad, field) in [
+            (
+                json!({"phase": "wait", "token": "t", "input": {}}),
+                "`phase`",
+            ),
+            (
+                json!({"phase": "await-approval", "token": " ", "input": {}}),
+                "`token`",
+            ),
+            (json!({"phase": "await-approval", "token": "t"}), "`input`"),
+            (
+                json!({"phase": "await-approval", "token": "t", "input": {}, "x": 1}),
+                "`x`",
+            ),
+        ] {
+            let m = SwitchCall::parse(bad).unwrap_err().to_string();
+            assert!(m.contains(field), "{m}");
+        }
     }
 }

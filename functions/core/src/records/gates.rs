@@ -6,6 +6,7 @@
 use garde::Validate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 /// The app's gates (docs/config.md, "Gates"). None by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Validate)]
@@ -84,9 +85,13 @@ pub struct ApprovalDecision {
     pub by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
-    /// When (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<String>,
+    /// When.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub at: Option<OffsetDateTime>,
 }
 
 impl ApprovalDecision {
@@ -110,9 +115,11 @@ pub struct PendingGate {
     pub weight: u8,
     /// The Step Functions task token the execution waits on.
     pub token: String,
-    /// Since when, and until when it waits (RFC 3339).
-    pub since: String,
-    pub until: String,
+    /// Since when, and until when it waits.
+    #[serde(with = "time::serde::rfc3339")]
+    pub since: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The app's shared state in the parameter store: config, state, the plain
 //! active-environment value, and the deployment lock.
 
+use serde::de::DeserializeOwned;
 use std::time::Duration;
 
 use time::OffsetDateTime;
@@ -133,17 +134,18 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
     /// The approval gate a release waits at, if one was recorded (it stays
     /// after the decision: the execution's state says whether it still waits).
     pub async fn pending_gate(&self, app: &str) -> Result<Option<PendingGate>> {
-        let name = self.parameter(app, "gate");
-        match self.params.get(&name).await? {
-            Some(p) => Ok(Some(parse::json(&format!("gate {name}"), &p.value)?)),
-            None => Ok(None),
-        }
+        self.record(app, "gate").await
     }
 
     pub async fn lock(&self, app: &str) -> Result<Option<Lock>> {
-        let name = self.parameter(app, "lock");
+        self.record(app, "lock").await
+    }
+
+    /// The JSON record `<prefix>/<app>/<leaf>`, if there is one.
+    async fn record<T: DeserializeOwned>(&self, app: &str, leaf: &str) -> Result<Option<T>> {
+        let name = self.parameter(app, leaf);
         match self.params.get(&name).await? {
-            Some(p) => Ok(Some(parse::json(&format!("lock {name}"), &p.value)?)),
+            Some(p) => Ok(Some(parse::json(&format!("{leaf} {name}"), &p.value)?)),
             None => Ok(None),
         }
     }

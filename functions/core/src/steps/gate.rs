@@ -4,6 +4,7 @@
 //! records the token where `bluegreen approve` finds it, and returns: no
 //! Lambda runs while a release waits.
 
+use serde::Serialize;
 use time::OffsetDateTime;
 use tracing::info;
 
@@ -16,18 +17,13 @@ use crate::ports::capabilities::Prefixed;
 use crate::records::gates::PendingGate;
 use crate::records::store::AppStore;
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 /// Records the gate `input` waits at, with the token the execution waits on.
 pub async fn await_approval<W>(
     aws: &W,
     input: &ExecutionInput,
     token: &str,
     now: OffsetDateTime,
-) -> Result<PendingGate>
+) -> Result<Waiting>
 where
     W: ParameterStore + Prefixed,
 {
@@ -49,9 +45,6 @@ where
             "is missing: a gate belongs to an execution",
         )
     })?;
-    if token.trim().is_empty() {
-        return Err(Error::bad_input(SOURCE, "token", "is empty"));
-    }
     let waits = held.approval_timeout_seconds.unwrap_or(0);
     let gate = PendingGate {
         execution_arn: execution_arn.to_string(),
@@ -59,8 +52,8 @@ where
         step: held.step,
         weight: held.weight,
         token: token.to_string(),
-        since: rfc3339(now),
-        until: rfc3339(now + time::Duration::seconds(waits as i64)),
+        since: now,
+        until: now + time::Duration::seconds(waits as i64),
     };
     let store = AppStore::new(aws, aws.prefix())?;
     store.save_pending_gate(&input.app, &gate).await?;
@@ -69,9 +62,25 @@ where
         version = gate.version,
         step = gate.step,
         weight = gate.weight,
-        until = gate.until,
+        until = %gate.until,
         "waiting for approval: bluegreen approve --app {}",
         input.app
     );
-    Ok(gate)
+    Ok(Waiting {
+        waiting: true,
+        step: gate.step,
+        weight: gate.weight,
+        until: gate.until,
+    })
+}
+
+/// The switch's answer while the execution waits (the state machine keeps
+/// only the decision).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    pub waiting: bool,
+    pub step: usize,
+    pub weight: u8,
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
 }

@@ -285,17 +285,15 @@ where
             weight = plan.weight,
             "waiting for approval"
         );
-        let total = current.blue + current.green;
-        let now_on_target = match total {
-            0 => 0,
-            t => (current.weight(plan.target) * 100 / t) as u8,
-        };
-        let mut held = outcome(Split::with(plan.target, now_on_target), false);
+        let mut held = outcome(
+            Split::with(plan.target, current.percent(plan.target)),
+            false,
+        );
         held.done = false;
         held.gate = GateStatus::Approval;
         held.approval_timeout_seconds = Some(gate.timeout_seconds);
         held.on_timeout = Some(gate.on_timeout);
-        held.traffic_moved = current.weight(plan.target) > 0;
+        held.traffic_moved = current.serves(plan.target);
         return Ok(held);
     }
     let applied = Box::pin(apply_step(

@@ -40,6 +40,16 @@ impl Weights {
         self.weight(color) > 0
     }
 
+    /// `color`'s share of production traffic in whole percent, rounded
+    /// down (0 when nothing has weight).
+    pub fn percent(&self, color: Color) -> u8 {
+        let total = u64::from(self.blue) + u64::from(self.green);
+        match total {
+            0 => 0,
+            t => (u64::from(self.weight(color)) * 100 / t) as u8,
+        }
+    }
+
     /// The color that takes all traffic, if one does.
     pub fn sole(&self) -> Option<Color> {
         Color::BOTH

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use bluegreen_core::Error;
 use bluegreen_core::color::Color;
-use bluegreen_core::document::input::{DeployIdlePhase, ExecutionInput};
+use bluegreen_core::document::input::{DeployIdlePhase, ExecutionInput, SwitchCall};
 use bluegreen_core::ports::capabilities::WithSignals;
 use bluegreen_core::ports::{
     Bounds, ExecutionStatus, ForeignAction, Forward, RouteAction, RouteActions, ServiceInfo,
@@ -499,15 +499,8 @@ async fn states(
                 let context =
                     json!({"Execution": {"Id": arn}, "Task": {"Token": format!("token-{tokens}")}});
                 let payload = asl::input(state, &doc, &context)["Payload"].clone();
-                let function = asl::function(state);
                 let mut policy = asl::TaskPolicy::of(state);
-                let out = loop {
-                    let out = invoke(&world, &arn, &function, payload.clone(), bad, &mut rng).await;
-                    match out {
-                        Err(e) if running(&world, &arn) && policy.retry(e.error_type()) => {}
-                        other => break other,
-                    }
-                };
+                let out = run_task(&world, &arn, state, payload, &mut policy, bad, &mut rng).await;
                 // The execution waits: a person decides after a while, or
                 // nobody does before the timeout. A stop ends the wait.
                 let decided = match out {
@@ -560,16 +553,8 @@ async fn states(
             }
             "Task" => {
                 let payload = asl::input(state, &doc, &context);
-                let function = asl::function(state);
                 let mut policy = asl::TaskPolicy::of(state);
-                let out = loop {
-                    let out = invoke(&world, &arn, &function, payload.clone(), bad, &mut rng).await;
-                    match out {
-                        // A stopped execution retries nothing.
-                        Err(e) if running(&world, &arn) && policy.retry(e.error_type()) => {}
-                        other => break other,
-                    }
-                };
+                let out = run_task(&world, &arn, state, payload, &mut policy, bad, &mut rng).await;
                 note(
                     &world,
                     format!(
@@ -654,6 +639,27 @@ async fn states(
         _ => {}
     }
     None
+}
+
+/// A Task state's function called with `payload`, retried as its `Retry`
+/// says (a stopped execution retries nothing).
+async fn run_task(
+    world: &World,
+    arn: &str,
+    state: &serde_json::Value,
+    payload: serde_json::Value,
+    policy: &mut asl::TaskPolicy,
+    bad: bool,
+    rng: &mut fastrand::Rng,
+) -> Result<serde_json::Value, Error> {
+    let function = asl::function(state);
+    loop {
+        let out = invoke(world, arn, &function, payload.clone(), bad, rng).await;
+        match out {
+            Err(e) if running(world, arn) && policy.retry(e.error_type()) => {}
+            other => return other,
+        }
+    }
 }
 
 /// What the monitor reads, simulated from the world: production's requests
@@ -845,15 +851,16 @@ async fn invoke(
             }
             Ok(json!({"passed": true}))
         }
-        "switch" if payload.get("phase").is_some() => {
-            let token = payload["token"].as_str().unwrap_or_default().to_string();
-            let input = ExecutionInput::from_value(payload["input"].clone())?;
-            value(bluegreen_core::steps::gate::await_approval(&p, &input, &token, now).await)
-        }
-        "switch" => {
-            let input = ExecutionInput::from_value(payload)?;
-            value(bluegreen_core::steps::switch::switch(&p, &input.switch_request(), now).await)
-        }
+        "switch" => match SwitchCall::parse(payload)? {
+            SwitchCall::Step(doc) => {
+                let input = ExecutionInput::from_value(doc)?;
+                value(bluegreen_core::steps::switch::switch(&p, &input.switch_request(), now).await)
+            }
+            SwitchCall::AwaitApproval { token, input } => {
+                let input = ExecutionInput::from_value(input)?;
+                value(bluegreen_core::steps::gate::await_approval(&p, &input, &token, now).await)
+            }
+        },
         "monitor" => {
             let input = ExecutionInput::from_value(payload)?;
             let release = input

@@ -210,7 +210,8 @@ fn is_end(event: &HistoryEvent) -> bool {
     )
 }
 
-async fn history(sfn: &Client, arn: &str) -> Result<Vec<HistoryEvent>, String> {
+/// Every event of an execution's history, oldest first (all pages).
+pub async fn history(sfn: &Client, arn: &str) -> Result<Vec<HistoryEvent>, String> {
     let mut events = vec![];
     let mut token = None;
     loop {

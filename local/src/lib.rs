@@ -102,29 +102,13 @@ impl Local {
             .unwrap_or_else(|| panic!("no local app `{app}`: create it with Local::app first"))
     }
 
-    /// Every event of an execution's history, oldest first.
+    /// Every event of an execution's history, oldest first (as the CLI's
+    /// timeline reads it).
     pub async fn execution_history(
         &self,
         arn: &str,
     ) -> Result<Vec<aws_sdk_sfn::types::HistoryEvent>, String> {
-        let mut events = vec![];
-        let mut token = None;
-        loop {
-            let out = self
-                .sfn
-                .get_execution_history()
-                .execution_arn(arn)
-                .set_next_token(token)
-                .max_results(1000)
-                .send()
-                .await
-                .map_err(|e| format!("execution history of {arn}: {e:?}"))?;
-            events.extend(out.events().iter().cloned());
-            token = out.next_token;
-            if token.is_none() {
-                return Ok(events);
-            }
-        }
+        bluegreen_action::timeline::history(&self.sfn, arn).await
     }
 
     /// Provisions an app whose two colors run as local sample apps behind

@@ -250,14 +250,8 @@ pub enum DeployIdlePhase {
 impl DeployIdlePhase {
     /// Splits an event into its phase and the execution document.
     pub fn split(event: serde_json::Value) -> Result<(DeployIdlePhase, serde_json::Value)> {
-        let serde_json::Value::Object(mut object) = event else {
-            return Err(Error::bad_input(
-                SOURCE,
-                "(document)",
-                "must be a JSON object",
-            ));
-        };
-        let Some(phase) = object.remove("phase") else {
+        let (phase, mut object) = phase_of(event)?;
+        let Some(phase) = phase else {
             return Ok((DeployIdlePhase::Deploy, serde_json::Value::Object(object)));
         };
         let phase = match phase.as_str() {
@@ -283,14 +277,41 @@ impl DeployIdlePhase {
                 "a phase goes with the execution document under `input`",
             )
         })?;
-        if let Some(extra) = object.keys().next() {
-            return Err(Error::bad_input(
-                "deploy-idle event",
-                extra.as_str(),
-                "unknown field: expected only `phase` and `input`",
-            ));
-        }
+        no_other_fields(&object, "deploy-idle event", "`phase` and `input`")?;
         Ok((phase, input))
+    }
+}
+
+/// An event's `phase`, if it has one, and its other fields.
+fn phase_of(
+    event: serde_json::Value,
+) -> Result<(
+    Option<serde_json::Value>,
+    serde_json::Map<String, serde_json::Value>,
+)> {
+    let serde_json::Value::Object(mut object) = event else {
+        return Err(Error::bad_input(
+            SOURCE,
+            "(document)",
+            "must be a JSON object",
+        ));
+    };
+    Ok((object.remove("phase"), object))
+}
+
+/// Refuses the first field left over once an event's known ones are taken.
+fn no_other_fields(
+    object: &serde_json::Map<String, serde_json::Value>,
+    event: &str,
+    expected: &str,
+) -> Result<()> {
+    match object.keys().next() {
+        Some(extra) => Err(Error::bad_input(
+            event,
+            extra.as_str(),
+            format!("unknown field: expected only {expected}"),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -309,14 +330,8 @@ pub enum SwitchCall {
 impl SwitchCall {
     pub fn parse(event: serde_json::Value) -> Result<SwitchCall> {
         const EVENT: &str = "switch event";
-        let serde_json::Value::Object(mut object) = event else {
-            return Err(Error::bad_input(
-                SOURCE,
-                "(document)",
-                "must be a JSON object",
-            ));
-        };
-        let Some(phase) = object.remove("phase") else {
+        let (phase, mut object) = phase_of(event)?;
+        let Some(phase) = phase else {
             return Ok(SwitchCall::Step(serde_json::Value::Object(object)));
         };
         if phase.as_str() != Some("await-approval") {
@@ -339,13 +354,7 @@ impl SwitchCall {
                 "a phase goes with the execution document under `input`",
             )
         })?;
-        if let Some(extra) = object.keys().next() {
-            return Err(Error::bad_input(
-                EVENT,
-                extra.as_str(),
-                "unknown field: expected only `phase`, `token` and `input`",
-            ));
-        }
+        no_other_fields(&object, EVENT, "`phase`, `token` and `input`")?;
         Ok(SwitchCall::AwaitApproval { token, input })
     }
 }

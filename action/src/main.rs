@@ -59,6 +59,11 @@ enum Command {
         /// Start the execution and return without following it.
         #[arg(long)]
         no_wait: bool,
+        /// Stop following where the release waits at an approval gate
+        /// (result `waiting-approval`, exit 0): the execution waits for
+        /// `bluegreen approve`, without holding a CI runner.
+        #[arg(long)]
+        no_wait_for_approval: bool,
         /// Give up following after this many minutes (the execution goes on).
         #[arg(long, default_value_t = 120)]
         timeout_minutes: u64,
@@ -237,6 +242,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             smoke_tests,
             overrides,
             no_wait,
+            no_wait_for_approval,
             timeout_minutes,
             environment,
             environment_url,
@@ -259,6 +265,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 github: github_context(),
                 run: commands::ci_run(),
                 wait: !no_wait,
+                wait_for_approval: !no_wait_for_approval,
                 timeout: Duration::from_secs(timeout_minutes * 60),
                 environment_url: environment_url.filter(|u| !u.is_empty()),
             };
@@ -277,6 +284,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_default();
             let result = match &deployed.ending {
                 None => "started".to_string(),
+                Some(e) if e.at_gate => "waiting-approval".to_string(),
                 Some(e) if e.succeeded() => "succeeded".to_string(),
                 Some(e) => e.status.to_lowercase(),
             };
@@ -287,6 +295,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 ("version", &active_version),
             ])?;
             match &deployed.ending {
+                Some(e) if e.at_gate => {
+                    println!(
+                        "{} {} waits for approval: bluegreen approve --app {} (or reject --reason ...); production serves {active_color} {active_version}",
+                        args.app, args.version, args.app
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
                 Some(e) if !e.succeeded() => {
                     let why = e.error.clone().unwrap_or_else(|| e.status.clone());
                     ci::error(&format!(
@@ -549,10 +564,12 @@ async fn decide_at_gate(
     let by = by
         .filter(|b| !b.trim().is_empty())
         .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()));
+    let identity = gate::caller_identity(&aws_sdk_sts::Client::new(&sdk)).await;
     let args = gate::GateArgs {
         app,
         execution,
         by,
+        identity,
         decision,
     };
     let decided = gate::decide(&sfn, &ports, prefix, &args)

@@ -3,12 +3,13 @@
 //! field renamed in the core fails to deserialize and the reader says the
 //! result is unreadable, instead of printing a blank.
 
+use bluegreen_core::records::gates::ApprovalDecision;
 use bluegreen_core::steps::deploy::DeployOutcome;
 use bluegreen_core::steps::monitor::MonitorOutcome;
 use bluegreen_core::steps::ready::Readiness;
 use bluegreen_core::steps::rollback::RollbackOutcome;
 use bluegreen_core::steps::scale_down::ScaleDownOutcome;
-use bluegreen_core::steps::switch::SwitchOutcome;
+use bluegreen_core::steps::switch::{GateStatus, SwitchOutcome};
 use bluegreen_smoke::SmokeReport;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -54,6 +55,24 @@ impl<'a> Results<'a> {
 
     pub fn switch(&self) -> Read<SwitchOutcome> {
         self.read("switch")
+    }
+
+    /// The latest decision at an approval gate (`$.approval`).
+    pub fn approval(&self) -> Read<ApprovalDecision> {
+        self.read("approval")
+    }
+
+    /// The switch's result while the release waits at an approval gate: the
+    /// switch held its step, and no decision letting that step through has
+    /// come back yet (`$.approval` holds the previous gate's, if any).
+    pub fn waiting_for_approval(&self) -> Option<SwitchOutcome> {
+        let switch = readable(self.switch())?;
+        if switch.gate != GateStatus::Approval {
+            return None;
+        }
+        let decided = readable(self.approval())
+            .is_some_and(|a| a.lets_through(switch.step, switch.execution_arn.as_deref()));
+        (!decided).then_some(switch)
     }
 
     pub fn monitor(&self) -> Read<MonitorOutcome> {
@@ -123,6 +142,23 @@ mod tests {
         let doc = json!({"switch": null});
         assert_eq!(Results::of(&doc).switch(), None);
         assert_eq!(Results::of(&doc).deploy(), None);
+    }
+
+    #[test]
+    fn a_held_step_waits_until_a_decision_for_that_step_arrives() {
+        let held = SwitchOutcome {
+            gate: GateStatus::Approval,
+            step: 1,
+            execution_arn: Some("arn:x".into()),
+            ..switch()
+        };
+        let decision = |step: usize| json!({"decision": "approved", "step": step, "execution_arn": "arn:x", "by": "ana"});
+        let waits = |doc: serde_json::Value| Results::of(&doc).waiting_for_approval().is_some();
+        assert!(waits(json!({"switch": held})));
+        // The first gate's approval does not let the second step through.
+        assert!(waits(json!({"switch": held, "approval": decision(0)})));
+        assert!(!waits(json!({"switch": held, "approval": decision(1)})));
+        assert!(!waits(json!({"switch": switch()})));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::ci;
 use crate::github::Reporter;
-use crate::timeline::{Ending, Step, follow};
+use crate::timeline::{Ending, Step, Until, follow_until};
 
 #[derive(Debug, Clone)]
 pub struct DeployArgs {
@@ -29,6 +29,8 @@ pub struct DeployArgs {
     /// Identifies the CI run, for a deterministic execution name.
     pub run: String,
     pub wait: bool,
+    /// Follow past an approval gate (false: stop there, the release waits).
+    pub wait_for_approval: bool,
     pub timeout: Duration,
     /// Where the app is reachable, for the successful deployment status.
     pub environment_url: Option<String>,
@@ -210,7 +212,11 @@ pub async fn run(
     // Steps go to the log as they happen and, through a channel, to the pull
     // request's comment, which is updated alongside without holding them up.
     let (tx, rx) = mpsc::unbounded_channel();
-    let following = follow(sfn, &execution_arn, args.timeout, true, move |s, doc| {
+    let until = Until {
+        live: true,
+        gate: !args.wait_for_approval,
+    };
+    let following = follow_until(sfn, &execution_arn, args.timeout, until, move |s, doc| {
         println!("  {:>7.1}s  {:<24} {}", s.at_seconds, s.state, s.text);
         let _ = tx.send((s.clone(), doc.cloned()));
     });
@@ -257,6 +263,7 @@ mod tests {
             github: None,
             run: "1-1".into(),
             wait: true,
+            wait_for_approval: true,
             timeout: Duration::from_secs(1),
             environment_url: None,
         }

@@ -21,6 +21,9 @@ pub struct GateArgs {
     /// The execution the person means; refused when another one waits.
     pub execution: Option<String>,
     pub by: Option<String>,
+    /// The AWS identity deciding (STS's caller ARN): the name given is a
+    /// claim, the identity is what IAM let through.
+    pub identity: Option<String>,
     pub decision: Decision,
 }
 
@@ -35,6 +38,8 @@ pub struct Decided {
     pub decision: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
@@ -70,7 +75,7 @@ pub async fn decide(
                 step: gate.step,
                 execution_arn: gate.execution_arn.clone(),
                 by: args.by.clone(),
-                identity: None,
+                identity: args.identity.clone(),
                 at: Some(at),
             };
             sfn.send_task_success()
@@ -82,7 +87,12 @@ pub async fn decide(
                 .map_err(|e| describe(&e.into_service_error().to_string(), &args.app))
         }
         Decision::Reject { reason } => {
-            let who = args.by.as_deref().unwrap_or("someone");
+            let who = match (&args.by, &args.identity) {
+                (Some(by), Some(identity)) => format!("{by} ({identity})"),
+                (Some(by), None) => by.clone(),
+                (None, Some(identity)) => identity.clone(),
+                (None, None) => "someone".to_string(),
+            };
             sfn.send_task_failure()
                 .task_token(&gate.token)
                 .error("Rejected")
@@ -109,12 +119,37 @@ pub async fn decide(
             Decision::Reject { .. } => "rejected",
         },
         by: args.by.clone(),
+        identity: args.identity.clone(),
         reason: match &args.decision {
             Decision::Reject { reason } => Some(reason.clone()),
             Decision::Approve => None,
         },
         at,
     })
+}
+
+/// Who the AWS credentials belong to, or `None` (with a warning) when STS
+/// cannot say in a few seconds: the decision still goes, with the name given.
+pub async fn caller_identity(sts: &aws_sdk_sts::Client) -> Option<String> {
+    let asked = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        sts.get_caller_identity().send(),
+    )
+    .await;
+    match asked {
+        Ok(Ok(out)) => out.arn,
+        Ok(Err(e)) => {
+            crate::ci::warning(&format!(
+                "could not tell who decides (sts:GetCallerIdentity): {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ));
+            None
+        }
+        Err(_) => {
+            crate::ci::warning("could not tell who decides: sts:GetCallerIdentity took over 5 s");
+            None
+        }
+    }
 }
 
 /// The gate record stays after a decision: the execution says whether it

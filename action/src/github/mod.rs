@@ -11,6 +11,7 @@ mod comment;
 mod console;
 mod deployments;
 mod error;
+mod gate;
 mod markdown;
 mod monitor;
 mod outcome;

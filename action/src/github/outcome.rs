@@ -8,6 +8,9 @@ use super::deployments::DeploymentState;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     InProgress,
+    /// Followed up to an approval gate, where the release waits for a
+    /// person (`wait-for-approval: false`); the execution goes on.
+    WaitingApproval,
     /// The release serves all production traffic.
     Succeeded,
     /// It never got production traffic, or its rollback failed.
@@ -38,6 +41,7 @@ impl Outcome {
         let error = ending.error.as_deref().unwrap_or_default();
         match ending.status.as_str() {
             _ if ending.live => Outcome::Succeeded,
+            _ if ending.at_gate => Outcome::WaitingApproval,
             "SUCCEEDED" => Outcome::Succeeded,
             _ if AFTER_LIVE.contains(&error) => Outcome::Succeeded,
             // The state machine's own `RolledBack`, and the stop an emergency
@@ -51,6 +55,7 @@ impl Outcome {
     pub fn word(self) -> &'static str {
         match self {
             Outcome::InProgress => "in progress",
+            Outcome::WaitingApproval => "waiting for approval",
             Outcome::Succeeded => "succeeded",
             Outcome::Failed => "failed",
             Outcome::RolledBack => "rolled back",
@@ -61,6 +66,7 @@ impl Outcome {
     pub fn emoji(self) -> &'static str {
         match self {
             Outcome::InProgress => "⏳",
+            Outcome::WaitingApproval => "✋",
             Outcome::Succeeded => "✅",
             Outcome::Failed => "❌",
             Outcome::RolledBack => "↩️",
@@ -72,7 +78,7 @@ impl Outcome {
     /// release that does not serve production.
     pub fn deployment_state(self) -> DeploymentState {
         match self {
-            Outcome::InProgress => DeploymentState::InProgress,
+            Outcome::InProgress | Outcome::WaitingApproval => DeploymentState::InProgress,
             Outcome::Succeeded => DeploymentState::Success,
             Outcome::Failed | Outcome::RolledBack => DeploymentState::Failure,
             Outcome::Aborted => DeploymentState::Error,
@@ -92,6 +98,7 @@ mod tests {
             output: None,
             live: false,
             document: None,
+            ..Ending::default()
         }
     }
 
@@ -184,6 +191,7 @@ mod names {
             output: None,
             live,
             document: None,
+            ..Ending::default()
         };
         for (e, live) in [
             (ending("SUCCEEDED", None, false), true),

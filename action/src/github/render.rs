@@ -8,7 +8,7 @@ use crate::timeline::{Ending, Step};
 
 use super::markdown::{cell, code, inline};
 use super::outcome::Outcome;
-use super::{monitor, smoke};
+use super::{gate, monitor, smoke};
 
 /// The timeline keeps its last rows; a long bake polls many times, and
 /// GitHub caps a comment at 65 536 characters.
@@ -49,8 +49,15 @@ pub fn render_report(
     if let Some(url) = console_url {
         facts.push(format!("[Step Functions execution]({url})"));
     }
+    if let Some(decision) = gate::decision(doc) {
+        facts.push(decision);
+    }
     if !facts.is_empty() {
         out.push_str(&format!("{}\n\n", facts.join(" · ")));
+    }
+    if let Some(waiting) = gate::waiting(doc, ending) {
+        out.push_str(&waiting);
+        out.push('\n');
     }
     let problems = problems(ending, doc);
     for problem in &problems {
@@ -87,7 +94,13 @@ fn production(doc: &Value, outcome: Outcome) -> Option<String> {
             return Some(format!("**{other}** (the previous release; rolled back)"));
         }
         let version = code(&switch.version);
-        let weight = switch.weight;
+        // A step held at a gate moved nothing: the split is the listener's.
+        let weight = switch.split.weight(target);
+        if weight == 0 {
+            return Some(format!(
+                "**{other}** (unchanged; {version} waits on {target} with no traffic)"
+            ));
+        }
         return Some(if weight >= 100 {
             format!("**{target}** {version} (100%)")
         } else {

@@ -57,6 +57,7 @@ fn ending(status: &str, error: Option<&str>, cause: Option<&str>) -> Ending {
         output: None,
         live: false,
         document: None,
+        ..Ending::default()
     }
 }
 
@@ -460,4 +461,75 @@ fn each_metric_check_and_the_probes_figures_are_shown() {
         section.contains("Probes: 120 sent, 120 answered below 500, 60 by the release; latency p50 21 ms · p95 64 ms · p99 – (last 120 probes)"),
         "{section}"
     );
+}
+
+/// A switch held at an approval gate before its `step`-th step, as the
+/// switch writes it: the split is the listener's (nothing moved).
+fn held(step: usize, on: u8, moved: bool) -> Value {
+    let mut held = switch("green", step as u64, &[10, 100]);
+    held["gate"] = json!("approval");
+    held["split"] = json!(Split::with(Color::Green, on));
+    held["approval_timeout_seconds"] = json!(86_400);
+    held["on_timeout"] = json!("abort");
+    held["traffic_moved"] = json!(moved);
+    held["execution_arn"] = json!("arn:e");
+    held
+}
+
+#[test]
+fn a_release_at_its_gate_says_what_it_waits_for_and_how_to_decide() {
+    let doc = json!({"deploy": deploy("green"), "switch": held(0, 0, false)});
+    let out = render_report("checkout", "v4", &[], None, Some(&doc), Some(URL));
+    assert!(
+        out.contains(
+            "**Waiting for approval** before 10% of production traffic moves to green (step 1 of 2)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("up to 24 h; then it aborts with traffic untouched"),
+        "{out}"
+    );
+    assert!(out.contains("`bluegreen approve --app checkout`"), "{out}");
+    assert!(
+        out.contains("**blue** (unchanged; `v4` waits on green with no traffic)"),
+        "nothing moved while it waits: {out}"
+    );
+    // Followed with wait-for-approval false, the step ended at the gate.
+    let at_gate = Ending {
+        status: "RUNNING".into(),
+        at_gate: true,
+        ..Ending::default()
+    };
+    let out = render_report("checkout", "v4", &[], Some(&at_gate), Some(&doc), None);
+    assert!(
+        out.starts_with("### ✋ checkout `v4`: waiting for approval"),
+        "{out}"
+    );
+    assert!(out.contains("Waiting for approval"), "{out}");
+    // An execution that ended there (stopped by an emergency rollback) no
+    // longer waits.
+    let stopped = ending("ABORTED", Some("bluegreen.RolledBack"), Some("x"));
+    let out = render_report("checkout", "v4", &[], Some(&stopped), Some(&doc), None);
+    assert!(!out.contains("Waiting for approval"), "{out}");
+}
+
+#[test]
+fn the_second_gate_after_traffic_moved_says_a_refusal_rolls_back_and_names_the_first_approver() {
+    let doc = json!({
+        "switch": held(1, 10, true),
+        "approval": {"decision": "approved", "step": 0, "execution_arn": "arn:e",
+                     "by": "ana", "identity": "arn:aws:sts::1:assumed-role/deployer/ana",
+                     "at": "2026-12-07T09:05:00+01:00"},
+    });
+    let out = render_report("checkout", "v4", &[], None, Some(&doc), None);
+    assert!(out.contains("before 100% of production traffic"), "{out}");
+    assert!(out.contains("then it rolls back"), "{out}");
+    assert!(
+        out.contains(
+            "**Approved** by ana (arn:aws:sts::1:assumed-role/deployer/ana) at 08:05 UTC 2026-12-07"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("green `v4` 10% / blue 90%"), "{out}");
 }

@@ -210,6 +210,7 @@ impl Reporter {
         let version = &self.release.version;
         match outcome {
             Outcome::InProgress => format!("deploying {version}"),
+            Outcome::WaitingApproval => format!("{version} waits for approval"),
             Outcome::Succeeded => format!("{version} is live"),
             Outcome::RolledBack => format!("{version} was rolled back"),
             // A rollback stops the execution with its reason as the cause.

@@ -108,6 +108,7 @@ fn ending(status: &str, error: Option<&str>, cause: Option<&str>) -> Ending {
         output: None,
         live: false,
         document: None,
+        ..Ending::default()
     }
 }
 

@@ -10,6 +10,7 @@ use bluegreen_local::{Local, LocalApp};
 use serde_json::Value;
 
 use super::{APP, Run, bluegreen, bluegreen_with, setup};
+use crate::github_fake::{self, FakeGitHub};
 
 /// `bluegreen deploy` of v2 with these gates as the release's overrides.
 async fn deploy_gated(local: &Local, gates: &str, run_id: &str) -> Run {
@@ -101,6 +102,9 @@ async fn a_release_waits_at_its_gate_until_approved_then_goes_live() {
     let arn = gate["execution_arn"].as_str().unwrap();
     let output = last_with(&local, arn, "approval").await;
     assert_eq!(output["approval"]["by"], "alice", "{output}");
+    // Beside the name given, the AWS identity that sent the approval.
+    let identity = output["approval"]["identity"].as_str().unwrap_or_default();
+    assert!(identity.starts_with("arn:aws:"), "{output}");
     assert_eq!(output["approval"]["decision"], "approved", "{output}");
 
     // Decided and ended: nothing waits any more.
@@ -194,4 +198,87 @@ async fn a_gate_nobody_decides_aborts_at_its_timeout() {
     let gate = wait_for_gate(&app).await;
     let output = last_with(&local, gate["execution_arn"].as_str().unwrap(), "error").await;
     assert_eq!(output["error"]["Error"], "States.Timeout", "{output}");
+}
+
+/// The GitHub side of a gate, as the action runs it with
+/// `wait-for-approval: false`: the step ends at the gate with result
+/// `waiting-approval`, the deployment stays `in_progress` and the comment
+/// says what the release waits for and how to approve. Once approved, the
+/// same step run again follows the same execution to the end, and the
+/// comment names the approver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_pull_request_shows_the_wait_and_then_who_approved() {
+    let (local, app) = setup().await;
+    let gh = FakeGitHub::start().await;
+    let env = [
+        ("GITHUB_API_URL", gh.uri()),
+        ("GITHUB_TOKEN", github_fake::TOKEN.to_string()),
+        (
+            "GITHUB_REPOSITORY",
+            format!("{}/{}", github_fake::OWNER, github_fake::REPO),
+        ),
+        ("GITHUB_SHA", "3f2c1ab".to_string()),
+        ("BLUEGREEN_PR", "47".to_string()),
+    ];
+    let deploy = |extra: &'static [&'static str]| {
+        let mut args = vec![
+            "deploy",
+            "--app",
+            APP,
+            "--version",
+            "v2",
+            "--image",
+            "example/web:v2",
+            "--overrides",
+            r#"{"gates": {"approval": {"timeout_seconds": 3600}}}"#,
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+    let waiting = bluegreen_with(&local, &deploy(&["--no-wait-for-approval"]), "631", &env).await;
+    assert_eq!(waiting.code, 0, "{}", waiting.stdout);
+    assert!(
+        waiting.outputs.contains("result=waiting-approval"),
+        "{}",
+        waiting.outputs
+    );
+    assert!(
+        waiting.stdout.contains("waits for approval before 100%"),
+        "the timeline tells the wait: {}",
+        waiting.stdout
+    );
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(gh.states(1), vec!["in_progress", "in_progress"]);
+    let comment = &gh.comments(47)[0].1;
+    assert!(comment.contains("waiting for approval"), "{comment}");
+    assert!(
+        comment.contains("Waiting for approval** before 100%"),
+        "{comment}"
+    );
+    assert!(comment.contains("bluegreen approve --app web"), "{comment}");
+    assert!(comment.contains("It waits up to 1 h"), "{comment}");
+
+    let approved = bluegreen(&local, &["approve", "--app", APP, "--by", "carol"], "632").await;
+    assert_eq!(approved.code, 0, "{}", approved.stdout);
+    let live = bluegreen_with(&local, &deploy(&[]), "631", &env).await;
+    assert_eq!(live.code, 0, "{}", live.stdout);
+    assert!(
+        live.outputs.contains("result=succeeded"),
+        "{}",
+        live.outputs
+    );
+    assert!(
+        live.stdout.contains("approved by carol"),
+        "the timeline tells the decision: {}",
+        live.stdout
+    );
+    let comments = gh.comments(47);
+    assert_eq!(comments.len(), 1, "one sticky comment: {comments:?}");
+    let comment = &comments[0].1;
+    assert!(
+        comment.contains("**Approved** by carol (arn:aws:"),
+        "{comment}"
+    );
+    assert!(!comment.contains("Waiting for approval"), "{comment}");
+    assert_eq!(gh.states(1).last().map(String::as_str), Some("success"));
 }

@@ -6,12 +6,13 @@ use std::time::Duration;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent, HistoryEventType};
 use aws_smithy_types::error::display::DisplayErrorContext;
-use bluegreen_core::steps::monitor::checks::CheckState;
-use bluegreen_core::steps::monitor::{MonitorOutcome, Verdict};
-use bluegreen_smoke::report::REPORT_MARKER;
 use serde_json::Value;
 
 use crate::results::Results;
+
+mod story;
+use story::describe;
+pub use story::duration;
 
 /// One line of the story.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +23,7 @@ pub struct Step {
 }
 
 /// How an execution ended, or reached the point where following it is done.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ending {
     pub status: String,
     pub error: Option<String>,
@@ -31,6 +32,9 @@ pub struct Ending {
     /// The release is live and its lock released; the execution goes on only
     /// to wait out the warm window before scaling the old color down.
     pub live: bool,
+    /// The release waits at an approval gate (followed with
+    /// [`Until::gate`]); the execution goes on when someone decides.
+    pub at_gate: bool,
     /// The execution document as the last state saw it (on failure, the
     /// input of the Fail state): the smoke report, verdicts, error.
     pub document: Option<Value>,
@@ -51,11 +55,13 @@ pub const LIVE_AFTER: &str = "ReleaseLock";
 /// Every state name the CLI reads from an execution's history (the
 /// timeline's summaries, the live point), and the errors of the Fail states
 /// it tells apart; a test holds them to the checked-in ASL.
-pub const STATES_READ: [&str; 11] = [
+pub const STATES_READ: [&str; 13] = [
     "DeployIdle",
     "CheckIdle",
     "SmokeTest",
     "Switch",
+    "AwaitApproval",
+    "PromoteUndecided",
     "Monitor",
     "Rollback",
     "ScaleDown",
@@ -76,6 +82,16 @@ const POLL_SLOWEST: Duration = Duration::from_secs(5);
 /// gives up: a blip must not fail a CI step while the release goes on.
 const READ_FAILURES_TOLERATED: u32 = 5;
 
+/// Where following may stop before the execution ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Until {
+    /// Once the release is live (its lock released after the last step).
+    pub live: bool,
+    /// Once the release waits at an approval gate: a CI job need not hold a
+    /// runner for the hours a person may take.
+    pub gate: bool,
+}
+
 /// Follows `execution_arn` until it ends — or, with `until_live`, until the
 /// release is live — calling `on_step` for each step as it happens, with the
 /// execution document as the latest state saw it. Gives up after `limit`.
@@ -84,6 +100,21 @@ pub async fn follow(
     execution_arn: &str,
     limit: Duration,
     until_live: bool,
+    on_step: impl FnMut(&Step, Option<&Value>),
+) -> Result<Ending, String> {
+    let until = Until {
+        live: until_live,
+        gate: false,
+    };
+    follow_until(sfn, execution_arn, limit, until, on_step).await
+}
+
+/// [`follow`], stopping where `until` says.
+pub async fn follow_until(
+    sfn: &Client,
+    execution_arn: &str,
+    limit: Duration,
+    until: Until,
     mut on_step: impl FnMut(&Step, Option<&Value>),
 ) -> Result<Ending, String> {
     let started = std::time::Instant::now();
@@ -127,14 +158,12 @@ pub async fn follow(
         };
         let new_events = events.len() > told.seen;
         let live = told.tell(&events, &mut on_step);
-        if until_live && live {
+        if until.live && live {
             return Ok(Ending {
                 status: "RUNNING".to_string(),
-                error: None,
-                cause: None,
-                output: None,
                 live: true,
                 document: told.document,
+                ..Ending::default()
             });
         }
         if let Some(d) = status
@@ -150,9 +179,24 @@ pub async fn follow(
                 status: d.status.as_str().to_string(),
                 error: d.error,
                 cause: d.cause,
-                live: false,
                 document: output.clone().or(told.document),
                 output,
+                ..Ending::default()
+            });
+        }
+        // Checked after the end: an execution stopped while at the gate (an
+        // emergency rollback) ended there.
+        if until.gate
+            && told
+                .document
+                .as_ref()
+                .is_some_and(|doc| Results::of(doc).waiting_for_approval().is_some())
+        {
+            return Ok(Ending {
+                status: "RUNNING".to_string(),
+                at_gate: true,
+                document: told.document,
+                ..Ending::default()
             });
         }
         if started.elapsed() > limit {
@@ -231,64 +275,6 @@ pub async fn history(sfn: &Client, arn: &str) -> Result<Vec<HistoryEvent>, Strin
     }
 }
 
-fn describe(event: &HistoryEvent, at_seconds: f64) -> Option<Step> {
-    let step = |state: &str, text: String| {
-        Some(Step {
-            at_seconds,
-            state: state.to_string(),
-            text,
-        })
-    };
-    match event.r#type {
-        HistoryEventType::TaskStateExited | HistoryEventType::PassStateExited => {
-            let d = event.state_exited_event_details.as_ref()?;
-            let output: Value = d
-                .output
-                .as_deref()
-                .and_then(|o| serde_json::from_str(o).ok())
-                .unwrap_or(Value::Null);
-            let text = summary(&d.name, &output)?;
-            step(&d.name, text)
-        }
-        HistoryEventType::FailStateEntered => {
-            let d = event.state_entered_event_details.as_ref()?;
-            step(&d.name, "failed".to_string())
-        }
-        HistoryEventType::SucceedStateEntered => {
-            let d = event.state_entered_event_details.as_ref()?;
-            step(&d.name, "succeeded".to_string())
-        }
-        HistoryEventType::TaskFailed | HistoryEventType::LambdaFunctionFailed => {
-            let (error, cause) = event
-                .task_failed_event_details
-                .as_ref()
-                .map(|d| (d.error.clone(), d.cause.clone()))
-                .or_else(|| {
-                    event
-                        .lambda_function_failed_event_details
-                        .as_ref()
-                        .map(|d| (d.error.clone(), d.cause.clone()))
-                })?;
-            let cause = cause.unwrap_or_default();
-            // A Lambda error's cause is its JSON answer; its message is the story.
-            let message = serde_json::from_str::<Value>(&cause)
-                .ok()
-                .and_then(|v| v["errorMessage"].as_str().map(str::to_string))
-                .unwrap_or(cause);
-            let cause = message.split(REPORT_MARKER).next().unwrap_or_default();
-            step(
-                "",
-                format!(
-                    "error {}: {}",
-                    error.unwrap_or_default(),
-                    first_line(cause, 160)
-                ),
-            )
-        }
-        _ => None,
-    }
-}
-
 /// The document a state handed on (its output) or, for a Fail state, was
 /// handed (its input).
 fn document_of(event: &HistoryEvent) -> Option<Value> {
@@ -299,94 +285,4 @@ fn document_of(event: &HistoryEvent) -> Option<Value> {
         _ => event.state_exited_event_details.as_ref()?.output.clone(),
     }?;
     serde_json::from_str(&text).ok()
-}
-
-fn first_line(s: &str, max: usize) -> String {
-    let line = s.lines().next().unwrap_or_default();
-    if line.chars().count() > max {
-        format!("{}…", line.chars().take(max).collect::<String>())
-    } else {
-        line.to_string()
-    }
-}
-
-/// What a state's result says, in a few words, read as the core's types
-/// ([`Results`]): a result of another shape says so instead of a blank.
-fn summary(state: &str, doc: &Value) -> Option<String> {
-    let results = Results::of(doc);
-    // A state that failed and was caught has no result of its own.
-    let line = match state {
-        "DeployIdle" => results.deploy()?.map(|d| {
-            if d.already_live {
-                format!("{} already serves production", d.version)
-            } else {
-                let again = if d.changed { "" } else { ", already there" };
-                format!(
-                    "{} on {} ({} task(s)){again}",
-                    d.version, d.idle_color, d.desired_count
-                )
-            }
-        }),
-        "CheckIdle" => results.ready()?.map(|r| {
-            format!(
-                "{}: {}/{} running, {} healthy target(s)",
-                if r.ready { "ready" } else { "not ready" },
-                r.running,
-                r.desired,
-                r.healthy_targets
-            )
-        }),
-        "SmokeTest" => results.smoke()?.map(|smoke| {
-            let t = &smoke.totals;
-            let tests = format!("{} passed, {} failed", t.passed, t.failed);
-            match smoke.route {
-                // The proof that the tests reached the release, not production.
-                Some(route) if route.verified => format!(
-                    "{tests} (test route served {} after {} request(s))",
-                    route.marker, route.requests
-                ),
-                _ => tests,
-            }
-        }),
-        "Switch" => results
-            .switch()?
-            .map(|w| format!("blue {}% / green {}%", w.split.blue, w.split.green)),
-        "Monitor" => results.monitor()?.map(|m| monitor_line(&m)),
-        "Rollback" => results.rollback()?.map(|r| match r.note {
-            Some(note) if !r.changed => note,
-            _ => format!(
-                "all traffic back on {} ({})",
-                r.to.color,
-                r.to.version.unwrap_or_default()
-            ),
-        }),
-        "ReleaseLock" | "ReleaseLockDone" | "ReleaseLockAfterRollback" | "Abort" => {
-            Ok("lock released".to_string())
-        }
-        "ScaleDown" => results.scale_down()?.map(|d| match d.skipped {
-            Some(why) => format!("skipped: {why}"),
-            None => format!("{} scaled to {}", d.service, d.desired),
-        }),
-        _ => return None,
-    };
-    Some(line.unwrap_or_else(|unreadable| unreadable.to_string()))
-}
-
-fn monitor_line(m: &MonitorOutcome) -> String {
-    let verdict = serde_json::to_value(m.verdict)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
-    let mut line = format!("{verdict} {}", m.reasons.join("; "));
-    let checks: Vec<String> = m
-        .figures
-        .checks
-        .iter()
-        .filter(|c| c.state == CheckState::Ok)
-        .filter_map(|c| Some(format!("{} {:.0}", c.name, c.value?)))
-        .collect();
-    if m.verdict != Verdict::Breach && !checks.is_empty() {
-        line.push_str(&format!(" ({})", checks.join(", ")));
-    }
-    line.trim_end().to_string()
 }

@@ -1,0 +1,210 @@
+//! Telling an execution's history: one line per step that says something,
+//! read from the state's result as the core's types.
+
+use aws_sdk_sfn::types::{HistoryEvent, HistoryEventType};
+use bluegreen_core::records::gates::ApprovalDecision;
+use bluegreen_core::steps::monitor::checks::CheckState;
+use bluegreen_core::steps::monitor::{MonitorOutcome, Verdict};
+use bluegreen_core::steps::switch::{GateStatus, SwitchOutcome};
+use bluegreen_smoke::report::REPORT_MARKER;
+use serde_json::Value;
+
+use super::Step;
+use crate::results::Results;
+
+pub(super) fn describe(event: &HistoryEvent, at_seconds: f64) -> Option<Step> {
+    let step = |state: &str, text: String| {
+        Some(Step {
+            at_seconds,
+            state: state.to_string(),
+            text,
+        })
+    };
+    match event.r#type {
+        HistoryEventType::TaskStateExited | HistoryEventType::PassStateExited => {
+            let d = event.state_exited_event_details.as_ref()?;
+            let output: Value = d
+                .output
+                .as_deref()
+                .and_then(|o| serde_json::from_str(o).ok())
+                .unwrap_or(Value::Null);
+            let text = summary(&d.name, &output)?;
+            step(&d.name, text)
+        }
+        HistoryEventType::FailStateEntered => {
+            let d = event.state_entered_event_details.as_ref()?;
+            step(&d.name, "failed".to_string())
+        }
+        HistoryEventType::SucceedStateEntered => {
+            let d = event.state_entered_event_details.as_ref()?;
+            step(&d.name, "succeeded".to_string())
+        }
+        // A task token nobody answered in time: the gate's timeout.
+        HistoryEventType::TaskTimedOut => {
+            let d = event.task_timed_out_event_details.as_ref()?;
+            step(
+                "",
+                format!(
+                    "error {}: {}",
+                    d.error.as_deref().unwrap_or("States.Timeout"),
+                    d.cause
+                        .as_deref()
+                        .unwrap_or("no decision before the gate's timeout")
+                ),
+            )
+        }
+        HistoryEventType::TaskFailed | HistoryEventType::LambdaFunctionFailed => {
+            let (error, cause) = event
+                .task_failed_event_details
+                .as_ref()
+                .map(|d| (d.error.clone(), d.cause.clone()))
+                .or_else(|| {
+                    event
+                        .lambda_function_failed_event_details
+                        .as_ref()
+                        .map(|d| (d.error.clone(), d.cause.clone()))
+                })?;
+            let cause = cause.unwrap_or_default();
+            // A Lambda error's cause is its JSON answer; its message is the story.
+            let message = serde_json::from_str::<Value>(&cause)
+                .ok()
+                .and_then(|v| v["errorMessage"].as_str().map(str::to_string))
+                .unwrap_or(cause);
+            let cause = message.split(REPORT_MARKER).next().unwrap_or_default();
+            step(
+                "",
+                format!(
+                    "error {}: {}",
+                    error.unwrap_or_default(),
+                    first_line(cause, 160)
+                ),
+            )
+        }
+        _ => None,
+    }
+}
+
+fn first_line(s: &str, max: usize) -> String {
+    let line = s.lines().next().unwrap_or_default();
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+/// What a state's result says, in a few words, read as the core's types
+/// ([`Results`]): a result of another shape says so instead of a blank.
+pub(super) fn summary(state: &str, doc: &Value) -> Option<String> {
+    let results = Results::of(doc);
+    // A state that failed and was caught has no result of its own.
+    let line = match state {
+        "DeployIdle" => results.deploy()?.map(|d| {
+            if d.already_live {
+                format!("{} already serves production", d.version)
+            } else {
+                let again = if d.changed { "" } else { ", already there" };
+                format!(
+                    "{} on {} ({} task(s)){again}",
+                    d.version, d.idle_color, d.desired_count
+                )
+            }
+        }),
+        "CheckIdle" => results.ready()?.map(|r| {
+            format!(
+                "{}: {}/{} running, {} healthy target(s)",
+                if r.ready { "ready" } else { "not ready" },
+                r.running,
+                r.desired,
+                r.healthy_targets
+            )
+        }),
+        "SmokeTest" => results.smoke()?.map(|smoke| {
+            let t = &smoke.totals;
+            let tests = format!("{} passed, {} failed", t.passed, t.failed);
+            match smoke.route {
+                // The proof that the tests reached the release, not production.
+                Some(route) if route.verified => format!(
+                    "{tests} (test route served {} after {} request(s))",
+                    route.marker, route.requests
+                ),
+                _ => tests,
+            }
+        }),
+        "Switch" => results.switch()?.map(|w| switch_line(&w)),
+        "AwaitApproval" | "PromoteUndecided" => results.approval()?.map(|a| decision_line(&a)),
+        "Monitor" => results.monitor()?.map(|m| monitor_line(&m)),
+        "Rollback" => results.rollback()?.map(|r| match r.note {
+            Some(note) if !r.changed => note,
+            _ => format!(
+                "all traffic back on {} ({})",
+                r.to.color,
+                r.to.version.unwrap_or_default()
+            ),
+        }),
+        "ReleaseLock" | "ReleaseLockDone" | "ReleaseLockAfterRollback" | "Abort" => {
+            Ok("lock released".to_string())
+        }
+        "ScaleDown" => results.scale_down()?.map(|d| match d.skipped {
+            Some(why) => format!("skipped: {why}"),
+            None => format!("{} scaled to {}", d.service, d.desired),
+        }),
+        _ => return None,
+    };
+    Some(line.unwrap_or_else(|unreadable| unreadable.to_string()))
+}
+
+fn switch_line(w: &SwitchOutcome) -> String {
+    match w.gate {
+        GateStatus::Open => format!("blue {}% / green {}%", w.split.blue, w.split.green),
+        GateStatus::Approval => format!(
+            "waits for approval before {}% on {} (up to {}): bluegreen approve --app {}",
+            w.weight,
+            w.target_color,
+            duration(w.approval_timeout_seconds.unwrap_or_default()),
+            w.app
+        ),
+    }
+}
+
+fn decision_line(a: &ApprovalDecision) -> String {
+    match a.decision.as_str() {
+        "timed-out" => "no decision before the timeout; on_timeout: promote lets it through".into(),
+        decision => {
+            let mut line = format!("{decision} by {}", a.by.as_deref().unwrap_or("someone"));
+            if let Some(identity) = &a.identity {
+                line.push_str(&format!(" ({identity})"));
+            }
+            line
+        }
+    }
+}
+
+/// `90 s`, `15 min`, `24 h`, `2 d`: the largest unit that divides it.
+pub fn duration(seconds: u64) -> String {
+    match seconds {
+        s if s >= 2 * 86_400 && s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s >= 3_600 && s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+fn monitor_line(m: &MonitorOutcome) -> String {
+    let verdict = serde_json::to_value(m.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let mut line = format!("{verdict} {}", m.reasons.join("; "));
+    let checks: Vec<String> = m
+        .figures
+        .checks
+        .iter()
+        .filter(|c| c.state == CheckState::Ok)
+        .filter_map(|c| Some(format!("{} {:.0}", c.name, c.value?)))
+        .collect();
+    if m.verdict != Verdict::Breach && !checks.is_empty() {
+        line.push_str(&format!(" ({})", checks.join(", ")));
+    }
+    line.trim_end().to_string()
+}

@@ -284,7 +284,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .unwrap_or_default();
             let result = match &deployed.ending {
                 None => "started".to_string(),
-                Some(e) if e.at_gate => "waiting-approval".to_string(),
+                Some(e) if e.at_gate => match github::Outcome::of(&[], Some(e)) {
+                    github::Outcome::WaitingWindow => "waiting-window".to_string(),
+                    _ => "waiting-approval".to_string(),
+                },
                 Some(e) if e.succeeded() => "succeeded".to_string(),
                 Some(e) => e.status.to_lowercase(),
             };
@@ -296,9 +299,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             ])?;
             match &deployed.ending {
                 Some(e) if e.at_gate => {
+                    let waits = if result == "waiting-window" {
+                        "waits for its release window (it goes on by itself)".to_string()
+                    } else {
+                        format!(
+                            "waits for approval: bluegreen approve --app {} (or reject --reason ...)",
+                            args.app
+                        )
+                    };
                     println!(
-                        "{} {} waits for approval: bluegreen approve --app {} (or reject --reason ...); production serves {active_color} {active_version}",
-                        args.app, args.version, args.app
+                        "{} {} {waits}; production serves {active_color} {active_version}",
+                        args.app, args.version
                     );
                     Ok(ExitCode::SUCCESS)
                 }

@@ -66,9 +66,19 @@ impl<'a> Results<'a> {
     /// switch held its step, and no decision letting that step through has
     /// come back yet (`$.approval` holds the previous gate's, if any).
     pub fn waiting_for_approval(&self) -> Option<SwitchOutcome> {
+        self.held_at_gate()
+            .filter(|held| held.gate == GateStatus::Approval)
+    }
+
+    /// The switch's result while the release waits at a gate: for a
+    /// decision (see [`Results::waiting_for_approval`]) or for its release
+    /// window (until the switch runs again).
+    pub fn held_at_gate(&self) -> Option<SwitchOutcome> {
         let switch = readable(self.switch())?;
-        if switch.gate != GateStatus::Approval {
-            return None;
+        match switch.gate {
+            GateStatus::Open => return None,
+            GateStatus::Window => return Some(switch),
+            GateStatus::Approval => {}
         }
         let decided = readable(self.approval())
             .is_some_and(|a| a.lets_through(switch.step, switch.execution_arn.as_deref()));
@@ -128,6 +138,7 @@ mod tests {
             approval_timeout_seconds: None,
             on_timeout: None,
             traffic_moved: false,
+            window: None,
         }
     }
 

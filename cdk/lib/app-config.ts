@@ -194,6 +194,18 @@ export interface Gates {
     readonly timeout?: Duration;
     readonly onTimeout?: 'abort' | 'promote';
   };
+  /**
+   * The hours in which a release may start taking production traffic, in an
+   * IANA `timeZone`; outside them it waits before its first switch. `from`
+   * later than `to` crosses midnight; `days` empty means every day.
+   */
+  readonly window?: {
+    readonly timeZone: string;
+    readonly days?: Array<'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun'>;
+    /** `HH:MM`, local time. */
+    readonly from: string;
+    readonly to: string;
+  };
 }
 
 /** The role ARN each shared function assumes for one app (`roles` in the config). */
@@ -261,6 +273,14 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
             before_weights: v.gates.approval.beforeWeights,
             timeout_seconds: v.gates.approval.timeout?.toSeconds(),
             on_timeout: v.gates.approval.onTimeout,
+          }),
+        window:
+          v.gates.window &&
+          compact({
+            time_zone: v.gates.window.timeZone,
+            days: v.gates.window.days,
+            from: v.gates.window.from,
+            to: v.gates.window.to,
           }),
       }),
   });

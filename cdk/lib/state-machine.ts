@@ -232,8 +232,18 @@ export function deploymentWorkflow(
   awaitApproval.addCatch(timedOutAtGate, { errors: [sfn.Errors.TIMEOUT], resultPath: '$.error' });
   awaitApproval.addCatch(refusedAtGate, { errors: ALL, resultPath: '$.error' });
   awaitApproval.next(switchStep);
+  // A release window (gates.window): outside its hours the switch held the
+  // first step and said how long until the window opens; wait that long (no
+  // Lambda runs meanwhile) and ask the switch again, which reads the clock
+  // anew.
+  const waitForWindow = new sfn.Wait(states, 'WaitForWindow', {
+    comment: 'outside the release window: wait until it opens, then switch again',
+    time: sfn.WaitTime.secondsPath('$.switch.window.wait_seconds'),
+  });
+  waitForWindow.next(switchStep);
   const gate = new sfn.Choice(states, 'Gate?')
     .when(sfn.Condition.stringEquals('$.switch.gate', 'approval'), awaitApproval)
+    .when(sfn.Condition.stringEquals('$.switch.gate', 'window'), waitForWindow)
     .otherwise(monitor);
   switchStep.next(gate);
   monitor.next(verdict);

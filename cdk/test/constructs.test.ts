@@ -762,7 +762,10 @@ describe('the config document', () => {
         monitor: 'arn:aws:iam::123456789012:role/bluegreen/x/cart-monitor',
         rollback: 'arn:aws:iam::123456789012:role/bluegreen/x/cart-rollback',
       },
-      gates: { approval: { beforeWeights: [100], timeout: Duration.hours(8), onTimeout: 'promote' } },
+      gates: {
+        approval: { beforeWeights: [100], timeout: Duration.hours(8), onTimeout: 'promote' },
+        window: { timeZone: 'Europe/Berlin', days: ['mon', 'tue'], from: '22:00', to: '06:00' },
+      },
     });
     assert.deepEqual(keyPaths(doc).sort(), schemaConfigFields().sort());
     // A list is one field to keyPaths: its elements hold exactly Rust's MetricCheck.

@@ -57,6 +57,18 @@ describe('every Lambda task', () => {
     assert.equal(asl.States.Switch.Next, 'Gate?');
   });
 
+  test('outside the release window: wait as long as the switch says, then ask it again', () => {
+    assert.deepEqual(asl.States['Gate?'].Choices[1], {
+      Variable: '$.switch.gate',
+      StringEquals: 'window',
+      Next: 'WaitForWindow',
+    });
+    const wait = asl.States.WaitForWindow;
+    assert.equal(wait.Type, 'Wait');
+    assert.equal(wait.SecondsPath, '$.switch.window.wait_seconds');
+    assert.equal(wait.Next, 'Switch');
+  });
+
   test('retries throttling and transient errors, 4 attempts from 2 s, backoff 2', () => {
     const generic = { ErrorEquals: RETRYABLE_ERRORS, IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 };
     for (const [name, s] of tasks) {

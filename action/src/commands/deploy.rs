@@ -285,6 +285,29 @@ mod tests {
         a.overrides = Some(r#"{"monitor": {"probe_timeout_ms": 60000}}"#.into());
         let e = input(&a).unwrap_err();
         assert!(e.contains("`overrides.monitor.probe_timeout_ms`"), "{e}");
+        // Gates too: a Step Functions wait the state machine cannot start,
+        // or a window that never reads, is refused before anything starts.
+        let mut a = args();
+        a.overrides = Some(r#"{"gates": {"approval": {"timeout_seconds": 0}}}"#.into());
+        let e = input(&a).unwrap_err();
+        assert!(
+            e.contains("`overrides.gates.approval.timeout_seconds`"),
+            "{e}"
+        );
+        let mut a = args();
+        a.overrides = Some(
+            r#"{"gates": {"window": {"time_zone": "Mars/Olympus", "from": "22:00", "to": "06:00"}}}"#
+                .into(),
+        );
+        let e = input(&a).unwrap_err();
+        assert!(e.contains("`overrides.gates.window.time_zone`"), "{e}");
+        assert!(e.contains("IANA time zone"), "{e}");
+        let mut a = args();
+        a.overrides = Some(
+            r#"{"gates": {"window": {"time_zone": "UTC", "from": "6:00", "to": "07:00"}}}"#.into(),
+        );
+        let e = input(&a).unwrap_err();
+        assert!(e.contains("`overrides.gates.window.from`"), "{e}");
         let mut a = args();
         a.image = None;
         assert!(input(&a).unwrap_err().contains("needs `image`"));

@@ -4,8 +4,9 @@
 //! - the app config document as stored in SSM (`<prefix>/<app>/config`):
 //!   the parse and validation every Lambda does when it reads it;
 //! - a smoke-test spec: the smoke-test Lambda's parser;
-//! - release overrides (`{"strategy": ..., "monitor": ...}`): the execution
-//!   input's shape, the strategy's validator, and the monitor thresholds
+//! - release overrides (`{"strategy": ..., "gates": ..., "monitor": ...}`):
+//!   the execution input's shape, the strategy's and the gates' rules, and
+//!   the monitor thresholds
 //!   merged over the given config's (over the defaults without one), as
 //!   deploy-idle and the monitor merge them.
 
@@ -131,9 +132,7 @@ pub fn overrides(text: &str, base: Option<&MonitorConfig>) -> Result<(), String>
     let check = || -> bluegreen_core::Result<()> {
         let value: Value = parse::json(SOURCE, text)?;
         let InInput { overrides } = parse::value(SOURCE, json!({ "overrides": value }))?;
-        if let Some(strategy) = &overrides.strategy {
-            strategy.validate(SOURCE, "overrides.strategy")?;
-        }
+        overrides.validate(SOURCE)?;
         if let Some(monitor) = &overrides.monitor {
             let defaults = MonitorConfig::default();
             base.unwrap_or(&defaults).with_overrides(SOURCE, monitor)?;

@@ -1,5 +1,5 @@
-//! The report's words on approval gates: that the release waits and how to
-//! let it go on, and who decided.
+//! The report's words on gates: that the release waits (for a person, and
+//! how to decide, or for its release window), and who decided.
 
 use serde_json::Value;
 
@@ -8,14 +8,27 @@ use crate::timeline::{Ending, duration};
 
 use super::markdown::inline;
 
-/// While the release waits at an approval gate (and the execution has not
-/// ended there): what it waits for, for how long, and the commands that
-/// decide.
+/// While the release waits at a gate (and the execution has not ended
+/// there): what it waits for, for how long, and the commands that decide.
 pub fn waiting(doc: &Value, ending: Option<&Ending>) -> Option<String> {
     if ending.is_some_and(|e| !e.at_gate) {
         return None;
     }
-    let held = Results::of(doc).waiting_for_approval()?;
+    let held = Results::of(doc).held_at_gate()?;
+    if let Some(window) = &held.window {
+        return Some(format!(
+            "> 🕙 **Waiting for the release window** ({}) before production traffic moves to {}: \
+it opens at {} (in {}), and the release goes on by itself then. \
+To call it off, stop the execution; the next release takes the lock.\n",
+            inline(&window.hours),
+            held.target_color,
+            window
+                .opens_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            duration(window.wait_seconds)
+        ));
+    }
     let app = inline(&held.app);
     let timeout = duration(held.approval_timeout_seconds.unwrap_or_default());
     let afterwards = match held.on_timeout {

@@ -11,6 +11,8 @@ pub enum Outcome {
     /// Followed up to an approval gate, where the release waits for a
     /// person (`wait-for-approval: false`); the execution goes on.
     WaitingApproval,
+    /// Followed up to its release window, closed for now.
+    WaitingWindow,
     /// The release serves all production traffic.
     Succeeded,
     /// It never got production traffic, or its rollback failed.
@@ -41,7 +43,18 @@ impl Outcome {
         let error = ending.error.as_deref().unwrap_or_default();
         match ending.status.as_str() {
             _ if ending.live => Outcome::Succeeded,
-            _ if ending.at_gate => Outcome::WaitingApproval,
+            _ if ending.at_gate => {
+                let held = ending
+                    .document
+                    .as_ref()
+                    .and_then(|doc| crate::results::Results::of(doc).held_at_gate());
+                match held.map(|h| h.gate) {
+                    Some(bluegreen_core::steps::switch::GateStatus::Window) => {
+                        Outcome::WaitingWindow
+                    }
+                    _ => Outcome::WaitingApproval,
+                }
+            }
             "SUCCEEDED" => Outcome::Succeeded,
             _ if AFTER_LIVE.contains(&error) => Outcome::Succeeded,
             // The state machine's own `RolledBack`, and the stop an emergency
@@ -56,6 +69,7 @@ impl Outcome {
         match self {
             Outcome::InProgress => "in progress",
             Outcome::WaitingApproval => "waiting for approval",
+            Outcome::WaitingWindow => "waiting for its release window",
             Outcome::Succeeded => "succeeded",
             Outcome::Failed => "failed",
             Outcome::RolledBack => "rolled back",
@@ -67,6 +81,7 @@ impl Outcome {
         match self {
             Outcome::InProgress => "⏳",
             Outcome::WaitingApproval => "✋",
+            Outcome::WaitingWindow => "🕙",
             Outcome::Succeeded => "✅",
             Outcome::Failed => "❌",
             Outcome::RolledBack => "↩️",
@@ -78,7 +93,9 @@ impl Outcome {
     /// release that does not serve production.
     pub fn deployment_state(self) -> DeploymentState {
         match self {
-            Outcome::InProgress | Outcome::WaitingApproval => DeploymentState::InProgress,
+            Outcome::InProgress | Outcome::WaitingApproval | Outcome::WaitingWindow => {
+                DeploymentState::InProgress
+            }
             Outcome::Succeeded => DeploymentState::Success,
             Outcome::Failed | Outcome::RolledBack => DeploymentState::Failure,
             Outcome::Aborted => DeploymentState::Error,

@@ -102,6 +102,7 @@ fn switch(target: &str, step: u64, steps: &[u8]) -> Value {
         approval_timeout_seconds: None,
         on_timeout: None,
         traffic_moved: false,
+        window: None,
     })
     .unwrap()
 }
@@ -532,4 +533,29 @@ fn the_second_gate_after_traffic_moved_says_a_refusal_rolls_back_and_names_the_f
         "{out}"
     );
     assert!(out.contains("green `v4` 10% / blue 90%"), "{out}");
+}
+
+#[test]
+fn a_release_outside_its_window_says_when_it_opens() {
+    let mut held = held(0, 0, false);
+    held["gate"] = json!("window");
+    held["window"] = json!({"hours": "mon,tue 22:00–06:00 Europe/Berlin",
+                            "opens_at": "2026-12-07T21:00:00Z", "wait_seconds": 18_180});
+    let doc = json!({"switch": held});
+    let out = render_report("checkout", "v4", &[], None, Some(&doc), None);
+    assert!(
+        out.contains("**Waiting for the release window** (mon,tue 22:00–06:00 Europe/Berlin) before production traffic moves to green: it opens at 2026-12-07T21:00:00Z (in 5 h 3 min)"),
+        "{out}"
+    );
+    let at_gate = Ending {
+        status: "RUNNING".into(),
+        at_gate: true,
+        document: Some(doc.clone()),
+        ..Ending::default()
+    };
+    let out = render_report("checkout", "v4", &[], Some(&at_gate), Some(&doc), None);
+    assert!(
+        out.starts_with("### 🕙 checkout `v4`: waiting for its release window"),
+        "{out}"
+    );
 }

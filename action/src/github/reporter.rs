@@ -211,6 +211,7 @@ impl Reporter {
         match outcome {
             Outcome::InProgress => format!("deploying {version}"),
             Outcome::WaitingApproval => format!("{version} waits for approval"),
+            Outcome::WaitingWindow => format!("{version} waits for its release window"),
             Outcome::Succeeded => format!("{version} is live"),
             Outcome::RolledBack => format!("{version} was rolled back"),
             // A rollback stops the execution with its reason as the cause.

@@ -32,8 +32,8 @@ pub struct Ending {
     /// The release is live and its lock released; the execution goes on only
     /// to wait out the warm window before scaling the old color down.
     pub live: bool,
-    /// The release waits at an approval gate (followed with
-    /// [`Until::gate`]); the execution goes on when someone decides.
+    /// The release waits at a gate (followed with [`Until::gate`]): for a
+    /// person's decision or its release window; the execution goes on.
     pub at_gate: bool,
     /// The execution document as the last state saw it (on failure, the
     /// input of the Fail state): the smoke report, verdicts, error.
@@ -87,8 +87,8 @@ const READ_FAILURES_TOLERATED: u32 = 5;
 pub struct Until {
     /// Once the release is live (its lock released after the last step).
     pub live: bool,
-    /// Once the release waits at an approval gate: a CI job need not hold a
-    /// runner for the hours a person may take.
+    /// Once the release waits at a gate (approval or window): a CI job
+    /// need not hold a runner for the hours a person or a window may take.
     pub gate: bool,
 }
 
@@ -190,7 +190,7 @@ pub async fn follow_until(
             && told
                 .document
                 .as_ref()
-                .is_some_and(|doc| Results::of(doc).waiting_for_approval().is_some())
+                .is_some_and(|doc| Results::of(doc).held_at_gate().is_some())
         {
             return Ok(Ending {
                 status: "RUNNING".to_string(),

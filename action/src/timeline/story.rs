@@ -164,6 +164,18 @@ fn switch_line(w: &SwitchOutcome) -> String {
             duration(w.approval_timeout_seconds.unwrap_or_default()),
             w.app
         ),
+        GateStatus::Window => match &w.window {
+            Some(window) => format!(
+                "waits for its release window ({}): opens {} (in {})",
+                window.hours,
+                window
+                    .opens_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                duration(window.wait_seconds)
+            ),
+            None => "waits for its release window".to_string(),
+        },
     }
 }
 
@@ -180,13 +192,19 @@ fn decision_line(a: &ApprovalDecision) -> String {
     }
 }
 
-/// `90 s`, `15 min`, `24 h`, `2 d`: the largest unit that divides it.
+/// `90 s`, `15 min`, `24 h`, `2 d`, `5 h 3 min`: whole units, the two
+/// largest that are not zero.
 pub fn duration(seconds: u64) -> String {
-    match seconds {
-        s if s >= 2 * 86_400 && s % 86_400 == 0 => format!("{} d", s / 86_400),
-        s if s >= 3_600 && s % 3_600 == 0 => format!("{} h", s / 3_600),
-        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
-        s => format!("{s} s"),
+    if seconds >= 2 * 86_400 && seconds.is_multiple_of(86_400) {
+        return format!("{} d", seconds / 86_400);
+    }
+    let (h, m, s) = (seconds / 3_600, seconds % 3_600 / 60, seconds % 60);
+    match (h, m, s) {
+        (0, 0, s) => format!("{s} s"),
+        (0, m, 0) => format!("{m} min"),
+        (0, m, s) => format!("{m} min {s} s"),
+        (h, 0, _) => format!("{h} h"),
+        (h, m, _) => format!("{h} h {m} min"),
     }
 }
 

@@ -396,6 +396,33 @@ async fn validate_passes_each_input_with_one_ok_line() {
     assert!(out.stdout.contains("defaults"), "{}", out.all());
 }
 
+/// Gates in overrides get the rules deploy-idle applies: a window in a zone
+/// that does not exist, or an approval no Step Functions task can wait for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_checks_the_gates_of_overrides() {
+    for (overrides, field) in [
+        (
+            r#"{"gates": {"window": {"time_zone": "Mars/Olympus", "from": "22:00", "to": "06:00"}}}"#,
+            "`overrides.gates.window.time_zone`",
+        ),
+        (
+            r#"{"gates": {"window": {"time_zone": "UTC", "from": "22:00", "to": "6"}}}"#,
+            "`overrides.gates.window.to`",
+        ),
+        (
+            r#"{"gates": {"approval": {"timeout_seconds": 0}}}"#,
+            "`overrides.gates.approval.timeout_seconds`",
+        ),
+    ] {
+        let out = offline(&["validate", "--overrides", overrides], &[]).await;
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(out.stderr.contains(field), "{field}: {}", out.all());
+    }
+    let good = r#"{"gates": {"approval": {"before_weights": [100]}, "window": {"time_zone": "Europe/Berlin", "days": ["sat", "sun"], "from": "02:00", "to": "05:00"}}}"#;
+    let out = offline(&["validate", "--overrides", good], &[]).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validate_a_bad_config_names_file_and_field() {
     let dir = scratch("validate-config");

@@ -42,6 +42,7 @@ pub fn switch(version: &str, target: Color, step: usize, steps: &[u8]) -> Value 
         approval_timeout_seconds: None,
         on_timeout: None,
         traffic_moved: false,
+        window: None,
     })
     .unwrap()
 }

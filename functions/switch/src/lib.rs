@@ -5,7 +5,9 @@
 //! At an approval gate the step is held (`gate: approval`, nothing moves) and
 //! the state machine calls again with `{"phase": "await-approval", "token":
 //! <task token>, "input": <document>}`: the token is recorded where
-//! `bluegreen approve` finds it, and the execution waits on it.
+//! `bluegreen approve` finds it, and the execution waits on it. Outside the
+//! release window the step is held too (`gate: window`, with how long until
+//! it opens); the state machine waits, then calls again.
 
 use bluegreen_core::document::input::{ExecutionInput, SwitchCall};
 use bluegreen_core::ports::capabilities::Prefixed;
@@ -41,7 +43,19 @@ pub async fn handler<W>(aws: &W, event: LambdaEvent<Value>) -> Result<SwitchOutc
 where
     W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
+    handler_at(aws, event, time::OffsetDateTime::now_utc()).await
+}
+
+/// [`handler`] with the clock reading `now`: the release window is decided
+/// by it (tests choose the hour).
+pub async fn handler_at<W>(
+    aws: &W,
+    event: LambdaEvent<Value>,
+    now: time::OffsetDateTime,
+) -> Result<SwitchOutcome, HandlerError>
+where
+    W: ParameterStore + LoadBalancer + Services + Prefixed,
+{
     let input = ExecutionInput::from_value(event.payload)?;
-    let now = time::OffsetDateTime::now_utc();
     Ok(switch(aws, &input.switch_request(), now).await?)
 }

@@ -401,3 +401,106 @@ async fn a_failed_active_environment_write_is_repaired_by_the_rerun() {
         Some("green")
     );
 }
+
+/// The switch at a chosen hour, for the release window.
+async fn switch_at(
+    app: &MemoryApp,
+    input: &Value,
+    now: time::OffsetDateTime,
+) -> Result<SwitchOutcome, HandlerError> {
+    bluegreen_switch::handler_at(&app.ports(), lambda_event(input.clone()), now).await
+}
+
+#[tokio::test]
+async fn outside_its_window_a_release_waits_moving_nothing_and_inside_it_switches() {
+    use bluegreen_core::steps::switch::GateStatus;
+    use time::macros::datetime;
+
+    let app = memory::provision("sw-window", AppOptions::default());
+    let mut input = release_input(&app.name, "v2");
+    // Mondays to Fridays, 22:00 to 06:00 in Berlin (UTC+1 in December).
+    input["overrides"] = json!({"gates": {"window": {
+        "time_zone": "Europe/Berlin", "days": ["mon", "tue", "wed", "thu", "fri"],
+        "from": "22:00", "to": "06:00"}}});
+    memory::try_hold_lock(&app, &memory::manual_holder(&app, "v2")).await;
+
+    // Monday 7 December 2026, 15:00 in Berlin: held until 22:00 (21:00 UTC).
+    let before = app.snapshot();
+    let held = switch_at(&app, &input, datetime!(2026-12-07 14:00 UTC))
+        .await
+        .expect("held");
+    assert_eq!(held.gate, GateStatus::Window);
+    assert!(!held.changed && !held.done && !held.traffic_moved);
+    let window = held.window.clone().expect("when the window opens");
+    assert_eq!(window.opens_at, datetime!(2026-12-07 21:00 UTC));
+    assert_eq!(window.wait_seconds, 7 * 3600);
+    assert_eq!(
+        window.hours,
+        "mon,tue,wed,thu,fri 22:00–06:00 Europe/Berlin"
+    );
+    assert_eq!(held.split, Split::all(Color::Blue), "the listener's split");
+    assert_eq!(app.snapshot(), before, "nothing moved, nothing written");
+
+    // Saturday 02:00 in Berlin is still Friday's window; Saturday noon is
+    // not, and the next opens on Monday.
+    let saturday_noon = switch_at(&app, &input, datetime!(2026-12-12 11:00 UTC))
+        .await
+        .expect("held");
+    assert_eq!(
+        saturday_noon.window.map(|w| w.opens_at),
+        Some(datetime!(2026-12-14 21:00 UTC))
+    );
+
+    // The state machine waited; at 22:00 the switch lets it through.
+    let moved = switch_at(&app, &input, datetime!(2026-12-07 21:00 UTC))
+        .await
+        .expect("switch");
+    assert_eq!(moved.gate, GateStatus::Open);
+    assert!(moved.changed && moved.done);
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
+    app.assert_state_matches_listener();
+    // A rerun after the window closed moves nothing and holds nothing: the
+    // step already happened.
+    let rerun = switch_at(&app, &input, datetime!(2026-12-08 12:00 UTC))
+        .await
+        .expect("rerun");
+    assert_eq!(rerun.gate, GateStatus::Open);
+    assert!(!rerun.changed);
+}
+
+#[tokio::test]
+async fn an_approval_comes_before_the_window_and_only_the_first_step_waits_for_it() {
+    use bluegreen_core::steps::switch::GateStatus;
+    use time::macros::datetime;
+
+    let options = AppOptions {
+        strategy: weighted(&[10, 100]),
+        ..AppOptions::default()
+    };
+    let app = memory::provision("sw-window-steps", options);
+    let mut input = release_input(&app.name, "v2");
+    let holder = app.start_running_execution("e");
+    input["execution"] = json!({"arn": holder});
+    input["overrides"] = json!({"gates": {
+        "approval": {},
+        "window": {"time_zone": "UTC", "from": "09:00", "to": "10:00"}}});
+    memory::try_hold_lock(&app, &holder).await;
+    let noon = datetime!(2026-12-07 12:00 UTC);
+    let first = switch_at(&app, &input, noon).await.expect("held");
+    assert_eq!(first.gate, GateStatus::Approval, "a person decides first");
+    input["switch"] = serde_json::to_value(&first).unwrap();
+    input["approval"] = json!({"decision": "approved", "step": 0, "execution_arn": holder});
+    let second = switch_at(&app, &input, noon).await.expect("held");
+    assert_eq!(second.gate, GateStatus::Window, "approved, then the window");
+    input["switch"] = serde_json::to_value(&second).unwrap();
+    let nine = datetime!(2026-12-08 09:00 UTC);
+    let step = switch_at(&app, &input, nine).await.expect("10%");
+    assert_eq!((step.gate, step.weight), (GateStatus::Open, 10));
+    input["switch"] = serde_json::to_value(&step).unwrap();
+    // After the window closed, the next step goes on: a release never sits
+    // half-moved until tomorrow's window.
+    let evening = datetime!(2026-12-08 20:00 UTC);
+    let last = switch_at(&app, &input, evening).await.expect("100%");
+    assert_eq!((last.gate, last.weight), (GateStatus::Open, 100));
+    assert_eq!(app.listener_split(), Split::all(Color::Green));
+}

@@ -282,3 +282,92 @@ async fn the_pull_request_shows_the_wait_and_then_who_approved() {
     assert!(!comment.contains("Waiting for approval"), "{comment}");
     assert_eq!(gh.states(1).last().map(String::as_str), Some("success"));
 }
+
+/// `HH:MM` in UTC, `hours` from now (wrapping at midnight).
+fn utc_clock_in(hours: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::hours(hours);
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
+/// A release window through the real state machine and clock: closed, the
+/// release waits at `WaitForWindow` with traffic untouched (the action's
+/// step ends there with `waiting-window`); open, it goes live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_window_holds_the_release_outside_its_hours_and_lets_it_through_inside() {
+    let (local, app) = setup().await;
+    let closed = format!(
+        r#"{{"window": {{"time_zone": "UTC", "from": "{}", "to": "{}"}}}}"#,
+        utc_clock_in(2),
+        utc_clock_in(3)
+    );
+    let run = bluegreen_with(
+        &local,
+        &[
+            "deploy",
+            "--app",
+            APP,
+            "--version",
+            "v2",
+            "--image",
+            "example/web:v2",
+            "--no-wait-for-approval",
+            "--overrides",
+            &format!(r#"{{"gates": {closed}}}"#),
+        ],
+        "641",
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.outputs.contains("result=waiting-window"),
+        "{}",
+        run.outputs
+    );
+    assert!(
+        run.stdout
+            .contains("waits for its release window (every day"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+    let arn = run
+        .outputs
+        .lines()
+        .find_map(|l| l.strip_prefix("execution-arn="))
+        .expect("the execution")
+        .to_string();
+    let waiting = local
+        .execution_history(&arn)
+        .await
+        .expect("history")
+        .iter()
+        .filter_map(|e| e.state_entered_event_details())
+        .any(|d| d.name() == "WaitForWindow");
+    assert!(waiting, "the execution waits in WaitForWindow");
+    local
+        .sfn
+        .stop_execution()
+        .execution_arn(&arn)
+        .cause("called off")
+        .send()
+        .await
+        .expect("stop");
+    super::wait_for_executions_to_end(&local).await;
+
+    // Open now: the same release goes live, after the stopped one's lock is
+    // given back.
+    let open = format!(
+        r#"{{"window": {{"time_zone": "UTC", "from": "{}", "to": "{}"}}}}"#,
+        utc_clock_in(-1),
+        utc_clock_in(1)
+    );
+    let live = deploy_gated(&local, &open, "642").await;
+    assert_eq!(live.code, 0, "{}", live.stdout);
+    assert!(
+        live.outputs.contains("result=succeeded"),
+        "{}",
+        live.outputs
+    );
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
+}

@@ -75,6 +75,21 @@ pub struct Overrides {
     pub gates: Option<Gates>,
 }
 
+impl Overrides {
+    /// The rules of the strategy and the gates, with errors under
+    /// `overrides.` as in the execution input. The monitor's thresholds are
+    /// checked merged over a config (see [`ExecutionInput::validate_overrides`]).
+    pub fn validate(&self, source: &str) -> Result<()> {
+        if let Some(strategy) = &self.strategy {
+            strategy.validate(source, "overrides.strategy")?;
+        }
+        if let Some(gates) = &self.gates {
+            validation::check(source, "overrides.gates", gates)?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GithubRef {
@@ -144,12 +159,7 @@ impl ExecutionInput {
             }
             _ => {}
         }
-        if let Some(strategy) = &self.overrides.strategy {
-            strategy.validate(SOURCE, "overrides.strategy")?;
-        }
-        if let Some(gates) = &self.overrides.gates {
-            validation::check(SOURCE, "overrides.gates", gates)?;
-        }
+        self.overrides.validate(SOURCE)?;
         if let Some(prev) = &self.switch
             && (prev.app != self.app || prev.version != self.release.version)
         {

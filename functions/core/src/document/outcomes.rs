@@ -81,6 +81,22 @@ pub struct SwitchOutcome {
     pub on_timeout: Option<OnTimeout>,
     #[serde(default)]
     pub traffic_moved: bool,
+    /// Held for the release window (`gate: window`): when it opens, and how
+    /// long the state machine waits before asking again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowWait>,
+}
+
+/// A release held outside its window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowWait {
+    /// The window, for people: `mon,fri 22:00–06:00 Europe/Berlin`.
+    pub hours: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub opens_at: OffsetDateTime,
+    /// Whole seconds from the switch's clock to `opens_at` (a Wait state's
+    /// `SecondsPath`).
+    pub wait_seconds: u64,
 }
 
 /// Whether a switch step went through or waits at a gate.
@@ -90,6 +106,8 @@ pub enum GateStatus {
     #[default]
     Open,
     Approval,
+    /// Outside the release window (`gates.window`).
+    Window,
 }
 
 // The monitor's answer, with what its bake has seen (its rules are in

@@ -8,6 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+pub use crate::records::window::{Day, WindowGate, WindowState};
+
 /// The app's gates (docs/config.md, "Gates"). None by default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
@@ -17,6 +19,13 @@ pub struct Gates {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(dive)]
     pub approval: Option<ApprovalGate>,
+    /// The hours in which a release may start taking production traffic;
+    /// outside them the release waits before its first switch. Once traffic
+    /// moved, the steps go on: a release never sits half-moved until the
+    /// next window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(dive)]
+    pub window: Option<WindowGate>,
 }
 
 /// Approval by a person, through a Step Functions task token: the execution
@@ -58,6 +67,11 @@ pub enum OnTimeout {
 }
 
 impl Gates {
+    /// The release window the `step`-th step waits for: the first only.
+    pub fn window_before(&self, step: usize) -> Option<&WindowGate> {
+        self.window.as_ref().filter(|_| step == 0)
+    }
+
     /// Whether the step of `weight` (the `step`-th of this release) waits
     /// for an approval.
     pub fn approval_before(&self, step: usize, weight: u8) -> Option<&ApprovalGate> {

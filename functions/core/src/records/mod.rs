@@ -15,3 +15,4 @@ pub mod schemas;
 pub mod state;
 pub mod store;
 pub mod validation;
+pub mod window;

@@ -87,7 +87,7 @@ fn value_at<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
     Some(at)
 }
 
-fn fail(message: impl Into<String>) -> garde::Result {
+pub fn fail(message: impl Into<String>) -> garde::Result {
     Err(garde::Error::new(message.into()))
 }
 

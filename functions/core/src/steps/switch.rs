@@ -23,7 +23,8 @@ use crate::world::routing::{healthy_needed, write_split};
 use crate::world::split::Split;
 use crate::world::{PerColor, World, observe};
 
-pub use crate::document::outcomes::{GateStatus, SwitchOutcome};
+pub use crate::document::outcomes::{GateStatus, SwitchOutcome, WindowWait};
+use crate::records::gates::WindowState;
 
 /// The step a switch call should apply: pure, so it can be reasoned about and
 /// tested without a load balancer.
@@ -49,7 +50,9 @@ pub fn plan(
         // Later steps: same target as the step before, one step further (the
         // last step repeats: switching past 100% is a no-op, not an error).
         Some(prev) => {
-            let step = if prev.done || prev.gate == GateStatus::Approval {
+            // A step held at a gate (approval or window) moved nothing: it
+            // is this call's step again.
+            let step = if prev.done || prev.gate != GateStatus::Open {
                 prev.step
             } else {
                 prev.step + 1
@@ -267,6 +270,7 @@ where
         approval_timeout_seconds: None,
         on_timeout: None,
         traffic_moved: false,
+        window: None,
     };
     // A gate holds the step until a person decides: nothing moves. A step
     // the listener already shows (a rerun) has nothing left to approve.
@@ -294,6 +298,29 @@ where
         held.approval_timeout_seconds = Some(gate.timeout_seconds);
         held.on_timeout = Some(gate.on_timeout);
         held.traffic_moved = current.serves(plan.target);
+        return Ok(held);
+    }
+    // Approved (or not gated by a person): the release window decides when
+    // the first traffic moves. The state machine waits until it opens and
+    // calls again; the switch reads the clock anew each time.
+    if changed
+        && let Some(window) = gates.window_before(plan.step)
+        && let WindowState::OpensAt(opens_at) = window.at(now)
+    {
+        let wait_seconds = (opens_at - now).whole_seconds().max(1).unsigned_abs();
+        info!(app, version, %opens_at, wait_seconds, "waiting for the release window");
+        let mut held = outcome(
+            Split::with(plan.target, current.percent(plan.target)),
+            false,
+        );
+        held.done = false;
+        held.gate = GateStatus::Window;
+        held.traffic_moved = current.serves(plan.target);
+        held.window = Some(WindowWait {
+            hours: window.describe(),
+            opens_at,
+            wait_seconds,
+        });
         return Ok(held);
     }
     let applied = Box::pin(apply_step(
@@ -504,6 +531,7 @@ mod tests {
             approval_timeout_seconds: None,
             on_timeout: None,
             traffic_moved: false,
+            window: None,
         }
     }
 

@@ -164,6 +164,17 @@ fn setup(seed: u64, rng: &mut fastrand::Rng) -> World {
     } else {
         json!({})
     };
+    // Another quarter, drawn apart likewise: a release window that opens
+    // 5 to 40 minutes after the world starts (02:00 in Berlin, where the
+    // clock starts at 01:00 UTC) and lasts an hour; a release that misses it
+    // waits for the next day's.
+    let mut window_rng = fastrand::Rng::with_seed(seed ^ 0x77d0);
+    let mut gates = gates;
+    if !FOUND_BUGS.contains(&seed) && window_rng.u8(..4) == 0 {
+        let opens = window_rng.u8(5..=40);
+        gates["window"] = json!({"time_zone": "Europe/Berlin",
+                                 "from": format!("02:{opens:02}"), "to": format!("03:{opens:02}")});
+    }
     let config = json!({
         "gates": gates,
         "autoscaling": autoscaling,
@@ -230,6 +241,52 @@ struct Run {
     /// A switch refused because the color it moves traffic to had too few
     /// healthy targets.
     starved_switch: Option<String>,
+    /// A switch moved traffic past a gate nobody let through.
+    out_of_window: Option<String>,
+}
+
+/// Invariant 13's check on a switch's answer: a step that moved traffic
+/// was let through by an approval for that step of this execution (when the
+/// step is gated), and a release's first step moved only inside the app's
+/// release window (at the clock's reading when the switch was called or
+/// when it answered: its own reading lies between).
+fn moved_past_a_gate(
+    world: &World,
+    value: &serde_json::Value,
+    called_at: OffsetDateTime,
+    doc: &serde_json::Value,
+) -> Option<String> {
+    let outcome: bluegreen_core::steps::switch::SwitchOutcome =
+        serde_json::from_value(value.clone()).ok()?;
+    if outcome.gate != bluegreen_core::steps::switch::GateStatus::Open || !outcome.changed {
+        return None;
+    }
+    let config: bluegreen_core::records::config::AppConfig =
+        serde_json::from_str(&world.lock().unwrap().params[&param("config")].0).ok()?;
+    if config
+        .gates
+        .approval_before(outcome.step, outcome.weight)
+        .is_some()
+    {
+        let approval: Option<bluegreen_core::records::gates::ApprovalDecision> =
+            serde_json::from_value(doc["approval"].clone()).ok();
+        if !approval.is_some_and(|a| a.lets_through(outcome.step, outcome.execution_arn.as_deref()))
+        {
+            return Some(format!(
+                "invariant 13: step {} ({}%) moved traffic without an approval for it: {}",
+                outcome.step, outcome.weight, doc["approval"]
+            ));
+        }
+    }
+    let window = config.gates.window_before(outcome.step)?;
+    let answered_at = now(world);
+    let open = |t| window.at(t) == bluegreen_core::records::gates::WindowState::Open;
+    (!open(called_at) && !open(answered_at)).then(|| {
+        format!(
+            "invariant 13: the first step moved traffic between {called_at} and {answered_at}, outside the window {}",
+            window.describe()
+        )
+    })
 }
 
 fn running(world: &World, arn: &str) -> bool {
@@ -480,6 +537,20 @@ async fn states(
                 asl::put_result(&mut doc, state.get("ResultPath"), value);
                 asl::next(state)
             }
+            "Wait" if state["SecondsPath"] == "$.switch.window.wait_seconds" => {
+                // Time passes until the window opens, a minute per turn
+                // while the other actors go on.
+                let mut left = asl::get(&doc, "$.switch.window.wait_seconds")
+                    .and_then(serde_json::Value::as_u64)
+                    .expect("the switch says how long to wait");
+                while left > 0 && running(&world, &arn) {
+                    let step = left.min(60);
+                    world.lock().unwrap().calls += step as usize;
+                    left -= step;
+                    yield_now().await;
+                }
+                asl::next(state)
+            }
             "Wait" => {
                 // The warm window is long; the readiness poll short.
                 let waits = if state.get("SecondsPath").is_some() {
@@ -554,7 +625,14 @@ async fn states(
             "Task" => {
                 let payload = asl::input(state, &doc, &context);
                 let mut policy = asl::TaskPolicy::of(state);
+                let called_at = now(&world);
                 let out = run_task(&world, &arn, state, payload, &mut policy, bad, &mut rng).await;
+                if at == "Switch"
+                    && let Ok(value) = &out
+                    && let Some(e) = moved_past_a_gate(&world, value, called_at, &doc)
+                {
+                    run.lock().unwrap().out_of_window = Some(format!("{arn}: {e}"));
+                }
                 note(
                     &world,
                     format!(
@@ -1308,6 +1386,9 @@ impl Checker {
                 "a state's Lambda refused what the ASL handed it: {e}"
             ));
         }
+        if let Some(e) = &run.out_of_window {
+            return Err(e.clone());
+        }
         let w = weights(m);
         let state: Option<AppState> = m
             .param(&param("state"))
@@ -1441,6 +1522,7 @@ fn simulate(seed: u64) -> Outcome {
         page_oncall: Default::default(),
         reacting: Default::default(),
         bad_input: None,
+        out_of_window: None,
         rolled_back: vec![],
         gave_up: false,
         abort_gave_up: false,

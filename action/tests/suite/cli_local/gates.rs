@@ -354,9 +354,15 @@ async fn a_release_window_holds_the_release_outside_its_hours_and_lets_it_throug
         .await
         .expect("stop");
     super::wait_for_executions_to_end(&local).await;
+    // The stopped execution's end is handed to the rollback function, which
+    // gives its lock back (and holds its own meanwhile).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.app.parameter("lock").await.is_some() {
+        assert!(Instant::now() < deadline, "the lock was never given back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
-    // Open now: the same release goes live, after the stopped one's lock is
-    // given back.
+    // Open now: the same release goes live.
     let open = format!(
         r#"{{"window": {{"time_zone": "UTC", "from": "{}", "to": "{}"}}}}"#,
         utc_clock_in(-1),

@@ -179,6 +179,24 @@ export interface AppConfigValues {
   readonly roles?: AppRoleArns;
   /** What must happen before traffic moves, beyond the smoke tests (docs/config.md, "Gates"). */
   readonly gates?: Gates;
+  /** The team's own checks and chores at fixed points of a release (docs/hooks.md). */
+  readonly hooks?: Hook[];
+}
+
+/**
+ * A lifecycle hook (`hooks[]` in the config): an HTTP endpoint that gets a
+ * signed POST, or a Lambda function invoked with the same JSON.
+ */
+export interface Hook {
+  readonly at: 'after-deploy' | 'before-switch' | 'after-step' | 'after-promote' | 'on-rollback';
+  /** An http(s) URL; give this or `functionArn`. */
+  readonly url?: string;
+  /** A Lambda function's ARN; the functions acting for the app may invoke it. */
+  readonly functionArn?: string;
+  /** 1 to 60 s, whole seconds. @default 10 seconds */
+  readonly timeout?: Duration;
+  /** `fail` aborts (before traffic moved) or rolls back (after); `continue` only reports. @default 'fail' */
+  readonly onFailure?: 'fail' | 'continue';
 }
 
 /** `gates` in the config. */
@@ -283,6 +301,15 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
             to: v.gates.window.to,
           }),
       }),
+    hooks: v.hooks?.map((h) =>
+      compact({
+        at: h.at,
+        url: h.url,
+        function_arn: h.functionArn,
+        timeout_seconds: h.timeout?.toSeconds(),
+        on_failure: h.onFailure,
+      }),
+    ),
   });
   finiteNumbers(doc, '');
   checkAgainstSchema(doc);

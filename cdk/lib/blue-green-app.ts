@@ -17,7 +17,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
-import { APP_NAME, appConfigDocument, MonitorThresholds, Strategy } from './app-config';
+import { APP_NAME, appConfigDocument, Gates, Hook, MonitorThresholds, Strategy } from './app-config';
 import { acknowledgeWildcards } from './nag';
 import { appWorkflow } from './state-machine';
 import { binaryOf, BlueGreenSwitcher, FUNCTION_KEYS, FunctionKey } from './switcher';
@@ -133,6 +133,18 @@ export interface BlueGreenAppProps {
    * services defined in this CDK app; required for imported services
    */
   readonly taskRoles?: iam.IRole[];
+  /**
+   * A person's approval before traffic moves, and the hours a release may
+   * start moving it (docs/config.md, "Gates"). @default no gates
+   */
+  readonly gates?: Gates;
+  /**
+   * The team's own checks and chores at fixed points of a release
+   * (docs/hooks.md). HTTP hooks are signed with the SecureString
+   * `<prefix>/<appName>/hooks-secret`, which you create; the functions acting
+   * for this app may invoke the Lambda hooks. @default none
+   */
+  readonly hooks?: Hook[];
 }
 
 export class BlueGreenApp extends Construct {
@@ -211,6 +223,8 @@ export class BlueGreenApp extends Construct {
         monitor: this.roles.monitor.roleArn,
         rollback: this.roles.rollback.roleArn,
       },
+      gates: props.gates,
+      hooks: props.hooks,
     });
     this.configParameter = new ssm.StringParameter(this, 'Config', {
       parameterName: `${switcher.prefix}/${appName}/config`,
@@ -414,6 +428,13 @@ export class BlueGreenApp extends Construct {
         ]
       : [];
 
+    // The functions that deliver hooks (smoke-test, monitor, rollback) may
+    // invoke this app's Lambda hooks, and nothing else of Lambda.
+    const hookFunctions = (props.hooks ?? []).flatMap((h) => (h.functionArn ? [h.functionArn] : []));
+    const invokeHooks =
+      hookFunctions.length > 0
+        ? [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: hookFunctions })]
+        : [];
     const grants: Record<FunctionKey, iam.PolicyStatement[]> = {
       switch: [
         ...ssmGrants('ssm:PutParameter'),
@@ -432,6 +453,7 @@ export class BlueGreenApp extends Construct {
         new iam.PolicyStatement({ actions: ['states:DescribeExecution', 'states:StopExecution'], resources: [executions] }),
         ...publishAlerts,
         ...scaling,
+        ...invokeHooks,
       ],
       deployIdle: [
         ...ssmGrants('ssm:PutParameter', 'ssm:DeleteParameter'),
@@ -467,9 +489,10 @@ export class BlueGreenApp extends Construct {
           : []),
         ...scaling,
       ],
-      smokeTest: ssmGrants(),
+      smokeTest: [...ssmGrants(), ...invokeHooks],
       monitor: [
         ...ssmGrants(),
+        ...invokeHooks,
         describeLoadBalancers,
         new iam.PolicyStatement({
           actions: ['cloudwatch:GetMetricData', 'cloudwatch:DescribeAlarms'],

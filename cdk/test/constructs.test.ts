@@ -126,6 +126,45 @@ describe('an app on imported resources with rule routes', () => {
   });
 });
 
+describe('an app with gates and hooks', () => {
+  const hookFunction = 'arn:aws:lambda:us-east-1:123456789012:function:cart-checks';
+  const { stack, app } = importedApp({
+    gates: {
+      approval: { beforeWeights: [100] },
+      window: { timeZone: 'Europe/Berlin', days: ['mon', 'tue', 'wed', 'thu'], from: '22:00', to: '06:00' },
+    },
+    hooks: [
+      { at: 'after-deploy', functionArn: hookFunction, timeout: Duration.seconds(30) },
+      { at: 'on-rollback', url: 'https://hooks.example.com/rollback', onFailure: 'continue' },
+    ],
+  });
+  const template = Template.fromStack(stack);
+
+  test('the config holds them in the documented shape', () => {
+    const parameter = template.toJSON().Resources[logicalId(app.configParameter)].Properties;
+    const config = JSON.parse(render(parameter.Value));
+    assert.deepEqual(config.gates, {
+      approval: { before_weights: [100] },
+      window: { time_zone: 'Europe/Berlin', days: ['mon', 'tue', 'wed', 'thu'], from: '22:00', to: '06:00' },
+    });
+    assert.deepEqual(config.hooks, [
+      { at: 'after-deploy', function_arn: hookFunction, timeout_seconds: 30 },
+      { at: 'on-rollback', url: 'https://hooks.example.com/rollback', on_failure: 'continue' },
+    ]);
+  });
+
+  test('the functions that deliver hooks may invoke the Lambda hook, and only it; the others may not', () => {
+    for (const key of ['smokeTest', 'monitor', 'rollback'] as const) {
+      const s = statementsOf(template, logicalId(app.roles[key]));
+      assert.deepEqual(resourcesFor(s, 'lambda:InvokeFunction'), [hookFunction], key);
+    }
+    for (const key of ['deployIdle', 'switch'] as const) {
+      const s = statementsOf(template, logicalId(app.roles[key]));
+      assert.deepEqual(resourcesFor(s, 'lambda:InvokeFunction'), [], key);
+    }
+  });
+});
+
 test('rollback may use the key of an encrypted alert topic', () => {
   const { stack, switcher } = importedApp();
   const key = new kms.Key(stack, 'Key');
@@ -766,6 +805,7 @@ describe('the config document', () => {
         approval: { beforeWeights: [100], timeout: Duration.hours(8), onTimeout: 'promote' },
         window: { timeZone: 'Europe/Berlin', days: ['mon', 'tue'], from: '22:00', to: '06:00' },
       },
+      hooks: [{ at: 'after-step', url: 'https://hooks.example.com/x', timeout: Duration.seconds(5), onFailure: 'continue' }],
     });
     assert.deepEqual(keyPaths(doc).sort(), schemaConfigFields().sort());
     // A list is one field to keyPaths: its elements hold exactly Rust's MetricCheck.

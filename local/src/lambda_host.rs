@@ -52,6 +52,8 @@ pub type ServiceUpdateHook =
 struct Adapters {
     ports: HostPorts,
     signals: Signals<CloudWatchMetrics, HttpProber, SystemClock>,
+    /// Lifecycle hooks, delivered as the deployed functions deliver them.
+    lifecycle: bluegreen_lambda::Hooks,
 }
 
 struct Host {
@@ -96,6 +98,7 @@ impl LambdaHost {
         let hooks: Arc<std::sync::Mutex<Vec<ServiceUpdateHook>>> = Arc::default();
         let in_flight = InFlight::default();
         let prober = HttpProber::new();
+        let hooks_http = bluegreen_lambda::hooks_http_client();
         let adapters = {
             let (prefix, in_flight) = (prefix.to_string(), in_flight.clone());
             move |config: &aws_config::SdkConfig| {
@@ -117,6 +120,7 @@ impl LambdaHost {
                         prober: prober.clone(),
                         clock: SystemClock,
                     },
+                    lifecycle: bluegreen_lambda::Hooks::new(hooks_http.clone(), config),
                 }
             }
         };
@@ -202,7 +206,7 @@ async fn run(host: &Host, name: &str, payload: Value) -> Result<Value, (String, 
         Ok(adapters) => adapters,
         Err(e) => return answer::<Value>(Err(e)),
     };
-    let (ports, signals) = (&adapters.ports, &adapters.signals);
+    let (ports, signals, lifecycle) = (&adapters.ports, &adapters.signals, &adapters.lifecycle);
     let event = LambdaEvent::new(payload, Context::default());
     match function {
         // As deployed: deploy-idle refuses alarms that do not exist.
@@ -217,14 +221,18 @@ async fn run(host: &Host, name: &str, payload: Value) -> Result<Value, (String, 
             .await,
         ),
         "bluegreen-smoke-test" => {
-            answer(bluegreen_smoke_test::handler(ports, &host.http, event).await)
+            answer(bluegreen_smoke_test::handler(ports, lifecycle, &host.http, event).await)
         }
         "bluegreen-switch" => answer(bluegreen_switch::entry(ports, event).await),
         "bluegreen-monitor" => answer(
-            bluegreen_monitor::handler(&bluegreen_monitor::WithSignals { ports, signals }, event)
-                .await,
+            bluegreen_monitor::handler(
+                &bluegreen_monitor::WithSignals { ports, signals },
+                lifecycle,
+                event,
+            )
+            .await,
         ),
-        _ => answer(bluegreen_rollback::handler(ports, event).await),
+        _ => answer(bluegreen_rollback::handler(ports, lifecycle, event).await),
     }
 }
 

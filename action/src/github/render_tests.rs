@@ -127,6 +127,7 @@ fn rollback(to: &str, to_version: &str, from_version: &str) -> Value {
         alert_error: None,
         note: None,
         waited_seconds: None,
+        hooks: Vec::new(),
     })
     .unwrap()
 }
@@ -156,6 +157,7 @@ fn monitor_at(
         decided_at: time::OffsetDateTime::UNIX_EPOCH,
         figures: Default::default(),
         execution_arn: None,
+        hooks: Vec::new(),
     };
     serde_json::to_value(outcome).unwrap()
 }

@@ -3,6 +3,7 @@
 
 use aws_sdk_sfn::types::{HistoryEvent, HistoryEventType};
 use bluegreen_core::records::gates::ApprovalDecision;
+use bluegreen_core::steps::hooks::HookResult;
 use bluegreen_core::steps::monitor::checks::CheckState;
 use bluegreen_core::steps::monitor::{MonitorOutcome, Verdict};
 use bluegreen_core::steps::switch::{GateStatus, SwitchOutcome};
@@ -151,7 +152,39 @@ pub(super) fn summary(state: &str, doc: &Value) -> Option<String> {
         }),
         _ => return None,
     };
-    Some(line.unwrap_or_else(|unreadable| unreadable.to_string()))
+    let line = line.unwrap_or_else(|unreadable| unreadable.to_string());
+    let key = match state {
+        "SmokeTest" => "smoke",
+        "Monitor" => "monitor",
+        "Rollback" => "rollback",
+        _ => return Some(line),
+    };
+    Some(format!("{line}{}", hooks_note(&doc[key]["hooks"])))
+}
+
+/// `; hooks: after-step https://h.example.com/x 204` for the hooks a step
+/// delivered (their targets as the result shows them: no query, no
+/// credentials).
+fn hooks_note(hooks: &Value) -> String {
+    let Ok(hooks) = serde_json::from_value::<Vec<HookResult>>(hooks.clone()) else {
+        return String::new();
+    };
+    if hooks.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = hooks
+        .iter()
+        .map(|h| {
+            let answer = match (h.status, &h.detail) {
+                (Some(s), _) => s.to_string(),
+                (None, Some(d)) => d.clone(),
+                (None, None) => "no answer".to_string(),
+            };
+            let mark = if h.passed { "passed" } else { "failed" };
+            format!("{} {} {mark} ({answer})", h.at, h.target)
+        })
+        .collect();
+    format!("; hooks: {}", each.join(", "))
 }
 
 fn switch_line(w: &SwitchOutcome) -> String {

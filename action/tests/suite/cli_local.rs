@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::github_fake;
 
 mod gates;
+mod hooks;
 
 const APP: &str = "web";
 

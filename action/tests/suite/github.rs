@@ -1137,6 +1137,7 @@ fn monitor(weight: u8, verdict: &str, reasons: &[&str], elapsed: u64) -> Value {
         decided_at: time::OffsetDateTime::UNIX_EPOCH,
         figures: Default::default(),
         execution_arn: None,
+        hooks: Vec::new(),
     })
     .unwrap()
 }

@@ -67,6 +67,7 @@ pub fn rollback(to: Color, to_version: &str, from_version: &str, reason: &str) -
         alert_error: None,
         note: None,
         waited_seconds: None,
+        hooks: Vec::new(),
     })
     .unwrap()
 }

@@ -81,6 +81,16 @@ pub enum Error {
     #[error("smoke tests failed for `{app}`: {summary}")]
     SmokeTestFailed { app: String, summary: String },
 
+    /// A lifecycle hook whose failure stops the release (`on_failure:
+    /// fail`) did not answer 2xx in time. Before traffic moved the release
+    /// aborts; after, it rolls back.
+    #[error("`{app}`'s {at} hook failed: {failures}")]
+    HookFailed {
+        app: String,
+        at: String,
+        failures: String,
+    },
+
     /// A rollback stopped this deployment while its switch step ran; the
     /// step put back what the rollback decided.
     #[error(
@@ -160,6 +170,7 @@ impl Error {
             Error::NothingToRollBack { .. } => "NothingToRollBack",
             Error::PreviousColorCold { .. } => "PreviousColorCold",
             Error::SmokeTestFailed { .. } => "SmokeTestFailed",
+            Error::HookFailed { .. } => "HookFailed",
             Error::ProductionSplit { .. } => "ProductionSplit",
             Error::IdleNotReady { .. } => "IdleNotReady",
             Error::RolledBackMeanwhile { .. } => "RolledBackMeanwhile",

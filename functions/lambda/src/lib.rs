@@ -11,6 +11,9 @@ use tracing_subscriber::filter::LevelFilter;
 pub use bluegreen_aws::AwsPorts;
 pub use bluegreen_core::records::config::Function;
 mod clock;
+mod hooks;
+
+pub use hooks::{Hooks, http_client as hooks_http_client};
 
 pub use bluegreen_core::ports::Ports;
 pub use bluegreen_core::records::store::DEFAULT_PREFIX;

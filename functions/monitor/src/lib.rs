@@ -9,10 +9,16 @@ pub use bluegreen_lambda::SystemClock;
 pub use probe::{CACHE_BUSTER, HttpProber};
 
 use bluegreen_core::document::input::ExecutionInput;
+use bluegreen_core::ports::HookSender;
 use bluegreen_core::ports::capabilities::Prefixed;
 pub use bluegreen_core::ports::capabilities::{Signals, WithSignals};
 use bluegreen_core::ports::{Metrics, ParameterStore};
-use bluegreen_core::steps::monitor::{Alarms, Clock, MonitorOutcome, VersionProber, monitor};
+use bluegreen_core::records::hooks::HookPoint;
+use bluegreen_core::records::store::AppStore;
+use bluegreen_core::steps::hooks::{HookPlace, run_hooks};
+use bluegreen_core::steps::monitor::{
+    Alarms, Clock, MonitorOutcome, Verdict, VersionProber, monitor,
+};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -29,10 +35,57 @@ fn deadline(context: &lambda_runtime::Context) -> Option<OffsetDateTime> {
 
 /// The Lambda's handler: `aws` is the ports and the signals as one object
 /// (see [`WithSignals`]).
-pub async fn handler<W>(aws: &W, event: LambdaEvent<Value>) -> Result<MonitorOutcome, HandlerError>
+///
+/// A bake's first call delivers the app's `after-step` hooks before it
+/// watches, and the call that promotes the last step its `after-promote`
+/// hooks; a failing one is `HookFailed`, which the state machine rolls back
+/// on, like a breach.
+pub async fn handler<W, H>(
+    aws: &W,
+    hooks: &H,
+    event: LambdaEvent<Value>,
+) -> Result<MonitorOutcome, HandlerError>
 where
     W: ParameterStore + Prefixed + Metrics + Alarms + VersionProber + Clock,
+    H: HookSender,
 {
     let input = ExecutionInput::from_value(event.payload)?;
-    Ok(monitor(aws, &input, deadline(&event.context)).await?)
+    let Some(switch) = input.switch.as_ref() else {
+        // The monitor says what is missing.
+        return Ok(monitor(aws, &input, deadline(&event.context)).await?);
+    };
+    let first_call = input.monitor.as_ref().is_none_or(|m| {
+        m.step != switch.step || m.execution_arn.as_deref() != input.execution_arn()
+    });
+    let config = AppStore::new(aws, aws.prefix())?.config(&input.app).await?;
+    let place = |at| HookPlace {
+        at,
+        app: &input.app,
+        version: &input.release.version,
+        execution_arn: input.execution_arn(),
+        release_color: switch.target_color,
+        step: Some(switch.step),
+        weight: Some(switch.weight),
+        weights: Some(switch.split),
+        reason: None,
+    };
+    let mut ran = Vec::new();
+    if first_call {
+        ran = run_hooks(
+            aws,
+            aws.prefix(),
+            hooks,
+            &config,
+            &place(HookPoint::AfterStep),
+            aws.now(),
+        )
+        .await?;
+    }
+    let mut outcome = monitor(aws, &input, deadline(&event.context)).await?;
+    if outcome.verdict == Verdict::Promote && switch.done {
+        let promoted = place(HookPoint::AfterPromote);
+        ran.extend(run_hooks(aws, aws.prefix(), hooks, &config, &promoted, aws.now()).await?);
+    }
+    outcome.hooks = ran;
+    Ok(outcome)
 }

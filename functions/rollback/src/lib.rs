@@ -19,7 +19,10 @@ use bluegreen_core::ports::{Alerts, Clock, Executions, LoadBalancer, ParameterSt
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
+use bluegreen_core::ports::HookSender;
 use bluegreen_core::records::config::AppConfig;
+use bluegreen_core::records::hooks::HookPoint;
+use bluegreen_core::steps::hooks::{HookPlace, HookResult, run_hooks};
 pub use bluegreen_core::steps::rollback::events::ignored;
 use bluegreen_core::steps::rollback::events::{
     execution_ended_request, is_execution_ended, state_machine_request,
@@ -56,7 +59,7 @@ struct RollbackFailedDoc {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum RollbackResponse {
-    One(RollbackOutcome),
+    One(Box<RollbackOutcome>),
     Many(Vec<RollbackOutcome>),
     /// The answer to `{"rollback_failed": ...}`: whether the team was alerted.
     Alerted {
@@ -162,25 +165,29 @@ fn known_configs() -> &'static Mutex<HashMap<String, AppConfig>> {
 
 /// The Lambda's handler: real time, and people's requests wait for a cold
 /// color as [`Patience::LAMBDA`] allows.
-pub async fn handler<W>(
+pub async fn handler<W, H>(
     aws: &W,
+    hooks: &H,
     event: LambdaEvent<Value>,
 ) -> Result<RollbackResponse, HandlerError>
 where
     W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
+    H: HookSender,
 {
-    handler_with(aws, event, &SystemClock, Patience::LAMBDA).await
+    handler_with(aws, hooks, event, &SystemClock, Patience::LAMBDA).await
 }
 
 /// [`handler`] with the clock and patience given (tests play time).
-pub async fn handler_with<W>(
+pub async fn handler_with<W, H>(
     aws: &W,
+    hooks: &H,
     event: LambdaEvent<Value>,
     clock: &impl Clock,
     patience: Patience,
 ) -> Result<RollbackResponse, HandlerError>
 where
     W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
+    H: HookSender,
 {
     if let Some(doc) = event.payload.get("rollback_failed") {
         let doc: RollbackFailedDoc = parse::value("rollback_failed", doc.clone())?;
@@ -217,22 +224,61 @@ where
             ))
             .await?,
         );
-        if known.is_none()
-            && let Ok(config) = bluegreen_core::records::store::AppStore::new(aws, aws.prefix())?
-                .config(&request.app)
-                .await
-        {
+        // Once traffic is back, the config is read afresh (off the
+        // emergency path): the next rollback starts from it, and the
+        // `on-rollback` hooks are the app's current ones.
+        let fresh = bluegreen_core::records::store::AppStore::new(aws, aws.prefix())?
+            .config(&request.app)
+            .await
+            .ok();
+        if let Some(config) = &fresh {
             known_configs()
                 .lock()
                 .expect("config cache")
-                .insert(request.app.clone(), config);
+                .insert(request.app.clone(), config.clone());
+        }
+        // The team's `on-rollback` hooks hear of it, each within the hooks'
+        // budget; their failures are only reported.
+        if let (Some(config), Some(outcome)) = (fresh, outcomes.last_mut())
+            && outcome.changed
+        {
+            outcome.hooks = on_rollback(aws, hooks, &config, request, outcome, clock.now()).await;
         }
     }
     Ok(if is_sns || outcomes.len() != 1 {
         RollbackResponse::Many(outcomes)
     } else {
-        RollbackResponse::One(outcomes.remove(0))
+        RollbackResponse::One(Box::new(outcomes.remove(0)))
     })
+}
+
+/// Delivers the app's `on-rollback` hooks for a rollback that moved traffic.
+async fn on_rollback<W: ParameterStore + Prefixed, H: HookSender>(
+    aws: &W,
+    hooks: &H,
+    config: &bluegreen_core::records::config::AppConfig,
+    request: &RollbackRequest,
+    outcome: &RollbackOutcome,
+    now: time::OffsetDateTime,
+) -> Vec<HookResult> {
+    let place = HookPlace {
+        at: HookPoint::OnRollback,
+        app: &request.app,
+        version: outcome.from.version.as_deref().unwrap_or("unknown"),
+        execution_arn: request
+            .caller_execution
+            .as_deref()
+            .or(outcome.stopped_execution.as_deref()),
+        release_color: outcome.from.color,
+        step: None,
+        weight: None,
+        weights: Some(outcome.split),
+        reason: Some(&request.reason),
+    };
+    // An on-rollback hook never fails the rollback (see `run_hooks`).
+    run_hooks(aws, aws.prefix(), hooks, config, &place, now)
+        .await
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

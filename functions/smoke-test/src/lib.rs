@@ -6,7 +6,11 @@
 //! parameter `<prefix>/<app>/smoke-tests`. `{{base_url}}` is the config's
 //! `test.url`, else the idle color's `direct_url`.
 //!
-//! Output: the [`SmokeReport`] when every test passed. Otherwise the error
+//! Around the tests, the app's `after-deploy` hooks (before) and
+//! `before-switch` hooks (once they passed); a failing one is `HookFailed`.
+//!
+//! Output: the [`SmokeReport`] when every test passed, with the hooks'
+//! results under `hooks`. Otherwise the error
 //! `SmokeTestFailed`, whose message is the summary and then, after
 //! `\nreport: `, the report as JSON (secrets masked), so that the state
 //! machine's `Catch` keeps it in `$.error.Cause` for the action to show.
@@ -17,12 +21,15 @@ mod source;
 mod target;
 
 use bluegreen_core::document::input::ExecutionInput;
-use bluegreen_core::ports::ParameterStore;
 use bluegreen_core::ports::capabilities::Prefixed;
+use bluegreen_core::ports::{HookSender, ParameterStore};
+use bluegreen_core::records::hooks::HookPoint;
 use bluegreen_core::records::store::AppStore;
+use bluegreen_core::steps::hooks::{HookPlace, HookResult, run_hooks};
 use bluegreen_lambda::HandlerError;
 use bluegreen_smoke::{ProcessEnv, Runner, SmokeReport};
 use lambda_runtime::LambdaEvent;
+use serde::Serialize;
 use serde_json::Value;
 use tracing::info;
 
@@ -30,15 +37,29 @@ pub use failure::REPORT_MARKER;
 use failure::smoke_test_failed;
 use secrets::SsmSecrets;
 
-/// Runs the app's smoke tests against its idle color. Only the parameter
-/// store is used: for the config, the stored spec and `{{ssm:*}}` values.
-pub async fn handler<W>(
+/// What the function answers: the smoke report, and the app's
+/// `after-deploy` and `before-switch` hooks that ran around it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SmokeTestOutcome {
+    #[serde(flatten)]
+    pub report: SmokeReport,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookResult>,
+}
+
+/// Runs the app's `after-deploy` hooks, its smoke tests against its idle
+/// color, then its `before-switch` hooks. Only the parameter store is used:
+/// for the config, the stored spec, `{{ssm:*}}` values and the hooks'
+/// signing secret.
+pub async fn handler<W, H>(
     aws: &W,
+    hooks: &H,
     http: &reqwest::Client,
     event: LambdaEvent<Value>,
-) -> Result<SmokeReport, HandlerError>
+) -> Result<SmokeTestOutcome, HandlerError>
 where
     W: ParameterStore + Prefixed,
+    H: HookSender,
 {
     let input = ExecutionInput::from_value(event.payload)?;
     let app = input.app.as_str();
@@ -46,6 +67,27 @@ where
     let store = AppStore::new(aws, aws.prefix())?;
     let config = store.config(app).await?;
     let base_url = target::base_url(&config, deploy.idle_color, &store.parameter(app, "config"))?;
+    let place = |at| HookPlace {
+        at,
+        app,
+        version: &deploy.version,
+        execution_arn: input.execution_arn(),
+        release_color: deploy.idle_color,
+        step: None,
+        weight: None,
+        weights: None,
+        reason: None,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let mut ran = run_hooks(
+        aws,
+        aws.prefix(),
+        hooks,
+        &config,
+        &place(HookPoint::AfterDeploy),
+        now,
+    )
+    .await?;
     let (text, from) = source::spec_text(&input, &store).await?;
     let spec = bluegreen_smoke::parse(&text)?;
     spec.own_parameters_only(&store.parameter(app, ""), &from)?;
@@ -60,9 +102,20 @@ where
         runner = runner.with_route_check(check);
     }
     let report = runner.run(&spec, base_url).await;
-    if report.passed {
-        Ok(report)
-    } else {
-        Err(smoke_test_failed(app, &report).into())
+    if !report.passed {
+        return Err(smoke_test_failed(app, &report).into());
     }
+    let now = time::OffsetDateTime::now_utc();
+    ran.extend(
+        run_hooks(
+            aws,
+            aws.prefix(),
+            hooks,
+            &config,
+            &place(HookPoint::BeforeSwitch),
+            now,
+        )
+        .await?,
+    );
+    Ok(SmokeTestOutcome { report, hooks: ran })
 }

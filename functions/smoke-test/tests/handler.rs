@@ -141,10 +141,12 @@ async fn invoke(
     let http = bluegreen_smoke::http_client().unwrap();
     handler(
         &ports(params),
+        &bluegreen_core::ports::NoHooks,
         &http,
         LambdaEvent::new(payload, Context::default()),
     )
     .await
+    .map(|outcome| outcome.report)
 }
 
 const PASSING: &str = r#"

@@ -181,6 +181,7 @@ async fn a_switch_step_landing_after_the_rollbacks_change_waits_for_its_fence() 
     let rolling_back = tokio::spawn(async move {
         Box::pin(bluegreen_rollback::handler(
             &rollback_ports,
+            &bluegreen_core::ports::NoHooks,
             lambda_event(sns_event(&message)),
         ))
         .await
@@ -248,6 +249,7 @@ async fn a_switch_step_whose_change_landed_but_failed_still_puts_the_rollback_ba
     let message = json!({"app": app.name, "reason": "errors at 10%"}).to_string();
     Box::pin(bluegreen_rollback::handler(
         &app.ports(),
+        &bluegreen_core::ports::NoHooks,
         lambda_event(sns_event(&message)),
     ))
     .await

@@ -125,9 +125,13 @@ async fn the_new_color_takes_the_serving_bounds_at_the_switch_and_a_rollback_giv
     memory::release_lock(&app, &arn).await;
 
     let message = json!({"app": app.name, "reason": "checkout errors"}).to_string();
-    bluegreen_rollback::handler(&app.ports(), lambda_event(sns_event(&message)))
-        .await
-        .expect("rollback");
+    bluegreen_rollback::handler(
+        &app.ports(),
+        &bluegreen_core::ports::NoHooks,
+        lambda_event(sns_event(&message)),
+    )
+    .await
+    .expect("rollback");
     assert_eq!(app.listener_split(), Split::all(Color::Blue));
     assert_eq!(
         both(&app).await,
@@ -135,9 +139,13 @@ async fn the_new_color_takes_the_serving_bounds_at_the_switch_and_a_rollback_giv
         "blue serves with its bounds again; green idles with its own"
     );
     // Pressing the button twice changes nothing.
-    bluegreen_rollback::handler(&app.ports(), lambda_event(sns_event(&message)))
-        .await
-        .expect("rollback again");
+    bluegreen_rollback::handler(
+        &app.ports(),
+        &bluegreen_core::ports::NoHooks,
+        lambda_event(sns_event(&message)),
+    )
+    .await
+    .expect("rollback again");
     assert_eq!(both(&app).await, [(1, 10), (0, 8)]);
 }
 
@@ -163,9 +171,13 @@ async fn rolled_back_weeks_later(
     let message = json!({"app": app.name, "reason": "checkout errors"}).to_string();
     let mut after = Vec::new();
     for _ in 0..presses {
-        bluegreen_rollback::handler(&app.ports(), lambda_event(sns_event(&message)))
-            .await
-            .expect("rollback");
+        bluegreen_rollback::handler(
+            &app.ports(),
+            &bluegreen_core::ports::NoHooks,
+            lambda_event(sns_event(&message)),
+        )
+        .await
+        .expect("rollback");
         assert_eq!(app.listener_split(), Split::all(Color::Blue));
         after.push(both(&app).await);
     }

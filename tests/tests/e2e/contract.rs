@@ -70,6 +70,7 @@ async fn release_and_roll_back(b: &impl Backend) -> Vec<Value> {
     bluegreen_e2e::give_lock_back(&aws, b.app_name(), &holder).await;
     let rolled = bluegreen_rollback::handler(
         &aws,
+        &bluegreen_core::ports::NoHooks,
         lambda_event(json!({"app": b.app_name(), "reason": "contract"})),
     )
     .await

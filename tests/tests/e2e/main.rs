@@ -29,6 +29,7 @@ pub async fn rollback_handler(
 ) -> Result<bluegreen_rollback::RollbackResponse, bluegreen_lambda::HandlerError> {
     bluegreen_rollback::handler_with(
         &app.ports(),
+        &bluegreen_core::ports::NoHooks,
         lambda_event(event),
         &JumpingClock::default(),
         bluegreen_core::steps::rollback::patience::Patience::LAMBDA,

@@ -29,7 +29,12 @@ async fn monitor(app: &ExampleApp, doc: &Value) -> Result<MonitorOutcome, Handle
         ports: &ports,
         signals: &signals,
     };
-    bluegreen_monitor::handler(&aws, lambda_event(doc.clone())).await
+    bluegreen_monitor::handler(
+        &aws,
+        &bluegreen_core::ports::NoHooks,
+        lambda_event(doc.clone()),
+    )
+    .await
 }
 
 /// The monitor with CloudWatch answered by `cloudwatch` (a stand-in served
@@ -50,7 +55,12 @@ async fn monitor_via(
         ports: &ports,
         signals: &signals,
     };
-    bluegreen_monitor::handler(&aws, lambda_event(doc.clone())).await
+    bluegreen_monitor::handler(
+        &aws,
+        &bluegreen_core::ports::NoHooks,
+        lambda_event(doc.clone()),
+    )
+    .await
 }
 
 /// What the CloudWatch stand-in answers: per request body (awsQuery form),

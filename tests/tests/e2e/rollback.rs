@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 async fn rollback(app: &MemoryApp, event: Value) -> Result<RollbackResponse, HandlerError> {
     bluegreen_rollback::handler_with(
         &app.ports(),
+        &bluegreen_core::ports::NoHooks,
         lambda_event(event),
         &JumpingClock::default(),
         Patience::LAMBDA,
@@ -31,7 +32,7 @@ async fn rollback(app: &MemoryApp, event: Value) -> Result<RollbackResponse, Han
 
 fn one(r: RollbackResponse) -> bluegreen_core::steps::rollback::RollbackOutcome {
     match r {
-        RollbackResponse::One(o) => o,
+        RollbackResponse::One(o) => *o,
         RollbackResponse::Many(mut v) => {
             assert_eq!(v.len(), 1);
             v.remove(0)
@@ -271,6 +272,7 @@ async fn the_end_of_a_stopped_release_finishes_a_rollback_left_half_done() {
     let message = message(&app.name, "checkout errors");
     let e = Box::pin(bluegreen_rollback::handler(
         &failing_writes(&app, &["state"], 0),
+        &bluegreen_core::ports::NoHooks,
         lambda_event(sns_event(&message)),
     ))
     .await
@@ -563,6 +565,7 @@ async fn an_emergency_rollback_onto_a_cold_color_waits_for_it_and_says_so() {
     let message = json!({"app": app.name, "reason": "late bug"}).to_string();
     let out = Box::pin(bluegreen_rollback::handler_with(
         &app.ports(),
+        &bluegreen_core::ports::NoHooks,
         lambda_event(sns_event(&message)),
         &clock,
         Patience::LAMBDA,
@@ -670,7 +673,7 @@ async fn emergency_rollback_reads_the_world_at_once_and_moves_traffic_with_the_n
         prefix: p.prefix,
     };
     let event = lambda_event(sns_event(&message(&app.name, "budget")));
-    bluegreen_rollback::handler(&ports, event)
+    bluegreen_rollback::handler(&ports, &bluegreen_core::ports::NoHooks, event)
         .await
         .expect("rollback");
     // The first round reads the route and both colors' health in parallel
@@ -1331,9 +1334,13 @@ async fn a_rollback_that_loses_the_deployments_lock_to_another_rollback_waits() 
     memory::hold_lock(&app, &execution).await;
     let ports = lock_taken_after_the_fence(&app, None);
     let event = lambda_event(sns_event(&message(&app.name, "v2 errors")));
-    let e = Box::pin(bluegreen_rollback::handler(&ports, event))
-        .await
-        .unwrap_err();
+    let e = Box::pin(bluegreen_rollback::handler(
+        &ports,
+        &bluegreen_core::ports::NoHooks,
+        event,
+    ))
+    .await
+    .unwrap_err();
     assert_eq!(e.error_type(), "LockHeld", "{e}");
     assert_eq!(
         app.listener_split(),
@@ -1365,11 +1372,13 @@ async fn a_rollback_fences_every_holder_it_met_in_one_fence() {
     let script = memory::manual_holder(&app, "v2");
     let ports = lock_taken_after_the_fence(&app, Some(script));
     let direct = json!({"app": app.name, "reason": "v2 errors"});
-    one(
-        Box::pin(bluegreen_rollback::handler(&ports, lambda_event(direct)))
-            .await
-            .expect("rolled back"),
-    );
+    one(Box::pin(bluegreen_rollback::handler(
+        &ports,
+        &bluegreen_core::ports::NoHooks,
+        lambda_event(direct),
+    ))
+    .await
+    .expect("rolled back"));
     assert_eq!(app.listener_split(), Split::all(Color::Blue));
 
     let mut by_script = v2.clone();
@@ -1632,6 +1641,7 @@ async fn a_takeover_that_failed_half_way_leaves_no_claim_behind() {
     // takeover's create (refused), then its change: that one fails.
     let e = Box::pin(bluegreen_rollback::handler(
         &failing_writes(&app, &["lock"], 2),
+        &bluegreen_core::ports::NoHooks,
         lambda_event(direct.clone()),
     ))
     .await
@@ -1665,6 +1675,7 @@ async fn a_retry_finishes_its_rollback_and_fences_a_script_that_took_the_app_mea
     // refused: held), then the takeover's change fails.
     let e = Box::pin(bluegreen_rollback::handler(
         &failing_writes(&app, &["lock"], 2),
+        &bluegreen_core::ports::NoHooks,
         lambda_event(m.clone()),
     ))
     .await

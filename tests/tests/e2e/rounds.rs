@@ -246,6 +246,7 @@ async fn emergency(app: &ExampleApp, rounds: &Rounds) {
         json!({"app": app.name, "reason": "budget", "requested_by": "oncall"}).to_string();
     Box::pin(bluegreen_rollback::handler(
         &recorded(app, rounds),
+        &bluegreen_core::ports::NoHooks,
         lambda_event(sns_event(&message)),
     ))
     .await

@@ -122,9 +122,10 @@ async fn a_rollback_is_not_fooled_by_a_listener_that_reads_as_already_back() {
     doc["error"] = json!({"Error": e.error_type(), "Cause": e.to_string()});
     // The rollback reads the listener as all blue (stale): it writes all
     // blue again all the same, and says nothing moved.
-    let out = bluegreen_rollback::handler(&ports, lambda_event(doc))
-        .await
-        .expect("rollback");
+    let out =
+        bluegreen_rollback::handler(&ports, &bluegreen_core::ports::NoHooks, lambda_event(doc))
+            .await
+            .expect("rollback");
     assert_eq!(
         app.listener_split(),
         Split::all(Color::Blue),

@@ -322,6 +322,7 @@ async fn actions_that_are_not_ours_survive_a_switch_and_a_rollback() {
     memory::release_lock(&app, &memory::manual_holder(&app, "v2")).await;
     bluegreen_rollback::handler(
         &app.ports(),
+        &bluegreen_core::ports::NoHooks,
         lambda_event(json!({"app": app.name, "reason": "v2 errors"})),
     )
     .await

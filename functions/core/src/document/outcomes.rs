@@ -139,6 +139,10 @@ pub struct MonitorOutcome {
     /// document must not continue another execution's bake.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_arn: Option<String>,
+    /// The app's hooks this call delivered: `after-step` at a bake's first
+    /// call, `after-promote` with the last step's promotion.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::steps::hooks::HookResult>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -504,3 +504,53 @@ pub trait VersionProber: Send + Sync {
         check: &VersionCheck,
     ) -> impl Future<Output = Vec<ProbeResult>> + Send;
 }
+
+/// Where a lifecycle hook goes (see `records::hooks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookTarget {
+    /// An HTTP(S) endpoint: a POST of the JSON body with the headers.
+    Url(String),
+    /// A Lambda function: invoked synchronously with the JSON body.
+    Function(String),
+}
+
+/// What a hook answered: an HTTP status (for a Lambda function, 200, or 500
+/// when it raised an error), or why there was none. `detail` is the start of
+/// the answer or the error, for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookAnswer {
+    pub status: Option<u16>,
+    pub detail: Option<String>,
+}
+
+/// Delivers lifecycle hooks. The caller bounds each delivery by its
+/// timeout as well (a sender that hangs costs no more than that).
+pub trait HookSender: Send + Sync {
+    fn deliver(
+        &self,
+        target: &HookTarget,
+        body: &str,
+        headers: &[(String, String)],
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = HookAnswer> + Send;
+}
+
+/// A host that delivers no hooks (tests of apps without hooks): a delivery
+/// fails, saying so, so a test that meant hooks to run notices.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl HookSender for NoHooks {
+    async fn deliver(
+        &self,
+        _: &HookTarget,
+        _: &str,
+        _: &[(String, String)],
+        _: std::time::Duration,
+    ) -> HookAnswer {
+        HookAnswer {
+            status: None,
+            detail: Some("this host delivers no hooks".into()),
+        }
+    }
+}

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::parse;
 use crate::ports::Route;
 use crate::records::gates::Gates;
+use crate::records::hooks::Hook;
 use crate::records::validation::{
     self, DOTTED_PATH, HEADER_NAME, HTTP_URL, NOT_BLANK, URL_PATH, above_zero, arn, arn_pattern,
     dotted_path, header_name, http_url, not_blank, url_path,
@@ -91,6 +92,12 @@ pub struct AppConfig {
     #[serde(default, skip_serializing_if = "crate::records::config::no_gates")]
     #[garde(dive)]
     pub gates: Gates,
+    /// The team's own checks and chores at fixed points of a release
+    /// (docs/hooks.md): HTTP endpoints get a signed POST, Lambda functions
+    /// the same JSON.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[garde(dive)]
+    pub hooks: Vec<Hook>,
 }
 
 /// The role each shared function assumes for one app.
@@ -662,6 +669,9 @@ impl AppConfig {
                     "is the production rule: smoke tests must never go through production".into(),
                 );
             }
+        }
+        for (i, hook) in self.hooks.iter().enumerate() {
+            hook.validate(source, &format!("hooks[{i}]"))?;
         }
         self.strategy.validate(source, "strategy")?;
         self.monitor.validate(source, "monitor")

@@ -8,6 +8,7 @@ pub mod announcement;
 pub mod config;
 pub mod fence;
 pub mod gates;
+pub mod hooks;
 pub mod lock;
 pub mod metric_check;
 pub mod scaling;

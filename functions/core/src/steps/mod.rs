@@ -4,6 +4,7 @@
 pub mod abort;
 pub mod deploy;
 pub mod gate;
+pub mod hooks;
 pub mod monitor;
 pub mod ready;
 pub mod reconcile;

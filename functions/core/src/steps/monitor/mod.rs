@@ -118,6 +118,7 @@ where
         decided_at: end.at,
         figures,
         execution_arn: input.execution_arn().map(str::to_string),
+        hooks: Vec::new(),
     })
 }
 

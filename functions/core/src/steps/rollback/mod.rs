@@ -162,6 +162,10 @@ pub struct RollbackOutcome {
     /// before it could move production (see `patience`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waited_seconds: Option<u64>,
+    /// The `on-rollback` hooks, delivered once traffic was back (the
+    /// rollback never waits on them beyond their budget).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<crate::steps::hooks::HookResult>,
 }
 
 impl RollbackOutcome {
@@ -185,6 +189,7 @@ impl RollbackOutcome {
             alert_error: None,
             note: Some(note),
             waited_seconds: None,
+            hooks: Vec::new(),
         }
     }
 }

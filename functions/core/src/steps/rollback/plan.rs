@@ -172,6 +172,7 @@ pub(super) fn after_traffic(
         alert_error: None,
         note: (!changed).then(|| "already rolled back; the listener agrees".to_string()),
         waited_seconds: None,
+        hooks: Vec::new(),
     };
     (effects, outcome)
 }

@@ -170,7 +170,8 @@ impl ExampleApp {
         }
     }
 
-    /// Alerts published to the app's alert topic since the last call.
+    /// Alerts published to the app's alert topic since the last call, as
+    /// their facts (see `notify::alert_facts`).
     pub async fn alerts(&self) -> Vec<Value> {
         let mut alerts = vec![];
         loop {
@@ -188,7 +189,8 @@ impl ExampleApp {
             }
             for m in messages {
                 let body = m.body.clone().unwrap_or_default();
-                alerts.push(serde_json::from_str(&body).unwrap_or(Value::String(body)));
+                let message = serde_json::from_str(&body).unwrap_or(Value::String(body));
+                alerts.push(bluegreen_core::steps::notify::alert_facts(&message));
                 self.sqs
                     .delete_message()
                     .queue_url(&self.alert_queue_url)

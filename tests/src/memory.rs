@@ -328,6 +328,8 @@ impl MemoryApp {
 
     /// Messages published to the app's alert topic since the last call, parsed
     /// as JSON when they are.
+    /// The alerts on the app's topic since the last call, as their facts
+    /// (see `notify::alert_facts`).
     pub fn alerts(&self) -> Vec<Value> {
         let mut m = self.world();
         let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut m.alerts)
@@ -336,6 +338,7 @@ impl MemoryApp {
         m.alerts = rest;
         mine.into_iter()
             .map(|(_, _, body)| serde_json::from_str(&body).unwrap_or(Value::String(body)))
+            .map(|message| bluegreen_core::steps::notify::alert_facts(&message))
             .collect()
     }
 

@@ -107,7 +107,7 @@ async fn from_all_green_back_to_blue_and_rolling_back_twice_changes_nothing() {
     assert_eq!(alerts[0]["app"], json!(app.name));
     assert_eq!(alerts[0]["reason"], json!("checkout errors"));
     assert_eq!(alerts[0]["requested_by"], json!("ana"));
-    assert_eq!(alerts[0]["to"]["color"], json!("blue"));
+    assert_eq!(alerts[0]["to_color"], json!("blue"));
 
     // Again, by SNS this time: same state, no second alert.
     let before = app.snapshot();
@@ -321,7 +321,7 @@ async fn an_execution_that_ended_with_its_release_serving_all_traffic_is_left_li
     );
     let alerts = app.alerts();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
-    assert_eq!(alerts[0]["rolled_back"], json!(false));
+    assert_eq!(alerts[0]["rolled_back"], json!("false"));
     assert!(
         alerts[0]["summary"]
             .as_str()
@@ -453,7 +453,7 @@ async fn a_state_machine_rollback_waiting_for_a_cold_color_alerts_at_the_first_r
         summary.contains("waits for blue") && summary.contains("0 healthy"),
         "says what it waits for: {summary}"
     );
-    assert_eq!(alerts[0]["rolled_back"], json!(false));
+    assert_eq!(alerts[0]["rolled_back"], json!("false"));
 
     // The state machine's retry, still cold: no second alert.
     let e = rollback(&app, doc.clone()).await.unwrap_err();
@@ -590,7 +590,7 @@ async fn an_emergency_rollback_onto_a_cold_color_waits_for_it_and_says_so() {
         waiting.contains("waits up to 120 s for blue") && waiting.contains("0 healthy"),
         "says what it waits for, and how long: {waiting}"
     );
-    assert_eq!(alerts[0]["rolled_back"], json!(false));
+    assert_eq!(alerts[0]["rolled_back"], json!("false"));
     assert!(
         alerts[1]["summary"]
             .as_str()
@@ -757,7 +757,7 @@ async fn never_sends_traffic_to_a_color_a_newer_release_was_deployed_onto() {
     app.assert_state_matches_listener();
     let alerts = app.alerts();
     assert!(
-        alerts.iter().any(|a| a["rolled_back"] == false
+        alerts.iter().any(|a| a["rolled_back"] == "false"
             && a["summary"].as_str().is_some_and(
                 |s| s.contains("did not roll back") && s.contains("blue no longer runs v1")
             )),
@@ -1459,7 +1459,7 @@ async fn a_rollback_onto_a_thin_color_scales_it_up_first_and_waits_for_it() {
     // The team heard that the rollback waited, and why, then that it happened.
     let alerts = app.alerts();
     assert_eq!(alerts.len(), 2, "{alerts:?}");
-    assert_eq!(alerts[0]["rolled_back"], json!(false));
+    assert_eq!(alerts[0]["rolled_back"], json!("false"));
     let waiting = alerts[0]["summary"].as_str().unwrap_or_default();
     assert!(
         waiting.contains("production needs 2") && waiting.contains("now scaling to 2"),
@@ -1896,4 +1896,55 @@ async fn a_second_rollback_waits_for_the_one_at_work() {
         .expect("retried after the first"));
     assert_eq!(out.to.color, Color::Blue);
     assert_eq!(app.listener_split(), Split::all(Color::Blue));
+}
+
+/// Every message the rollback puts on the alert topic is an AWS Chatbot
+/// custom notification by its documented schema (tests/fixtures): a team
+/// that routes the topic to Slack, Teams or Chime through Chatbot reads it.
+#[tokio::test]
+async fn the_alert_topic_gets_chatbot_custom_notifications() {
+    let app = memory::provision("rb-chatbot", AppOptions::default());
+    deploy_v2(&app, json!({"type": "all-at-once"}), 1).await;
+    let direct = json!({"app": app.name, "reason": "checkout errors", "requested_by": "ana"});
+    one(rollback(&app, direct).await.expect("rollback"));
+    let failed = json!({"rollback_failed": {
+        "app": app.name, "release": {"version": "v2", "image": "i"},
+        "rollback_error": {"Error": "PreviousColorCold", "Cause": "blue has 0 healthy targets"}
+    }});
+    rollback(&app, failed).await.expect("alert");
+    let messages: Vec<Value> = app
+        .world()
+        .alerts
+        .iter()
+        .map(|(_, _, body)| serde_json::from_str(body).expect("an alert is JSON"))
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+
+    let schema: Value = serde_json::from_str(include_str!(
+        "../../fixtures/chatbot-custom-notification.schema.json"
+    ))
+    .unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler
+        .add_resource("chatbot.json", schema)
+        .expect("the schema");
+    let index = compiler
+        .compile("chatbot.json", &mut schemas)
+        .expect("the schema compiles");
+    for message in &messages {
+        if let Err(e) = schemas.validate(message, index) {
+            panic!("{message:#}\nis not a Chatbot custom notification: {e}");
+        }
+    }
+    assert_eq!(messages[0]["metadata"]["eventType"], "rolled-back");
+    assert_eq!(
+        messages[0]["content"]["title"],
+        format!("{} rolled back to blue (v1)", app.name)
+    );
+    assert_eq!(messages[1]["metadata"]["eventType"], "rollback-failed");
+    // Something the schema would refuse is refused: the check is real.
+    let mut invented = messages[0].clone();
+    invented["content"]["color"] = json!("red");
+    assert!(schemas.validate(&invented, index).is_err());
 }

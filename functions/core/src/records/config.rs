@@ -11,6 +11,7 @@ use crate::parse;
 use crate::ports::Route;
 use crate::records::gates::Gates;
 use crate::records::hooks::Hook;
+use crate::records::notifications::Notifications;
 use crate::records::validation::{
     self, DOTTED_PATH, HEADER_NAME, HTTP_URL, NOT_BLANK, URL_PATH, above_zero, arn, arn_pattern,
     dotted_path, header_name, http_url, not_blank, url_path,
@@ -98,6 +99,10 @@ pub struct AppConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[garde(dive)]
     pub hooks: Vec<Hook>,
+    /// Which events go to the app's chat webhooks (docs/notifications.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(dive)]
+    pub notifications: Option<Notifications>,
 }
 
 /// The role each shared function assumes for one app.

@@ -1,10 +1,13 @@
-//! What people hear of a rollback: done, refused, or failed. A failure to
-//! send an alert is logged; the rollback's answer stands.
+//! What people hear of a rollback: done, refused, or failed, as AWS Chatbot
+//! custom notifications on the app's alert topic (see `steps::notify`). A
+//! failure to send an alert is logged; the rollback's answer stands.
 
 use time::OffsetDateTime;
 use tracing::error;
 
 use crate::ports::Alerts;
+use crate::records::notifications::NoticeKind;
+use crate::steps::notify::Notice;
 
 use super::{RollbackOutcome, RollbackRequest};
 
@@ -67,15 +70,22 @@ async fn not_rolled_back(
     request: &RollbackRequest,
     now: OffsetDateTime,
 ) {
-    let message = serde_json::json!({
-        "summary": summary,
-        "app": app,
-        "reason": request.reason,
-        "source": request.source,
-        "requested_by": request.requested_by,
-        "rolled_back": false,
-        "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
-    });
+    let message = Notice::new(
+        NoticeKind::RollbackFailed,
+        app,
+        subject.trim_start_matches("bluegreen: ").to_string(),
+        summary.to_string(),
+        now,
+    )
+    .fact("reason", Some(&request.reason))
+    .fact("source", Some(source_name(request.source)))
+    .fact("requested_by", request.requested_by.as_ref())
+    .fact("rolled_back", Some(false))
+    .next_step(format!("bluegreen status --app {app}"))
+    .next_step(format!(
+        "bluegreen rollback --app {app} --reason \"...\" (or publish to the emergency topic)"
+    ))
+    .chatbot();
     // SNS subjects are limited to 100 characters.
     let subject: String = subject.chars().take(100).collect();
     if let Err(e) = alerts.publish(topic, &subject, &message.to_string()).await {
@@ -99,17 +109,34 @@ pub(super) async fn alert(
         outcome.from.color,
         version(&outcome.from.version),
     );
-    let message = serde_json::json!({
-        "summary": summary,
-        "app": outcome.app,
-        "reason": outcome.reason,
-        "source": outcome.source,
-        "requested_by": request.requested_by,
-        "to": outcome.to,
-        "from": outcome.from,
-        "stopped_execution": outcome.stopped_execution,
-        "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
-    });
+    let by = request
+        .requested_by
+        .as_deref()
+        .map_or_else(String::new, |b| format!(" (by {b})"));
+    let message = Notice::new(
+        NoticeKind::RolledBack,
+        &outcome.app,
+        format!(
+            "{} rolled back to {} ({})",
+            outcome.app,
+            outcome.to.color,
+            version(&outcome.to.version)
+        ),
+        format!("{summary}. Why: {}{by}.", outcome.reason),
+        now,
+    )
+    .execution(outcome.stopped_execution.as_deref())
+    .fact("reason", Some(&outcome.reason))
+    .fact("source", Some(source_name(outcome.source)))
+    .fact("requested_by", request.requested_by.as_ref())
+    .fact("rolled_back", Some(true))
+    .fact("to_color", Some(outcome.to.color))
+    .fact("to_version", outcome.to.version.as_ref())
+    .fact("from_color", Some(outcome.from.color))
+    .fact("from_version", outcome.from.version.as_ref())
+    .fact("stopped_execution", outcome.stopped_execution.as_ref())
+    .next_step(format!("bluegreen status --app {}", outcome.app))
+    .chatbot();
     // SNS subjects are limited to 100 characters.
     let subject: String = format!(
         "bluegreen: {} rolled back to {}",
@@ -142,15 +169,21 @@ pub(super) async fn alert_unfinished(
     let summary = format!(
         "{app}: release {version} serves all production traffic, but its execution {execution} ended before it finished (no verdict on its last bake, or its scale-down failed). Nothing was rolled back; roll back through the emergency topic if it misbehaves"
     );
-    let message = serde_json::json!({
-        "summary": summary,
-        "app": app,
-        "reason": outcome.reason,
-        "source": outcome.source,
-        "to": outcome.to,
-        "rolled_back": false,
-        "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
-    });
+    let message = Notice::new(
+        NoticeKind::Attention,
+        app,
+        format!("{app} {version} live without a verdict"),
+        summary.clone(),
+        now,
+    )
+    .execution(Some(execution))
+    .fact("reason", Some(&outcome.reason))
+    .fact("source", Some(source_name(outcome.source)))
+    .fact("rolled_back", Some(false))
+    .fact("to_color", Some(outcome.to.color))
+    .fact("to_version", outcome.to.version.as_ref())
+    .next_step(format!("bluegreen status --app {app}"))
+    .chatbot();
     let subject: String = format!("bluegreen: {app} {version} live without a verdict")
         .chars()
         .take(100)
@@ -162,4 +195,12 @@ pub(super) async fn alert_unfinished(
             Some(e.to_string())
         }
     }
+}
+
+/// The source's name as its JSON says it (`emergency`, `state-machine`, …).
+fn source_name(source: super::RollbackSource) -> String {
+    serde_json::to_value(source)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }

@@ -209,12 +209,16 @@ async fn alert_drift<W>(
          but the record says {version} serves. Nothing was changed; see `bluegreen status --app {app}` \
          and move the listener (or deploy) on purpose"
     );
-    let message = serde_json::json!({
-        "summary": summary,
-        "app": app,
-        "version": version,
-        "at": now.format(&time::format_description::well_known::Rfc3339).ok(),
-    });
+    let message = crate::steps::notify::Notice::new(
+        crate::records::notifications::NoticeKind::Attention,
+        app,
+        format!("{app} drifted; old color kept"),
+        summary,
+        now,
+    )
+    .fact("version", Some(version))
+    .next_step(format!("bluegreen status --app {app}"))
+    .chatbot();
     let subject = format!("bluegreen: {app} drifted; old color kept");
     if let Err(e) = aws.publish(topic, &subject, &message.to_string()).await {
         warn!(app, error = %e, "could not send the drift alert");

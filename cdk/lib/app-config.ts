@@ -181,6 +181,22 @@ export interface AppConfigValues {
   readonly gates?: Gates;
   /** The team's own checks and chores at fixed points of a release (docs/hooks.md). */
   readonly hooks?: Hook[];
+  /** Which events go to the app's chat webhooks (docs/notifications.md). */
+  readonly notifications?: Notifications;
+}
+
+/**
+ * Chat notifications (`notifications` in the config). The webhooks' URLs are
+ * credentials: put them in the SecureStrings `<prefix>/<app>/slack-webhook-url`
+ * and `<prefix>/<app>/webhook-url` yourself; they are never in the config.
+ */
+export interface Notifications {
+  /** Post to a Slack-compatible incoming webhook. @default false */
+  readonly slack?: boolean;
+  /** Post JSON to a generic webhook (signed when the app has a hooks secret). @default false */
+  readonly webhook?: boolean;
+  /** The events sent. @default all of them */
+  readonly events?: Array<'started' | 'waiting' | 'promoted' | 'aborted' | 'rolled-back' | 'rollback-failed' | 'attention'>;
 }
 
 /**
@@ -301,6 +317,9 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
             to: v.gates.window.to,
           }),
       }),
+    notifications:
+      v.notifications &&
+      compact({ slack: v.notifications.slack, webhook: v.notifications.webhook, events: v.notifications.events }),
     hooks: v.hooks?.map((h) =>
       compact({
         at: h.at,

@@ -17,7 +17,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
-import { APP_NAME, appConfigDocument, Gates, Hook, MonitorThresholds, Strategy } from './app-config';
+import { APP_NAME, appConfigDocument, Gates, Hook, MonitorThresholds, Notifications, Strategy } from './app-config';
 import { acknowledgeWildcards } from './nag';
 import { appWorkflow } from './state-machine';
 import { binaryOf, BlueGreenSwitcher, FUNCTION_KEYS, FunctionKey } from './switcher';
@@ -145,6 +145,12 @@ export interface BlueGreenAppProps {
    * for this app may invoke the Lambda hooks. @default none
    */
   readonly hooks?: Hook[];
+  /**
+   * Which events go to the app's chat webhooks (docs/notifications.md); the
+   * alert topic gets its alerts as AWS Chatbot custom notifications either
+   * way. @default none
+   */
+  readonly notifications?: Notifications;
 }
 
 export class BlueGreenApp extends Construct {
@@ -225,6 +231,7 @@ export class BlueGreenApp extends Construct {
       },
       gates: props.gates,
       hooks: props.hooks,
+      notifications: props.notifications,
     });
     this.configParameter = new ssm.StringParameter(this, 'Config', {
       parameterName: `${switcher.prefix}/${appName}/config`,

@@ -806,6 +806,7 @@ describe('the config document', () => {
         window: { timeZone: 'Europe/Berlin', days: ['mon', 'tue'], from: '22:00', to: '06:00' },
       },
       hooks: [{ at: 'after-step', url: 'https://hooks.example.com/x', timeout: Duration.seconds(5), onFailure: 'continue' }],
+      notifications: { slack: true, webhook: true, events: ['promoted', 'rolled-back'] },
     });
     assert.deepEqual(keyPaths(doc).sort(), schemaConfigFields().sort());
     // A list is one field to keyPaths: its elements hold exactly Rust's MetricCheck.

@@ -216,6 +216,7 @@ async fn run(host: &Host, name: &str, payload: Value) -> Result<Value, (String, 
                     ports,
                     signals: &signals.metrics,
                 },
+                lifecycle,
                 event,
             )
             .await,
@@ -223,7 +224,7 @@ async fn run(host: &Host, name: &str, payload: Value) -> Result<Value, (String, 
         "bluegreen-smoke-test" => {
             answer(bluegreen_smoke_test::handler(ports, lifecycle, &host.http, event).await)
         }
-        "bluegreen-switch" => answer(bluegreen_switch::entry(ports, event).await),
+        "bluegreen-switch" => answer(bluegreen_switch::entry(ports, lifecycle, event).await),
         "bluegreen-monitor" => answer(
             bluegreen_monitor::handler(
                 &bluegreen_monitor::WithSignals { ports, signals },

@@ -128,6 +128,7 @@ fn rollback(to: &str, to_version: &str, from_version: &str) -> Value {
         note: None,
         waited_seconds: None,
         hooks: Vec::new(),
+        notices: Vec::new(),
     })
     .unwrap()
 }
@@ -158,6 +159,7 @@ fn monitor_at(
         figures: Default::default(),
         execution_arn: None,
         hooks: Vec::new(),
+        notices: Vec::new(),
     };
     serde_json::to_value(outcome).unwrap()
 }

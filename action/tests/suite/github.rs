@@ -1138,6 +1138,7 @@ fn monitor(weight: u8, verdict: &str, reasons: &[&str], elapsed: u64) -> Value {
         figures: Default::default(),
         execution_arn: None,
         hooks: Vec::new(),
+        notices: Vec::new(),
     })
     .unwrap()
 }

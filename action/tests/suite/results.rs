@@ -68,6 +68,7 @@ pub fn rollback(to: Color, to_version: &str, from_version: &str, reason: &str) -
         note: None,
         waited_seconds: None,
         hooks: Vec::new(),
+        notices: Vec::new(),
     })
     .unwrap()
 }

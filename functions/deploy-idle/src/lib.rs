@@ -10,12 +10,15 @@
 
 use bluegreen_core::Error;
 use bluegreen_core::document::input::{ExecutionInput, SOURCE};
+use bluegreen_core::ports::HookSender;
 use bluegreen_core::ports::capabilities::{Prefixed, WithSignals};
 use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Services};
 use bluegreen_core::records::store::AppStore;
 use bluegreen_core::steps::abort::{Aborted, abort};
 use bluegreen_core::steps::deploy::{DeployOutcome, deploy};
 use bluegreen_core::steps::monitor::{Alarms, check_alarms_exist, thresholds};
+use bluegreen_core::steps::notices;
+use bluegreen_core::steps::notify::{Notified, send_to_chat};
 use bluegreen_core::steps::ready::{Readiness, check};
 use bluegreen_core::steps::scale_down::{ScaleDownOutcome, scale_down};
 use bluegreen_lambda::HandlerError;
@@ -65,14 +68,46 @@ where
 /// alarm name would otherwise never fire: it is a config error, named, and
 /// nothing is deployed. (The CLI cannot check this for a console rerun, and
 /// only this step runs with the switcher's AWS access before any change.)
-pub async fn handler_checking_alarms<W>(
+///
+/// A release that starts (the `deploy` phase put it on the idle color) or
+/// aborts is announced to the app's chat webhooks (`notifications`); the
+/// sends are reported beside the result and never fail it.
+pub async fn handler_checking_alarms<W, H>(
     aws: &W,
+    chat: &H,
     event: LambdaEvent<Value>,
-) -> Result<DeployIdleResponse, HandlerError>
+) -> Result<Notified<DeployIdleResponse>, HandlerError>
 where
     W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed + Alarms,
+    H: HookSender,
 {
-    run(aws, CheckAlarms::Yes, event).await
+    let (phase, doc) = Phase::split(event.payload.clone())?;
+    let result = run(aws, CheckAlarms::Yes, event).await?;
+    let now = time::OffsetDateTime::now_utc();
+    let execution = doc["execution"]["arn"].as_str();
+    let notice = match (&result, phase) {
+        (DeployIdleResponse::Deployed(d), _) if d.changed && !d.already_live => {
+            Some(notices::started(d, execution, now))
+        }
+        (DeployIdleResponse::Aborted(_), Phase::Abort) => Some(notices::aborted(
+            doc["app"].as_str().unwrap_or_default(),
+            doc["release"]["version"].as_str().unwrap_or_default(),
+            &notices::why(&doc["error"]),
+            execution,
+            now,
+        )),
+        _ => None,
+    };
+    let mut sent = vec![];
+    if let Some(notice) = notice
+        && let Ok(config) = AppStore::new(aws, aws.prefix())?.config(&notice.app).await
+    {
+        sent = send_to_chat(aws, aws.prefix(), chat, &config, &notice).await;
+    }
+    Ok(Notified {
+        result,
+        notices: sent,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 use bluegreen_aws::{
     CloudWatchMetrics, EcsServices, Elbv2, SfnExecutions, SnsAlerts, SsmParameters,
 };
-use bluegreen_lambda::{Acting, Function, app_of};
+use bluegreen_lambda::{Acting, Function, Hooks, app_of};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -23,24 +23,32 @@ bluegreen_core::capabilities! {
 async fn main() -> Result<(), Error> {
     bluegreen_lambda::init_tracing();
     // Per app, with the role the app made for this function.
+    let chat_http = bluegreen_lambda::hooks_http_client();
     let acting = Acting::new(
         Function::DeployIdle,
         bluegreen_aws::sdk_config().await,
         bluegreen_lambda::prefix(),
-        |config| DeployIdleAws {
-            params: bluegreen_aws::ssm(config),
-            lb: bluegreen_aws::elbv2(config),
-            services: bluegreen_aws::ecs(config),
-            alerts: bluegreen_aws::sns(config),
-            executions: bluegreen_aws::sfn(config),
-            alarms: bluegreen_aws::metrics(config),
-            prefix: bluegreen_lambda::prefix(),
+        move |config| {
+            (
+                DeployIdleAws {
+                    params: bluegreen_aws::ssm(config),
+                    lb: bluegreen_aws::elbv2(config),
+                    services: bluegreen_aws::ecs(config),
+                    alerts: bluegreen_aws::sns(config),
+                    executions: bluegreen_aws::sfn(config),
+                    alarms: bluegreen_aws::metrics(config),
+                    prefix: bluegreen_lambda::prefix(),
+                },
+                // Chat notices (release started, aborted).
+                Hooks::new(chat_http.clone(), config),
+            )
         },
     );
     let acting = &acting;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        let aws = acting.for_app(&app_of(&event.payload)?).await?;
-        bluegreen_deploy_idle::handler_checking_alarms(&*aws, event).await
+        let acting_for_app = acting.for_app(&app_of(&event.payload)?).await?;
+        let (aws, chat) = &*acting_for_app;
+        bluegreen_deploy_idle::handler_checking_alarms(aws, chat, event).await
     }))
     .await
 }

@@ -19,6 +19,8 @@ use bluegreen_core::steps::hooks::{HookPlace, run_hooks};
 use bluegreen_core::steps::monitor::{
     Alarms, Clock, MonitorOutcome, Verdict, VersionProber, monitor,
 };
+use bluegreen_core::steps::notices;
+use bluegreen_core::steps::notify::send_to_chat;
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
@@ -85,6 +87,8 @@ where
     if outcome.verdict == Verdict::Promote && switch.done {
         let promoted = place(HookPoint::AfterPromote);
         ran.extend(run_hooks(aws, aws.prefix(), hooks, &config, &promoted, aws.now()).await?);
+        let notice = notices::promoted(switch, aws.now());
+        outcome.notices = send_to_chat(aws, aws.prefix(), hooks, &config, &notice).await;
     }
     outcome.hooks = ran;
     Ok(outcome)

@@ -22,7 +22,10 @@ use std::sync::{Mutex, OnceLock};
 use bluegreen_core::ports::HookSender;
 use bluegreen_core::records::config::AppConfig;
 use bluegreen_core::records::hooks::HookPoint;
+use bluegreen_core::records::notifications::NoticeKind;
 use bluegreen_core::steps::hooks::{HookPlace, HookResult, run_hooks};
+use bluegreen_core::steps::notices;
+use bluegreen_core::steps::notify::{Notice, send_to_chat};
 pub use bluegreen_core::steps::rollback::events::ignored;
 use bluegreen_core::steps::rollback::events::{
     execution_ended_request, is_execution_ended, state_machine_request,
@@ -201,6 +204,23 @@ where
             })
             .unwrap_or_else(|| "the rollback failed".to_string());
         let alerted = alert_rollback_failed(aws, &doc.app, &error, clock.now()).await?;
+        if let Ok(config) = bluegreen_core::records::store::AppStore::new(aws, aws.prefix())?
+            .config(&doc.app)
+            .await
+        {
+            let notice = Notice::new(
+                NoticeKind::RollbackFailed,
+                &doc.app,
+                format!("rollback of {} FAILED", doc.app),
+                format!(
+                    "bluegreen could NOT roll back {}: {error}. Production may still serve the release; roll back again through the emergency topic, or move the listener by hand.",
+                    doc.app
+                ),
+                clock.now(),
+            )
+            .next_step(format!("bluegreen status --app {}", doc.app));
+            send_to_chat(aws, aws.prefix(), hooks, &config, &notice).await;
+        }
         return Ok(RollbackResponse::Alerted { alerted });
     }
     let is_sns = event.payload.get("Records").is_some();
@@ -243,6 +263,9 @@ where
             && outcome.changed
         {
             outcome.hooks = on_rollback(aws, hooks, &config, request, outcome, clock.now()).await;
+            let notice =
+                notices::rolled_back(outcome, request.requested_by.as_deref(), clock.now());
+            outcome.notices = send_to_chat(aws, aws.prefix(), hooks, &config, &notice).await;
         }
     }
     Ok(if is_sns || outcomes.len() != 1 {

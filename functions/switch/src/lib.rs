@@ -10,9 +10,13 @@
 //! it opens); the state machine waits, then calls again.
 
 use bluegreen_core::document::input::{ExecutionInput, SwitchCall};
+use bluegreen_core::ports::HookSender;
 use bluegreen_core::ports::capabilities::Prefixed;
 use bluegreen_core::ports::{LoadBalancer, ParameterStore, Services};
+use bluegreen_core::records::store::AppStore;
 use bluegreen_core::steps::gate::await_approval;
+use bluegreen_core::steps::notices;
+use bluegreen_core::steps::notify::{Notified, send_to_chat};
 use bluegreen_core::steps::switch::{SwitchOutcome, switch};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
@@ -20,9 +24,18 @@ use serde_json::Value;
 
 /// The Lambda's entry point: the document (a switch step) or the
 /// `await-approval` phase.
-pub async fn entry<W>(aws: &W, event: LambdaEvent<Value>) -> Result<Value, HandlerError>
+///
+/// A release that starts waiting at an approval gate is announced to the
+/// app's chat webhooks (`notifications`); the sends are reported beside the
+/// answer and never fail it.
+pub async fn entry<W, H>(
+    aws: &W,
+    chat: &H,
+    event: LambdaEvent<Value>,
+) -> Result<Value, HandlerError>
 where
     W: ParameterStore + LoadBalancer + Services + Prefixed,
+    H: HookSender,
 {
     let (payload, context) = event.into_parts();
     let answer = match SwitchCall::parse(payload)? {
@@ -32,7 +45,18 @@ where
         SwitchCall::AwaitApproval { token, input } => {
             let input = ExecutionInput::from_value(input)?;
             let now = time::OffsetDateTime::now_utc();
-            serde_json::to_value(await_approval(aws, &input, &token, now).await?)
+            let waiting = await_approval(aws, &input, &token, now).await?;
+            let mut sent = vec![];
+            if let Some(held) = &input.switch
+                && let Ok(config) = AppStore::new(aws, aws.prefix())?.config(&input.app).await
+            {
+                let notice = notices::waiting(held, waiting.until, now);
+                sent = send_to_chat(aws, aws.prefix(), chat, &config, &notice).await;
+            }
+            serde_json::to_value(Notified {
+                result: waiting,
+                notices: sent,
+            })
         }
     };
     Ok(answer.expect("the answers serialise"))

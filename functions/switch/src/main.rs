@@ -1,5 +1,5 @@
 use bluegreen_aws::{EcsServices, Elbv2, SsmParameters};
-use bluegreen_lambda::{Acting, Function, app_of};
+use bluegreen_lambda::{Acting, Function, Hooks, app_of};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -17,21 +17,29 @@ bluegreen_core::capabilities! {
 async fn main() -> Result<(), Error> {
     bluegreen_lambda::init_tracing();
     // Per app, with the role the app made for this function.
+    let chat_http = bluegreen_lambda::hooks_http_client();
     let acting = Acting::new(
         Function::Switch,
         bluegreen_aws::sdk_config().await,
         bluegreen_lambda::prefix(),
-        |config| SwitchAws {
-            params: bluegreen_aws::ssm(config),
-            lb: bluegreen_aws::elbv2(config),
-            services: bluegreen_aws::ecs(config),
-            prefix: bluegreen_lambda::prefix(),
+        move |config| {
+            (
+                SwitchAws {
+                    params: bluegreen_aws::ssm(config),
+                    lb: bluegreen_aws::elbv2(config),
+                    services: bluegreen_aws::ecs(config),
+                    prefix: bluegreen_lambda::prefix(),
+                },
+                // Chat notices (a release waits at a gate).
+                Hooks::new(chat_http.clone(), config),
+            )
         },
     );
     let acting = &acting;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        let aws = acting.for_app(&app_of(&event.payload)?).await?;
-        bluegreen_switch::entry(&*aws, event).await
+        let acting_for_app = acting.for_app(&app_of(&event.payload)?).await?;
+        let (aws, chat) = &*acting_for_app;
+        bluegreen_switch::entry(aws, chat, event).await
     }))
     .await
 }

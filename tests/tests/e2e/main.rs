@@ -12,6 +12,7 @@ mod deploy_idle;
 mod deploy_idle_ecs;
 mod lock;
 mod monitor;
+mod notify;
 mod pipeline;
 mod rollback;
 mod rounds;

@@ -521,9 +521,13 @@ async fn a_missing_alarm_fails_before_anything_is_deployed() {
         ports: &ports,
         signals: &alarms,
     };
-    let err = bluegreen_deploy_idle::handler_checking_alarms(&aws, lambda_event(doc.clone()))
-        .await
-        .unwrap_err();
+    let err = bluegreen_deploy_idle::handler_checking_alarms(
+        &aws,
+        &bluegreen_core::ports::NoHooks,
+        lambda_event(doc.clone()),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.error_type(), "BadInput", "{err}");
     let m = err.to_string();
     assert!(
@@ -538,9 +542,13 @@ async fn a_missing_alarm_fails_before_anything_is_deployed() {
     // Named in an override instead: the override's path is named.
     let mut doc = doc;
     doc["overrides"] = json!({"monitor": {"alarm_names": ["mo-missing-other"]}});
-    let err = bluegreen_deploy_idle::handler_checking_alarms(&aws, lambda_event(doc))
-        .await
-        .unwrap_err();
+    let err = bluegreen_deploy_idle::handler_checking_alarms(
+        &aws,
+        &bluegreen_core::ports::NoHooks,
+        lambda_event(doc),
+    )
+    .await
+    .unwrap_err();
     assert!(
         err.to_string()
             .contains("`overrides.monitor.alarm_names[0]`"),
@@ -567,9 +575,13 @@ async fn a_bad_monitor_override_fails_before_anything_changes() {
     ] {
         let mut doc = release_input(&app.name, "v2");
         doc["overrides"] = json!({"monitor": monitor});
-        let err = bluegreen_deploy_idle::handler_checking_alarms(&aws, lambda_event(doc))
-            .await
-            .unwrap_err();
+        let err = bluegreen_deploy_idle::handler_checking_alarms(
+            &aws,
+            &bluegreen_core::ports::NoHooks,
+            lambda_event(doc),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.error_type(), "BadInput", "{err}");
         assert!(
             err.to_string()

@@ -143,6 +143,9 @@ pub struct MonitorOutcome {
     /// call, `after-promote` with the last step's promotion.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<crate::steps::hooks::HookResult>,
+    /// The chat notice of a promotion (never the webhooks' URLs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<crate::steps::notify::NoticeSent>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod gate;
 pub mod hooks;
 pub mod monitor;
+pub mod notices;
 pub mod notify;
 pub mod ready;
 pub mod reconcile;

@@ -172,6 +172,16 @@ pub fn alert_facts(message: &Value) -> Value {
     facts
 }
 
+/// A step's result with the chat notices it sent (flattened: readers of
+/// the result see its own fields, and `notices` beside them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notified<T> {
+    #[serde(flatten)]
+    pub result: T,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<NoticeSent>,
+}
+
 /// Where a notice went, as a step's result reports it (never the URL).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeSent {

@@ -119,6 +119,7 @@ where
         figures,
         execution_arn: input.execution_arn().map(str::to_string),
         hooks: Vec::new(),
+        notices: Vec::new(),
     })
 }
 

@@ -100,43 +100,8 @@ pub(super) async fn alert(
     request: &RollbackRequest,
     now: OffsetDateTime,
 ) -> Option<String> {
-    let version = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown version".into());
-    let summary = format!(
-        "bluegreen rolled back {}: all production traffic is on {} ({}), away from {} ({})",
-        outcome.app,
-        outcome.to.color,
-        version(&outcome.to.version),
-        outcome.from.color,
-        version(&outcome.from.version),
-    );
-    let by = request
-        .requested_by
-        .as_deref()
-        .map_or_else(String::new, |b| format!(" (by {b})"));
-    let message = Notice::new(
-        NoticeKind::RolledBack,
-        &outcome.app,
-        format!(
-            "{} rolled back to {} ({})",
-            outcome.app,
-            outcome.to.color,
-            version(&outcome.to.version)
-        ),
-        format!("{summary}. Why: {}{by}.", outcome.reason),
-        now,
-    )
-    .execution(outcome.stopped_execution.as_deref())
-    .fact("reason", Some(&outcome.reason))
-    .fact("source", Some(source_name(outcome.source)))
-    .fact("requested_by", request.requested_by.as_ref())
-    .fact("rolled_back", Some(true))
-    .fact("to_color", Some(outcome.to.color))
-    .fact("to_version", outcome.to.version.as_ref())
-    .fact("from_color", Some(outcome.from.color))
-    .fact("from_version", outcome.from.version.as_ref())
-    .fact("stopped_execution", outcome.stopped_execution.as_ref())
-    .next_step(format!("bluegreen status --app {}", outcome.app))
-    .chatbot();
+    let message =
+        crate::steps::notices::rolled_back(outcome, request.requested_by.as_deref(), now).chatbot();
     // SNS subjects are limited to 100 characters.
     let subject: String = format!(
         "bluegreen: {} rolled back to {}",
@@ -198,7 +163,7 @@ pub(super) async fn alert_unfinished(
 }
 
 /// The source's name as its JSON says it (`emergency`, `state-machine`, …).
-fn source_name(source: super::RollbackSource) -> String {
+pub(crate) fn source_name(source: super::RollbackSource) -> String {
     serde_json::to_value(source)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -10,7 +10,7 @@
 //! after (see `fast.rs`); any other is fenced off and stopped first (see
 //! [`crate::records::fence`]) and the world is read again.
 
-mod alert;
+pub(crate) mod alert;
 mod apply;
 mod callers;
 pub mod decide;
@@ -166,6 +166,9 @@ pub struct RollbackOutcome {
     /// rollback never waits on them beyond their budget).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<crate::steps::hooks::HookResult>,
+    /// The chat notices sent of it (never the webhooks' URLs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<crate::steps::notify::NoticeSent>,
 }
 
 impl RollbackOutcome {
@@ -190,6 +193,7 @@ impl RollbackOutcome {
             note: Some(note),
             waited_seconds: None,
             hooks: Vec::new(),
+            notices: Vec::new(),
         }
     }
 }

@@ -173,6 +173,7 @@ pub(super) fn after_traffic(
         note: (!changed).then(|| "already rolled back; the listener agrees".to_string()),
         waited_seconds: None,
         hooks: Vec::new(),
+        notices: Vec::new(),
     };
     (effects, outcome)
 }

@@ -24,7 +24,6 @@ use bluegreen_core::records::config::AppConfig;
 use bluegreen_core::records::hooks::HookPoint;
 use bluegreen_core::records::notifications::NoticeKind;
 use bluegreen_core::steps::hooks::{HookPlace, HookResult, run_hooks};
-use bluegreen_core::steps::notices;
 use bluegreen_core::steps::notify::{Notice, send_to_chat};
 pub use bluegreen_core::steps::rollback::events::ignored;
 use bluegreen_core::steps::rollback::events::{
@@ -263,8 +262,11 @@ where
             && outcome.changed
         {
             outcome.hooks = on_rollback(aws, hooks, &config, request, outcome, clock.now()).await;
-            let notice =
-                notices::rolled_back(outcome, request.requested_by.as_deref(), clock.now());
+            let notice = bluegreen_core::steps::rollback::rolled_back_notice(
+                outcome,
+                request.requested_by.as_deref(),
+                clock.now(),
+            );
             outcome.notices = send_to_chat(aws, aws.prefix(), hooks, &config, &notice).await;
         }
     }

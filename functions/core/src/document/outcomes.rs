@@ -142,10 +142,10 @@ pub struct MonitorOutcome {
     /// The app's hooks this call delivered: `after-step` at a bake's first
     /// call, `after-promote` with the last step's promotion.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hooks: Vec<crate::steps::hooks::HookResult>,
+    pub hooks: Vec<HookResult>,
     /// The chat notice of a promotion (never the webhooks' URLs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notices: Vec<crate::steps::notify::NoticeSent>,
+    pub notices: Vec<NoticeSent>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,4 +267,32 @@ pub struct CheckResult {
     pub baseline: Option<f64>,
     /// Why it breached or waits, or what it was held to.
     pub detail: String,
+}
+
+// What lifecycle hooks and chat notices came to, as the steps' results
+// report them (see `steps::hooks`, `steps::notify`).
+
+/// One hook's delivery, as the step's result reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookResult {
+    pub at: crate::records::hooks::HookPoint,
+    /// Its URL (without query or credentials) or function ARN.
+    pub target: String,
+    pub passed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    pub on_failure: crate::records::hooks::OnHookFailure,
+}
+
+/// Where a notice went, as a step's result reports it (never the URL).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeSent {
+    /// `slack` or `webhook`.
+    pub channel: String,
+    pub event: crate::records::notifications::NoticeKind,
+    pub sent: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }

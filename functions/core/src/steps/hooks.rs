@@ -76,19 +76,7 @@ pub struct HookPlace<'a> {
     pub reason: Option<&'a str>,
 }
 
-/// One hook's delivery, as the step's result reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HookResult {
-    pub at: HookPoint,
-    /// Its URL (without query or credentials) or function ARN.
-    pub target: String,
-    pub passed: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    pub on_failure: OnHookFailure,
-}
+pub use crate::document::outcomes::HookResult;
 
 impl HookEvent {
     pub fn new(config: &AppConfig, place: &HookPlace<'_>, now: OffsetDateTime) -> HookEvent {

@@ -1,6 +1,7 @@
 //! What each of a release's events says to people (see `notify` for how it
 //! is rendered and sent): started, waiting at a gate, promoted, aborted.
-//! The rollback's own notices are its alerts (`rollback::alert`).
+//! The rollback's own notices are its alerts (`rollback::alert`, with
+//! [`crate::steps::rollback::rolled_back_notice`]).
 
 use time::OffsetDateTime;
 
@@ -73,50 +74,6 @@ pub fn promoted(switch: &SwitchOutcome, now: OffsetDateTime) -> Notice {
     .fact("version", Some(&switch.version))
     .fact("color", Some(switch.target_color))
     .next_step(format!("bluegreen rollback --app {app} --reason \"...\" if it misbehaves"))
-}
-
-/// Traffic went back: why, by whom, and what serves now.
-pub fn rolled_back(
-    outcome: &crate::steps::rollback::RollbackOutcome,
-    requested_by: Option<&str>,
-    now: OffsetDateTime,
-) -> Notice {
-    let version = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown version".into());
-    let by = requested_by.map_or_else(String::new, |b| format!(" (by {b})"));
-    Notice::new(
-        NoticeKind::RolledBack,
-        &outcome.app,
-        format!(
-            "{} rolled back to {} ({})",
-            outcome.app,
-            outcome.to.color,
-            version(&outcome.to.version)
-        ),
-        format!(
-            "bluegreen rolled back {}: all production traffic is on {} ({}), away from {} ({}). Why: {}{by}.",
-            outcome.app,
-            outcome.to.color,
-            version(&outcome.to.version),
-            outcome.from.color,
-            version(&outcome.from.version),
-            outcome.reason
-        ),
-        now,
-    )
-    .execution(outcome.stopped_execution.as_deref())
-    .fact("reason", Some(&outcome.reason))
-    .fact(
-        "source",
-        Some(crate::steps::rollback::alert::source_name(outcome.source)),
-    )
-    .fact("requested_by", requested_by)
-    .fact("rolled_back", Some(true))
-    .fact("to_color", Some(outcome.to.color))
-    .fact("to_version", outcome.to.version.as_ref())
-    .fact("from_color", Some(outcome.from.color))
-    .fact("from_version", outcome.from.version.as_ref())
-    .fact("stopped_execution", outcome.stopped_execution.as_ref())
-    .next_step(format!("bluegreen status --app {}", outcome.app))
 }
 
 /// A release stopped before traffic moved.

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -182,16 +182,7 @@ pub struct Notified<T> {
     pub notices: Vec<NoticeSent>,
 }
 
-/// Where a notice went, as a step's result reports it (never the URL).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NoticeSent {
-    /// `slack` or `webhook`.
-    pub channel: String,
-    pub event: NoticeKind,
-    pub sent: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
+pub use crate::document::outcomes::NoticeSent;
 
 /// Sends `notice` to the app's chat webhooks, when its config names them
 /// and wants this kind of event. The URLs are read from their SecureStrings

@@ -100,8 +100,7 @@ pub(super) async fn alert(
     request: &RollbackRequest,
     now: OffsetDateTime,
 ) -> Option<String> {
-    let message =
-        crate::steps::notices::rolled_back(outcome, request.requested_by.as_deref(), now).chatbot();
+    let message = rolled_back_notice(outcome, request.requested_by.as_deref(), now).chatbot();
     // SNS subjects are limited to 100 characters.
     let subject: String = format!(
         "bluegreen: {} rolled back to {}",
@@ -168,4 +167,48 @@ pub(crate) fn source_name(source: super::RollbackSource) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// Traffic went back: why, by whom, and what serves now.
+pub fn rolled_back_notice(
+    outcome: &RollbackOutcome,
+    requested_by: Option<&str>,
+    now: OffsetDateTime,
+) -> Notice {
+    let version = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown version".into());
+    let by = requested_by.map_or_else(String::new, |b| format!(" (by {b})"));
+    Notice::new(
+        NoticeKind::RolledBack,
+        &outcome.app,
+        format!(
+            "{} rolled back to {} ({})",
+            outcome.app,
+            outcome.to.color,
+            version(&outcome.to.version)
+        ),
+        format!(
+            "bluegreen rolled back {}: all production traffic is on {} ({}), away from {} ({}). Why: {}{by}.",
+            outcome.app,
+            outcome.to.color,
+            version(&outcome.to.version),
+            outcome.from.color,
+            version(&outcome.from.version),
+            outcome.reason
+        ),
+        now,
+    )
+    .execution(outcome.stopped_execution.as_deref())
+    .fact("reason", Some(&outcome.reason))
+    .fact(
+        "source",
+        Some(source_name(outcome.source)),
+    )
+    .fact("requested_by", requested_by)
+    .fact("rolled_back", Some(true))
+    .fact("to_color", Some(outcome.to.color))
+    .fact("to_version", outcome.to.version.as_ref())
+    .fact("from_color", Some(outcome.from.color))
+    .fact("from_version", outcome.from.version.as_ref())
+    .fact("stopped_execution", outcome.stopped_execution.as_ref())
+    .next_step(format!("bluegreen status --app {}", outcome.app))
 }

@@ -10,7 +10,9 @@
 //! after (see `fast.rs`); any other is fenced off and stopped first (see
 //! [`crate::records::fence`]) and the world is read again.
 
-pub(crate) mod alert;
+mod alert;
+
+pub use alert::rolled_back_notice;
 mod apply;
 mod callers;
 pub mod decide;
@@ -165,10 +167,10 @@ pub struct RollbackOutcome {
     /// The `on-rollback` hooks, delivered once traffic was back (the
     /// rollback never waits on them beyond their budget).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub hooks: Vec<crate::steps::hooks::HookResult>,
+    pub hooks: Vec<crate::document::outcomes::HookResult>,
     /// The chat notices sent of it (never the webhooks' URLs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notices: Vec<crate::steps::notify::NoticeSent>,
+    pub notices: Vec<crate::document::outcomes::NoticeSent>,
 }
 
 impl RollbackOutcome {

@@ -67,12 +67,19 @@ struct Host {
     proxy: reqwest::Client,
     calls: mpsc::UnboundedSender<Invocation>,
     hooks: Arc<std::sync::Mutex<Vec<ServiceUpdateHook>>>,
+    functions: Functions,
 }
+
+/// A team's own function (a Lambda hook, say), hosted beside bluegreen's:
+/// its answer, or its error as `(type, message)`.
+pub type TeamFunction = Arc<dyn Fn(Value) -> Result<Value, (String, String)> + Send + Sync>;
+type Functions = Arc<std::sync::Mutex<std::collections::HashMap<String, TeamFunction>>>;
 
 pub struct LambdaHost {
     pub port: u16,
     pub calls: mpsc::UnboundedReceiver<Invocation>,
     hooks: Arc<std::sync::Mutex<Vec<ServiceUpdateHook>>>,
+    functions: Functions,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -96,6 +103,7 @@ impl LambdaHost {
         let listener = TcpListener::from_std(listener)?;
         let (tx, rx) = mpsc::unbounded_channel();
         let hooks: Arc<std::sync::Mutex<Vec<ServiceUpdateHook>>> = Arc::default();
+        let functions: Functions = Arc::default();
         let in_flight = InFlight::default();
         let prober = HttpProber::new();
         let hooks_http = bluegreen_lambda::hooks_http_client();
@@ -148,6 +156,7 @@ impl LambdaHost {
             proxy: reqwest::Client::new(),
             calls: tx,
             hooks: hooks.clone(),
+            functions: functions.clone(),
         });
         let app = Router::new()
             .route("/2015-03-31/functions/{name}/invocations", post(invoke))
@@ -161,8 +170,18 @@ impl LambdaHost {
             port,
             calls: rx,
             hooks,
+            functions,
             task,
         })
+    }
+
+    /// Hosts `function` as the Lambda function `name` (invoked by name or
+    /// ARN), as a team's own function beside bluegreen's.
+    pub fn add_function(&self, name: &str, function: TeamFunction) {
+        self.functions
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), function);
     }
 
     pub fn on_service_update(&self, hook: ServiceUpdateHook) {
@@ -181,6 +200,10 @@ fn answer<T: Serialize>(result: Result<T, HandlerError>) -> Result<Value, (Strin
 /// last `:` segment, e.g. `bluegreen-switch`.
 async fn run(host: &Host, name: &str, payload: Value) -> Result<Value, (String, String)> {
     let function = name.rsplit(':').next().unwrap_or(name);
+    let team = host.functions.lock().unwrap().get(function).cloned();
+    if let Some(team) = team {
+        return team(payload);
+    }
     let Some((_, acting)) = host.acting.iter().find(|(n, _)| *n == function) else {
         return Err((
             "ResourceNotFoundException".to_string(),

@@ -102,10 +102,19 @@ impl Hooks {
                     .unwrap_or_default();
                 match out.function_error {
                     // The function raised: its error is the answer.
-                    Some(kind) => HookAnswer {
-                        status: Some(500),
-                        detail: Some(format!("{kind}: {}", first(&answer))),
-                    },
+                    Some(_) => {
+                        let error: serde_json::Value =
+                            serde_json::from_str(&answer).unwrap_or_default();
+                        let said =
+                            match (error["errorType"].as_str(), error["errorMessage"].as_str()) {
+                                (Some(kind), Some(message)) => format!("{kind}: {message}"),
+                                _ => answer.clone(),
+                            };
+                        HookAnswer {
+                            status: Some(500),
+                            detail: Some(format!("raised {}", first(&said))),
+                        }
+                    }
                     None => HookAnswer {
                         status: Some(200),
                         detail: Some(first(&answer)).filter(|t| !t.is_empty()),

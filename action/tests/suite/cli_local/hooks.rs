@@ -360,3 +360,48 @@ async fn the_documented_verifier_accepts_a_signed_delivery_and_refuses_a_tampere
     assert_eq!(send(body, old).await, 401, "a replayed old delivery");
     receiver.kill().await.ok();
 }
+
+/// A Lambda hook, hosted beside bluegreen's functions in local mode and
+/// invoked through the Lambda API with the same payload: one that answers
+/// lets the release through; one that raises aborts it with its error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lambda_hook_gets_the_payload_and_its_error_aborts_the_release() {
+    let function = |name: &str| format!("arn:aws:lambda:us-east-1:123456789012:function:{name}");
+    let (local, app) = setup_with_hooks(json!([
+        {"at": "after-deploy", "function_arn": function("team-checks")},
+        {"at": "before-switch", "function_arn": function("team-gate")},
+    ]))
+    .await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let record = seen.clone();
+    local.host.add_function(
+        "team-checks",
+        std::sync::Arc::new(move |event: Value| {
+            record.lock().unwrap().push(event);
+            Ok(json!({"ok": true}))
+        }),
+    );
+    local.host.add_function(
+        "team-gate",
+        std::sync::Arc::new(|_| {
+            Err((
+                "FreezeError".to_string(),
+                "release freeze until Monday".to_string(),
+            ))
+        }),
+    );
+    let run = deploy(&local, "v2", "741").await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("HookFailed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("release freeze until Monday"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["at"], "after-deploy");
+    assert_eq!(seen[0]["app"], APP);
+    assert_eq!(seen[0]["version"], "v2");
+}

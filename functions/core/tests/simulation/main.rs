@@ -543,7 +543,11 @@ async fn states(
                 let mut left = asl::get(&doc, "$.switch.window.wait_seconds")
                     .and_then(serde_json::Value::as_u64)
                     .expect("the switch says how long to wait");
-                while left > 0 && running(&world, &arn) {
+                while left > 0 {
+                    if !running(&world, &arn) {
+                        note(&world, format!("  {arn} stopped at a gate ({at})"));
+                        return Some((at, doc));
+                    }
                     let step = left.min(60);
                     world.lock().unwrap().calls += step as usize;
                     left -= step;
@@ -580,6 +584,7 @@ async fn states(
                         for _ in 0..rng.usize(0..30) {
                             yield_now().await;
                             if !running(&world, &arn) {
+                                note(&world, format!("  {arn} stopped at a gate ({at})"));
                                 return Some((at, doc));
                             }
                         }
@@ -1667,9 +1672,14 @@ fn the_heart_keeps_its_invariants_under_interleavings_faults_and_operators() {
         .ok()
         .map(|s| s.parse().expect("BLUEGREEN_SIM_SEEDS is a number"))
         .unwrap_or(DEFAULT_SEEDS);
-    let (mut polls, mut checks, mut faults) = (0, 0, 0);
+    let (mut polls, mut checks, mut faults, mut gate_stops) = (0, 0, 0, 0);
     for seed in (0..seeds).chain(FOUND_BUGS.iter().copied()) {
         let out = simulate(seed);
+        gate_stops += out
+            .trace
+            .iter()
+            .filter(|l| l.contains("stopped at a gate"))
+            .count();
         polls += out.polls;
         checks += out.checks;
         faults += out.faults;
@@ -1686,7 +1696,7 @@ fn the_heart_keeps_its_invariants_under_interleavings_faults_and_operators() {
         }
     }
     println!(
-        "simulation: {seeds} seeds and {} kept ones, {polls} steps, {faults} faults injected, {checks} invariant checks, 0 violations",
+        "simulation: {seeds} seeds and {} kept ones, {polls} steps, {faults} faults injected, {checks} invariant checks, 0 violations ({gate_stops} executions stopped while waiting at a gate)",
         FOUND_BUGS.len()
     );
 }

@@ -29,13 +29,24 @@ async fn setup() -> (Local, LocalApp) {
 /// With the previous color kept warm this long after a release (a rollback
 /// after that finds it scaled down, and must scale it up first).
 async fn setup_warm_for(warm_window_seconds: u64) -> (Local, LocalApp) {
-    let local = Local::start(true).await.unwrap_or_else(|e| panic!("{e}"));
-    let options = AppOptions {
+    setup_with(AppOptions {
+        warm_window_seconds,
+        ..quick()
+    })
+    .await
+}
+
+/// The app's options for these tests: one short bake, a few quick probes.
+fn quick() -> AppOptions {
+    AppOptions {
         strategy: json!({"type": "all-at-once", "bake_seconds": 2}),
         monitor: json!({"min_requests": 0, "probe_requests": 4, "probe_timeout_ms": 1000}),
-        warm_window_seconds,
         ..AppOptions::default()
-    };
+    }
+}
+
+async fn setup_with(options: AppOptions) -> (Local, LocalApp) {
+    let local = Local::start(true).await.unwrap_or_else(|e| panic!("{e}"));
     let app = local.app(APP, options).await.expect("app");
     (local, app)
 }
@@ -78,8 +89,20 @@ async fn wait_for_executions_to_end(local: &Local) {
 
 /// `bluegreen deploy` of `version` (image `example/web:<version>`).
 async fn deploy(local: &Local, version: &str, run_id: &str) -> Run {
+    deploy_with(local, version, &[], run_id, &[]).await
+}
+
+/// [`deploy`] with more flags (`--overrides`, `--no-wait-for-approval`) and
+/// environment (GitHub's).
+async fn deploy_with(
+    local: &Local,
+    version: &str,
+    flags: &[&str],
+    run_id: &str,
+    env: &[(&str, String)],
+) -> Run {
     let image = format!("example/web:{version}");
-    let args = [
+    let mut args = vec![
         "deploy",
         "--app",
         APP,
@@ -88,7 +111,26 @@ async fn deploy(local: &Local, version: &str, run_id: &str) -> Run {
         "--image",
         &image,
     ];
+    args.extend_from_slice(flags);
+    bluegreen_with(local, &args, run_id, env).await
+}
+
+/// `bluegreen rollback` through the rollback function, as on-call runs it.
+async fn rollback_now(local: &Local, reason: &str, flags: &[&str], run_id: &str) -> Run {
+    let mut args = vec!["rollback", "--app", APP, "--reason", reason];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["--function", "bluegreen-rollback"]);
     bluegreen(local, &args, run_id).await
+}
+
+/// A real HTTP receiver answering `status` to every POST (wiremock).
+async fn receiver(status: u16) -> wiremock::MockServer {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(status))
+        .mount(&server)
+        .await;
+    server
 }
 
 async fn bluegreen(local: &Local, args: &[&str], run_id: &str) -> Run {

@@ -9,29 +9,13 @@ use bluegreen_core::{Color, Split};
 use bluegreen_local::{Local, LocalApp};
 use serde_json::Value;
 
-use super::{APP, Run, bluegreen, bluegreen_with, setup};
+use super::{APP, Run, bluegreen, deploy_with, setup};
 use crate::github_fake::{self, FakeGitHub};
 
 /// `bluegreen deploy` of v2 with these gates as the release's overrides.
 async fn deploy_gated(local: &Local, gates: &str, run_id: &str) -> Run {
     let overrides = format!(r#"{{"gates": {gates}}}"#);
-    bluegreen_with(
-        local,
-        &[
-            "deploy",
-            "--app",
-            APP,
-            "--version",
-            "v2",
-            "--image",
-            "example/web:v2",
-            "--overrides",
-            &overrides,
-        ],
-        run_id,
-        &[],
-    )
-    .await
+    deploy_with(local, "v2", &["--overrides", &overrides], run_id, &[]).await
 }
 
 /// The gate record, once the release waits there.
@@ -220,22 +204,12 @@ async fn the_pull_request_shows_the_wait_and_then_who_approved() {
         ("GITHUB_SHA", "3f2c1ab".to_string()),
         ("BLUEGREEN_PR", "47".to_string()),
     ];
-    let deploy = |extra: &'static [&'static str]| {
-        let mut args = vec![
-            "deploy",
-            "--app",
-            APP,
-            "--version",
-            "v2",
-            "--image",
-            "example/web:v2",
-            "--overrides",
-            r#"{"gates": {"approval": {"timeout_seconds": 3600}}}"#,
-        ];
-        args.extend_from_slice(extra);
-        args
-    };
-    let waiting = bluegreen_with(&local, &deploy(&["--no-wait-for-approval"]), "631", &env).await;
+    let overrides = [
+        "--overrides",
+        r#"{"gates": {"approval": {"timeout_seconds": 3600}}}"#,
+    ];
+    let no_wait = [overrides[0], overrides[1], "--no-wait-for-approval"];
+    let waiting = deploy_with(&local, "v2", &no_wait, "631", &env).await;
     assert_eq!(waiting.code, 0, "{}", waiting.stdout);
     assert!(
         waiting.outputs.contains("result=waiting-approval"),
@@ -260,7 +234,7 @@ async fn the_pull_request_shows_the_wait_and_then_who_approved() {
 
     let approved = bluegreen(&local, &["approve", "--app", APP, "--by", "carol"], "632").await;
     assert_eq!(approved.code, 0, "{}", approved.stdout);
-    let live = bluegreen_with(&local, &deploy(&[]), "631", &env).await;
+    let live = deploy_with(&local, "v2", &overrides, "631", &env).await;
     assert_eq!(live.code, 0, "{}", live.stdout);
     assert!(
         live.outputs.contains("result=succeeded"),
@@ -300,24 +274,9 @@ async fn a_release_window_holds_the_release_outside_its_hours_and_lets_it_throug
         utc_clock_in(2),
         utc_clock_in(3)
     );
-    let run = bluegreen_with(
-        &local,
-        &[
-            "deploy",
-            "--app",
-            APP,
-            "--version",
-            "v2",
-            "--image",
-            "example/web:v2",
-            "--no-wait-for-approval",
-            "--overrides",
-            &format!(r#"{{"gates": {closed}}}"#),
-        ],
-        "641",
-        &[],
-    )
-    .await;
+    let overrides = format!(r#"{{"gates": {closed}}}"#);
+    let flags = ["--no-wait-for-approval", "--overrides", &overrides];
+    let run = deploy_with(&local, "v2", &flags, "641", &[]).await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
         run.outputs.contains("result=waiting-window"),

@@ -15,22 +15,20 @@ use sha2::Sha256;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::{APP, Run, bluegreen, deploy};
+use super::{APP, Run, deploy, quick, receiver, rollback_now, setup_with};
 
 const SECRET: &str = "a-team-secret";
 
 /// The app with `hooks`, its signing secret stored, and the previous color
 /// kept warm (so an emergency rollback is one listener change).
 async fn setup_with_hooks(hooks: Value) -> (Local, LocalApp) {
-    let local = Local::start(true).await.unwrap_or_else(|e| panic!("{e}"));
-    let options = AppOptions {
+    let (local, app) = setup_with(AppOptions {
         strategy: json!({"type": "weighted", "steps": [50, 100], "bake_seconds": 2}),
-        monitor: json!({"min_requests": 0, "probe_requests": 4, "probe_timeout_ms": 1000}),
         warm_window_seconds: 300,
         extra_config: json!({"hooks": hooks}),
-        ..AppOptions::default()
-    };
-    let app = local.app(APP, options).await.expect("app");
+        ..quick()
+    })
+    .await;
     aws_sdk_ssm::Client::new(&local.sdk)
         .put_parameter()
         .name(format!("/bluegreen/{APP}/hooks-secret"))
@@ -40,16 +38,6 @@ async fn setup_with_hooks(hooks: Value) -> (Local, LocalApp) {
         .await
         .expect("the secret");
     (local, app)
-}
-
-/// A receiver answering `status` on `/<point>` for every point.
-async fn receiver(status: u16) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(status))
-        .mount(&server)
-        .await;
-    server
 }
 
 fn hook(server: &MockServer, at: &str) -> Value {
@@ -164,20 +152,7 @@ async fn each_point_gets_a_signed_delivery_in_order_and_on_rollback_hears_of_the
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    let rolled = bluegreen(
-        &local,
-        &[
-            "rollback",
-            "--app",
-            APP,
-            "--reason",
-            "errors after v2",
-            "--function",
-            "bluegreen-rollback",
-        ],
-        "702",
-    )
-    .await;
+    let rolled = rollback_now(&local, "errors after v2", &[], "702").await;
     assert_eq!(rolled.code, 0, "{}", rolled.stdout);
     assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
     let got = heard(&server).await;
@@ -272,20 +247,7 @@ async fn a_hanging_on_rollback_hook_does_not_hold_up_an_emergency_rollback() {
     assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
 
     let started = Instant::now();
-    let rolled: Run = bluegreen(
-        &local,
-        &[
-            "rollback",
-            "--app",
-            APP,
-            "--reason",
-            "drill",
-            "--function",
-            "bluegreen-rollback",
-        ],
-        "732",
-    )
-    .await;
+    let rolled: Run = rollback_now(&local, "drill", &[], "732").await;
     let took = started.elapsed();
     assert_eq!(rolled.code, 0, "{}", rolled.stdout);
     assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));

@@ -11,21 +11,18 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::{APP, bluegreen, deploy};
+use super::{APP, bluegreen, deploy, deploy_with, quick, receiver, rollback_now, setup_with};
 
 /// The part of the webhook URLs that is a credential.
 const TOKEN: &str = "T0K3N-in-the-url";
 
 async fn setup_with_chat(receiver: &MockServer) -> (Local, LocalApp) {
-    let local = Local::start(true).await.unwrap_or_else(|e| panic!("{e}"));
-    let options = AppOptions {
-        strategy: json!({"type": "all-at-once", "bake_seconds": 2}),
-        monitor: json!({"min_requests": 0, "probe_requests": 4, "probe_timeout_ms": 1000}),
+    let (local, app) = setup_with(AppOptions {
         warm_window_seconds: 300,
         extra_config: json!({"notifications": {"slack": true, "webhook": true}}),
-        ..AppOptions::default()
-    };
-    let app = local.app(APP, options).await.expect("app");
+        ..quick()
+    })
+    .await;
     let ssm = aws_sdk_ssm::Client::new(&local.sdk);
     for (leaf, path) in [("slack-webhook-url", "slack"), ("webhook-url", "json")] {
         ssm.put_parameter()
@@ -77,11 +74,7 @@ fn events(got: &[(String, Value)]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chat_hears_of_a_release_live_a_rollback_and_a_release_aborted() {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver(200).await;
     let (local, app) = setup_with_chat(&receiver).await;
 
     let run = deploy(&local, "v2", "801").await;
@@ -103,22 +96,7 @@ async fn chat_hears_of_a_release_live_a_rollback_and_a_release_aborted() {
     assert!(text.starts_with("*web v2 is live on green*"), "{text}");
     assert_eq!(slack[1]["blocks"][0]["type"], "section");
 
-    let rolled = bluegreen(
-        &local,
-        &[
-            "rollback",
-            "--app",
-            APP,
-            "--reason",
-            "errors after v2",
-            "--requested-by",
-            "ana",
-            "--function",
-            "bluegreen-rollback",
-        ],
-        "803",
-    )
-    .await;
+    let rolled = rollback_now(&local, "errors after v2", &["--requested-by", "ana"], "803").await;
     assert_eq!(rolled.code, 0, "{}", rolled.stdout);
     assert!(!rolled.stdout.contains(TOKEN), "{}", rolled.stdout);
     assert!(
@@ -151,11 +129,7 @@ async fn chat_hears_of_a_release_live_a_rollback_and_a_release_aborted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_webhook_that_fails_never_fails_the_release_and_the_result_says_so() {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver(500).await;
     let (local, app) = setup_with_chat(&receiver).await;
     let run = deploy(&local, "v2", "811").await;
     assert_eq!(run.code, 0, "{}", run.stdout);
@@ -186,29 +160,14 @@ async fn a_webhook_that_fails_never_fails_the_release_and_the_result_says_so() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn chat_hears_that_a_release_waits_at_its_gate() {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = receiver(200).await;
     let (local, _app) = setup_with_chat(&receiver).await;
-    let run = bluegreen(
-        &local,
-        &[
-            "deploy",
-            "--app",
-            APP,
-            "--version",
-            "v2",
-            "--image",
-            "example/web:v2",
-            "--no-wait-for-approval",
-            "--overrides",
-            r#"{"gates": {"approval": {}}}"#,
-        ],
-        "821",
-    )
-    .await;
+    let flags = [
+        "--no-wait-for-approval",
+        "--overrides",
+        r#"{"gates": {"approval": {}}}"#,
+    ];
+    let run = deploy_with(&local, "v2", &flags, "821", &[]).await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     // The wait is announced once the execution waits on its token.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

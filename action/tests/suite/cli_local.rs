@@ -123,6 +123,20 @@ async fn rollback_now(local: &Local, reason: &str, flags: &[&str], run_id: &str)
     bluegreen(local, &args, run_id).await
 }
 
+/// A `pull_request` run's environment, with GitHub played by `gh`.
+fn pull_request_env(gh: &github_fake::FakeGitHub, pr: u64) -> Vec<(&'static str, String)> {
+    vec![
+        ("GITHUB_API_URL", gh.uri()),
+        ("GITHUB_TOKEN", github_fake::TOKEN.to_string()),
+        (
+            "GITHUB_REPOSITORY",
+            format!("{}/{}", github_fake::OWNER, github_fake::REPO),
+        ),
+        ("GITHUB_SHA", "3f2c1ab".to_string()),
+        ("BLUEGREEN_PR", pr.to_string()),
+    ]
+}
+
 /// A real HTTP receiver answering `status` to every POST (wiremock).
 async fn receiver(status: u16) -> wiremock::MockServer {
     let server = wiremock::MockServer::start().await;
@@ -320,17 +334,8 @@ async fn deploy_reports_to_github_deployments_and_the_pull_request() {
     let gh = github_fake::FakeGitHub::start().await;
     let summary = std::env::temp_dir().join(format!("bluegreen-summary-{}", std::process::id()));
     let _ = std::fs::remove_file(&summary);
-    let env = [
-        ("GITHUB_API_URL", gh.uri()),
-        ("GITHUB_TOKEN", github_fake::TOKEN.to_string()),
-        (
-            "GITHUB_REPOSITORY",
-            format!("{}/{}", github_fake::OWNER, github_fake::REPO),
-        ),
-        ("GITHUB_SHA", "3f2c1ab".to_string()),
-        ("BLUEGREEN_PR", "45".to_string()),
-        ("GITHUB_STEP_SUMMARY", summary.display().to_string()),
-    ];
+    let mut env = pull_request_env(&gh, 45);
+    env.push(("GITHUB_STEP_SUMMARY", summary.display().to_string()));
     let args = [
         "deploy",
         "--app",

@@ -10,7 +10,7 @@ use bluegreen_local::{Local, LocalApp};
 use serde_json::Value;
 
 use super::{APP, Run, bluegreen, deploy_with, setup};
-use crate::github_fake::{self, FakeGitHub};
+use crate::github_fake::FakeGitHub;
 
 /// `bluegreen deploy` of v2 with these gates as the release's overrides.
 async fn deploy_gated(local: &Local, gates: &str, run_id: &str) -> Run {
@@ -194,16 +194,7 @@ async fn a_gate_nobody_decides_aborts_at_its_timeout() {
 async fn the_pull_request_shows_the_wait_and_then_who_approved() {
     let (local, app) = setup().await;
     let gh = FakeGitHub::start().await;
-    let env = [
-        ("GITHUB_API_URL", gh.uri()),
-        ("GITHUB_TOKEN", github_fake::TOKEN.to_string()),
-        (
-            "GITHUB_REPOSITORY",
-            format!("{}/{}", github_fake::OWNER, github_fake::REPO),
-        ),
-        ("GITHUB_SHA", "3f2c1ab".to_string()),
-        ("BLUEGREEN_PR", "47".to_string()),
-    ];
+    let env = super::pull_request_env(&gh, 47);
     let overrides = [
         "--overrides",
         r#"{"gates": {"approval": {"timeout_seconds": 3600}}}"#,

@@ -5,5 +5,6 @@
 pub mod ci;
 pub mod commands;
 pub mod github;
+pub mod migrations;
 pub mod results;
 pub mod timeline;

@@ -30,6 +30,27 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum MigrationsCommand {
+    /// Flag, with file and line, what in an expand migration breaks the old
+    /// version that keeps running against the schema: DROP TABLE, DROP
+    /// COLUMN, RENAME, a column's type changed, NOT NULL without a default.
+    /// Exit 0: nothing found; 1: findings; 2: a file missing or not SQL the
+    /// parser reads.
+    ///
+    /// Example: bluegreen migrations lint --dialect postgres db/expand/*.sql
+    Lint {
+        /// The SQL files (one or more statements each).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "generic")]
+        dialect: bluegreen_action::migrations::lint::SqlDialect,
+        /// One JSON object per finding on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Deploy a release: start the execution, follow it, report how it ended.
     Deploy {
@@ -190,6 +211,10 @@ enum Command {
         #[arg(long, env = "BLUEGREEN_APP")]
         app: Option<String>,
     },
+    /// Database migrations: `lint` checks an expand migration's SQL for what
+    /// breaks the version still running against the shared schema.
+    #[command(subcommand)]
+    Migrations(MigrationsCommand),
     /// Print the JSON Schema of a document people write (`app-config`,
     /// `overrides`, `smoke-tests`), for editors and validators; or write all
     /// of them into a directory.
@@ -473,6 +498,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::from(commands::EXIT_BAD_INPUT)
             })
         }
+        Command::Migrations(MigrationsCommand::Lint {
+            files,
+            dialect,
+            json,
+        }) => Ok(lint_migrations(&files, dialect, json)),
         Command::Schema { name, write } => {
             if let Some(dir) = write {
                 for path in schema::write_all(&dir)
@@ -588,4 +618,59 @@ async fn decide_at_gate(
         .map_err(|e| anyhow!(e))?;
     println!("{}", serde_json::to_string_pretty(&decided)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `bluegreen migrations lint`: every file is read and linted; findings are
+/// printed (an error annotation each in GitHub Actions), unreadable files
+/// too.
+fn lint_migrations(
+    files: &[PathBuf],
+    dialect: bluegreen_action::migrations::lint::SqlDialect,
+    json: bool,
+) -> ExitCode {
+    use bluegreen_action::migrations::lint;
+    let (mut findings, mut unreadable) = (0, 0);
+    for path in files {
+        let name = path.display().to_string();
+        let linted = std::fs::read_to_string(path)
+            .map_err(|e| format!("{name}: cannot read: {e}"))
+            .and_then(|sql| lint::lint(&name, &sql, dialect).map_err(|e| e.to_string()));
+        match linted {
+            Ok(found) => {
+                for f in &found {
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::to_string(f).expect("a finding serialises")
+                        );
+                    } else {
+                        ci::error(&f.to_string());
+                    }
+                }
+                findings += found.len();
+            }
+            Err(e) => {
+                unreadable += 1;
+                ci::error(&e);
+            }
+        }
+    }
+    if !json {
+        println!(
+            "{} file(s): {findings} finding(s){}",
+            files.len(),
+            if unreadable > 0 {
+                format!(", {unreadable} unreadable")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if unreadable > 0 {
+        ExitCode::from(commands::EXIT_BAD_INPUT)
+    } else if findings > 0 {
+        ExitCode::from(commands::EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

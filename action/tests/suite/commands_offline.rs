@@ -612,3 +612,89 @@ async fn local_without_the_local_binary_says_how_to_run_it() {
         "{stderr}"
     );
 }
+
+/// `bluegreen migrations lint` over SQL fixtures of two dialects: additive
+/// expand migrations pass; each destructive statement is named with its file
+/// and line; SQL the parser cannot read is bad input, never a pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_lint_flags_what_breaks_the_old_version_with_file_and_line() {
+    let fixture = |dialect: &str, name: &str| {
+        format!(
+            "{}/tests/fixtures/migrations/{dialect}/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+    for dialect in ["postgres", "mysql"] {
+        let ok = fixture(dialect, "001_expand_ok.sql");
+        let out = offline(&["migrations", "lint", "--dialect", dialect, &ok], &[]).await;
+        assert_eq!(out.code, 0, "{dialect}: {}", out.all());
+        assert!(
+            out.stdout.contains("1 file(s): 0 finding(s)"),
+            "{}",
+            out.all()
+        );
+    }
+
+    let bad = fixture("postgres", "002_expand_breaks.sql");
+    let out = offline(
+        &[
+            "migrations",
+            "lint",
+            "--dialect",
+            "postgres",
+            "--json",
+            &bad,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    let found: Vec<(u64, String)> = out
+        .stdout
+        .lines()
+        .map(|l| {
+            let f: Value = serde_json::from_str(l).expect("one JSON finding a line");
+            assert_eq!(f["file"], bad.as_str());
+            (
+                f["line"].as_u64().unwrap(),
+                f["rule"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (2, "drop-column"),
+            (3, "drop-table"),
+            (4, "rename"),
+            (6, "change-type"),
+            (7, "not-null-without-default"),
+            (8, "not-null-without-default"),
+        ]
+        .map(|(l, r)| (l, r.to_string()))
+    );
+
+    let bad = fixture("mysql", "002_expand_breaks.sql");
+    let out = offline(&["migrations", "lint", "--dialect", "mysql", &bad], &[]).await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    for expected in [
+        ":1: rename",
+        ":2: change-type",
+        ":3: rename",
+        ":4: drop-column",
+    ] {
+        assert!(
+            out.all().contains(&format!("{bad}{expected}")),
+            "{expected}: {}",
+            out.all()
+        );
+    }
+
+    let dir = scratch("lint-unreadable");
+    let garbage = write(&dir, "003.sql", "ALTER TABLE orders ADD COLUMN;");
+    let out = offline(&["migrations", "lint", &garbage], &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.all().contains("cannot parse"), "{}", out.all());
+    let out = offline(&["migrations", "lint", "/nonexistent.sql"], &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+}

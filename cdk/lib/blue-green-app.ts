@@ -241,6 +241,7 @@ export class BlueGreenApp extends Construct {
 
     // At synth, when every container has been added.
     this.node.addValidation({ validate: () => containerProblems(props) });
+    this.node.addValidation({ validate: () => drainProblems(Stack.of(this), props) });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
   }
 
@@ -608,6 +609,37 @@ function modifyRoute(route: { listener: elbv2.IApplicationListener; rule?: Liste
  * What deploy-idle would refuse at release time, for task definitions of this
  * CDK app: a `container` they do not have, or none named among several.
  */
+/** AWS's deregistration delay when a target group does not set one. */
+const DEFAULT_DEREGISTRATION_DELAY = 300;
+
+/**
+ * A warm window shorter than a color's deregistration delay would scale the
+ * old color down while requests on it still drain: refused at synth for the
+ * target groups this CDK app defines (deploy-idle stretches the wait for the
+ * others, reading the delay from the target group).
+ */
+function drainProblems(stack: Stack, props: BlueGreenAppProps): string[] {
+  const warm = props.warmWindow?.toSeconds() ?? 24 * 3600;
+  const problems: string[] = [];
+  for (const [name, color] of [
+    ['blue', props.blue],
+    ['green', props.green],
+  ] as const) {
+    const cfn = color.targetGroup.node.defaultChild;
+    if (!(cfn instanceof elbv2.CfnTargetGroup)) continue; // imported: read at run time
+    const attributes = (stack.resolve(cfn.targetGroupAttributes) ?? []) as Array<{ key: string; value: string }>;
+    const set = attributes.find((a) => a.key === 'deregistration_delay.timeout_seconds')?.value;
+    const delay = set === undefined ? DEFAULT_DEREGISTRATION_DELAY : Number(set);
+    if (Number.isFinite(delay) && warm < delay) {
+      problems.push(
+        `warmWindow (${warm} s) is shorter than the ${name} target group's deregistration delay (${delay} s): ` +
+          'scale-down would cut requests still draining; lengthen warmWindow or shorten deregistrationDelay',
+      );
+    }
+  }
+  return problems;
+}
+
 function containerProblems(props: BlueGreenAppProps): string[] {
   const services = [props.blue.service, props.green.service].filter((s) => s instanceof ecs.BaseService);
   // Both colors often share one task definition: one message each.

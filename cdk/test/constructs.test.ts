@@ -659,6 +659,58 @@ describe('the container a release replaces', () => {
   });
 });
 
+describe('a warm window and the target groups\' deregistration delay', () => {
+  /** An app on target groups this CDK app defines, draining for `delay`. */
+  function appDraining(warmWindow: Duration | undefined, delay: Duration | undefined) {
+    const stack = new Stack(offlineApp(), 'Drain');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 });
+    const cluster = new ecs.Cluster(stack, 'Cluster', { vpc });
+    const td = new ecs.FargateTaskDefinition(stack, 'Td');
+    td.addContainer('app', { image: ecs.ContainerImage.fromRegistry('nginx') });
+    const service = (color: string) =>
+      new ecs.FargateService(stack, color, { cluster, taskDefinition: td, serviceName: `web-${color}` });
+    const tg = (id: string) =>
+      new elbv2.ApplicationTargetGroup(stack, id, {
+        vpc,
+        port: 8080,
+        targetType: elbv2.TargetType.IP,
+        deregistrationDelay: delay,
+      });
+    const switcher = new BlueGreenSwitcher(stack, 'Switcher', {
+      emergencyPublishers: [iam.Role.fromRoleArn(stack, 'OnCall', 'arn:aws:iam::123456789012:role/on-call')],
+    });
+    new BlueGreenApp(stack, 'Web', {
+      switcher,
+      appName: 'web',
+      cluster,
+      blue: { service: service('blue'), targetGroup: tg('BlueTg') },
+      green: { service: service('green'), targetGroup: tg('GreenTg') },
+      production: {
+        listener: elbv2.ApplicationListener.fromApplicationListenerAttributes(stack, 'Listener', {
+          listenerArn: ARN.listener,
+          securityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-1'),
+        }),
+      },
+      warmWindow,
+    });
+    return () => Template.fromStack(stack);
+  }
+
+  test('a warm window shorter than the delay is refused at synth, naming both', () => {
+    assert.throws(
+      appDraining(Duration.minutes(1), Duration.minutes(2)),
+      /warmWindow \(60 s\) is shorter than the blue target group's deregistration delay \(120 s\)/,
+    );
+    // Unset, a target group drains for AWS's 300 s.
+    assert.throws(appDraining(Duration.minutes(1), undefined), /deregistration delay \(300 s\)/);
+  });
+
+  test('a warm window at least as long passes (the default of 24 h too)', () => {
+    appDraining(Duration.minutes(5), Duration.seconds(30))();
+    appDraining(undefined, undefined)();
+  });
+});
+
 /** The props the imported app was built with, to build it again. */
 function importedProps(stack: Stack, switcher: BlueGreenSwitcher): BlueGreenAppProps {
   const find = (id: string) => stack.node.findChild(id) as any;

@@ -121,7 +121,21 @@ impl ExampleApp {
                 .send()
                 .await
                 .expect("create target group");
-            tgs.push(tg.target_groups()[0].target_group_arn.clone().unwrap());
+            let arn = tg.target_groups()[0].target_group_arn.clone().unwrap();
+            // The local data plane drains nothing: no deregistration delay
+            // (AWS's default, 300 s, would stretch every warm window).
+            elb.modify_target_group_attributes()
+                .target_group_arn(&arn)
+                .attributes(
+                    aws_sdk_elasticloadbalancingv2::types::TargetGroupAttribute::builder()
+                        .key("deregistration_delay.timeout_seconds")
+                        .value("0")
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("target group attributes");
+            tgs.push(arn);
         }
         let (blue_tg, green_tg) = (tgs[0].clone(), tgs[1].clone());
 

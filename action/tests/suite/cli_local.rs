@@ -599,3 +599,55 @@ async fn status_without_an_app_lists_every_app_under_the_prefix() {
     assert_eq!(names, ["api", "web"]);
     assert_eq!(apps[1]["state"]["active_version"], "v2");
 }
+
+/// Through the real state machine: the old color's target group drains for
+/// 3 s, the warm window is 1 s; the `WarmWindow` wait before scale-down
+/// lasts the 3 s the target group needs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scale_down_waits_out_the_old_colors_deregistration_delay() {
+    let (local, app) = setup_warm_for(1).await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&local.sdk);
+    elb.modify_target_group_attributes()
+        .target_group_arn(app.app.target_group(Color::Blue))
+        .attributes(
+            aws_sdk_elasticloadbalancingv2::types::TargetGroupAttribute::builder()
+                .key("deregistration_delay.timeout_seconds")
+                .value("3")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("drain for 3 s");
+    let run = deploy(&local, "v2", "901").await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    wait_for_executions_to_end(&local).await;
+    let arn = run
+        .outputs
+        .lines()
+        .find_map(|l| l.strip_prefix("execution-arn="))
+        .expect("the execution")
+        .to_string();
+    let events = local.execution_history(&arn).await.expect("history");
+    let entered = events
+        .iter()
+        .find(|e| {
+            e.state_entered_event_details()
+                .is_some_and(|d| d.name() == "WarmWindow")
+        })
+        .map(|e| e.timestamp().as_secs_f64())
+        .expect("the warm window began");
+    let exited = events
+        .iter()
+        .find(|e| {
+            e.state_exited_event_details()
+                .is_some_and(|d| d.name() == "WarmWindow")
+        })
+        .map(|e| e.timestamp().as_secs_f64())
+        .expect("the warm window ended");
+    assert!(
+        exited - entered >= 2.9,
+        "waited {:.1} s, the target group drains for 3",
+        exited - entered
+    );
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
+}

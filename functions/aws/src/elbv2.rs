@@ -249,6 +249,28 @@ impl LoadBalancer for Elbv2 {
             })
             .count())
     }
+
+    async fn deregistration_delay(&self, target_group_arn: &str) -> PortResult<u64> {
+        let out = self
+            .client
+            .describe_target_group_attributes()
+            .target_group_arn(target_group_arn)
+            .send()
+            .await
+            .map_err(|e| port_error("elbv2:DescribeTargetGroupAttributes", e))?;
+        let value = out
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+            .and_then(|a| a.value());
+        // Absent: the group has AWS's default.
+        value.map_or(Ok(300), str::parse).map_err(|_| {
+            PortError::failed(
+                "elbv2:DescribeTargetGroupAttributes",
+                format!("{target_group_arn}: deregistration_delay.timeout_seconds is not a number"),
+            )
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use bluegreen_aws::{
     CloudWatchMetrics, EcsServices, Elbv2, SfnExecutions, SnsAlerts, SsmParameters,
 };
-use bluegreen_lambda::{Acting, Function, Hooks, app_of};
+use bluegreen_lambda::{Acting, Function, HttpHooks, app_of};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -40,7 +40,7 @@ async fn main() -> Result<(), Error> {
                     prefix: bluegreen_lambda::prefix(),
                 },
                 // Chat notices (release started, aborted).
-                Hooks::new(chat_http.clone(), config),
+                HttpHooks::new(chat_http.clone()),
             )
         },
     );

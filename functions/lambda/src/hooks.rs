@@ -26,6 +26,38 @@ impl Hooks {
     }
 }
 
+/// [`HookSender`] over HTTP only: what deploy-idle and the switch send chat
+/// notices with (webhooks are URLs). Linking no Lambda client keeps those
+/// functions small; a Lambda target is refused, saying so.
+#[derive(Clone)]
+pub struct HttpHooks {
+    http: reqwest::Client,
+}
+
+impl HttpHooks {
+    pub fn new(http: reqwest::Client) -> HttpHooks {
+        HttpHooks { http }
+    }
+}
+
+impl HookSender for HttpHooks {
+    async fn deliver(
+        &self,
+        target: &HookTarget,
+        body: &str,
+        headers: &[(String, String)],
+        timeout: Duration,
+    ) -> HookAnswer {
+        match target {
+            HookTarget::Url(url) => post(&self.http, url, body, headers, timeout).await,
+            HookTarget::Function(_) => HookAnswer {
+                status: None,
+                detail: Some("this function delivers HTTP only".into()),
+            },
+        }
+    }
+}
+
 /// A client for hooks: no redirects (a signed delivery goes where the
 /// config says, not where an answer points), no proxy from the environment.
 pub fn http_client() -> reqwest::Client {
@@ -45,48 +77,49 @@ impl HookSender for Hooks {
         timeout: Duration,
     ) -> HookAnswer {
         match target {
-            HookTarget::Url(url) => self.post(url, body, headers, timeout).await,
+            HookTarget::Url(url) => post(&self.http, url, body, headers, timeout).await,
             HookTarget::Function(arn) => self.invoke(arn, body, timeout).await,
         }
     }
 }
 
-impl Hooks {
-    async fn post(
-        &self,
-        url: &str,
-        body: &str,
-        headers: &[(String, String)],
-        timeout: Duration,
-    ) -> HookAnswer {
-        let mut request = self.http.post(url).timeout(timeout).body(body.to_string());
-        for (name, value) in headers {
-            request = request.header(name, value);
-        }
-        let answered = tokio::time::timeout(timeout, async {
-            let response = request.send().await?;
-            let status = response.status().as_u16();
-            let text = response.text().await.unwrap_or_default();
-            Ok::<_, reqwest::Error>((status, text))
-        })
-        .await;
-        match answered {
-            Ok(Ok((status, text))) => HookAnswer {
-                status: Some(status),
-                detail: Some(first(&text)).filter(|t| !t.is_empty()),
-            },
-            // reqwest's errors name the URL, which may hold a token.
-            Ok(Err(e)) => HookAnswer {
-                status: None,
-                detail: Some(describe(&e.without_url(), timeout)),
-            },
-            Err(_) => HookAnswer {
-                status: None,
-                detail: Some(format!("no answer within {} s", timeout.as_secs_f64())),
-            },
-        }
+/// A signed (or not) JSON POST, bounded by `timeout`.
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    body: &str,
+    headers: &[(String, String)],
+    timeout: Duration,
+) -> HookAnswer {
+    let mut request = http.post(url).timeout(timeout).body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(name, value);
     }
+    let answered = tokio::time::timeout(timeout, async {
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        Ok::<_, reqwest::Error>((status, text))
+    })
+    .await;
+    match answered {
+        Ok(Ok((status, text))) => HookAnswer {
+            status: Some(status),
+            detail: Some(first(&text)).filter(|t| !t.is_empty()),
+        },
+        // reqwest's errors name the URL, which may hold a token.
+        Ok(Err(e)) => HookAnswer {
+            status: None,
+            detail: Some(describe(&e.without_url(), timeout)),
+        },
+        Err(_) => HookAnswer {
+            status: None,
+            detail: Some(format!("no answer within {} s", timeout.as_secs_f64())),
+        },
+    }
+}
 
+impl Hooks {
     async fn invoke(&self, arn: &str, body: &str, timeout: Duration) -> HookAnswer {
         let call = self
             .lambda

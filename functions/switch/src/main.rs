@@ -1,5 +1,5 @@
 use bluegreen_aws::{EcsServices, Elbv2, SsmParameters};
-use bluegreen_lambda::{Acting, Function, Hooks, app_of};
+use bluegreen_lambda::{Acting, Function, HttpHooks, app_of};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
                     prefix: bluegreen_lambda::prefix(),
                 },
                 // Chat notices (a release waits at a gate).
-                Hooks::new(chat_http.clone(), config),
+                HttpHooks::new(chat_http.clone()),
             )
         },
     );

@@ -53,6 +53,10 @@ impl<L: LoadBalancer> LoadBalancer for PausingBeforeWrite<L> {
     async fn healthy_targets(&self, tg: &str) -> PortResult<usize> {
         self.inner.healthy_targets(tg).await
     }
+
+    async fn deregistration_delay(&self, tg: &str) -> PortResult<u64> {
+        self.inner.deregistration_delay(tg).await
+    }
 }
 
 /// Tells when the switch step reads the rollback's announcement.

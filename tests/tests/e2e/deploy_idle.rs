@@ -443,3 +443,40 @@ async fn a_rerun_of_a_release_left_split_picks_it_up() {
     assert_eq!(app.listener_split(), Split::all(Color::Green));
     app.assert_state_matches_listener();
 }
+
+/// The old color's target group drains a deregistered target for longer
+/// than the app's warm window: the warm window the state machine waits
+/// (`$.deploy.warm_window_seconds`) is stretched to that delay, read from
+/// the target group, so scale-down cuts no request still in flight.
+#[tokio::test]
+async fn the_warm_window_lasts_at_least_the_old_colors_deregistration_delay() {
+    let app = memory::provision(
+        "di-drain",
+        AppOptions {
+            warm_window_seconds: 60,
+            ..AppOptions::default()
+        },
+    );
+    let blue = app.target_group(Color::Blue).to_string();
+    app.world().deregistration_delay.insert(blue, 300);
+    let out = deploy(&app, &release_input(&app.name, "v2"))
+        .await
+        .expect("deploy");
+    assert_eq!(out.idle_color, Color::Green);
+    assert_eq!(out.warm_window_seconds, 300, "blue drains for 300 s");
+
+    // A delay shorter than the warm window changes nothing.
+    let app = memory::provision(
+        "di-drain-short",
+        AppOptions {
+            warm_window_seconds: 60,
+            ..AppOptions::default()
+        },
+    );
+    let blue = app.target_group(Color::Blue).to_string();
+    app.world().deregistration_delay.insert(blue, 30);
+    let out = deploy(&app, &release_input(&app.name, "v2"))
+        .await
+        .expect("deploy");
+    assert_eq!(out.warm_window_seconds, 60);
+}

@@ -654,6 +654,10 @@ impl<L: LoadBalancer> LoadBalancer for Counting<L> {
         self.calls.lock().unwrap().push("target health");
         self.inner.healthy_targets(tg).await
     }
+
+    async fn deregistration_delay(&self, tg: &str) -> PortResult<u64> {
+        self.inner.deregistration_delay(tg).await
+    }
 }
 
 #[tokio::test]
@@ -903,6 +907,10 @@ impl<L: LoadBalancer> LoadBalancer for PausingAfterReadBack<L> {
     }
     async fn healthy_targets(&self, tg: &str) -> PortResult<usize> {
         self.inner.healthy_targets(tg).await
+    }
+
+    async fn deregistration_delay(&self, tg: &str) -> PortResult<u64> {
+        self.inner.deregistration_delay(tg).await
     }
 }
 

@@ -119,6 +119,13 @@ impl<T: LoadBalancer> LoadBalancer for Recorded<'_, T> {
         let call = "elb target health".to_string();
         self.rounds.call(call, self.inner.healthy_targets(tg)).await
     }
+
+    async fn deregistration_delay(&self, tg: &str) -> PortResult<u64> {
+        let call = "elb target group attributes".to_string();
+        self.rounds
+            .call(call, self.inner.deregistration_delay(tg))
+            .await
+    }
 }
 
 impl<T: Services> Services for Recorded<'_, T> {

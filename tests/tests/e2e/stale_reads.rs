@@ -53,6 +53,10 @@ impl<L: LoadBalancer> LoadBalancer for StaleAfterModify<L> {
     async fn healthy_targets(&self, target_group_arn: &str) -> PortResult<usize> {
         self.inner.healthy_targets(target_group_arn).await
     }
+
+    async fn deregistration_delay(&self, tg: &str) -> PortResult<u64> {
+        self.inner.deregistration_delay(tg).await
+    }
 }
 
 /// v2 deployed to green; the document as the state machine has it then.

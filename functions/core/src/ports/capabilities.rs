@@ -170,6 +170,12 @@ macro_rules! __load_balancer_via {
         ) -> impl ::std::future::Future<Output = $crate::ports::PortResult<usize>> + Send {
             self.$field.healthy_targets(target_group_arn)
         }
+        fn deregistration_delay(
+            &self,
+            target_group_arn: &str,
+        ) -> impl ::std::future::Future<Output = $crate::ports::PortResult<u64>> + Send {
+            self.$field.deregistration_delay(target_group_arn)
+        }
     };
 }
 

@@ -246,6 +246,12 @@ pub trait LoadBalancer: Send + Sync {
         &self,
         target_group_arn: &str,
     ) -> impl Future<Output = PortResult<usize>> + Send;
+    /// How long the group lets a deregistered target finish its requests
+    /// (`deregistration_delay.timeout_seconds`; AWS's default is 300 s).
+    fn deregistration_delay(
+        &self,
+        target_group_arn: &str,
+    ) -> impl Future<Output = PortResult<u64>> + Send;
 }
 
 /// What bluegreen needs to know of an ECS service.

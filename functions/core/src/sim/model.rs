@@ -78,6 +78,9 @@ pub struct Model {
     /// Services scaling in: their tasks drain for a while (ECS stops them
     /// after the target group's deregistration delay), counted in calls.
     pub draining: BTreeMap<String, usize>,
+    /// Each target group's deregistration delay in seconds (0 when not set:
+    /// the in-memory world drains nothing).
+    pub deregistration_delay: BTreeMap<String, u64>,
     /// What happened, one line per call or operator action: the trace
     /// printed for a failing seed.
     pub trace: Vec<String>,
@@ -112,6 +115,7 @@ impl Model {
             faults_injected: 0,
             calls: 0,
             draining: BTreeMap::new(),
+            deregistration_delay: BTreeMap::new(),
             trace: Vec::new(),
             stale_percent: 0,
             stale: BTreeMap::new(),
@@ -457,6 +461,20 @@ impl LoadBalancer for SimPorts {
         self.call("elbv2:DescribeTargetHealth", target_group_arn, |m| {
             Ok(m.healthy(target_group_arn))
         })
+        .await
+    }
+
+    async fn deregistration_delay(&self, target_group_arn: &str) -> PortResult<u64> {
+        self.call(
+            "elbv2:DescribeTargetGroupAttributes",
+            target_group_arn,
+            |m| {
+                Ok(m.deregistration_delay
+                    .get(target_group_arn)
+                    .copied()
+                    .unwrap_or(0))
+            },
+        )
         .await
     }
 }

@@ -1294,6 +1294,12 @@ struct Checker {
     /// The poll of the operator's latest action: a step that read the world
     /// just before it cannot have seen it.
     operator_at: Option<usize>,
+    /// Per actor, the poll of its latest read of target health: a move it
+    /// decided from a read older than the operator's latest action cannot
+    /// have seen that action, however many other actors' calls came between.
+    health_read_at: std::collections::BTreeMap<String, usize>,
+    /// How much of the trace the checker has read.
+    trace_seen: usize,
     checks: usize,
 }
 
@@ -1314,8 +1320,23 @@ impl Checker {
         if by_operator {
             self.operator_at = Some(self.checks);
         }
-        // A step reads the world at most ~12 calls before it writes.
-        let operator_just_acted = self.operator_at.is_some_and(|at| self.checks - at < 16);
+        // One poll may apply several calls made together (a join).
+        if m.trace[self.trace_seen.min(m.trace.len())..]
+            .iter()
+            .any(|l| l.contains("elbv2:DescribeTargetHealth"))
+        {
+            self.health_read_at.insert(actor.to_string(), self.checks);
+        }
+        self.trace_seen = m.trace.len();
+        // A step reads the world at most ~12 calls before it writes; or it
+        // read it before the operator acted.
+        let read_before_operator = self.operator_at.is_some_and(|at| {
+            self.health_read_at
+                .get(actor)
+                .is_some_and(|read| *read < at)
+        });
+        let operator_just_acted =
+            self.operator_at.is_some_and(|at| self.checks - at < 16) || read_before_operator;
         // 1. Traffic is moved onto a color only with the healthy targets
         // production needs (the serving colors' running count).
         if !by_operator && !operator_just_acted && w != self.last_weights {
@@ -1620,6 +1641,8 @@ fn simulate(seed: u64) -> Outcome {
             last_lock: None,
             operator_acted: false,
             operator_at: None,
+            health_read_at: Default::default(),
+            trace_seen: 0,
             checks: 0,
         }
     };

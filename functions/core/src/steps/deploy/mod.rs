@@ -65,7 +65,7 @@ where
         Some(active) => repair_record(&store, &world, active).await?,
         None => world.state().cloned(),
     };
-    match plan::plan(&world, state.as_ref(), request, now) {
+    let outcome = match plan::plan(&world, state.as_ref(), request, now) {
         Plan::AlreadyLive(outcome) => {
             info!(app, version, color = %outcome.idle_color.other(), "release already serves all production traffic");
             Ok(outcome)
@@ -98,7 +98,28 @@ where
             ))
             .await
         }
+    }?;
+    with_drain_time(aws, &config, outcome).await
+}
+
+/// The warm window lasts at least the old color's deregistration delay, as
+/// its target group says: requests still in flight on it when traffic moved
+/// away finish before scale-down takes its tasks. (The old color last had
+/// weight at the last switch step, before the last bake and the lock's
+/// release; the warm window starts after both.)
+async fn with_drain_time<W: LoadBalancer>(
+    aws: &W,
+    config: &AppConfig,
+    mut outcome: DeployOutcome,
+) -> Result<DeployOutcome> {
+    let old = config.color(outcome.idle_color.other());
+    let delay = aws.deregistration_delay(&old.target_group_arn).await?;
+    if delay > outcome.warm_window_seconds {
+        info!(app = %outcome.app, delay, warm_window = outcome.warm_window_seconds,
+              "the warm window is stretched to the old color's deregistration delay");
+        outcome.warm_window_seconds = delay;
     }
+    Ok(outcome)
 }
 
 /// The plan's changes, in order: the task definition, the record's mark,

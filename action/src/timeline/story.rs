@@ -6,6 +6,7 @@ use bluegreen_core::records::gates::ApprovalDecision;
 use bluegreen_core::steps::hooks::HookResult;
 use bluegreen_core::steps::monitor::checks::CheckState;
 use bluegreen_core::steps::monitor::{MonitorOutcome, Verdict};
+use bluegreen_core::steps::notify::NoticeSent;
 use bluegreen_core::steps::switch::{GateStatus, SwitchOutcome};
 use bluegreen_smoke::report::REPORT_MARKER;
 use serde_json::Value;
@@ -154,12 +155,41 @@ pub(super) fn summary(state: &str, doc: &Value) -> Option<String> {
     };
     let line = line.unwrap_or_else(|unreadable| unreadable.to_string());
     let key = match state {
+        "DeployIdle" => "deploy",
         "SmokeTest" => "smoke",
         "Monitor" => "monitor",
         "Rollback" => "rollback",
         _ => return Some(line),
     };
-    Some(format!("{line}{}", hooks_note(&doc[key]["hooks"])))
+    Some(format!(
+        "{line}{}{}",
+        hooks_note(&doc[key]["hooks"]),
+        notices_note(&doc[key]["notices"])
+    ))
+}
+
+/// `; chat: slack sent, webhook not sent (answered 500)` for the chat
+/// notices a step sent (never their URLs: the result holds none).
+fn notices_note(notices: &Value) -> String {
+    let Ok(notices) = serde_json::from_value::<Vec<NoticeSent>>(notices.clone()) else {
+        return String::new();
+    };
+    if notices.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = notices
+        .iter()
+        .map(|n| match &n.error {
+            None if n.sent => format!("{} sent", n.channel),
+            Some(e) => format!("{} not sent ({e})", n.channel),
+            None => format!("{} not sent", n.channel),
+        })
+        .collect();
+    format!(
+        "; chat ({}): {}",
+        notices[0].event.as_str(),
+        each.join(", ")
+    )
 }
 
 /// `; hooks: after-step https://h.example.com/x 204` for the hooks a step
@@ -258,4 +288,29 @@ fn monitor_line(m: &MonitorOutcome) -> String {
         line.push_str(&format!(" ({})", checks.join(", ")));
     }
     line.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_step_line_tells_its_hooks_and_chat_notices() {
+        let hooks = json!([{"at": "after-step", "target": "https://h.example.com/x", "passed": false,
+                            "status": 503, "on_failure": "fail"}]);
+        let notices = json!([
+            {"channel": "slack", "event": "promoted", "sent": true},
+            {"channel": "webhook", "event": "promoted", "sent": false, "error": "answered 500"},
+        ]);
+        assert_eq!(
+            hooks_note(&hooks),
+            "; hooks: after-step https://h.example.com/x failed (503)"
+        );
+        assert_eq!(
+            notices_note(&notices),
+            "; chat (promoted): slack sent, webhook not sent (answered 500)"
+        );
+        assert_eq!(notices_note(&json!(null)), "");
+    }
 }

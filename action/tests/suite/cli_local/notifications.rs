@@ -84,6 +84,16 @@ async fn chat_hears_of_a_release_live_a_rollback_and_a_release_aborted() {
         "a webhook URL never shows: {}",
         run.stdout
     );
+    for told in [
+        "chat (started): slack sent, webhook sent",
+        "chat (promoted): slack sent, webhook sent",
+    ] {
+        assert!(
+            run.stdout.contains(told),
+            "the timeline tells {told}: {}",
+            run.stdout
+        );
+    }
     let got = received(&receiver).await;
     assert_eq!(events(&got), ["started", "promoted"], "{got:?}");
     let slack: Vec<&Value> = got

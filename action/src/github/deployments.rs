@@ -156,15 +156,20 @@ impl GitHub {
         Ok(())
     }
 
-    /// Marks inactive the deployments to `environment` older than `keep_id`
-    /// that are not inactive yet; returns their ids. Twice is the same as once.
+    /// Marks inactive `app`'s deployments to `environment` older than
+    /// `keep_id` that are not inactive yet; returns their ids. Twice is the
+    /// same as once. Other apps' deployments to the same environment (a
+    /// monorepo), and deployments whose payload names no app of ours, are
+    /// left alone: they may be what serves.
     ///
     /// GitHub lists newest first. The walk stops at the first older deployment
-    /// that is already inactive: everything older was retired before it,
-    /// because retiring goes oldest first (so an interrupted run leaves no gap).
+    /// of the app that is already inactive: everything older was retired
+    /// before it, because retiring goes oldest first (so an interrupted run
+    /// leaves no gap).
     pub async fn mark_previous_inactive(
         &self,
         environment: &str,
+        app: &str,
         keep_id: u64,
     ) -> Result<Vec<u64>> {
         let mut active = Vec::new();
@@ -173,9 +178,10 @@ impl GitHub {
                 "/deployments?environment={}&per_page={PER_PAGE}&page={page}",
                 encode(environment)
             ));
-            let deployments: Vec<Created> =
+            let deployments: Vec<Listed> =
                 self.call(Method::Get, &path, None, Replay::Always).await?;
-            for d in deployments.iter().filter(|d| d.id < keep_id) {
+            let this_apps = |d: &&Listed| d.id < keep_id && d.payload["app"] == app;
+            for d in deployments.iter().filter(this_apps) {
                 if self.latest_state(d.id).await?.as_deref() == Some("inactive") {
                     break 'pages;
                 }

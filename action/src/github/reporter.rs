@@ -165,7 +165,11 @@ impl Reporter {
             if live {
                 results.push(
                     self.github
-                        .mark_previous_inactive(&self.release.environment, self.deployment_id)
+                        .mark_previous_inactive(
+                            &self.release.environment,
+                            &self.release.app,
+                            self.deployment_id,
+                        )
                         .await
                         .map(drop),
                 );

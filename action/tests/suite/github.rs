@@ -174,11 +174,60 @@ async fn assert_every_request_authorized(fake: &FakeGitHub) {
     }
 }
 
+/// Two apps deploy to one environment (a monorepo): a release of one going
+/// live retires that app's older deployments only; the other app's live
+/// deployment, and one no app of ours made, stay as they are.
+#[tokio::test]
+async fn going_live_retires_only_this_apps_older_deployments() {
+    let fake = FakeGitHub::start().await;
+    let old_checkout = fake.seed_deployment_with(
+        "production",
+        json!({"app": "checkout", "version": "v3"}),
+        &["success"],
+    );
+    let cart = fake.seed_deployment_with(
+        "production",
+        json!({"app": "cart", "version": "c9"}),
+        &["success"],
+    );
+    let foreign = fake.seed_deployment("production", &["success"]);
+    let (github, _) = client(&fake);
+    let reporter = Reporter::create(
+        github,
+        release("v4", None),
+        json!({"app": "checkout", "version": "v4"}),
+    )
+    .await
+    .unwrap();
+    reporter
+        .finished(
+            &live_steps("v4"),
+            Some(&ending("SUCCEEDED", None, None)),
+            Some(&live_doc("v4")),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(fake.states(old_checkout), ["success", "inactive"]);
+    assert_eq!(
+        fake.states(cart),
+        ["success"],
+        "another app's live deployment"
+    );
+    assert_eq!(
+        fake.states(foreign),
+        ["success"],
+        "a deployment no app of ours made"
+    );
+}
+
 #[tokio::test]
 async fn first_run_creates_the_deployment_reports_progress_and_posts_the_comment() {
     let fake = FakeGitHub::start().await;
-    let retired = fake.seed_deployment("production", &["success", "inactive"]);
-    let previous = fake.seed_deployment("production", &["in_progress", "success"]);
+    let checkout = json!({"app": "checkout", "version": "v3"});
+    let retired =
+        fake.seed_deployment_with("production", checkout.clone(), &["success", "inactive"]);
+    let previous = fake.seed_deployment_with("production", checkout, &["in_progress", "success"]);
     let staging = fake.seed_deployment("staging", &["success"]);
     let review = fake.seed_comment(PR, "LGTM");
     let (github, sleeps) = client(&fake);
@@ -390,7 +439,7 @@ async fn a_second_run_on_the_same_pull_request_edits_the_same_comment() {
     );
     let (github, _) = client(&fake);
 
-    let mut first = Reporter::create(github, release("v4", None), json!({}))
+    let mut first = Reporter::create(github, release("v4", None), json!({"app": "checkout"}))
         .await
         .unwrap();
     first.started(ARN).await.unwrap();
@@ -413,7 +462,7 @@ async fn a_second_run_on_the_same_pull_request_edits_the_same_comment() {
     let before = fake.lines().await.len();
 
     let (github, _) = client(&fake);
-    let mut second = Reporter::create(github, release("v5", None), json!({}))
+    let mut second = Reporter::create(github, release("v5", None), json!({"app": "checkout"}))
         .await
         .unwrap();
     let (d1, d2) = (first.deployment_id(), second.deployment_id());

@@ -307,15 +307,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .await
                 .map(|s| s.serving())
                 .unwrap_or_default();
-            let result = match &deployed.ending {
-                None => "started".to_string(),
-                Some(e) if e.at_gate => match github::Outcome::of(&[], Some(e)) {
-                    github::Outcome::WaitingWindow => "waiting-window".to_string(),
-                    _ => "waiting-approval".to_string(),
-                },
-                Some(e) if e.succeeded() => "succeeded".to_string(),
-                Some(e) => e.status.to_lowercase(),
-            };
+            let result = deployed
+                .ending
+                .as_ref()
+                .map_or("started", github::result_output)
+                .to_string();
             ci::set_outputs(&[
                 ("execution-arn", &deployed.execution_arn),
                 ("result", &result),

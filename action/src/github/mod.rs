@@ -28,7 +28,7 @@ pub use comment::marker;
 pub use console::console_url;
 pub use deployments::{DeploymentState, MAX_DESCRIPTION_CHARS, production_like};
 pub use error::{Error, Method, Result};
-pub use outcome::Outcome;
+pub use outcome::{Outcome, result_output};
 pub use pulls::{MAX_PULLS, RunEvent};
 pub use render::render_report;
 pub use reporter::{Release, Reporter};

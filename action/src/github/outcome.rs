@@ -103,6 +103,29 @@ impl Outcome {
     }
 }
 
+/// The action's `result` output for how following ended: `succeeded`,
+/// `rolled-back` (traffic went back), `aborted` (stopped before traffic
+/// moved), `refused` (never started: the app's lock was held, or bad input),
+/// `stopped` (stopped by hand without a rollback), `timed_out`, `failed`
+/// (a rollback that failed, say), or `waiting-approval` / `waiting-window`
+/// when followed up to a gate.
+pub fn result_output(ending: &Ending) -> &'static str {
+    match Outcome::of(&[], Some(ending)) {
+        Outcome::Succeeded => "succeeded",
+        Outcome::WaitingApproval => "waiting-approval",
+        Outcome::WaitingWindow => "waiting-window",
+        Outcome::RolledBack => "rolled-back",
+        Outcome::Aborted => "stopped",
+        Outcome::InProgress => "in-progress",
+        Outcome::Failed => match (ending.status.as_str(), ending.error.as_deref()) {
+            (_, Some("Aborted")) => "aborted",
+            (_, Some("Refused")) => "refused",
+            ("TIMED_OUT", _) => "timed_out",
+            _ => "failed",
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +178,20 @@ mod tests {
             Outcome::of(&[step("ReleaseLockAfterRollback")], None),
             Outcome::InProgress
         );
+    }
+
+    #[test]
+    fn the_result_output_tells_aborted_from_rolled_back() {
+        let of = |status, error| result_output(&ending(status, error));
+        assert_eq!(of("SUCCEEDED", None), "succeeded");
+        assert_eq!(of("FAILED", Some("RolledBack")), "rolled-back");
+        assert_eq!(of("ABORTED", Some("bluegreen.RolledBack")), "rolled-back");
+        assert_eq!(of("FAILED", Some("Aborted")), "aborted");
+        assert_eq!(of("FAILED", Some("Refused")), "refused");
+        assert_eq!(of("ABORTED", None), "stopped");
+        assert_eq!(of("TIMED_OUT", None), "timed_out");
+        assert_eq!(of("FAILED", Some("RollbackFailed")), "failed");
+        assert_eq!(of("FAILED", Some("ScaleDownFailed")), "succeeded");
     }
 
     #[test]

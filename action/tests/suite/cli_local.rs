@@ -267,7 +267,8 @@ async fn a_failed_release_fails_the_step_and_says_what_serves() {
         "{}",
         run.stdout
     );
-    assert!(run.outputs.contains("result=failed"), "{}", run.outputs);
+    // Traffic never moved: aborted, not rolled back.
+    assert!(run.outputs.contains("result=aborted"), "{}", run.outputs);
     assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
 }
 

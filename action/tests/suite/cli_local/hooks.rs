@@ -179,7 +179,7 @@ async fn a_failing_hook_before_traffic_aborts_and_after_traffic_rolls_back() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.contains("HookFailed"), "{}", run.stdout);
     assert!(run.stdout.contains("maintenance freeze"), "{}", run.stdout);
-    assert!(run.outputs.contains("result=failed"), "{}", run.outputs);
+    assert!(run.outputs.contains("result=aborted"), "{}", run.outputs);
     assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
     assert_eq!(
         app.app.parameter("lock").await,
@@ -202,6 +202,11 @@ async fn a_failing_hook_before_traffic_aborts_and_after_traffic_rolls_back() {
         run.stdout.contains("did not go live: RolledBack"),
         "{}",
         run.stdout
+    );
+    assert!(
+        run.outputs.contains("result=rolled-back"),
+        "{}",
+        run.outputs
     );
     assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
 }

@@ -85,9 +85,11 @@ enum Command {
         /// `bluegreen approve`, without holding a CI runner.
         #[arg(long)]
         no_wait_for_approval: bool,
-        /// Give up following after this many minutes (the execution goes on).
-        #[arg(long, default_value_t = 120)]
-        timeout_minutes: u64,
+        /// Give up following after this many minutes (fractions allowed): the
+        /// execution goes on, the GitHub deployment is marked `error` with
+        /// its link, `result` is `following-timed-out` and the exit code 3.
+        #[arg(long, default_value_t = 120.0)]
+        timeout_minutes: f64,
         /// The GitHub Deployments environment (reported only when
         /// GITHUB_TOKEN and GITHUB_REPOSITORY are set).
         #[arg(long, env = "BLUEGREEN_ENVIRONMENT", default_value = "production")]
@@ -291,7 +293,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 run: commands::ci_run(),
                 wait: !no_wait,
                 wait_for_approval: !no_wait_for_approval,
-                timeout: Duration::from_secs(timeout_minutes * 60),
+                timeout: Duration::try_from_secs_f64(timeout_minutes * 60.0)
+                    .map_err(|_| anyhow!("--timeout-minutes must be a positive number of minutes"))?,
                 environment_url: environment_url.filter(|u| !u.is_empty()),
             };
             let sdk = bluegreen_aws::sdk_config().await;
@@ -333,6 +336,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         args.app, args.version
                     );
                     Ok(ExitCode::SUCCESS)
+                }
+                Some(e) if e.following_timed_out => {
+                    ci::error(&format!(
+                        "stopped following {} of {} after --timeout-minutes; the release goes on: {}; production serves {active_color} {active_version} now",
+                        args.version, args.app, deployed.execution_arn
+                    ));
+                    Ok(ExitCode::from(commands::EXIT_UNKNOWN))
                 }
                 Some(e) if !e.succeeded() => {
                     let why = e.error.clone().unwrap_or_else(|| e.status.clone());

@@ -215,6 +215,7 @@ pub async fn run(
     let until = Until {
         live: true,
         gate: !args.wait_for_approval,
+        limit_is_an_ending: true,
     };
     let following = follow_until(sfn, &execution_arn, args.timeout, until, move |s, doc| {
         println!("  {:>7.1}s  {:<24} {}", s.at_seconds, s.state, s.text);

@@ -14,6 +14,9 @@ pub const EXIT_FAILED: u8 = 1;
 /// Exit code of `smoke` and `validate` for bad input (a missing file, a
 /// malformed spec, config or override), as for a bad command line.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code of `deploy` when it cannot tell how the release ends: it
+/// stopped following at `--timeout-minutes` while the execution went on.
+pub const EXIT_UNKNOWN: u8 = 3;
 
 /// A Step Functions execution name: at most 80 of `[A-Za-z0-9_-]`. Derived
 /// from the app, the version and the CI run, so that a retried job step

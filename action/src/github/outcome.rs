@@ -13,6 +13,9 @@ pub enum Outcome {
     WaitingApproval,
     /// Followed up to its release window, closed for now.
     WaitingWindow,
+    /// Following gave up at its time limit; the execution goes on and
+    /// nobody here knows how it ends.
+    FollowingTimedOut,
     /// The release serves all production traffic.
     Succeeded,
     /// It never got production traffic, or its rollback failed.
@@ -43,6 +46,7 @@ impl Outcome {
         let error = ending.error.as_deref().unwrap_or_default();
         match ending.status.as_str() {
             _ if ending.live => Outcome::Succeeded,
+            _ if ending.following_timed_out => Outcome::FollowingTimedOut,
             _ if ending.at_gate => {
                 let held = ending
                     .document
@@ -70,6 +74,7 @@ impl Outcome {
             Outcome::InProgress => "in progress",
             Outcome::WaitingApproval => "waiting for approval",
             Outcome::WaitingWindow => "waiting for its release window",
+            Outcome::FollowingTimedOut => "still running, no longer followed",
             Outcome::Succeeded => "succeeded",
             Outcome::Failed => "failed",
             Outcome::RolledBack => "rolled back",
@@ -82,6 +87,7 @@ impl Outcome {
             Outcome::InProgress => "⏳",
             Outcome::WaitingApproval => "✋",
             Outcome::WaitingWindow => "🕙",
+            Outcome::FollowingTimedOut => "⏱️",
             Outcome::Succeeded => "✅",
             Outcome::Failed => "❌",
             Outcome::RolledBack => "↩️",
@@ -98,7 +104,8 @@ impl Outcome {
             }
             Outcome::Succeeded => DeploymentState::Success,
             Outcome::Failed | Outcome::RolledBack => DeploymentState::Failure,
-            Outcome::Aborted => DeploymentState::Error,
+            // Not `in_progress` forever: nobody updates it once following stops.
+            Outcome::Aborted | Outcome::FollowingTimedOut => DeploymentState::Error,
         }
     }
 }
@@ -107,13 +114,15 @@ impl Outcome {
 /// `rolled-back` (traffic went back), `aborted` (stopped before traffic
 /// moved), `refused` (never started: the app's lock was held, or bad input),
 /// `stopped` (stopped by hand without a rollback), `timed_out`, `failed`
-/// (a rollback that failed, say), or `waiting-approval` / `waiting-window`
-/// when followed up to a gate.
+/// (a rollback that failed, say), `waiting-approval` / `waiting-window`
+/// when followed up to a gate, or `following-timed-out` when following
+/// stopped at its limit while the release went on.
 pub fn result_output(ending: &Ending) -> &'static str {
     match Outcome::of(&[], Some(ending)) {
         Outcome::Succeeded => "succeeded",
         Outcome::WaitingApproval => "waiting-approval",
         Outcome::WaitingWindow => "waiting-window",
+        Outcome::FollowingTimedOut => "following-timed-out",
         Outcome::RolledBack => "rolled-back",
         Outcome::Aborted => "stopped",
         Outcome::InProgress => "in-progress",

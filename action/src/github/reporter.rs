@@ -216,6 +216,9 @@ impl Reporter {
             Outcome::InProgress => format!("deploying {version}"),
             Outcome::WaitingApproval => format!("{version} waits for approval"),
             Outcome::WaitingWindow => format!("{version} waits for its release window"),
+            Outcome::FollowingTimedOut => {
+                format!("{version}: no longer followed; the execution goes on (see its link)")
+            }
             Outcome::Succeeded => format!("{version} is live"),
             Outcome::RolledBack => format!("{version} was rolled back"),
             // A rollback stops the execution with its reason as the cause.

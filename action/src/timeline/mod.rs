@@ -35,6 +35,9 @@ pub struct Ending {
     /// The release waits at a gate (followed with [`Until::gate`]): for a
     /// person's decision or its release window; the execution goes on.
     pub at_gate: bool,
+    /// Following stopped at its time limit while the execution still ran
+    /// (with [`Until::limit_is_an_ending`]); the execution goes on.
+    pub following_timed_out: bool,
     /// The execution document as the last state saw it (on failure, the
     /// input of the Fail state): the smoke report, verdicts, error.
     pub document: Option<Value>,
@@ -90,6 +93,9 @@ pub struct Until {
     /// Once the release waits at a gate (approval or window): a CI job
     /// need not hold a runner for the hours a person or a window may take.
     pub gate: bool,
+    /// At the time limit, an ending that says so (`following_timed_out`)
+    /// instead of an error: the caller reports what it saw so far.
+    pub limit_is_an_ending: bool,
 }
 
 /// Follows `execution_arn` until it ends — or, with `until_live`, until the
@@ -104,7 +110,7 @@ pub async fn follow(
 ) -> Result<Ending, String> {
     let until = Until {
         live: until_live,
-        gate: false,
+        ..Until::default()
     };
     follow_until(sfn, execution_arn, limit, until, on_step).await
 }
@@ -200,6 +206,14 @@ pub async fn follow_until(
             });
         }
         if started.elapsed() > limit {
+            if until.limit_is_an_ending {
+                return Ok(Ending {
+                    status: "RUNNING".to_string(),
+                    following_timed_out: true,
+                    document: told.document,
+                    ..Ending::default()
+                });
+            }
             return Err(format!("{execution_arn} still running after {limit:?}"));
         }
         poll = if new_events {

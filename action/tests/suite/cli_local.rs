@@ -652,3 +652,40 @@ async fn scale_down_waits_out_the_old_colors_deregistration_delay() {
     );
     assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
 }
+
+/// Following gives up at `--timeout-minutes` while the release bakes: the
+/// outputs are set (`following-timed-out`), the exit code says it cannot
+/// tell (3), and the GitHub deployment is marked `error` with the
+/// execution's link instead of staying `in_progress` forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn following_that_times_out_marks_the_deployment_error_and_sets_the_outputs() {
+    let (local, _app) = setup().await;
+    let gh = github_fake::FakeGitHub::start().await;
+    let env = pull_request_env(&gh, 48);
+    let flags = [
+        "--timeout-minutes",
+        "0.1",
+        "--overrides",
+        r#"{"strategy": {"type": "all-at-once", "bake_seconds": 120}}"#,
+    ];
+    let run = deploy_with(&local, "v2", &flags, "911", &env).await;
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(
+        run.outputs.contains("result=following-timed-out"),
+        "{}",
+        run.outputs
+    );
+    assert!(run.outputs.contains("execution-arn=arn:aws:states:"), "{}", run.outputs);
+    assert!(run.stdout.contains("the release goes on"), "{}", run.stdout);
+    assert_eq!(gh.states(1), vec!["in_progress", "error"]);
+    let statuses = gh
+        .bodies("POST /repos/octo/shop/deployments/1/statuses")
+        .await;
+    let last = statuses.last().expect("statuses");
+    assert!(
+        last["log_url"].as_str().unwrap_or_default().contains("states"),
+        "the execution's link: {last}"
+    );
+    let comment = &gh.comments(48)[0].1;
+    assert!(comment.contains("still running, no longer followed"), "{comment}");
+}

@@ -293,8 +293,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 run: commands::ci_run(),
                 wait: !no_wait,
                 wait_for_approval: !no_wait_for_approval,
-                timeout: Duration::try_from_secs_f64(timeout_minutes * 60.0)
-                    .map_err(|_| anyhow!("--timeout-minutes must be a positive number of minutes"))?,
+                timeout: Duration::try_from_secs_f64(timeout_minutes * 60.0).map_err(|_| {
+                    anyhow!("--timeout-minutes must be a positive number of minutes")
+                })?,
                 environment_url: environment_url.filter(|u| !u.is_empty()),
             };
             let sdk = bluegreen_aws::sdk_config().await;

@@ -675,7 +675,11 @@ async fn following_that_times_out_marks_the_deployment_error_and_sets_the_output
         "{}",
         run.outputs
     );
-    assert!(run.outputs.contains("execution-arn=arn:aws:states:"), "{}", run.outputs);
+    assert!(
+        run.outputs.contains("execution-arn=arn:aws:states:"),
+        "{}",
+        run.outputs
+    );
     assert!(run.stdout.contains("the release goes on"), "{}", run.stdout);
     assert_eq!(gh.states(1), vec!["in_progress", "error"]);
     let statuses = gh
@@ -683,9 +687,15 @@ async fn following_that_times_out_marks_the_deployment_error_and_sets_the_output
         .await;
     let last = statuses.last().expect("statuses");
     assert!(
-        last["log_url"].as_str().unwrap_or_default().contains("states"),
+        last["log_url"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("states"),
         "the execution's link: {last}"
     );
     let comment = &gh.comments(48)[0].1;
-    assert!(comment.contains("still running, no longer followed"), "{comment}");
+    assert!(
+        comment.contains("still running, no longer followed"),
+        "{comment}"
+    );
 }

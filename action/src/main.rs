@@ -122,6 +122,23 @@ enum Command {
         #[arg(long, env = "BLUEGREEN_ENVIRONMENT", default_value = "production")]
         environment: String,
     },
+    /// Bring GitHub up to date for a release started with `--no-wait` (or
+    /// no longer followed): its deployment's status, the pull request's
+    /// comment and the job summary, as the execution stands now. Exit 0: the
+    /// release is live, waits at a gate or still runs; 1: it did not go live.
+    ///
+    /// Example: bluegreen report --execution "$EXECUTION_ARN"
+    Report {
+        /// The release's execution (the deploy step's `execution-arn` output).
+        #[arg(long)]
+        execution: String,
+        /// The GitHub Deployments environment the release was deployed to.
+        #[arg(long, env = "BLUEGREEN_ENVIRONMENT", default_value = "production")]
+        environment: String,
+        /// Where the app is reachable, shown on a successful deployment.
+        #[arg(long, env = "BLUEGREEN_ENVIRONMENT_URL")]
+        environment_url: Option<String>,
+    },
     /// Let a release waiting at an approval gate go on (the step it waits
     /// for switches). Exit 0: sent; 1: no release waits, or it could not be sent.
     ///
@@ -392,6 +409,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report {
+            execution,
+            environment,
+            environment_url,
+        } => report(&execution, &environment, environment_url.as_deref()).await,
         Command::Approve { app, execution, by } => {
             decide_at_gate(&cli.prefix, app, execution, by, gate::Decision::Approve).await
         }
@@ -680,4 +702,76 @@ fn lint_migrations(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `bluegreen report`: the execution as it stands, told to GitHub.
+async fn report(
+    execution: &str,
+    environment: &str,
+    environment_url: Option<&str>,
+) -> Result<ExitCode> {
+    let sdk = bluegreen_aws::sdk_config().await;
+    let sfn = aws_sdk_sfn::Client::new(&sdk);
+    let read = commands::report::read(&sfn, execution)
+        .await
+        .map_err(|e| anyhow!(e))?;
+    let gh = github::GitHub::from_env().map_err(|e| anyhow!("cannot report to GitHub: {e}"))?;
+    let release = github::Release {
+        app: read.app.clone(),
+        version: read.version.clone(),
+        sha: read
+            .sha
+            .clone()
+            .or_else(|| std::env::var("GITHUB_SHA").ok())
+            .unwrap_or_else(|| read.version.clone()),
+        environment: environment.to_string(),
+        production: github::production_like(environment),
+        pr: read.pr.or_else(|| {
+            std::env::var("BLUEGREEN_PR")
+                .ok()
+                .and_then(|v| v.parse().ok())
+        }),
+        summary_path: github::summary_path_from_env().ok(),
+    };
+    let payload = serde_json::json!({
+        "app": read.app,
+        "version": read.version,
+        "execution_name": read.execution_name,
+    });
+    let mut reporter = github::Reporter::create(gh, release, payload)
+        .await
+        .map_err(|e| anyhow!("cannot report to GitHub: {e}"))?;
+    reporter.set_execution(execution);
+    let doc = read.ending.document.clone();
+    let still_running = read.ending.following_timed_out;
+    let outcome = if still_running {
+        reporter
+            .progress(&read.steps, doc.as_ref())
+            .await
+            .map_err(|e| anyhow!("cannot report to GitHub: {e}"))?;
+        github::Outcome::InProgress
+    } else {
+        reporter
+            .finished(
+                &read.steps,
+                Some(&read.ending),
+                doc.as_ref(),
+                environment_url,
+            )
+            .await
+            .map_err(|e| anyhow!("cannot report to GitHub: {e}"))?
+    };
+    println!(
+        "{} {}: {} (deployment {})",
+        read.app,
+        read.version,
+        outcome.word(),
+        reporter.deployment_id()
+    );
+    Ok(match outcome {
+        github::Outcome::Failed | github::Outcome::RolledBack | github::Outcome::Aborted => {
+            ExitCode::FAILURE
+        }
+        _ => ExitCode::SUCCESS,
+    })
 }

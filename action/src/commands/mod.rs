@@ -3,6 +3,7 @@
 pub mod deploy;
 pub mod gate;
 pub mod local;
+pub mod report;
 pub mod rollback;
 pub mod schema;
 pub mod smoke;

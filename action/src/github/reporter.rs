@@ -129,6 +129,12 @@ impl Reporter {
         self.comment(&self.report(&[], None, None)).await
     }
 
+    /// Names the execution for the statuses' link, without posting anything
+    /// (`bluegreen report`: the deployment may be past `in_progress`).
+    pub fn set_execution(&mut self, execution_arn: &str) {
+        self.console_url = console_url(execution_arn);
+    }
+
     /// Brings the comment up to date while the execution runs.
     pub async fn progress(&self, steps: &[Step], doc: Option<&Value>) -> Result<()> {
         self.comment(&self.report(steps, None, doc)).await

@@ -699,3 +699,66 @@ async fn following_that_times_out_marks_the_deployment_error_and_sets_the_output
         "{comment}"
     );
 }
+
+/// A release started with `--no-wait` leaves its deployment `in_progress`;
+/// `bluegreen report --execution` from a later step reads the execution and
+/// brings the deployment and the pull request's comment up to date, on the
+/// same deployment, whatever the later step's run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn report_brings_github_up_to_date_for_a_release_started_without_waiting() {
+    let (local, app) = setup().await;
+    let gh = github_fake::FakeGitHub::start().await;
+    let env = pull_request_env(&gh, 49);
+    let started = deploy_with(&local, "v2", &["--no-wait"], "931", &env).await;
+    assert_eq!(started.code, 0, "{}", started.stdout);
+    assert!(
+        started.outputs.contains("result=started"),
+        "{}",
+        started.outputs
+    );
+    assert_eq!(gh.states(1), vec!["in_progress"]);
+    let arn = started
+        .outputs
+        .lines()
+        .find_map(|l| l.strip_prefix("execution-arn="))
+        .expect("the execution")
+        .to_string();
+    wait_for_executions_to_end(&local).await;
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
+
+    let reported = bluegreen_with(&local, &["report", "--execution", &arn], "932", &env).await;
+    assert_eq!(reported.code, 0, "{}", reported.stdout);
+    assert!(
+        reported.stdout.contains("web v2: succeeded"),
+        "{}",
+        reported.stdout
+    );
+    assert_eq!(
+        gh.states(1),
+        vec!["in_progress", "success"],
+        "the same deployment"
+    );
+    let created = gh
+        .lines()
+        .await
+        .iter()
+        .filter(|l| *l == "POST /repos/octo/shop/deployments")
+        .count();
+    assert_eq!(created, 1, "no second deployment");
+    let comments = gh.comments(49);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(comments[0].1.contains("succeeded"), "{}", comments[0].1);
+
+    let unknown = bluegreen_with(
+        &local,
+        &[
+            "report",
+            "--execution",
+            "arn:aws:states:us-east-1:123456789012:execution:x:y",
+        ],
+        "933",
+        &env,
+    )
+    .await;
+    assert_ne!(unknown.code, 0, "{}", unknown.stdout);
+}

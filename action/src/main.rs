@@ -90,6 +90,10 @@ enum Command {
         /// its link, `result` is `following-timed-out` and the exit code 3.
         #[arg(long, default_value_t = 120.0)]
         timeout_minutes: f64,
+        /// While a step runs long (a bake), say where the release is at least
+        /// this often: step, weight, time into the bake, the latest figures.
+        #[arg(long, default_value_t = 30)]
+        heartbeat_seconds: u64,
         /// The GitHub Deployments environment (reported only when
         /// GITHUB_TOKEN and GITHUB_REPOSITORY are set).
         #[arg(long, env = "BLUEGREEN_ENVIRONMENT", default_value = "production")]
@@ -288,6 +292,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             no_wait,
             no_wait_for_approval,
             timeout_minutes,
+            heartbeat_seconds,
             environment,
             environment_url,
         } => {
@@ -314,6 +319,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     anyhow!("--timeout-minutes must be a positive number of minutes")
                 })?,
                 environment_url: environment_url.filter(|u| !u.is_empty()),
+                heartbeat: Duration::from_secs(heartbeat_seconds.max(1)),
             };
             let sdk = bluegreen_aws::sdk_config().await;
             let sfn = aws_sdk_sfn::Client::new(&sdk);

@@ -32,6 +32,9 @@ pub struct DeployArgs {
     /// Follow past an approval gate (false: stop there, the release waits).
     pub wait_for_approval: bool,
     pub timeout: Duration,
+    /// The log hears from a follow at least this often (a heartbeat while
+    /// a long step runs).
+    pub heartbeat: Duration,
     /// Where the app is reachable, for the successful deployment status.
     pub environment_url: Option<String>,
 }
@@ -217,10 +220,41 @@ pub async fn run(
         gate: !args.wait_for_approval,
         limit_is_an_ending: true,
     };
+    // The last line the log got, and what it was about: a long step's
+    // silence is broken by a heartbeat.
+    let last = std::sync::Arc::new(std::sync::Mutex::new((
+        Instant::now(),
+        Instant::now(),
+        None::<(Step, Option<Value>)>,
+    )));
+    let told = last.clone();
     let following = follow_until(sfn, &execution_arn, args.timeout, until, move |s, doc| {
         println!("  {:>7.1}s  {:<24} {}", s.at_seconds, s.state, s.text);
+        let now = Instant::now();
+        *told.lock().expect("the last step") = (now, now, Some((s.clone(), doc.cloned())));
         let _ = tx.send((s.clone(), doc.cloned()));
     });
+    let beating = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let mut last = last.lock().expect("the last step");
+            let (stepped_at, said_at, step) = &mut *last;
+            if said_at.elapsed() < args.heartbeat {
+                continue;
+            }
+            if let Some((step, doc)) = step {
+                let line = super::heartbeat::heartbeat(step, doc.as_ref(), stepped_at.elapsed());
+                println!("  {:>7}   {:<24} {line}", "", "…");
+            }
+            *said_at = Instant::now();
+        }
+    };
+    let following = async {
+        tokio::select! {
+            ending = following => ending,
+            () = beating => unreachable!("the heartbeat never ends"),
+        }
+    };
     let (ending, steps) = tokio::join!(
         following,
         report_progress(reporter.as_deref(), rx, PROGRESS_INTERVAL)
@@ -266,6 +300,7 @@ mod tests {
             wait: true,
             wait_for_approval: true,
             timeout: Duration::from_secs(1),
+            heartbeat: Duration::from_secs(30),
             environment_url: None,
         }
     }

@@ -2,6 +2,7 @@
 
 pub mod deploy;
 pub mod gate;
+pub mod heartbeat;
 pub mod local;
 pub mod report;
 pub mod rollback;

@@ -653,7 +653,8 @@ async fn scale_down_waits_out_the_old_colors_deregistration_delay() {
     assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
 }
 
-/// Following gives up at `--timeout-minutes` while the release bakes: the
+/// Following gives up at `--timeout-minutes` while the release bakes (the
+/// log hearing a heartbeat meanwhile): the
 /// outputs are set (`following-timed-out`), the exit code says it cannot
 /// tell (3), and the GitHub deployment is marked `error` with the
 /// execution's link instead of staying `in_progress` forever.
@@ -665,6 +666,8 @@ async fn following_that_times_out_marks_the_deployment_error_and_sets_the_output
     let flags = [
         "--timeout-minutes",
         "0.1",
+        "--heartbeat-seconds",
+        "2",
         "--overrides",
         r#"{"strategy": {"type": "all-at-once", "bake_seconds": 120}}"#,
     ];
@@ -681,6 +684,13 @@ async fn following_that_times_out_marks_the_deployment_error_and_sets_the_output
         run.outputs
     );
     assert!(run.stdout.contains("the release goes on"), "{}", run.stdout);
+    // The bake is not silent in the log: a heartbeat every 2 s.
+    assert!(
+        run.stdout.contains("still baking step 1 of 1 (100% on green)")
+            && run.stdout.contains("s of 120 s"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(gh.states(1), vec!["in_progress", "error"]);
     let statuses = gh
         .bodies("POST /repos/octo/shop/deployments/1/statuses")

@@ -686,7 +686,8 @@ async fn following_that_times_out_marks_the_deployment_error_and_sets_the_output
     assert!(run.stdout.contains("the release goes on"), "{}", run.stdout);
     // The bake is not silent in the log: a heartbeat every 2 s.
     assert!(
-        run.stdout.contains("still baking step 1 of 1 (100% on green)")
+        run.stdout
+            .contains("still baking step 1 of 1 (100% on green)")
             && run.stdout.contains("s of 120 s"),
         "{}",
         run.stdout

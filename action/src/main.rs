@@ -25,8 +25,32 @@ struct Cli {
         default_value = "/bluegreen"
     )]
     prefix: String,
+    /// The AWS region to act in (else AWS_REGION, the profile's, …).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// The AWS profile whose credentials and region to use (else AWS_PROFILE).
+    #[arg(long, global = true)]
+    profile: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--region` and `--profile`, as given (read once by [`sdk`]).
+static AWS_CHOICE: std::sync::OnceLock<(Option<String>, Option<String>)> =
+    std::sync::OnceLock::new();
+
+/// The AWS SDK's configuration: the default chain, with `--region` and
+/// `--profile` when given.
+async fn sdk() -> aws_config::SdkConfig {
+    let (region, profile) = AWS_CHOICE.get().cloned().unwrap_or_default();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    loader.load().await
 }
 
 #[derive(Subcommand)]
@@ -280,6 +304,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
+    let _ = AWS_CHOICE.set((cli.region.clone(), cli.profile.clone()));
     match cli.command {
         Command::Deploy {
             app,
@@ -321,7 +346,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 environment_url: environment_url.filter(|u| !u.is_empty()),
                 heartbeat: Duration::from_secs(heartbeat_seconds.max(1)),
             };
-            let sdk = bluegreen_aws::sdk_config().await;
+            let sdk = sdk().await;
             let sfn = aws_sdk_sfn::Client::new(&sdk);
             // Validate before anything is created on GitHub or AWS.
             deploy::input(&args).map_err(|e| anyhow!(e))?;
@@ -400,7 +425,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     ));
                 }
             };
-            let sdk = bluegreen_aws::sdk_config().await;
+            let sdk = sdk().await;
             let ports = bluegreen_aws::ports(&sdk, cli.prefix);
             let args = rollback::RollbackArgs {
                 app,
@@ -439,7 +464,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             .await
         }
         Command::Status { app, json } => {
-            let sdk = bluegreen_aws::sdk_config().await;
+            let sdk = sdk().await;
             let ssm = aws_sdk_ssm::Client::new(&sdk);
             let ports = bluegreen_aws::ports(&sdk, cli.prefix.clone());
             let Some(app) = app else {
@@ -465,7 +490,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Reconcile { app } => {
-            let sdk = bluegreen_aws::sdk_config().await;
+            let sdk = sdk().await;
             let ports = bluegreen_aws::ports(&sdk, cli.prefix);
             let out = bluegreen_core::steps::reconcile::reconcile(
                 &ports,
@@ -634,7 +659,7 @@ async fn decide_at_gate(
     by: Option<String>,
     decision: gate::Decision,
 ) -> Result<ExitCode> {
-    let sdk = bluegreen_aws::sdk_config().await;
+    let sdk = sdk().await;
     let sfn = aws_sdk_sfn::Client::new(&sdk);
     let ports = bluegreen_aws::ports(&sdk, prefix.to_string());
     let by = by
@@ -716,7 +741,7 @@ async fn report(
     environment: &str,
     environment_url: Option<&str>,
 ) -> Result<ExitCode> {
-    let sdk = bluegreen_aws::sdk_config().await;
+    let sdk = sdk().await;
     let sfn = aws_sdk_sfn::Client::new(&sdk);
     let read = commands::report::read(&sfn, execution)
         .await

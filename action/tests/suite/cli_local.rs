@@ -598,6 +598,23 @@ async fn status_without_an_app_lists_every_app_under_the_prefix() {
         .map(|a| a["app"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["api", "web"]);
+
+    // `--region` wins over AWS_REGION: the apps live in us-east-1 only.
+    let elsewhere = bluegreen(
+        &local,
+        &["status", "--json", "--region", "eu-west-1"],
+        "404",
+    )
+    .await;
+    assert_eq!(elsewhere.code, 0, "{}", elsewhere.stdout);
+    assert_eq!(elsewhere.stdout.trim(), "[]", "no app in eu-west-1");
+    let here = bluegreen(
+        &local,
+        &["status", "--json", "--region", "us-east-1"],
+        "405",
+    )
+    .await;
+    assert!(here.stdout.contains(r#""app": "web""#), "{}", here.stdout);
     assert_eq!(apps[1]["state"]["active_version"], "v2");
 }
 

@@ -22,6 +22,23 @@ struct Run {
     outputs: String,
 }
 
+impl Run {
+    /// A step output the command set (`$GITHUB_OUTPUT`).
+    fn output(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{name}=");
+        self.outputs
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+    }
+
+    /// The execution the deploy started (its `execution-arn` output).
+    fn execution(&self) -> String {
+        self.output("execution-arn")
+            .unwrap_or_else(|| panic!("no execution-arn output: {}", self.outputs))
+            .to_string()
+    }
+}
+
 async fn setup() -> (Local, LocalApp) {
     setup_warm_for(1).await
 }
@@ -639,12 +656,7 @@ async fn scale_down_waits_out_the_old_colors_deregistration_delay() {
     let run = deploy(&local, "v2", "901").await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     wait_for_executions_to_end(&local).await;
-    let arn = run
-        .outputs
-        .lines()
-        .find_map(|l| l.strip_prefix("execution-arn="))
-        .expect("the execution")
-        .to_string();
+    let arn = run.execution();
     let events = local.execution_history(&arn).await.expect("history");
     let entered = events
         .iter()
@@ -745,12 +757,7 @@ async fn report_brings_github_up_to_date_for_a_release_started_without_waiting()
         started.outputs
     );
     assert_eq!(gh.states(1), vec!["in_progress"]);
-    let arn = started
-        .outputs
-        .lines()
-        .find_map(|l| l.strip_prefix("execution-arn="))
-        .expect("the execution")
-        .to_string();
+    let arn = started.execution();
     wait_for_executions_to_end(&local).await;
     assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
 

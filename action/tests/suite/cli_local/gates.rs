@@ -281,12 +281,7 @@ async fn a_release_window_holds_the_release_outside_its_hours_and_lets_it_throug
         run.stdout
     );
     assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
-    let arn = run
-        .outputs
-        .lines()
-        .find_map(|l| l.strip_prefix("execution-arn="))
-        .expect("the execution")
-        .to_string();
+    let arn = run.execution();
     let waiting = local
         .execution_history(&arn)
         .await

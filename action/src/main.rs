@@ -77,6 +77,10 @@ enum MigrationsCommand {
 #[derive(Subcommand)]
 enum Command {
     /// Deploy a release: start the execution, follow it, report how it ended.
+    /// Exit 0: live (or started with --no-wait, or waiting at a gate with
+    /// --no-wait-for-approval); 1: it did not go live; 2: bad input, nothing
+    /// started; 3: cannot tell (AWS could not start or follow it, or
+    /// following stopped at --timeout-minutes).
     Deploy {
         #[arg(long, env = "BLUEGREEN_APP")]
         app: String,
@@ -322,10 +326,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             environment_url,
         } => {
             let smoke_tests = match smoke_tests {
-                Some(path) => Some(
-                    std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading the smoke tests {}", path.display()))?,
-                ),
+                Some(path) => match std::fs::read_to_string(&path) {
+                    Ok(text) => Some(text),
+                    Err(e) => {
+                        ci::error(&format!("reading the smoke tests {}: {e}", path.display()));
+                        return Ok(ExitCode::from(commands::EXIT_BAD_INPUT));
+                    }
+                },
                 None => None,
             };
             let args = deploy::DeployArgs {
@@ -349,11 +356,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let sdk = sdk().await;
             let sfn = aws_sdk_sfn::Client::new(&sdk);
             // Validate before anything is created on GitHub or AWS.
-            deploy::input(&args).map_err(|e| anyhow!(e))?;
+            // Exit 2 for bad input, found before anything starts.
+            if let Err(e) = deploy::input(&args) {
+                ci::error(&e);
+                return Ok(ExitCode::from(commands::EXIT_BAD_INPUT));
+            }
             let mut reporter = github_reporter(&args, &environment).await;
-            let deployed = deploy::run(&sfn, &args, reporter.as_mut())
-                .await
-                .map_err(|e| anyhow!(e))?;
+            // Exit 3 when AWS cannot say: the release could not be started
+            // or followed.
+            let deployed = match deploy::run(&sfn, &args, reporter.as_mut()).await {
+                Ok(deployed) => deployed,
+                Err(e) => {
+                    ci::error(&e);
+                    return Ok(ExitCode::from(commands::EXIT_UNKNOWN));
+                }
+            };
             let ports = bluegreen_aws::ports(&sdk, cli.prefix);
             let (active_color, active_version) = status::status(&ports, &args.app)
                 .await

@@ -308,13 +308,24 @@ async fn bad_input_fails_before_anything_starts() {
         "301",
     )
     .await;
-    assert_eq!(run.code, 1, "{}", run.stdout);
+    // Exit 2: bad input, as for a bad command line.
+    assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(
         run.stdout.contains("`overrides.strategy.steps`"),
         "{}",
         run.stdout
     );
     assert_eq!(execution_count(&local).await, 0);
+
+    // Exit 3: it could not tell (here: no state machine answers at that ARN).
+    let arn = "arn:aws:states:us-east-1:123456789012:stateMachine:nobody";
+    let unknown = deploy_with(&local, "v2", &["--state-machine-arn", arn], "302", &[]).await;
+    assert_eq!(unknown.code, 3, "{}", unknown.stdout);
+    assert!(
+        unknown.stdout.contains("could not start the release"),
+        "{}",
+        unknown.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

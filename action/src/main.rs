@@ -122,6 +122,10 @@ enum Command {
         /// this often: step, weight, time into the bake, the latest figures.
         #[arg(long, default_value_t = 30)]
         heartbeat_seconds: u64,
+        /// Print one JSON document at the end (execution, result, what serves,
+        /// the steps); the step-by-step story goes to stderr.
+        #[arg(long)]
+        json: bool,
         /// The GitHub Deployments environment (reported only when
         /// GITHUB_TOKEN and GITHUB_REPOSITORY are set).
         #[arg(long, env = "BLUEGREEN_ENVIRONMENT", default_value = "production")]
@@ -322,6 +326,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             no_wait_for_approval,
             timeout_minutes,
             heartbeat_seconds,
+            json,
             environment,
             environment_url,
         } => {
@@ -352,6 +357,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 })?,
                 environment_url: environment_url.filter(|u| !u.is_empty()),
                 heartbeat: Duration::from_secs(heartbeat_seconds.max(1)),
+                json,
             };
             let sdk = sdk().await;
             let sfn = aws_sdk_sfn::Client::new(&sdk);
@@ -387,6 +393,41 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 ("active-color", &active_color),
                 ("version", &active_version),
             ])?;
+            // With --json, stdout holds one document; the words go to stderr.
+            let json = args.json;
+            let tell = |line: String| {
+                if json {
+                    eprintln!("{line}");
+                } else {
+                    println!("{line}");
+                }
+            };
+            let fail = |line: String| {
+                if json {
+                    eprintln!("error: {line}");
+                } else {
+                    ci::error(&line);
+                }
+            };
+            if json {
+                let steps: Vec<serde_json::Value> = deployed
+                    .steps
+                    .iter()
+                    .map(|s| serde_json::json!({"at_seconds": s.at_seconds, "state": s.state, "text": s.text}))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "app": args.app,
+                        "version": args.version,
+                        "execution_arn": deployed.execution_arn,
+                        "result": result,
+                        "active_color": active_color,
+                        "serving_version": active_version,
+                        "steps": steps,
+                    }))?
+                );
+            }
             match &deployed.ending {
                 Some(e) if e.at_gate => {
                     let waits = if result == "waiting-window" {
@@ -397,14 +438,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                             args.app
                         )
                     };
-                    println!(
+                    tell(format!(
                         "{} {} {waits}; production serves {active_color} {active_version}",
                         args.app, args.version
-                    );
+                    ));
                     Ok(ExitCode::SUCCESS)
                 }
                 Some(e) if e.following_timed_out => {
-                    ci::error(&format!(
+                    fail(format!(
                         "stopped following {} of {} after --timeout-minutes; the release goes on: {}; production serves {active_color} {active_version} now",
                         args.version, args.app, deployed.execution_arn
                     ));
@@ -412,14 +453,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 Some(e) if !e.succeeded() => {
                     let why = e.error.clone().unwrap_or_else(|| e.status.clone());
-                    ci::error(&format!(
+                    fail(format!(
                         "release {} of {} did not go live: {why}; production serves {active_color} {active_version}",
                         args.version, args.app
                     ));
                     Ok(ExitCode::FAILURE)
                 }
                 Some(_) => {
-                    println!("{} {} is live on {active_color}", args.app, args.version);
+                    tell(format!(
+                        "{} {} is live on {active_color}",
+                        args.app, args.version
+                    ));
                     Ok(ExitCode::SUCCESS)
                 }
                 None => Ok(ExitCode::SUCCESS),

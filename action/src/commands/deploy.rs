@@ -35,6 +35,8 @@ pub struct DeployArgs {
     /// The log hears from a follow at least this often (a heartbeat while
     /// a long step runs).
     pub heartbeat: Duration,
+    /// Stdout holds one JSON document at the end; the story goes to stderr.
+    pub json: bool,
     /// Where the app is reachable, for the successful deployment status.
     pub environment_url: Option<String>,
 }
@@ -190,7 +192,14 @@ pub async fn run(
     {
         ci::warning(&format!("could not report the start to GitHub: {e}"));
     }
-    println!(
+    let say = move |line: String| {
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    say(format!(
         "{} {} of {}: {execution_arn}",
         if started {
             "started"
@@ -199,7 +208,7 @@ pub async fn run(
         },
         args.version,
         args.app
-    );
+    ));
     if !args.wait {
         return Ok(Deployed {
             execution_arn,
@@ -208,10 +217,12 @@ pub async fn run(
             ending: None,
         });
     }
-    ci::group(&format!(
-        "bluegreen: {} {} step by step",
-        args.app, args.version
-    ));
+    if !args.json {
+        ci::group(&format!(
+            "bluegreen: {} {} step by step",
+            args.app, args.version
+        ));
+    }
     // Steps go to the log as they happen and, through a channel, to the pull
     // request's comment, which is updated alongside without holding them up.
     let (tx, rx) = mpsc::unbounded_channel();
@@ -229,7 +240,10 @@ pub async fn run(
     )));
     let told = last.clone();
     let following = follow_until(sfn, &execution_arn, args.timeout, until, move |s, doc| {
-        println!("  {:>7.1}s  {:<24} {}", s.at_seconds, s.state, s.text);
+        say(format!(
+            "  {:>7.1}s  {:<24} {}",
+            s.at_seconds, s.state, s.text
+        ));
         let now = Instant::now();
         *told.lock().expect("the last step") = (now, now, Some((s.clone(), doc.cloned())));
         let _ = tx.send((s.clone(), doc.cloned()));
@@ -244,7 +258,7 @@ pub async fn run(
             }
             if let Some((step, doc)) = step {
                 let line = super::heartbeat::heartbeat(step, doc.as_ref(), stepped_at.elapsed());
-                println!("  {:>7}   {:<24} {line}", "", "…");
+                say(format!("  {:>7}   {:<24} {line}", "", "…"));
             }
             *said_at = Instant::now();
         }
@@ -259,7 +273,9 @@ pub async fn run(
         following,
         report_progress(reporter.as_deref(), rx, PROGRESS_INTERVAL)
     );
-    ci::end_group();
+    if !args.json {
+        ci::end_group();
+    }
     let ending = ending?;
     if let Some(r) = reporter.as_deref()
         && let Err(e) = r
@@ -301,6 +317,7 @@ mod tests {
             wait_for_approval: true,
             timeout: Duration::from_secs(1),
             heartbeat: Duration::from_secs(30),
+            json: false,
             environment_url: None,
         }
     }

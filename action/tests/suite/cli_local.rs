@@ -18,7 +18,10 @@ const APP: &str = "web";
 
 struct Run {
     code: i32,
+    /// Stdout and stderr, one after the other.
     stdout: String,
+    /// Stdout alone (a `--json` document).
+    out: String,
     outputs: String,
 }
 
@@ -210,6 +213,7 @@ async fn bluegreen_with(
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         ),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
         outputs: std::fs::read_to_string(&outputs).unwrap_or_default(),
     }
 }
@@ -246,6 +250,20 @@ async fn deploy_follows_the_release_and_sets_the_action_outputs() {
     assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
 
     // The same job step again (a retry): it follows the execution it started.
+    // With --json, stdout is one document; the story goes to stderr.
+    let json = deploy_with(&local, "v2", &["--json"], "101", &[]).await;
+    assert_eq!(json.code, 0, "{}", json.stdout);
+    let doc: Value = serde_json::from_str(&json.out).expect("stdout is one JSON document");
+    assert_eq!(doc["result"], "succeeded", "{doc}");
+    assert_eq!(doc["active_color"], "green", "{doc}");
+    assert!(
+        doc["execution_arn"]
+            .as_str()
+            .unwrap()
+            .contains(":execution:"),
+        "{doc}"
+    );
+    assert!(!doc["steps"].as_array().unwrap().is_empty(), "{doc}");
     let again = deploy(&local, "v2", "101").await;
     assert_eq!(again.code, 0, "{}", again.stdout);
     assert!(

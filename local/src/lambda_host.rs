@@ -106,7 +106,7 @@ impl LambdaHost {
         let functions: Functions = Arc::default();
         let in_flight = InFlight::default();
         let prober = HttpProber::new();
-        let hooks_http = bluegreen_lambda::hooks_http_client();
+        let hooks_http = bluegreen_lambda::HookHttp::default();
         let adapters = {
             let (prefix, in_flight) = (prefix.to_string(), in_flight.clone());
             move |config: &aws_config::SdkConfig| {

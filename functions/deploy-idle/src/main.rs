@@ -23,7 +23,7 @@ bluegreen_core::capabilities! {
 async fn main() -> Result<(), Error> {
     bluegreen_lambda::init_tracing();
     // Per app, with the role the app made for this function.
-    let chat_http = bluegreen_lambda::hooks_http_client();
+    let chat_http = bluegreen_lambda::HookHttp::default();
     let acting = Acting::new(
         Function::DeployIdle,
         bluegreen_aws::sdk_config().await,

@@ -3,6 +3,7 @@
 //! The Lambda client acts with the app's role (built per app, like the other
 //! adapters), so an app's hooks can invoke only what its role allows.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
@@ -11,14 +12,26 @@ use bluegreen_core::ports::{HookAnswer, HookSender, HookTarget};
 /// How much of an answer a report keeps.
 const DETAIL_CHARS: usize = 200;
 
+/// The HTTP client hooks and chat notices go out with, built on first use:
+/// most releases deliver none, and a function's Init (the emergency path's
+/// cold start) should not pay for its TLS setup. Clones share one client.
+#[derive(Clone, Default)]
+pub struct HookHttp(Arc<OnceLock<reqwest::Client>>);
+
+impl HookHttp {
+    fn client(&self) -> &reqwest::Client {
+        self.0.get_or_init(http_client)
+    }
+}
+
 #[derive(Clone)]
 pub struct Hooks {
-    http: reqwest::Client,
+    http: HookHttp,
     lambda: aws_sdk_lambda::Client,
 }
 
 impl Hooks {
-    pub fn new(http: reqwest::Client, sdk: &aws_config::SdkConfig) -> Hooks {
+    pub fn new(http: HookHttp, sdk: &aws_config::SdkConfig) -> Hooks {
         Hooks {
             http,
             lambda: aws_sdk_lambda::Client::new(sdk),
@@ -31,11 +44,11 @@ impl Hooks {
 /// functions small; a Lambda target is refused, saying so.
 #[derive(Clone)]
 pub struct HttpHooks {
-    http: reqwest::Client,
+    http: HookHttp,
 }
 
 impl HttpHooks {
-    pub fn new(http: reqwest::Client) -> HttpHooks {
+    pub fn new(http: HookHttp) -> HttpHooks {
         HttpHooks { http }
     }
 }
@@ -49,7 +62,7 @@ impl HookSender for HttpHooks {
         timeout: Duration,
     ) -> HookAnswer {
         match target {
-            HookTarget::Url(url) => post(&self.http, url, body, headers, timeout).await,
+            HookTarget::Url(url) => post(self.http.client(), url, body, headers, timeout).await,
             HookTarget::Function(_) => HookAnswer {
                 status: None,
                 detail: Some("this function delivers HTTP only".into()),
@@ -60,7 +73,7 @@ impl HookSender for HttpHooks {
 
 /// A client for hooks: no redirects (a signed delivery goes where the
 /// config says, not where an answer points), no proxy from the environment.
-pub fn http_client() -> reqwest::Client {
+fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("bluegreen-hooks/", env!("CARGO_PKG_VERSION")))
@@ -77,7 +90,7 @@ impl HookSender for Hooks {
         timeout: Duration,
     ) -> HookAnswer {
         match target {
-            HookTarget::Url(url) => post(&self.http, url, body, headers, timeout).await,
+            HookTarget::Url(url) => post(self.http.client(), url, body, headers, timeout).await,
             HookTarget::Function(arn) => self.invoke(arn, body, timeout).await,
         }
     }

@@ -13,7 +13,7 @@ pub use bluegreen_core::records::config::Function;
 mod clock;
 mod hooks;
 
-pub use hooks::{Hooks, HttpHooks, http_client as hooks_http_client};
+pub use hooks::{HookHttp, Hooks, HttpHooks};
 
 pub use bluegreen_core::ports::Ports;
 pub use bluegreen_core::records::store::DEFAULT_PREFIX;

@@ -17,7 +17,7 @@ use bluegreen_core::records::hooks::HookPoint;
 use bluegreen_core::records::store::AppStore;
 use bluegreen_core::steps::hooks::{HookPlace, run_hooks};
 use bluegreen_core::steps::monitor::{
-    Alarms, Clock, MonitorOutcome, Verdict, VersionProber, monitor,
+    Alarms, Clock, MonitorOutcome, Verdict, VersionProber, monitor, same_bake,
 };
 use bluegreen_core::steps::notices;
 use bluegreen_core::steps::notify::send_to_chat;
@@ -56,10 +56,10 @@ where
         // The monitor says what is missing.
         return Ok(monitor(aws, &input, deadline(&event.context)).await?);
     };
-    let first_call = input.monitor.as_ref().is_none_or(|m| {
-        m.step != switch.step || m.execution_arn.as_deref() != input.execution_arn()
-    });
-    let config = AppStore::new(aws, aws.prefix())?.config(&input.app).await?;
+    let first_call = same_bake(&input, switch).is_none();
+    // The app's hooks, read only by the calls that deliver any (a bake's
+    // first, the promoting one), not by every slice.
+    let store = AppStore::new(aws, aws.prefix())?;
     let place = |at| HookPlace {
         at,
         app: &input.app,
@@ -73,6 +73,7 @@ where
     };
     let mut ran = Vec::new();
     if first_call {
+        let config = store.config(&input.app).await?;
         ran = run_hooks(
             aws,
             aws.prefix(),
@@ -85,6 +86,7 @@ where
     }
     let mut outcome = monitor(aws, &input, deadline(&event.context)).await?;
     if outcome.verdict == Verdict::Promote && switch.done {
+        let config = store.config(&input.app).await?;
         let promoted = place(HookPoint::AfterPromote);
         ran.extend(run_hooks(aws, aws.prefix(), hooks, &config, &promoted, aws.now()).await?);
         let notice = notices::promoted(switch, aws.now());

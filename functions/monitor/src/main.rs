@@ -19,7 +19,7 @@ bluegreen_core::capabilities! {
 async fn main() -> Result<(), Error> {
     bluegreen_lambda::init_tracing();
     let prober = HttpProber::new();
-    let hooks_http = bluegreen_lambda::hooks_http_client();
+    let hooks_http = bluegreen_lambda::HookHttp::default();
     // Per app, with the role the app made for this function.
     let acting = Acting::new(
         Function::Monitor,

@@ -9,7 +9,7 @@ async fn main() -> Result<(), Error> {
     // rollback of an app in a warm function reads its config and assumes the
     // role once; later ones reuse both.
     // The `on-rollback` hooks go out with the app's role too.
-    let http = bluegreen_lambda::hooks_http_client();
+    let http = bluegreen_lambda::HookHttp::default();
     let acting = Acting::new(
         Function::Rollback,
         bluegreen_aws::sdk_config().await,

@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     bluegreen_lambda::init_tracing();
     // Per app, with the role the app made for this function: `{{ssm:}}`
     // values are read as that app, so only its own parameters are readable.
-    let hooks_http = bluegreen_lambda::hooks_http_client();
+    let hooks_http = bluegreen_lambda::HookHttp::default();
     let acting = Acting::new(
         Function::SmokeTest,
         bluegreen_aws::sdk_config().await,

@@ -59,7 +59,7 @@ async fn a_webhook_url_shows_in_no_log_error_or_result() {
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .build();
-    let sender = bluegreen_lambda::Hooks::new(bluegreen_lambda::hooks_http_client(), &sdk);
+    let sender = bluegreen_lambda::Hooks::new(bluegreen_lambda::HookHttp::default(), &sdk);
     let config = bluegreen_core::records::config::AppConfig::parse(
         &app.name,
         "config",

@@ -49,6 +49,18 @@ pub enum Day {
 }
 
 impl Day {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Day::Mon => "mon",
+            Day::Tue => "tue",
+            Day::Wed => "wed",
+            Day::Thu => "thu",
+            Day::Fri => "fri",
+            Day::Sat => "sat",
+            Day::Sun => "sun",
+        }
+    }
+
     fn of(weekday: Weekday) -> Day {
         match weekday {
             Weekday::Monday => Day::Mon,
@@ -168,12 +180,7 @@ impl WindowGate {
         } else {
             self.days
                 .iter()
-                .map(|d| {
-                    serde_json::to_value(d)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default()
-                })
+                .map(|d| d.as_str())
                 .collect::<Vec<_>>()
                 .join(",")
         };

@@ -68,10 +68,7 @@ where
     // Same step as the previous call: the same bake goes on, with its
     // figures. Otherwise a new bake starts now.
     let started = aws.now();
-    let previous = input
-        .monitor
-        .as_ref()
-        .filter(|m| m.step == switch.step && m.execution_arn.as_deref() == input.execution_arn());
+    let previous = same_bake(input, switch);
     let bake_started_at = previous.map_or(started, |m| m.bake_started_at);
     let mut figures = previous.map(|m| m.figures.clone()).unwrap_or_default();
 
@@ -121,6 +118,18 @@ where
         hooks: Vec::new(),
         notices: Vec::new(),
     })
+}
+
+/// The previous call's answer when it watched this same bake (this step of
+/// this execution); `None` at a bake's first call.
+pub fn same_bake<'a>(
+    input: &'a ExecutionInput,
+    switch: &crate::document::outcomes::SwitchOutcome,
+) -> Option<&'a MonitorOutcome> {
+    input
+        .monitor
+        .as_ref()
+        .filter(|m| m.step == switch.step && m.execution_arn.as_deref() == input.execution_arn())
 }
 
 /// The watched deployment and the lock it must hold.

@@ -453,6 +453,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 Some(e) if !e.succeeded() => {
                     let why = e.error.clone().unwrap_or_else(|| e.status.clone());
+                    // What stopped it, in the step's own words (a failed
+                    // migration with its exit code and log, a smoke summary).
+                    let why = match e.step_error() {
+                        Some(step) => format!("{why} ({step})"),
+                        None => why,
+                    };
                     fail(format!(
                         "release {} of {} did not go live: {why}; production serves {active_color} {active_version}",
                         args.version, args.app

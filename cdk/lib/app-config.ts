@@ -183,6 +183,27 @@ export interface AppConfigValues {
   readonly hooks?: Hook[];
   /** Which events go to the app's chat webhooks (docs/notifications.md). */
   readonly notifications?: Notifications;
+  /** Database migrations the expand/contract way, as one-off ECS tasks of the release (docs/migrations.md). */
+  readonly migrations?: Migrations;
+}
+
+/** `migrations` in the config (docs/migrations.md). */
+export interface Migrations {
+  /** Runs before the idle color is updated; must only add to the schema. */
+  readonly expand?: {
+    /** The command the release's container runs instead of its own. */
+    readonly command: string[];
+    /** The SQL files it applies, for `bluegreen migrations lint --config`. */
+    readonly sqlFiles?: string[];
+  };
+  /** Runs once no rollback to the previous release remains. */
+  readonly contract?: {
+    readonly command: string[];
+    /** `warm-window-end` (the default) or `manual` (`bluegreen migrate contract`). */
+    readonly when?: 'warm-window-end' | 'manual';
+  };
+  /** How long one migration task may run, 10 s to 6 h. @default 15 minutes */
+  readonly timeout?: Duration;
 }
 
 /**
@@ -320,6 +341,13 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
     notifications:
       v.notifications &&
       compact({ slack: v.notifications.slack, webhook: v.notifications.webhook, events: v.notifications.events }),
+    migrations:
+      v.migrations &&
+      compact({
+        expand: v.migrations.expand && compact({ command: v.migrations.expand.command, sql_files: v.migrations.expand.sqlFiles }),
+        contract: v.migrations.contract && compact({ command: v.migrations.contract.command, when: v.migrations.contract.when }),
+        timeout_seconds: v.migrations.timeout?.toSeconds(),
+      }),
     hooks: v.hooks?.map((h) =>
       compact({
         at: h.at,

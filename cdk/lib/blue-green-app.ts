@@ -17,7 +17,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct, IConstruct } from 'constructs';
-import { APP_NAME, appConfigDocument, Gates, Hook, MonitorThresholds, Notifications, Strategy } from './app-config';
+import { APP_NAME, appConfigDocument, Gates, Hook, Migrations, MonitorThresholds, Notifications, Strategy } from './app-config';
 import { acknowledgeWildcards } from './nag';
 import { appWorkflow } from './state-machine';
 import { binaryOf, BlueGreenSwitcher, FUNCTION_KEYS, FunctionKey } from './switcher';
@@ -151,6 +151,12 @@ export interface BlueGreenAppProps {
    * way. @default none
    */
   readonly notifications?: Notifications;
+  /**
+   * Database migrations the expand/contract way (docs/migrations.md): one-off
+   * tasks of the release's task definition in the app's cluster, placed like
+   * its services' tasks. @default none
+   */
+  readonly migrations?: Migrations;
 }
 
 export class BlueGreenApp extends Construct {
@@ -232,6 +238,7 @@ export class BlueGreenApp extends Construct {
       gates: props.gates,
       hooks: props.hooks,
       notifications: props.notifications,
+      migrations: props.migrations,
     });
     this.configParameter = new ssm.StringParameter(this, 'Config', {
       parameterName: `${switcher.prefix}/${appName}/config`,
@@ -413,6 +420,7 @@ export class BlueGreenApp extends Construct {
     });
     const taskDefinitions = stack.formatArn({ service: 'ecs', resource: 'task-definition', resourceName: '*' });
     const passRoles = taskRoles(props);
+    const clusterTasks = stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${props.cluster.clusterName}/*` });
 
     // Autoscaling: Application Auto Scaling names no scalable target ARN a
     // template can know (CloudFormation returns none), so the two targets
@@ -486,6 +494,23 @@ export class BlueGreenApp extends Construct {
           resources: [taskDefinitions],
           conditions: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } },
         }),
+        // Migrations (`migrations` in the config): one-off tasks of the
+        // release's task definition in the app's cluster, found again by
+        // their startedBy tag, stopped when they run out of time.
+        new iam.PolicyStatement({
+          actions: ['ecs:RunTask'],
+          resources: [taskDefinitions],
+          conditions: { ArnEquals: { 'ecs:cluster': props.cluster.clusterArn } },
+        }),
+        new iam.PolicyStatement({
+          actions: ['ecs:ListTasks'],
+          resources: ['*'], // ListTasks names no task; the cluster condition bounds it
+          conditions: { ArnEquals: { 'ecs:cluster': props.cluster.clusterArn } },
+        }),
+        new iam.PolicyStatement({
+          actions: ['ecs:DescribeTasks', 'ecs:StopTask'],
+          resources: [clusterTasks],
+        }),
         ...(passRoles.length > 0
           ? [
               new iam.PolicyStatement({
@@ -511,7 +536,8 @@ export class BlueGreenApp extends Construct {
     const describeTargets = props.autoscaling ? ', Application Auto Scaling DescribeScalableTargets' : '';
     const onStar: Record<FunctionKey, string | undefined> = {
       deployIdle:
-        'ELB Describe*, ECS RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions and CloudWatch ' +
+        'ELB Describe*, ECS RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions, ListTasks ' +
+        "(only in this app's cluster, by condition) and CloudWatch " +
         `DescribeAlarms${describeTargets}`,
       switch: `ELB Describe*${describeTargets}`,
       monitor: 'ELB Describe* and CloudWatch GetMetricData, DescribeAlarms',
@@ -556,7 +582,14 @@ export class BlueGreenApp extends Construct {
           policy,
           { resources: [taskDefinitions] },
           'ecs:TagResource only with ecs:CreateAction = RegisterTaskDefinition: tags of a revision being ' +
-            'registered, whose ARN is not known beforehand',
+            'registered, whose ARN is not known beforehand; ecs:RunTask (migrations) only in this app\'s ' +
+            'cluster, by condition, of the revision a release registers',
+        );
+        acknowledgeWildcards(
+          policy,
+          { resources: [clusterTasks] },
+          "DescribeTasks and StopTask on the tasks of this app's cluster: a migration's task ARN is " +
+            'assigned by ECS when it starts',
         );
       }
       if (props.autoscaling && (key === 'deployIdle' || key === 'switch' || key === 'rollback')) {

@@ -118,6 +118,12 @@ export function deploymentWorkflow(
     'the lock could not be released; it is reclaimable now that this execution has ended ' +
       '(after a promotion the previous color also stays at full size); see $.release_lock_error',
   );
+  const contractFailed = fail(
+    'ContractFailed',
+    'the release is live, but its contract migration failed: the previous color stays warm and ' +
+      'the schema is not contracted; see $.contract_error (people were alerted), fix it and run ' +
+      '`bluegreen migrate contract --app <app>`',
+  );
   const nothingToDo = new sfn.Succeed(states, 'NothingToDo', {
     comment: 'the release already serves all production traffic',
   });
@@ -167,14 +173,30 @@ export function deploymentWorkflow(
   releaseLock.addCatch(releaseLockFailed, { errors: ALL, resultPath: '$.release_lock_error' });
   const scaleDown = deployIdlePhase('ScaleDown', 'scale-down', '$.scale_down');
   scaleDown.addCatch(scaleDownFailed, { errors: ALL, resultPath: '$.scale_down_error' });
+  // The contract migration (an app with `migrations.contract`; the others
+  // pass straight on): once the warm window is over no rollback to the
+  // previous release remains. It runs as a one-off ECS task; the workflow
+  // waits between looks (no Lambda waits). A failure leaves the release
+  // live and the previous color warm (no scale-down); people are alerted.
+  const contract = deployIdlePhase('Contract', 'contract', '$.contract');
+  contract.addCatch(contractFailed, { errors: ALL, resultPath: '$.contract_error' });
+  const waitForContract = new sfn.Wait(states, 'WaitForContract', {
+    time: sfn.WaitTime.duration(pollInterval),
+  });
+  waitForContract.next(contract);
   releaseLock
     .next(
       new sfn.Wait(states, 'WarmWindow', {
         time: sfn.WaitTime.secondsPath('$.deploy.warm_window_seconds'),
       }),
     )
-    .next(scaleDown)
-    .next(released);
+    .next(contract)
+    .next(
+      new sfn.Choice(states, 'Contracting?')
+        .when(sfn.Condition.booleanEquals('$.contract.migrating', true), waitForContract)
+        .otherwise(scaleDown),
+    );
+  scaleDown.next(released);
 
   // Switch one step, then the monitor watches the bake in slices of minutes
   // (probing every few seconds inside the call, which costs less than the
@@ -275,8 +297,17 @@ export function deploymentWorkflow(
   // LockHeld: another execution holds the lock. Refuse without releasing it.
   deployIdle.addCatch(refused, { errors: ['LockHeld'], resultPath: '$.error' });
   deployIdle.addCatch(abort, { errors: ALL, resultPath: '$.error' });
+  // The expand migration (an app with `migrations.expand`) runs before the
+  // idle color is updated: while its one-off task runs, deploy-idle answers
+  // `migrating` and is called again after a pause; it updates the idle
+  // color once the task has succeeded. A failure aborts (traffic untouched).
+  const waitForExpand = new sfn.Wait(states, 'WaitForExpand', {
+    time: sfn.WaitTime.duration(pollInterval),
+  });
+  waitForExpand.next(deployIdle);
   deployIdle.next(
     new sfn.Choice(states, 'AlreadyLive?')
+      .when(sfn.Condition.booleanEquals('$.deploy.migrating', true), waitForExpand)
       .when(sfn.Condition.booleanEquals('$.deploy.already_live', true), releaseLockDone)
       .otherwise(checkIdle),
   );

@@ -859,6 +859,11 @@ describe('the config document', () => {
       },
       hooks: [{ at: 'after-step', url: 'https://hooks.example.com/x', timeout: Duration.seconds(5), onFailure: 'continue' }],
       notifications: { slack: true, webhook: true, events: ['promoted', 'rolled-back'] },
+      migrations: {
+        expand: { command: ['migrate', 'expand'], sqlFiles: ['db/expand/0042.sql'] },
+        contract: { command: ['migrate', 'contract'], when: 'manual' },
+        timeout: Duration.minutes(30),
+      },
     });
     assert.deepEqual(keyPaths(doc).sort(), schemaConfigFields().sort());
     // A list is one field to keyPaths: its elements hold exactly Rust's MetricCheck.

@@ -23,7 +23,7 @@ test('state-machine.asl.json is what the construct synthesizes', () => {
 
 describe('every Lambda task', () => {
   test('calls a function ARN directly (payloadResponseOnly), but the approval gate', () => {
-    assert.equal(tasks.length, 14);
+    assert.equal(tasks.length, 15);
     for (const [name, s] of tasks) {
       if (name === 'AwaitApproval') continue;
       assert.match(s.Resource, /^arn:aws:lambda:us-east-1:123456789012:function:bluegreen-[a-z-]+$/, name);
@@ -102,6 +102,7 @@ describe('every Lambda task', () => {
       ReleaseLockAfterRollback: '$.release_lock',
       ReleaseLockAfterFailedRollback: '$.release_lock',
       ScaleDown: '$.scale_down',
+      Contract: '$.contract',
       Abort: '$.release_lock',
       AwaitApproval: '$.approval',
     } as Record<string, string>);
@@ -179,7 +180,9 @@ function lambdas(opts: {
     if (override[key]) return override[key](payload);
     switch (key) {
       case 'deploy-idle':
-        return { already_live: false, warm_window_seconds: 86400 };
+        return { already_live: false, migrating: false, warm_window_seconds: 86400 };
+      case 'deploy-idle:contract':
+        return { migrating: false, contracted: false };
       case 'deploy-idle:check':
         return { ready: ++checks >= polls };
       case 'smoke-test':
@@ -229,7 +232,15 @@ describe('paths', () => {
     assert.equal(w.path.filter((s) => s === 'Monitor').length, 1);
     assert.equal(w.doc.execution.arn, 'arn:aws:states:us-east-1:123456789012:execution:sm:e1');
     assert.deepEqual(w.path.slice(0, 6), ['Init', 'DeployIdle', 'AlreadyLive?', 'CheckIdle', 'IdleReady?', 'WaitForIdle']);
-    assert.deepEqual(w.path.slice(-5), ['LastStep?', 'ReleaseLock', 'WarmWindow', 'ScaleDown', 'Released']);
+    assert.deepEqual(w.path.slice(-7), [
+      'LastStep?',
+      'ReleaseLock',
+      'WarmWindow',
+      'Contract',
+      'Contracting?',
+      'ScaleDown',
+      'Released',
+    ]);
   });
 
   test('an idle color that is ready at once is not waited for', () => {
@@ -369,7 +380,59 @@ describe('paths', () => {
 
   test('a failed scale-down is reported, after the release went live', () => {
     const w = release(lambdas({ override: { 'deploy-idle:scale-down': fails('AwsCallFailed') } }), input);
-    assert.deepEqual(w.path.slice(-3), ['WarmWindow', 'ScaleDown', 'ScaleDownFailed']);
+    assert.deepEqual(w.path.slice(-3), ['Contracting?', 'ScaleDown', 'ScaleDownFailed']);
+  });
+
+  test('an expand migration is waited for before the idle color is checked', () => {
+    let looks = 0;
+    const w = release(
+      lambdas({
+        override: {
+          'deploy-idle': () => ({ already_live: false, migrating: ++looks < 3, warm_window_seconds: 60 }),
+        },
+      }),
+      input,
+    );
+    assert.equal(w.end, 'Released');
+    assert.deepEqual(w.path.slice(1, 9), [
+      'DeployIdle',
+      'AlreadyLive?',
+      'WaitForExpand',
+      'DeployIdle',
+      'AlreadyLive?',
+      'WaitForExpand',
+      'DeployIdle',
+      'AlreadyLive?',
+    ]);
+    assert.equal(w.path[9], 'CheckIdle');
+  });
+
+  test('a failed expand aborts before anything else', () => {
+    const w = release(lambdas({ override: { 'deploy-idle': fails('MigrationFailed') } }), input);
+    assert.deepEqual(w.path.slice(-3), ['DeployIdle', 'Abort', 'Aborted']);
+  });
+
+  test('a contract migration is waited for, then the previous color scaled down', () => {
+    let looks = 0;
+    const w = release(
+      lambdas({ override: { 'deploy-idle:contract': () => ({ migrating: ++looks < 2, contracted: looks >= 2 }) } }),
+      input,
+    );
+    assert.deepEqual(w.path.slice(-7), [
+      'Contract',
+      'Contracting?',
+      'WaitForContract',
+      'Contract',
+      'Contracting?',
+      'ScaleDown',
+      'Released',
+    ]);
+  });
+
+  test('a failed contract leaves the previous color warm: no scale-down', () => {
+    const w = release(lambdas({ override: { 'deploy-idle:contract': fails('MigrationFailed') } }), input);
+    assert.deepEqual(w.path.slice(-3), ['WarmWindow', 'Contract', 'ContractFailed']);
+    assert.ok(!w.path.includes('ScaleDown'));
   });
 
   test('a lock that cannot be released ends the execution instead of holding it through the warm window', () => {

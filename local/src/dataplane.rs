@@ -17,6 +17,7 @@ use bluegreen_core::{Color, Split};
 use tokio::net::TcpListener;
 
 use super::example::ExampleApp;
+use super::one_off::{self, MigrationRan};
 use super::sample::{Behaviour, SampleApp};
 
 /// What runs for each color now: its sample app's URL and version.
@@ -35,12 +36,16 @@ pub struct LocalCluster {
     /// Colors served by the user's own app at this URL instead of a sample
     /// (whatever image a release names, the tasks are that app).
     own: Arc<HashMap<Color, String>>,
+    /// The one-off tasks (migrations) it ran, in order (see `one_off`).
+    pub migrations: Arc<Mutex<Vec<MigrationRan>>>,
 }
 
 #[derive(Default)]
 struct Tasks {
     apps: HashMap<Color, SampleApp>,
     images: HashMap<String, String>,
+    /// One-off tasks already played (running or ended).
+    one_off: std::collections::HashSet<String>,
 }
 
 impl LocalCluster {
@@ -59,6 +64,7 @@ impl LocalCluster {
             app,
             tasks: Arc::default(),
             own: Arc::new(own),
+            migrations: Arc::default(),
         };
         let timer = cluster.clone();
         let task = tokio::spawn(async move {
@@ -91,6 +97,127 @@ impl LocalCluster {
                 tracing::warn!(%color, error = %e, "local cluster could not reconcile");
             }
         }
+        if let Err(e) = self.run_one_off_tasks(&mut tasks).await {
+            tracing::warn!(error = %e, "local cluster could not run its one-off tasks");
+        }
+    }
+
+    /// Plays each new one-off task bluegreen started (see `one_off`).
+    async fn run_one_off_tasks(&self, tasks: &mut Tasks) -> Result<(), String> {
+        let app = &self.app;
+        let listed = app
+            .ecs
+            .list_tasks()
+            .cluster(&app.cluster)
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let new: Vec<String> = listed
+            .task_arns()
+            .iter()
+            .filter(|arn| !tasks.one_off.contains(*arn))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let described = app
+            .ecs
+            .describe_tasks()
+            .cluster(&app.cluster)
+            .set_tasks(Some(new))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        for task in described.tasks() {
+            let arn = task.task_arn().unwrap_or_default().to_string();
+            tasks.one_off.insert(arn.clone());
+            let Some(phase) = task.started_by().and_then(one_off::phase_of) else {
+                continue;
+            };
+            let image = match task.containers().first().and_then(|c| c.image()) {
+                Some(image) => image.to_string(),
+                None => app
+                    .task_definition(task.task_definition_arn().unwrap_or_default())
+                    .await
+                    .container_definitions()
+                    .first()
+                    .and_then(|c| c.image.clone())
+                    .unwrap_or_default(),
+            };
+            let version = image
+                .rsplit_once(':')
+                .map_or("latest", |(_, tag)| tag)
+                .to_string();
+            let command = task
+                .overrides()
+                .and_then(|o| o.container_overrides().first())
+                .map(|c| c.command().to_vec())
+                .unwrap_or_default();
+            let mut services = HashMap::new();
+            for color in Color::BOTH {
+                let out = app
+                    .ecs
+                    .describe_services()
+                    .cluster(&app.cluster)
+                    .services(app.service(color))
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Some(td) = out.services().first().and_then(|s| s.task_definition()) {
+                    services.insert(color, td.to_string());
+                }
+            }
+            let exit_code = one_off::outcome(phase, &version);
+            tracing::info!(phase, %version, ?command, ?exit_code, "local cluster ran a migration task");
+            self.migrations.lock().unwrap().push(MigrationRan {
+                phase: phase.to_string(),
+                version,
+                command,
+                exit_code,
+                services,
+                task_arn: arn.clone(),
+            });
+            if let Some(code) = exit_code {
+                self.end_task(&arn, code).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells moto the task ended as ECS would: stopped, with the container's
+    /// exit code (moto has no API of its own for it; see `moto_fork.py`).
+    async fn end_task(&self, task_arn: &str, exit_code: i32) -> Result<(), String> {
+        let endpoint = self
+            .app
+            .sdk
+            .endpoint_url()
+            .ok_or("the local cluster has no emulator endpoint")?;
+        let reason = if exit_code == 0 {
+            "Essential container in task exited".to_string()
+        } else {
+            format!("Essential container in task exited (exit code {exit_code})")
+        };
+        let answer = reqwest::Client::new()
+            .post(format!("{endpoint}/_bluegreen/ecs/task-ended"))
+            .json(&serde_json::json!({
+                "region": super::emulator::REGION,
+                "cluster": self.app.cluster,
+                "task": task_arn,
+                "exit_code": exit_code,
+                "reason": reason,
+            }))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !answer.status().is_success() {
+            return Err(format!(
+                "the emulator did not end task {task_arn}: {}",
+                answer.text().await.unwrap_or_default()
+            ));
+        }
+        Ok(())
     }
 
     async fn reconcile(&self, color: Color, tasks: &mut Tasks) -> Result<(), String> {

@@ -88,6 +88,18 @@ impl ExampleApp {
             .vpc
             .and_then(|v| v.vpc_id)
             .unwrap();
+        // As CDK's VPCs have it (and moto's one-off tasks need it: without
+        // DNS hostnames its RunTask fails on the task's network interface).
+        ec2.modify_vpc_attribute()
+            .vpc_id(&vpc)
+            .enable_dns_hostnames(
+                aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                    .value(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("enable DNS hostnames");
         let mut subnets = vec![];
         for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
             let s = ec2
@@ -100,6 +112,28 @@ impl ExampleApp {
                 .expect("create subnet");
             subnets.push(s.subnet.and_then(|s| s.subnet_id).unwrap());
         }
+        let security_group = ec2
+            .create_security_group()
+            .group_name(format!("{name}-tasks"))
+            .description("the app's tasks")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .expect("create security group")
+            .group_id
+            .unwrap();
+        // As the CDK's Fargate services have it: private subnets, the
+        // tasks' security group. One-off tasks (migrations) copy it.
+        let network = aws_sdk_ecs::types::NetworkConfiguration::builder()
+            .awsvpc_configuration(
+                aws_sdk_ecs::types::AwsVpcConfiguration::builder()
+                    .set_subnets(Some(subnets.clone()))
+                    .security_groups(&security_group)
+                    .assign_public_ip(aws_sdk_ecs::types::AssignPublicIp::Disabled)
+                    .build()
+                    .expect("awsvpc configuration"),
+            )
+            .build();
         let lb = elb
             .create_load_balancer()
             .name(format!("{name}-alb"))
@@ -231,6 +265,17 @@ impl ExampleApp {
                     .name("app")
                     .image(format!("example/{name}:v1"))
                     .essential(true)
+                    // moto sizes tasks by their containers' memory.
+                    .memory(512)
+                    .log_configuration(
+                        aws_sdk_ecs::types::LogConfiguration::builder()
+                            .log_driver(aws_sdk_ecs::types::LogDriver::Awslogs)
+                            .options("awslogs-group", format!("/ecs/{name}"))
+                            .options("awslogs-region", super::emulator::REGION)
+                            .options("awslogs-stream-prefix", name)
+                            .build()
+                            .expect("log configuration"),
+                    )
                     .port_mappings(
                         aws_sdk_ecs::types::PortMapping::builder()
                             .container_port(8080)
@@ -256,6 +301,8 @@ impl ExampleApp {
                 .service_name(format!("{name}-{color}"))
                 .task_definition(&task_def)
                 .desired_count(2)
+                .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+                .network_configuration(network.clone())
                 .load_balancers(
                     aws_sdk_ecs::types::LoadBalancer::builder()
                         .target_group_arn(tg)

@@ -11,6 +11,7 @@ pub mod ended;
 pub mod example;
 pub mod inspect;
 pub mod lambda_host;
+pub mod one_off;
 pub mod sample;
 pub mod stops;
 pub mod up;

@@ -21,6 +21,7 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+from moto.moto_api import state_manager
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -28,8 +29,45 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-app = DomainDispatcherApplication(create_backend_app)
-app.debug = True
+moto_app = DomainDispatcherApplication(create_backend_app)
+moto_app.debug = True
+
+# ECS tasks stay where they are until something stops them, as on AWS. By
+# default moto moves a task one status further on every DescribeTasks and ends
+# it with exit code 0, whatever it runs: kinder than AWS, and a migration that
+# fails could never be played.
+state_manager.set_transition(
+    model_name="ecs::task", transition={"progression": "manual", "times": 10**9}
+)
+
+TASK_ENDED = "/_bluegreen/ecs/task-ended"
+
+
+def end_task(body):
+    """The end of a task's run, as ECS would report it: what the local cluster
+    calls once the one-off task it played has exited. moto has no API that
+    sets a container's exit code (on AWS the ECS agent reports it)."""
+    from moto.ecs.models import ecs_backends
+
+    backend = ecs_backends[body.get("account", "123456789012")][body["region"]]
+    task = backend.stop_task(body["cluster"], body["task"], body["reason"])
+    for container in task.containers:
+        container.exitCode = body["exit_code"]
+        container.last_status = "STOPPED"
+    return {"task": task.task_arn, "exit_code": body["exit_code"]}
+
+
+def app(environ, start_response):
+    """moto, plus the one local-only call above."""
+    if environ.get("PATH_INFO") == TASK_ENDED and environ["REQUEST_METHOD"] == "POST":
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        try:
+            reply, status = end_task(json.loads(environ["wsgi.input"].read(length))), "200 OK"
+        except Exception as e:  # the caller shows it
+            reply, status = {"error": repr(e)}, "400 Bad Request"
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps(reply).encode()]
+    return moto_app(environ, start_response)
 
 # One cheap read of each service the local mode calls, through the WSGI app in
 # this process (no socket): what a first call loads is loaded before the fork.
@@ -53,7 +91,7 @@ def warm_up():
     from botocore.awsrequest import AWSResponse
     from werkzeug.test import Client
 
-    wsgi = Client(app)
+    wsgi = Client(moto_app)
 
     class Body:
         def __init__(self, data):

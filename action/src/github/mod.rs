@@ -20,7 +20,7 @@ mod render;
 mod reporter;
 mod retry;
 mod settings;
-mod smoke;
+pub(crate) mod smoke;
 mod summary;
 
 pub use client::GitHub;

@@ -79,6 +79,8 @@ fn deploy(idle: &str) -> Value {
         already_live: false,
         started_at: time::OffsetDateTime::UNIX_EPOCH,
         warm_window_seconds: 60,
+        migrating: false,
+        expand: None,
     })
     .unwrap()
 }

@@ -44,6 +44,15 @@ pub struct Ending {
 }
 
 impl Ending {
+    /// The error of the step that ended the release (`$.error`), in the
+    /// step's own words, without an attached smoke report.
+    pub fn step_error(&self) -> Option<String> {
+        let cause = self.document.as_ref()?["error"]["Cause"].as_str()?;
+        let message = crate::github::smoke::error_message(cause);
+        let message = crate::github::smoke::without_report(&message).trim();
+        (!message.is_empty()).then(|| message.to_string())
+    }
+
     /// Whether the release went live: the one definition, shared with the
     /// GitHub report (a release whose scale-down failed afterwards is live).
     pub fn succeeded(&self) -> bool {

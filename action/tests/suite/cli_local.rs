@@ -12,6 +12,7 @@ use crate::github_fake;
 
 mod gates;
 mod hooks;
+mod migrations;
 mod notifications;
 
 const APP: &str = "web";

@@ -20,6 +20,8 @@ pub fn deploy(version: &str, idle: Color) -> Value {
         already_live: false,
         started_at: time::OffsetDateTime::UNIX_EPOCH,
         warm_window_seconds: 60,
+        migrating: false,
+        expand: None,
     })
     .unwrap()
 }

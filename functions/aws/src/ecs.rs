@@ -3,9 +3,13 @@
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
-    SortOrder, Tag, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
+    ContainerOverride, DesiredStatus, SortOrder, Tag, TaskDefinition, TaskDefinitionField,
+    TaskDefinitionStatus, TaskOverride,
 };
-use bluegreen_core::ports::{Bounds, ContainerImage, PortError, PortResult, ServiceInfo, Services};
+use bluegreen_core::ports::{
+    Bounds, ContainerImage, OneOffTask, PortError, PortResult, ServiceInfo, Services, TaskStatus,
+};
+use bluegreen_core::records::migrations::LogStream;
 use bluegreen_core::records::scaling::cluster_name;
 
 use crate::error::port_error;
@@ -239,6 +243,175 @@ impl Services for EcsServices {
             .map_err(|e| port_error("application-autoscaling:RegisterScalableTarget", e))?;
         Ok(())
     }
+
+    async fn run_task(&self, task: &OneOffTask) -> PortResult<String> {
+        const OP: &str = "ecs:RunTask";
+        // Placed like the service's own tasks: its launch type or capacity
+        // providers, platform version and network configuration.
+        let described = self
+            .client
+            .describe_services()
+            .cluster(&task.cluster)
+            .services(&task.service)
+            .send()
+            .await
+            .map_err(|e| port_error("ecs:DescribeServices", e))?;
+        let service = described.services().first().ok_or_else(|| {
+            PortError::failed(
+                OP,
+                format!("no service {} in cluster {}", task.service, task.cluster),
+            )
+        })?;
+        let overrides = TaskOverride::builder()
+            .container_overrides(
+                ContainerOverride::builder()
+                    .name(&task.container)
+                    .set_command(Some(task.command.clone()))
+                    .build(),
+            )
+            .build();
+        let out = self
+            .client
+            .run_task()
+            .cluster(&task.cluster)
+            .task_definition(&task.task_definition)
+            .count(1)
+            .started_by(&task.started_by)
+            .client_token(&task.client_token)
+            .set_launch_type(service.launch_type.clone())
+            .set_capacity_provider_strategy(
+                Some(service.capacity_provider_strategy().to_vec()).filter(|s| !s.is_empty()),
+            )
+            .set_platform_version(service.platform_version.clone())
+            .set_network_configuration(service.network_configuration.clone())
+            .overrides(overrides)
+            .send()
+            .await
+            .map_err(|e| port_error(OP, e))?;
+        if let Some(arn) = out.tasks().first().and_then(|t| t.task_arn.clone()) {
+            return Ok(arn);
+        }
+        let why = out
+            .failures()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} ({})",
+                    f.reason().unwrap_or("?"),
+                    f.detail().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(PortError::failed(OP, format!("ECS started no task: {why}")))
+    }
+
+    async fn find_task(&self, cluster: &str, started_by: &str) -> PortResult<Option<String>> {
+        // A task is listed under its desired status: a running one under
+        // RUNNING, an ended one under STOPPED (for about an hour).
+        for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+            let out = self
+                .client
+                .list_tasks()
+                .cluster(cluster)
+                .started_by(started_by)
+                .desired_status(status)
+                .send()
+                .await
+                .map_err(|e| port_error("ecs:ListTasks", e))?;
+            if let Some(arn) = out.task_arns().first() {
+                return Ok(Some(arn.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn describe_task(&self, cluster: &str, task_arn: &str) -> PortResult<Option<TaskStatus>> {
+        let out = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .tasks(task_arn)
+            .send()
+            .await
+            .map_err(|e| port_error("ecs:DescribeTasks", e))?;
+        let Some(task) = out.tasks().first() else {
+            return Ok(None);
+        };
+        let stopped = task.last_status() == Some("STOPPED");
+        // The container whose command was replaced: the overridden one.
+        let container_name = task
+            .overrides()
+            .and_then(|o| o.container_overrides().first())
+            .and_then(|c| c.name().map(str::to_string));
+        let container = task
+            .containers()
+            .iter()
+            .find(|c| container_name.is_none() || c.name() == container_name.as_deref());
+        let reasons: Vec<&str> = [task.stopped_reason(), container.and_then(|c| c.reason())]
+            .into_iter()
+            .flatten()
+            .filter(|r| !r.is_empty())
+            .collect();
+        let log = match (
+            stopped,
+            task.task_definition_arn(),
+            container.and_then(|c| c.name()),
+        ) {
+            (true, Some(td), Some(name)) => {
+                log_stream(&self.task_definition(td).await?, name, task_arn)
+            }
+            _ => None,
+        };
+        Ok(Some(TaskStatus {
+            task_arn: task_arn.to_string(),
+            stopped,
+            exit_code: if stopped {
+                container.and_then(|c| c.exit_code)
+            } else {
+                None
+            },
+            stopped_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+            log,
+        }))
+    }
+
+    async fn stop_task(&self, cluster: &str, task_arn: &str, reason: &str) -> PortResult<()> {
+        // ECS keeps at most 255 characters of the reason.
+        let reason: String = reason.chars().take(255).collect();
+        self.client
+            .stop_task()
+            .cluster(cluster)
+            .task(task_arn)
+            .reason(reason)
+            .send()
+            .await
+            .map_err(|e| port_error("ecs:StopTask", e))?;
+        Ok(())
+    }
+}
+
+/// Where an `awslogs` container's output goes: `<prefix>/<container>/<task id>`
+/// in its group (ECS names streams so when a prefix is set).
+fn log_stream(td: &TaskDefinition, container: &str, task_arn: &str) -> Option<LogStream> {
+    let definition = td
+        .container_definitions()
+        .iter()
+        .find(|c| c.name() == Some(container))?;
+    let logs = definition.log_configuration()?;
+    if logs.log_driver().as_str() != "awslogs" {
+        return None;
+    }
+    let options = logs.options()?;
+    let task_id = task_arn.rsplit('/').next()?;
+    Some(LogStream {
+        group: options.get("awslogs-group")?.clone(),
+        stream: format!(
+            "{}/{container}/{task_id}",
+            options.get("awslogs-stream-prefix")?
+        ),
+        region: options.get("awslogs-region")?.clone(),
+    })
 }
 
 /// `service/<cluster name>/<service name>`: how Application Auto Scaling

@@ -134,6 +134,31 @@ pub enum Error {
         found: String,
     },
 
+    /// A migration task of the release failed or ran out of time. An
+    /// expand's failure aborts the release (traffic untouched); a
+    /// contract's leaves the release live and the previous color warm.
+    #[error("`{app}`'s {phase} migration for {version} {how}{log}")]
+    MigrationFailed {
+        app: String,
+        phase: String,
+        version: String,
+        /// "exited with code 3", "ran longer than 900 s and was stopped", …
+        how: String,
+        /// "; its log: <url>", or empty.
+        log: String,
+    },
+
+    /// A contract migration has run: the release a rollback would return to
+    /// cannot run on the schema any more. Nothing was changed.
+    #[error(
+        "refusing to roll `{app}` back to {target}: {target} cannot run on the schema contracted by {contracted}; deploy a fix forward"
+    )]
+    SchemaContracted {
+        app: String,
+        target: String,
+        contracted: String,
+    },
+
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -177,6 +202,8 @@ impl Error {
             Error::Drift { .. } => "Drift",
             Error::StaleRequest { .. } => "StaleRequest",
             Error::NotLockHolder { .. } => "NotLockHolder",
+            Error::MigrationFailed { .. } => "MigrationFailed",
+            Error::SchemaContracted { .. } => "SchemaContracted",
             Error::Port(e) => e.kind.error_type(),
         }
     }

@@ -1,4 +1,4 @@
-//! The `deploy-idle` Lambda. One function, five phases. The state machine
+//! The `deploy-idle` Lambda. One function, six phases. The state machine
 //! calls it with the execution document itself (phase `deploy`) or wrapped as
 //! `{"phase": "...", "input": <document>}`:
 //! - `deploy`: put the release on the idle color (result under `$.deploy`);
@@ -6,6 +6,8 @@
 //! - `release`: release this execution's deployment lock;
 //! - `abort`: the release failed before traffic moved: restore the scalable
 //!   targets' bounds (an app that autoscales) and release the lock;
+//! - `contract`: after the warm window, the contract migration (a one-off
+//!   task the state machine waits for, calling again);
 //! - `scale-down`: after the warm window, shrink the previous color.
 
 use bluegreen_core::Error;
@@ -16,6 +18,7 @@ use bluegreen_core::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Se
 use bluegreen_core::records::store::AppStore;
 use bluegreen_core::steps::abort::{Aborted, abort};
 use bluegreen_core::steps::deploy::{DeployOutcome, deploy};
+use bluegreen_core::steps::migrate::{ContractOutcome, ContractRequest, contract};
 use bluegreen_core::steps::monitor::{Alarms, check_alarms_exist, thresholds};
 use bluegreen_core::steps::notices;
 use bluegreen_core::steps::notify::{Notified, send_to_chat};
@@ -45,6 +48,7 @@ pub enum DeployIdleResponse {
     Released(Released),
     Aborted(Aborted),
     ScaledDown(ScaleDownOutcome),
+    Contracted(ContractOutcome),
 }
 
 /// The handler without the alarm check of [`handler_checking_alarms`], for
@@ -86,7 +90,7 @@ where
     let now = time::OffsetDateTime::now_utc();
     let execution = doc["execution"]["arn"].as_str();
     let notice = match (&result, phase) {
-        (DeployIdleResponse::Deployed(d), _) if d.changed && !d.already_live => {
+        (DeployIdleResponse::Deployed(d), _) if d.changed && !d.already_live && !d.migrating => {
             Some(notices::started(d, execution, now))
         }
         (DeployIdleResponse::Aborted(_), Phase::Abort) => Some(notices::aborted(
@@ -187,6 +191,15 @@ where
         }
         Phase::Abort => {
             DeployIdleResponse::Aborted(abort(aws, &input.deploy_request().caller).await?)
+        }
+        Phase::Contract => {
+            let by = input.lock_holder();
+            let request = ContractRequest {
+                app: &input.app,
+                by: &by,
+                scheduled: true,
+            };
+            DeployIdleResponse::Contracted(Box::pin(contract(aws, &request, now)).await?)
         }
         Phase::ScaleDown => DeployIdleResponse::ScaledDown(
             scale_down(aws, &input.deployed_request("scale-down")?, now).await?,

@@ -254,6 +254,8 @@ pub enum DeployIdlePhase {
     Check,
     Release,
     Abort,
+    /// The contract migration at the end of the warm window.
+    Contract,
     ScaleDown,
 }
 
@@ -270,6 +272,7 @@ impl DeployIdlePhase {
             Some("release") => DeployIdlePhase::Release,
             Some("abort") => DeployIdlePhase::Abort,
             Some("scale-down") => DeployIdlePhase::ScaleDown,
+            Some("contract") => DeployIdlePhase::Contract,
             _ => {
                 return Err(Error::bad_input(
                     "deploy-idle event",

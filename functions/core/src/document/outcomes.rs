@@ -3,6 +3,7 @@
 //! the document's types, apart from the steps that make them, so that the
 //! document and the requests built from it name no step.
 
+use crate::records::migrations::MigrationReport;
 use serde::{Deserialize, Serialize};
 
 use time::OffsetDateTime;
@@ -41,6 +42,13 @@ pub struct DeployOutcome {
     /// How long the state machine waits after a completed release before it
     /// scales the previous color down (the config's warm window).
     pub warm_window_seconds: u64,
+    /// The expand migration still runs: the state machine waits and calls
+    /// deploy-idle again; the idle color is not updated yet.
+    #[serde(default)]
+    pub migrating: bool,
+    /// The release's expand migration, when the app has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expand: Option<MigrationReport>,
 }
 
 /// What one switch call did; the state machine stores it under `$.switch` and

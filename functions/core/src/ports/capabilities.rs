@@ -230,6 +230,34 @@ macro_rules! __services_via {
         ) -> impl ::std::future::Future<Output = $crate::ports::PortResult<()>> + Send {
             self.$field.set_scaling_bounds(cluster, service, bounds)
         }
+        fn run_task(
+            &self,
+            task: &$crate::ports::OneOffTask,
+        ) -> impl ::std::future::Future<Output = $crate::ports::PortResult<String>> + Send {
+            self.$field.run_task(task)
+        }
+        fn find_task(
+            &self,
+            cluster: &str,
+            started_by: &str,
+        ) -> impl ::std::future::Future<Output = $crate::ports::PortResult<Option<String>>> + Send {
+            self.$field.find_task(cluster, started_by)
+        }
+        fn describe_task(
+            &self,
+            cluster: &str,
+            task_arn: &str,
+        ) -> impl ::std::future::Future<Output = $crate::ports::PortResult<Option<$crate::ports::TaskStatus>>> + Send {
+            self.$field.describe_task(cluster, task_arn)
+        }
+        fn stop_task(
+            &self,
+            cluster: &str,
+            task_arn: &str,
+            reason: &str,
+        ) -> impl ::std::future::Future<Output = $crate::ports::PortResult<()>> + Send {
+            self.$field.stop_task(cluster, task_arn, reason)
+        }
     };
 }
 

@@ -271,6 +271,39 @@ pub struct ContainerImage {
     pub image: String,
 }
 
+/// A one-off task to start: `task_definition` with `container`'s command
+/// replaced, placed like `service`'s tasks (its launch type or capacity
+/// providers, platform version and network configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneOffTask {
+    pub cluster: String,
+    pub service: String,
+    pub task_definition: String,
+    pub container: String,
+    pub command: Vec<String>,
+    /// ECS's `startedBy` (at most 36 letters, digits, `-` or `_`): how the
+    /// task is found again when the answer that started it was lost.
+    pub started_by: String,
+    /// ECS's `clientToken` (at most 64 characters): a retried start with the
+    /// same token starts nothing new.
+    pub client_token: String,
+}
+
+/// What ECS says of a one-off task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskStatus {
+    pub task_arn: String,
+    /// Its `lastStatus` is `STOPPED`.
+    pub stopped: bool,
+    /// The container's exit code, once stopped (none when it never ran:
+    /// an image that could not be pulled, a task that could not be placed).
+    pub exit_code: Option<i32>,
+    /// ECS's `stoppedReason` (and the container's `reason`).
+    pub stopped_reason: Option<String>,
+    /// Where the container's output went, when it logs with `awslogs`.
+    pub log: Option<crate::records::migrations::LogStream>,
+}
+
 /// The minimum and maximum task count of a service's scalable target
 /// (Application Auto Scaling): its scaling policies stay within them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -338,6 +371,39 @@ pub trait Services: Send + Sync {
             ))
         }
     }
+    /// Starts a one-off task (a migration) and returns its ARN.
+    fn run_task(&self, _task: &OneOffTask) -> impl Future<Output = PortResult<String>> + Send {
+        async { Err(no_tasks("ecs:RunTask")) }
+    }
+    /// The newest task started with `started_by`, running or stopped, while
+    /// ECS still lists it (stopped tasks for about an hour).
+    fn find_task(
+        &self,
+        _cluster: &str,
+        _started_by: &str,
+    ) -> impl Future<Output = PortResult<Option<String>>> + Send {
+        async { Err(no_tasks("ecs:ListTasks")) }
+    }
+    /// What ECS says of the task; `None` when it no longer knows it.
+    fn describe_task(
+        &self,
+        _cluster: &str,
+        _task_arn: &str,
+    ) -> impl Future<Output = PortResult<Option<TaskStatus>>> + Send {
+        async { Err(no_tasks("ecs:DescribeTasks")) }
+    }
+    fn stop_task(
+        &self,
+        _cluster: &str,
+        _task_arn: &str,
+        _reason: &str,
+    ) -> impl Future<Output = PortResult<()>> + Send {
+        async { Err(no_tasks("ecs:StopTask")) }
+    }
+}
+
+fn no_tasks(operation: &'static str) -> PortError {
+    PortError::failed(operation, "this host runs no one-off tasks")
 }
 
 /// Alerts to people (SNS).

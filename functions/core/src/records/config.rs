@@ -11,6 +11,7 @@ use crate::parse;
 use crate::ports::Route;
 use crate::records::gates::Gates;
 use crate::records::hooks::Hook;
+use crate::records::migrations::Migrations;
 use crate::records::notifications::Notifications;
 use crate::records::validation::{
     self, DOTTED_PATH, HEADER_NAME, HTTP_URL, NOT_BLANK, URL_PATH, above_zero, arn, arn_pattern,
@@ -103,6 +104,11 @@ pub struct AppConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[garde(dive)]
     pub notifications: Option<Notifications>,
+    /// Database migrations the expand/contract way, as one-off tasks of
+    /// the release (docs/migrations.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[garde(dive)]
+    pub migrations: Option<Migrations>,
 }
 
 /// The role each shared function assumes for one app.

@@ -11,6 +11,7 @@ pub mod gates;
 pub mod hooks;
 pub mod lock;
 pub mod metric_check;
+pub mod migrations;
 pub mod notifications;
 pub mod scaling;
 pub mod schemas;

@@ -13,6 +13,7 @@ use crate::ports::{ExecutionStatus, Executions, ParameterStore, PutMode, PutOutc
 use crate::records::config::{AppConfig, validate_app_name};
 use crate::records::gates::PendingGate;
 use crate::records::lock::{Acquired, Lock};
+use crate::records::migrations::MigrationRecord;
 use crate::records::state::AppState;
 
 pub const DEFAULT_PREFIX: &str = "/bluegreen";
@@ -135,6 +136,24 @@ impl<'a, P: ParameterStore> AppStore<'a, P> {
     /// after the decision: the execution's state says whether it still waits).
     pub async fn pending_gate(&self, app: &str) -> Result<Option<PendingGate>> {
         self.record(app, "gate").await
+    }
+
+    /// The app's migration runs and the schema's position
+    /// (`<prefix>/<app>/migrations`); empty when none ever ran.
+    pub async fn migrations(&self, app: &str) -> Result<MigrationRecord> {
+        Ok(self.record(app, "migrations").await?.unwrap_or_default())
+    }
+
+    pub async fn save_migrations(&self, app: &str, record: &MigrationRecord) -> Result<()> {
+        let json = serde_json::to_string(record).expect("migration record serialises");
+        self.params
+            .put(
+                &self.parameter(app, "migrations"),
+                &json,
+                PutMode::Overwrite,
+            )
+            .await?;
+        Ok(())
     }
 
     pub async fn lock(&self, app: &str) -> Result<Option<Lock>> {

@@ -5,6 +5,7 @@ pub mod abort;
 pub mod deploy;
 pub mod gate;
 pub mod hooks;
+pub mod migrate;
 pub mod monitor;
 pub mod notices;
 pub mod notify;

@@ -32,6 +32,8 @@ pub struct Records {
     pub active_environment: Option<String>,
     /// A rollback announcing it is deciding (see `announcement`).
     pub deciding: Option<crate::records::announcement::Announcement>,
+    /// The migrations run and the schema's position (see `migrations`).
+    pub migrations: crate::records::migrations::MigrationRecord,
 }
 
 impl Records {
@@ -98,6 +100,7 @@ pub async fn read_records<P: ParameterStore>(
         "scaling",
         "active-environment",
         crate::records::announcement::LEAF,
+        "migrations",
     ]
     .iter()
     .map(|leaf| store.parameter(app, leaf))
@@ -136,6 +139,10 @@ fn records_from<P: ParameterStore>(
         .transpose()?;
     let active_environment = next().map(|p| p.value);
     let deciding = next().and_then(|p| crate::records::announcement::parse(&p.value));
+    let migrations = next()
+        .map(|p| parse::json(&format!("migration record {}", names[7]), &p.value))
+        .transpose()?
+        .unwrap_or_default();
     Ok(Records {
         config,
         state,
@@ -144,6 +151,7 @@ fn records_from<P: ParameterStore>(
         scaling,
         active_environment,
         deciding,
+        migrations,
     })
 }
 
@@ -279,6 +287,7 @@ pub(crate) mod fixture {
                 scaling: None,
                 active_environment: None,
                 deciding: None,
+                migrations: Default::default(),
             },
             production: RouteActions::forward_only(Forward {
                 targets: vec![

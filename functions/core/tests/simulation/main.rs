@@ -909,6 +909,15 @@ async fn invoke(
                 DeployIdlePhase::Abort => value(
                     bluegreen_core::steps::abort::abort(&p, &input.deploy_request().caller).await,
                 ),
+                DeployIdlePhase::Contract => {
+                    let by = input.lock_holder();
+                    let request = bluegreen_core::steps::migrate::ContractRequest {
+                        app: &input.app,
+                        by: &by,
+                        scheduled: true,
+                    };
+                    value(bluegreen_core::steps::migrate::contract(&p, &request, now).await)
+                }
                 DeployIdlePhase::ScaleDown => value(
                     bluegreen_core::steps::scale_down::scale_down(
                         &p,

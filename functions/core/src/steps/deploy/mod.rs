@@ -16,9 +16,11 @@ use crate::ports::capabilities::Prefixed;
 use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Services};
 use crate::records::config::{AppConfig, Strategy};
 use crate::records::fence::rolled_back_meanwhile;
+use crate::records::migrations::{MigrationPhase, MigrationReport, MigrationRun};
 use crate::records::scaling::{self, ScalingRecord};
 use crate::records::state::AppState;
 use crate::records::store::AppStore;
+use crate::steps::migrate::{MigrationTask, Progress, migrate, release_container};
 use crate::steps::reconcile::repair_record;
 use crate::world::routing::{read_weights, weights_of, write_split};
 use crate::world::split::Split;
@@ -155,6 +157,40 @@ where
         Release::Image { image, base } => release_task_definition(aws, config, base, image).await?,
     };
     let (replaces_release, update_needed) = deployment.changes(world, &task_definition);
+    // The expand migration first: the release may need the expanded schema
+    // to become healthy, and the old release serves meanwhile. While it runs
+    // the state machine waits and calls again; nothing else changes yet.
+    let expand = if update_needed {
+        match Box::pin(expand(
+            aws,
+            store,
+            config,
+            request,
+            &idle_name,
+            &task_definition,
+            now,
+        ))
+        .await?
+        {
+            Some(Progress::Running(run)) => {
+                return Ok(migrating(
+                    config,
+                    request,
+                    idle,
+                    &idle_name,
+                    &task_definition,
+                    desired,
+                    world,
+                    &run,
+                    now,
+                ));
+            }
+            Some(Progress::Succeeded(run)) => Some(MigrationReport::from(&run)),
+            None => None,
+        }
+    } else {
+        None
+    };
     if replaces_release
         && let Err(e) =
             mark_previous_color_replaced(store, app, state, idle, version, &task_definition).await
@@ -247,7 +283,76 @@ where
         already_live: false,
         started_at: now,
         warm_window_seconds: config.warm_window_seconds,
+        migrating: false,
+        expand,
     })
+}
+
+/// Runs (or looks at) the release's expand migration, when the app has one.
+async fn expand<W>(
+    aws: &W,
+    store: &AppStore<'_, W>,
+    config: &AppConfig,
+    request: &DeployRequest,
+    idle_service: &str,
+    task_definition: &str,
+    now: OffsetDateTime,
+) -> Result<Option<Progress>>
+where
+    W: ParameterStore + Services,
+{
+    let Some((migrations, step)) = config
+        .migrations
+        .as_ref()
+        .and_then(|m| m.expand.as_ref().map(|e| (m, e)))
+    else {
+        return Ok(None);
+    };
+    let container = release_container(aws, config, task_definition).await?;
+    let by = request.caller.holder();
+    let task = MigrationTask {
+        app: &config.app,
+        cluster: &config.cluster,
+        service: idle_service,
+        container: &container,
+        phase: MigrationPhase::Expand,
+        command: &step.command,
+        version: &request.caller.version,
+        task_definition,
+        by: &by,
+        timeout_seconds: migrations.timeout_seconds,
+    };
+    migrate(aws, store, &task, now).await.map(Some)
+}
+
+/// The answer while the expand runs: the idle color is not updated yet.
+#[allow(clippy::too_many_arguments)]
+fn migrating(
+    config: &AppConfig,
+    request: &DeployRequest,
+    idle: Color,
+    idle_service: &str,
+    task_definition: &str,
+    desired: i32,
+    world: &World,
+    run: &MigrationRun,
+    now: OffsetDateTime,
+) -> DeployOutcome {
+    DeployOutcome {
+        app: config.app.clone(),
+        version: request.caller.version.clone(),
+        idle_color: idle,
+        service: idle_service.to_string(),
+        task_definition_arn: task_definition.to_string(),
+        desired_count: desired,
+        serving_task_definition: Some(world.task_definition(idle.other()).to_string()),
+        changed: true,
+        already_live: false,
+        started_at: now,
+        warm_window_seconds: config.warm_window_seconds,
+        migrating: true,
+        expand: Some(MigrationReport::from(run)),
+    }
 }
 
 /// Our mark may have landed on top of the state of the rollback that fenced
@@ -351,8 +456,10 @@ async fn mark_previous_color_replaced(
 /// slack), short enough that a crashed run does not block the app for a day.
 fn lock_ttl(config: &AppConfig, strategy: &Strategy) -> Duration {
     let steps = strategy.steps().len() as u64;
+    // An expand migration may take its whole time limit first.
+    let migrations = config.migrations.as_ref().map_or(0, |m| m.timeout_seconds);
     Duration::from_secs(
-        config.deploy_timeout_seconds + steps * (strategy.bake_seconds() + 120) + 3600,
+        config.deploy_timeout_seconds + migrations + steps * (strategy.bake_seconds() + 120) + 3600,
     )
 }
 
@@ -383,7 +490,7 @@ async fn release_task_definition(
     Ok(arn)
 }
 
-fn pick_container(
+pub(crate) fn pick_container(
     config: &AppConfig,
     task_definition: &str,
     images: &[ContainerImage],

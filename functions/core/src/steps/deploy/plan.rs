@@ -104,6 +104,8 @@ pub fn plan(
             already_live: true,
             started_at: now,
             warm_window_seconds: config.warm_window_seconds,
+            migrating: false,
+            expand: None,
         });
     }
     let release = match (&request.task_definition, &request.image) {
@@ -210,6 +212,8 @@ fn resume(
         already_live: false,
         started_at: now,
         warm_window_seconds: config.warm_window_seconds,
+        migrating: false,
+        expand: None,
     })
 }
 

@@ -59,6 +59,39 @@ pub(super) async fn alert_failed(
     not_rolled_back(alerts, topic, app, &summary, &subject, request, now).await;
 }
 
+/// The alert for a rollback the schema no longer allows: nothing changed,
+/// and the way out is a release forward.
+pub(super) async fn alert_schema_contracted(
+    alerts: &impl Alerts,
+    topic: &str,
+    app: &str,
+    why: &str,
+    request: &RollbackRequest,
+    now: OffsetDateTime,
+) {
+    let message = Notice::new(
+        NoticeKind::RollbackFailed,
+        app,
+        format!("{app} NOT rolled back: the schema was contracted"),
+        format!("{why}. Nothing was changed; production keeps serving its release."),
+        now,
+    )
+    .fact("reason", Some(&request.reason))
+    .fact("source", Some(source_name(request.source)))
+    .fact("requested_by", request.requested_by.as_ref())
+    .fact("rolled_back", Some(false))
+    .next_step(format!("bluegreen status --app {app}"))
+    .next_step("Deploy a fix forward: bluegreen deploy --app … --version …")
+    .chatbot();
+    let subject: String = format!("bluegreen: {app} NOT rolled back (schema contracted)")
+        .chars()
+        .take(100)
+        .collect();
+    if let Err(e) = alerts.publish(topic, &subject, &message.to_string()).await {
+        error!(app, error = %e, "an alert that the schema refused a rollback failed");
+    }
+}
+
 /// Publishes an alert that says production was not rolled back; a failure
 /// to send it is logged, the rollback's answer stands.
 async fn not_rolled_back(

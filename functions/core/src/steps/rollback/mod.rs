@@ -374,6 +374,15 @@ where
     {
         return Err(stale);
     }
+    // A contract migration took away what the release before needs: refused
+    // before anything is fenced, stopped or moved, and people hear why.
+    if let Err(refused) = crate::steps::migrate::refuse_if_contracted(&world) {
+        if let Some(topic) = &world.config().alert_topic_arn {
+            alert::alert_schema_contracted(aws, topic, app, &refused.to_string(), request, now)
+                .await;
+        }
+        return Err(refused);
+    }
     // Who else holds the lock? A running deployment is stopped first so that
     // it cannot move traffic again, and fenced off before the world is read
     // again (its Lambdas may still be running).

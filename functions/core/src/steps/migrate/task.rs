@@ -1,0 +1,294 @@
+//! One migration of one release as a one-off ECS task: started once, then
+//! looked at on each call (the state machine waits between calls, no Lambda
+//! waits), until it ends. What was started is recorded, and found again by
+//! its `startedBy` tag when the answer that started it was lost: a migration
+//! never runs twice for the same release.
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use tracing::{info, warn};
+
+use crate::error::{Error, Result};
+use crate::ports::{OneOffTask, ParameterStore, Services, TaskStatus};
+use crate::records::migrations::{MigrationPhase, MigrationRecord, MigrationRun, RunStatus};
+use crate::records::store::AppStore;
+
+/// The migration to run or look at.
+#[derive(Debug, Clone)]
+pub struct MigrationTask<'a> {
+    pub app: &'a str,
+    pub cluster: &'a str,
+    /// The service whose tasks' placement the migration copies.
+    pub service: &'a str,
+    pub container: &'a str,
+    pub phase: MigrationPhase,
+    pub command: &'a [String],
+    pub version: &'a str,
+    pub task_definition: &'a str,
+    /// Who runs it (an execution ARN, `cli:<who>`): a failure is final for
+    /// them; someone else (a new execution) starts a new attempt.
+    pub by: &'a str,
+    pub timeout_seconds: u64,
+}
+
+/// Where the migration stands after this call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    Running(MigrationRun),
+    Succeeded(MigrationRun),
+}
+
+impl Progress {
+    pub fn run(&self) -> &MigrationRun {
+        match self {
+            Progress::Running(run) | Progress::Succeeded(run) => run,
+        }
+    }
+}
+
+/// What to do, from the record and (for a started task) what ECS says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Next {
+    /// Nothing of ours yet: start the task (or find the one whose start
+    /// answer was lost).
+    Start,
+    /// Ours runs: look at it.
+    Look(MigrationRun),
+    /// Ended: answer from the record.
+    Ended(MigrationRun),
+}
+
+fn next(record: &MigrationRecord, task: &MigrationTask<'_>) -> Next {
+    match record.latest(task.phase, task.task_definition) {
+        Some(run) if run.status == RunStatus::Succeeded => Next::Ended(run.clone()),
+        Some(run) if run.status == RunStatus::Running => Next::Look(run.clone()),
+        // A failure is final for whoever met it: a retried or repeated call
+        // of the same execution reports it again; a new execution (a rerun)
+        // tries anew.
+        Some(run) if run.by == task.by => Next::Ended(run.clone()),
+        _ => Next::Start,
+    }
+}
+
+/// Starts the migration, or looks at it, or reports how it ended. Errors
+/// with [`Error::MigrationFailed`] once it has failed or run out of time.
+pub async fn migrate<W: ParameterStore + Services>(
+    aws: &W,
+    store: &AppStore<'_, W>,
+    task: &MigrationTask<'_>,
+    now: OffsetDateTime,
+) -> Result<Progress> {
+    let mut record = store.migrations(task.app).await?;
+    let run = match next(&record, task) {
+        Next::Ended(run) => return answer(task, run),
+        Next::Start => start(aws, task, now).await?,
+        Next::Look(run) => look(aws, task, run, now).await?,
+    };
+    if record.latest(task.phase, task.task_definition) != Some(&run) {
+        record.put(run.clone());
+        store.save_migrations(task.app, &record).await?;
+    }
+    answer(task, run)
+}
+
+fn answer(task: &MigrationTask<'_>, run: MigrationRun) -> Result<Progress> {
+    match run.status {
+        RunStatus::Running => Ok(Progress::Running(run)),
+        RunStatus::Succeeded => Ok(Progress::Succeeded(run)),
+        RunStatus::Failed | RunStatus::TimedOut => Err(failure(task.app, &run)),
+    }
+}
+
+/// The error a failed run is reported with: how it ended and its log.
+pub fn failure(app: &str, run: &MigrationRun) -> Error {
+    let how = match (run.status, run.exit_code) {
+        (RunStatus::TimedOut, _) => format!(
+            "ran longer than allowed and was stopped (task {})",
+            run.task_arn
+        ),
+        (_, Some(code)) => format!("exited with code {code} (task {})", run.task_arn),
+        (_, None) => format!(
+            "stopped without an exit code: {} (task {})",
+            run.reason.as_deref().unwrap_or("no reason given"),
+            run.task_arn
+        ),
+    };
+    Error::MigrationFailed {
+        app: app.to_string(),
+        phase: run.phase.to_string(),
+        version: run.version.clone(),
+        how,
+        log: run
+            .log
+            .as_ref()
+            .map(|l| format!("; its log: {}", l.url()))
+            .unwrap_or_default(),
+    }
+}
+
+/// The tag and idempotency token of one attempt: the same for a retried call
+/// of the same attempt, another for another caller.
+fn started_by(task: &MigrationTask<'_>) -> String {
+    let digest =
+        Sha256::digest([task.app, task.phase.as_str(), task.task_definition, task.by].join("\n"));
+    // ECS's `startedBy` takes up to 36 characters.
+    format!("bg-{}-{}", task.phase, &hex::encode(digest)[..24])
+}
+
+async fn start<W: Services>(
+    aws: &W,
+    task: &MigrationTask<'_>,
+    now: OffsetDateTime,
+) -> Result<MigrationRun> {
+    let tag = started_by(task);
+    // A start whose answer was lost left a task with our tag: that one is
+    // ours, and no second one starts. (The client token guards the same
+    // within ECS's own window, for a retried RunTask.)
+    let task_arn = match aws.find_task(task.cluster, &tag).await? {
+        Some(arn) => {
+            warn!(app = task.app, phase = %task.phase, %arn, "found the migration task a lost answer started");
+            arn
+        }
+        None => {
+            let arn = aws
+                .run_task(&OneOffTask {
+                    cluster: task.cluster.to_string(),
+                    service: task.service.to_string(),
+                    task_definition: task.task_definition.to_string(),
+                    container: task.container.to_string(),
+                    command: task.command.to_vec(),
+                    started_by: tag.clone(),
+                    client_token: tag.clone(),
+                })
+                .await?;
+            info!(app = task.app, phase = %task.phase, version = task.version, %arn, "started the migration task");
+            arn
+        }
+    };
+    Ok(MigrationRun {
+        phase: task.phase,
+        version: task.version.to_string(),
+        task_definition: task.task_definition.to_string(),
+        by: task.by.to_string(),
+        started_by: tag,
+        task_arn,
+        status: RunStatus::Running,
+        exit_code: None,
+        reason: None,
+        log: None,
+        started_at: now,
+        ended_at: None,
+    })
+}
+
+async fn look<W: Services>(
+    aws: &W,
+    task: &MigrationTask<'_>,
+    mut run: MigrationRun,
+    now: OffsetDateTime,
+) -> Result<MigrationRun> {
+    let status = aws.describe_task(task.cluster, &run.task_arn).await?;
+    match status {
+        None => {
+            run.status = RunStatus::Failed;
+            run.reason = Some("ECS no longer knows the task".to_string());
+            run.ended_at = Some(now);
+        }
+        Some(TaskStatus {
+            stopped: true,
+            exit_code,
+            stopped_reason,
+            log,
+            ..
+        }) => {
+            run.status = if exit_code == Some(0) {
+                RunStatus::Succeeded
+            } else {
+                RunStatus::Failed
+            };
+            run.exit_code = exit_code;
+            run.reason = stopped_reason;
+            run.log = log;
+            run.ended_at = Some(now);
+            info!(app = task.app, phase = %task.phase, arn = %run.task_arn, ?exit_code, "the migration task ended");
+        }
+        Some(running) => {
+            run.log = running.log;
+            let deadline = run.started_at + std::time::Duration::from_secs(task.timeout_seconds);
+            if now >= deadline {
+                aws.stop_task(
+                    task.cluster,
+                    &run.task_arn,
+                    &format!(
+                        "bluegreen: the {} migration ran longer than {} s",
+                        task.phase, task.timeout_seconds
+                    ),
+                )
+                .await?;
+                run.status = RunStatus::TimedOut;
+                run.reason = Some(format!("ran longer than {} s", task.timeout_seconds));
+                run.ended_at = Some(now);
+                warn!(app = task.app, phase = %task.phase, arn = %run.task_arn, "stopped the migration task: out of time");
+            }
+        }
+    }
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task<'a>(by: &'a str) -> MigrationTask<'a> {
+        MigrationTask {
+            app: "shop",
+            cluster: "c",
+            service: "shop-green",
+            container: "app",
+            phase: MigrationPhase::Expand,
+            command: &[],
+            version: "v2",
+            task_definition: "td:2",
+            by,
+            timeout_seconds: 60,
+        }
+    }
+
+    fn run(by: &str, status: RunStatus) -> MigrationRun {
+        MigrationRun {
+            phase: MigrationPhase::Expand,
+            version: "v2".into(),
+            task_definition: "td:2".into(),
+            by: by.into(),
+            started_by: "t".into(),
+            task_arn: "task/1".into(),
+            status,
+            exit_code: None,
+            reason: None,
+            log: None,
+            started_at: OffsetDateTime::UNIX_EPOCH,
+            ended_at: None,
+        }
+    }
+
+    #[test]
+    fn a_success_is_never_repeated_and_a_failure_only_by_someone_else() {
+        let mut record = MigrationRecord::default();
+        assert_eq!(next(&record, &task("e1")), Next::Start);
+        record.put(run("e1", RunStatus::Running));
+        assert!(matches!(next(&record, &task("e2")), Next::Look(_)));
+        record.put(run("e1", RunStatus::Failed));
+        assert!(matches!(next(&record, &task("e1")), Next::Ended(_)));
+        assert_eq!(next(&record, &task("e2")), Next::Start);
+        record.put(run("e2", RunStatus::Succeeded));
+        assert!(matches!(next(&record, &task("e3")), Next::Ended(_)));
+    }
+
+    #[test]
+    fn each_caller_has_its_own_tag_within_ecs_limits() {
+        let (a, b) = (started_by(&task("e1")), started_by(&task("e2")));
+        assert_ne!(a, b);
+        assert_eq!(a, started_by(&task("e1")));
+        assert!(a.len() <= 36, "{a}");
+    }
+}

@@ -62,13 +62,44 @@ enum MigrationsCommand {
     /// parser reads.
     ///
     /// Example: bluegreen migrations lint --dialect postgres db/expand/*.sql
+    ///
+    /// In CI, lint what an app's expand declares:
+    /// bluegreen migrations lint --config deploy/checkout.json --dialect postgres
     Lint {
         /// The SQL files (one or more statements each).
-        #[arg(required = true, value_name = "FILE")]
+        #[arg(required_unless_present = "config", value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// An app's config (JSON): lint the files its
+        /// `migrations.expand.sql_files` declares, relative to the current
+        /// directory.
+        #[arg(long, value_name = "CONFIG")]
+        config: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "generic")]
         dialect: bluegreen_action::migrations::lint::SqlDialect,
         /// One JSON object per finding on stdout instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the contract migration of the release that serves the app now,
+    /// under the app's lock, and wait for its task: for an app whose config
+    /// says `migrations.contract.when: manual`, or to run a failed contract
+    /// again. From then on a rollback to the release before is refused
+    /// (SchemaContracted). Exit 0: contracted (now or before); 1: the task
+    /// failed, or the contract cannot run now (a deployment holds the app,
+    /// production is split); 2: bad input (no contract configured); 3: AWS
+    /// error, or the task still ran at --timeout-minutes.
+    ///
+    /// Example: bluegreen migrate contract --app checkout
+    Contract {
+        #[arg(long, env = "BLUEGREEN_APP")]
+        app: String,
+        /// Who runs it (recorded with the run; default: $GITHUB_ACTOR or $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// Stop waiting after this many minutes (the task goes on).
+        #[arg(long, default_value_t = 30.0)]
+        timeout_minutes: f64,
+        /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -267,8 +298,10 @@ enum Command {
         app: Option<String>,
     },
     /// Database migrations: `lint` checks an expand migration's SQL for what
-    /// breaks the version still running against the shared schema.
-    #[command(subcommand)]
+    /// breaks the version still running against the shared schema;
+    /// `contract` runs the contract migration now (also `bluegreen migrate
+    /// contract`).
+    #[command(subcommand, alias = "migrate")]
     Migrations(MigrationsCommand),
     /// Print the JSON Schema of a document people write (`app-config`,
     /// `overrides`, `smoke-tests`), for editors and validators; or write all
@@ -627,9 +660,41 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Migrations(MigrationsCommand::Lint {
             files,
+            config,
             dialect,
             json,
-        }) => Ok(lint_migrations(&files, dialect, json)),
+        }) => {
+            let files = match config {
+                Some(config) => match commands::migrate::declared_sql_files(&config) {
+                    Ok(declared) => files.into_iter().chain(declared).collect(),
+                    Err(e) => {
+                        ci::error(&e);
+                        return Ok(ExitCode::from(commands::EXIT_BAD_INPUT));
+                    }
+                },
+                None => files,
+            };
+            Ok(lint_migrations(&files, dialect, json))
+        }
+        Command::Migrations(MigrationsCommand::Contract {
+            app,
+            by,
+            timeout_minutes,
+            json,
+        }) => {
+            let sdk = sdk().await;
+            let ports = bluegreen_aws::ports(&sdk, cli.prefix.clone());
+            let by = commands::migrate::who(by.as_deref());
+            let limit = Duration::from_secs_f64(timeout_minutes.max(0.0) * 60.0);
+            let ran = commands::migrate::run_contract(&ports, &app, &by, limit, |o| {
+                eprintln!(
+                    "the contract migration of {app} runs: {}",
+                    o.task_arn.as_deref().unwrap_or("starting")
+                );
+            })
+            .await;
+            contract_answer(&app, ran, json)
+        }
         Command::Schema { name, write } => {
             if let Some(dir) = write {
                 for path in schema::write_all(&dir)
@@ -750,6 +815,56 @@ async fn decide_at_gate(
 /// `bluegreen migrations lint`: every file is read and linted; findings are
 /// printed (an error annotation each in GitHub Actions), unreadable files
 /// too.
+/// What `migrate contract` says, and its exit code.
+fn contract_answer(
+    app: &str,
+    ran: Result<bluegreen_core::steps::migrate::ContractOutcome, bluegreen_core::Error>,
+    json: bool,
+) -> Result<ExitCode> {
+    let outcome = match ran {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            ci::error(&e.to_string());
+            return Ok(ExitCode::from(match e.error_type() {
+                "MigrationFailed" | "LockHeld" => commands::EXIT_FAILED,
+                "BadInput" | "UnknownApp" => commands::EXIT_BAD_INPUT,
+                _ => commands::EXIT_UNKNOWN,
+            }));
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    }
+    let code = if outcome.contracted {
+        if !json {
+            println!(
+                "{app}: the schema is contracted; a rollback to the release before is refused from now on{}",
+                outcome
+                    .log_url
+                    .as_deref()
+                    .map(|u| format!(" (log: {u})"))
+                    .unwrap_or_default()
+            );
+        }
+        ExitCode::SUCCESS
+    } else if outcome.migrating {
+        ci::error(&format!(
+            "{app}: the contract task {} still runs; stopped waiting (run the command again to look)",
+            outcome.task_arn.as_deref().unwrap_or_default()
+        ));
+        ExitCode::from(commands::EXIT_UNKNOWN)
+    } else {
+        let why = outcome.skipped.clone().unwrap_or_default();
+        ci::error(&format!("{app}: the contract did not run: {why}"));
+        if why.contains("has no contract") || why.contains("has no migrations") {
+            ExitCode::from(commands::EXIT_BAD_INPUT)
+        } else {
+            ExitCode::from(commands::EXIT_FAILED)
+        }
+    };
+    Ok(code)
+}
+
 fn lint_migrations(
     files: &[PathBuf],
     dialect: bluegreen_action::migrations::lint::SqlDialect,

@@ -170,6 +170,8 @@ export interface AppConfigValues {
   readonly monitor?: MonitorThresholds;
   readonly warmWindow?: Duration;
   readonly idleCapacityAfterWindow?: number;
+  /** The previous color's size through the warm window, in percent of the release's (1 to 100). @default 100 */
+  readonly warmCapacityPercent?: number;
   /** Both services scale with Application Auto Scaling (a scalable target each). */
   readonly autoscaling?: boolean;
   readonly alertTopicArn?: string;
@@ -309,6 +311,7 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
     monitor: v.monitor && monitor(v.monitor),
     warm_window_seconds: v.warmWindow?.toSeconds(),
     idle_capacity_after_window: v.idleCapacityAfterWindow,
+    warm_capacity_percent: v.warmCapacityPercent,
     autoscaling: v.autoscaling || undefined,
     alert_topic_arn: v.alertTopicArn,
     min_healthy_fraction: v.minHealthyFraction,

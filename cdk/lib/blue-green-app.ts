@@ -106,6 +106,12 @@ export interface BlueGreenAppProps {
    */
   readonly idleCapacityAfterWindow?: number;
   /**
+   * The previous color's size through the warm window, in percent of the
+   * release's (1 to 100): a shared database's connections. Below 100 a
+   * rollback in the window scales it up before traffic moves. @default 100
+   */
+  readonly warmCapacityPercent?: number;
+  /**
    * Both services scale with Application Auto Scaling: the constructs that
    * hold their scalable targets (what `service.autoScaleTaskCount()`
    * returns, or a `ScalableTarget`). During a release the functions hold
@@ -225,6 +231,7 @@ export class BlueGreenApp extends Construct {
       monitor: props.monitor,
       warmWindow: props.warmWindow,
       idleCapacityAfterWindow: props.idleCapacityAfterWindow,
+      warmCapacityPercent: props.warmCapacityPercent,
       autoscaling: props.autoscaling !== undefined,
       minHealthyFraction: props.minHealthyFraction,
       alertTopicArn: alertTopic.topicArn,

@@ -843,6 +843,7 @@ describe('the config document', () => {
       },
       warmWindow: Duration.hours(1),
       idleCapacityAfterWindow: 1,
+      warmCapacityPercent: 50,
       autoscaling: true,
       alertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts',
       minHealthyFraction: 0.5,

@@ -4,6 +4,7 @@ pub mod deploy;
 pub mod gate;
 pub mod heartbeat;
 pub mod local;
+pub mod migrate;
 pub mod report;
 pub mod rollback;
 pub mod schema;

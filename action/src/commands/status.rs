@@ -3,7 +3,7 @@
 //! every app under the prefix.
 
 use bluegreen_aws::AwsPorts;
-use bluegreen_core::ports::{ExecutionStatus, Executions};
+use bluegreen_core::ports::{ExecutionStatus, Executions, Services};
 use bluegreen_core::records::state::AppState;
 use bluegreen_core::records::store::AppStore;
 use bluegreen_core::world::routing::read_weights;
@@ -26,6 +26,32 @@ pub struct AppStatus {
     pub lock: Option<LockStatus>,
     /// The last deployment a rollback stopped, and why.
     pub last_stopped_by_rollback: Option<Stopped>,
+    /// Each color's tasks, as ECS says (during the warm window both colors
+    /// hold their connections to a shared database).
+    pub tasks: Tasks,
+    /// Where the database schema stands, for an app with migrations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Schema>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct TaskCount {
+    pub desired: i32,
+    pub running: i32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Tasks {
+    pub blue: TaskCount,
+    pub green: TaskCount,
+}
+
+/// The schema's position: the release whose contract ran last (a rollback
+/// to an older one is refused), and the latest migration runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Schema {
+    pub contracted: Option<bluegreen_core::records::migrations::Contracted>,
+    pub runs: Vec<bluegreen_core::records::migrations::MigrationRun>,
 }
 
 impl AppStatus {
@@ -128,6 +154,32 @@ pub async fn status(ports: &AwsPorts, app: &str) -> Result<AppStatus, String> {
             reason: f.reason,
             at: f.at,
         });
+    let mut tasks = Tasks::default();
+    for color in Color::BOTH {
+        let info = ports
+            .services
+            .describe(&config.cluster, &config.color(color).service)
+            .await
+            .map_err(|e| e.to_string())?;
+        let count = TaskCount {
+            desired: info.desired,
+            running: info.running,
+        };
+        match color {
+            Color::Blue => tasks.blue = count,
+            Color::Green => tasks.green = count,
+        }
+    }
+    let schema = match &config.migrations {
+        Some(_) => {
+            let record = store.migrations(app).await.map_err(|e| e.to_string())?;
+            Some(Schema {
+                contracted: record.contracted,
+                runs: record.runs,
+            })
+        }
+        None => None,
+    };
     let warm_window_left = state.as_ref().and_then(|s| {
         let elapsed = (OffsetDateTime::now_utc() - s.switched_at?).whole_seconds();
         Some((config.warm_window_seconds as i64 - elapsed).max(0))
@@ -140,6 +192,8 @@ pub async fn status(ports: &AwsPorts, app: &str) -> Result<AppStatus, String> {
         listener,
         lock,
         last_stopped_by_rollback: stopped,
+        tasks,
+        schema,
     })
 }
 
@@ -321,6 +375,16 @@ pub fn render(status: &AppStatus) -> String {
             "  (DIFFERS from the stored state)"
         }
     ));
+    out.push_str(&format!(
+        "tasks     blue {}/{} running, green {}/{} running\n",
+        status.tasks.blue.running,
+        status.tasks.blue.desired,
+        status.tasks.green.running,
+        status.tasks.green.desired,
+    ));
+    if let Some(schema) = &status.schema {
+        out.push_str(&render_schema(schema));
+    }
     if let Some(stopped) = &status.last_stopped_by_rollback {
         let at = stopped
             .at
@@ -343,6 +407,43 @@ pub fn render(status: &AppStatus) -> String {
                 " (not running: reclaimable)"
             }
         )),
+    }
+    out
+}
+
+/// The schema's position and the latest run, in a line or two.
+fn render_schema(schema: &Schema) -> String {
+    use bluegreen_core::records::migrations::RunStatus;
+    let mut out = match &schema.contracted {
+        Some(c) => format!(
+            "schema    contracted by {} at {}: {} can no longer run (a rollback to it is refused)\n",
+            c.version,
+            c.at.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            c.retired_version
+                .as_deref()
+                .or(c.retired_task_definition.as_deref())
+                .unwrap_or("the release before"),
+        ),
+        None => "schema    never contracted\n".to_string(),
+    };
+    if let Some(run) = schema.runs.last() {
+        let how = match (run.status, run.exit_code) {
+            (RunStatus::Running, _) => "running".to_string(),
+            (RunStatus::Succeeded, _) => "succeeded".to_string(),
+            (RunStatus::TimedOut, _) => "timed out".to_string(),
+            (RunStatus::Failed, Some(code)) => format!("failed (exit code {code})"),
+            (RunStatus::Failed, None) => "failed".to_string(),
+        };
+        out.push_str(&format!(
+            "          last migration: {} of {} {how}{}\n",
+            run.phase,
+            run.version,
+            run.log
+                .as_ref()
+                .map(|l| format!(", log {}", l.url()))
+                .unwrap_or_default()
+        ));
     }
     out
 }
@@ -376,6 +477,26 @@ mod tests {
                 reason: "5xx".into(),
                 at: time::macros::datetime!(2026-11-22 10:00:00 UTC),
             }),
+            tasks: Tasks {
+                blue: TaskCount {
+                    desired: 1,
+                    running: 1,
+                },
+                green: TaskCount {
+                    desired: 2,
+                    running: 2,
+                },
+            },
+            schema: Some(Schema {
+                contracted: Some(bluegreen_core::records::migrations::Contracted {
+                    version: "v2".into(),
+                    task_definition: "arn:aws:ecs:us-east-1:1:task-definition/checkout:2".into(),
+                    retired_version: Some("v1".into()),
+                    retired_task_definition: None,
+                    at: time::macros::datetime!(2026-11-22 11:00:00 UTC),
+                }),
+                runs: vec![],
+            }),
         };
         let text = render(&status);
         assert!(text.contains("active    green v2 (stable)"), "{text}");
@@ -388,6 +509,16 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("lock      free"), "{text}");
+        assert!(
+            text.contains("tasks     blue 1/1 running, green 2/2 running"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "schema    contracted by v2 at 2026-11-22T11:00:00Z: v1 can no longer run"
+            ),
+            "{text}"
+        );
         // The JSON is the same document `--json` printed before it was typed.
         let json = serde_json::to_value(&status).unwrap();
         assert_eq!(json["listener"], json!({"blue": 0, "green": 100}));

@@ -23,6 +23,7 @@ use bluegreen_core::steps::monitor::{Alarms, check_alarms_exist, thresholds};
 use bluegreen_core::steps::notices;
 use bluegreen_core::steps::notify::{Notified, send_to_chat};
 use bluegreen_core::steps::ready::{Readiness, check};
+use bluegreen_core::steps::scale_down::warm::{WarmCapacity, keep_warm};
 use bluegreen_core::steps::scale_down::{ScaleDownOutcome, scale_down};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
@@ -38,6 +39,14 @@ pub use bluegreen_core::document::input::DeployIdlePhase as Phase;
 pub struct Released {
     pub holder: String,
     pub released: bool,
+    /// The previous color's size through the warm window, when the release
+    /// went live and the app keeps it at part of its size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warm_capacity: Option<WarmCapacity>,
+    /// Why it could not be trimmed (it stays at full size; the release is
+    /// live all the same).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warm_capacity_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -186,8 +195,26 @@ where
         Phase::Release => {
             let holder = input.lock_holder();
             let store = AppStore::new(aws, aws.prefix())?;
+            // Under the lock, before it goes: a release that went live keeps
+            // the previous color at its warm capacity. Best effort: the
+            // release is live whether or not this works.
+            let (warm_capacity, warm_capacity_error) = match input.deployed_request("release") {
+                Ok(request) => match keep_warm(aws, &request).await {
+                    Ok(trimmed) => (trimmed, None),
+                    Err(e) => {
+                        tracing::warn!(app = %input.app, error = %e, "the previous color stays at full size");
+                        (None, Some(e.to_string()))
+                    }
+                },
+                Err(_) => (None, None),
+            };
             let released = store.release_lock(&input.app, &holder).await?;
-            DeployIdleResponse::Released(Released { holder, released })
+            DeployIdleResponse::Released(Released {
+                holder,
+                released,
+                warm_capacity,
+                warm_capacity_error,
+            })
         }
         Phase::Abort => {
             DeployIdleResponse::Aborted(abort(aws, &input.deploy_request().caller).await?)

@@ -141,3 +141,134 @@ async fn a_failing_expand_aborts_with_traffic_untouched() {
     assert_eq!(next.code, 0, "{}", next.stdout);
     assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
 }
+
+/// A contract left to a person (`when: manual`) does not run at the end of
+/// the warm window; `bluegreen migrate contract` runs it, and when it fails
+/// people are alerted and `status` says so. A failed contract at the end of
+/// the warm window ends the execution `ContractFailed` with the previous
+/// color left warm; a person's rerun runs the task again (a new attempt).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_or_manual_contract_keeps_the_previous_color_and_a_person_runs_it_again() {
+    let (local, app) = setup_with(with_migrations(1)).await;
+    let run = deploy(&local, "v2-bad-contract", "1121").await;
+    assert_eq!(run.code, 0, "the release is live: {}", run.stdout);
+    wait_for_executions_to_end(&local).await;
+    assert_eq!(
+        app.app.execution_status(&run.execution()).await,
+        "FAILED",
+        "ContractFailed"
+    );
+    let states = states_entered(&local, &run.execution()).await;
+    assert_eq!(states.last().map(String::as_str), Some("ContractFailed"));
+    assert!(!states.contains(&"ScaleDown".to_string()), "{states:?}");
+    assert_eq!(app.app.desired_count(Color::Blue).await, 2, "kept warm");
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
+    let alerts = app.app.alerts().await;
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.to_string().contains("contract migration of web failed")),
+        "{alerts:?}"
+    );
+
+    // A person runs it again: a new attempt, which fails the same way.
+    let again = bluegreen(
+        &local,
+        &["migrate", "contract", "--app", APP, "--by", "alice"],
+        "1122",
+    )
+    .await;
+    assert_eq!(again.code, 1, "{}", again.stdout);
+    assert!(
+        again.stdout.contains("exited with code 1"),
+        "{}",
+        again.stdout
+    );
+    let contracts = ran(&app).iter().filter(|m| m.phase == "contract").count();
+    assert_eq!(contracts, 2, "{:?}", ran(&app));
+    let status = bluegreen(&local, &["status", "--app", APP], "1123").await;
+    assert!(
+        status.stdout.contains("schema    never contracted"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains("last migration: contract of v2-bad-contract failed (exit code 1)"),
+        "{}",
+        status.stdout
+    );
+}
+
+/// `when: manual`: the warm window ends without a contract; the person's
+/// `migrate contract` runs it, `status` shows the schema's position, and
+/// from then on a rollback to v1 is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_manual_contract_runs_on_a_persons_word() {
+    let mut options = with_migrations(1);
+    options.extra_config["migrations"]["contract"]["when"] = json!("manual");
+    let (local, app) = setup_with(options).await;
+    let run = deploy(&local, "v2", "1131").await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    wait_for_executions_to_end(&local).await;
+    let phases: Vec<String> = ran(&app).iter().map(|m| m.phase.clone()).collect();
+    assert_eq!(phases, ["expand"]);
+    let contracted = bluegreen(&local, &["migrate", "contract", "--app", APP], "1132").await;
+    assert_eq!(contracted.code, 0, "{}", contracted.stdout);
+    assert!(
+        contracted.stdout.contains("the schema is contracted"),
+        "{}",
+        contracted.stdout
+    );
+    let status = bluegreen(&local, &["status", "--app", APP], "1133").await;
+    assert!(
+        status.stdout.contains("schema    contracted by v2"),
+        "{}",
+        status.stdout
+    );
+    let refused = rollback_now(&local, "too late", &[], "1134").await;
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
+    // Contracting again is a no-op: the record says it ran.
+    let again = bluegreen(&local, &["migrate", "contract", "--app", APP], "1135").await;
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(ran(&app).len(), 2, "{:?}", ran(&app));
+}
+
+/// `warm_capacity_percent: 50`: through the warm window the previous color
+/// runs half the release's tasks; an emergency rollback in the window
+/// scales it up to full size before it moves traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_previous_color_stays_warm_at_half_size_and_a_rollback_scales_it_up_first() {
+    let (local, app) = setup_with(AppOptions {
+        warm_window_seconds: 600,
+        // A half-size color could carry production by this fraction: it is
+        // scaled up all the same, because it was kept small on purpose.
+        extra_config: json!({"warm_capacity_percent": 50, "min_healthy_fraction": 0.5}),
+        ..quick()
+    })
+    .await;
+    let run = deploy(&local, "v2", "1141").await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(app.app.desired_count(Color::Green).await, 2);
+    assert_eq!(app.app.desired_count(Color::Blue).await, 1, "half of 2");
+    let status = bluegreen(&local, &["status", "--app", APP], "1142").await;
+    assert!(
+        status
+            .stdout
+            .contains("tasks     blue 1/1 running, green 2/2 running"),
+        "{}",
+        status.stdout
+    );
+
+    let back = rollback_now(&local, "checkout errors", &[], "1143").await;
+    assert_eq!(back.code, 0, "{}", back.stdout);
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+    assert_eq!(
+        app.app.desired_count(Color::Blue).await,
+        2,
+        "scaled up first"
+    );
+    eprintln!("{}", back.stdout);
+}

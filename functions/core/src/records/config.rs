@@ -66,6 +66,14 @@ pub struct AppConfig {
     /// Desired count of the previous color once the warm window has passed.
     #[serde(default)]
     pub idle_capacity_after_window: u32,
+    /// The previous color's size during the warm window, in percent of the
+    /// release's (1 to 100; 100 by default): both colors hold connections to
+    /// a shared database meanwhile. Below 100 a rollback in the window scales
+    /// the previous color up before traffic moves, as after the window.
+    /// Ignored with `autoscaling` (the scalable targets' bounds rule).
+    #[serde(default = "default_warm_capacity")]
+    #[garde(range(min = 1, max = 100))]
+    pub warm_capacity_percent: u8,
     /// Both services scale with Application Auto Scaling (a scalable target
     /// each): the steps hold, hand over and restore their min/max as a
     /// release goes (see `scaling`). Off: bluegreen never calls it.
@@ -617,6 +625,10 @@ fn default_bake() -> u64 {
 fn default_deploy_timeout() -> u64 {
     900
 }
+fn default_warm_capacity() -> u8 {
+    100
+}
+
 fn default_min_healthy_fraction() -> f64 {
     1.0
 }
@@ -638,6 +650,39 @@ fn default_min_requests() -> u64 {
 
 impl AppConfig {
     /// Parses and validates the config document stored for `app`.
+    /// The container a release replaces the image of (and a migration the
+    /// command of): the one `container` names, or the only one.
+    pub fn release_container(
+        &self,
+        task_definition: &str,
+        images: &[crate::ports::ContainerImage],
+    ) -> Result<String> {
+        let config = self;
+        let names: Vec<&str> = images.iter().map(|c| c.container.as_str()).collect();
+        let document = format!("config of `{}`", config.app);
+        match (&config.container, names.as_slice()) {
+            (Some(wanted), _) if names.contains(&wanted.as_str()) => Ok(wanted.clone()),
+            (Some(wanted), _) => Err(Error::bad_input(
+                document,
+                "container",
+                format!(
+                    "task definition {task_definition} has no container `{wanted}` (it has: {})",
+                    names.join(", ")
+                ),
+            )),
+            (None, [only]) => Ok(only.to_string()),
+            (None, _) => Err(Error::bad_input(
+                document,
+                "container",
+                format!(
+                    "task definition {task_definition} has {} containers ({}): name the one a release updates",
+                    names.len(),
+                    names.join(", ")
+                ),
+            )),
+        }
+    }
+
     pub fn parse(app: &str, parameter: &str, text: &str) -> Result<AppConfig> {
         let source = format!("config {parameter}");
         let config: AppConfig = parse::json(&source, text)?;

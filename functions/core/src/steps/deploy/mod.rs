@@ -13,7 +13,7 @@ use crate::color::Color;
 use crate::document::requests::DeployRequest;
 use crate::error::{Error, Result};
 use crate::ports::capabilities::Prefixed;
-use crate::ports::{ContainerImage, Executions, LoadBalancer, ParameterStore, Services};
+use crate::ports::{Executions, LoadBalancer, ParameterStore, Services};
 use crate::records::config::{AppConfig, Strategy};
 use crate::records::fence::rolled_back_meanwhile;
 use crate::records::migrations::{MigrationPhase, MigrationReport, MigrationRun};
@@ -476,7 +476,7 @@ async fn release_task_definition(
     image: &str,
 ) -> Result<String> {
     let images = services.images(current).await?;
-    let container = pick_container(config, current, &images)?;
+    let container = config.release_container(current, &images)?;
     if images
         .iter()
         .any(|c| c.container == container && c.image == image)
@@ -488,36 +488,6 @@ async fn release_task_definition(
         .await?;
     info!(app = %config.app, %arn, %container, image, "the release's task definition");
     Ok(arn)
-}
-
-pub(crate) fn pick_container(
-    config: &AppConfig,
-    task_definition: &str,
-    images: &[ContainerImage],
-) -> Result<String> {
-    let names: Vec<&str> = images.iter().map(|c| c.container.as_str()).collect();
-    let document = format!("config of `{}`", config.app);
-    match (&config.container, names.as_slice()) {
-        (Some(wanted), _) if names.contains(&wanted.as_str()) => Ok(wanted.clone()),
-        (Some(wanted), _) => Err(Error::bad_input(
-            document,
-            "container",
-            format!(
-                "task definition {task_definition} has no container `{wanted}` (it has: {})",
-                names.join(", ")
-            ),
-        )),
-        (None, [only]) => Ok(only.to_string()),
-        (None, _) => Err(Error::bad_input(
-            document,
-            "container",
-            format!(
-                "task definition {task_definition} has {} containers ({}): name the one a release updates",
-                names.len(),
-                names.join(", ")
-            ),
-        )),
-    }
 }
 
 /// Smoke tests reach the idle color through the test route; it must send

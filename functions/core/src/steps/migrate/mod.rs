@@ -23,5 +23,5 @@ pub async fn release_container(
     task_definition: &str,
 ) -> Result<String> {
     let images = services.images(task_definition).await?;
-    crate::steps::deploy::pick_container(config, task_definition, &images)
+    config.release_container(task_definition, &images)
 }

@@ -349,17 +349,6 @@ pub(crate) fn cold(world: &World, target: Color) -> Option<Cold> {
     let serving = world.serving_running_except(target);
     let needed = healthy_needed(world.config(), serving);
     let healthy = *world.healthy.get(target);
-    // A color scaling in (desired below what production needs) still has
-    // healthy targets for a while: it is cold all the same.
-    if crate::world::routing::can_carry(
-        world.config(),
-        &world.weights,
-        &world.services,
-        &world.healthy,
-        target,
-    ) {
-        return None;
-    }
     let serving_desired = world
         .serving()
         .filter(|c| *c != target)
@@ -368,6 +357,23 @@ pub(crate) fn cold(world: &World, target: Color) -> Option<Cold> {
         .unwrap_or(0)
         .max(needed as i32);
     let desired = world.services.get(target).desired;
+    // A color kept warm at part of its size (`warm_capacity_percent`) takes
+    // production back at full size only: scaled up first, as after the
+    // window, even when its share could carry it by `min_healthy_fraction`.
+    let kept_small = world.config().warm_capacity_percent < 100 && desired < serving_desired;
+    // A color scaling in (desired below what production needs) still has
+    // healthy targets for a while: it is cold all the same.
+    if !kept_small
+        && crate::world::routing::can_carry(
+            world.config(),
+            &world.weights,
+            &world.services,
+            &world.healthy,
+            target,
+        )
+    {
+        return None;
+    }
     Some(Cold {
         healthy,
         needed,

@@ -4,6 +4,7 @@
 //! takes the app's lock and applies it.
 
 mod plan;
+pub mod warm;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

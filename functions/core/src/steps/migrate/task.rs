@@ -284,6 +284,205 @@ mod tests {
         assert!(matches!(next(&record, &task("e3")), Next::Ended(_)));
     }
 
+    /// ECS and the parameter store in memory: a one-off task ends after
+    /// `runs_for` looks, with `exit_code`; the next RunTask's answer can be
+    /// lost after its effect (a timeout after the fact).
+    #[derive(Default)]
+    struct Fake {
+        params: std::sync::Mutex<std::collections::HashMap<String, String>>,
+        tasks: std::sync::Mutex<Vec<(String, String, usize)>>,
+        lose_next_run_answer: std::sync::atomic::AtomicBool,
+        runs_for: usize,
+        exit_code: i32,
+    }
+
+    impl ParameterStore for Fake {
+        async fn get(
+            &self,
+            name: &str,
+        ) -> crate::ports::PortResult<Option<crate::ports::Parameter>> {
+            Ok(self
+                .params
+                .lock()
+                .unwrap()
+                .get(name)
+                .map(|v| crate::ports::Parameter {
+                    value: v.clone(),
+                    version: 1,
+                }))
+        }
+        async fn put(
+            &self,
+            name: &str,
+            value: &str,
+            _mode: crate::ports::PutMode,
+        ) -> crate::ports::PortResult<crate::ports::PutOutcome> {
+            self.params
+                .lock()
+                .unwrap()
+                .insert(name.into(), value.into());
+            Ok(crate::ports::PutOutcome::Written)
+        }
+        async fn delete(&self, name: &str) -> crate::ports::PortResult<()> {
+            self.params.lock().unwrap().remove(name);
+            Ok(())
+        }
+    }
+
+    impl Services for Fake {
+        async fn describe(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> crate::ports::PortResult<crate::ports::ServiceInfo> {
+            unreachable!("not a migration's call")
+        }
+        async fn images(
+            &self,
+            _: &str,
+        ) -> crate::ports::PortResult<Vec<crate::ports::ContainerImage>> {
+            unreachable!("not a migration's call")
+        }
+        async fn register_with_image(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+        ) -> crate::ports::PortResult<String> {
+            unreachable!("not a migration's call")
+        }
+        async fn update(
+            &self,
+            _: &str,
+            _: &str,
+            _: Option<&str>,
+            _: Option<i32>,
+        ) -> crate::ports::PortResult<()> {
+            unreachable!("not a migration's call")
+        }
+        async fn run_task(&self, task: &OneOffTask) -> crate::ports::PortResult<String> {
+            let mut tasks = self.tasks.lock().unwrap();
+            let arn = format!("task/{}", tasks.len() + 1);
+            tasks.push((arn.clone(), task.started_by.clone(), 0));
+            if self
+                .lose_next_run_answer
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                return Err(crate::ports::PortError {
+                    operation: "ecs:RunTask",
+                    kind: crate::ports::PortErrorKind::Transient,
+                    message: "timed out after the effect".into(),
+                });
+            }
+            Ok(arn)
+        }
+        async fn find_task(
+            &self,
+            _: &str,
+            started_by: &str,
+        ) -> crate::ports::PortResult<Option<String>> {
+            let tasks = self.tasks.lock().unwrap();
+            Ok(tasks
+                .iter()
+                .rev()
+                .find(|t| t.1 == started_by)
+                .map(|t| t.0.clone()))
+        }
+        async fn describe_task(
+            &self,
+            _: &str,
+            arn: &str,
+        ) -> crate::ports::PortResult<Option<TaskStatus>> {
+            let mut tasks = self.tasks.lock().unwrap();
+            let Some(task) = tasks.iter_mut().find(|t| t.0 == arn) else {
+                return Ok(None);
+            };
+            task.2 += 1;
+            let stopped = task.2 >= self.runs_for;
+            Ok(Some(TaskStatus {
+                task_arn: arn.into(),
+                stopped,
+                exit_code: stopped.then_some(self.exit_code),
+                stopped_reason: None,
+                log: None,
+            }))
+        }
+        async fn stop_task(&self, _: &str, _: &str, _: &str) -> crate::ports::PortResult<()> {
+            Ok(())
+        }
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_start_whose_answer_was_lost_is_found_again_and_nothing_runs_twice() {
+        let fake = Fake {
+            runs_for: 2,
+            ..Fake::default()
+        };
+        fake.lose_next_run_answer
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let store = AppStore::new(&fake, "/bluegreen").unwrap();
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let first = block_on(migrate(&fake, &store, &task("e1"), now));
+        assert!(first.is_err(), "the lost answer is a transient error");
+        // The state machine's retry: the task the lost answer started is
+        // found by its tag, and looked at until it ends.
+        let mut answers = vec![];
+        for _ in 0..4 {
+            answers.push(block_on(migrate(&fake, &store, &task("e1"), now)).unwrap());
+        }
+        assert_eq!(fake.tasks.lock().unwrap().len(), 1, "one task, ever");
+        assert!(matches!(answers[0], Progress::Running(_)));
+        assert!(matches!(answers.last(), Some(Progress::Succeeded(_))));
+        // A rerun by another execution: already succeeded, nothing starts.
+        let rerun = block_on(migrate(&fake, &store, &task("e2"), now)).unwrap();
+        assert!(matches!(rerun, Progress::Succeeded(_)));
+        assert_eq!(fake.tasks.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_failure_is_final_for_its_execution_and_tried_anew_by_the_next() {
+        let fake = Fake {
+            runs_for: 1,
+            exit_code: 3,
+            ..Fake::default()
+        };
+        let store = AppStore::new(&fake, "/bluegreen").unwrap();
+        let now = OffsetDateTime::UNIX_EPOCH;
+        block_on(migrate(&fake, &store, &task("e1"), now)).unwrap();
+        let failed = block_on(migrate(&fake, &store, &task("e1"), now)).unwrap_err();
+        assert!(
+            failed.to_string().contains("exited with code 3"),
+            "{failed}"
+        );
+        // Asked again (a retry of the failed call): the same answer, no task.
+        block_on(migrate(&fake, &store, &task("e1"), now)).unwrap_err();
+        assert_eq!(fake.tasks.lock().unwrap().len(), 1);
+        // A new execution tries anew.
+        block_on(migrate(&fake, &store, &task("e2"), now)).unwrap();
+        assert_eq!(fake.tasks.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_task_past_its_time_is_stopped_and_fails() {
+        let fake = Fake {
+            runs_for: 1000,
+            ..Fake::default()
+        };
+        let store = AppStore::new(&fake, "/bluegreen").unwrap();
+        let start = OffsetDateTime::UNIX_EPOCH;
+        block_on(migrate(&fake, &store, &task("e1"), start)).unwrap();
+        let later = start + std::time::Duration::from_secs(61);
+        let e = block_on(migrate(&fake, &store, &task("e1"), later)).unwrap_err();
+        assert!(e.to_string().contains("ran longer than allowed"), "{e}");
+    }
+
     #[test]
     fn each_caller_has_its_own_tag_within_ecs_limits() {
         let (a, b) = (started_by(&task("e1")), started_by(&task("e2")));

@@ -698,3 +698,82 @@ async fn migrations_lint_flags_what_breaks_the_old_version_with_file_and_line() 
     let out = offline(&["migrations", "lint", "/nonexistent.sql"], &[]).await;
     assert_eq!(out.code, 2, "{}", out.all());
 }
+
+/// In CI: the lint over the SQL files an app's config declares for its
+/// expand (`migrations.expand.sql_files`).
+#[tokio::test]
+async fn migrations_lint_reads_the_files_an_apps_expand_declares() {
+    let fixture = |name: &str| {
+        format!(
+            "{}/tests/fixtures/migrations/postgres/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+    let example = format!("{}/../examples/app-config.json", env!("CARGO_MANIFEST_DIR"));
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(example).unwrap()).unwrap();
+    let dir = scratch("lint-config");
+    let with_files = |files: &[String]| {
+        let mut c = config.clone();
+        c["migrations"] = serde_json::json!({"expand": {
+            "command": ["./migrate", "expand"],
+            "sql_files": files,
+        }});
+        c.to_string()
+    };
+    let ok = write(
+        &dir,
+        "ok.json",
+        &with_files(&[fixture("001_expand_ok.sql")]),
+    );
+    let out = offline(
+        &[
+            "migrations",
+            "lint",
+            "--config",
+            &ok,
+            "--dialect",
+            "postgres",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    let bad = write(
+        &dir,
+        "bad.json",
+        &with_files(&[
+            fixture("001_expand_ok.sql"),
+            fixture("002_expand_breaks.sql"),
+        ]),
+    );
+    let out = offline(
+        &[
+            "migrations",
+            "lint",
+            "--config",
+            &bad,
+            "--dialect",
+            "postgres",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(
+        out.all().contains("002_expand_breaks.sql:2: drop-column"),
+        "{}",
+        out.all()
+    );
+    assert!(out.stdout.contains("2 file(s)"), "{}", out.all());
+    // Nothing declared is bad input, never a pass.
+    config.as_object_mut().unwrap().remove("migrations");
+    let none = write(&dir, "none.json", &config.to_string());
+    let out = offline(&["migrations", "lint", "--config", &none], &[]).await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(
+        out.all().contains("migrations.expand.sql_files"),
+        "{}",
+        out.all()
+    );
+}

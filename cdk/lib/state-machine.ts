@@ -176,12 +176,12 @@ export function deploymentWorkflow(
   // The contract migration (an app with `migrations.contract`; the others
   // pass straight on): once the warm window is over no rollback to the
   // previous release remains. It runs as a one-off ECS task; the workflow
-  // waits between looks (no Lambda waits). A failure leaves the release
+  // waits between looks as long as deploy-idle says (no Lambda waits). A failure leaves the release
   // live and the previous color warm (no scale-down); people are alerted.
   const contract = deployIdlePhase('Contract', 'contract', '$.contract');
   contract.addCatch(contractFailed, { errors: ALL, resultPath: '$.contract_error' });
   const waitForContract = new sfn.Wait(states, 'WaitForContract', {
-    time: sfn.WaitTime.duration(pollInterval),
+    time: sfn.WaitTime.secondsPath('$.contract.wait_seconds'),
   });
   waitForContract.next(contract);
   releaseLock
@@ -301,8 +301,9 @@ export function deploymentWorkflow(
   // idle color is updated: while its one-off task runs, deploy-idle answers
   // `migrating` and is called again after a pause; it updates the idle
   // color once the task has succeeded. A failure aborts (traffic untouched).
+  // deploy-idle says how long (soon at first, then less often).
   const waitForExpand = new sfn.Wait(states, 'WaitForExpand', {
-    time: sfn.WaitTime.duration(pollInterval),
+    time: sfn.WaitTime.secondsPath('$.deploy.expand.wait_seconds'),
   });
   waitForExpand.next(deployIdle);
   deployIdle.next(

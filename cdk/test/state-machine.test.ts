@@ -388,7 +388,12 @@ describe('paths', () => {
     const w = release(
       lambdas({
         override: {
-          'deploy-idle': () => ({ already_live: false, migrating: ++looks < 3, warm_window_seconds: 60 }),
+          'deploy-idle': () => ({
+            already_live: false,
+            migrating: ++looks < 3,
+            expand: { wait_seconds: 3 },
+            warm_window_seconds: 60,
+          }),
         },
       }),
       input,
@@ -415,7 +420,11 @@ describe('paths', () => {
   test('a contract migration is waited for, then the previous color scaled down', () => {
     let looks = 0;
     const w = release(
-      lambdas({ override: { 'deploy-idle:contract': () => ({ migrating: ++looks < 2, contracted: looks >= 2 }) } }),
+      lambdas({
+        override: {
+          'deploy-idle:contract': () => ({ migrating: ++looks < 2, wait_seconds: 3, contracted: looks >= 2 }),
+        },
+      }),
       input,
     );
     assert.deepEqual(w.path.slice(-7), [

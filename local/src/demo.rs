@@ -1,6 +1,7 @@
-//! `bluegreen local demo`: a good release, a release caught by its smoke
-//! tests, a release caught in production and rolled back, and an emergency
-//! rollback through SNS, each told as a timeline.
+//! `bluegreen local demo`: a good release with its database migrations
+//! (expand before the idle color, contract after the warm window), a release
+//! caught by its smoke tests, a release caught in production and rolled
+//! back, and an emergency rollback through SNS, each told as a timeline.
 
 use std::time::{Duration, Instant};
 
@@ -38,11 +39,17 @@ pub async fn run(fast: bool) -> Result<(), String> {
         &local,
         &app,
         1,
-        "A good release: v2, by weights 50% then 100%",
+        "A good release: v2, by weights 50% then 100%, with its database migrations",
         "v2",
-        None,
+        // This release migrates the shared database the expand/contract way
+        // (an override of this release; the local cluster plays the tasks).
+        Some(json!({"migrations": {
+            "expand": {"command": ["./migrate", "expand"]},
+            "contract": {"command": ["./migrate", "contract"]},
+        }})),
     )
     .await?;
+    show_migrations(&app);
     scenario(
         &local,
         &app,
@@ -122,6 +129,27 @@ fn print_ending(ending: &Ending) {
     match &ending.error {
         Some(error) => println!("  => {} ({error})", ending.status),
         None => println!("  => {}", ending.status),
+    }
+}
+
+/// The migration tasks the local cluster ran, and what the colors ran then.
+fn show_migrations(app: &LocalApp) {
+    for m in app.cluster.migrations.lock().unwrap().iter() {
+        let revision = |c| {
+            m.services
+                .get(&c)
+                .and_then(|td: &String| td.rsplit(':').next().map(str::to_string))
+                .unwrap_or_default()
+        };
+        println!(
+            "  migration: {} of {} ({}) exited {}; blue ran revision {}, green revision {} meanwhile",
+            m.phase,
+            m.version,
+            m.command.join(" "),
+            m.exit_code.map_or("-".to_string(), |c| c.to_string()),
+            revision(bluegreen_core::Color::Blue),
+            revision(bluegreen_core::Color::Green),
+        );
     }
 }
 

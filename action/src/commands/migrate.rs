@@ -31,6 +31,7 @@ pub async fn run_contract(
         app,
         by,
         scheduled: false,
+        migrations: None,
     };
     loop {
         let outcome = contract(ports, &request, time::OffsetDateTime::now_utc()).await?;

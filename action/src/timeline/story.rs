@@ -4,6 +4,7 @@
 use aws_sdk_sfn::types::{HistoryEvent, HistoryEventType};
 use bluegreen_core::records::gates::ApprovalDecision;
 use bluegreen_core::steps::hooks::HookResult;
+use bluegreen_core::steps::migrate::ContractOutcome;
 use bluegreen_core::steps::monitor::checks::CheckState;
 use bluegreen_core::steps::monitor::{MonitorOutcome, Verdict};
 use bluegreen_core::steps::notify::NoticeSent;
@@ -102,12 +103,23 @@ pub(super) fn summary(state: &str, doc: &Value) -> Option<String> {
     // A state that failed and was caught has no result of its own.
     let line = match state {
         "DeployIdle" => results.deploy()?.map(|d| {
-            if d.already_live {
+            if d.migrating {
+                format!(
+                    "expand migration of {} running (task {}); the idle color waits",
+                    d.version,
+                    d.expand.as_ref().map_or("?", |e| short_task(&e.task_arn))
+                )
+            } else if d.already_live {
                 format!("{} already serves production", d.version)
             } else {
                 let again = if d.changed { "" } else { ", already there" };
+                let expand = if d.expand.is_some() {
+                    "; expand migration done"
+                } else {
+                    ""
+                };
                 format!(
-                    "{} on {} ({} task(s)){again}",
+                    "{} on {} ({} task(s)){again}{expand}",
                     d.version, d.idle_color, d.desired_count
                 )
             }
@@ -147,6 +159,7 @@ pub(super) fn summary(state: &str, doc: &Value) -> Option<String> {
         "ReleaseLock" | "ReleaseLockDone" | "ReleaseLockAfterRollback" | "Abort" => {
             Ok("lock released".to_string())
         }
+        "Contract" => Ok(contract_line(&doc["contract"])),
         "ScaleDown" => results.scale_down()?.map(|d| match d.skipped {
             Some(why) => format!("skipped: {why}"),
             None => format!("{} scaled to {}", d.service, d.desired),
@@ -166,6 +179,25 @@ pub(super) fn summary(state: &str, doc: &Value) -> Option<String> {
         hooks_note(&doc[key]["hooks"]),
         notices_note(&doc[key]["notices"])
     ))
+}
+
+/// The contract step's result in words.
+fn contract_line(contract: &Value) -> String {
+    let Ok(c) = serde_json::from_value::<ContractOutcome>(contract.clone()) else {
+        return "unreadable contract result".to_string();
+    };
+    let task = c.task_arn.as_deref().map(short_task).unwrap_or_default();
+    match (c.migrating, c.contracted, c.skipped) {
+        (true, _, _) => format!("contract migration running (task {task})"),
+        (_, true, None) => format!("schema contracted (task {task})"),
+        (_, _, Some(why)) => format!("no contract: {why}"),
+        _ => "no contract".to_string(),
+    }
+}
+
+/// A task ARN's last part, its ID.
+fn short_task(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// `; chat: slack sent, webhook not sent (answered 500)` for the chat

@@ -225,6 +225,7 @@ where
                 app: &input.app,
                 by: &by,
                 scheduled: true,
+                migrations: input.overrides.migrations.as_ref(),
             };
             DeployIdleResponse::Contracted(Box::pin(contract(aws, &request, now)).await?)
         }

@@ -73,6 +73,10 @@ pub struct Overrides {
     /// The gates of this release, instead of the config's (`{}`: none).
     #[serde(default)]
     pub gates: Option<Gates>,
+    /// The migrations of this release, instead of the config's (`{}`:
+    /// none): its expand, and the contract at the end of its warm window.
+    #[serde(default)]
+    pub migrations: Option<crate::records::migrations::Migrations>,
 }
 
 impl Overrides {
@@ -85,6 +89,9 @@ impl Overrides {
         }
         if let Some(gates) = &self.gates {
             validation::check(source, "overrides.gates", gates)?;
+        }
+        if let Some(migrations) = &self.migrations {
+            validation::check(source, "overrides.migrations", migrations)?;
         }
         Ok(())
     }
@@ -210,6 +217,7 @@ impl ExecutionInput {
             image: self.release.image.clone(),
             task_definition: self.release.task_definition.clone(),
             strategy: self.overrides.strategy.clone(),
+            migrations: self.overrides.migrations.clone(),
         }
     }
 

@@ -36,6 +36,8 @@ pub struct DeployRequest {
     pub task_definition: Option<String>,
     /// The release's strategy override (it sizes the lock's expiry).
     pub strategy: Option<Strategy>,
+    /// The release's migrations, instead of the config's.
+    pub migrations: Option<crate::records::migrations::Migrations>,
 }
 
 /// switch: the next step of this execution.

@@ -185,16 +185,37 @@ pub struct MigrationReport {
     pub exit_code: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_url: Option<String>,
+    /// While it runs: how long the state machine waits before it looks
+    /// again (`WaitForExpand`'s and `WaitForContract`'s seconds).
+    #[serde(default)]
+    pub wait_seconds: u64,
 }
 
-impl From<&MigrationRun> for MigrationReport {
-    fn from(run: &MigrationRun) -> MigrationReport {
+impl MigrationReport {
+    /// The report of `run` as seen at `now`.
+    pub fn of(run: &MigrationRun, now: OffsetDateTime) -> MigrationReport {
         MigrationReport {
             task_arn: run.task_arn.clone(),
             status: run.status,
             exit_code: run.exit_code,
             log_url: run.log.as_ref().map(LogStream::url),
+            wait_seconds: next_look(run, now),
         }
+    }
+}
+
+/// How long the state machine waits before it looks at a running task
+/// again: soon at first (a short migration, an emulator's task, is over in
+/// seconds), then less often (a Fargate task takes a minute to start, a long
+/// migration many), so that a long one costs few state transitions.
+pub fn next_look(run: &MigrationRun, now: OffsetDateTime) -> u64 {
+    if run.ended() {
+        return 0;
+    }
+    match (now - run.started_at).whole_seconds() {
+        ..10 => 3,
+        10..60 => 10,
+        _ => 20,
     }
 }
 

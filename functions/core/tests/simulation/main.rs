@@ -915,6 +915,7 @@ async fn invoke(
                         app: &input.app,
                         by: &by,
                         scheduled: true,
+                        migrations: input.overrides.migrations.as_ref(),
                     };
                     value(bluegreen_core::steps::migrate::contract(&p, &request, now).await)
                 }

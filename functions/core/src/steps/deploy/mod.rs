@@ -56,7 +56,7 @@ where
     // the lock, before they change).
     scaling::read(aws, &config).await?;
     let acquired = store
-        .acquire_lock(app, &me, lock_ttl(&config, strategy), now, aws)
+        .acquire_lock(app, &me, lock_ttl(&config, request, strategy), now, aws)
         .await?;
 
     // The listener, not the stored state, decides which color is idle: what
@@ -185,7 +185,7 @@ where
                     now,
                 ));
             }
-            Some(Progress::Succeeded(run)) => Some(MigrationReport::from(&run)),
+            Some(Progress::Succeeded(run)) => Some(MigrationReport::of(&run, now)),
             None => None,
         }
     } else {
@@ -301,9 +301,10 @@ async fn expand<W>(
 where
     W: ParameterStore + Services,
 {
-    let Some((migrations, step)) = config
+    let Some((migrations, step)) = request
         .migrations
         .as_ref()
+        .or(config.migrations.as_ref())
         .and_then(|m| m.expand.as_ref().map(|e| (m, e)))
     else {
         return Ok(None);
@@ -351,7 +352,7 @@ fn migrating(
         started_at: now,
         warm_window_seconds: config.warm_window_seconds,
         migrating: true,
-        expand: Some(MigrationReport::from(run)),
+        expand: Some(MigrationReport::of(run, now)),
     }
 }
 
@@ -454,10 +455,14 @@ async fn mark_previous_color_replaced(
 
 /// Long enough for the whole deployment (deploy, every step's bake, and some
 /// slack), short enough that a crashed run does not block the app for a day.
-fn lock_ttl(config: &AppConfig, strategy: &Strategy) -> Duration {
+fn lock_ttl(config: &AppConfig, request: &DeployRequest, strategy: &Strategy) -> Duration {
     let steps = strategy.steps().len() as u64;
     // An expand migration may take its whole time limit first.
-    let migrations = config.migrations.as_ref().map_or(0, |m| m.timeout_seconds);
+    let migrations = request
+        .migrations
+        .as_ref()
+        .or(config.migrations.as_ref())
+        .map_or(0, |m| m.timeout_seconds);
     Duration::from_secs(
         config.deploy_timeout_seconds + migrations + steps * (strategy.bake_seconds() + 120) + 3600,
     )

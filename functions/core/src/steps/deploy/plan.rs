@@ -257,6 +257,7 @@ mod tests {
             image: image.map(str::to_string),
             task_definition: td.map(str::to_string),
             strategy: None,
+            migrations: None,
         }
     }
 

@@ -17,7 +17,7 @@ use crate::ports::capabilities::Prefixed;
 use crate::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Services};
 use crate::records::config::AppConfig;
 use crate::records::migrations::{
-    ContractWhen, Contracted, MigrationPhase, MigrationRun, RunStatus,
+    ContractWhen, Contracted, MigrationPhase, MigrationRun, Migrations, RunStatus,
 };
 use crate::records::notifications::NoticeKind;
 use crate::records::store::AppStore;
@@ -29,8 +29,10 @@ use super::task::{MigrationTask, Progress, migrate};
 /// What one contract call did; stored under `$.contract`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContractOutcome {
-    /// The task still runs: wait and call again.
+    /// The task still runs: wait `wait_seconds` and call again.
     pub migrating: bool,
+    #[serde(default)]
+    pub wait_seconds: u64,
     /// The contract has run for this release (now or before).
     pub contracted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,6 +48,7 @@ impl ContractOutcome {
     fn skipped(why: impl Into<String>) -> ContractOutcome {
         ContractOutcome {
             migrating: false,
+            wait_seconds: 0,
             contracted: false,
             task_arn: None,
             log_url: None,
@@ -53,10 +56,11 @@ impl ContractOutcome {
         }
     }
 
-    fn of(progress: &Progress) -> ContractOutcome {
+    fn of(progress: &Progress, now: OffsetDateTime) -> ContractOutcome {
         let run = progress.run();
         ContractOutcome {
             migrating: matches!(progress, Progress::Running(_)),
+            wait_seconds: crate::records::migrations::next_look(run, now),
             contracted: matches!(progress, Progress::Succeeded(_)),
             task_arn: Some(run.task_arn.clone()),
             log_url: run.log.as_ref().map(|l| l.url()),
@@ -74,6 +78,8 @@ pub struct ContractRequest<'a> {
     /// Called by the state machine at the end of the warm window (a
     /// `manual` contract is then left to a person), or by a person.
     pub scheduled: bool,
+    /// The release's migrations (its overrides), instead of the config's.
+    pub migrations: Option<&'a Migrations>,
 }
 
 /// How long the contract holds the app's lock if its caller dies holding
@@ -93,7 +99,7 @@ where
     let app = request.app;
     let store = AppStore::new(aws, aws.prefix())?;
     let config = store.config(app).await?;
-    let Some(migrations) = &config.migrations else {
+    let Some(migrations) = request.migrations.or(config.migrations.as_ref()) else {
         return Ok(ContractOutcome::skipped("the app has no migrations"));
     };
     let Some(step) = &migrations.contract else {
@@ -117,7 +123,7 @@ where
         }
         Err(e) => return Err(e),
     }
-    let result = Box::pin(run_contract(aws, &store, &config, request, now)).await;
+    let result = Box::pin(run_contract(aws, &store, &config, migrations, request, now)).await;
     let keep_lock = matches!(&result, Ok(o) if o.migrating);
     if !keep_lock {
         store.release_lock(app, request.by).await?;
@@ -132,6 +138,7 @@ async fn run_contract<W>(
     aws: &W,
     store: &AppStore<'_, W>,
     config: &AppConfig,
+    migrations: &Migrations,
     request: &ContractRequest<'_>,
     now: OffsetDateTime,
 ) -> Result<ContractOutcome>
@@ -139,7 +146,6 @@ where
     W: ParameterStore + LoadBalancer + Services + Prefixed,
 {
     let app = request.app;
-    let migrations = config.migrations.as_ref().expect("checked by the caller");
     let step = migrations.contract.as_ref().expect("checked by the caller");
     let world = observe(store, app, Some(config)).await?;
     let Some(live) = world.weights.sole() else {
@@ -182,7 +188,7 @@ where
     if let Progress::Succeeded(run) = &progress {
         record_contracted(store, app, &world, live, run).await?;
     }
-    Ok(ContractOutcome::of(&progress))
+    Ok(ContractOutcome::of(&progress, now))
 }
 
 /// The schema's new position: from now on the other color's release (and

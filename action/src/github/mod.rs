@@ -9,6 +9,7 @@
 mod client;
 mod comment;
 mod console;
+mod database;
 mod deployments;
 mod error;
 mod gate;

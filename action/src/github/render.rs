@@ -8,18 +8,19 @@ use crate::timeline::{Ending, Step};
 
 use super::markdown::{cell, code, inline};
 use super::outcome::Outcome;
-use super::{gate, monitor, smoke};
+use super::{database, gate, monitor, smoke};
 
 /// The timeline keeps its last rows; a long bake polls many times, and
 /// GitHub caps a comment at 65 536 characters.
 const MAX_TIMELINE_ROWS: usize = 200;
 
 /// The errors the state machine catches, each under its own key.
-const CAUGHT_ERRORS: [&str; 4] = [
+const CAUGHT_ERRORS: [&str; 5] = [
     "error",
     "rollback_error",
     "release_lock_error",
     "scale_down_error",
+    "contract_error",
 ];
 
 /// The report on a deployment of `version` of `app`, so far (`ending` is
@@ -73,6 +74,9 @@ pub fn render_report(
     if let Some(section) = monitor::section(doc) {
         out.push_str(&section);
         out.push('\n');
+    }
+    if let Some(section) = database::section(doc) {
+        out.push_str(&section);
     }
     out.push_str(&timeline(steps));
     out

@@ -53,8 +53,17 @@ fn position(states: &[String], name: &str) -> usize {
 async fn expand_before_the_idle_color_contract_after_the_warm_window_then_no_way_back() {
     let (local, app) = setup_with(with_migrations(1)).await;
     let before = app.app.service_task_definition(Color::Green).await;
-    let run = deploy(&local, "v2", "1101").await;
+    let gh = github_fake::FakeGitHub::start().await;
+    let run = deploy_with(&local, "v2", &[], "1101", &pull_request_env(&gh, 47)).await;
     assert_eq!(run.code, 0, "{}", run.stdout);
+    let comment = &gh.comments(47)[0].1;
+    assert!(comment.contains("#### Database"), "{comment}");
+    assert!(comment.contains("| expand |"), "{comment}");
+    assert!(
+        comment
+            .contains("| succeeded | [log](https://us-east-1.console.aws.amazon.com/cloudwatch/"),
+        "{comment}"
+    );
     wait_for_executions_to_end(&local).await;
 
     let migrations = ran(&app);
@@ -122,8 +131,23 @@ async fn expand_before_the_idle_color_contract_after_the_warm_window_then_no_way
 async fn a_failing_expand_aborts_with_traffic_untouched() {
     let (local, app) = setup_with(with_migrations(1)).await;
     let before = app.app.service_task_definition(Color::Green).await;
-    let run = deploy(&local, "v2-bad-expand", "1111").await;
+    let gh = github_fake::FakeGitHub::start().await;
+    let run = deploy_with(
+        &local,
+        "v2-bad-expand",
+        &[],
+        "1111",
+        &pull_request_env(&gh, 48),
+    )
+    .await;
     assert_eq!(run.code, 1, "{}", run.stdout);
+    // The pull request hears how the task ended and where its log is.
+    let comment = &gh.comments(48)[0].1;
+    assert!(comment.contains("exited with code 1"), "{comment}");
+    assert!(
+        comment.contains("console.aws.amazon.com/cloudwatch"),
+        "{comment}"
+    );
     assert_eq!(run.output("result"), Some("aborted"), "{}", run.outputs);
     assert!(run.stdout.contains("exited with code 1"), "{}", run.stdout);
     assert!(

@@ -2,5 +2,6 @@
 //! (one test binary: each links the SDK).
 
 mod cloudwatch;
+mod ecs;
 mod elbv2;
 mod support;

@@ -131,15 +131,24 @@ export interface BlueGreenSwitcherProps {
    * publishers are granted `kms:GenerateDataKey` and `kms:Decrypt` on it
    * (where CDK can add to their policies), the rollback function what
    * publishing to the alert topic takes.
-   * @default SNS topics without server-side encryption
+   * @default a new key of the switcher's, rotated yearly (unless
+   * `unencryptedTopics`)
    */
   readonly topicKey?: kms.IKey;
+  /**
+   * Leave the topics the switcher creates without server-side encryption
+   * (opt-out: encrypted is the default). Not with `topicKey`.
+   * @default false
+   */
+  readonly unencryptedTopics?: boolean;
 }
 
 export class BlueGreenSwitcher extends Construct {
   public readonly prefix: string;
   public readonly functions: Record<FunctionKey, lambda.Function>;
   public readonly emergencyTopic: sns.Topic;
+  /** The key encrypting the topics the switcher created; none with `unencryptedTopics`. */
+  public readonly topicKey?: kms.IKey;
   /**
    * The IAM path of the roles apps create for these functions: the functions
    * may assume roles under it (each role's trust policy names the one
@@ -189,10 +198,24 @@ export class BlueGreenSwitcher extends Construct {
       throw new Error(`rollbackMemorySize: ${rollbackMemory} is not a whole number of MB between 128 and 10240`);
     }
 
+    // Encrypted by default: the topics carry who rolled back what and why.
+    if (props.topicKey && props.unencryptedTopics) {
+      throw new Error('topicKey and unencryptedTopics: give a key, or ask for unencrypted topics, not both');
+    }
+    const topicKey =
+      props.topicKey ??
+      (props.unencryptedTopics
+        ? undefined
+        : new kms.Key(this, 'TopicKey', {
+            enableKeyRotation: true,
+            description: 'bluegreen: encrypts the emergency and alert topics of this switcher',
+          }));
+    this.topicKey = topicKey;
+
     // Before the functions: the rollback function reports failed emergency
     // rollbacks to it.
     this.alertTopic =
-      props.alertTopic ?? new sns.Topic(this, 'AlertTopic', { enforceSSL: true, masterKey: props.topicKey });
+      props.alertTopic ?? new sns.Topic(this, 'AlertTopic', { enforceSSL: true, masterKey: topicKey });
 
     const fn = (key: FunctionKey, options: Partial<RustFunctionProps> = {}) => {
       const spec = FUNCTIONS[key];
@@ -251,7 +274,7 @@ export class BlueGreenSwitcher extends Construct {
     this.grantActingForApps();
     this.admitEndRules();
 
-    this.emergencyTopic = this.createEmergencyTopic(props.emergencyPublishers, props.topicKey);
+    this.emergencyTopic = this.createEmergencyTopic(props.emergencyPublishers, topicKey);
 
     new CfnOutput(this, 'EmergencyTopicArn', { value: this.emergencyTopic.topicArn });
     new CfnOutput(this, 'RollbackFunctionName', { value: this.functions.rollback.functionName });

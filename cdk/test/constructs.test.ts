@@ -554,11 +554,31 @@ describe('topicKey', () => {
     }
   });
 
-  test('leaves the topics unencrypted when not given, and a given alert topic alone', () => {
-    const { template } = switcherOnly();
+  test('encrypts both topics with a rotated key of its own by default', () => {
+    const { template, switcher } = switcherOnly();
+    const keys = Object.entries(template.findResources('AWS::KMS::Key'));
+    assert.equal(keys.length, 1);
+    const [keyId, key] = keys[0];
+    assert.equal(key.Properties.EnableKeyRotation, true);
+    assert.equal(logicalId(switcher.topicKey!), keyId);
+    const topics = Object.values(template.findResources('AWS::SNS::Topic'));
+    assert.equal(topics.length, 2);
+    for (const t of topics) {
+      assert.deepEqual(t.Properties?.KmsMasterKeyId, { 'Fn::GetAtt': [keyId, 'Arn'] });
+    }
+  });
+
+  test('leaves the topics unencrypted only when asked, and a given alert topic alone', () => {
+    const { template, switcher } = switcherOnly({ unencryptedTopics: true });
+    assert.equal(switcher.topicKey, undefined);
+    assert.deepEqual(template.findResources('AWS::KMS::Key'), {});
     for (const t of Object.values(template.findResources('AWS::SNS::Topic'))) {
       assert.equal(t.Properties?.KmsMasterKeyId, undefined);
     }
+    assert.throws(
+      () => switcherOnly({ unencryptedTopics: true, topicKey: new kms.Key(new Stack(offlineApp(), 'K'), 'K') }),
+      /not both/,
+    );
     const stack = new Stack(offlineApp(), 'GivenTopic');
     const key = new kms.Key(stack, 'TopicKey');
     const alertTopic = new sns.Topic(stack, 'Ops');

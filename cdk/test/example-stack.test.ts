@@ -75,11 +75,14 @@ describe('IAM', () => {
     const ssmWrite = [...ssmRead, 'ssm:GetParameters', 'ssm:PutParameter', 'ssm:DeleteParameter'];
     const elb = ['elasticloadbalancing:Describe*', 'elasticloadbalancing:ModifyListener'];
     const services = ['ecs:DescribeServices', 'ecs:UpdateService'];
+    // Publishing to the alert topic, encrypted by default: exactly the two
+    // calls SNS makes with the publisher's rights.
+    const publish = ['sns:Publish', 'kms:Decrypt', 'kms:GenerateDataKey'];
     const expected: Record<FunctionKey, string[]> = {
       smokeTest: ssmRead,
       monitor: [...ssmRead, 'elasticloadbalancing:Describe*', 'cloudwatch:GetMetricData', 'cloudwatch:DescribeAlarms'],
       switch: [...ssmRead, 'ssm:GetParameters', 'ssm:PutParameter', ...elb, 'ecs:DescribeServices'],
-      rollback: [...ssmWrite, ...elb, ...services, 'sns:Publish', 'states:DescribeExecution', 'states:StopExecution'],
+      rollback: [...ssmWrite, ...elb, ...services, ...publish, 'states:DescribeExecution', 'states:StopExecution'],
       deployIdle: [
         ...ssmWrite,
         ...elb,
@@ -95,7 +98,7 @@ describe('IAM', () => {
         'iam:PassRole',
         'states:DescribeExecution',
         'cloudwatch:DescribeAlarms',
-        'sns:Publish',
+        ...publish,
       ],
     };
     for (const key of KEYS) assert.deepEqual(allowed(key), expected[key].sort(), key);
@@ -107,8 +110,9 @@ describe('IAM', () => {
     for (const key of KEYS) {
       const own = ownStatements(key);
       const actions = [...new Set(own.filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action)))].sort();
-      // The rollback's on-failure destination publishes to the alert topic.
-      const destination = key === 'rollback' ? ['sns:Publish'] : [];
+      // The rollback's on-failure destination publishes to the alert topic,
+      // encrypted with the switcher's key (CDK's grant: GenerateDataKey*).
+      const destination = key === 'rollback' ? ['kms:Decrypt', 'kms:GenerateDataKey*', 'sns:Publish'] : [];
       assert.deepEqual(
         actions,
         ['logs:CreateLogStream', 'logs:PutLogEvents', 'ssm:GetParameter', 'sts:AssumeRole', ...destination].sort(),

@@ -52,9 +52,8 @@ export class ExampleStack extends Stack {
     acknowledge(
       alb,
       'AwsSolutions-EC23',
-      'an internet-facing example: production (:80) is public by design; the test listener (:8080) is ' +
-        'open so the smoke-test Lambda, outside the VPC, reaches the idle color (a real setup uses an ' +
-        'internal ALB or a header rule: see the comment on the test listener and the README)',
+      'an internet-facing example: production (:80) is public by design; the test listener (:8080) ' +
+        'admits the VPC only (the smoke-test function runs in it)',
     );
 
     const targetGroup = (color: string) =>
@@ -82,13 +81,16 @@ export class ExampleStack extends Stack {
         { stickinessDuration: STICKINESS },
       ),
     });
-    // Smoke tests reach the idle color here; a real setup would not open it
-    // to the internet (an internal ALB, or a header rule, with the smoke-test
-    // Lambda in the VPC).
+    // Smoke tests reach the idle color here, from inside the VPC only: the
+    // smoke-test function runs in the VPC's isolated subnets (see the
+    // switcher's `vpcPlacement`), and nothing outside may use port 8080.
     const test = alb.addListener('Test', {
       port: PORT,
+      open: false,
       defaultAction: elbv2.ListenerAction.forward([greenTg]),
     });
+    test.connections.allowFrom(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(PORT), 'the test listener: the VPC only');
+
 
     // Container Insights: per-service CPU, memory and task counts of both
     // colors while a release bakes.
@@ -129,7 +131,30 @@ export class ExampleStack extends Stack {
       assumedBy: new iam.AccountRootPrincipal(),
       description: `may roll back bluegreen apps by publishing to the emergency topic`,
     });
-    const switcher = new BlueGreenSwitcher(this, 'Switcher', { emergencyPublishers: [onCall] });
+    // The smoke tests run in the VPC, to reach the private test listener;
+    // the monitor probes the public production listener from outside.
+    const switcher = new BlueGreenSwitcher(this, 'Switcher', {
+      emergencyPublishers: [onCall],
+      vpcPlacement: {
+        vpc,
+        subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+        functions: ['smokeTest'],
+      },
+    });
+    // What the smoke-test function calls from the isolated subnets (no NAT):
+    // SSM (the app's config, `{{ssm:...}}` values) and STS (the app's role),
+    // open to that function only.
+    for (const [id, service] of [
+      ['SsmEndpoint', ec2.InterfaceVpcEndpointAwsService.SSM],
+      ['StsEndpoint', ec2.InterfaceVpcEndpointAwsService.STS],
+    ] as const) {
+      const endpoint = vpc.addInterfaceEndpoint(id, {
+        service,
+        subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+        open: false,
+      });
+      for (const sg of switcher.functionsSecurityGroups) endpoint.connections.allowDefaultPortFrom(sg);
+    }
 
     // The load balancer's own 5xx (502/503/504: targets crashing or not
     // answering), which the monitor's per-target-group figures do not count.

@@ -10,6 +10,7 @@
 import { createHash } from 'crypto';
 import * as path from 'path';
 import { CfnOutput, Duration, Stack, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -19,7 +20,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { RustFunction, RustFunctionProps } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
-import { acknowledgeWildcards } from './nag';
+import { acknowledge, acknowledgeWildcards } from './nag';
 
 /** The Cargo workspace root: the asset root must see every member crate. */
 const WORKSPACE_MANIFEST = path.join(__dirname, '..', '..', 'Cargo.toml');
@@ -136,6 +137,12 @@ export interface BlueGreenSwitcherProps {
    */
   readonly topicKey?: kms.IKey;
   /**
+   * Places the functions that make HTTP requests to your app in a VPC: to
+   * reach an internal load balancer, a private test listener or hooks on a
+   * private network. See {@link VpcPlacement}. @default outside any VPC
+   */
+  readonly vpcPlacement?: VpcPlacement;
+  /**
    * Leave the topics the switcher creates without server-side encryption
    * (opt-out: encrypted is the default). Not with `topicKey`.
    * @default false
@@ -143,10 +150,36 @@ export interface BlueGreenSwitcherProps {
   readonly unencryptedTopics?: boolean;
 }
 
+/**
+ * Where the functions that make HTTP requests to your app run. In a VPC they
+ * reach AWS through it: give their subnets a NAT gateway or interface VPC
+ * endpoints for what they call (smoke-test: `ssm`, `sts`; the monitor also
+ * `monitoring` and `elasticloadbalancing`), and a NAT gateway for chat
+ * webhooks and hooks outside the VPC (cdk/README.md, the switcher's props).
+ */
+export interface VpcPlacement {
+  readonly vpc: ec2.IVpc;
+  /** @default the VPC's private subnets (with egress, else isolated) */
+  readonly subnets?: ec2.SubnetSelection;
+  /** @default a new security group, all outbound allowed, no inbound */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * Which of them: the smoke tests (the test listener, `after-deploy` and
+   * `before-switch` hooks) and the monitor (its probes of production,
+   * `after-step` and `after-promote` hooks). The rollback stays outside: it
+   * must work when the network does not (its `on-rollback` hooks are
+   * best-effort).
+   * @default both
+   */
+  readonly functions?: Array<'smokeTest' | 'monitor'>;
+}
+
 export class BlueGreenSwitcher extends Construct {
   public readonly prefix: string;
   public readonly functions: Record<FunctionKey, lambda.Function>;
   public readonly emergencyTopic: sns.Topic;
+  /** The security groups of the functions placed in a VPC (`vpcPlacement`); allow them into your listeners. */
+  public readonly functionsSecurityGroups: ec2.ISecurityGroup[];
   /** The key encrypting the topics the switcher created; none with `unencryptedTopics`. */
   public readonly topicKey?: kms.IKey;
   /**
@@ -245,11 +278,28 @@ export class BlueGreenSwitcher extends Construct {
       (f.node.defaultChild as lambda.CfnFunction).addMetadata(BINARY_METADATA_KEY, spec.binary);
       return f;
     };
+    const placement = props.vpcPlacement;
+    const placed = new Set(placement?.functions ?? ['smokeTest', 'monitor']);
+    let securityGroups = placement?.securityGroups;
+    if (placement && !securityGroups) {
+      securityGroups = [
+        new ec2.SecurityGroup(this, 'FunctionsSecurityGroup', {
+          vpc: placement.vpc,
+          description: 'bluegreen functions that reach the app: outbound only',
+          allowAllOutbound: true,
+        }),
+      ];
+    }
+    this.functionsSecurityGroups = securityGroups ?? [];
+    const inVpc = (key: 'smokeTest' | 'monitor'): Partial<RustFunctionProps> =>
+      placement && placed.has(key)
+        ? { vpc: placement.vpc, vpcSubnets: placement.subnets, securityGroups }
+        : {};
     this.functions = {
       deployIdle: fn('deployIdle'),
-      smokeTest: fn('smokeTest'),
+      smokeTest: fn('smokeTest', inVpc('smokeTest')),
       switch: fn('switch'),
-      monitor: fn('monitor'),
+      monitor: fn('monitor', inVpc('monitor')),
       // Rolls back during incidents, when the account may be at its
       // concurrency limit: reserved concurrency keeps it runnable.
       // Asynchronous invocations (the emergency topic) are tried 3 times
@@ -263,6 +313,16 @@ export class BlueGreenSwitcher extends Construct {
         onFailure: new destinations.SnsDestination(this.alertTopic),
       }),
     };
+    for (const key of ['smokeTest', 'monitor'] as const) {
+      if (placement && placed.has(key)) {
+        acknowledge(
+          this.role(key),
+          'AwsSolutions-IAM4',
+          'AWSLambdaVPCAccessExecutionRole, which Lambda needs to attach the function to the VPC: the ' +
+            'network-interface calls it grants support no resource-level permissions',
+        );
+      }
+    }
     if (this.alertTopic.masterKey) {
       acknowledgeWildcards(
         this.role('rollback'),

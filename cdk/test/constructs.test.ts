@@ -1040,3 +1040,52 @@ describe('the config document', () => {
     });
   }
 });
+
+describe('vpcPlacement', () => {
+  /** A VPC with an internal ALB whose test listener admits the VPC only. */
+  function privateSetup(functions?: Array<'smokeTest' | 'monitor'>) {
+    const stack = new Stack(offlineApp(), 'Private');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    const alb = new elbv2.ApplicationLoadBalancer(stack, 'Alb', { vpc, internetFacing: false });
+    const tg = new elbv2.ApplicationTargetGroup(stack, 'Tg', { vpc, port: 8080, targetType: elbv2.TargetType.IP });
+    const testListener = alb.addListener('Test', { port: 8080, open: false, defaultTargetGroups: [tg] });
+    const switcher = new BlueGreenSwitcher(stack, 'Switcher', {
+      emergencyPublishers: [new iam.ArnPrincipal('arn:aws:iam::123456789012:role/on-call')],
+      vpcPlacement: { vpc, functions },
+    });
+    for (const sg of switcher.functionsSecurityGroups) testListener.connections.allowDefaultPortFrom(sg);
+    return { stack, vpc, alb, switcher, template: Template.fromStack(stack) };
+  }
+
+  test('the smoke tests and the monitor run in the private subnets; the others outside', () => {
+    const { switcher, template, vpc, alb } = privateSetup();
+    assert.equal(alb.node.defaultChild && (alb.node.defaultChild as elbv2.CfnLoadBalancer).scheme, 'internal');
+    const privateSubnets = vpc.privateSubnets.map((s) => ({ Ref: logicalId(s.node.defaultChild as ec2.CfnSubnet) }));
+    const sg = logicalId(switcher.functionsSecurityGroups[0]);
+    for (const key of KEYS) {
+      const props = template.toJSON().Resources[logicalId(switcher.functions[key])].Properties;
+      if (key === 'smokeTest' || key === 'monitor') {
+        assert.deepEqual(props.VpcConfig.SubnetIds, privateSubnets, key);
+        assert.deepEqual(props.VpcConfig.SecurityGroupIds, [{ 'Fn::GetAtt': [sg, 'GroupId'] }], key);
+      } else {
+        assert.equal(props.VpcConfig, undefined, key);
+      }
+    }
+    // The test listener admits the functions' security group, nothing else.
+    const ingress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
+    assert.ok(
+      ingress.some((i) => i.FromPort === 8080 && i.SourceSecurityGroupId?.['Fn::GetAtt']?.[0] === sg),
+      JSON.stringify(ingress),
+    );
+    const albGroup = template.toJSON().Resources[logicalId(alb.connections.securityGroups[0])].Properties;
+    assert.equal(albGroup.SecurityGroupIngress, undefined, 'no ingress from anywhere');
+  });
+
+  test('only the functions named', () => {
+    const { switcher, template } = privateSetup(['smokeTest']);
+    const vpcConfig = (key: FunctionKey) =>
+      template.toJSON().Resources[logicalId(switcher.functions[key])].Properties.VpcConfig;
+    assert.ok(vpcConfig('smokeTest'));
+    assert.equal(vpcConfig('monitor'), undefined);
+  });
+});

@@ -529,3 +529,23 @@ describe('docs/config.md', () => {
     for (const key of keyPaths(example)) assert.ok(rust.has(key), key);
   });
 });
+
+describe('the private test listener', () => {
+  test('port 8080 admits the VPC only, and the smoke tests run in the VPC to reach it', () => {
+    const groups = Object.values(template.findResources('AWS::EC2::SecurityGroup')).map((g) => g.Properties);
+    const open = groups.flatMap((g) => g.SecurityGroupIngress ?? []).filter((i: any) => i.FromPort === 8080);
+    assert.deepEqual(
+      open.map((i: any) => i.CidrIp),
+      [{ 'Fn::GetAtt': [id('Vpc'), 'CidrBlock'] }],
+      'the test listener: the VPC only, never 0.0.0.0/0',
+    );
+    const fn = (key: FunctionKey) => template.toJSON().Resources[logicalId(switcher.functions[key])].Properties;
+    assert.ok(fn('smokeTest').VpcConfig, 'the smoke tests run in the VPC');
+    assert.equal(fn('monitor').VpcConfig, undefined, 'the monitor probes the public listener from outside');
+    assert.equal(fn('rollback').VpcConfig, undefined, 'the rollback never depends on the VPC');
+    const endpoints = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((e) =>
+      JSON.stringify(e.Properties.ServiceName).replace(/.*"\.([a-z]+)".*/, '$1'),
+    );
+    assert.deepEqual(endpoints.sort(), ['ssm', 'sts']);
+  });
+});

@@ -17,6 +17,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import { BlueGreenApp, BlueGreenSwitcher, BlueGreenSwitcherProps } from '../lib';
 import { ExampleStack } from '../lib/example-stack';
+import { acknowledge } from '../lib/nag';
 import { offlineApp } from './helpers';
 
 /** Every finding of the pack in the stack, one line each: severity, rule, where, what. */
@@ -96,6 +97,22 @@ describe('cdk-nag AwsSolutions', () => {
       emergencyPublishers: [iam.Role.fromRoleArn(stack, 'OnCall2', 'arn:aws:iam::123456789012:role/on-call')],
       topicKey: key,
     });
+    assert.deepEqual(findings(stack), []);
+  });
+
+  test('a switcher whose smoke tests and monitor run in a VPC, an internal ALB: no finding left unacknowledged', () => {
+    const stack = new Stack(offlineApp(), 'InVpc');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    acknowledge(vpc, 'AwsSolutions-VPC7', 'a test VPC: flow logs are the account\'s network setup');
+    const alb = new elbv2.ApplicationLoadBalancer(stack, 'Alb', { vpc, internetFacing: false });
+    acknowledge(alb, 'AwsSolutions-ELB2', 'a test ALB: access logs are the account\'s choice');
+    const tg = new elbv2.ApplicationTargetGroup(stack, 'Tg', { vpc, port: 8080, targetType: elbv2.TargetType.IP });
+    const testListener = alb.addListener('Test', { port: 8080, open: false, defaultTargetGroups: [tg] });
+    const switcher = new BlueGreenSwitcher(stack, 'Switcher', {
+      emergencyPublishers: [iam.Role.fromRoleArn(stack, 'OnCall', 'arn:aws:iam::123456789012:role/on-call')],
+      vpcPlacement: { vpc },
+    });
+    for (const sg of switcher.functionsSecurityGroups) testListener.connections.allowDefaultPortFrom(sg);
     assert.deepEqual(findings(stack), []);
   });
 

@@ -58,6 +58,7 @@ mod tests {
             at_seconds: 3.0,
             state: state.into(),
             text: String::new(),
+            chart: None,
         }
     }
 

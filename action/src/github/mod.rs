@@ -6,6 +6,7 @@
 //! on the pull requests a pushed commit came from ([`RunEvent`]);
 //! [`GitHub::mark_rolled_back`] tells GitHub Deployments about a rollback.
 
+mod chart;
 mod client;
 mod comment;
 mod console;

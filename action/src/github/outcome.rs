@@ -156,6 +156,7 @@ mod tests {
             at_seconds: 1.0,
             state: state.into(),
             text: "x".into(),
+            chart: None,
         }
     }
 

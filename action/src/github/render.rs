@@ -8,7 +8,7 @@ use crate::timeline::{Ending, Step};
 
 use super::markdown::{cell, code, inline};
 use super::outcome::Outcome;
-use super::{database, gate, monitor, smoke};
+use super::{chart, database, gate, monitor, smoke};
 
 /// The timeline keeps its last rows; a long bake polls many times, and
 /// GitHub caps a comment at 65 536 characters.
@@ -74,6 +74,9 @@ pub fn render_report(
     if let Some(section) = monitor::section(doc) {
         out.push_str(&section);
         out.push('\n');
+    }
+    if let Some(section) = chart::section(steps) {
+        out.push_str(&section);
     }
     if let Some(section) = database::section(doc) {
         out.push_str(&section);

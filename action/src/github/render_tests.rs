@@ -46,6 +46,7 @@ fn step(at: f64, state: &str, text: &str) -> Step {
         at_seconds: at,
         state: state.into(),
         text: text.into(),
+        chart: None,
     }
 }
 

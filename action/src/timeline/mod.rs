@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::results::Results;
 
+pub mod chart;
 mod story;
 use story::describe;
 pub use story::duration;
@@ -20,6 +21,8 @@ pub struct Step {
     pub at_seconds: f64,
     pub state: String,
     pub text: String,
+    /// What the step adds to the release's chart (a split, figures, an event).
+    pub chart: Option<chart::ChartPoint>,
 }
 
 /// How an execution ended, or reached the point where following it is done.

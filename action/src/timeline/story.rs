@@ -21,6 +21,7 @@ pub(super) fn describe(event: &HistoryEvent, at_seconds: f64) -> Option<Step> {
             at_seconds,
             state: state.to_string(),
             text,
+            chart: None,
         })
     };
     match event.r#type {
@@ -32,7 +33,10 @@ pub(super) fn describe(event: &HistoryEvent, at_seconds: f64) -> Option<Step> {
                 .and_then(|o| serde_json::from_str(o).ok())
                 .unwrap_or(Value::Null);
             let text = summary(&d.name, &output)?;
-            step(&d.name, text)
+            Some(Step {
+                chart: super::chart::point(&d.name, &output),
+                ..step(&d.name, text)?
+            })
         }
         HistoryEventType::FailStateEntered => {
             let d = event.state_entered_event_details.as_ref()?;

@@ -416,6 +416,19 @@ async fn deploy_reports_to_github_deployments_and_the_pull_request() {
         "{comments:?}"
     );
     assert!(comments[0].1.contains("succeeded"), "{}", comments[0].1);
+    // The release as a chart: blue's weight, then green's, at the one switch.
+    let comment = &comments[0].1;
+    assert!(comment.contains("```mermaid\nxychart-beta\n"), "{comment}");
+    assert!(
+        comment.contains("title \"Traffic (%): blue, then green\""),
+        "{comment}"
+    );
+    assert!(comment.contains("switch 100%"), "{comment}");
+    assert!(comment.contains("    line [0"), "blue's series: {comment}");
+    assert!(
+        comment.contains("    line [100"),
+        "green's series: {comment}"
+    );
     // The same step again (a retry): it follows the same execution and
     // reports on the same deployment.
     let retried = bluegreen_with(&local, &args, "501", &env).await;

@@ -97,6 +97,7 @@ fn step(at: f64, state: &str, text: &str) -> Step {
         at_seconds: at,
         state: state.into(),
         text: text.into(),
+        chart: None,
     }
 }
 

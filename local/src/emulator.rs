@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -19,6 +20,39 @@ pub const ACCOUNT: &str = "123456789012";
 
 pub fn install_hint() -> String {
     format!("pip install \"moto[server]=={MOTO_VERSION}\"")
+}
+
+/// The Python that runs moto: `$BLUEGREEN_PYTHON` when set; else the
+/// project's own virtual environment once the demo made one (see
+/// [`install_moto_if_missing`]); else `python3` from the PATH.
+pub fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("BLUEGREEN_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv = venv_python();
+    if venv.is_file() {
+        return venv;
+    }
+    PathBuf::from("python3")
+}
+
+/// Where the demo installs moto when the system Python has none: a
+/// virtual environment of the project's (`$BLUEGREEN_VENV`, by default
+/// `.bluegreen/venv` in the repository), made on first use and reused. A
+/// system Python marked externally managed (PEP 668: Debian 12, Ubuntu
+/// 24.04) refuses `pip install`; a virtual environment never does.
+pub fn venv_dir() -> PathBuf {
+    match std::env::var_os("BLUEGREEN_VENV") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(".bluegreen")
+            .join("venv"),
+    }
+}
+
+fn venv_python() -> PathBuf {
+    venv_dir().join("bin").join("python3")
 }
 
 pub struct Emulator {
@@ -64,7 +98,7 @@ struct Launcher {
 
 impl Launcher {
     fn start() -> Result<Launcher, String> {
-        let mut process = Command::new("python3")
+        let mut process = Command::new(python())
             .args(["-c", LAUNCHER_SCRIPT])
             // New services report their tasks running, as a started ECS
             // service does (moto reports 0 otherwise): "what production
@@ -185,14 +219,40 @@ impl Emulator {
     }
 }
 
-/// Installs the pinned moto with pip when it is missing (the local demo's
-/// convenience; tests never install, they fail with the command instead).
+/// Installs the pinned moto when the Python that would run it has none
+/// (the local demo's convenience; tests never install, they fail with the
+/// command instead): into the project's virtual environment ([`venv_dir`]),
+/// made first with the system `python3 -m venv`; the system Python is
+/// never changed.
 pub fn install_moto_if_missing() -> Result<(), String> {
     if check_moto().is_ok() {
         return Ok(());
     }
-    eprintln!("installing the AWS emulator: {}", install_hint());
-    let status = Command::new("python3")
+    let dir = venv_dir();
+    let python = venv_python();
+    if !python.is_file() {
+        eprintln!(
+            "making a virtual environment for the AWS emulator in {} (your system Python is left alone)",
+            dir.display()
+        );
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status()
+            .map_err(|e| format!("cannot run python3 ({e}): install Python 3 first"))?;
+        if !status.success() {
+            return Err(format!(
+                "python3 -m venv {} failed: install your distribution's venv package (e.g. `apt install python3-venv`), then run the demo again",
+                dir.display()
+            ));
+        }
+    }
+    eprintln!(
+        "installing the AWS emulator into {}: {}",
+        dir.display(),
+        install_hint()
+    );
+    let status = Command::new(&python)
         .args([
             "-m",
             "pip",
@@ -204,13 +264,15 @@ pub fn install_moto_if_missing() -> Result<(), String> {
         .status()
         .map_err(|e| {
             format!(
-                "cannot run pip ({e}); install it yourself: {}",
+                "cannot run pip of {} ({e}); install it yourself: {}",
+                python.display(),
                 install_hint()
             )
         })?;
     if !status.success() {
         return Err(format!(
-            "pip failed; install it yourself: {}",
+            "pip failed in {}; install it yourself: {}",
+            dir.display(),
             install_hint()
         ));
     }
@@ -218,7 +280,8 @@ pub fn install_moto_if_missing() -> Result<(), String> {
 }
 
 fn check_moto() -> Result<(), String> {
-    let out = Command::new("python3")
+    let python = python();
+    let out = Command::new(&python)
         .args([
             "-c",
             "import moto, flask, flask_cors; print(moto.__version__)",
@@ -226,14 +289,16 @@ fn check_moto() -> Result<(), String> {
         .output()
         .map_err(|e| {
             format!(
-                "python3 is needed to run moto ({e}); then: {}",
+                "{} is needed to run moto ({e}); then: {}",
+                python.display(),
                 install_hint()
             )
         })?;
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() {
         return Err(format!(
-            "moto (with its server) is not installed for python3. Install it with: {}",
+            "moto (with its server) is not installed for {}. Install it with: {}",
+            python.display(),
             install_hint()
         ));
     }

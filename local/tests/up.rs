@@ -170,3 +170,66 @@ async fn local_up_serves_deploy_status_and_rollback_and_stops_clean_on_ctrl_c() 
         assert!(refused, "port {port} ({url}) still open after Ctrl-C");
     }
 }
+
+/// `bluegreen-local demo` on a distribution whose Python refuses `pip
+/// install` outside a virtual environment (PEP 668; here
+/// `PIP_REQUIRE_VIRTUALENV`, and a `python3` on the PATH without moto): the
+/// demo makes a virtual environment of its own, installs the emulator
+/// there, runs, and leaves the system Python alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_installs_the_emulator_into_its_own_virtual_environment() {
+    let dir = std::env::temp_dir().join(format!("bluegreen-venv-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // The machine's python3, without its site-packages: no moto, no pip.
+    let real = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 runs");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    let wrapper = bin.join("python3");
+    std::fs::write(&wrapper, format!("#!/bin/sh\nexec {real} -S \"$@\"\n")).unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", wrapper.to_str().unwrap()])
+        .status()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let venv = dir.join("venv");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_bluegreen-local"))
+            .args(["demo", "--fast"])
+            .env("PATH", &path)
+            .env("PIP_REQUIRE_VIRTUALENV", "1")
+            .env("BLUEGREEN_VENV", &venv)
+            .env_remove("BLUEGREEN_PYTHON")
+            .output()
+    };
+    let out = tokio::time::timeout(Duration::from_secs(600), run())
+        .await
+        .expect("the demo ends within 10 minutes")
+        .expect("run the demo");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("making a virtual environment for the AWS emulator"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("demo finished"), "{stdout}");
+    let installed = std::process::Command::new(venv.join("bin").join("python3"))
+        .args(["-c", "import moto; print(moto.__version__)"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&installed.stdout).trim(),
+        bluegreen_local::emulator::MOTO_VERSION
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -735,9 +735,11 @@ async fn following_that_times_out_marks_the_deployment_error_and_sets_the_output
     let (local, _app) = setup().await;
     let gh = github_fake::FakeGitHub::start().await;
     let env = pull_request_env(&gh, 48);
+    // 15 s: enough for the release to reach its bake and a few heartbeats
+    // on a loaded 2-core machine (6 s was not, once).
     let flags = [
         "--timeout-minutes",
-        "0.1",
+        "0.25",
         "--heartbeat-seconds",
         "2",
         "--overrides",

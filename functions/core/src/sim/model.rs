@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::color::Color;
 use crate::ports::{
     Alerts, Bounds, ContainerImage, ExecutionInfo, ExecutionStatus, Executions, LoadBalancer,
-    Parameter, ParameterStore, PortError, PortErrorKind, PortResult, Ports, PutMode, PutOutcome,
-    Route, RouteAction, RouteActions, ServiceInfo, Services,
+    OneOffTask, Parameter, ParameterStore, PortError, PortErrorKind, PortResult, Ports, PutMode,
+    PutOutcome, Route, RouteAction, RouteActions, ServiceInfo, Services, TaskStatus,
 };
 
 use super::scheduler::yield_now;
@@ -21,6 +21,21 @@ use super::scheduler::yield_now;
 /// step's reads and writes (a fraction of a second), however many calls of
 /// other actors the scheduler puts between them.
 const DRAIN_CALLS: usize = 60;
+
+/// A one-off task (a migration) ECS runs: how it was started and how it
+/// goes. It runs for a few looks, then stops with its exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneOffRun {
+    pub arn: String,
+    pub task_definition: String,
+    pub started_by: String,
+    pub client_token: String,
+    pub command: Vec<String>,
+    /// Looks (DescribeTasks) before it stops.
+    pub looks_left: u8,
+    pub exit_code: i32,
+    pub stopped: bool,
+}
 
 /// A registered task definition: its ARN and the image it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +110,10 @@ pub struct Model {
     stale: BTreeMap<(String, String), (RouteActions, usize, usize)>,
     /// The faults tests ask for, in order (see [`FaultHook`]).
     pub hooks: Vec<FaultHook>,
+    /// Every one-off task started, in order.
+    pub one_off: Vec<OneOffRun>,
+    /// Chance, in percent, that a one-off task exits 1.
+    pub one_off_failure_percent: u8,
 }
 
 impl Model {
@@ -120,6 +139,8 @@ impl Model {
             stale_percent: 0,
             stale: BTreeMap::new(),
             hooks: Vec::new(),
+            one_off: Vec::new(),
+            one_off_failure_percent: 0,
         }
     }
 
@@ -605,6 +626,87 @@ impl Services for SimPorts {
                 Ok(())
             },
         )
+        .await
+    }
+
+    async fn run_task(&self, task: &OneOffTask) -> PortResult<String> {
+        self.call("ecs:RunTask", &task.task_definition, |m| {
+            // ECS's idempotency: a retried start with the same token
+            // answers the task it started.
+            if let Some(run) = m
+                .one_off
+                .iter()
+                .find(|r| r.client_token == task.client_token)
+            {
+                return Ok(run.arn.clone());
+            }
+            let arn = format!(
+                "arn:aws:ecs:us-east-1:123456789012:task/c/{}",
+                m.one_off.len() + 1
+            );
+            let looks_left = m.rng.u8(0..4);
+            let exit_code = i32::from(m.rng.u8(..100) < m.one_off_failure_percent);
+            m.one_off.push(OneOffRun {
+                arn: arn.clone(),
+                task_definition: task.task_definition.clone(),
+                started_by: task.started_by.clone(),
+                client_token: task.client_token.clone(),
+                command: task.command.clone(),
+                looks_left,
+                exit_code,
+                stopped: false,
+            });
+            Ok(arn)
+        })
+        .await
+    }
+
+    async fn find_task(&self, _cluster: &str, started_by: &str) -> PortResult<Option<String>> {
+        self.call("ecs:ListTasks", started_by, |m| {
+            Ok(m.one_off
+                .iter()
+                .rev()
+                .find(|r| r.started_by == started_by)
+                .map(|r| r.arn.clone()))
+        })
+        .await
+    }
+
+    async fn describe_task(
+        &self,
+        _cluster: &str,
+        task_arn: &str,
+    ) -> PortResult<Option<TaskStatus>> {
+        self.call("ecs:DescribeTasks", task_arn, |m| {
+            let Some(run) = m.one_off.iter_mut().find(|r| r.arn == task_arn) else {
+                return Ok(None);
+            };
+            if !run.stopped {
+                if run.looks_left == 0 {
+                    run.stopped = true;
+                } else {
+                    run.looks_left -= 1;
+                }
+            }
+            Ok(Some(TaskStatus {
+                task_arn: run.arn.clone(),
+                stopped: run.stopped,
+                exit_code: run.stopped.then_some(run.exit_code),
+                stopped_reason: None,
+                log: None,
+            }))
+        })
+        .await
+    }
+
+    async fn stop_task(&self, _cluster: &str, task_arn: &str, _reason: &str) -> PortResult<()> {
+        self.call("ecs:StopTask", task_arn, |m| {
+            if let Some(run) = m.one_off.iter_mut().find(|r| r.arn == task_arn) {
+                run.stopped = true;
+                run.exit_code = 137;
+            }
+            Ok(())
+        })
         .await
     }
 }

@@ -99,6 +99,12 @@ enum MigrationsCommand {
         /// Stop waiting after this many minutes (the task goes on).
         #[arg(long, default_value_t = 30.0)]
         timeout_minutes: f64,
+        /// How long a rollback may run (the switcher's rollback function's
+        /// timeout, and a margin): the task starts that long after the
+        /// contract is announced, so that no rollback in flight can still
+        /// move traffic to the release it retires.
+        #[arg(long, default_value_t = bluegreen_core::document::input::DEFAULT_CONTRACT_SETTLE_SECONDS)]
+        settle_seconds: u64,
         /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
@@ -680,17 +686,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             app,
             by,
             timeout_minutes,
+            settle_seconds,
             json,
         }) => {
             let sdk = sdk().await;
             let ports = bluegreen_aws::ports(&sdk, cli.prefix.clone());
             let by = commands::migrate::who(by.as_deref());
             let limit = Duration::from_secs_f64(timeout_minutes.max(0.0) * 60.0);
-            let ran = commands::migrate::run_contract(&ports, &app, &by, limit, |o| {
-                eprintln!(
-                    "the contract migration of {app} runs: {}",
-                    o.task_arn.as_deref().unwrap_or("starting")
-                );
+            let ran = commands::migrate::run_contract(&ports, &app, &by, settle_seconds, limit, |o| {
+                match o.task_arn.as_deref() {
+                    Some(task) => eprintln!("the contract migration of {app} runs: {task}"),
+                    None => eprintln!(
+                        "the contract of {app} is announced (rollbacks are refused from now on); its task starts in {} s",
+                        o.wait_seconds
+                    ),
+                }
             })
             .await;
             contract_answer(&app, ran, json)

@@ -61,6 +61,13 @@ export const PREVIOUS_COLOR_COLD_RETRY: sfn.RetryProps = {
 };
 
 /**
+ * How long the contract migration waits after announcing itself before its
+ * task starts: the rollback function's timeout (3 minutes, see switcher.ts)
+ * and a margin. A test keeps the two in step.
+ */
+export const CONTRACT_SETTLE_SECONDS = 200;
+
+/**
  * Builds the workflow's states under `scope` and returns the first one.
  * `pollInterval` is the pause between two readiness checks of the idle color.
  */
@@ -95,8 +102,8 @@ export function deploymentWorkflow(
     return task.addRetry(GENERIC_RETRY);
   };
   // deploy-idle's other phases take the document wrapped as {phase, input}.
-  const deployIdlePhase = (id: string, phase: string, resultPath: string) =>
-    invoke(id, fns.deployIdle, resultPath, { phase, input: sfn.JsonPath.entirePayload });
+  const deployIdlePhase = (id: string, phase: string, resultPath: string, extra: object = {}) =>
+    invoke(id, fns.deployIdle, resultPath, { phase, input: sfn.JsonPath.entirePayload, ...extra });
   const fail = (id: string, cause: string) => new sfn.Fail(states, id, { error: id, cause });
 
   // Terminal states.
@@ -178,7 +185,13 @@ export function deploymentWorkflow(
   // previous release remains. It runs as a one-off ECS task; the workflow
   // waits between looks as long as deploy-idle says (no Lambda waits). A failure leaves the release
   // live and the previous color warm (no scale-down); people are alerted.
-  const contract = deployIdlePhase('Contract', 'contract', '$.contract');
+  // `settle_seconds`: how long a rollback may run (the rollback function's
+  // timeout and a margin). The contract announces itself (rollbacks are
+  // refused from then on) and starts its task only that long after, so that
+  // no rollback that read the records before can still move traffic.
+  const contract = deployIdlePhase('Contract', 'contract', '$.contract', {
+    settle_seconds: CONTRACT_SETTLE_SECONDS,
+  });
   contract.addCatch(contractFailed, { errors: ALL, resultPath: '$.contract_error' });
   const waitForContract = new sfn.Wait(states, 'WaitForContract', {
     time: sfn.WaitTime.secondsPath('$.contract.wait_seconds'),

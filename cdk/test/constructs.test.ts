@@ -22,6 +22,7 @@ import {
   BlueGreenAppProps,
   BlueGreenSwitcher,
   BlueGreenSwitcherProps,
+  CONTRACT_SETTLE_SECONDS,
   FunctionKey,
   MetricCheck,
 } from '../lib';
@@ -1087,5 +1088,17 @@ describe('vpcPlacement', () => {
       template.toJSON().Resources[logicalId(switcher.functions[key])].Properties.VpcConfig;
     assert.ok(vpcConfig('smokeTest'));
     assert.equal(vpcConfig('monitor'), undefined);
+  });
+});
+
+describe('the contract migration waits out any rollback in flight', () => {
+  test('it settles longer than the rollback function may run', () => {
+    const { fn } = switcherOnly();
+    const rollbackTimeout = fn('rollback').Timeout as number;
+    assert.ok(rollbackTimeout > 0);
+    assert.ok(
+      CONTRACT_SETTLE_SECONDS > rollbackTimeout,
+      `CONTRACT_SETTLE_SECONDS (${CONTRACT_SETTLE_SECONDS}) must exceed the rollback function's timeout (${rollbackTimeout} s)`,
+    );
   });
 });

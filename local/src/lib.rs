@@ -293,6 +293,11 @@ pub fn state_machine_definition(app: &str, fast: bool) -> Result<String, String>
     asl["States"]["NotThisApp"]["Cause"] = json!(format!(
         "this state machine releases {app} only: start the state machine of the app the input names"
     ));
+    // The in-process rollback runs in milliseconds, with no 3-minute Lambda
+    // timeout to wait out: the contract settles for 2 s here.
+    if let Some(settle) = asl["States"]["Contract"]["Parameters"].get_mut("settle_seconds") {
+        *settle = json!(2);
+    }
     if fast && let Some(states) = asl["States"].as_object_mut() {
         for state in states.values_mut() {
             if state["Type"] == "Wait" && state.get("Seconds").is_some() {

@@ -23,6 +23,7 @@ pub async fn run_contract(
     ports: &AwsPorts,
     app: &str,
     by: &str,
+    settle_seconds: u64,
     limit: Duration,
     mut progress: impl FnMut(&ContractOutcome),
 ) -> Result<ContractOutcome, Error> {
@@ -32,6 +33,7 @@ pub async fn run_contract(
         by,
         scheduled: false,
         migrations: None,
+        settle_seconds,
     };
     loop {
         let outcome = contract(ports, &request, time::OffsetDateTime::now_utc()).await?;

@@ -219,13 +219,14 @@ where
         Phase::Abort => {
             DeployIdleResponse::Aborted(abort(aws, &input.deploy_request().caller).await?)
         }
-        Phase::Contract => {
+        Phase::Contract { settle_seconds } => {
             let by = input.lock_holder();
             let request = ContractRequest {
                 app: &input.app,
                 by: &by,
                 scheduled: true,
                 migrations: input.overrides.migrations.as_ref(),
+                settle_seconds,
             };
             DeployIdleResponse::Contracted(Box::pin(contract(aws, &request, now)).await?)
         }

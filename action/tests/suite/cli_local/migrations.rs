@@ -198,7 +198,16 @@ async fn a_failed_or_manual_contract_keeps_the_previous_color_and_a_person_runs_
     // A person runs it again: a new attempt, which fails the same way.
     let again = bluegreen(
         &local,
-        &["migrate", "contract", "--app", APP, "--by", "alice"],
+        &[
+            "migrate",
+            "contract",
+            "--app",
+            APP,
+            "--by",
+            "alice",
+            "--settle-seconds",
+            "1",
+        ],
         "1122",
     )
     .await;
@@ -238,7 +247,27 @@ async fn a_manual_contract_runs_on_a_persons_word() {
     wait_for_executions_to_end(&local).await;
     let phases: Vec<String> = ran(&app).iter().map(|m| m.phase.clone()).collect();
     assert_eq!(phases, ["expand"]);
-    let contracted = bluegreen(&local, &["migrate", "contract", "--app", APP], "1132").await;
+    // A person's contract announces itself first: a rollback asked for
+    // meanwhile is refused (it could still be moving traffic when the task
+    // starts otherwise), then the task runs.
+    let (contracted, refused_meanwhile) = tokio::join!(
+        bluegreen(
+            &local,
+            &["migrate", "contract", "--app", APP, "--settle-seconds", "4"],
+            "1132",
+        ),
+        async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            rollback_now(&local, "during the contract", &[], "1136").await
+        },
+    );
+    assert_ne!(refused_meanwhile.code, 0, "{}", refused_meanwhile.stdout);
+    assert!(
+        refused_meanwhile.stdout.contains("about to run"),
+        "{}",
+        refused_meanwhile.stdout
+    );
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
     assert_eq!(contracted.code, 0, "{}", contracted.stdout);
     assert!(
         contracted.stdout.contains("the schema is contracted"),
@@ -255,7 +284,12 @@ async fn a_manual_contract_runs_on_a_persons_word() {
     assert_ne!(refused.code, 0, "{}", refused.stdout);
     assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
     // Contracting again is a no-op: the record says it ran.
-    let again = bluegreen(&local, &["migrate", "contract", "--app", APP], "1135").await;
+    let again = bluegreen(
+        &local,
+        &["migrate", "contract", "--app", APP, "--settle-seconds", "1"],
+        "1135",
+    )
+    .await;
     assert_eq!(again.code, 0, "{}", again.stdout);
     assert_eq!(ran(&app).len(), 2, "{:?}", ran(&app));
 }

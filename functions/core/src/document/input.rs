@@ -262,10 +262,19 @@ pub enum DeployIdlePhase {
     Check,
     Release,
     Abort,
-    /// The contract migration at the end of the warm window.
-    Contract,
+    /// The contract migration at the end of the warm window. The state
+    /// machine says how long any rollback may take (the rollback
+    /// function's timeout): the contract waits that long after it said it
+    /// would run before it starts (see `steps::migrate::contract`).
+    Contract {
+        settle_seconds: u64,
+    },
     ScaleDown,
 }
+
+/// The rollback function's timeout (3 minutes, cdk/lib/switcher.ts) and a
+/// margin: what a `contract` event without `settle_seconds` waits.
+pub const DEFAULT_CONTRACT_SETTLE_SECONDS: u64 = 200;
 
 impl DeployIdlePhase {
     /// Splits an event into its phase and the execution document.
@@ -280,7 +289,18 @@ impl DeployIdlePhase {
             Some("release") => DeployIdlePhase::Release,
             Some("abort") => DeployIdlePhase::Abort,
             Some("scale-down") => DeployIdlePhase::ScaleDown,
-            Some("contract") => DeployIdlePhase::Contract,
+            Some("contract") => DeployIdlePhase::Contract {
+                settle_seconds: match object.remove("settle_seconds") {
+                    None => DEFAULT_CONTRACT_SETTLE_SECONDS,
+                    Some(v) => v.as_u64().ok_or_else(|| {
+                        Error::bad_input(
+                            "deploy-idle event",
+                            "settle_seconds",
+                            format!("{v} is not a whole number of seconds"),
+                        )
+                    })?,
+                },
+            },
             _ => {
                 return Err(Error::bad_input(
                     "deploy-idle event",
@@ -298,7 +318,11 @@ impl DeployIdlePhase {
                 "a phase goes with the execution document under `input`",
             )
         })?;
-        no_other_fields(&object, "deploy-idle event", "`phase` and `input`")?;
+        no_other_fields(
+            &object,
+            "deploy-idle event",
+            "`phase` and `input` (and `settle_seconds` for `contract`)",
+        )?;
         Ok((phase, input))
     }
 }

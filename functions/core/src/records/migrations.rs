@@ -263,6 +263,18 @@ fn family_revision(arn: &str) -> Option<(&str, u64)> {
     Some((family, revision.parse().ok()?))
 }
 
+/// A contract about to run: written before its task starts, so that a
+/// rollback from then on is refused; the task starts only once any rollback
+/// that read the records before it can have finished (`settle`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractIntent {
+    pub by: String,
+    pub version: String,
+    pub task_definition: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
 /// The record: the latest runs (newest last, a few kept) and the schema's
 /// position.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,6 +283,8 @@ pub struct MigrationRecord {
     pub runs: Vec<MigrationRun>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contracted: Option<Contracted>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_intent: Option<ContractIntent>,
 }
 
 /// How many runs the record keeps: enough to read what happened to the last

@@ -909,13 +909,14 @@ async fn invoke(
                 DeployIdlePhase::Abort => value(
                     bluegreen_core::steps::abort::abort(&p, &input.deploy_request().caller).await,
                 ),
-                DeployIdlePhase::Contract => {
+                DeployIdlePhase::Contract { settle_seconds } => {
                     let by = input.lock_holder();
                     let request = bluegreen_core::steps::migrate::ContractRequest {
                         app: &input.app,
                         by: &by,
                         scheduled: true,
                         migrations: input.overrides.migrations.as_ref(),
+                        settle_seconds,
                     };
                     value(bluegreen_core::steps::migrate::contract(&p, &request, now).await)
                 }

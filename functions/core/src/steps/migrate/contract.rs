@@ -17,7 +17,7 @@ use crate::ports::capabilities::Prefixed;
 use crate::ports::{Alerts, Executions, LoadBalancer, ParameterStore, Services};
 use crate::records::config::AppConfig;
 use crate::records::migrations::{
-    ContractWhen, Contracted, MigrationPhase, MigrationRun, Migrations, RunStatus,
+    ContractIntent, ContractWhen, Contracted, MigrationPhase, MigrationRun, Migrations, RunStatus,
 };
 use crate::records::notifications::NoticeKind;
 use crate::records::store::AppStore;
@@ -56,6 +56,18 @@ impl ContractOutcome {
         }
     }
 
+    /// Said it will run; waits `seconds` before it starts its task.
+    fn settling(seconds: i64) -> ContractOutcome {
+        ContractOutcome {
+            migrating: true,
+            wait_seconds: seconds.max(1) as u64,
+            contracted: false,
+            task_arn: None,
+            log_url: None,
+            skipped: None,
+        }
+    }
+
     fn of(progress: &Progress, now: OffsetDateTime) -> ContractOutcome {
         let run = progress.run();
         ContractOutcome {
@@ -80,6 +92,11 @@ pub struct ContractRequest<'a> {
     pub scheduled: bool,
     /// The release's migrations (its overrides), instead of the config's.
     pub migrations: Option<&'a Migrations>,
+    /// How long a rollback may run (the rollback function's timeout, and a
+    /// margin): the contract starts its task that long after it said it
+    /// would, so that no rollback that missed the saying still moves
+    /// traffic once the task runs.
+    pub settle_seconds: u64,
 }
 
 /// How long the contract holds the app's lock if its caller dies holding
@@ -149,6 +166,7 @@ where
     let step = migrations.contract.as_ref().expect("checked by the caller");
     let world = observe(store, app, Some(config)).await?;
     let Some(live) = world.weights.sole() else {
+        clear_intent(store, app, request.by).await?;
         return Ok(ContractOutcome::skipped(format!(
             "production is split ({}); a contract waits until one release serves everything",
             world.weights
@@ -171,6 +189,43 @@ where
             ..ContractOutcome::skipped("the contract already ran for the release serving now")
         });
     }
+    // Before its task starts, the contract says it will run (a rollback
+    // from then on is refused), then waits out any rollback that read the
+    // records before that: it may still move traffic, for as long as the
+    // rollback function may run. The world is read anew on the call after.
+    let started = record
+        .latest(MigrationPhase::Contract, &task_definition)
+        .is_some_and(|r| r.by == request.by);
+    if !started {
+        match &record.contract_intent {
+            Some(i) if i.by == request.by && i.task_definition == task_definition => {
+                let ready_at = i.at + std::time::Duration::from_secs(request.settle_seconds);
+                if now < ready_at {
+                    return Ok(ContractOutcome::settling((ready_at - now).whole_seconds()));
+                }
+                if let Some(deciding) = &world.records.deciding {
+                    clear_intent(store, app, request.by).await?;
+                    return Ok(ContractOutcome::skipped(format!(
+                        "a rollback is deciding ({}); the previous release may come back",
+                        deciding.by
+                    )));
+                }
+            }
+            _ => {
+                let mut record = record.clone();
+                record.contract_intent = Some(ContractIntent {
+                    by: request.by.to_string(),
+                    version: version.clone(),
+                    task_definition: task_definition.clone(),
+                    at: now,
+                });
+                store.save_migrations(app, &record).await?;
+                info!(app, %version, settle = request.settle_seconds,
+                      "the contract will run once no rollback can be in flight");
+                return Ok(ContractOutcome::settling(request.settle_seconds as i64));
+            }
+        }
+    }
     let container = super::release_container(aws, config, &task_definition).await?;
     let task = MigrationTask {
         app,
@@ -184,11 +239,35 @@ where
         by: request.by,
         timeout_seconds: migrations.timeout_seconds,
     };
-    let progress = migrate(aws, store, &task, now).await?;
+    let progress = match migrate(aws, store, &task, now).await {
+        Ok(progress) => progress,
+        Err(e) => {
+            // A failed contract leaves the previous release a rollback
+            // target: the intent goes with it.
+            if matches!(e, Error::MigrationFailed { .. }) {
+                clear_intent(store, app, request.by).await?;
+            }
+            return Err(e);
+        }
+    };
     if let Progress::Succeeded(run) = &progress {
         record_contracted(store, app, &world, live, run).await?;
     }
     Ok(ContractOutcome::of(&progress, now))
+}
+
+/// Takes back `by`'s intent to contract, if it is the one recorded.
+async fn clear_intent<W: ParameterStore>(
+    store: &AppStore<'_, W>,
+    app: &str,
+    by: &str,
+) -> Result<()> {
+    let mut record = store.migrations(app).await?;
+    if record.contract_intent.as_ref().is_some_and(|i| i.by == by) {
+        record.contract_intent = None;
+        store.save_migrations(app, &record).await?;
+    }
+    Ok(())
 }
 
 /// The schema's new position: from now on the other color's release (and
@@ -215,6 +294,7 @@ async fn record_contracted<W: ParameterStore>(
             .then_some(retired),
         at: run.ended_at.unwrap_or(run.started_at),
     });
+    record.contract_intent = None;
     store.save_migrations(app, &record).await?;
     info!(app, version = %run.version, "the schema is contracted: older releases can no longer come back");
     Ok(())

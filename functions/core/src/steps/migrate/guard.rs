@@ -52,6 +52,22 @@ pub fn refuse_if_contracted(world: &World) -> Result<()> {
             ),
         });
     }
+    // A contract about to run: any rollback from now on is refused, so that
+    // none can move traffic once its task has started.
+    if let Some(intent) = record
+        .contract_intent
+        .as_ref()
+        .filter(|i| i.task_definition != target_td)
+    {
+        return Err(Error::SchemaContracted {
+            app,
+            target: label(target_td),
+            contracted: format!(
+                "{} (its contract migration is about to run, since {})",
+                intent.version, intent.at
+            ),
+        });
+    }
     match &record.contracted {
         Some(contracted) if contracted.forbids(target_td) => Err(Error::SchemaContracted {
             app,

@@ -157,16 +157,8 @@ impl LocalCluster {
                 .unwrap_or_default();
             let mut services = HashMap::new();
             for color in Color::BOTH {
-                let out = app
-                    .ecs
-                    .describe_services()
-                    .cluster(&app.cluster)
-                    .services(app.service(color))
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if let Some(td) = out.services().first().and_then(|s| s.task_definition()) {
-                    services.insert(color, td.to_string());
+                if let Some(td) = self.service(color).await?.and_then(|s| s.task_definition) {
+                    services.insert(color, td);
                 }
             }
             let exit_code = one_off::outcome(phase, &version);
@@ -220,7 +212,8 @@ impl LocalCluster {
         Ok(())
     }
 
-    async fn reconcile(&self, color: Color, tasks: &mut Tasks) -> Result<(), String> {
+    /// The color's ECS service as the emulator describes it.
+    async fn service(&self, color: Color) -> Result<Option<aws_sdk_ecs::types::Service>, String> {
         let app = &self.app;
         let out = app
             .ecs
@@ -230,7 +223,12 @@ impl LocalCluster {
             .send()
             .await
             .map_err(|e| e.to_string())?;
-        let Some(service) = out.services().first() else {
+        Ok(out.services().first().cloned())
+    }
+
+    async fn reconcile(&self, color: Color, tasks: &mut Tasks) -> Result<(), String> {
+        let app = &self.app;
+        let Some(service) = self.service(color).await? else {
             return Ok(());
         };
         let task_definition = service.task_definition.clone().unwrap_or_default();

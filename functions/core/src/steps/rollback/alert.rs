@@ -69,27 +69,10 @@ pub(super) async fn alert_schema_contracted(
     request: &RollbackRequest,
     now: OffsetDateTime,
 ) {
-    let message = Notice::new(
-        NoticeKind::RollbackFailed,
-        app,
-        format!("{app} NOT rolled back: the schema was contracted"),
-        format!("{why}. Nothing was changed; production keeps serving its release."),
-        now,
-    )
-    .fact("reason", Some(&request.reason))
-    .fact("source", Some(source_name(request.source)))
-    .fact("requested_by", request.requested_by.as_ref())
-    .fact("rolled_back", Some(false))
-    .next_step(format!("bluegreen status --app {app}"))
-    .next_step("Deploy a fix forward: bluegreen deploy --app … --version …")
-    .chatbot();
-    let subject: String = format!("bluegreen: {app} NOT rolled back (schema contracted)")
-        .chars()
-        .take(100)
-        .collect();
-    if let Err(e) = alerts.publish(topic, &subject, &message.to_string()).await {
-        error!(app, error = %e, "an alert that the schema refused a rollback failed");
-    }
+    let summary = format!("{why}. Nothing was changed; production keeps serving its release.");
+    let subject = format!("bluegreen: {app} NOT rolled back: the schema was contracted");
+    let next = "Deploy a fix forward: bluegreen deploy --app … --version …".to_string();
+    not_rolled_back_then(alerts, topic, app, &summary, &subject, next, request, now).await;
 }
 
 /// Publishes an alert that says production was not rolled back; a failure
@@ -100,6 +83,24 @@ async fn not_rolled_back(
     app: &str,
     summary: &str,
     subject: &str,
+    request: &RollbackRequest,
+    now: OffsetDateTime,
+) {
+    let next = format!(
+        "bluegreen rollback --app {app} --reason \"...\" (or publish to the emergency topic)"
+    );
+    not_rolled_back_then(alerts, topic, app, summary, subject, next, request, now).await;
+}
+
+/// [`not_rolled_back`] with what to do next.
+#[allow(clippy::too_many_arguments)]
+async fn not_rolled_back_then(
+    alerts: &impl Alerts,
+    topic: &str,
+    app: &str,
+    summary: &str,
+    subject: &str,
+    next: String,
     request: &RollbackRequest,
     now: OffsetDateTime,
 ) {
@@ -115,9 +116,7 @@ async fn not_rolled_back(
     .fact("requested_by", request.requested_by.as_ref())
     .fact("rolled_back", Some(false))
     .next_step(format!("bluegreen status --app {app}"))
-    .next_step(format!(
-        "bluegreen rollback --app {app} --reason \"...\" (or publish to the emergency topic)"
-    ))
+    .next_step(next)
     .chatbot();
     // SNS subjects are limited to 100 characters.
     let subject: String = subject.chars().take(100).collect();

@@ -171,7 +171,13 @@ enum Command {
         #[arg(long, env = "BLUEGREEN_ENVIRONMENT_URL")]
         environment_url: Option<String>,
     },
-    /// Move all traffic of an app back to the previous color, now.
+    /// Move all traffic of an app back to the previous color, now, and print
+    /// what the rollback did as JSON. Exit 0: rolled back (or production
+    /// already there); 1: refused (nothing to roll back to, the schema was
+    /// contracted since, drift); 2: bad input (an unknown app); 3: could not
+    /// tell (AWS failed, or the state did not show the rollback in time).
+    ///
+    /// Example: bluegreen rollback --app checkout --reason "5xx after 3f2c1ab" --function bluegreen-rollback
     Rollback {
         #[arg(long, env = "BLUEGREEN_APP")]
         app: String,
@@ -540,11 +546,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 via,
                 environment,
             };
-            let out = rollback::run(&sdk, &ports, &args)
-                .await
-                .map_err(|e| anyhow!(e))?;
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            Ok(ExitCode::SUCCESS)
+            match rollback::run(&sdk, &ports, &args).await {
+                Ok(out) => {
+                    println!("{}", serde_json::to_string_pretty(&out)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    ci::error(&e.message);
+                    Ok(ExitCode::from(e.exit))
+                }
+            }
         }
         Command::Report {
             execution,

@@ -284,6 +284,14 @@ async fn invoke(State(host): State<Arc<Host>>, Path(name): Path<String>, body: B
     });
     match result {
         Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
+        // As Lambda answers an invoke of a function that does not exist: an
+        // error of the API (404), not of a handler.
+        Err((error_type, message)) if error_type == "ResourceNotFoundException" => (
+            StatusCode::NOT_FOUND,
+            [("x-amzn-ErrorType", "ResourceNotFoundException")],
+            axum::Json(json!({"Type": "User", "Message": message})),
+        )
+            .into_response(),
         // How Lambda reports a handler error: 200, a header, and the body that
         // Step Functions' Retry/Catch match on.
         Err((error_type, message)) => (

@@ -49,13 +49,44 @@ fn message(args: &RollbackArgs) -> Value {
     m
 }
 
+/// Why `rollback` did not roll back, and its exit code: 1 refused (nothing
+/// to roll back to, a schema contracted since, drift, a stale request), 2 bad
+/// input (an unknown app, a malformed request), 3 could not tell (AWS
+/// failed, or the state did not show the rollback in time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotRolledBack {
+    pub exit: u8,
+    pub message: String,
+}
+
+impl NotRolledBack {
+    fn unknown(message: String) -> NotRolledBack {
+        NotRolledBack {
+            exit: super::EXIT_UNKNOWN,
+            message,
+        }
+    }
+
+    /// The exit code of the rollback function's error type.
+    fn of(error_type: &str, message: String) -> NotRolledBack {
+        let exit = match error_type {
+            "BadInput" | "UnknownApp" => super::EXIT_BAD_INPUT,
+            "Throttled" | "Transient" | "AwsCallFailed" | "PreviousColorCold" => {
+                super::EXIT_UNKNOWN
+            }
+            _ => super::EXIT_FAILED,
+        };
+        NotRolledBack { exit, message }
+    }
+}
+
 /// Returns what the rollback reported (direct) or the state it left (topic),
 /// after telling GitHub when there is a token for a repository.
 pub async fn run(
     sdk: &aws_config::SdkConfig,
     ports: &AwsPorts,
     args: &RollbackArgs,
-) -> Result<RolledBack, String> {
+) -> Result<RolledBack, NotRolledBack> {
     let out = roll_back(sdk, ports, args).await?;
     if std::env::var("GITHUB_TOKEN").is_ok_and(|v| !v.trim().is_empty())
         && std::env::var("GITHUB_REPOSITORY").is_ok_and(|v| !v.trim().is_empty())
@@ -70,7 +101,7 @@ async fn roll_back(
     sdk: &aws_config::SdkConfig,
     ports: &AwsPorts,
     args: &RollbackArgs,
-) -> Result<RolledBack, String> {
+) -> Result<RolledBack, NotRolledBack> {
     match &args.via {
         Via::Function(name) => {
             let out = aws_sdk_lambda::Client::new(sdk)
@@ -80,26 +111,31 @@ async fn roll_back(
                 .send()
                 .await
                 .map_err(|e| {
-                    format!(
+                    NotRolledBack::unknown(format!(
                         "invoke {name}: {}",
                         aws_smithy_types::error::display::DisplayErrorContext(&e)
-                    )
+                    ))
                 })?;
             let body: Value = out
                 .payload
                 .map(|p| serde_json::from_slice(p.as_ref()).unwrap_or(Value::Null))
                 .unwrap_or(Value::Null);
             if out.function_error.is_some() {
-                return Err(format!(
-                    "the rollback failed ({}): {}",
-                    body["errorType"].as_str().unwrap_or("error"),
-                    body["errorMessage"].as_str().unwrap_or("no message")
+                let error_type = body["errorType"].as_str().unwrap_or("error");
+                return Err(NotRolledBack::of(
+                    error_type,
+                    format!(
+                        "the rollback failed ({error_type}): {}",
+                        body["errorMessage"].as_str().unwrap_or("no message")
+                    ),
                 ));
             }
             // The core's own type: an answer of another shape is an error
             // that says so, not a blank line in the report.
             let outcome: RollbackOutcome = serde_json::from_value(body.clone()).map_err(|e| {
-                format!("the rollback function answered something unreadable ({e}): {body}")
+                NotRolledBack::unknown(format!(
+                    "the rollback function answered something unreadable ({e}): {body}"
+                ))
             })?;
             Ok(RolledBack::Answered(Box::new(outcome)))
         }
@@ -111,16 +147,18 @@ async fn roll_back(
                 .send()
                 .await
                 .map_err(|e| {
-                    format!(
+                    NotRolledBack::unknown(format!(
                         "publish to {topic}: {}",
                         aws_smithy_types::error::display::DisplayErrorContext(&e)
-                    )
+                    ))
                 })?;
             // Delivery to the Lambda is asynchronous: watch the state, as
             // long as the function may wait for a cold previous color and
             // half a minute more.
             let limit = Patience::LAMBDA.limit + Duration::from_secs(30);
-            wait_for_rolled_back(ports, &args.app, limit).await
+            wait_for_rolled_back(ports, &args.app, limit)
+                .await
+                .map_err(NotRolledBack::unknown)
         }
     }
 }

@@ -725,6 +725,58 @@ async fn scale_down_waits_out_the_old_colors_deregistration_delay() {
     assert_eq!(app.app.listener_split().await, Split::all(Color::Green));
 }
 
+/// `bluegreen rollback`'s exit codes, each from its own cause: 2 for an
+/// app nobody configured (bad input, nothing changed), 3 when AWS cannot be
+/// asked (a rollback function that does not exist), 1 for a refusal
+/// (nothing to roll back to before any release), 0 once it rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rollback_exit_codes_say_what_happened() {
+    let (local, app) = setup().await;
+    let unknown = bluegreen(
+        &local,
+        &[
+            "rollback",
+            "--app",
+            "nope",
+            "--reason",
+            "x",
+            "--function",
+            "bluegreen-rollback",
+        ],
+        "951",
+    )
+    .await;
+    assert_eq!(unknown.code, 2, "{}", unknown.stdout);
+    assert!(unknown.stdout.contains("UnknownApp"), "{}", unknown.stdout);
+    let no_function = bluegreen(
+        &local,
+        &[
+            "rollback",
+            "--app",
+            APP,
+            "--reason",
+            "x",
+            "--function",
+            "no-such-function",
+        ],
+        "952",
+    )
+    .await;
+    assert_eq!(no_function.code, 3, "{}", no_function.stdout);
+    let nothing = rollback_now(&local, "nothing yet", &[], "953").await;
+    assert_eq!(nothing.code, 1, "{}", nothing.stdout);
+    assert!(
+        nothing.stdout.contains("NothingToRollBack"),
+        "{}",
+        nothing.stdout
+    );
+    let run = deploy(&local, "v2", "954").await;
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let back = rollback_now(&local, "checkout errors", &[], "955").await;
+    assert_eq!(back.code, 0, "{}", back.stdout);
+    assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+}
+
 /// Following gives up at `--timeout-minutes` while the release bakes (the
 /// log hearing a heartbeat meanwhile): the
 /// outputs are set (`following-timed-out`), the exit code says it cannot

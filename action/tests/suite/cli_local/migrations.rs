@@ -92,7 +92,7 @@ async fn expand_before_the_idle_color_contract_after_the_warm_window_then_no_way
     let _ = app.app.alerts().await;
     let before_rollback = app.app.snapshot().await;
     let refused = rollback_now(&local, "checkout errors", &[], "1102").await;
-    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert_eq!(refused.code, 1, "refused: {}", refused.stdout);
     assert!(
         refused.stdout.contains("SchemaContracted") || refused.stdout.contains("contracted"),
         "{}",

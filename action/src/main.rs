@@ -833,9 +833,6 @@ async fn decide_at_gate(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `bluegreen migrations lint`: every file is read and linted; findings are
-/// printed (an error annotation each in GitHub Actions), unreadable files
-/// too.
 /// What `migrate contract` says, and its exit code.
 fn contract_answer(
     app: &str,
@@ -886,6 +883,9 @@ fn contract_answer(
     Ok(code)
 }
 
+/// `bluegreen migrations lint`: every file is read and linted; findings are
+/// printed (an error annotation each in GitHub Actions), unreadable files
+/// too.
 fn lint_migrations(
     files: &[PathBuf],
     dialect: bluegreen_action::migrations::lint::SqlDialect,

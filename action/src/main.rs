@@ -874,11 +874,7 @@ fn contract_answer(
     } else {
         let why = outcome.skipped.clone().unwrap_or_default();
         ci::error(&format!("{app}: the contract did not run: {why}"));
-        if why.contains("has no contract") || why.contains("has no migrations") {
-            ExitCode::from(commands::EXIT_BAD_INPUT)
-        } else {
-            ExitCode::from(commands::EXIT_FAILED)
-        }
+        ExitCode::from(commands::EXIT_FAILED)
     };
     Ok(code)
 }

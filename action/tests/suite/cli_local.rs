@@ -763,6 +763,14 @@ async fn rollback_exit_codes_say_what_happened() {
     )
     .await;
     assert_eq!(no_function.code, 3, "{}", no_function.stdout);
+    // `migrate contract` for an app without a contract migration: bad input.
+    let no_contract = bluegreen(&local, &["migrate", "contract", "--app", APP], "956").await;
+    assert_eq!(no_contract.code, 2, "{}", no_contract.stdout);
+    assert!(
+        no_contract.stdout.contains("migrations.contract"),
+        "{}",
+        no_contract.stdout
+    );
     let nothing = rollback_now(&local, "nothing yet", &[], "953").await;
     assert_eq!(nothing.code, 1, "{}", nothing.stdout);
     assert!(

@@ -650,6 +650,15 @@ fn default_min_requests() -> u64 {
 
 impl AppConfig {
     /// Parses and validates the config document stored for `app`.
+    /// A release's migrations: its own (`overrides.migrations`), else the
+    /// app's.
+    pub fn migrations_or<'a>(
+        &'a self,
+        release: Option<&'a crate::records::migrations::Migrations>,
+    ) -> Option<&'a crate::records::migrations::Migrations> {
+        release.or(self.migrations.as_ref())
+    }
+
     /// The container a release replaces the image of (and a migration the
     /// command of): the one `container` names, or the only one.
     pub fn release_container(

@@ -16,7 +16,7 @@ use crate::ports::capabilities::Prefixed;
 use crate::ports::{Executions, LoadBalancer, ParameterStore, Services};
 use crate::records::config::{AppConfig, Strategy};
 use crate::records::fence::rolled_back_meanwhile;
-use crate::records::migrations::{MigrationPhase, MigrationReport, MigrationRun};
+use crate::records::migrations::{MigrationPhase, MigrationReport};
 use crate::records::scaling::{self, ScalingRecord};
 use crate::records::state::AppState;
 use crate::records::store::AppStore;
@@ -160,30 +160,37 @@ where
     // The expand migration first: the release may need the expanded schema
     // to become healthy, and the old release serves meanwhile. While it runs
     // the state machine waits and calls again; nothing else changes yet.
+    let outcome = |changed: bool, migrating: bool, expand: Option<MigrationReport>| DeployOutcome {
+        app: app.to_string(),
+        version: version.to_string(),
+        idle_color: idle,
+        service: idle_name.clone(),
+        task_definition_arn: task_definition.clone(),
+        desired_count: desired,
+        serving_task_definition: Some(world.task_definition(active).to_string()),
+        changed,
+        already_live: false,
+        started_at: now,
+        warm_window_seconds: config.warm_window_seconds,
+        migrating,
+        expand,
+    };
     let expand = if update_needed {
         match Box::pin(expand(
             aws,
             store,
             config,
             request,
+            world,
             &idle_name,
             &task_definition,
             now,
         ))
         .await?
         {
+            // The idle color is not updated while the expand runs.
             Some(Progress::Running(run)) => {
-                return Ok(migrating(
-                    config,
-                    request,
-                    idle,
-                    &idle_name,
-                    &task_definition,
-                    desired,
-                    world,
-                    &run,
-                    now,
-                ));
+                return Ok(outcome(true, true, Some(MigrationReport::of(&run, now))));
             }
             Some(Progress::Succeeded(run)) => Some(MigrationReport::of(&run, now)),
             None => None,
@@ -271,29 +278,17 @@ where
     }
     let test_route_moved = point_test_route(aws, config, idle).await?;
 
-    Ok(DeployOutcome {
-        app: app.to_string(),
-        version: version.to_string(),
-        idle_color: idle,
-        service: idle_name,
-        task_definition_arn: task_definition,
-        desired_count: desired,
-        serving_task_definition: Some(world.task_definition(active).to_string()),
-        changed: update_needed || test_route_moved,
-        already_live: false,
-        started_at: now,
-        warm_window_seconds: config.warm_window_seconds,
-        migrating: false,
-        expand,
-    })
+    Ok(outcome(update_needed || test_route_moved, false, expand))
 }
 
 /// Runs (or looks at) the release's expand migration, when the app has one.
+#[allow(clippy::too_many_arguments)]
 async fn expand<W>(
     aws: &W,
     store: &AppStore<'_, W>,
     config: &AppConfig,
     request: &DeployRequest,
+    world: &World,
     idle_service: &str,
     task_definition: &str,
     now: OffsetDateTime,
@@ -301,10 +296,8 @@ async fn expand<W>(
 where
     W: ParameterStore + Services,
 {
-    let Some((migrations, step)) = request
-        .migrations
-        .as_ref()
-        .or(config.migrations.as_ref())
+    let Some((migrations, step)) = config
+        .migrations_or(request.migrations.as_ref())
         .and_then(|m| m.expand.as_ref().map(|e| (m, e)))
     else {
         return Ok(None);
@@ -323,37 +316,9 @@ where
         by: &by,
         timeout_seconds: migrations.timeout_seconds,
     };
-    migrate(aws, store, &task, now).await.map(Some)
-}
-
-/// The answer while the expand runs: the idle color is not updated yet.
-#[allow(clippy::too_many_arguments)]
-fn migrating(
-    config: &AppConfig,
-    request: &DeployRequest,
-    idle: Color,
-    idle_service: &str,
-    task_definition: &str,
-    desired: i32,
-    world: &World,
-    run: &MigrationRun,
-    now: OffsetDateTime,
-) -> DeployOutcome {
-    DeployOutcome {
-        app: config.app.clone(),
-        version: request.caller.version.clone(),
-        idle_color: idle,
-        service: idle_service.to_string(),
-        task_definition_arn: task_definition.to_string(),
-        desired_count: desired,
-        serving_task_definition: Some(world.task_definition(idle.other()).to_string()),
-        changed: true,
-        already_live: false,
-        started_at: now,
-        warm_window_seconds: config.warm_window_seconds,
-        migrating: true,
-        expand: Some(MigrationReport::of(run, now)),
-    }
+    migrate(aws, store, world.records.migrations.clone(), &task, now)
+        .await
+        .map(Some)
 }
 
 /// Our mark may have landed on top of the state of the rollback that fenced
@@ -458,10 +423,8 @@ async fn mark_previous_color_replaced(
 fn lock_ttl(config: &AppConfig, request: &DeployRequest, strategy: &Strategy) -> Duration {
     let steps = strategy.steps().len() as u64;
     // An expand migration may take its whole time limit first.
-    let migrations = request
-        .migrations
-        .as_ref()
-        .or(config.migrations.as_ref())
+    let migrations = config
+        .migrations_or(request.migrations.as_ref())
         .map_or(0, |m| m.timeout_seconds);
     Duration::from_secs(
         config.deploy_timeout_seconds + migrations + steps * (strategy.bake_seconds() + 120) + 3600,

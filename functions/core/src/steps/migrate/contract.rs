@@ -116,12 +116,21 @@ where
     let app = request.app;
     let store = AppStore::new(aws, aws.prefix())?;
     let config = store.config(app).await?;
-    let Some(migrations) = request.migrations.or(config.migrations.as_ref()) else {
-        return Ok(ContractOutcome::skipped("the app has no migrations"));
-    };
-    let Some(step) = &migrations.contract else {
-        return Ok(ContractOutcome::skipped(
-            "the app has no contract migration",
+    let Some((migrations, step)) = config
+        .migrations_or(request.migrations)
+        .and_then(|m| m.contract.as_ref().map(|c| (m, c)))
+    else {
+        // The state machine calls every app's contract step; a person asks
+        // for a contract the config does not have.
+        if request.scheduled {
+            return Ok(ContractOutcome::skipped(
+                "the app has no contract migration",
+            ));
+        }
+        return Err(Error::bad_input(
+            format!("config {}", store.parameter(app, "config")),
+            "migrations.contract",
+            "the app has no contract migration to run",
         ));
     };
     if request.scheduled && step.when == ContractWhen::Manual {
@@ -178,7 +187,7 @@ where
         .filter(|s| s.active_color == live)
         .and_then(|s| s.active_version.clone())
         .unwrap_or_else(|| task_definition.clone());
-    let record = store.migrations(app).await?;
+    let record = &world.records.migrations;
     if record
         .contracted
         .as_ref()
@@ -239,7 +248,7 @@ where
         by: request.by,
         timeout_seconds: migrations.timeout_seconds,
     };
-    let progress = match migrate(aws, store, &task, now).await {
+    let progress = match migrate(aws, store, record.clone(), &task, now).await {
         Ok(progress) => progress,
         Err(e) => {
             // A failed contract leaves the previous release a rollback

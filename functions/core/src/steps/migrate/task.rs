@@ -70,15 +70,16 @@ fn next(record: &MigrationRecord, task: &MigrationTask<'_>) -> Next {
     }
 }
 
-/// Starts the migration, or looks at it, or reports how it ended. Errors
+/// Starts the migration, or looks at it, or reports how it ended, from
+/// `record` as the caller's look at the records read it (the world's). Errors
 /// with [`Error::MigrationFailed`] once it has failed or run out of time.
 pub async fn migrate<W: ParameterStore + Services>(
     aws: &W,
     store: &AppStore<'_, W>,
+    mut record: MigrationRecord,
     task: &MigrationTask<'_>,
     now: OffsetDateTime,
 ) -> Result<Progress> {
-    let mut record = store.migrations(task.app).await?;
     let run = match next(&record, task) {
         Next::Ended(run) => return answer(task, run),
         Next::Start => start(aws, task, now).await?,
@@ -412,6 +413,18 @@ mod tests {
         }
     }
 
+    /// One call of the step, as deploy-idle makes it: the record read, then
+    /// the migration looked at.
+    async fn look(
+        fake: &Fake,
+        store: &AppStore<'_, Fake>,
+        task: &MigrationTask<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Progress> {
+        let record = store.migrations(task.app).await?;
+        migrate(fake, store, record, task, now).await
+    }
+
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .build()
@@ -429,19 +442,19 @@ mod tests {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let store = AppStore::new(&fake, "/bluegreen").unwrap();
         let now = OffsetDateTime::UNIX_EPOCH;
-        let first = block_on(migrate(&fake, &store, &task("e1"), now));
+        let first = block_on(look(&fake, &store, &task("e1"), now));
         assert!(first.is_err(), "the lost answer is a transient error");
         // The state machine's retry: the task the lost answer started is
         // found by its tag, and looked at until it ends.
         let mut answers = vec![];
         for _ in 0..4 {
-            answers.push(block_on(migrate(&fake, &store, &task("e1"), now)).unwrap());
+            answers.push(block_on(look(&fake, &store, &task("e1"), now)).unwrap());
         }
         assert_eq!(fake.tasks.lock().unwrap().len(), 1, "one task, ever");
         assert!(matches!(answers[0], Progress::Running(_)));
         assert!(matches!(answers.last(), Some(Progress::Succeeded(_))));
         // A rerun by another execution: already succeeded, nothing starts.
-        let rerun = block_on(migrate(&fake, &store, &task("e2"), now)).unwrap();
+        let rerun = block_on(look(&fake, &store, &task("e2"), now)).unwrap();
         assert!(matches!(rerun, Progress::Succeeded(_)));
         assert_eq!(fake.tasks.lock().unwrap().len(), 1);
     }
@@ -455,17 +468,17 @@ mod tests {
         };
         let store = AppStore::new(&fake, "/bluegreen").unwrap();
         let now = OffsetDateTime::UNIX_EPOCH;
-        block_on(migrate(&fake, &store, &task("e1"), now)).unwrap();
-        let failed = block_on(migrate(&fake, &store, &task("e1"), now)).unwrap_err();
+        block_on(look(&fake, &store, &task("e1"), now)).unwrap();
+        let failed = block_on(look(&fake, &store, &task("e1"), now)).unwrap_err();
         assert!(
             failed.to_string().contains("exited with code 3"),
             "{failed}"
         );
         // Asked again (a retry of the failed call): the same answer, no task.
-        block_on(migrate(&fake, &store, &task("e1"), now)).unwrap_err();
+        block_on(look(&fake, &store, &task("e1"), now)).unwrap_err();
         assert_eq!(fake.tasks.lock().unwrap().len(), 1);
         // A new execution tries anew.
-        block_on(migrate(&fake, &store, &task("e2"), now)).unwrap();
+        block_on(look(&fake, &store, &task("e2"), now)).unwrap();
         assert_eq!(fake.tasks.lock().unwrap().len(), 2);
     }
 
@@ -477,9 +490,9 @@ mod tests {
         };
         let store = AppStore::new(&fake, "/bluegreen").unwrap();
         let start = OffsetDateTime::UNIX_EPOCH;
-        block_on(migrate(&fake, &store, &task("e1"), start)).unwrap();
+        block_on(look(&fake, &store, &task("e1"), start)).unwrap();
         let later = start + std::time::Duration::from_secs(61);
-        let e = block_on(migrate(&fake, &store, &task("e1"), later)).unwrap_err();
+        let e = block_on(look(&fake, &store, &task("e1"), later)).unwrap_err();
         assert!(e.to_string().contains("ran longer than allowed"), "{e}");
     }
 

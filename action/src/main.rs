@@ -118,22 +118,32 @@ enum Command {
     /// --no-wait-for-approval); 1: it did not go live; 2: bad input, nothing
     /// started; 3: cannot tell (AWS could not start or follow it, or
     /// following stopped at --timeout-minutes).
+    ///
+    /// Example: bluegreen deploy --app checkout --version 3f2c1ab --image 123.dkr.ecr.us-east-1.amazonaws.com/checkout:3f2c1ab
+    #[command(group(clap::ArgGroup::new("ships").required(true).multiple(false)))]
     Deploy {
         #[arg(long, env = "BLUEGREEN_APP")]
         app: String,
         /// What the release is called (a commit SHA, a tag).
         #[arg(long)]
         version: String,
-        /// The container image to run.
-        #[arg(
-            long,
-            conflicts_with = "task_definition",
-            required_unless_present = "task_definition"
-        )]
+        /// The release container's new image, on a revision of what
+        /// production runs now. Example: --image 123.dkr.ecr.us-east-1.amazonaws.com/checkout:3f2c1ab
+        #[arg(long, group = "ships")]
         image: Option<String>,
-        /// A task-definition ARN to run as is.
-        #[arg(long)]
+        /// Several containers' new images at once, as YAML or JSON
+        /// (container: image). Example: --images '{app: checkout:3f2c1ab, envoy: envoy:v1.31}'
+        #[arg(long, group = "ships")]
+        images: Option<String>,
+        /// A task-definition ARN to run as is, or a task-definition JSON file
+        /// to register (as amazon-ecs-render-task-definition writes it).
+        /// Example: --task-definition task-definition.json
+        #[arg(long, group = "ships")]
         task_definition: Option<String>,
+        /// Deploy even when this version already serves: the same release on
+        /// a fresh revision and fresh tasks, through every step (a restart).
+        #[arg(long)]
+        redeploy: bool,
         #[arg(long, env = "BLUEGREEN_STATE_MACHINE_ARN")]
         state_machine_arn: String,
         /// A smoke-test spec file (YAML or JSON).
@@ -363,7 +373,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             app,
             version,
             image,
+            images,
             task_definition,
+            redeploy,
             state_machine_arn,
             smoke_tests,
             overrides,
@@ -385,11 +397,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 },
                 None => None,
             };
+            let shipped =
+                match deploy::shipped(image, images.as_deref(), task_definition.as_deref()) {
+                    Ok(shipped) => shipped,
+                    Err(e) => {
+                        ci::error(&e);
+                        return Ok(ExitCode::from(commands::EXIT_BAD_INPUT));
+                    }
+                };
             let args = deploy::DeployArgs {
                 app,
                 version,
-                image,
-                task_definition,
+                shipped,
+                redeploy,
                 state_machine_arn,
                 smoke_tests,
                 overrides,
@@ -432,11 +452,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .as_ref()
                 .map_or("started", github::result_output)
                 .to_string();
+            let task_definition_arn = deployed
+                .ending
+                .as_ref()
+                .and_then(|e| e.task_definition_arn())
+                .unwrap_or_default()
+                .to_string();
             ci::set_outputs(&[
                 ("execution-arn", &deployed.execution_arn),
                 ("result", &result),
                 ("active-color", &active_color),
                 ("version", &active_version),
+                ("task-definition-arn", &task_definition_arn),
             ])?;
             // With --json, stdout holds one document; the words go to stderr.
             let json = args.json;
@@ -469,6 +496,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                         "result": result,
                         "active_color": active_color,
                         "serving_version": active_version,
+                        "task_definition_arn": (!task_definition_arn.is_empty()).then_some(&task_definition_arn),
                         "steps": steps,
                     }))?
                 );

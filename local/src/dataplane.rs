@@ -43,6 +43,8 @@ pub struct LocalCluster {
 #[derive(Default)]
 struct Tasks {
     apps: HashMap<Color, SampleApp>,
+    /// The task definition each color's sample app was started for.
+    runs: HashMap<Color, String>,
     images: HashMap<String, String>,
     /// One-off tasks already played (running or ended).
     one_off: std::collections::HashSet<String>,
@@ -265,10 +267,11 @@ impl LocalCluster {
             }
             return Ok(());
         }
-        if tasks.apps.get(&color).is_some_and(|a| a.version == version) {
+        if tasks.apps.contains_key(&color) && tasks.runs.get(&color) == Some(&task_definition) {
             return Ok(());
         }
-        // A new image: replace the tasks, as an ECS deployment would; the
+        // A new task definition (a new image, or the same one on a fresh
+        // revision): replace the tasks, as an ECS deployment would; the
         // targets are out of the group while that happens.
         if tasks.apps.contains_key(&color) {
             app.set_healthy(color, false).await;
@@ -279,6 +282,7 @@ impl LocalCluster {
             .unwrap()
             .insert(color, (sample.url.clone(), version.clone()));
         tasks.apps.insert(color, sample);
+        tasks.runs.insert(color, task_definition);
         app.set_healthy(color, true).await;
         Ok(())
     }

@@ -78,6 +78,7 @@ pub fn provision(name: &str, options: AppOptions) -> MemoryApp {
         arn: task_definition.clone(),
         image: format!("example/{name}:v1"),
         from: None,
+        mark: None,
     });
     for (color, tg) in [("blue", &blue_tg), ("green", &green_tg)] {
         let service = format!("{name}-{color}");

@@ -18,8 +18,11 @@ use crate::timeline::{Ending, Step, Until, follow_until};
 pub struct DeployArgs {
     pub app: String,
     pub version: String,
-    pub image: Option<String>,
-    pub task_definition: Option<String>,
+    /// What the release ships: `release`'s `image`, `images` or
+    /// `task_definition` (an ARN or a document), as one JSON object.
+    pub shipped: serde_json::Map<String, Value>,
+    /// Deploy even when this version already serves (fresh tasks).
+    pub redeploy: bool,
     pub state_machine_arn: String,
     /// Inline smoke-test spec (the file's content).
     pub smoke_tests: Option<String>,
@@ -108,12 +111,10 @@ pub async fn report_progress(
 /// The execution input for `args`, validated as the Lambdas will validate it,
 /// so that a typo fails here, before anything starts.
 pub fn input(args: &DeployArgs) -> Result<Value, String> {
-    let mut release = json!({"version": args.version});
-    if let Some(image) = &args.image {
-        release["image"] = json!(image);
-    }
-    if let Some(td) = &args.task_definition {
-        release["task_definition"] = json!(td);
+    let mut release = args.shipped.clone();
+    release.insert("version".into(), json!(args.version));
+    if args.redeploy {
+        release.insert("redeploy".into(), json!(true));
     }
     let mut doc = json!({"app": args.app, "release": release});
     if let Some(text) = &args.overrides {
@@ -131,6 +132,53 @@ pub fn input(args: &DeployArgs) -> Result<Value, String> {
         .and_then(|i| i.validate_overrides())
         .map_err(|e| e.to_string())?;
     Ok(doc)
+}
+
+/// What `--image`, `--images` or `--task-definition` ship, as the
+/// execution input's `release` holds it. `images` is YAML or JSON (`{app:
+/// image}`); a task definition that is not an ARN is a JSON file, checked
+/// here as deploy-idle will check it and named by its path.
+pub fn shipped(
+    image: Option<String>,
+    images: Option<&str>,
+    task_definition: Option<&str>,
+) -> Result<serde_json::Map<String, Value>, String> {
+    let mut release = serde_json::Map::new();
+    if let Some(image) = image {
+        release.insert("image".into(), json!(image));
+    }
+    if let Some(text) = images {
+        let images: std::collections::BTreeMap<String, String> = serde_yaml_ng::from_str(text)
+            .map_err(|e| {
+                format!("--images is not a map of container to image (YAML or JSON): {e}")
+            })?;
+        release.insert("images".into(), json!(images));
+    }
+    match task_definition {
+        Some(arn) if arn.starts_with("arn:") => {
+            release.insert("task_definition".into(), json!(arn));
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("reading the task definition {path}: {e}"))?;
+            let value: Value =
+                serde_json::from_str(&text).map_err(|e| format!("{path} is not JSON: {e}"))?;
+            let document =
+                bluegreen_core::document::task_definition::TaskDefinitionDocument::parse(
+                    path, "", &value,
+                )
+                .map_err(|e| e.to_string())?;
+            release.insert(
+                "task_definition".into(),
+                Value::Object(document.into_request()),
+            );
+        }
+        None => {}
+    }
+    if release.is_empty() {
+        return Err("give --image, --images or --task-definition".to_string());
+    }
+    Ok(release)
 }
 
 /// Starts (or finds) the execution and follows it until the release is live
@@ -305,8 +353,8 @@ mod tests {
         DeployArgs {
             app: "checkout".into(),
             version: "v2".into(),
-            image: Some("repo/checkout:v2".into()),
-            task_definition: None,
+            shipped: shipped(Some("repo/checkout:v2".into()), None, None).unwrap(),
+            redeploy: false,
             state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:bluegreen"
                 .into(),
             smoke_tests: None,
@@ -362,7 +410,7 @@ mod tests {
         let e = input(&a).unwrap_err();
         assert!(e.contains("`overrides.gates.window.from`"), "{e}");
         let mut a = args();
-        a.image = None;
+        a.shipped.clear();
         assert!(input(&a).unwrap_err().contains("needs `image`"));
         let mut a = args();
         a.overrides = Some("{".into());
@@ -371,5 +419,70 @@ mod tests {
             input(&args()).unwrap()["release"]["image"],
             "repo/checkout:v2"
         );
+    }
+
+    #[test]
+    fn images_are_a_yaml_or_json_map() {
+        for text in [
+            "{app: a:1, envoy: e:2}",
+            "app: a:1\nenvoy: e:2\n",
+            r#"{"app": "a:1", "envoy": "e:2"}"#,
+        ] {
+            assert_eq!(
+                Value::Object(shipped(None, Some(text), None).unwrap()),
+                json!({"images": {"app": "a:1", "envoy": "e:2"}}),
+                "{text}"
+            );
+        }
+        let e = shipped(None, Some("[a, b]"), None).unwrap_err();
+        assert!(e.starts_with("--images is not a map"), "{e}");
+    }
+
+    #[test]
+    fn a_task_definition_file_is_read_checked_and_named_by_its_path() {
+        let dir = std::env::temp_dir().join(format!("bluegreen-td-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("td.json");
+        std::fs::write(
+            &good,
+            r#"{"taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/checkout:3", "revision": 3,
+                "family": "checkout", "containerDefinitions": [{"name": "app", "image": "checkout:v2"}]}"#,
+        )
+        .unwrap();
+        let release = shipped(None, None, Some(good.to_str().unwrap())).unwrap();
+        assert_eq!(
+            release["task_definition"],
+            json!({"family": "checkout", "containerDefinitions": [{"name": "app", "image": "checkout:v2"}]}),
+            "what only describes a registered revision is left out"
+        );
+        let bad = dir.join("bad.json");
+        std::fs::write(
+            &bad,
+            r#"{"family": "checkout", "containerDefinitions": [{"name": "app"}]}"#,
+        )
+        .unwrap();
+        let e = shipped(None, None, Some(bad.to_str().unwrap())).unwrap_err();
+        assert!(
+            e.contains("bad.json is invalid at `containerDefinitions[0].image`"),
+            "{e}"
+        );
+        let e = shipped(None, None, Some(dir.join("none.json").to_str().unwrap())).unwrap_err();
+        assert!(e.starts_with("reading the task definition"), "{e}");
+        std::fs::write(&bad, "{").unwrap();
+        assert!(
+            shipped(None, None, Some(bad.to_str().unwrap()))
+                .unwrap_err()
+                .contains("is not JSON")
+        );
+        assert_eq!(
+            shipped(
+                None,
+                None,
+                Some("arn:aws:ecs:us-east-1:1:task-definition/checkout:3")
+            )
+            .unwrap()["task_definition"],
+            "arn:aws:ecs:us-east-1:1:task-definition/checkout:3"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

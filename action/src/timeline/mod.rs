@@ -56,6 +56,12 @@ impl Ending {
         (!message.is_empty()).then(|| message.to_string())
     }
 
+    /// The release's task definition, as deploy-idle named it (registered
+    /// or given); `None` when the release ended before deploy-idle ran.
+    pub fn task_definition_arn(&self) -> Option<&str> {
+        self.document.as_ref()?["deploy"]["task_definition_arn"].as_str()
+    }
+
     /// Whether the release went live: the one definition, shared with the
     /// GitHub report (a release whose scale-down failed afterwards is live).
     pub fn succeeded(&self) -> bool {

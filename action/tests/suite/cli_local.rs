@@ -14,6 +14,7 @@ mod gates;
 mod hooks;
 mod migrations;
 mod notifications;
+mod releases;
 
 const APP: &str = "web";
 
@@ -70,6 +71,20 @@ async fn setup_with(options: AppOptions) -> (Local, LocalApp) {
     let local = Local::start(true).await.unwrap_or_else(|e| panic!("{e}"));
     let app = local.app(APP, options).await.expect("app");
     (local, app)
+}
+
+/// The names of the states an execution entered, in order.
+async fn states_entered(local: &Local, arn: &str) -> Vec<String> {
+    local
+        .execution_history(arn)
+        .await
+        .expect("history")
+        .iter()
+        .filter_map(|e| {
+            e.state_entered_event_details()
+                .map(|d| d.name().to_string())
+        })
+        .collect()
 }
 
 async fn execution_count(local: &Local) -> usize {

@@ -6,8 +6,10 @@ use aws_sdk_ecs::types::{
     ContainerOverride, DesiredStatus, SortOrder, Tag, TaskDefinition, TaskDefinitionField,
     TaskDefinitionStatus, TaskOverride,
 };
+use aws_smithy_types::body::SdkBody;
 use bluegreen_core::ports::{
-    Bounds, ContainerImage, OneOffTask, PortError, PortResult, ServiceInfo, Services, TaskStatus,
+    Bounds, ContainerImage, OneOffTask, PortError, PortResult, RegisterRequest, RevisionTag,
+    ServiceInfo, Services, TaskStatus,
 };
 use bluegreen_core::records::migrations::LogStream;
 use bluegreen_core::records::scaling::cluster_name;
@@ -30,8 +32,11 @@ impl EcsServices {
         Ok(self.task_definition_with_tags(arn).await?.0)
     }
 
-    /// The newest active revision of `family`.
-    async fn latest_revision(&self, family: &str) -> PortResult<Option<TaskDefinition>> {
+    /// The newest active revision of `family`, and its tags.
+    async fn latest_revision(
+        &self,
+        family: &str,
+    ) -> PortResult<Option<(TaskDefinition, Vec<Tag>)>> {
         let listed = self
             .client
             .list_task_definitions()
@@ -48,7 +53,7 @@ impl EcsServices {
             .iter()
             .max_by_key(|arn| revision(arn));
         match newest {
-            Some(arn) => Ok(Some(self.task_definition(arn).await?)),
+            Some(arn) => Ok(Some(self.task_definition_with_tags(arn).await?)),
             None => Ok(None),
         }
     }
@@ -109,38 +114,48 @@ impl Services for EcsServices {
             .collect())
     }
 
-    async fn register_with_image(
+    async fn register_with_images(
         &self,
         task_definition_arn: &str,
-        container: &str,
-        image: &str,
+        images: &[ContainerImage],
+        mark: Option<&RevisionTag>,
     ) -> PortResult<String> {
-        let (td, tags) = self.task_definition_with_tags(task_definition_arn).await?;
+        let (td, mut tags) = self.task_definition_with_tags(task_definition_arn).await?;
         let containers = td
             .container_definitions()
             .iter()
             .map(|c| {
                 let mut c = c.clone();
-                if c.name.as_deref() == Some(container) {
-                    c.image = Some(image.to_string());
+                if let Some(new) = images
+                    .iter()
+                    .find(|i| c.name.as_deref() == Some(&i.container))
+                {
+                    c.image = Some(new.image.clone());
                 }
                 c
             })
             .collect::<Vec<_>>();
+        // A mark of a revision copied from one that had another (a redeploy
+        // of a redeploy) is replaced, not kept beside the new one.
+        if let Some(mark) = mark {
+            tags.retain(|t| t.key() != Some(mark.key.as_str()));
+            tags.push(tag(mark));
+        }
         // A deploy that stopped after registering (and a rerun of it) finds
         // its revision as the family's latest: use it instead of another.
         if let Some(family) = td.family.as_deref()
-            && let Some(latest) = self.latest_revision(family).await?
+            && let Some((latest, latest_tags)) = self.latest_revision(family).await?
             && latest.task_definition_arn != td.task_definition_arn
             && same_but_containers(&latest, &td)
             && latest.container_definitions() == containers.as_slice()
+            && mark.is_none_or(|m| latest_tags.contains(&tag(m)))
             && let Some(arn) = latest.task_definition_arn
         {
             return Ok(arn);
         }
-        // Everything but the image is carried over as it was. Fields that only
-        // describe a registered revision (ARN, revision, status, ...) are not
-        // inputs and are left out.
+        // Everything but the images is carried over as it was. Fields that
+        // only describe a registered revision (ARN, revision, status, ...)
+        // are not inputs and are left out.
         let out = self
             .client
             .register_task_definition()
@@ -165,11 +180,48 @@ impl Services for EcsServices {
             .send()
             .await
             .map_err(|e| port_error("ecs:RegisterTaskDefinition", e))?;
-        out.task_definition
-            .and_then(|t| t.task_definition_arn)
-            .ok_or_else(|| {
-                PortError::failed("ecs:RegisterTaskDefinition", "the answer names no ARN")
+        registered_arn(out.task_definition)
+    }
+
+    async fn register_document(
+        &self,
+        document: &RegisterRequest,
+        mark: &RevisionTag,
+    ) -> PortResult<String> {
+        const OP: &str = "ecs:RegisterTaskDefinition";
+        let family = document
+            .get("family")
+            .and_then(|f| f.as_str())
+            .unwrap_or_default()
+            .to_string();
+        if let Some((latest, tags)) = self.latest_revision(&family).await?
+            && tags.contains(&tag(mark))
+            && let Some(arn) = latest.task_definition_arn
+        {
+            return Ok(arn);
+        }
+        // The document is the operation's request as ECS's JSON protocol
+        // takes it (what `--cli-input-json` sends), so it is sent as the
+        // body, signed and retried by the SDK like any call. The SDK's types
+        // have no serde; a hand-written mapping of its hundred-odd fields
+        // would drop any field it does not know yet, silently.
+        let body =
+            serde_json::to_vec(document).map_err(|e| PortError::failed(OP, e.to_string()))?;
+        let out = self
+            .client
+            .register_task_definition()
+            .family(family)
+            .customize()
+            .mutate_request(move |request| {
+                request
+                    .headers_mut()
+                    .insert("content-length", body.len().to_string());
+                *request.body_mut() = SdkBody::from(body.clone());
             })
+            .send()
+            .await
+            .map_err(|e| port_error(OP, e))?;
+        registered_arn(out.task_definition)
     }
 
     async fn update(
@@ -438,6 +490,16 @@ fn same_but_containers(a: &TaskDefinition, b: &TaskDefinition) -> bool {
         && a.ephemeral_storage == b.ephemeral_storage
         && a.runtime_platform == b.runtime_platform
         && a.enable_fault_injection == b.enable_fault_injection
+}
+
+fn tag(mark: &RevisionTag) -> Tag {
+    Tag::builder().key(&mark.key).value(&mark.value).build()
+}
+
+fn registered_arn(registered: Option<TaskDefinition>) -> PortResult<String> {
+    registered
+        .and_then(|t| t.task_definition_arn)
+        .ok_or_else(|| PortError::failed("ecs:RegisterTaskDefinition", "the answer names no ARN"))
 }
 
 /// The revision number at the end of a task-definition ARN (`…/family:7`).

@@ -186,9 +186,9 @@ where
     Ok(match phase {
         // Boxed: the deploy's future is large, and callers (the runtime,
         // tests on a 2 MB thread in a debug build) keep only a pointer.
-        Phase::Deploy => {
-            DeployIdleResponse::Deployed(Box::pin(deploy(aws, &input.deploy_request(), now)).await?)
-        }
+        Phase::Deploy => DeployIdleResponse::Deployed(
+            Box::pin(deploy(aws, &input.deploy_request()?, now)).await?,
+        ),
         Phase::Check => DeployIdleResponse::Checked(
             check(aws, &input.deployed_request("the readiness check")?, now).await?,
         ),
@@ -216,9 +216,7 @@ where
                 warm_capacity_error,
             })
         }
-        Phase::Abort => {
-            DeployIdleResponse::Aborted(abort(aws, &input.deploy_request().caller).await?)
-        }
+        Phase::Abort => DeployIdleResponse::Aborted(abort(aws, &input.caller()).await?),
         Phase::Contract { settle_seconds } => {
             let by = input.lock_holder();
             let request = ContractRequest {

@@ -2,7 +2,7 @@
 //! AWS: deploy, readiness check and scale-down. What the ECS adapter
 //! registers is `deploy_idle_ecs.rs`'s, on the emulator.
 
-use bluegreen_core::ports::{Forward, RouteAction, Services, WeightedTarget};
+use bluegreen_core::ports::{ContainerImage, Forward, RouteAction, Services, WeightedTarget};
 use bluegreen_core::records::state::AppState;
 use bluegreen_core::steps::deploy::DeployOutcome;
 use bluegreen_core::steps::ready::Readiness;
@@ -284,7 +284,14 @@ async fn a_deploy_interrupted_after_registering_reuses_its_revision() {
     let registered = app
         .ports()
         .services
-        .register_with_image(&green, "app", "example/di-reuse:v2")
+        .register_with_images(
+            &green,
+            &[ContainerImage {
+                container: "app".into(),
+                image: "example/di-reuse:v2".into(),
+            }],
+            None,
+        )
         .await
         .expect("register");
     assert_eq!(app.task_definition_revisions(), revisions + 1);

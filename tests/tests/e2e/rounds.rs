@@ -7,8 +7,8 @@ use std::sync::Mutex;
 
 use bluegreen_core::ports::{
     Alerts, Bounds, ContainerImage, ExecutionInfo, ExecutionStatus, Executions, LoadBalancer,
-    Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, Route, RouteActions,
-    ServiceInfo, Services,
+    Parameter, ParameterStore, PortResult, Ports, PutMode, PutOutcome, RegisterRequest,
+    RevisionTag, Route, RouteActions, ServiceInfo, Services,
 };
 use bluegreen_core::{Color, Split};
 use bluegreen_e2e::{AppOptions, ExampleApp, lambda_event, release_input, sns_event};
@@ -139,15 +139,25 @@ impl<T: Services> Services for Recorded<'_, T> {
         let call = "ecs images".to_string();
         self.rounds.call(call, self.inner.images(td)).await
     }
-    async fn register_with_image(
+    async fn register_with_images(
         &self,
         td: &str,
-        container: &str,
-        image: &str,
+        images: &[ContainerImage],
+        mark: Option<&RevisionTag>,
     ) -> PortResult<String> {
         let call = "ecs register".to_string();
         self.rounds
-            .call(call, self.inner.register_with_image(td, container, image))
+            .call(call, self.inner.register_with_images(td, images, mark))
+            .await
+    }
+    async fn register_document(
+        &self,
+        document: &RegisterRequest,
+        mark: &RevisionTag,
+    ) -> PortResult<String> {
+        let call = "ecs register".to_string();
+        self.rounds
+            .call(call, self.inner.register_document(document, mark))
             .await
     }
     async fn update(

@@ -23,20 +23,6 @@ fn ran(app: &LocalApp) -> Vec<MigrationRan> {
     app.cluster.migrations.lock().unwrap().clone()
 }
 
-/// The names of the states an execution entered, in order.
-async fn states_entered(local: &Local, arn: &str) -> Vec<String> {
-    local
-        .execution_history(arn)
-        .await
-        .expect("history")
-        .iter()
-        .filter_map(|e| {
-            e.state_entered_event_details()
-                .map(|d| d.name().to_string())
-        })
-        .collect()
-}
-
 fn position(states: &[String], name: &str) -> usize {
     states
         .iter()

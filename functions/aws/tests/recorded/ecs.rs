@@ -5,7 +5,7 @@
 //! checked here. The stopped task's exit code and its log stream are read
 //! as ECS reports them.
 
-use bluegreen_core::ports::{OneOffTask, Services};
+use bluegreen_core::ports::{OneOffTask, RevisionTag, Services};
 
 use crate::support::{recorded_answers, sdk_config};
 
@@ -107,5 +107,87 @@ async fn a_stopped_task_reports_its_overridden_containers_exit_code_and_log() {
     assert_eq!(
         (log.group.as_str(), log.stream.as_str(), log.region.as_str()),
         ("/ecs/shop", "shop/app/0f5e1c2d3b4a", "eu-west-1")
+    );
+}
+
+const LIST_TASK_DEFINITIONS: &str = r#"{"taskDefinitionArns": [
+  "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:7",
+  "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:8"]}"#;
+
+/// The family's latest revision, registered from a document whose digest
+/// starts `d1`.
+const DESCRIBE_LATEST: &str = r#"{"taskDefinition": {
+  "taskDefinitionArn": "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:8",
+  "family": "shop", "containerDefinitions": [{"name": "app", "image": "shop:v8"}]},
+  "tags": [{"key": "team", "value": "payments"}, {"key": "bluegreen:document", "value": "d1"}]}"#;
+
+const REGISTERED: &str = r#"{"taskDefinition": {
+  "taskDefinitionArn": "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:9", "family": "shop"}}"#;
+
+fn document() -> serde_json::Map<String, serde_json::Value> {
+    let value = serde_json::json!({
+        "family": "shop",
+        "containerDefinitions": [{"name": "app", "image": "shop:v9", "newFieldEcsAddsNextYear": {"x": 1}}],
+        "cpu": "512",
+        "tags": [{"key": "team", "value": "payments"}, {"key": "bluegreen:document", "value": "d2"}]
+    });
+    value.as_object().unwrap().clone()
+}
+
+fn mark(value: &str) -> RevisionTag {
+    RevisionTag {
+        key: "bluegreen:document".into(),
+        value: value.into(),
+    }
+}
+
+/// A team's task-definition document goes to ECS as RegisterTaskDefinition's
+/// body, byte for byte (fields the SDK does not know yet included), unless
+/// the family's latest revision already carries its digest: a rerun whose
+/// first registration's answer was lost registers nothing more.
+#[tokio::test]
+async fn a_document_is_sent_as_it_is_and_registered_once() {
+    let answers = vec![
+        ("familyPrefix", LIST_TASK_DEFINITIONS),
+        ("\"include\"", DESCRIBE_LATEST),
+        ("containerDefinitions", REGISTERED),
+    ];
+    let (url, seen) = recorded_answers(answers.clone()).await;
+    let ecs = bluegreen_aws::ecs(&sdk_config(&url).await);
+    let arn = ecs
+        .register_document(&document(), &mark("d2"))
+        .await
+        .expect("register");
+    assert_eq!(
+        arn,
+        "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:9"
+    );
+    let requests = seen.lock().unwrap().clone();
+    let describe: serde_json::Value = serde_json::from_str(&requests[1]).unwrap();
+    assert_eq!(
+        describe["taskDefinition"], "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:8",
+        "the latest revision is the highest"
+    );
+    let sent: serde_json::Value = serde_json::from_str(&requests[2]).unwrap();
+    assert_eq!(sent, serde_json::Value::Object(document()));
+
+    // The latest revision carries the digest: it is the one.
+    let (url, seen) = recorded_answers(answers).await;
+    let ecs = bluegreen_aws::ecs(&sdk_config(&url).await);
+    let arn = ecs
+        .register_document(&document(), &mark("d1"))
+        .await
+        .expect("found");
+    assert_eq!(
+        arn,
+        "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:8"
+    );
+    assert!(
+        !seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r.contains("containerDefinitions")),
+        "registered again"
     );
 }

@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::document::outcomes::DeployOutcome;
 use crate::document::outcomes::MonitorOutcome;
 use crate::document::outcomes::SwitchOutcome;
-use crate::document::requests::{Caller, DeployRequest, DeployedRequest, SwitchRequest};
+use std::collections::BTreeMap;
+
+use crate::document::requests::{Artifact, Caller, DeployRequest, DeployedRequest, SwitchRequest};
+use crate::document::task_definition::TaskDefinitionDocument;
 use crate::error::{Error, Result};
 use crate::parse;
 use crate::records::config::{MonitorConfig, Strategy, validate_app_name};
@@ -44,17 +47,119 @@ pub struct ExecutionInput {
     pub approval: Option<ApprovalDecision>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a release ships: exactly one of `image`, `images` and
+/// `task_definition`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Release {
     /// What the release is called in state, reports and probes (a commit SHA, a tag).
     pub version: String,
-    /// The container image to run; or give `task_definition`.
-    #[serde(default)]
+    /// The release container's new image (the config's `container`, or the
+    /// only one), on a revision of what production runs now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// A task-definition ARN to run as is, instead of `image`.
-    #[serde(default)]
-    pub task_definition: Option<String>,
+    /// Several containers' new images at once (container name → image), on a
+    /// revision of what production runs now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<BTreeMap<String, String>>,
+    /// A task-definition ARN to run as is, or a task definition to register
+    /// (RegisterTaskDefinition's JSON, as a rendered file holds it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_definition: Option<TaskDefinitionSource>,
+    /// Deploy even when this version already serves: the same release on a
+    /// fresh revision and fresh tasks, through every step of a release.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redeploy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TaskDefinitionSource {
+    Arn(String),
+    Document(serde_json::Map<String, serde_json::Value>),
+}
+
+impl Release {
+    /// What to ship, checked; errors name their field of the execution input.
+    pub fn artifact(&self) -> Result<Artifact> {
+        let given = [
+            self.image.is_some(),
+            self.images.is_some(),
+            self.task_definition.is_some(),
+        ];
+        match given.iter().filter(|g| **g).count() {
+            0 => {
+                return Err(Error::bad_input(
+                    SOURCE,
+                    "release",
+                    "needs `image` (a container image), `images` (container → image) or `task_definition` (an ARN or a task definition)",
+                ));
+            }
+            1 => {}
+            _ => {
+                return Err(Error::bad_input(
+                    SOURCE,
+                    "release",
+                    "give one of `image`, `images` and `task_definition`",
+                ));
+            }
+        }
+        if let Some(image) = &self.image {
+            check_image("release.image", image)?;
+            return Ok(Artifact::Image(image.clone()));
+        }
+        if let Some(images) = &self.images {
+            if images.is_empty() {
+                return Err(Error::bad_input(
+                    SOURCE,
+                    "release.images",
+                    "names no container: give `container: image` pairs",
+                ));
+            }
+            for (container, image) in images {
+                if container.trim().is_empty() {
+                    return Err(Error::bad_input(
+                        SOURCE,
+                        "release.images",
+                        "has an empty container name",
+                    ));
+                }
+                check_image(&format!("release.images.{container}"), image)?;
+            }
+            return Ok(Artifact::Images(images.clone()));
+        }
+        match &self.task_definition {
+            Some(TaskDefinitionSource::Arn(td)) => {
+                if !(td.starts_with("arn:") && td.contains(":task-definition/")) {
+                    return Err(Error::bad_input(
+                        SOURCE,
+                        "release.task_definition",
+                        format!("`{td}` is not a task-definition ARN"),
+                    ));
+                }
+                Ok(Artifact::TaskDefinitionArn(td.clone()))
+            }
+            Some(TaskDefinitionSource::Document(doc)) => {
+                Ok(Artifact::Document(TaskDefinitionDocument::parse(
+                    SOURCE,
+                    "release.task_definition",
+                    &serde_json::Value::Object(doc.clone()),
+                )?))
+            }
+            None => unreachable!("one of the three is given"),
+        }
+    }
+}
+
+fn check_image(field: &str, image: &str) -> Result<()> {
+    if image.is_empty() || image.len() > 1024 || image.chars().any(char::is_whitespace) {
+        return Err(Error::bad_input(
+            SOURCE,
+            field,
+            format!("`{image}` is not a container image reference"),
+        ));
+    }
+    Ok(())
 }
 
 /// One release's changes to the app's config (`overrides` in the execution
@@ -142,30 +247,7 @@ impl ExecutionInput {
                 format!("`{v}` is not a version: 1 to 128 characters, no spaces"),
             ));
         }
-        match (&self.release.image, &self.release.task_definition) {
-            (Some(_), Some(_)) => {
-                return Err(Error::bad_input(
-                    SOURCE,
-                    "release",
-                    "give either `image` or `task_definition`, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(Error::bad_input(
-                    SOURCE,
-                    "release",
-                    "needs `image` (a container image) or `task_definition` (an ARN)",
-                ));
-            }
-            (None, Some(td)) if !(td.starts_with("arn:") && td.contains(":task-definition/")) => {
-                return Err(Error::bad_input(
-                    SOURCE,
-                    "release.task_definition",
-                    format!("`{td}` is not a task-definition ARN"),
-                ));
-            }
-            _ => {}
-        }
+        self.release.artifact()?;
         self.overrides.validate(SOURCE)?;
         if let Some(prev) = &self.switch
             && (prev.app != self.app || prev.version != self.release.version)
@@ -211,14 +293,16 @@ impl ExecutionInput {
         self.caller().holder()
     }
 
-    pub fn deploy_request(&self) -> DeployRequest {
-        DeployRequest {
+    /// What deploy-idle is asked; fails only on a document that was not
+    /// read through [`Self::from_value`].
+    pub fn deploy_request(&self) -> Result<DeployRequest> {
+        Ok(DeployRequest {
             caller: self.caller(),
-            image: self.release.image.clone(),
-            task_definition: self.release.task_definition.clone(),
+            artifact: self.release.artifact()?,
+            redeploy: self.release.redeploy,
             strategy: self.overrides.strategy.clone(),
             migrations: self.overrides.migrations.clone(),
-        }
+        })
     }
 
     pub fn switch_request(&self) -> SwitchRequest {

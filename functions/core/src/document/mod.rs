@@ -6,3 +6,4 @@
 pub mod input;
 pub mod outcomes;
 pub mod requests;
+pub mod task_definition;

@@ -3,9 +3,12 @@
 //! ([`crate::document::input`]), so the steps do not depend on the document's shape
 //! (and the document's module may name the steps' results without a cycle).
 
+use std::collections::BTreeMap;
+
 use crate::color::Color;
 use crate::document::outcomes::DeployOutcome;
 use crate::document::outcomes::SwitchOutcome;
+use crate::document::task_definition::TaskDefinitionDocument;
 use crate::records::config::Strategy;
 use crate::records::gates::{ApprovalDecision, Gates};
 
@@ -32,12 +35,26 @@ impl Caller {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeployRequest {
     pub caller: Caller,
-    pub image: Option<String>,
-    pub task_definition: Option<String>,
+    pub artifact: Artifact,
+    /// Ship it even when this version already serves (fresh tasks).
+    pub redeploy: bool,
     /// The release's strategy override (it sizes the lock's expiry).
     pub strategy: Option<Strategy>,
     /// The release's migrations, instead of the config's.
     pub migrations: Option<crate::records::migrations::Migrations>,
+}
+
+/// What a release ships.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Artifact {
+    /// The release container's new image.
+    Image(String),
+    /// New images for these containers (name → image).
+    Images(BTreeMap<String, String>),
+    /// A registered task definition, run as is.
+    TaskDefinitionArn(String),
+    /// A task definition to register.
+    Document(TaskDefinitionDocument),
 }
 
 /// switch: the next step of this execution.

@@ -196,14 +196,21 @@ macro_rules! __services_via {
         ) -> impl ::std::future::Future<Output = $crate::ports::PortResult<Vec<$crate::ports::ContainerImage>>> + Send {
             self.$field.images(task_definition_arn)
         }
-        fn register_with_image(
+        fn register_with_images(
             &self,
             task_definition_arn: &str,
-            container: &str,
-            image: &str,
+            images: &[$crate::ports::ContainerImage],
+            mark: Option<&$crate::ports::RevisionTag>,
         ) -> impl ::std::future::Future<Output = $crate::ports::PortResult<String>> + Send {
             self.$field
-                .register_with_image(task_definition_arn, container, image)
+                .register_with_images(task_definition_arn, images, mark)
+        }
+        fn register_document(
+            &self,
+            document: &$crate::ports::RegisterRequest,
+            mark: &$crate::ports::RevisionTag,
+        ) -> impl ::std::future::Future<Output = $crate::ports::PortResult<String>> + Send {
+            self.$field.register_document(document, mark)
         }
         fn update(
             &self,

@@ -271,6 +271,18 @@ pub struct ContainerImage {
     pub image: String,
 }
 
+/// ECS RegisterTaskDefinition's request as JSON: a task-definition
+/// document as a team writes it (see `document::task_definition`).
+pub type RegisterRequest = serde_json::Map<String, serde_json::Value>;
+
+/// A tag bluegreen puts on a revision it registers, by which a rerun finds
+/// that revision again (as the family's latest) instead of adding another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevisionTag {
+    pub key: String,
+    pub value: String,
+}
+
 /// A one-off task to start: `task_definition` with `container`'s command
 /// replaced, placed like `service`'s tasks (its launch type or capacity
 /// providers, platform version and network configuration).
@@ -330,14 +342,32 @@ pub trait Services: Send + Sync {
         &self,
         task_definition_arn: &str,
     ) -> impl Future<Output = PortResult<Vec<ContainerImage>>> + Send;
-    /// Registers a new revision of `task_definition_arn` identical but for
-    /// `container`'s image, and returns its ARN.
-    fn register_with_image(
+    /// A revision of `task_definition_arn` identical but for the given
+    /// containers' images, and tagged with `mark` when there is one; returns
+    /// its ARN. The family's latest revision is that one when it is the same
+    /// (a rerun's, whose answer may have been lost): it is not registered
+    /// twice.
+    fn register_with_images(
         &self,
         task_definition_arn: &str,
-        container: &str,
-        image: &str,
+        images: &[ContainerImage],
+        mark: Option<&RevisionTag>,
     ) -> impl Future<Output = PortResult<String>> + Send;
+    /// Registers `document` (RegisterTaskDefinition's request, its tags
+    /// included) unless the family's latest revision carries `mark`; returns
+    /// the ARN of the revision that does.
+    fn register_document(
+        &self,
+        _document: &RegisterRequest,
+        _mark: &RevisionTag,
+    ) -> impl Future<Output = PortResult<String>> + Send {
+        async {
+            Err(PortError::failed(
+                "ecs:RegisterTaskDefinition",
+                "this host registers no task-definition documents",
+            ))
+        }
+    }
     /// Changes the service's task definition and/or desired count.
     fn update(
         &self,

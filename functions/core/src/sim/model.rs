@@ -11,7 +11,7 @@ use crate::color::Color;
 use crate::ports::{
     Alerts, Bounds, ContainerImage, ExecutionInfo, ExecutionStatus, Executions, LoadBalancer,
     OneOffTask, Parameter, ParameterStore, PortError, PortErrorKind, PortResult, Ports, PutMode,
-    PutOutcome, Route, RouteAction, RouteActions, ServiceInfo, Services, TaskStatus,
+    PutOutcome, RevisionTag, Route, RouteAction, RouteActions, ServiceInfo, Services, TaskStatus,
 };
 
 use super::scheduler::yield_now;
@@ -44,6 +44,8 @@ pub struct TaskDef {
     pub image: String,
     /// The revision it was registered from, with only the image changed.
     pub from: Option<String>,
+    /// The tag it was registered with (a redeploy's), as `key=value`.
+    pub mark: Option<String>,
 }
 
 /// A fault a test asks for: the next `times` calls of `operation` whose
@@ -527,18 +529,30 @@ impl Services for SimPorts {
         .await
     }
 
-    async fn register_with_image(
+    async fn register_with_images(
         &self,
         task_definition_arn: &str,
-        _container: &str,
-        image: &str,
+        images: &[ContainerImage],
+        mark: Option<&RevisionTag>,
     ) -> PortResult<String> {
+        let mark = mark.map(|t| format!("{}={}", t.key, t.value));
         self.call("ecs:RegisterTaskDefinition", task_definition_arn, |m| {
+            // The simulated apps have one container.
+            let image = match images.first() {
+                Some(c) => c.image.clone(),
+                None => m
+                    .task_defs
+                    .iter()
+                    .find(|t| t.arn == task_definition_arn)
+                    .map(|t| t.image.clone())
+                    .unwrap_or_default(),
+            };
             // As the adapter: the family's latest revision is reused when it
             // is the same (a rerun after a registration whose answer was lost).
             if let Some(latest) = m.task_defs.last()
                 && latest.image == image
                 && latest.from.as_deref() == Some(task_definition_arn)
+                && latest.mark == mark
             {
                 return Ok(latest.arn.clone());
             }
@@ -553,8 +567,9 @@ impl Services for SimPorts {
             );
             m.task_defs.push(TaskDef {
                 arn: arn.clone(),
-                image: image.to_string(),
+                image,
                 from: Some(task_definition_arn.to_string()),
+                mark,
             });
             Ok(arn)
         })

@@ -116,11 +116,13 @@ fn setup(seed: u64, rng: &mut fastrand::Rng) -> World {
             arn: td(1),
             image: "checkout:v0".into(),
             from: None,
+            mark: None,
         },
         TaskDef {
             arn: td(2),
             image: "checkout:v1".into(),
             from: None,
+            mark: None,
         },
     ];
     let running = rng.i32(1..=3);
@@ -888,8 +890,12 @@ async fn invoke(
                 DeployIdlePhase::Deploy => {
                     input.validate_overrides()?;
                     value(
-                        bluegreen_core::steps::deploy::deploy(&p, &input.deploy_request(), now)
-                            .await,
+                        bluegreen_core::steps::deploy::deploy(
+                            &p,
+                            &input.deploy_request().expect("a valid input"),
+                            now,
+                        )
+                        .await,
                     )
                 }
                 DeployIdlePhase::Check => value(
@@ -906,9 +912,9 @@ async fn invoke(
                     let released = store.release_lock(&input.app, &holder).await?;
                     Ok(json!({"holder": holder, "released": released}))
                 }
-                DeployIdlePhase::Abort => value(
-                    bluegreen_core::steps::abort::abort(&p, &input.deploy_request().caller).await,
-                ),
+                DeployIdlePhase::Abort => {
+                    value(bluegreen_core::steps::abort::abort(&p, &input.caller()).await)
+                }
                 DeployIdlePhase::Contract { settle_seconds } => {
                     let by = input.lock_holder();
                     let request = bluegreen_core::steps::migrate::ContractRequest {
@@ -1021,12 +1027,17 @@ async fn script(world: World, delay: usize, run: Arc<Mutex<Run>>) {
         }};
     }
     let deployed = attempt!(
-        bluegreen_core::steps::deploy::deploy(&p, &input.deploy_request(), now(&world)).await
+        bluegreen_core::steps::deploy::deploy(
+            &p,
+            &input.deploy_request().expect("a valid input"),
+            now(&world)
+        )
+        .await
     );
     note(&world, format!("  script deploy -> {}", outcome(&deployed)));
     let Ok(deployed) = deployed else {
         // As the state machine does: give back what the release took.
-        let caller = input.deploy_request().caller;
+        let caller = input.caller();
         let out = attempt!(bluegreen_core::steps::abort::abort(&p, &caller).await);
         note(&world, format!("  script abort -> {}", outcome(&out)));
         if out.is_err() {

@@ -11,9 +11,11 @@ use tracing::{info, warn};
 
 use crate::color::Color;
 use crate::document::requests::DeployRequest;
-use crate::error::{Error, Result};
+use crate::error::{EXECUTION_INPUT, Error, Result};
 use crate::ports::capabilities::Prefixed;
-use crate::ports::{Executions, LoadBalancer, ParameterStore, Services};
+use crate::ports::{
+    ContainerImage, Executions, LoadBalancer, ParameterStore, RevisionTag, Services,
+};
 use crate::records::config::{AppConfig, Strategy};
 use crate::records::fence::rolled_back_meanwhile;
 use crate::records::migrations::{MigrationPhase, MigrationReport};
@@ -30,7 +32,7 @@ mod plan;
 
 pub use crate::document::outcomes::DeployOutcome;
 
-pub use plan::{Deployment, Plan, Release};
+pub use plan::{Deployment, NewImages, Plan, Release};
 
 /// Deploys the release to the idle color: takes the app's lock, looks at
 /// the world once, plans ([`plan`]) and applies the plan: registers the
@@ -154,7 +156,15 @@ where
     let idle_name = config.color(idle).service.clone();
     let task_definition = match &deployment.release {
         Release::TaskDefinition(arn) => arn.clone(),
-        Release::Image { image, base } => release_task_definition(aws, config, base, image).await?,
+        Release::Revision { images, base, mark } => {
+            revision(aws, config, base, images, mark.as_ref()).await?
+        }
+        Release::Document { document, mark } => {
+            let (request, digest) = document.to_register(mark.as_ref());
+            let arn = aws.register_document(&request, &digest).await?;
+            info!(app, %arn, "the release's task definition, registered from its document");
+            arn
+        }
     };
     let (replaces_release, update_needed) = deployment.changes(world, &task_definition);
     // The expand migration first: the release may need the expanded schema
@@ -431,30 +441,59 @@ fn lock_ttl(config: &AppConfig, request: &DeployRequest, strategy: &Strategy) ->
     )
 }
 
-/// The task definition that runs `image`: a revision of what production runs
-/// now (`current`, the serving color's) with only the image changed. Not the
-/// idle color's: it may be older, and a release shipped since as a task
-/// definition (environment, CPU, secrets) would be silently undone. A rerun
-/// finds the revision its first run registered (the adapter reuses the
-/// family's latest revision when it is the same), so nothing new is added.
-async fn release_task_definition(
+/// The task definition with the release's images: a revision of `base`
+/// (what production runs now, the serving color's) with only those images
+/// changed. Not the idle color's: it may be older, and a release shipped
+/// since as a task definition (environment, CPU, secrets) would be silently
+/// undone. `base` itself when nothing changes and no `mark` asks for a
+/// revision of its own. A rerun finds the revision its first run registered
+/// (the adapter reuses the family's latest revision when it is the same), so
+/// nothing new is added.
+async fn revision(
     services: &impl Services,
     config: &AppConfig,
-    current: &str,
-    image: &str,
+    base: &str,
+    images: &NewImages,
+    mark: Option<&RevisionTag>,
 ) -> Result<String> {
-    let images = services.images(current).await?;
-    let container = config.release_container(current, &images)?;
-    if images
-        .iter()
-        .any(|c| c.container == container && c.image == image)
-    {
-        return Ok(current.to_string());
+    let current = services.images(base).await?;
+    let wanted: Vec<ContainerImage> = match images {
+        NewImages::ReleaseContainer(image) => vec![ContainerImage {
+            container: config.release_container(base, &current)?,
+            image: image.clone(),
+        }],
+        NewImages::Named(named) => {
+            if let Some(unknown) = named
+                .keys()
+                .find(|name| !current.iter().any(|c| &c.container == *name))
+            {
+                return Err(Error::bad_input(
+                    EXECUTION_INPUT,
+                    format!("release.images.{unknown}"),
+                    format!(
+                        "task definition {base} has no container `{unknown}` (it has: {})",
+                        current
+                            .iter()
+                            .map(|c| c.container.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            named
+                .iter()
+                .map(|(container, image)| ContainerImage {
+                    container: container.clone(),
+                    image: image.clone(),
+                })
+                .collect()
+        }
+    };
+    if mark.is_none() && wanted.iter().all(|w| current.contains(w)) {
+        return Ok(base.to_string());
     }
-    let arn = services
-        .register_with_image(current, &container, image)
-        .await?;
-    info!(app = %config.app, %arn, %container, image, "the release's task definition");
+    let arn = services.register_with_images(base, &wanted, mark).await?;
+    info!(app = %config.app, %arn, images = ?wanted, redeploy = mark.is_some(), "the release's task definition");
     Ok(arn)
 }
 

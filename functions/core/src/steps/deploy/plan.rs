@@ -2,12 +2,17 @@
 //! both services, the record as repaired from them): pure, so every case is
 //! a table row below. `mod.rs` takes the lock, looks, and applies the plan.
 
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::color::Color;
-use crate::document::requests::DeployRequest;
+use crate::document::requests::{Artifact, DeployRequest};
+use crate::document::task_definition::TaskDefinitionDocument;
 use crate::error::EXECUTION_INPUT as SOURCE;
 use crate::error::{Error, Result};
+use crate::ports::RevisionTag;
 use crate::records::config::AppConfig;
 use crate::records::state::{AppState, Phase};
 use crate::world::World;
@@ -28,7 +33,7 @@ pub enum Plan {
     Deploy(Deployment),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Deployment {
     /// The color serving all production traffic; never touched.
     pub active: Color,
@@ -38,13 +43,43 @@ pub struct Deployment {
     pub release: Release,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Release {
-    /// A task definition registered beforehand.
+    /// A task definition registered beforehand, run as is.
     TaskDefinition(String),
-    /// A new image on a revision of what production runs now (`base`, the
-    /// serving color's task definition), never the idle color's older one.
-    Image { image: String, base: String },
+    /// New images on a revision of `base`: what production runs now (the
+    /// serving color's task definition, never the idle color's older one),
+    /// or for a redeploy of an ARN that ARN. With `mark`, a revision of its
+    /// own even when nothing else changes (a redeploy).
+    Revision {
+        images: NewImages,
+        base: String,
+        mark: Option<RevisionTag>,
+    },
+    /// A task definition to register, with a redeploy's `mark`.
+    Document {
+        document: TaskDefinitionDocument,
+        mark: Option<RevisionTag>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewImages {
+    /// The release container's (the config's `container`, or the only one).
+    ReleaseContainer(String),
+    /// These containers' (name → image).
+    Named(BTreeMap<String, String>),
+}
+
+/// The tag of a redeploy's revision: the execution's own, so that its rerun
+/// finds it and the next redeploy makes another.
+pub const REDEPLOY_TAG: &str = "bluegreen:redeploy";
+
+fn redeploy_mark(request: &DeployRequest) -> Option<RevisionTag> {
+    request.redeploy.then(|| RevisionTag {
+        key: REDEPLOY_TAG.to_string(),
+        value: hex::encode(&Sha256::digest(request.caller.holder())[..16]),
+    })
 }
 
 impl Deployment {
@@ -83,14 +118,15 @@ pub fn plan(
     };
     let idle = active.other();
     let active_service = world.services.get(active);
-    let already_live = state.is_some_and(|s| {
-        s.active_color == active
-            && s.active_version.as_deref() == Some(version)
-            && s.phase == Phase::Stable
-            && s.active_task_definition
-                .as_deref()
-                .is_none_or(|td| td == active_service.task_definition)
-    });
+    let already_live = !request.redeploy
+        && state.is_some_and(|s| {
+            s.active_color == active
+                && s.active_version.as_deref() == Some(version)
+                && s.phase == Phase::Stable
+                && s.active_task_definition
+                    .as_deref()
+                    .is_none_or(|td| td == active_service.task_definition)
+        });
     if already_live {
         return Plan::AlreadyLive(DeployOutcome {
             app: app.to_string(),
@@ -108,31 +144,46 @@ pub fn plan(
             expand: None,
         });
     }
-    let release = match (&request.task_definition, &request.image) {
-        (Some(arn), _) => {
-            if let Err(error) = own_family(world, arn) {
-                // Nothing was changed but the lock this call took.
-                return Plan::Refuse {
-                    error,
-                    give_back_lock: true,
-                };
-            }
-            Release::TaskDefinition(arn.clone())
+    let mark = redeploy_mark(request);
+    let base = active_service.task_definition.clone();
+    let family_check = match &request.artifact {
+        Artifact::TaskDefinitionArn(arn) => {
+            own_family(world, family(arn), "release.task_definition")
         }
-        (None, Some(image)) => Release::Image {
-            image: image.clone(),
-            base: active_service.task_definition.clone(),
+        Artifact::Document(document) => {
+            own_family(world, document.family(), "release.task_definition.family")
+        }
+        Artifact::Image(_) | Artifact::Images(_) => Ok(()),
+    };
+    if let Err(error) = family_check {
+        // Nothing was changed but the lock this call took.
+        return Plan::Refuse {
+            error,
+            give_back_lock: true,
+        };
+    }
+    let release = match &request.artifact {
+        Artifact::TaskDefinitionArn(arn) if mark.is_none() => Release::TaskDefinition(arn.clone()),
+        // A redeploy of an ARN: a copy of it, a revision of its own.
+        Artifact::TaskDefinitionArn(arn) => Release::Revision {
+            images: NewImages::Named(BTreeMap::new()),
+            base: arn.clone(),
+            mark,
         },
-        (None, None) => {
-            return Plan::Refuse {
-                error: Error::bad_input(
-                    SOURCE,
-                    "release",
-                    "needs `image` (a container image) or `task_definition` (an ARN)",
-                ),
-                give_back_lock: false,
-            };
-        }
+        Artifact::Image(image) => Release::Revision {
+            images: NewImages::ReleaseContainer(image.clone()),
+            base,
+            mark,
+        },
+        Artifact::Images(images) => Release::Revision {
+            images: NewImages::Named(images.clone()),
+            base,
+            mark,
+        },
+        Artifact::Document(document) => Release::Document {
+            document: document.clone(),
+            mark,
+        },
     };
     Plan::Deploy(Deployment {
         active,
@@ -151,8 +202,7 @@ fn family(arn: &str) -> &str {
 /// A release given as a task definition must be of a family the app's own
 /// services run: the deployer of one app must not run another app's task
 /// definition (its roles, its secrets) behind this app's load balancer.
-fn own_family(world: &World, arn: &str) -> Result<()> {
-    let wanted = family(arn);
+fn own_family(world: &World, wanted: &str, field: &str) -> Result<()> {
     let own: Vec<&str> = Color::BOTH
         .into_iter()
         .map(|c| family(world.task_definition(c)))
@@ -162,7 +212,7 @@ fn own_family(world: &World, arn: &str) -> Result<()> {
     }
     Err(Error::bad_input(
         SOURCE,
-        "release.task_definition",
+        field,
         format!(
             "family `{wanted}` is not this app's: its services run {}",
             own.iter()
@@ -193,10 +243,10 @@ fn resume(
     let same_release = state.phase == Phase::Shifting
         && state.active_version.as_deref() == Some(request.caller.version.as_str())
         && state.active_task_definition.as_deref() == Some(runs)
-        && request
-            .task_definition
-            .as_deref()
-            .is_none_or(|td| td == runs);
+        && match &request.artifact {
+            Artifact::TaskDefinitionArn(td) => td == runs,
+            _ => true,
+        };
     if !same_release || !world.weights.serves(color) || !world.weights.serves(color.other()) {
         return None;
     }
@@ -248,17 +298,43 @@ mod tests {
     }
 
     fn request(version: &str, image: Option<&str>, td: Option<&str>) -> DeployRequest {
+        let artifact = match (image, td) {
+            (Some(image), _) => Artifact::Image(image.into()),
+            (None, Some(td)) => Artifact::TaskDefinitionArn(td.into()),
+            (None, None) => unreachable!("a row gives one"),
+        };
+        shipping(version, artifact)
+    }
+
+    fn shipping(version: &str, artifact: Artifact) -> DeployRequest {
         DeployRequest {
             caller: Caller {
                 app: "a".into(),
                 version: version.into(),
-                execution_arn: None,
+                execution_arn: Some("arn:aws:states:us-east-1:1:execution:sm:e1".into()),
             },
-            image: image.map(str::to_string),
-            task_definition: td.map(str::to_string),
+            artifact,
+            redeploy: false,
             strategy: None,
             migrations: None,
         }
+    }
+
+    fn redeploy(request: DeployRequest) -> DeployRequest {
+        DeployRequest {
+            redeploy: true,
+            ..request
+        }
+    }
+
+    fn document(family: &str) -> Artifact {
+        let value = serde_json::json!({
+            "family": family,
+            "containerDefinitions": [{"name": "app", "image": "img:v2"}, {"name": "envoy", "image": "envoy:1"}]
+        });
+        Artifact::Document(
+            TaskDefinitionDocument::parse("test", "release.task_definition", &value).unwrap(),
+        )
     }
 
     fn now() -> OffsetDateTime {
@@ -283,7 +359,23 @@ mod tests {
                 d.idle,
                 match &d.release {
                     Release::TaskDefinition(td) => td.clone(),
-                    Release::Image { image, base } => format!("{image} on {base}"),
+                    Release::Revision { images, base, mark } => format!(
+                        "{} on {base}{}",
+                        match images {
+                            NewImages::ReleaseContainer(image) => image.clone(),
+                            NewImages::Named(named) => format!("{named:?}"),
+                        },
+                        if mark.is_some() {
+                            ", a revision of its own"
+                        } else {
+                            ""
+                        }
+                    ),
+                    Release::Document { document, mark } => format!(
+                        "a new {} revision{}",
+                        document.family(),
+                        if mark.is_some() { " of its own" } else { "" }
+                    ),
                 }
             ),
         }
@@ -313,6 +405,52 @@ mod tests {
                 world(100, 0, Some(stable_v1.clone())),
                 request("v2", None, Some(FOREIGN_TD)),
                 "refuse BadInput (lock back: true)".to_string(),
+            ),
+            (
+                "several containers' images",
+                world(100, 0, Some(stable_v1.clone())),
+                shipping(
+                    "v2",
+                    Artifact::Images(BTreeMap::from([
+                        ("app".to_string(), "img:v2".to_string()),
+                        ("envoy".to_string(), "envoy:2".to_string()),
+                    ])),
+                ),
+                format!(
+                    "deploy 3 tasks to green from {{\"app\": \"img:v2\", \"envoy\": \"envoy:2\"}} on {checkout1}"
+                ),
+            ),
+            (
+                "a task definition to register, of the app's own family",
+                world(100, 0, Some(stable_v1.clone())),
+                shipping("v2", document("checkout")),
+                "deploy 3 tasks to green from a new checkout revision".to_string(),
+            ),
+            (
+                "a task definition to register of another family: refused, the lock given back",
+                world(100, 0, Some(stable_v1.clone())),
+                shipping("v2", document("billing")),
+                "refuse BadInput (lock back: true)".to_string(),
+            ),
+            (
+                "a redeploy of the version production runs: a revision of its own",
+                world(100, 0, Some(stable_v1.clone())),
+                redeploy(request("v1", Some("img:v1"), None)),
+                format!(
+                    "deploy 3 tasks to green from img:v1 on {checkout1}, a revision of its own"
+                ),
+            ),
+            (
+                "a redeploy of a task-definition ARN: a copy of it",
+                world(100, 0, Some(stable_v1.clone())),
+                redeploy(request("v1", None, Some(&checkout1))),
+                format!("deploy 3 tasks to green from {{}} on {checkout1}, a revision of its own"),
+            ),
+            (
+                "a redeploy of a document",
+                world(100, 0, Some(stable_v1.clone())),
+                redeploy(shipping("v1", document("checkout"))),
+                "deploy 3 tasks to green from a new checkout revision of its own".to_string(),
             ),
             (
                 "the version production already runs: nothing to do",

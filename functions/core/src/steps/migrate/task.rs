@@ -344,11 +344,11 @@ mod tests {
         ) -> crate::ports::PortResult<Vec<crate::ports::ContainerImage>> {
             unreachable!("not a migration's call")
         }
-        async fn register_with_image(
+        async fn register_with_images(
             &self,
             _: &str,
-            _: &str,
-            _: &str,
+            _: &[crate::ports::ContainerImage],
+            _: Option<&crate::ports::RevisionTag>,
         ) -> crate::ports::PortResult<String> {
             unreachable!("not a migration's call")
         }

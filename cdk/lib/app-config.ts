@@ -170,6 +170,8 @@ export interface AppConfigValues {
   readonly monitor?: MonitorThresholds;
   readonly warmWindow?: Duration;
   readonly idleCapacityAfterWindow?: number;
+  /** How long a failed release's color keeps its tasks before it is scaled back (up to 7 days). @default 1 hour */
+  readonly failedColorGrace?: Duration;
   /** The previous color's size through the warm window, in percent of the release's (1 to 100). @default 100 */
   readonly warmCapacityPercent?: number;
   /** Both services scale with Application Auto Scaling (a scalable target each). */
@@ -311,6 +313,7 @@ export function appConfigDocument(v: AppConfigValues): Record<string, unknown> {
     monitor: v.monitor && monitor(v.monitor),
     warm_window_seconds: v.warmWindow?.toSeconds(),
     idle_capacity_after_window: v.idleCapacityAfterWindow,
+    failed_color_grace_seconds: v.failedColorGrace?.toSeconds(),
     warm_capacity_percent: v.warmCapacityPercent,
     autoscaling: v.autoscaling || undefined,
     alert_topic_arn: v.alertTopicArn,

@@ -106,6 +106,13 @@ export interface BlueGreenAppProps {
    */
   readonly idleCapacityAfterWindow?: number;
   /**
+   * How long the color of a failed release (aborted, or rolled back) keeps
+   * its tasks for people to look at, before it is scaled back to
+   * `idleCapacityAfterWindow` (never while it has production weight, nor
+   * once a newer release took it). Up to 7 days. @default 1 hour
+   */
+  readonly failedColorGrace?: Duration;
+  /**
    * The previous color's size through the warm window, in percent of the
    * release's (1 to 100): a shared database's connections. Below 100 a
    * rollback in the window scales it up before traffic moves. @default 100
@@ -231,6 +238,7 @@ export class BlueGreenApp extends Construct {
       monitor: props.monitor,
       warmWindow: props.warmWindow,
       idleCapacityAfterWindow: props.idleCapacityAfterWindow,
+      failedColorGrace: props.failedColorGrace,
       warmCapacityPercent: props.warmCapacityPercent,
       autoscaling: props.autoscaling !== undefined,
       minHealthyFraction: props.minHealthyFraction,

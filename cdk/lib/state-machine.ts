@@ -136,13 +136,37 @@ export function deploymentWorkflow(
   });
   const released = new sfn.Succeed(states, 'Released');
 
+  // After a failed release (aborted, or rolled back) and its lock given
+  // back: its color keeps its tasks for people to look at through the app's
+  // grace period (`failed_color_grace_seconds`, which deploy-idle put in
+  // `$.deploy`), then goes back to the idle capacity by the scale-down's
+  // rules (never a color with production weight, nor one a newer release
+  // took). Without `$.deploy` deploy-idle changed nothing: the execution
+  // ends at once. The ending is the same either way: `RolledBack` when the
+  // rollback ran, else `Aborted`. The CLI stops following at
+  // `FailedColorGrace`: the release's fate is settled there.
+  const failedHow = new sfn.Choice(states, 'FailedHow?')
+    .when(sfn.Condition.isPresent('$.rollback'), rolledBack)
+    .otherwise(aborted);
+  const scaleBack = deployIdlePhase('ScaleBackFailed', 'scale-back', '$.scale_back');
+  scaleBack.addCatch(failedHow, { errors: ALL, resultPath: '$.scale_back_error' });
+  scaleBack.next(failedHow);
+  const afterFailure = new sfn.Choice(states, 'ScaleBackLater?')
+    .when(
+      sfn.Condition.isPresent('$.deploy.failed_grace_seconds'),
+      new sfn.Wait(states, 'FailedColorGrace', {
+        time: sfn.WaitTime.secondsPath('$.deploy.failed_grace_seconds'),
+      }).next(scaleBack),
+    )
+    .otherwise(failedHow);
+
   // Abort: nothing moved, so what the release took is given back (the
   // scalable targets' bounds of an app that autoscales, then the lock); the
   // execution is `Aborted` whether or not that works (a dead execution's lock
   // is reclaimable).
   const abort = deployIdlePhase('Abort', 'abort', '$.release_lock');
   abort.addCatch(aborted, { errors: ALL, resultPath: '$.release_lock_error' });
-  abort.next(aborted);
+  abort.next(afterFailure);
 
   // Rollback: the rollback Lambda leaves traffic alone if this release never
   // got any, so every failure after the smoke test can go here.
@@ -172,7 +196,7 @@ export function deploymentWorkflow(
   });
   alertRollbackFailed.next(releaseAfterFailedRollback);
   rollback.addCatch(alertRollbackFailed, { errors: ALL, resultPath: '$.rollback_error' });
-  rollback.next(releaseAfterRollback).next(rolledBack);
+  rollback.next(releaseAfterRollback).next(afterFailure);
 
   // Done: give the lock back at once so the next release may start, keep the
   // previous color warm for instant rollback, then scale it down.

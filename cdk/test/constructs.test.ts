@@ -864,6 +864,7 @@ describe('the config document', () => {
       },
       warmWindow: Duration.hours(1),
       idleCapacityAfterWindow: 1,
+      failedColorGrace: Duration.minutes(30),
       warmCapacityPercent: 50,
       autoscaling: true,
       alertTopicArn: 'arn:aws:sns:us-east-1:123456789012:alerts',

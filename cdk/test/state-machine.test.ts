@@ -23,7 +23,7 @@ test('state-machine.asl.json is what the construct synthesizes', () => {
 
 describe('every Lambda task', () => {
   test('calls a function ARN directly (payloadResponseOnly), but the approval gate', () => {
-    assert.equal(tasks.length, 15);
+    assert.equal(tasks.length, 16);
     for (const [name, s] of tasks) {
       if (name === 'AwaitApproval') continue;
       assert.match(s.Resource, /^arn:aws:lambda:us-east-1:123456789012:function:bluegreen-[a-z-]+$/, name);
@@ -102,6 +102,7 @@ describe('every Lambda task', () => {
       ReleaseLockAfterRollback: '$.release_lock',
       ReleaseLockAfterFailedRollback: '$.release_lock',
       ScaleDown: '$.scale_down',
+      ScaleBackFailed: '$.scale_back',
       Contract: '$.contract',
       Abort: '$.release_lock',
       AwaitApproval: '$.approval',
@@ -180,7 +181,7 @@ function lambdas(opts: {
     if (override[key]) return override[key](payload);
     switch (key) {
       case 'deploy-idle':
-        return { already_live: false, migrating: false, warm_window_seconds: 86400 };
+        return { already_live: false, migrating: false, warm_window_seconds: 86400, failed_grace_seconds: 3600 };
       case 'deploy-idle:contract':
         return { migrating: false, contracted: false };
       case 'deploy-idle:check':
@@ -284,7 +285,9 @@ describe('paths', () => {
   ]) {
     test(`${at} failing aborts: lock released, traffic untouched`, () => {
       const w = release(lambdas({ override: { [failing]: fails('SmokeTestFailed') } }), input);
-      assert.deepEqual(w.path.slice(-3), [at, 'Abort', 'Aborted']);
+      // deploy-idle ran: its color keeps its tasks through the grace, then is scaled back.
+      const after = at === 'DeployIdle' ? ['ScaleBackLater?', 'FailedHow?'] : ['ScaleBackLater?', 'FailedColorGrace', 'ScaleBackFailed', 'FailedHow?'];
+      assert.deepEqual(w.path.slice(-(3 + after.length)), [at, 'Abort', ...after, 'Aborted']);
       assert.ok(!w.path.includes('Switch') && !w.path.includes('Rollback'));
       assert.equal(w.doc.error.Error, 'SmokeTestFailed');
     });
@@ -293,10 +296,10 @@ describe('paths', () => {
   test('aborting calls deploy-idle\'s abort phase (bounds, then lock), and still ends Aborted when it fails', () => {
     const phases: string[] = [];
     const seen = { 'smoke-test': fails('SmokeTestFailed'), 'deploy-idle:abort': () => (phases.push('abort'), { released: true }) };
-    assert.deepEqual(release(lambdas({ override: seen }), input).path.slice(-3), ['SmokeTest', 'Abort', 'Aborted']);
+    assert.deepEqual(release(lambdas({ override: seen }), input).path.slice(-7), ['SmokeTest', 'Abort', 'ScaleBackLater?', 'FailedColorGrace', 'ScaleBackFailed', 'FailedHow?', 'Aborted']);
     assert.deepEqual(phases, ['abort']);
     const override = { 'smoke-test': fails('SmokeTestFailed'), 'deploy-idle:abort': fails('AwsCallFailed') };
-    assert.deepEqual(release(lambdas({ override }), input).path.slice(-3), ['SmokeTest', 'Abort', 'Aborted']);
+    assert.deepEqual(release(lambdas({ override }), input).path.slice(-3), ['SmokeTest', 'Abort', 'Aborted'], 'a failed abort ends at once');
   });
 
   for (const [failing, at] of [
@@ -305,7 +308,7 @@ describe('paths', () => {
   ]) {
     test(`${at} failing rolls back`, () => {
       const w = release(lambdas({ override: { [failing]: fails('ReadBackMismatch') } }), input);
-      assert.deepEqual(w.path.slice(-4), [at, 'Rollback', 'ReleaseLockAfterRollback', 'RolledBack']);
+      assert.deepEqual(w.path.slice(-8), [at, 'Rollback', 'ReleaseLockAfterRollback', 'ScaleBackLater?', 'FailedColorGrace', 'ScaleBackFailed', 'FailedHow?', 'RolledBack']);
     });
   }
 
@@ -313,7 +316,7 @@ describe('paths', () => {
     for (const verdict of ['breach', 'maybe']) {
       const monitor = () => ({ verdict, reasons: ['5xx 12%'], });
       const w = release(lambdas({ override: { monitor } }), input);
-      assert.deepEqual(w.path.slice(-4), ['Verdict', 'Rollback', 'ReleaseLockAfterRollback', 'RolledBack'], verdict);
+      assert.deepEqual(w.path.slice(-8), ['Verdict', 'Rollback', 'ReleaseLockAfterRollback', 'ScaleBackLater?', 'FailedColorGrace', 'ScaleBackFailed', 'FailedHow?', 'RolledBack'], verdict);
     }
   });
 
@@ -324,7 +327,7 @@ describe('paths', () => {
       return { changed: true };
     };
     const w = release(lambdas({ override: { monitor: fails('AwsCallFailed'), rollback } }), input);
-    assert.deepEqual(w.path.slice(-4), ['Monitor', 'Rollback', 'ReleaseLockAfterRollback', 'RolledBack']);
+    assert.deepEqual(w.path.slice(-8), ['Monitor', 'Rollback', 'ReleaseLockAfterRollback', 'ScaleBackLater?', 'FailedColorGrace', 'ScaleBackFailed', 'FailedHow?', 'RolledBack']);
     assert.deepEqual(w.retries, Array(3).fill('Rollback: PreviousColorCold'));
     assert.equal(w.retryWaitSeconds, 60);
     assert.deepEqual(w.doc.rollback, { changed: true });
@@ -375,7 +378,26 @@ describe('paths', () => {
     const w = release(lambdas({ override: { 'smoke-test': fails('Transient') } }), input);
     assert.deepEqual(w.retries, Array(4).fill('SmokeTest: Transient'));
     assert.equal(w.retryWaitSeconds, 2 + 4 + 8 + 16);
-    assert.deepEqual(w.path.slice(-3), ['SmokeTest', 'Abort', 'Aborted']);
+    assert.deepEqual(w.path.slice(-7), ['SmokeTest', 'Abort', 'ScaleBackLater?', 'FailedColorGrace', 'ScaleBackFailed', 'FailedHow?', 'Aborted']);
+  });
+
+  test('a failed release keeps its color through the grace, then scales it back, and ends as it failed', () => {
+    const phases: string[] = [];
+    const scaleBack = () => (phases.push('scale-back'), { scaled: true });
+    const w = release(lambdas({ override: { 'smoke-test': fails('SmokeTestFailed'), 'deploy-idle:scale-back': scaleBack } }), input);
+    assert.equal(w.end, 'Aborted');
+    assert.deepEqual(phases, ['scale-back']);
+    assert.deepEqual(w.doc.scale_back, { scaled: true });
+    const grace = asl.States.FailedColorGrace;
+    assert.equal(grace.Type, 'Wait');
+    assert.equal(grace.SecondsPath, '$.deploy.failed_grace_seconds');
+    // A scale-back that fails changes nothing about how the release ended.
+    const failing = release(lambdas({ override: { monitor: fails('AwsCallFailed'), 'deploy-idle:scale-back': fails('AwsCallFailed') } }), input);
+    assert.equal(failing.end, 'RolledBack');
+    assert.equal(failing.doc.scale_back_error.Error, 'AwsCallFailed');
+    // Without deploy-idle's answer (it failed) nothing was scaled up: no grace.
+    const early = release(lambdas({ override: { 'deploy-idle': fails('BadInput') } }), input);
+    assert.ok(!early.path.includes('FailedColorGrace'), early.path.join(' → '));
   });
 
   test('a failed scale-down is reported, after the release went live', () => {
@@ -414,7 +436,7 @@ describe('paths', () => {
 
   test('a failed expand aborts before anything else', () => {
     const w = release(lambdas({ override: { 'deploy-idle': fails('MigrationFailed') } }), input);
-    assert.deepEqual(w.path.slice(-3), ['DeployIdle', 'Abort', 'Aborted']);
+    assert.deepEqual(w.path.slice(-5), ['DeployIdle', 'Abort', 'ScaleBackLater?', 'FailedHow?', 'Aborted']);
   });
 
   test('a contract migration is waited for, then the previous color scaled down', () => {

@@ -25,6 +25,10 @@ pub struct AppOptions {
     pub healthy_blue: bool,
     pub healthy_green: bool,
     pub warm_window_seconds: u64,
+    /// How long a failed release's color keeps its tasks before it is scaled
+    /// back: seconds here, where AWS's default is an hour, so that a local
+    /// execution ends soon after its release failed.
+    pub failed_color_grace_seconds: u64,
     /// The config's `monitor` section.
     pub monitor: Value,
     /// The URL smoke tests use to reach the idle color (the test listener).
@@ -42,6 +46,7 @@ impl Default for AppOptions {
             healthy_blue: true,
             healthy_green: true,
             warm_window_seconds: 86_400,
+            failed_color_grace_seconds: 2,
             monitor: json!({}),
             test_url: "http://127.0.0.1:8080".to_string(),
             extra_config: json!({}),
@@ -354,6 +359,7 @@ impl ExampleApp {
             "test": {"listener_arn": test_listener_arn, "url": options.test_url},
             "strategy": options.strategy,
             "warm_window_seconds": options.warm_window_seconds,
+            "failed_color_grace_seconds": options.failed_color_grace_seconds,
             "monitor": options.monitor,
             "alert_topic_arn": alert_topic_arn,
         });

@@ -55,6 +55,7 @@ fn options() -> AppOptions {
         monitor: json!({"min_requests": 0, "probe_requests": 3, "probe_interval_seconds": 1,
                         "probe_timeout_ms": 1000, "version_timeout_seconds": 10}),
         warm_window_seconds: 60,
+        failed_color_grace_seconds: 60,
         extra_config: json!({"deploy_timeout_seconds": 60}),
         ..AppOptions::default()
     }

@@ -82,6 +82,7 @@ fn deploy(idle: &str) -> Value {
         warm_window_seconds: 60,
         migrating: false,
         expand: None,
+        failed_grace_seconds: None,
     })
     .unwrap()
 }

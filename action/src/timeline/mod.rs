@@ -73,10 +73,17 @@ impl Ending {
 /// any more; what follows is the warm window (a day by default).
 pub const LIVE_AFTER: &str = "ReleaseLock";
 
+/// The Wait state a failed release's execution enters once its lock is
+/// given back: its color keeps its tasks through the app's grace period
+/// (an hour by default) before it is scaled back. How the release ended is
+/// settled there (`Aborted`, or `RolledBack` when its rollback ran).
+pub const FAILED_GRACE: &str = "FailedColorGrace";
+
 /// Every state name the CLI reads from an execution's history (the
 /// timeline's summaries, the live point), and the errors of the Fail states
 /// it tells apart; a test holds them to the checked-in ASL.
-pub const STATES_READ: [&str; 13] = [
+pub const STATES_READ: [&str; 14] = [
+    FAILED_GRACE,
     "DeployIdle",
     "CheckIdle",
     "SmokeTest",
@@ -106,7 +113,8 @@ const READ_FAILURES_TOLERATED: u32 = 5;
 /// Where following may stop before the execution ends.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Until {
-    /// Once the release is live (its lock released after the last step).
+    /// Once the release's fate is settled: live (its lock released after
+    /// the last step), or failed with its color in its grace period.
     pub live: bool,
     /// Once the release waits at a gate (approval or window): a CI job
     /// need not hold a runner for the hours a person or a window may take.
@@ -181,11 +189,30 @@ pub async fn follow_until(
             }
         };
         let new_events = events.len() > told.seen;
-        let live = told.tell(&events, &mut on_step);
-        if until.live && live {
+        let settled = told.tell(&events, &mut on_step);
+        if until.live && settled == Settled::Live {
             return Ok(Ending {
                 status: "RUNNING".to_string(),
                 live: true,
+                document: told.document,
+                ..Ending::default()
+            });
+        }
+        if until.live
+            && let Settled::Failed(error) = settled
+        {
+            // The execution goes on only to scale the failed color back.
+            return Ok(Ending {
+                status: "FAILED".to_string(),
+                error: Some(error.to_string()),
+                cause: Some(format!(
+                    "{}; the execution ends once the release's color is scaled back after its grace period",
+                    if error == "RolledBack" {
+                        "release rolled back"
+                    } else {
+                        "failed before any traffic moved; traffic untouched"
+                    }
+                )),
                 document: told.document,
                 ..Ending::default()
             });
@@ -243,6 +270,15 @@ pub async fn follow_until(
     }
 }
 
+/// How far the history has settled the release's fate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    Not,
+    Live,
+    /// Failed, as the execution's Fail state will say once its grace ends.
+    Failed(&'static str),
+}
+
 /// What of the history has been told so far.
 #[derive(Default)]
 struct Told {
@@ -253,13 +289,13 @@ struct Told {
 }
 
 impl Told {
-    /// Tells the events not told yet; true when one shows the release live.
+    /// Tells the events not told yet, and what they settle.
     fn tell(
         &mut self,
         events: &[HistoryEvent],
         on_step: &mut impl FnMut(&Step, Option<&Value>),
-    ) -> bool {
-        let mut live = false;
+    ) -> Settled {
+        let mut settled = Settled::Not;
         for event in events.iter().skip(self.seen) {
             let at = event.timestamp.as_secs_f64();
             let t0 = *self.first.get_or_insert(at);
@@ -267,12 +303,20 @@ impl Told {
                 self.document = Some(doc);
             }
             if let Some(step) = describe(event, at - t0) {
-                live |= step.state == LIVE_AFTER;
+                if step.state == LIVE_AFTER {
+                    settled = Settled::Live;
+                } else if step.state == FAILED_GRACE {
+                    let rolled_back = self
+                        .document
+                        .as_ref()
+                        .is_some_and(|d| d.get("rollback").is_some());
+                    settled = Settled::Failed(if rolled_back { "RolledBack" } else { "Aborted" });
+                }
                 on_step(&step, self.document.as_ref());
             }
         }
         self.seen = self.seen.max(events.len());
-        live
+        settled
     }
 }
 
@@ -311,7 +355,7 @@ pub async fn history(sfn: &Client, arn: &str) -> Result<Vec<HistoryEvent>, Strin
 /// handed (its input).
 fn document_of(event: &HistoryEvent) -> Option<Value> {
     let text = match event.r#type {
-        HistoryEventType::FailStateEntered => {
+        HistoryEventType::FailStateEntered | HistoryEventType::WaitStateEntered => {
             event.state_entered_event_details.as_ref()?.input.clone()
         }
         _ => event.state_exited_event_details.as_ref()?.output.clone(),

@@ -42,6 +42,26 @@ pub(super) fn describe(event: &HistoryEvent, at_seconds: f64) -> Option<Step> {
             let d = event.state_entered_event_details.as_ref()?;
             step(&d.name, "failed".to_string())
         }
+        HistoryEventType::WaitStateEntered => {
+            let d = event.state_entered_event_details.as_ref()?;
+            if d.name != super::FAILED_GRACE {
+                return None;
+            }
+            let doc: Value = d
+                .input
+                .as_deref()
+                .and_then(|i| serde_json::from_str(i).ok())
+                .unwrap_or(Value::Null);
+            let deploy = &doc["deploy"];
+            step(
+                &d.name,
+                format!(
+                    "{} keeps its tasks for {} s to look at, then goes back to the idle capacity",
+                    deploy["service"].as_str().unwrap_or("the release's color"),
+                    deploy["failed_grace_seconds"].as_u64().unwrap_or_default()
+                ),
+            )
+        }
         HistoryEventType::SucceedStateEntered => {
             let d = event.state_entered_event_details.as_ref()?;
             step(&d.name, "succeeded".to_string())

@@ -15,6 +15,7 @@ mod hooks;
 mod migrations;
 mod notifications;
 mod releases;
+mod scale_back;
 
 const APP: &str = "web";
 

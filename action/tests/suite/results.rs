@@ -22,6 +22,7 @@ pub fn deploy(version: &str, idle: Color) -> Value {
         warm_window_seconds: 60,
         migrating: false,
         expand: None,
+        failed_grace_seconds: None,
     })
     .unwrap()
 }

@@ -24,7 +24,7 @@ use bluegreen_core::steps::notices;
 use bluegreen_core::steps::notify::{Notified, send_to_chat};
 use bluegreen_core::steps::ready::{Readiness, check};
 use bluegreen_core::steps::scale_down::warm::{WarmCapacity, keep_warm};
-use bluegreen_core::steps::scale_down::{ScaleDownOutcome, scale_down};
+use bluegreen_core::steps::scale_down::{ScaleDownOutcome, scale_back_failed, scale_down};
 use bluegreen_lambda::HandlerError;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
@@ -230,6 +230,9 @@ where
         }
         Phase::ScaleDown => DeployIdleResponse::ScaledDown(
             scale_down(aws, &input.deployed_request("scale-down")?, now).await?,
+        ),
+        Phase::ScaleBack => DeployIdleResponse::ScaledDown(
+            scale_back_failed(aws, &input.deployed_request("scale-back")?, now).await?,
         ),
     })
 }

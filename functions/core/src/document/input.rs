@@ -354,6 +354,8 @@ pub enum DeployIdlePhase {
         settle_seconds: u64,
     },
     ScaleDown,
+    /// A failed release's color back to the idle capacity, after its grace.
+    ScaleBack,
 }
 
 /// The rollback function's timeout (3 minutes, cdk/lib/switcher.ts) and a
@@ -373,6 +375,7 @@ impl DeployIdlePhase {
             Some("release") => DeployIdlePhase::Release,
             Some("abort") => DeployIdlePhase::Abort,
             Some("scale-down") => DeployIdlePhase::ScaleDown,
+            Some("scale-back") => DeployIdlePhase::ScaleBack,
             Some("contract") => DeployIdlePhase::Contract {
                 settle_seconds: match object.remove("settle_seconds") {
                     None => DEFAULT_CONTRACT_SETTLE_SECONDS,
@@ -390,7 +393,7 @@ impl DeployIdlePhase {
                     "deploy-idle event",
                     "phase",
                     format!(
-                        "{phase} is not a phase: use \"deploy\", \"check\", \"release\", \"abort\" or \"scale-down\""
+                        "{phase} is not a phase: use \"deploy\", \"check\", \"release\", \"abort\", \"contract\", \"scale-down\" or \"scale-back\""
                     ),
                 ));
             }

@@ -49,6 +49,12 @@ pub struct DeployOutcome {
     /// The release's expand migration, when the app has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand: Option<MigrationReport>,
+    /// Should the release fail (abort, or roll back), how long its color
+    /// keeps its tasks before the state machine scales it back (the
+    /// config's `failed_color_grace_seconds`); absent when there is nothing
+    /// to scale back (the release was already live).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_grace_seconds: Option<u64>,
 }
 
 /// What one switch call did; the state machine stores it under `$.switch` and

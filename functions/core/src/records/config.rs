@@ -66,6 +66,14 @@ pub struct AppConfig {
     /// Desired count of the previous color once the warm window has passed.
     #[serde(default)]
     pub idle_capacity_after_window: u32,
+    /// How long the color of a failed release (aborted, or rolled back) keeps
+    /// its tasks for people to look at before it is scaled back to
+    /// `idle_capacity_after_window` (by the scale-down's rules: never a color
+    /// with production weight, nor one a newer release has taken). Up to
+    /// 7 days; 1 hour by default.
+    #[serde(default = "default_failed_color_grace")]
+    #[garde(range(max = 604_800))]
+    pub failed_color_grace_seconds: u64,
     /// The previous color's size during the warm window, in percent of the
     /// release's (1 to 100; 100 by default): both colors hold connections to
     /// a shared database meanwhile. Below 100 a rollback in the window scales
@@ -637,6 +645,9 @@ pub(crate) fn no_gates(gates: &Gates) -> bool {
 }
 fn default_warm_window() -> u64 {
     24 * 3600
+}
+fn default_failed_color_grace() -> u64 {
+    3600
 }
 fn default_5xx_rate() -> f64 {
     0.01

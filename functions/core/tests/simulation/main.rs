@@ -934,6 +934,14 @@ async fn invoke(
                     )
                     .await,
                 ),
+                DeployIdlePhase::ScaleBack => value(
+                    bluegreen_core::steps::scale_down::scale_back_failed(
+                        &p,
+                        &input.deployed_request("scale-back")?,
+                        now,
+                    )
+                    .await,
+                ),
             }
         }
         "smoke-test" => {

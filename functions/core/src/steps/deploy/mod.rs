@@ -184,6 +184,9 @@ where
         warm_window_seconds: config.warm_window_seconds,
         migrating,
         expand,
+        // While the expand runs the idle color is not changed yet: a
+        // failure then leaves nothing to scale back.
+        failed_grace_seconds: (!migrating).then_some(config.failed_color_grace_seconds),
     };
     let expand = if update_needed {
         match Box::pin(expand(

@@ -142,6 +142,7 @@ pub fn plan(
             warm_window_seconds: config.warm_window_seconds,
             migrating: false,
             expand: None,
+            failed_grace_seconds: None,
         });
     }
     let mark = redeploy_mark(request);
@@ -264,6 +265,7 @@ fn resume(
         warm_window_seconds: config.warm_window_seconds,
         migrating: false,
         expand: None,
+        failed_grace_seconds: Some(config.failed_color_grace_seconds),
     })
 }
 

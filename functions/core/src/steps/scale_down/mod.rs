@@ -1,8 +1,10 @@
 //! After the warm window: shrink the previous color to its idle capacity,
-//! unless a newer release or a rollback has made it matter again. The
-//! decision is a pure plan from one look at the world ([`plan`]); this file
-//! takes the app's lock and applies it.
+//! unless a newer release or a rollback has made it matter again. After a
+//! failed release and its grace period: shrink its color the same way
+//! ([`failed`]). The decision is a pure plan from one look at the world
+//! ([`plan`]); this file takes the app's lock and applies it.
 
+pub mod failed;
 mod plan;
 pub mod warm;
 
@@ -37,9 +39,43 @@ pub struct ScaleDownOutcome {
 /// How long scale-down holds the app's lock if it dies holding it.
 const HOLD: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// Which color shrinks, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shrinking {
+    /// The previous color, once the release's warm window is over.
+    AfterWarmWindow,
+    /// The release's own color, after it failed and its grace period.
+    AfterFailure,
+}
+
 pub async fn scale_down<W>(
     aws: &W,
     request: &DeployedRequest,
+    now: OffsetDateTime,
+) -> Result<ScaleDownOutcome>
+where
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
+{
+    shrink_under_lock(aws, request, Shrinking::AfterWarmWindow, now).await
+}
+
+/// The failed release's color back to the idle capacity (the state machine
+/// calls this after an abort or a rollback, once the grace period is over).
+pub async fn scale_back_failed<W>(
+    aws: &W,
+    request: &DeployedRequest,
+    now: OffsetDateTime,
+) -> Result<ScaleDownOutcome>
+where
+    W: ParameterStore + LoadBalancer + Services + Alerts + Executions + Prefixed,
+{
+    shrink_under_lock(aws, request, Shrinking::AfterFailure, now).await
+}
+
+async fn shrink_under_lock<W>(
+    aws: &W,
+    request: &DeployedRequest,
+    shrinking: Shrinking,
     now: OffsetDateTime,
 ) -> Result<ScaleDownOutcome>
 where
@@ -49,7 +85,10 @@ where
     let app = request.caller.app.as_str();
     let store = AppStore::new(aws, aws.prefix())?;
     let config = store.config(app).await?;
-    let old = deploy.idle_color.other();
+    let old = match shrinking {
+        Shrinking::AfterWarmWindow => deploy.idle_color.other(),
+        Shrinking::AfterFailure => deploy.idle_color,
+    };
     let service = config.color(old).service.clone();
     let me = request.caller.holder();
     // The lock is held while shrinking: a rollback starting meanwhile stops
@@ -77,12 +116,12 @@ where
         Err(e) => return Err(e),
     }
     // Boxed: the observation makes this future large for a Lambda's stack.
-    let result = Box::pin(shrink(aws, &store, request, &config, old, &me, now)).await;
+    let result = Box::pin(shrink(aws, &store, request, &config, shrinking, &me, now)).await;
     store.release_lock(app, &me).await?;
     result.map(|(desired, why)| match why {
         Some(why) => skip(why, desired),
         None => {
-            info!(app, %service, desired, "scaled the previous color down after the warm window");
+            info!(app, %service, desired, ?shrinking, "scaled down");
             ScaleDownOutcome {
                 color: old,
                 service: service.clone(),
@@ -101,7 +140,7 @@ async fn shrink<W>(
     store: &AppStore<'_, W>,
     request: &DeployedRequest,
     config: &AppConfig,
-    old: Color,
+    shrinking: Shrinking,
     me: &str,
     now: OffsetDateTime,
 ) -> Result<(i32, Option<String>)>
@@ -115,13 +154,32 @@ where
         scaling::read(aws, config),
     );
     let (world, bounds) = (world?, bounds?);
-    let current = world.services.get(old).desired;
-    let release = Release {
-        color: deploy.idle_color,
-        version: &deploy.version,
-        execution_arn: request.caller.execution_arn.as_deref(),
+    let (old, decided) = match shrinking {
+        Shrinking::AfterWarmWindow => {
+            let release = Release {
+                color: deploy.idle_color,
+                version: &deploy.version,
+                execution_arn: request.caller.execution_arn.as_deref(),
+            };
+            (
+                deploy.idle_color.other(),
+                plan(&world, release, bounds.as_ref()),
+            )
+        }
+        Shrinking::AfterFailure => {
+            let release = failed::Failed {
+                color: deploy.idle_color,
+                version: &deploy.version,
+                task_definition: &deploy.task_definition_arn,
+            };
+            (
+                deploy.idle_color,
+                failed::plan(&world, release, bounds.as_ref()),
+            )
+        }
     };
-    match plan(&world, release, bounds.as_ref()) {
+    let current = world.services.get(old).desired;
+    match decided {
         Plan::Skip { why, drift } => {
             if drift {
                 alert_drift(aws, config, app, &deploy.version, &why, now).await;

@@ -40,8 +40,6 @@ pub fn plan(world: &World, release: Release<'_>, bounds: Option<&PerColor<Bounds
     let config = world.config();
     let old = release.color.other();
     let service = &config.color(old).service;
-    let current = world.services.get(old).desired;
-    let target = config.idle_capacity_after_window as i32;
     let still_ours = world.state().is_some_and(|s| {
         s.active_color == release.color
             && s.active_version.as_deref() == Some(release.version)
@@ -73,8 +71,22 @@ pub fn plan(world: &World, release: Release<'_>, bounds: Option<&PerColor<Bounds
             drift: false,
         };
     }
+    shrink_to_idle_capacity(world, old, bounds)
+}
+
+/// Shrink `color` to the config's idle capacity: its scaling bounds' minimum
+/// (with `autoscaling`) and its desired count, as far as they are above it.
+pub(super) fn shrink_to_idle_capacity(
+    world: &World,
+    color: Color,
+    bounds: Option<&PerColor<Bounds>>,
+) -> Plan {
+    let config = world.config();
+    let service = &config.color(color).service;
+    let current = world.services.get(color).desired;
+    let target = config.idle_capacity_after_window as i32;
     let bounds = bounds.map(|b| {
-        let from = *b.get(old);
+        let from = *b.get(color);
         BoundsChange {
             from,
             to: Bounds {

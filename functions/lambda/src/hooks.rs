@@ -1,4 +1,4 @@
-//! [`HookSender`] over HTTP (reqwest, rustls) and Lambda invokes: what the
+//! [`HookSender`] over HTTP (hyper, rustls) and Lambda invokes: what the
 //! smoke-test, monitor and rollback functions deliver lifecycle hooks with.
 //! The Lambda client acts with the app's role (built per app, like the other
 //! adapters), so an app's hooks can invoke only what its role allows.
@@ -8,19 +8,31 @@ use std::time::Duration;
 
 use aws_sdk_lambda::primitives::Blob;
 use bluegreen_core::ports::{HookAnswer, HookSender, HookTarget};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 
 /// How much of an answer a report keeps.
 const DETAIL_CHARS: usize = 200;
+/// How much of an answer is read at most: the report keeps a line of it.
+const ANSWER_BYTES: usize = 64 * 1024;
+
+type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// The HTTP client hooks and chat notices go out with, built on first use:
 /// most releases deliver none, and a function's Init (the emergency path's
 /// cold start) should not pay for its TLS setup. Clones share one client.
 #[derive(Clone, Default)]
-pub struct HookHttp(Arc<OnceLock<reqwest::Client>>);
+pub struct HookHttp(Arc<OnceLock<Result<HttpsClient, String>>>);
 
 impl HookHttp {
-    fn client(&self) -> &reqwest::Client {
-        self.0.get_or_init(http_client)
+    fn client(&self) -> Result<&HttpsClient, &str> {
+        self.0
+            .get_or_init(http_client)
+            .as_ref()
+            .map_err(String::as_str)
     }
 }
 
@@ -71,14 +83,17 @@ impl HookSender for HttpHooks {
     }
 }
 
-/// A client for hooks: no redirects (a signed delivery goes where the
-/// config says, not where an answer points), no proxy from the environment.
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("bluegreen-hooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("a reqwest client with rustls builds")
+/// A client for hooks: HTTP/1.1 over TLS with the system's roots (or plain
+/// HTTP), no redirects (a signed delivery goes where the config says, not
+/// where an answer points), no proxy from the environment.
+fn http_client() -> Result<HttpsClient, String> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|e| format!("no TLS roots for hooks: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 
 impl HookSender for Hooks {
@@ -96,23 +111,53 @@ impl HookSender for Hooks {
     }
 }
 
-/// A signed (or not) JSON POST, bounded by `timeout`.
+/// A signed (or not) JSON POST, bounded by `timeout`. What goes wrong is
+/// said without the URL, which may hold a token.
 async fn post(
-    http: &reqwest::Client,
+    http: Result<&HttpsClient, &str>,
     url: &str,
     body: &str,
     headers: &[(String, String)],
     timeout: Duration,
 ) -> HookAnswer {
-    let mut request = http.post(url).timeout(timeout).body(body.to_string());
+    let failed = |detail: String| HookAnswer {
+        status: None,
+        detail: Some(detail),
+    };
+    let http = match http {
+        Ok(http) => http,
+        Err(e) => return failed(e.to_string()),
+    };
+    let (uri, authorization) = match without_credentials(url) {
+        Ok(split) => split,
+        Err(e) => return failed(e),
+    };
+    let mut request = http::Request::post(uri).header(
+        http::header::USER_AGENT,
+        concat!("bluegreen-hooks/", env!("CARGO_PKG_VERSION")),
+    );
+    if let Some(authorization) = authorization {
+        request = request.header(http::header::AUTHORIZATION, authorization);
+    }
     for (name, value) in headers {
         request = request.header(name, value);
     }
+    let request = match request.body(Full::new(Bytes::from(body.to_string()))) {
+        Ok(request) => request,
+        Err(e) => return failed(format!("not a request: {e}")),
+    };
     let answered = tokio::time::timeout(timeout, async {
-        let response = request.send().await?;
+        let response = http.request(request).await.map_err(|e| describe(&e))?;
         let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        Ok::<_, reqwest::Error>((status, text))
+        // The answer's first bytes tell enough; one that never ends is cut.
+        let text = match Limited::new(response.into_body(), ANSWER_BYTES)
+            .collect()
+            .await
+        {
+            Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+            Err(_) => String::new(),
+        };
+        Ok::<_, String>((status, text))
     })
     .await;
     match answered {
@@ -120,15 +165,8 @@ async fn post(
             status: Some(status),
             detail: Some(first(&text)).filter(|t| !t.is_empty()),
         },
-        // reqwest's errors name the URL, which may hold a token.
-        Ok(Err(e)) => HookAnswer {
-            status: None,
-            detail: Some(describe(&e.without_url(), timeout)),
-        },
-        Err(_) => HookAnswer {
-            status: None,
-            detail: Some(format!("no answer within {} s", timeout.as_secs_f64())),
-        },
+        Ok(Err(e)) => failed(e),
+        Err(_) => failed(format!("no answer within {} s", timeout.as_secs_f64())),
     }
 }
 
@@ -182,14 +220,44 @@ impl Hooks {
     }
 }
 
-fn describe(e: &reqwest::Error, timeout: Duration) -> String {
-    if e.is_timeout() {
-        format!("no answer within {} s", timeout.as_secs_f64())
-    } else if e.is_connect() {
-        format!("could not connect: {e}")
+/// A URL's credentials (`https://user:secret@host/…`) go in a Basic
+/// Authorization header, as curl and browsers send them: never in the
+/// request, nor in the connection pool's (trace) logs, which name the
+/// authority it connects to.
+fn without_credentials(url: &str) -> Result<(String, Option<String>), String> {
+    use base64::Engine;
+    let mut parsed = url::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+    if parsed.username().is_empty() && parsed.password().is_none() {
+        return Ok((url.to_string(), None));
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let user = decode(parsed.username());
+    let password = parsed.password().map(decode).unwrap_or_default();
+    let _ = parsed.set_username("");
+    let _ = parsed.set_password(None);
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    Ok((parsed.to_string(), Some(format!("Basic {token}"))))
+}
+
+/// The client's error and its causes (hyper's say neither the URL nor
+/// the body).
+fn describe(e: &hyper_util::client::legacy::Error) -> String {
+    let mut said = if e.is_connect() {
+        "could not connect".to_string()
     } else {
         e.to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        said.push_str(": ");
+        said.push_str(&cause.to_string());
+        source = cause.source();
     }
+    said
 }
 
 fn first(text: &str) -> String {
@@ -198,5 +266,27 @@ fn first(text: &str) -> String {
         format!("{}…", line.chars().take(DETAIL_CHARS).collect::<String>())
     } else {
         line.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_credentials;
+
+    #[test]
+    fn credentials_leave_the_url_for_a_basic_authorization_header() {
+        assert_eq!(
+            without_credentials("https://hooks.example.com/x?a=1").unwrap(),
+            ("https://hooks.example.com/x?a=1".to_string(), None)
+        );
+        // "user:p@ss" (percent-encoded in the URL), in Base64.
+        assert_eq!(
+            without_credentials("https://user:p%40ss@hooks.example.com/x").unwrap(),
+            (
+                "https://hooks.example.com/x".to_string(),
+                Some("Basic dXNlcjpwQHNz".to_string())
+            )
+        );
+        assert!(without_credentials("no url").is_err());
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bluegreen_core::{Color, Split};
 use bluegreen_local::example::AppOptions;
 use bluegreen_local::{Local, LocalApp};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use wiremock::matchers::{method, path};

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use time::OffsetDateTime;

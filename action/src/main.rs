@@ -210,11 +210,17 @@ enum Command {
         /// GITHUB_REPOSITORY are set).
         #[arg(long, env = "BLUEGREEN_ENVIRONMENT", default_value = "production")]
         environment: String,
+        /// The outcome is JSON either way (what the rollback did); the flag
+        /// is accepted so that scripts may pass it to every command.
+        #[arg(long)]
+        json: bool,
     },
     /// Bring GitHub up to date for a release started with `--no-wait` (or
     /// no longer followed): its deployment's status, the pull request's
     /// comment and the job summary, as the execution stands now. Exit 0: the
-    /// release is live, waits at a gate or still runs; 1: it did not go live.
+    /// release is live, waits at a gate or still runs; 1: it did not go live;
+    /// 2: not a bluegreen release's execution; 3: AWS or GitHub could not be
+    /// asked.
     ///
     /// Example: bluegreen report --execution "$EXECUTION_ARN"
     Report {
@@ -227,9 +233,14 @@ enum Command {
         /// Where the app is reachable, shown on a successful deployment.
         #[arg(long, env = "BLUEGREEN_ENVIRONMENT_URL")]
         environment_url: Option<String>,
+        /// Print {"app", "version", "outcome", "deployment_id"} as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Let a release waiting at an approval gate go on (the step it waits
-    /// for switches). Exit 0: sent; 1: no release waits, or it could not be sent.
+    /// for switches). Exit 0: sent; 1: no release waits (or another
+    /// execution than --execution does, or the gate no longer waits); 2: an
+    /// unknown app; 3: AWS could not be asked.
     ///
     /// Example: bluegreen approve --app checkout --by "$GITHUB_ACTOR"
     Approve {
@@ -241,14 +252,20 @@ enum Command {
         /// Who decides (recorded in the execution).
         #[arg(long, env = "GITHUB_ACTOR")]
         by: Option<String>,
+        /// Print the outcome as one JSON document on stdout (an error as
+        /// {"error", "exit_code"}).
+        #[arg(long)]
+        json: bool,
     },
     /// Refuse a release waiting at an approval gate: it aborts (traffic
     /// untouched, lock released), or rolls back if it already has traffic.
+    /// Exit codes as for approve.
     ///
     /// Example: bluegreen reject --app checkout --reason "release freeze"
     Reject {
         #[arg(long, env = "BLUEGREEN_APP")]
         app: String,
+        /// Why (recorded in the execution and the pull request's comment).
         #[arg(long)]
         reason: String,
         /// The execution meant; refused when another one waits.
@@ -257,9 +274,16 @@ enum Command {
         /// Who decides (recorded in the execution).
         #[arg(long, env = "GITHUB_ACTOR")]
         by: Option<String>,
+        /// Print the outcome as one JSON document on stdout (an error as
+        /// {"error", "exit_code"}).
+        #[arg(long)]
+        json: bool,
     },
-    /// What is live for an app: colors, versions, weights, lock.
-    /// What serves an app; without --app, one line for every app under the prefix.
+    /// What serves an app: colors, versions, weights, lock, tasks, schema;
+    /// without --app, one line for every app under the prefix. Exit 0: told;
+    /// 2: an unknown app; 3: AWS could not be asked.
+    ///
+    /// Example: bluegreen status --app checkout --json
     Status {
         #[arg(long, env = "BLUEGREEN_APP")]
         app: Option<String>,
@@ -269,14 +293,24 @@ enum Command {
     },
     /// Record what really serves an app (the load balancer's active color,
     /// the task definition ECS runs on each color) after traffic was moved by
-    /// hand or a state write was lost. Refuses while a deployment runs.
+    /// hand or a state write was lost. Exit 0: recorded (or already so); 1:
+    /// refused (a deployment runs, production is split); 2: an unknown app;
+    /// 3: AWS could not be asked.
+    ///
+    /// Example: bluegreen reconcile --app checkout
     Reconcile {
         #[arg(long, env = "BLUEGREEN_APP")]
         app: String,
+        /// Print the outcome as one JSON document on stdout (an error as
+        /// {"error", "exit_code"}).
+        #[arg(long)]
+        json: bool,
     },
     /// Run a smoke-test spec from this machine against a URL, with the
     /// smoke-test Lambda's runner. Exit 0: all passed; 1: a check failed;
     /// 2: bad input.
+    ///
+    /// Example: bluegreen smoke --spec smoke-tests.yml --base-url https://test.checkout.example.com
     Smoke {
         /// The spec (YAML or JSON).
         #[arg(long, value_name = "FILE")]
@@ -297,6 +331,8 @@ enum Command {
     },
     /// Check an app config, a smoke-test spec and release overrides offline,
     /// with the Lambdas' own validators. Exit 0: all valid; 2: not.
+    ///
+    /// Example: bluegreen validate --config deploy/checkout.json --smoke-tests smoke-tests.yml
     #[command(group(
         ArgGroup::new("inputs")
             .required(true)
@@ -318,11 +354,16 @@ enum Command {
         /// `{{ssm:NAME}}` must be under <prefix>/<app>/.
         #[arg(long, env = "BLUEGREEN_APP")]
         app: Option<String>,
+        /// Print {"valid", "ok", "errors"} as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Database migrations: `lint` checks an expand migration's SQL for what
     /// breaks the version still running against the shared schema;
     /// `contract` runs the contract migration now (also `bluegreen migrate
     /// contract`).
+    ///
+    /// Example: bluegreen migrations lint --dialect postgres db/expand/*.sql
     #[command(subcommand, alias = "migrate")]
     Migrations(MigrationsCommand),
     /// Print the JSON Schema of a document people write (`app-config`,
@@ -341,6 +382,8 @@ enum Command {
     /// Everything on this machine, no AWS account: `local demo`, `local up`.
     /// Runs `bluegreen-local` (the local mode is a binary of its own, so
     /// this one links no Lambda handler and no emulator).
+    ///
+    /// Example: bluegreen local demo
     #[command(disable_help_flag = true)]
     Local {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -555,14 +598,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             topic_arn,
             function,
             environment,
+            json,
         } => {
             let via = match (topic_arn, function) {
                 (Some(t), _) => rollback::Via::Topic(t),
                 (None, Some(f)) => rollback::Via::Function(f),
                 (None, None) => {
-                    return Err(anyhow!(
-                        "say where to send the rollback: --topic-arn (or BLUEGREEN_EMERGENCY_TOPIC_ARN) or --function (or BLUEGREEN_ROLLBACK_FUNCTION)"
-                    ));
+                    return Ok(commands::Failure::bad_input(
+                        "say where to send the rollback: --topic-arn (or BLUEGREEN_EMERGENCY_TOPIC_ARN) or --function (or BLUEGREEN_ROLLBACK_FUNCTION)",
+                    )
+                    .report(json));
                 }
             };
             let sdk = sdk().await;
@@ -589,33 +634,41 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             execution,
             environment,
             environment_url,
-        } => report(&execution, &environment, environment_url.as_deref()).await,
-        Command::Approve { app, execution, by } => {
-            decide_at_gate(&cli.prefix, app, execution, by, gate::Decision::Approve).await
+            json,
+        } => Ok(
+            match report(&execution, &environment, environment_url.as_deref(), json).await {
+                Ok(code) => code,
+                Err(failure) => failure.report(json),
+            },
+        ),
+        Command::Approve {
+            app,
+            execution,
+            by,
+            json,
+        } => {
+            let decision = gate::Decision::Approve;
+            decide_at_gate(&cli.prefix, app, execution, by, decision, json).await
         }
         Command::Reject {
             app,
             reason,
             execution,
             by,
+            json,
         } => {
-            decide_at_gate(
-                &cli.prefix,
-                app,
-                execution,
-                by,
-                gate::Decision::Reject { reason },
-            )
-            .await
+            let decision = gate::Decision::Reject { reason };
+            decide_at_gate(&cli.prefix, app, execution, by, decision, json).await
         }
         Command::Status { app, json } => {
             let sdk = sdk().await;
             let ssm = aws_sdk_ssm::Client::new(&sdk);
             let ports = bluegreen_aws::ports(&sdk, cli.prefix.clone());
             let Some(app) = app else {
-                let apps = status::apps(&ssm, &cli.prefix)
-                    .await
-                    .map_err(|e| anyhow!(e))?;
+                let apps = match status::apps(&ssm, &cli.prefix).await {
+                    Ok(apps) => apps,
+                    Err(e) => return Ok(commands::Failure::unknown(e).report(json)),
+                };
                 let all = status::status_all(&ports, &apps).await;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&all)?);
@@ -626,7 +679,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 return Ok(ExitCode::SUCCESS);
             };
-            let s = status::status(&ports, &app).await.map_err(|e| anyhow!(e))?;
+            let s = match status::status(&ports, &app).await {
+                Ok(s) => s,
+                Err(e) => return Ok(commands::Failure::of(&e).report(json)),
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
@@ -634,17 +690,31 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Reconcile { app } => {
+        Command::Reconcile { app, json } => {
             let sdk = sdk().await;
             let ports = bluegreen_aws::ports(&sdk, cli.prefix);
-            let out = bluegreen_core::steps::reconcile::reconcile(
-                &ports,
-                &app,
-                time::OffsetDateTime::now_utc(),
-            )
-            .await
-            .map_err(|e| anyhow!(e))?;
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            let now = time::OffsetDateTime::now_utc();
+            let out = match bluegreen_core::steps::reconcile::reconcile(&ports, &app, now).await {
+                Ok(out) => out,
+                Err(e) => return Ok(commands::Failure::of(&e).report(json)),
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                let serves = format!(
+                    "{} {}",
+                    out.after.active_color,
+                    out.after
+                        .active_version
+                        .as_deref()
+                        .unwrap_or("(unknown version)")
+                );
+                if out.changed {
+                    println!("{app}: recorded what serves: {serves}");
+                } else {
+                    println!("{app}: the record already says what serves: {serves}");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Smoke {
@@ -683,6 +753,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             smoke_tests,
             overrides,
             app,
+            json,
         } => {
             let checked = validate::validate(&validate::ValidateArgs {
                 config,
@@ -691,8 +762,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 prefix: cli.prefix.clone(),
                 app,
             });
-            for line in &checked.ok {
-                println!("{line}");
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"valid": checked.valid(), "ok": checked.ok, "errors": checked.errors})
+                );
+            } else {
+                for line in &checked.ok {
+                    println!("{line}");
+                }
             }
             for e in &checked.errors {
                 ci::error(e);
@@ -839,6 +917,7 @@ async fn decide_at_gate(
     execution: Option<String>,
     by: Option<String>,
     decision: gate::Decision,
+    json: bool,
 ) -> Result<ExitCode> {
     let sdk = sdk().await;
     let sfn = aws_sdk_sfn::Client::new(&sdk);
@@ -854,10 +933,33 @@ async fn decide_at_gate(
         identity,
         decision,
     };
-    let decided = gate::decide(&sfn, &ports, prefix, &args)
-        .await
-        .map_err(|e| anyhow!(e))?;
-    println!("{}", serde_json::to_string_pretty(&decided)?);
+    let decided = match gate::decide(&sfn, &ports, prefix, &args).await {
+        Ok(decided) => decided,
+        Err(failure) => return Ok(failure.report(json)),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&decided)?);
+    } else {
+        println!(
+            "{} {} {} at its gate (step {}, before {}%){}{}: {}",
+            decided.decision,
+            decided.app,
+            decided.version,
+            decided.step,
+            decided.weight,
+            decided
+                .by
+                .as_deref()
+                .map(|b| format!(" by {b}"))
+                .unwrap_or_default(),
+            decided
+                .reason
+                .as_deref()
+                .map(|r| format!(", because {r}"))
+                .unwrap_or_default(),
+            decided.execution_arn
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -967,13 +1069,14 @@ async fn report(
     execution: &str,
     environment: &str,
     environment_url: Option<&str>,
-) -> Result<ExitCode> {
+    json: bool,
+) -> Result<ExitCode, commands::Failure> {
+    use commands::Failure;
     let sdk = sdk().await;
     let sfn = aws_sdk_sfn::Client::new(&sdk);
-    let read = commands::report::read(&sfn, execution)
-        .await
-        .map_err(|e| anyhow!(e))?;
-    let gh = github::GitHub::from_env().map_err(|e| anyhow!("cannot report to GitHub: {e}"))?;
+    let read = commands::report::read(&sfn, execution).await?;
+    let gh = github::GitHub::from_env()
+        .map_err(|e| Failure::bad_input(format!("cannot report to GitHub: {e}")))?;
     let release = github::Release {
         app: read.app.clone(),
         version: read.version.clone(),
@@ -998,7 +1101,7 @@ async fn report(
     });
     let mut reporter = github::Reporter::create(gh, release, payload)
         .await
-        .map_err(|e| anyhow!("cannot report to GitHub: {e}"))?;
+        .map_err(|e| Failure::unknown(format!("cannot report to GitHub: {e}")))?;
     reporter.set_execution(execution);
     let doc = read.ending.document.clone();
     let still_running = read.ending.following_timed_out;
@@ -1006,7 +1109,7 @@ async fn report(
         reporter
             .progress(&read.steps, doc.as_ref())
             .await
-            .map_err(|e| anyhow!("cannot report to GitHub: {e}"))?;
+            .map_err(|e| Failure::unknown(format!("cannot report to GitHub: {e}")))?;
         github::Outcome::InProgress
     } else {
         reporter
@@ -1017,18 +1120,30 @@ async fn report(
                 environment_url,
             )
             .await
-            .map_err(|e| anyhow!("cannot report to GitHub: {e}"))?
+            .map_err(|e| Failure::unknown(format!("cannot report to GitHub: {e}")))?
     };
-    println!(
-        "{} {}: {} (deployment {})",
-        read.app,
-        read.version,
-        outcome.word(),
-        reporter.deployment_id()
-    );
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "app": read.app,
+                "version": read.version,
+                "outcome": outcome.word(),
+                "deployment_id": reporter.deployment_id(),
+            })
+        );
+    } else {
+        println!(
+            "{} {}: {} (deployment {})",
+            read.app,
+            read.version,
+            outcome.word(),
+            reporter.deployment_id()
+        );
+    }
     Ok(match outcome {
         github::Outcome::Failed | github::Outcome::RolledBack | github::Outcome::Aborted => {
-            ExitCode::FAILURE
+            ExitCode::from(commands::EXIT_FAILED)
         }
         _ => ExitCode::SUCCESS,
     })

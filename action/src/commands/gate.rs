@@ -5,6 +5,7 @@
 //! execution's document (`$.approval`, or `$.error` for a rejection) and
 //! history.
 
+use crate::commands::Failure;
 use bluegreen_aws::AwsPorts;
 use bluegreen_core::records::gates::{ApprovalDecision, PendingGate};
 use bluegreen_core::records::store::AppStore;
@@ -51,20 +52,22 @@ pub async fn decide(
     ports: &AwsPorts,
     prefix: &str,
     args: &GateArgs,
-) -> Result<Decided, String> {
-    let store = AppStore::new(ports, prefix).map_err(|e| e.to_string())?;
+) -> Result<Decided, Failure> {
+    let store = AppStore::new(ports, prefix).map_err(|e| Failure::of(&e))?;
+    // An app nobody configured is bad input, not a release that waits not.
+    store.config(&args.app).await.map_err(|e| Failure::of(&e))?;
     let gate = store
         .pending_gate(&args.app)
         .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("no release of {} waits at a gate", args.app))?;
+        .map_err(|e| Failure::of(&e))?
+        .ok_or_else(|| Failure::refused(format!("no release of {} waits at a gate", args.app)))?;
     if let Some(wanted) = &args.execution
         && wanted != &gate.execution_arn
     {
-        return Err(format!(
+        return Err(Failure::refused(format!(
             "{wanted} does not wait at a gate of {}: {} does (step {}, {}%)",
             args.app, gate.execution_arn, gate.step, gate.weight
-        ));
+        )));
     }
     still_waiting(sfn, &args.app, &gate).await?;
     let at = OffsetDateTime::now_utc();
@@ -159,34 +162,36 @@ async fn still_waiting(
     sfn: &aws_sdk_sfn::Client,
     app: &str,
     gate: &PendingGate,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let out = sfn
         .describe_execution()
         .execution_arn(&gate.execution_arn)
         .send()
         .await
         .map_err(|e| {
-            format!(
+            Failure::unknown(format!(
                 "cannot read {}: {}",
                 gate.execution_arn,
                 e.into_service_error()
-            )
+            ))
         })?;
     if out.status != aws_sdk_sfn::types::ExecutionStatus::Running {
-        return Err(format!(
+        return Err(Failure::refused(format!(
             "no release of {app} waits at a gate: the last one to wait, {} ({}), is {}",
             gate.execution_arn,
             gate.version,
             out.status.as_str().to_lowercase()
-        ));
+        )));
     }
     Ok(())
 }
 
-fn describe(error: &str, app: &str) -> String {
+fn describe(error: &str, app: &str) -> Failure {
     if error.contains("TaskTimedOut") || error.contains("InvalidToken") {
-        format!("the gate of {app} no longer waits (decided or timed out): {error}")
+        Failure::refused(format!(
+            "the gate of {app} no longer waits (decided or timed out): {error}"
+        ))
     } else {
-        format!("could not send the decision: {error}")
+        Failure::unknown(format!("could not send the decision: {error}"))
     }
 }

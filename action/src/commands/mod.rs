@@ -12,14 +12,82 @@ pub mod smoke;
 pub mod status;
 pub mod validate;
 
-/// Exit code of `smoke` when a check did not pass.
+/// Exit code of a command refused or failed as the world stands (a smoke
+/// check that did not pass, a release that did not go live, nothing waits
+/// at a gate, the lock is held).
 pub const EXIT_FAILED: u8 = 1;
-/// Exit code of `smoke` and `validate` for bad input (a missing file, a
-/// malformed spec, config or override), as for a bad command line.
+/// Exit code for bad input (a missing file, a malformed spec, config or
+/// override, an unknown app), as for a bad command line.
 pub const EXIT_BAD_INPUT: u8 = 2;
-/// Exit code of `deploy` when it cannot tell how the release ends: it
-/// stopped following at `--timeout-minutes` while the execution went on.
+/// Exit code when a command cannot tell: AWS or GitHub could not be asked,
+/// or `deploy` stopped following at `--timeout-minutes`.
 pub const EXIT_UNKNOWN: u8 = 3;
+
+/// Why a command did not do what it was asked, and the exit code it ends
+/// with: the same four codes for every command (0 done; 1 refused or failed,
+/// as the world stands; 2 bad input; 3 could not tell: AWS or GitHub could
+/// not be asked, or did not answer in time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn refused(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_FAILED,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_BAD_INPUT,
+            message: message.into(),
+        }
+    }
+
+    pub fn unknown(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_UNKNOWN,
+            message: message.into(),
+        }
+    }
+
+    /// A step's error: bad input (an unknown app) 2, an AWS call that
+    /// failed 3, any other (a refusal: the lock held, drift, nothing to roll
+    /// back to) 1.
+    pub fn of(e: &bluegreen_core::Error) -> Failure {
+        let code = match e {
+            bluegreen_core::Error::BadInput { .. } | bluegreen_core::Error::UnknownApp { .. } => {
+                EXIT_BAD_INPUT
+            }
+            bluegreen_core::Error::Port(_) => EXIT_UNKNOWN,
+            _ => EXIT_FAILED,
+        };
+        Failure {
+            code,
+            message: format!("{} ({})", e, e.error_type()),
+        }
+    }
+
+    /// Says it (an `::error::` line in Actions) and ends with its code;
+    /// with `json`, stdout gets `{"error": ..., "exit_code": ...}` instead
+    /// and the words go to stderr, so that stdout is one JSON document.
+    pub fn report(&self, json: bool) -> std::process::ExitCode {
+        if json {
+            eprintln!("error: {}", self.message);
+            println!(
+                "{}",
+                serde_json::json!({"error": self.message, "exit_code": self.code})
+            );
+        } else {
+            crate::ci::error(&self.message);
+        }
+        std::process::ExitCode::from(self.code)
+    }
+}
 
 /// A Step Functions execution name: at most 80 of `[A-Za-z0-9_-]`. Derived
 /// from the app, the version and the CI run, so that a retried job step

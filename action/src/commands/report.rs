@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_sdk_sfn::Client;
 use serde_json::Value;
 
+use crate::commands::Failure;
 use crate::timeline::{Ending, Step, Until, follow_until};
 
 /// What the execution says of itself.
@@ -28,17 +29,24 @@ pub struct Reported {
     pub ending: Ending,
 }
 
-pub async fn read(sfn: &Client, execution_arn: &str) -> Result<Reported, String> {
+pub async fn read(sfn: &Client, execution_arn: &str) -> Result<Reported, Failure> {
     let described = sfn
         .describe_execution()
         .execution_arn(execution_arn)
         .send()
         .await
         .map_err(|e| {
-            format!(
+            let said = format!(
                 "cannot read {execution_arn}: {}",
                 aws_smithy_types::error::display::DisplayErrorContext(&e)
-            )
+            );
+            // An execution that does not exist is the caller's mistake.
+            match e.as_service_error() {
+                Some(s) if s.is_execution_does_not_exist() || s.is_invalid_arn() => {
+                    Failure::bad_input(said)
+                }
+                _ => Failure::unknown(said),
+            }
         })?;
     let input: Value = described
         .input()
@@ -46,7 +54,9 @@ pub async fn read(sfn: &Client, execution_arn: &str) -> Result<Reported, String>
         .unwrap_or_default();
     let text = |v: &Value| v.as_str().map(str::to_string);
     let app = text(&input["app"]).ok_or_else(|| {
-        format!("{execution_arn} is not a bluegreen release: its input names no `app`")
+        Failure::bad_input(format!(
+            "{execution_arn} is not a bluegreen release: its input names no `app`"
+        ))
     })?;
     let version = text(&input["release"]["version"]).unwrap_or_default();
     let mut steps = vec![];
@@ -59,7 +69,8 @@ pub async fn read(sfn: &Client, execution_arn: &str) -> Result<Reported, String>
     let ending = follow_until(sfn, execution_arn, Duration::ZERO, until, |s, _| {
         steps.push(s.clone())
     })
-    .await?;
+    .await
+    .map_err(Failure::unknown)?;
     Ok(Reported {
         app,
         version,

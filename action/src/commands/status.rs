@@ -116,13 +116,11 @@ pub enum Listed {
     Unreadable { app: String, error: String },
 }
 
-pub async fn status(ports: &AwsPorts, app: &str) -> Result<AppStatus, String> {
-    let store = AppStore::new(&ports.params, &ports.prefix).map_err(|e| e.to_string())?;
-    let config = store.config(app).await.map_err(|e| e.to_string())?;
-    let state = store.state(app).await.map_err(|e| e.to_string())?;
-    let weights = read_weights(&ports.lb, &config)
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn status(ports: &AwsPorts, app: &str) -> Result<AppStatus, bluegreen_core::Error> {
+    let store = AppStore::new(&ports.params, &ports.prefix)?;
+    let config = store.config(app).await?;
+    let state = store.state(app).await?;
+    let weights = read_weights(&ports.lb, &config).await?;
     let listener = match Split::from_weights(weights.blue, weights.green) {
         Some(split) => Shares::Percent(split),
         None => Shares::Weights {
@@ -130,13 +128,9 @@ pub async fn status(ports: &AwsPorts, app: &str) -> Result<AppStatus, String> {
             green_weight: weights.green,
         },
     };
-    let lock = match store.lock(app).await.map_err(|e| e.to_string())? {
+    let lock = match store.lock(app).await? {
         Some(l) => {
-            let running = ports
-                .executions
-                .status(&l.holder)
-                .await
-                .map_err(|e| e.to_string())?;
+            let running = ports.executions.status(&l.holder).await?;
             Some(LockStatus {
                 holder: l.holder,
                 expires_at: l.expires_at.to_string(),
@@ -145,22 +139,17 @@ pub async fn status(ports: &AwsPorts, app: &str) -> Result<AppStatus, String> {
         }
         None => None,
     };
-    let stopped = store
-        .fence(app)
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|f| Stopped {
-            execution: f.holder,
-            reason: f.reason,
-            at: f.at,
-        });
+    let stopped = store.fence(app).await?.map(|f| Stopped {
+        execution: f.holder,
+        reason: f.reason,
+        at: f.at,
+    });
     let mut tasks = Tasks::default();
     for color in Color::BOTH {
         let info = ports
             .services
             .describe(&config.cluster, &config.color(color).service)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let count = TaskCount {
             desired: info.desired,
             running: info.running,
@@ -172,7 +161,7 @@ pub async fn status(ports: &AwsPorts, app: &str) -> Result<AppStatus, String> {
     }
     let schema = match &config.migrations {
         Some(_) => {
-            let record = store.migrations(app).await.map_err(|e| e.to_string())?;
+            let record = store.migrations(app).await?;
             Some(Schema {
                 contracted: record.contracted,
                 runs: record.runs,
@@ -231,7 +220,7 @@ pub async fn status_all(ports: &AwsPorts, apps: &[String]) -> Vec<Listed> {
             Ok(s) => Listed::Read(Box::new(s)),
             Err(error) => Listed::Unreadable {
                 app: app.clone(),
-                error,
+                error: error.to_string(),
             },
         });
     }

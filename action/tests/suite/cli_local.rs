@@ -513,7 +513,7 @@ async fn reconcile_records_what_really_serves_after_a_move_by_hand() {
     // the old color down under the lock for a moment, and reconcile (rightly)
     // refuses to write while a release holds the app.
     wait_for_executions_to_end(&local).await;
-    let run = bluegreen(&local, &["reconcile", "--app", APP], "303").await;
+    let run = bluegreen(&local, &["reconcile", "--app", APP, "--json"], "303").await;
     assert_eq!(run.code, 0, "{}", run.stdout);
     let out: Value = serde_json::from_str(&run.stdout).expect("reconcile json");
     assert_eq!(out["changed"], true);
@@ -524,7 +524,7 @@ async fn reconcile_records_what_really_serves_after_a_move_by_hand() {
     assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
 
     // Twice is once.
-    let run = bluegreen(&local, &["reconcile", "--app", APP], "304").await;
+    let run = bluegreen(&local, &["reconcile", "--app", APP, "--json"], "304").await;
     let out: Value = serde_json::from_str(&run.stdout).expect("reconcile json");
     assert_eq!(out["changed"], false, "{}", run.stdout);
 }
@@ -799,6 +799,107 @@ async fn rollback_exit_codes_say_what_happened() {
     let back = rollback_now(&local, "checkout errors", &[], "955").await;
     assert_eq!(back.code, 0, "{}", back.stdout);
     assert_eq!(app.app.listener_split().await, Split::all(Color::Blue));
+}
+
+/// The other commands' exit codes, each from its own cause, and `--json`
+/// giving one JSON document on stdout either way: 2 for an app nobody
+/// configured (or an execution that does not exist), 1 for a refusal as the
+/// world stands (nothing waits at a gate, a deployment holds the app), 3
+/// when AWS cannot be asked (the endpoint refuses connections).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_command_says_by_its_exit_code_what_happened() {
+    let (local, app) = setup().await;
+    let code = |run: &Run| (run.code, run.stdout.clone());
+    // 2: an unknown app (or execution), nothing changed.
+    for (args, id) in [
+        (vec!["status", "--app", "ghost"], "961"),
+        (vec!["reconcile", "--app", "ghost"], "962"),
+        (vec!["approve", "--app", "ghost"], "963"),
+        (vec!["reject", "--app", "ghost", "--reason", "x"], "964"),
+        (
+            vec![
+                "report",
+                "--execution",
+                "arn:aws:states:us-east-1:123456789012:execution:nope:nope",
+            ],
+            "965",
+        ),
+    ] {
+        let run = bluegreen(&local, &args, id).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
+    }
+    let json = bluegreen(&local, &["status", "--app", "ghost", "--json"], "966").await;
+    let doc: Value = serde_json::from_str(&json.out).expect("one JSON document on stdout");
+    assert_eq!(doc["exit_code"], 2, "{doc}");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("UnknownApp"),
+        "{doc}"
+    );
+
+    // 1: refused as the world stands.
+    let approve = bluegreen(&local, &["approve", "--app", APP, "--json"], "967").await;
+    assert_eq!(code(&approve).0, 1, "{}", approve.stdout);
+    let doc: Value = serde_json::from_str(&approve.out).expect("one JSON document on stdout");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("waits at a gate"),
+        "{doc}"
+    );
+    let reject = bluegreen(&local, &["reject", "--app", APP, "--reason", "x"], "968").await;
+    assert_eq!(reject.code, 1, "{}", reject.stdout);
+    let holder = app.app.start_running_execution("release-v9").await;
+    let now = time::OffsetDateTime::now_utc();
+    let lock = json!({
+        "holder": holder,
+        "acquired_at": now.format(&time::format_description::well_known::Rfc3339).unwrap(),
+        "expires_at": (now + time::Duration::hours(1)).format(&time::format_description::well_known::Rfc3339).unwrap(),
+    });
+    app.app
+        .ssm
+        .put_parameter()
+        .name(format!("{}/{APP}/lock", bluegreen_local::example::PREFIX))
+        .value(lock.to_string())
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("put the lock");
+    let reconcile = bluegreen(&local, &["reconcile", "--app", APP], "969").await;
+    assert_eq!(reconcile.code, 1, "{}", reconcile.stdout);
+    assert!(
+        reconcile.stdout.contains("LockHeld"),
+        "{}",
+        reconcile.stdout
+    );
+
+    // 3: AWS cannot be asked.
+    let unreachable = [("AWS_ENDPOINT_URL", "http://127.0.0.1:1".to_string())];
+    for (args, id) in [
+        (vec!["status", "--app", APP], "971"),
+        (vec!["reconcile", "--app", APP], "972"),
+        (vec!["approve", "--app", APP], "973"),
+        (
+            vec![
+                "report",
+                "--execution",
+                "arn:aws:states:us-east-1:123456789012:execution:nope:nope",
+            ],
+            "974",
+        ),
+    ] {
+        let run = bluegreen_with(&local, &args, id, &unreachable).await;
+        assert_eq!(run.code, 3, "{args:?}: {}", run.stdout);
+    }
+
+    // 0, with --json: what it did, as JSON.
+    let status = bluegreen(&local, &["status", "--app", APP, "--json"], "975").await;
+    assert_eq!(status.code, 0, "{}", status.stdout);
+    let doc: Value = serde_json::from_str(&status.out).expect("status JSON");
+    assert_eq!(doc["app"], APP);
 }
 
 /// Following gives up at `--timeout-minutes` while the release bakes (the

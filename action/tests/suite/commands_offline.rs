@@ -777,3 +777,61 @@ async fn migrations_lint_reads_the_files_an_apps_expand_declares() {
         out.all()
     );
 }
+
+#[tokio::test]
+async fn validate_json_is_one_document_saying_what_is_wrong() {
+    let out = offline(
+        &[
+            "validate",
+            "--overrides",
+            r#"{"monitor":{"max_5xx_rate":5}}"#,
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.all());
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["valid"], false, "{doc}");
+    assert!(
+        doc["errors"][0]
+            .as_str()
+            .is_some_and(|e| e.contains("`overrides.monitor.max_5xx_rate`")),
+        "{doc}"
+    );
+}
+
+/// Every command's help says what it does, with an example to copy.
+#[tokio::test]
+async fn every_command_has_help_with_an_example() {
+    for command in [
+        "deploy",
+        "rollback",
+        "report",
+        "approve",
+        "reject",
+        "status",
+        "reconcile",
+        "smoke",
+        "validate",
+        "migrations",
+        "schema",
+    ] {
+        let out = offline(&[command, "--help"], &[]).await;
+        assert_eq!(out.code, 0, "{command}: {}", out.all());
+        assert!(
+            out.stdout.contains("Example: bluegreen ")
+                || out.stdout.contains("Example: `bluegreen "),
+            "{command} --help has no example: {}",
+            out.stdout
+        );
+    }
+    for sub in ["lint", "contract"] {
+        let out = offline(&["migrations", sub, "--help"], &[]).await;
+        assert!(
+            out.stdout.contains("Example: bluegreen "),
+            "{sub}: {}",
+            out.stdout
+        );
+    }
+}

@@ -75,7 +75,9 @@ async fn a_release_waits_at_its_gate_until_approved_then_goes_live() {
     let (gate, approved) = approved;
     assert_eq!(approved.code, 0, "{}", approved.stdout);
     assert!(
-        approved.stdout.contains(r#""decision": "approved""#),
+        approved
+            .stdout
+            .contains("approved web v2 at its gate (step 0, before 100%) by alice"),
         "{}",
         approved.stdout
     );
@@ -136,6 +138,7 @@ async fn a_rejected_release_aborts_with_traffic_untouched_and_the_lock_released(
                 "bob",
                 "--reason",
                 "release freeze",
+                "--json",
             ],
             "613",
         )

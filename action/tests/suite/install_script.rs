@@ -85,10 +85,24 @@ fn install_with_path(
     arch: &str,
     search_path: &str,
 ) -> (Output, PathBuf) {
+    install_as(server, dir, arch, search_path, &[], &[])
+}
+
+/// The installer as the action runs it, with `extra` environment (a ref
+/// other than the release's version, say) and `args` (`--plan`).
+fn install_as(
+    server: &MockServer,
+    dir: &Path,
+    arch: &str,
+    search_path: &str,
+    extra: &[(&str, String)],
+    args: &[&str],
+) -> (Output, PathBuf) {
     let checkout = dir.join("action");
     let github_path = dir.join("github-path");
     let out = Command::new("bash")
         .arg(script())
+        .args(args)
         .env_clear()
         .env("PATH", search_path)
         .env("RUNNER_OS", "Linux")
@@ -99,9 +113,195 @@ fn install_with_path(
         .env("ACTION_REPOSITORY", "octo/bluegreen")
         .env("ACTION_PATH", checkout)
         .env("BLUEGREEN_RELEASES_URL", server.uri())
+        .env("GITHUB_API_URL", server.uri())
+        .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .expect("bash runs");
     (out, github_path)
+}
+
+fn said(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A stand-in for a command on the runner (`cargo`, `gh`): records its
+/// arguments in `<dir>/<name>-args`, runs `body`; returns a PATH with it first.
+fn stand_in(dir: &Path, name: &str, body: &str) -> String {
+    let bin = dir.join("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let exe = bin.join(name);
+    std::fs::write(
+        &exe,
+        format!(
+            "#!/bin/sh\necho \"$@\" > '{}'\n{body}\n",
+            dir.join(format!("{name}-args")).display()
+        ),
+    )
+    .unwrap();
+    run(Command::new("chmod").arg("+x").arg(&exe));
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+const RELEASE_SHA: &str = "5f1c0de5f1c0de5f1c0de5f1c0de5f1c0de5f1c0";
+const UNRELEASED_SHA: &str = "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a";
+
+/// GitHub's API as the installer asks it: a ref's commit, and the tags
+/// (newest first; the moving major tag `v9` on the release's commit too).
+async fn serve_api(server: &MockServer) {
+    for (r, sha) in [
+        ("v9", RELEASE_SHA),
+        (RELEASE_SHA, RELEASE_SHA),
+        (UNRELEASED_SHA, UNRELEASED_SHA),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/octo/bluegreen/commits/{r}")))
+            .respond_with(ResponseTemplate::new(200).set_body_string(sha))
+            .mount(server)
+            .await;
+    }
+    let tags = serde_json::json!([
+        {"name": "v10.0.0", "zipball_url": "z", "commit": {"sha": "1111111111111111111111111111111111111111", "url": "u"}},
+        {"name": "v9", "zipball_url": "z", "commit": {"sha": RELEASE_SHA, "url": "u"}},
+        {"name": VERSION, "zipball_url": "z", "commit": {"sha": RELEASE_SHA, "url": "u"}},
+    ]);
+    Mock::given(method("GET"))
+        .and(path("/repos/octo/bluegreen/tags"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(tags))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_moving_major_tag_or_a_commit_installs_the_release_it_belongs_to() {
+    let server = MockServer::start().await;
+    let dir = scratch("major");
+    let target = "x86_64-unknown-linux-musl";
+    let (body, checksum) = archive(&dir, target);
+    action_checkout(&dir, &checksum);
+    serve(&server, target, body, checksum).await;
+    serve_api(&server).await;
+    let search_path = std::env::var("PATH").unwrap();
+    for r in ["v9", RELEASE_SHA] {
+        let extra = [("REQUESTED_VERSION", r.to_string())];
+        let (out, _) = install_as(&server, &dir, "X64", &search_path, &extra, &[]);
+        let all = said(&out);
+        assert!(out.status.success(), "{r}: {all}");
+        assert!(
+            all.contains(&format!("bluegreen {r} is release {VERSION}")),
+            "{all}"
+        );
+        assert!(all.contains("bluegreen 9.9.9 (test build)"), "{all}");
+    }
+    // A commit no release was made from builds from source.
+    let search_path = stand_in(
+        &dir,
+        "cargo",
+        "while [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=\"$2\"; shift; done\n\
+         mkdir -p \"$root/bin\"\n\
+         printf '#!/bin/sh\\necho bluegreen from source\\n' > \"$root/bin/bluegreen\"\n\
+         chmod +x \"$root/bin/bluegreen\"",
+    );
+    let extra = [
+        ("REQUESTED_VERSION", UNRELEASED_SHA.to_string()),
+        (
+            "BLUEGREEN_BUILD_DIR",
+            dir.join("build").display().to_string(),
+        ),
+    ];
+    let (out, _) = install_as(&server, &dir, "X64", &search_path, &extra, &[]);
+    let all = said(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("No digest committed for bluegreen"), "{all}");
+    assert!(all.contains("bluegreen from source"), "{all}");
+}
+
+/// `--plan` tells the action whether to cache a from-source build, and by
+/// which key: the lockfile's digest.
+#[tokio::test]
+async fn the_plan_says_whether_to_build_and_the_cache_key() {
+    let server = MockServer::start().await;
+    let dir = scratch("plan");
+    let target = "x86_64-unknown-linux-musl";
+    let (_, checksum) = archive(&dir, target);
+    let checkout = action_checkout(&dir, &checksum);
+    std::fs::write(checkout.join("Cargo.lock"), "# a lockfile\n").unwrap();
+    serve_api(&server).await;
+    let search_path = std::env::var("PATH").unwrap();
+    let output = dir.join("github-output");
+    for (r, build) in [("v9", "false"), (UNRELEASED_SHA, "true")] {
+        let _ = std::fs::remove_file(&output);
+        let extra = [
+            ("REQUESTED_VERSION", r.to_string()),
+            ("GITHUB_OUTPUT", output.display().to_string()),
+        ];
+        let (out, _) = install_as(&server, &dir, "X64", &search_path, &extra, &["--plan"]);
+        assert!(out.status.success(), "{}", said(&out));
+        let written = std::fs::read_to_string(&output).unwrap();
+        assert!(
+            written.contains(&format!("build={build}\n")),
+            "{r}: {written}"
+        );
+        let lock = String::from_utf8(
+            run(Command::new("sha256sum").arg(checkout.join("Cargo.lock"))).stdout,
+        )
+        .unwrap();
+        let lock = lock.split_whitespace().next().unwrap();
+        assert!(written.contains(&format!("lock={lock}")), "{written}");
+    }
+    assert!(
+        !dir.join("runner-temp/bluegreen/bin/bluegreen").exists(),
+        "a plan installs nothing"
+    );
+}
+
+/// A release the workflow attested: `gh attestation verify` is asked about
+/// the downloaded archive when gh is here, and a failure refuses it.
+#[tokio::test]
+async fn an_attested_release_is_verified_with_gh_and_refused_when_it_fails() {
+    let server = MockServer::start().await;
+    let dir = scratch("provenance");
+    let target = "x86_64-unknown-linux-musl";
+    let (body, checksum) = archive(&dir, target);
+    action_checkout(
+        &dir,
+        &format!("{checksum}# attested (actions/attest-build-provenance)\n"),
+    );
+    serve(&server, target, body, checksum).await;
+
+    let search_path = stand_in(&dir, "gh", "exit 0");
+    let (out, _) = install_with_path(&server, &dir, "X64", &search_path);
+    let all = said(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("build provenance of bluegreen-x86_64-unknown-linux-musl.tar.gz verified"),
+        "{all}"
+    );
+    let args = std::fs::read_to_string(dir.join("gh-args")).unwrap();
+    assert!(args.starts_with("attestation verify "), "{args}");
+    assert!(
+        args.contains("bluegreen-x86_64-unknown-linux-musl.tar.gz --repo octo/bluegreen"),
+        "{args}"
+    );
+
+    let _ = std::fs::remove_dir_all(dir.join("runner-temp"));
+    let search_path = stand_in(&dir, "gh", "echo 'no attestation' >&2; exit 1");
+    let (out, github_path) = install_with_path(&server, &dir, "X64", &search_path);
+    let all = said(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("does not verify"), "{all}");
+    assert!(!dir.join("runner-temp/bluegreen/bin/bluegreen").exists());
+    assert!(
+        !github_path.exists()
+            || std::fs::read_to_string(&github_path)
+                .unwrap()
+                .lines()
+                .count()
+                == 1
+    );
 }
 
 #[tokio::test]

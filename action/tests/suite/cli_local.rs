@@ -1005,6 +1005,18 @@ async fn report_brings_github_up_to_date_for_a_release_started_without_waiting()
     let comments = gh.comments(49);
     assert_eq!(comments.len(), 1, "{comments:?}");
     assert!(comments[0].1.contains("succeeded"), "{}", comments[0].1);
+    // Again, as JSON: the same deployment, still one.
+    let json = bluegreen_with(
+        &local,
+        &["report", "--execution", &arn, "--json"],
+        "934",
+        &env,
+    )
+    .await;
+    assert_eq!(json.code, 0, "{}", json.stdout);
+    let doc: Value = serde_json::from_str(&json.out).expect("one JSON document");
+    assert_eq!(doc["outcome"], "succeeded", "{doc}");
+    assert_eq!(doc["app"], APP, "{doc}");
 
     let unknown = bluegreen_with(
         &local,
@@ -1017,5 +1029,5 @@ async fn report_brings_github_up_to_date_for_a_release_started_without_waiting()
         &env,
     )
     .await;
-    assert_ne!(unknown.code, 0, "{}", unknown.stdout);
+    assert_eq!(unknown.code, 2, "{}", unknown.stdout);
 }

@@ -313,6 +313,8 @@ async fn deployment(
     // and their bake breaches; a good one breaches now and then too (a
     // noisy neighbour, a flaky dependency).
     let bad = rng.u8(..100) < 25;
+    // From a source of its own: the kept seeds' other draws stay as they were.
+    let redeploy = fastrand::Rng::with_seed(rng_seed ^ 0x7ede_9107).u8(..100) < 15;
     let mut resume = None;
     let mut redriven = false;
     loop {
@@ -320,6 +322,7 @@ async fn deployment(
             arn: arn.clone(),
             version: version.clone(),
             bad,
+            redeploy,
         };
         let stopped_at = states(
             world.clone(),
@@ -494,6 +497,9 @@ struct Release {
     arn: String,
     version: String,
     bad: bool,
+    /// Shipped with `redeploy: true`: a revision of its own even when the
+    /// version already serves (a restart on fresh tasks).
+    redeploy: bool,
 }
 
 /// One execution's states, as the checked-in ASL runs them (see `asl`),
@@ -507,15 +513,23 @@ async fn states(
     succeeded: Arc<std::sync::atomic::AtomicBool>,
     resume: Option<(String, serde_json::Value)>,
 ) -> Option<(String, serde_json::Value)> {
-    let Release { arn, version, bad } = release.clone();
+    let Release {
+        arn,
+        version,
+        bad,
+        redeploy,
+    } = release.clone();
     let mut rng = fastrand::Rng::with_seed(rng_seed);
     let machine = asl::Machine::checked_in();
     // What the action starts the execution with, or where a Redrive resumes.
     let (mut at, mut doc) = resume.unwrap_or_else(|| {
-        let doc = json!({
+        let mut doc = json!({
             "app": APP,
             "release": {"version": version, "image": format!("checkout:{version}")},
         });
+        if redeploy {
+            doc["release"]["redeploy"] = json!(true);
+        }
         world
             .lock()
             .unwrap()

@@ -11,11 +11,9 @@ use tracing::{info, warn};
 
 use crate::color::Color;
 use crate::document::requests::DeployRequest;
-use crate::error::{EXECUTION_INPUT, Error, Result};
+use crate::error::{Error, Result};
 use crate::ports::capabilities::Prefixed;
-use crate::ports::{
-    ContainerImage, Executions, LoadBalancer, ParameterStore, RevisionTag, Services,
-};
+use crate::ports::{Executions, LoadBalancer, ParameterStore, Services};
 use crate::records::config::{AppConfig, Strategy};
 use crate::records::fence::rolled_back_meanwhile;
 use crate::records::migrations::{MigrationPhase, MigrationReport};
@@ -29,6 +27,7 @@ use crate::world::split::Split;
 use crate::world::{PerColor, World, observe};
 
 mod plan;
+mod revision;
 
 pub use crate::document::outcomes::DeployOutcome;
 
@@ -154,18 +153,7 @@ where
         ..
     } = deployment;
     let idle_name = config.color(idle).service.clone();
-    let task_definition = match &deployment.release {
-        Release::TaskDefinition(arn) => arn.clone(),
-        Release::Revision { images, base, mark } => {
-            revision(aws, config, base, images, mark.as_ref()).await?
-        }
-        Release::Document { document, mark } => {
-            let (request, digest) = document.to_register(mark.as_ref());
-            let arn = aws.register_document(&request, &digest).await?;
-            info!(app, %arn, "the release's task definition, registered from its document");
-            arn
-        }
-    };
+    let task_definition = revision::task_definition(aws, config, &deployment.release).await?;
     let (replaces_release, update_needed) = deployment.changes(world, &task_definition);
     // The expand migration first: the release may need the expanded schema
     // to become healthy, and the old release serves meanwhile. While it runs
@@ -442,62 +430,6 @@ fn lock_ttl(config: &AppConfig, request: &DeployRequest, strategy: &Strategy) ->
     Duration::from_secs(
         config.deploy_timeout_seconds + migrations + steps * (strategy.bake_seconds() + 120) + 3600,
     )
-}
-
-/// The task definition with the release's images: a revision of `base`
-/// (what production runs now, the serving color's) with only those images
-/// changed. Not the idle color's: it may be older, and a release shipped
-/// since as a task definition (environment, CPU, secrets) would be silently
-/// undone. `base` itself when nothing changes and no `mark` asks for a
-/// revision of its own. A rerun finds the revision its first run registered
-/// (the adapter reuses the family's latest revision when it is the same), so
-/// nothing new is added.
-async fn revision(
-    services: &impl Services,
-    config: &AppConfig,
-    base: &str,
-    images: &NewImages,
-    mark: Option<&RevisionTag>,
-) -> Result<String> {
-    let current = services.images(base).await?;
-    let wanted: Vec<ContainerImage> = match images {
-        NewImages::ReleaseContainer(image) => vec![ContainerImage {
-            container: config.release_container(base, &current)?,
-            image: image.clone(),
-        }],
-        NewImages::Named(named) => {
-            if let Some(unknown) = named
-                .keys()
-                .find(|name| !current.iter().any(|c| &c.container == *name))
-            {
-                return Err(Error::bad_input(
-                    EXECUTION_INPUT,
-                    format!("release.images.{unknown}"),
-                    format!(
-                        "task definition {base} has no container `{unknown}` (it has: {})",
-                        current
-                            .iter()
-                            .map(|c| c.container.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
-            }
-            named
-                .iter()
-                .map(|(container, image)| ContainerImage {
-                    container: container.clone(),
-                    image: image.clone(),
-                })
-                .collect()
-        }
-    };
-    if mark.is_none() && wanted.iter().all(|w| current.contains(w)) {
-        return Ok(base.to_string());
-    }
-    let arn = services.register_with_images(base, &wanted, mark).await?;
-    info!(app = %config.app, %arn, images = ?wanted, redeploy = mark.is_some(), "the release's task definition");
-    Ok(arn)
 }
 
 /// Smoke tests reach the idle color through the test route; it must send

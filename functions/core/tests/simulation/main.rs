@@ -1344,12 +1344,22 @@ fn sizes(m: &Model) -> Vec<(i32, Option<i32>)> {
         .collect()
 }
 
+/// The task definition each color's service runs, blue then green.
+fn task_definitions(m: &Model) -> Vec<String> {
+    Color::BOTH
+        .into_iter()
+        .map(|c| m.services[&format!("{APP}-{c}")].task_definition.clone())
+        .collect()
+}
+
 struct Checker {
     foreign: Vec<ForeignAction>,
     last_weights: Weights,
     /// Each color's desired count and scaling minimum after the last poll.
     last_sizes: Vec<(i32, Option<i32>)>,
     last_lock: Option<Lock>,
+    /// Each color's task definition after the last poll.
+    last_task_definitions: Vec<String>,
     operator_acted: bool,
     /// The poll of the operator's latest action: a step that read the world
     /// just before it cannot have seen it.
@@ -1447,6 +1457,28 @@ impl Checker {
         }
         self.last_sizes = now;
         self.last_weights = w;
+        // 14. With migrations, a color is updated to a release's task
+        // definition only once that release's expand succeeded on it.
+        let runs = task_definitions(m);
+        if m.param(&param("config"))
+            .is_some_and(|c| c.contains("\"expand\""))
+        {
+            for (i, td) in runs.iter().enumerate() {
+                let expanded = m.one_off.iter().any(|r| {
+                    r.task_definition == *td
+                        && r.command.last().map(String::as_str) == Some("expand")
+                        && r.stopped
+                        && r.exit_code == 0
+                });
+                if *td != self.last_task_definitions[i] && !expanded {
+                    return Err(format!(
+                        "invariant 14: {actor} updated {} to {td} without its expand migration having succeeded",
+                        Color::BOTH[i]
+                    ));
+                }
+            }
+        }
+        self.last_task_definitions = runs;
         // 3. A live execution's lock is never broken.
         let lock: Option<Lock> = m
             .param(&param("lock"))
@@ -1716,6 +1748,7 @@ fn simulate(seed: u64) -> Outcome {
             foreign: production(&m).foreign().cloned().collect(),
             last_weights: weights(&m),
             last_sizes: sizes(&m),
+            last_task_definitions: task_definitions(&m),
             last_lock: None,
             operator_acted: false,
             operator_at: None,

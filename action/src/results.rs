@@ -97,6 +97,11 @@ impl<'a> Results<'a> {
         self.read("scale_down")
     }
 
+    /// A failed release's color scaled back after its grace.
+    pub fn scale_back(&self) -> Read<ScaleDownOutcome> {
+        self.read("scale_back")
+    }
+
     fn read<T: DeserializeOwned>(&self, key: &'static str) -> Read<T> {
         let value = self.doc.get(key).filter(|v| !v.is_null())?;
         Some(T::deserialize(value).map_err(|e| Unreadable {

@@ -82,8 +82,9 @@ pub const FAILED_GRACE: &str = "FailedColorGrace";
 /// Every state name the CLI reads from an execution's history (the
 /// timeline's summaries, the live point), and the errors of the Fail states
 /// it tells apart; a test holds them to the checked-in ASL.
-pub const STATES_READ: [&str; 14] = [
+pub const STATES_READ: [&str; 15] = [
     FAILED_GRACE,
+    "ScaleBackFailed",
     "DeployIdle",
     "CheckIdle",
     "SmokeTest",

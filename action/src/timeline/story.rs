@@ -111,6 +111,13 @@ pub(super) fn describe(event: &HistoryEvent, at_seconds: f64) -> Option<Step> {
     }
 }
 
+fn scaled(d: &bluegreen_core::steps::scale_down::ScaleDownOutcome) -> String {
+    match &d.skipped {
+        Some(why) => format!("skipped: {why}"),
+        None => format!("{} scaled to {}", d.service, d.desired),
+    }
+}
+
 fn first_line(s: &str, max: usize) -> String {
     let line = s.lines().next().unwrap_or_default();
     if line.chars().count() > max {
@@ -184,10 +191,8 @@ pub(super) fn summary(state: &str, doc: &Value) -> Option<String> {
             Ok("lock released".to_string())
         }
         "Contract" => Ok(contract_line(&doc["contract"])),
-        "ScaleDown" => results.scale_down()?.map(|d| match d.skipped {
-            Some(why) => format!("skipped: {why}"),
-            None => format!("{} scaled to {}", d.service, d.desired),
-        }),
+        "ScaleDown" => results.scale_down()?.map(|d| scaled(&d)),
+        "ScaleBackFailed" => results.scale_back()?.map(|d| scaled(&d)),
         _ => return None,
     };
     let line = line.unwrap_or_else(|unreadable| unreadable.to_string());

@@ -149,8 +149,13 @@ pub(super) fn summary(state: &str, doc: &Value) -> Option<String> {
                 } else {
                     ""
                 };
+                let redeploy = if doc["release"]["redeploy"] == true {
+                    ", redeployed on fresh tasks"
+                } else {
+                    ""
+                };
                 format!(
-                    "{} on {} ({} task(s)){again}{expand}",
+                    "{} on {} ({} task(s)){redeploy}{again}{expand}",
                     d.version, d.idle_color, d.desired_count
                 )
             }

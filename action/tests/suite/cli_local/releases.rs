@@ -249,6 +249,12 @@ async fn a_redeploy_restarts_the_serving_version_on_fresh_tasks() {
             .iter()
             .any(|(k, _)| k == "bluegreen:redeploy")
     );
+    assert!(
+        run.stdout
+            .contains("v2 on blue (2 task(s)), redeployed on fresh tasks"),
+        "{}",
+        run.stdout
+    );
     let states = states_entered(&local, &run.execution()).await;
     for state in ["DeployIdle", "SmokeTest", "Switch"] {
         assert!(

@@ -36,6 +36,20 @@ fn rendered_file(dir: &std::path::Path, app_image: &str) -> std::path::PathBuf {
     path
 }
 
+/// `bluegreen deploy --images` (YAML or JSON: container → image).
+async fn deploy_images(local: &Local, version: &str, images: &str, run_id: &str) -> Run {
+    let args = [
+        "deploy",
+        "--app",
+        APP,
+        "--version",
+        version,
+        "--images",
+        images,
+    ];
+    bluegreen(local, &args, run_id).await
+}
+
 async fn images(app: &LocalApp, arn: &str) -> Vec<(String, String)> {
     app.app
         .task_definition(arn)
@@ -112,17 +126,10 @@ async fn a_task_definition_file_then_two_containers_images_at_once() {
     wait_for_executions_to_end(&local).await;
 
     // Both containers' images at once, on a revision of what production runs.
-    let run = bluegreen(
+    let run = deploy_images(
         &local,
-        &[
-            "deploy",
-            "--app",
-            APP,
-            "--version",
-            "v3",
-            "--images",
-            "app: example/web:v3\nenvoy: example/envoy:1.32\n",
-        ],
+        "v3",
+        "app: example/web:v3\nenvoy: example/envoy:1.32\n",
         "4102",
     )
     .await;
@@ -143,20 +150,7 @@ async fn a_task_definition_file_then_two_containers_images_at_once() {
 
     // A container the task definition does not have: stopped before any
     // traffic moved, the container named.
-    let run = bluegreen(
-        &local,
-        &[
-            "deploy",
-            "--app",
-            APP,
-            "--version",
-            "v4",
-            "--images",
-            "{app: example/web:v4, sidecar: x:1}",
-        ],
-        "4103",
-    )
-    .await;
+    let run = deploy_images(&local, "v4", "{app: example/web:v4, sidecar: x:1}", "4103").await;
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(run.output("result"), Some("aborted"), "{}", run.outputs);
     assert!(

@@ -9,17 +9,14 @@ use std::time::Duration;
 use aws_sdk_lambda::primitives::Blob;
 use bluegreen_core::ports::{HookAnswer, HookSender, HookTarget};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
+
+use crate::http::{HttpsClient, describe, first_bytes, https_client};
 
 /// How much of an answer a report keeps.
 const DETAIL_CHARS: usize = 200;
 /// How much of an answer is read at most: the report keeps a line of it.
 const ANSWER_BYTES: usize = 64 * 1024;
-
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// The HTTP client hooks and chat notices go out with, built on first use:
 /// most releases deliver none, and a function's Init (the emergency path's
@@ -30,7 +27,7 @@ pub struct HookHttp(Arc<OnceLock<Result<HttpsClient, String>>>);
 impl HookHttp {
     fn client(&self) -> Result<&HttpsClient, &str> {
         self.0
-            .get_or_init(http_client)
+            .get_or_init(|| https_client(true))
             .as_ref()
             .map_err(String::as_str)
     }
@@ -81,19 +78,6 @@ impl HookSender for HttpHooks {
             },
         }
     }
-}
-
-/// A client for hooks: HTTP/1.1 over TLS with the system's roots (or plain
-/// HTTP), no redirects (a signed delivery goes where the config says, not
-/// where an answer points), no proxy from the environment.
-fn http_client() -> Result<HttpsClient, String> {
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
-        .map_err(|e| format!("no TLS roots for hooks: {e}"))?
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 
 impl HookSender for Hooks {
@@ -150,11 +134,8 @@ async fn post(
         let response = http.request(request).await.map_err(|e| describe(&e))?;
         let status = response.status().as_u16();
         // The answer's first bytes tell enough; one that never ends is cut.
-        let text = match Limited::new(response.into_body(), ANSWER_BYTES)
-            .collect()
-            .await
-        {
-            Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+        let text = match first_bytes(response.into_body(), ANSWER_BYTES).await {
+            Ok(body) => String::from_utf8_lossy(&body).into_owned(),
             Err(_) => String::new(),
         };
         Ok::<_, String>((status, text))
@@ -241,23 +222,6 @@ fn without_credentials(url: &str) -> Result<(String, Option<String>), String> {
     let _ = parsed.set_password(None);
     let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     Ok((parsed.to_string(), Some(format!("Basic {token}"))))
-}
-
-/// The client's error and its causes (hyper's say neither the URL nor
-/// the body).
-fn describe(e: &hyper_util::client::legacy::Error) -> String {
-    let mut said = if e.is_connect() {
-        "could not connect".to_string()
-    } else {
-        e.to_string()
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        said.push_str(": ");
-        said.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    said
 }
 
 fn first(text: &str) -> String {

@@ -12,6 +12,7 @@ pub use bluegreen_aws::AwsPorts;
 pub use bluegreen_core::records::config::Function;
 mod clock;
 mod hooks;
+pub mod http;
 
 pub use hooks::{HookHttp, Hooks, HttpHooks};
 

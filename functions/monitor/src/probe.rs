@@ -7,11 +7,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bluegreen_core::ports::ProbeResult;
 use bluegreen_core::steps::monitor::{VersionCheck, VersionProber};
+use bluegreen_lambda::http::{HttpsClient, first_bytes, https_client};
 use tokio::task::JoinSet;
 
 #[derive(Clone)]
 pub struct HttpProber {
-    client: reqwest::Client,
+    client: Result<HttpsClient, String>,
 }
 
 impl HttpProber {
@@ -19,11 +20,7 @@ impl HttpProber {
         HttpProber {
             // No connection reuse: each probe should be able to land on either
             // color, as a new user's request would.
-            client: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .user_agent("bluegreen-monitor")
-                .build()
-                .expect("HTTP client builds"),
+            client: https_client(false),
         }
     }
 }
@@ -37,13 +34,11 @@ impl Default for HttpProber {
 /// Responses are read up to this size when looking for the marker.
 const MAX_BODY: usize = 64 * 1024;
 
-fn describe(e: &reqwest::Error) -> String {
+fn describe(e: &hyper_util::client::legacy::Error) -> String {
     if e.is_connect() {
         "connection failed".to_string()
-    } else if e.is_timeout() {
-        "timed out".to_string()
     } else {
-        e.to_string()
+        bluegreen_lambda::http::describe(e)
     }
 }
 
@@ -74,29 +69,32 @@ fn uncached(url: &str) -> String {
 pub const CACHE_BUSTER: &str = "bluegreen-probe";
 
 async fn probe_checked(
-    client: reqwest::Client,
+    client: Result<HttpsClient, String>,
     url: String,
     timeout: Duration,
     check: VersionCheck,
 ) -> ProbeResult {
     let started = Instant::now();
     let result = tokio::time::timeout(timeout, async {
-        let response = client
-            .get(uncached(&url))
-            .header(reqwest::header::CACHE_CONTROL, "no-cache")
-            .header(reqwest::header::PRAGMA, "no-cache")
-            .send()
-            .await?;
+        let client = client?;
+        let request = http::Request::get(uncached(&url))
+            .header(http::header::USER_AGENT, "bluegreen-monitor")
+            .header(http::header::CACHE_CONTROL, "no-cache")
+            .header(http::header::PRAGMA, "no-cache")
+            .body(Default::default())
+            .map_err(|e| format!("not a request: {e}"))?;
+        let response = client.request(request).await.map_err(|e| describe(&e))?;
         let status = response.status().as_u16();
         let headers: Vec<(String, String)> = response
             .headers()
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
             .collect();
-        let body = response.bytes().await?;
-        let body = &body[..body.len().min(MAX_BODY)];
-        let found = check.matches(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), body);
-        Ok::<_, reqwest::Error>((status, found))
+        let body = first_bytes(response.into_body(), MAX_BODY)
+            .await
+            .map_err(|e| e.to_string())?;
+        let found = check.matches(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), &body);
+        Ok::<_, String>((status, found))
     })
     .await;
     let latency_ms = started.elapsed().as_millis() as u64;
@@ -111,7 +109,7 @@ async fn probe_checked(
             status: None,
             latency_ms,
             has_marker: false,
-            error: Some(describe(&e)),
+            error: Some(e),
         },
         Err(_) => ProbeResult {
             status: None,

@@ -47,6 +47,9 @@ pub fn render_report(
     if let Some(production) = production(doc, outcome) {
         facts.push(format!("**Production:** {production}"));
     }
+    if let Some(task_definition) = task_definition(doc) {
+        facts.push(format!("**Task definition:** {task_definition}"));
+    }
     if let Some(url) = console_url {
         facts.push(format!("[Step Functions execution]({url})"));
     }
@@ -83,6 +86,25 @@ pub fn render_report(
     }
     out.push_str(&timeline(steps));
     out
+}
+
+/// The release's task definition as `family:revision` (registered by
+/// bluegreen, or given), and whether it was a redeploy.
+fn task_definition(doc: &Value) -> Option<String> {
+    let deploy = readable(Results::of(doc).deploy())?;
+    if deploy.already_live {
+        return None;
+    }
+    let arn = &deploy.task_definition_arn;
+    let short = arn
+        .rsplit_once("task-definition/")
+        .map_or(arn.as_str(), |(_, t)| t);
+    let redeploy = if doc["release"]["redeploy"] == true {
+        " (a redeploy, on fresh tasks)"
+    } else {
+        ""
+    };
+    Some(format!("{}{redeploy}", code(short)))
 }
 
 /// Which color serves production, and what.

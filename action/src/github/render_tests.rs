@@ -193,7 +193,7 @@ fn a_release_that_went_live() {
     let expected = format!(
         "### ✅ checkout `v4`: succeeded
 
-**Production:** **blue** `v4` (100%) · [Step Functions execution]({URL})
+**Production:** **blue** `v4` (100%) · **Task definition:** `checkout:4` · [Step Functions execution]({URL})
 
 #### Smoke tests: 1 passed, 0 failed
 
@@ -565,5 +565,19 @@ fn a_release_outside_its_window_says_when_it_opens() {
     assert!(
         out.starts_with("### 🕙 checkout `v4`: waiting for its release window"),
         "{out}"
+    );
+}
+
+#[test]
+fn a_redeploy_says_so_beside_its_task_definition() {
+    let doc = json!({
+        "app": "checkout",
+        "release": {"version": "v4", "image": "checkout:v4", "redeploy": true},
+        "deploy": deploy("blue"),
+    });
+    let md = render_report("checkout", "v4", &[], None, Some(&doc), None);
+    assert!(
+        md.contains("**Task definition:** `checkout:4` (a redeploy, on fresh tasks)"),
+        "{md}"
     );
 }

@@ -292,6 +292,7 @@ impl LocalCluster {
 /// green by the weights the emulator's listener (or rule) holds right now.
 pub struct LocalListener {
     pub url: String,
+    routing: Arc<Routing>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -341,6 +342,7 @@ impl LocalListener {
             http: reqwest::Client::new(),
         });
         let poller = routing.clone();
+        let counted = routing.clone();
         let (tcp, url) = bound;
         let task = tokio::spawn(async move {
             // Follow the emulator's listener, as the ALB's data plane follows
@@ -359,7 +361,16 @@ impl LocalListener {
             let _ = axum::serve(tcp, router).await;
             follow.abort();
         });
-        LocalListener { url, task }
+        LocalListener {
+            url,
+            routing: counted,
+            task,
+        }
+    }
+
+    /// How many requests it has routed.
+    pub fn requests(&self) -> u64 {
+        self.routing.counter.load(Ordering::Relaxed)
     }
 }
 

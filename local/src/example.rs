@@ -4,16 +4,19 @@
 //! queue to read alerts from, and the app's config in SSM.
 
 use aws_config::SdkConfig;
-use aws_sdk_elasticloadbalancingv2::types::ProtocolEnum;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, FixedResponseActionConfig, RuleCondition, TargetDescription,
     TargetTypeEnum,
 };
+use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerSchemeEnum, ProtocolEnum};
 use bluegreen_core::Color;
 use bluegreen_core::records::state::AppState;
 use serde_json::{Value, json};
 
 pub const PREFIX: &str = "/bluegreen";
+
+/// The test listener's port on the load balancer (as the CDK example's).
+pub const TEST_PORT: u16 = 8080;
 
 #[derive(Debug, Clone)]
 pub struct AppOptions {
@@ -33,6 +36,11 @@ pub struct AppOptions {
     pub monitor: Value,
     /// The URL smoke tests use to reach the idle color (the test listener).
     pub test_url: String,
+    /// An internal load balancer, as most teams' services have: the test
+    /// URL is then its test listener by the load balancer's DNS name
+    /// (`http://<dns name>:8080`, instead of `test_url`), which only the
+    /// functions in the VPC reach (see `vpc`).
+    pub private_test_listener: bool,
     /// Further top-level config fields (e.g. `deploy_timeout_seconds`).
     pub extra_config: Value,
 }
@@ -49,6 +57,7 @@ impl Default for AppOptions {
             failed_color_grace_seconds: 2,
             monitor: json!({}),
             test_url: "http://127.0.0.1:8080".to_string(),
+            private_test_listener: false,
             extra_config: json!({}),
         }
     }
@@ -65,6 +74,8 @@ pub struct ExampleApp {
     pub listener_arn: String,
     pub rule_arn: Option<String>,
     pub test_listener_arn: String,
+    /// The load balancer's DNS name (private for an internal one).
+    pub dns_name: String,
     pub blue_tg: String,
     pub green_tg: String,
     pub cluster: String,
@@ -143,10 +154,21 @@ impl ExampleApp {
             .create_load_balancer()
             .name(format!("{name}-alb"))
             .set_subnets(Some(subnets))
+            .scheme(if options.private_test_listener {
+                LoadBalancerSchemeEnum::Internal
+            } else {
+                LoadBalancerSchemeEnum::InternetFacing
+            })
             .send()
             .await
             .expect("create load balancer");
         let lb_arn = lb.load_balancers()[0].load_balancer_arn.clone().unwrap();
+        let dns_name = lb.load_balancers()[0].dns_name.clone().unwrap();
+        let test_url = if options.private_test_listener {
+            format!("http://{dns_name}:{TEST_PORT}")
+        } else {
+            options.test_url.clone()
+        };
 
         let mut tgs = vec![];
         for color in ["blue", "green"] {
@@ -235,7 +257,7 @@ impl ExampleApp {
             .create_listener()
             .load_balancer_arn(&lb_arn)
             .protocol(ProtocolEnum::Http)
-            .port(8080)
+            .port(TEST_PORT.into())
             .default_actions(forward_to(&green_tg))
             .send()
             .await
@@ -356,7 +378,7 @@ impl ExampleApp {
             "blue": {"service": format!("{name}-blue"), "target_group_arn": blue_tg},
             "green": {"service": format!("{name}-green"), "target_group_arn": green_tg},
             "production": production,
-            "test": {"listener_arn": test_listener_arn, "url": options.test_url},
+            "test": {"listener_arn": test_listener_arn, "url": test_url},
             "strategy": options.strategy,
             "warm_window_seconds": options.warm_window_seconds,
             "failed_color_grace_seconds": options.failed_color_grace_seconds,
@@ -386,6 +408,7 @@ impl ExampleApp {
             listener_arn,
             rule_arn,
             test_listener_arn,
+            dns_name,
             blue_tg,
             green_tg,
             cluster,

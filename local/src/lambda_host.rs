@@ -30,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use super::stops::{InFlight, StoppingExecutions};
+use super::vpc::VpcDns;
 
 /// The hosted handlers' ports: the emulator's, with an immediate stop.
 type HostPorts =
@@ -77,6 +78,8 @@ type Functions = Arc<std::sync::Mutex<std::collections::HashMap<String, TeamFunc
 
 pub struct LambdaHost {
     pub port: u16,
+    /// The VPC the smoke-test function is placed in: its private names.
+    pub vpc: VpcDns,
     pub calls: mpsc::UnboundedReceiver<Invocation>,
     hooks: Arc<std::sync::Mutex<Vec<ServiceUpdateHook>>>,
     functions: Functions,
@@ -106,6 +109,7 @@ impl LambdaHost {
         let functions: Functions = Arc::default();
         let in_flight = InFlight::default();
         let prober = HttpProber::new();
+        let vpc = VpcDns::default();
         let hooks_http = bluegreen_lambda::HookHttp::default();
         let adapters = {
             let (prefix, in_flight) = (prefix.to_string(), in_flight.clone());
@@ -151,7 +155,10 @@ impl LambdaHost {
         let host = Arc::new(Host {
             acting,
             in_flight,
-            http: bluegreen_smoke::http_client().map_err(std::io::Error::other)?,
+            http: bluegreen_smoke::http_client_builder()
+                .dns_resolver(vpc.clone())
+                .build()
+                .map_err(std::io::Error::other)?,
             moto: moto_endpoint.trim_end_matches('/').to_string(),
             proxy: reqwest::Client::new(),
             calls: tx,
@@ -168,6 +175,7 @@ impl LambdaHost {
         });
         Ok(LambdaHost {
             port,
+            vpc,
             calls: rx,
             hooks,
             functions,

@@ -15,6 +15,7 @@ pub mod one_off;
 pub mod sample;
 pub mod stops;
 pub mod up;
+pub mod vpc;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -127,7 +128,20 @@ impl Local {
         own: HashMap<Color, String>,
     ) -> Result<LocalApp, String> {
         let production = LocalListener::bind().await.map_err(|e| e.to_string())?;
-        let test = LocalListener::bind().await.map_err(|e| e.to_string())?;
+        // An internal load balancer's test listener has a private address
+        // only the VPC's functions reach by its name; else any local port.
+        let (test, private_ip) = if options.private_test_listener {
+            let (listener, ip) = vpc::bind_private(example::TEST_PORT)
+                .await
+                .map_err(|e| format!("bind the private test listener: {e}"))?;
+            let url = format!("http://{ip}:{}", example::TEST_PORT);
+            ((listener, url), Some(ip))
+        } else {
+            (
+                LocalListener::bind().await.map_err(|e| e.to_string())?,
+                None,
+            )
+        };
         options.test_url = test.1.clone();
         if let Some(monitor) = options.monitor.as_object_mut()
             && !monitor.contains_key("probe_url")
@@ -141,6 +155,9 @@ impl Local {
         options.healthy_blue = false;
         options.healthy_green = false;
         let app = Arc::new(ExampleApp::provision(&self.sdk, name, options).await);
+        if let Some(ip) = private_ip {
+            self.host.vpc.add(&app.dns_name, ip);
+        }
         let state_machine_arn = self
             .sfn
             .create_state_machine()

@@ -14,6 +14,7 @@ mod gates;
 mod hooks;
 mod migrations;
 mod notifications;
+mod private_listener;
 mod releases;
 mod scale_back;
 

@@ -19,7 +19,7 @@ pub mod template;
 mod vars;
 mod warmup;
 
-pub use client::http_client;
+pub use client::{http_client, http_client_builder};
 pub use mask::Masker;
 pub use report::{SmokeReport, TestReport, Totals, WarmupReport};
 pub use route::{RouteCheck, RouteReport};

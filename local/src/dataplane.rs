@@ -345,14 +345,15 @@ impl LocalListener {
         let counted = routing.clone();
         let (tcp, url) = bound;
         let task = tokio::spawn(async move {
-            // Follow the emulator's listener, as the ALB's data plane follows
-            // its control plane: with a short delay.
+            // Follow the emulator's production listener, as the ALB's data
+            // plane follows its control plane: with a short delay. (The test
+            // route is read for every request instead: see `route`.)
             let follow = tokio::spawn(async move {
+                if poller.listener != Listener::Production {
+                    return;
+                }
                 loop {
-                    let split = match poller.listener {
-                        Listener::Production => poller.app.listener_split().await,
-                        Listener::Test => poller.app.test_route_split().await,
-                    };
+                    let split = poller.app.listener_split().await;
                     *poller.split.lock().unwrap() = Some(split);
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }

@@ -116,6 +116,15 @@ pub struct Model {
     pub one_off: Vec<OneOffRun>,
     /// Chance, in percent, that a one-off task exits 1.
     pub one_off_failure_percent: u8,
+    /// Chance, in percent, that a call of an invocation with a deadline
+    /// (see [`SimPorts::until`]) first stalls (a slow network, a paused
+    /// process) while the world moves on, drawn from a source of its own so
+    /// that the other draws stay as they were.
+    pub stall_percent: u8,
+    stall_rng: fastrand::Rng,
+    pub stalls_injected: usize,
+    /// Calls refused because their invocation had run out of time.
+    pub timed_out: usize,
 }
 
 impl Model {
@@ -143,6 +152,10 @@ impl Model {
             hooks: Vec::new(),
             one_off: Vec::new(),
             one_off_failure_percent: 0,
+            stall_percent: 0,
+            stall_rng: fastrand::Rng::with_seed(seed ^ 0x5741_4c4c),
+            stalls_injected: 0,
+            timed_out: 0,
         }
     }
 
@@ -258,6 +271,9 @@ pub struct SimPorts {
     pub model: Arc<Mutex<Model>>,
     /// Who is calling, for the trace.
     pub actor: String,
+    /// The world's call count at which this invocation's function times
+    /// out: Lambda ends it there, so no call of it has an effect after.
+    pub deadline: Option<usize>,
 }
 
 impl SimPorts {
@@ -265,13 +281,34 @@ impl SimPorts {
         SimPorts {
             model,
             actor: actor.to_string(),
+            deadline: None,
         }
     }
 
     /// Every port over `model` as one capability object, the way a Lambda
     /// holds them, for `actor` (named in the trace).
     pub fn bundle(model: Arc<Mutex<Model>>, actor: &str, prefix: &str) -> SimBundle {
-        let p = SimPorts::new(model, actor);
+        SimPorts::new(model, actor).into_bundle(prefix)
+    }
+
+    /// As [`SimPorts::bundle`], for one invocation of a function that Lambda
+    /// ends `timeout_seconds` after it began (one second per call of the
+    /// world's): its calls may stall (see [`Model::stall_percent`]), and none
+    /// has an effect once its time is up.
+    pub fn until(
+        model: Arc<Mutex<Model>>,
+        actor: &str,
+        prefix: &str,
+        timeout_seconds: usize,
+    ) -> SimBundle {
+        let deadline = model.lock().expect("model").calls + timeout_seconds;
+        let mut p = SimPorts::new(model, actor);
+        p.deadline = Some(deadline);
+        p.into_bundle(prefix)
+    }
+
+    fn into_bundle(self, prefix: &str) -> SimBundle {
+        let p = self;
         Ports {
             params: p.clone(),
             lb: p.clone(),
@@ -295,6 +332,22 @@ impl SimPorts {
         effect: impl FnOnce(&mut Model) -> PortResult<T>,
     ) -> PortResult<T> {
         yield_now().await;
+        if let Some(deadline) = self.deadline {
+            self.maybe_stall().await;
+            let mut m = self.lock();
+            if m.calls >= deadline {
+                m.timed_out += 1;
+                m.trace.push(format!(
+                    "{} {operation} -> not made: the function timed out at {deadline}",
+                    self.actor
+                ));
+                return Err(PortError {
+                    operation,
+                    kind: PortErrorKind::Transient,
+                    message: "the function timed out".into(),
+                });
+            }
+        }
         let mut m = self.lock();
         m.calls += 1;
         m.converge();
@@ -329,6 +382,31 @@ impl SimPorts {
                 m.trace.push(format!("{line} -> {ok}"));
                 out
             }
+        }
+    }
+}
+
+impl SimPorts {
+    /// Sometimes waits, before a call, while the world makes up to 300
+    /// calls (a bounded number of polls: the world may have nothing else
+    /// to do).
+    async fn maybe_stall(&self) {
+        let until = {
+            let mut m = self.lock();
+            if m.stall_percent == 0 || m.stall_rng.u8(..100) >= m.stall_percent {
+                return;
+            }
+            m.stalls_injected += 1;
+            let until = m.calls + m.stall_rng.usize(30..=300);
+            m.trace
+                .push(format!("{} stalls until call {until}", self.actor));
+            until
+        };
+        for _ in 0..200 {
+            if self.lock().calls >= until {
+                return;
+            }
+            yield_now().await;
         }
     }
 }

@@ -1221,28 +1221,7 @@ async fn presses(
     // SNS → Lambda retries an asynchronous invoke twice; then the alert asks
     // on-call to press the button again (a new message), which they do.
     for _ in 0..9 {
-        let request = RollbackRequest {
-            app: APP.into(),
-            reason: "on-call pressed the button".into(),
-            source: RollbackSource::Sns,
-            requested_by: Some("oncall".into()),
-            caller_execution: None,
-            release: None,
-            sent_at: Some(sent_at),
-            ended_execution: None,
-        };
-        let p = rollback_ports(&world, actor);
-        let out = rollback(&p, &request, now(&world), None).await;
-        note(
-            &world,
-            format!(
-                "  SNS rollback -> {}",
-                out.as_ref().map_or_else(
-                    |e| e.error_type().to_string(),
-                    |o| format!("to {}", o.to.color)
-                )
-            ),
-        );
+        let out = oncall_rollback(&world, actor, "on-call pressed the button", sent_at).await;
         match out {
             Ok(o) => {
                 run.lock().unwrap().rolled_back.push((o, None));
@@ -1272,6 +1251,39 @@ async fn presses(
         }
     }
     run.lock().unwrap().gave_up = true;
+}
+
+/// One invocation of the rollback function by an emergency message (an
+/// SNS delivery), noted in the trace with its outcome.
+async fn oncall_rollback(
+    world: &World,
+    actor: &str,
+    reason: &str,
+    sent_at: OffsetDateTime,
+) -> Result<RollbackOutcome, Error> {
+    let request = RollbackRequest {
+        app: APP.into(),
+        reason: reason.into(),
+        source: RollbackSource::Sns,
+        requested_by: Some("oncall".into()),
+        caller_execution: None,
+        release: None,
+        sent_at: Some(sent_at),
+        ended_execution: None,
+    };
+    let p = rollback_ports(world, actor);
+    let out = rollback(&p, &request, now(world), None).await;
+    note(
+        world,
+        format!(
+            "  {actor} rollback -> {}",
+            out.as_ref().map_or_else(
+                |e| e.error_type().to_string(),
+                |o| format!("to {}", o.to.color)
+            )
+        ),
+    );
+    out
 }
 
 /// On-call presses the emergency rollback once a release's contract
@@ -1308,30 +1320,11 @@ async fn press_after_contract(world: World, wait: usize, run: Arc<Mutex<Run>>) {
     for _ in 0..wait {
         yield_now().await;
     }
-    let request = RollbackRequest {
-        app: APP.into(),
-        reason: "on-call pressed the button after the contract".into(),
-        source: RollbackSource::Sns,
-        requested_by: Some("oncall".into()),
-        caller_execution: None,
-        release: None,
-        sent_at: Some(now(&world)),
-        ended_execution: None,
-    };
+    let sent_at = now(&world);
     // Lambda retries an asynchronous invoke that failed, twice.
     for _ in 0..3 {
-        let p = rollback_ports(&world, "oncall-late");
-        let out = rollback(&p, &request, now(&world), None).await;
-        note(
-            &world,
-            format!(
-                "  late SNS rollback -> {}",
-                out.as_ref().map_or_else(
-                    |e| e.error_type().to_string(),
-                    |o| format!("to {}", o.to.color)
-                )
-            ),
-        );
+        let reason = "on-call pressed the button after the contract";
+        let out = oncall_rollback(&world, "oncall-late", reason, sent_at).await;
         match out {
             Ok(o) => {
                 run.lock().unwrap().rolled_back.push((o, None));

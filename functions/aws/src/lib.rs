@@ -62,9 +62,33 @@ pub fn ports(config: &SdkConfig, prefix: impl Into<String>) -> AwsPorts {
 }
 
 /// The SDK config from the environment (Lambda's role, `AWS_ENDPOINT_URL` for
-/// the local emulator, ...).
+/// the local emulator, ...), with every call's time bounded ([`timeouts`]).
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
+}
+
+/// How long one attempt of a call may take before the SDK gives it up and
+/// retries it (its standard retries: three attempts in all).
+pub const CALL_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a call may take, its retries included.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Every call's time bounds. The SDK sets none but the connect timeout: a
+/// request whose answer never comes would be waited on for as long as the
+/// function may run. A rollback would spend its three minutes on one hung
+/// call, and then decide from what it read minutes before (the simulation
+/// met this: one of two target-health reads made together hung while the
+/// autoscaler scaled the other color in). With these bounds a hung attempt
+/// costs [`CALL_ATTEMPT_TIMEOUT`] and is retried.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_millis(3100))
+        .operation_attempt_timeout(CALL_ATTEMPT_TIMEOUT)
+        .operation_timeout(CALL_TIMEOUT)
+        .build()
 }
 
 /// The CloudWatch adapter, for the monitor.

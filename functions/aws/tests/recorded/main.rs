@@ -5,3 +5,4 @@ mod cloudwatch;
 mod ecs;
 mod elbv2;
 mod support;
+mod timeouts;

@@ -71,7 +71,7 @@ const ROLLBACK_TIMEOUT_SECONDS: usize = 180;
 /// 30 to 300 of the world's calls (see `SimPorts::until`):
 /// `BLUEGREEN_SIM_STALL_PERCENT`, 0 by default. With 1, seed 1550 of 3000
 /// reports invariant 1 (a rollback moving traffic onto a color without
-/// healthy targets), not yet explained: see docs/simulation.md.
+/// healthy targets) from a read that hung: see docs/simulation.md.
 fn stall_percent() -> u8 {
     std::env::var("BLUEGREEN_SIM_STALL_PERCENT")
         .ok()

@@ -121,6 +121,9 @@ pub struct Model {
     /// process) while the world moves on, drawn from a source of its own so
     /// that the other draws stay as they were.
     pub stall_percent: u8,
+    /// The longest stall, in the world's calls (seconds): how long one call
+    /// may take before the SDK gives it up.
+    pub stall_max_calls: usize,
     stall_rng: fastrand::Rng,
     pub stalls_injected: usize,
     /// Calls refused because their invocation had run out of time.
@@ -153,6 +156,7 @@ impl Model {
             one_off: Vec::new(),
             one_off_failure_percent: 0,
             stall_percent: 0,
+            stall_max_calls: 30,
             stall_rng: fastrand::Rng::with_seed(seed ^ 0x5741_4c4c),
             stalls_injected: 0,
             timed_out: 0,
@@ -387,9 +391,9 @@ impl SimPorts {
 }
 
 impl SimPorts {
-    /// Sometimes waits, before a call, while the world makes up to 300
-    /// calls (a bounded number of polls: the world may have nothing else
-    /// to do).
+    /// Sometimes waits, before a call, while the world makes up to
+    /// [`Model::stall_max_calls`] calls (a bounded number of polls: the
+    /// world may have nothing else to do).
     async fn maybe_stall(&self) {
         let until = {
             let mut m = self.lock();
@@ -397,7 +401,8 @@ impl SimPorts {
                 return;
             }
             m.stalls_injected += 1;
-            let until = m.calls + m.stall_rng.usize(30..=300);
+            let longest = m.stall_max_calls.max(1);
+            let until = m.calls + m.stall_rng.usize(1..=longest);
             m.trace
                 .push(format!("{} stalls until call {until}", self.actor));
             until

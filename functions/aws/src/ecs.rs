@@ -47,10 +47,13 @@ impl EcsServices {
             .await
             .map_err(|e| port_error("ecs:ListTaskDefinitions", e))?;
         // Newest first on one page; the highest revision is picked all the
-        // same, for emulators that ignore the order.
+        // same, for emulators that ignore the order. `familyPrefix` is the
+        // full family name in the API reference; an ARN of another family
+        // (`web-admin` for `web`, as a prefix match would list) is left out.
         let newest = listed
             .task_definition_arns()
             .iter()
+            .filter(|arn| family_of(arn) == family)
             .max_by_key(|arn| revision(arn));
         match newest {
             Some(arn) => Ok(Some(self.task_definition_with_tags(arn).await?)),
@@ -503,6 +506,12 @@ fn registered_arn(registered: Option<TaskDefinition>) -> PortResult<String> {
 }
 
 /// The revision number at the end of a task-definition ARN (`…/family:7`).
+/// `web` of `arn:aws:ecs:…:task-definition/web:12`.
+fn family_of(arn: &str) -> &str {
+    let name = arn.rsplit_once('/').map_or(arn, |(_, name)| name);
+    name.rsplit_once(':').map_or(name, |(family, _)| family)
+}
+
 fn revision(arn: &str) -> u64 {
     arn.rsplit(':')
         .next()
@@ -512,7 +521,7 @@ fn revision(arn: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::revision;
+    use super::{family_of, revision};
 
     #[test]
     fn revisions_from_arns() {
@@ -521,5 +530,9 @@ mod tests {
             12
         );
         assert_eq!(revision("not-an-arn"), 0);
+        assert_eq!(
+            family_of("arn:aws:ecs:us-east-1:123456789012:task-definition/web-admin:3"),
+            "web-admin"
+        );
     }
 }

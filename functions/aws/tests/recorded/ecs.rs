@@ -110,7 +110,10 @@ async fn a_stopped_task_reports_its_overridden_containers_exit_code_and_log() {
     );
 }
 
+/// The family's revisions, and one of a family whose name starts the same
+/// (as a listing by prefix would answer), with a higher revision.
 const LIST_TASK_DEFINITIONS: &str = r#"{"taskDefinitionArns": [
+  "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop-admin:12",
   "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:7",
   "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:8"]}"#;
 
@@ -166,7 +169,7 @@ async fn a_document_is_sent_as_it_is_and_registered_once() {
     let describe: serde_json::Value = serde_json::from_str(&requests[1]).unwrap();
     assert_eq!(
         describe["taskDefinition"], "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:8",
-        "the latest revision is the highest"
+        "the latest revision is the family's highest (not another family's)"
     );
     let sent: serde_json::Value = serde_json::from_str(&requests[2]).unwrap();
     assert_eq!(sent, serde_json::Value::Object(document()));

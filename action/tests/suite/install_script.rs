@@ -196,6 +196,22 @@ async fn a_moving_major_tag_or_a_commit_installs_the_release_it_belongs_to() {
         );
         assert!(all.contains("bluegreen 9.9.9 (test build)"), "{all}");
     }
+    // Handed the plan's resolution, the install step asks GitHub's API
+    // nothing more.
+    let asked_before = api_requests(&server).await;
+    let extra = [
+        ("REQUESTED_VERSION", "v9".to_string()),
+        ("RESOLVED_VERSION", VERSION.to_string()),
+    ];
+    let (out, _) = install_as(&server, &dir, "X64", &search_path, &extra, &[]);
+    let all = said(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("bluegreen 9.9.9 (test build)"), "{all}");
+    assert_eq!(
+        api_requests(&server).await,
+        asked_before,
+        "the API was asked again"
+    );
     // A commit no release was made from builds from source.
     let search_path = stand_in(
         &dir,
@@ -219,6 +235,17 @@ async fn a_moving_major_tag_or_a_commit_installs_the_release_it_belongs_to() {
     assert!(all.contains("bluegreen from source"), "{all}");
 }
 
+/// How many requests GitHub's API (the stand-in) has had.
+async fn api_requests(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path().starts_with("/repos/"))
+        .count()
+}
+
 /// `--plan` tells the action whether to cache a from-source build, and by
 /// which key: the lockfile's digest.
 #[tokio::test]
@@ -232,7 +259,7 @@ async fn the_plan_says_whether_to_build_and_the_cache_key() {
     serve_api(&server).await;
     let search_path = std::env::var("PATH").unwrap();
     let output = dir.join("github-output");
-    for (r, build) in [("v9", "false"), (UNRELEASED_SHA, "true")] {
+    for (r, build, version) in [("v9", "false", VERSION), (UNRELEASED_SHA, "true", "")] {
         let _ = std::fs::remove_file(&output);
         let extra = [
             ("REQUESTED_VERSION", r.to_string()),
@@ -251,6 +278,10 @@ async fn the_plan_says_whether_to_build_and_the_cache_key() {
         .unwrap();
         let lock = lock.split_whitespace().next().unwrap();
         assert!(written.contains(&format!("lock={lock}")), "{written}");
+        assert!(
+            written.contains(&format!("version={version}\n")),
+            "{r}: {written}"
+        );
     }
     assert!(
         !dir.join("runner-temp/bluegreen/bin/bluegreen").exists(),

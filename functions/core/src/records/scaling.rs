@@ -357,16 +357,40 @@ pub async fn give_back_fenced_hold<W: ParameterStore + Services>(
 /// A step of a deployment that a rollback fenced off may have changed bounds
 /// after the rollback settled them: once the rollback has decided, its
 /// decision is applied again. (While it is pending, the rollback has yet to
-/// settle them, and does so last.)
+/// settle them, and does so last.) Not over a release the fence does not
+/// stop: one that took the app (its lock) since holds the bounds on
+/// purpose, and its unsettled record is its own (a rollback finishing its
+/// decision late, a call having hung, found one mid-switch: simulation
+/// seed 6542).
 pub async fn honour_fence<W: ParameterStore + Services>(
     store: &AppStore<'_, W>,
     config: &AppConfig,
     fence: &Fence,
 ) -> Result<()> {
-    if let Some(serving) = fence.split.and_then(|s| s.sole()) {
-        settle(store, config, serving, None).await?;
+    let Some(serving) = fence.split.and_then(|s| s.sole()) else {
+        return Ok(());
+    };
+    if !config.autoscaling {
+        return Ok(());
     }
-    Ok(())
+    let Some(record) = record(store, &config.app).await? else {
+        return Ok(());
+    };
+    if !record.settled
+        && !fence.fences(&record.execution)
+        && store
+            .lock(&config.app)
+            .await?
+            .is_some_and(|l| l.holder == record.execution)
+    {
+        tracing::info!(app = %config.app, holder = %record.execution,
+            "a release the rollback did not stop holds the app and its bounds: left to it");
+        return Ok(());
+    }
+    let Some(now) = read(store.aws(), config).await? else {
+        return Ok(());
+    };
+    give_back(store, config, serving, &record, &now).await
 }
 
 /// The last switch step: `new` serves everything, and takes the recorded
